@@ -66,6 +66,10 @@ export function decodeRequest(frame: Buffer): DecodedRequest {
   };
   const api = apiInfo(apiKey);
   if (!api) throw new RequestDecodeError('UNKNOWN_API_KEY', `unknown api key ${apiKey}`, apiKey, apiVersion, correlationId);
+  const supported = apiVersion >= api.minVersion && apiVersion <= api.maxVersion;
+  if (!supported && apiKey !== ApiKey.ApiVersions) {
+    throw new RequestDecodeError('UNSUPPORTED_VERSION', `${api.name} v${apiVersion} is not supported`, apiKey, apiVersion, correlationId);
+  }
   const r = new Reader(frame);
   let header: RequestHeader;
   try {
@@ -73,10 +77,7 @@ export function decodeRequest(frame: Buffer): DecodedRequest {
   } catch (e) {
     return fail(e);
   }
-  if (apiVersion < api.minVersion || apiVersion > api.maxVersion) {
-    if (apiKey === ApiKey.ApiVersions) return { header, api, body: null };
-    throw new RequestDecodeError('UNSUPPORTED_VERSION', `${api.name} v${apiVersion} is not supported`, apiKey, apiVersion, correlationId);
-  }
+  if (!supported) return { header, api, body: null };
   try {
     return { header, api, body: api.request.read(r, apiVersion) };
   } catch (e) {

@@ -203,16 +203,17 @@ export type ElementReader<T> = (r: Reader, v: number) => T;
 
 export function readArray<T>(r: Reader, flex: boolean, v: number, el: ElementReader<T>): T[] {
   const n = r.count(flex, false);
-  const out = new Array<T>(n);
-  for (let i = 0; i < n; i++) out[i] = el(r, v);
+  // Grown by push, so memory follows the elements actually decoded, not the claimed count.
+  const out: T[] = [];
+  for (let i = 0; i < n; i++) out.push(el(r, v));
   return out;
 }
 
 export function readNullableArray<T>(r: Reader, flex: boolean, v: number, el: ElementReader<T>): T[] | null {
   const n = r.count(flex, true);
   if (n < 0) return null;
-  const out = new Array<T>(n);
-  for (let i = 0; i < n; i++) out[i] = el(r, v);
+  const out: T[] = [];
+  for (let i = 0; i < n; i++) out.push(el(r, v));
   return out;
 }
 
