@@ -1,0 +1,12 @@
+/** `npm run bench`: every benchmark, printed as markdown. */
+import { protocolBench } from './protocol.js';
+
+const sections: Record<string, () => string[] | Promise<string[]>> = {
+  protocol: protocolBench,
+};
+
+const only = process.argv.slice(2);
+for (const [name, run] of Object.entries(sections)) {
+  if (only.length && !only.includes(name)) continue;
+  console.log((await run()).join('\n'));
+}
