@@ -52,9 +52,24 @@ export function messageCodec<T>(
   };
 }
 
-/** For "field is not in this version" errors from generated writers (Java: UnsupportedVersionException). */
-export function absentField(message: string, field: string, v: number): EncodeError {
-  return new EncodeError(`${message}.${field} cannot be written in version ${v}: the field does not exist there`);
+let lenient = 0;
+
+/**
+ * Called by generated writers for a non-default value in a field the version lacks. Like Kafka's
+ * generated Java it throws, unless inside `encodeLeniently`, where the value is dropped.
+ */
+export function absentField(message: string, field: string, v: number): void {
+  if (lenient === 0) throw new EncodeError(`${message}.${field} cannot be written in version ${v}: the field does not exist there`);
+}
+
+/** Runs an encoder that drops values the version cannot carry instead of throwing (a server's last resort). */
+export function encodeLeniently<T>(encode: () => T): T {
+  lenient++;
+  try {
+    return encode();
+  } finally {
+    lenient--;
+  }
 }
 
 export function nullField(message: string, field: string, v: number): EncodeError {

@@ -168,7 +168,7 @@ class MessageGen {
 
   private absentCheck(f: FieldModel, indent: string): string {
     if (f.ignorable) return '';
-    return `${indent}if (x.${f.prop} !== undefined && !(${isDefault(f, `x.${f.prop}`)})) throw absentField('${this.m.def.name}', '${f.prop}', v);\n`;
+    return `${indent}if (x.${f.prop} !== undefined && !(${isDefault(f, `x.${f.prop}`)})) absentField('${this.m.def.name}', '${f.prop}', v);\n`;
   }
 
   interfaceOf(s: StructModel): string {

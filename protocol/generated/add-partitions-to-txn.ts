@@ -60,23 +60,23 @@ export function writeAddPartitionsToTxnRequest(w: Writer, v: number, x: Encodabl
   const flex = v >= 3;
   if (v >= 4) { const val = (x.transactions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction); }
   else {
-    if (x.transactions !== undefined && !((x.transactions !== null && x.transactions.length === 0))) throw absentField('AddPartitionsToTxnRequest', 'transactions', v);
+    if (x.transactions !== undefined && !((x.transactions !== null && x.transactions.length === 0))) absentField('AddPartitionsToTxnRequest', 'transactions', v);
   }
   if (v <= 3) { const val = (x.v3AndBelowTransactionalId ?? ""); w.str(flex, val); }
   else {
-    if (x.v3AndBelowTransactionalId !== undefined && !(x.v3AndBelowTransactionalId === "")) throw absentField('AddPartitionsToTxnRequest', 'v3AndBelowTransactionalId', v);
+    if (x.v3AndBelowTransactionalId !== undefined && !(x.v3AndBelowTransactionalId === "")) absentField('AddPartitionsToTxnRequest', 'v3AndBelowTransactionalId', v);
   }
   if (v <= 3) { const val = (x.v3AndBelowProducerId ?? 0n); w.int64(val); }
   else {
-    if (x.v3AndBelowProducerId !== undefined && !(x.v3AndBelowProducerId === 0n)) throw absentField('AddPartitionsToTxnRequest', 'v3AndBelowProducerId', v);
+    if (x.v3AndBelowProducerId !== undefined && !(x.v3AndBelowProducerId === 0n)) absentField('AddPartitionsToTxnRequest', 'v3AndBelowProducerId', v);
   }
   if (v <= 3) { const val = (x.v3AndBelowProducerEpoch ?? 0); w.int16(val); }
   else {
-    if (x.v3AndBelowProducerEpoch !== undefined && !(x.v3AndBelowProducerEpoch === 0)) throw absentField('AddPartitionsToTxnRequest', 'v3AndBelowProducerEpoch', v);
+    if (x.v3AndBelowProducerEpoch !== undefined && !(x.v3AndBelowProducerEpoch === 0)) absentField('AddPartitionsToTxnRequest', 'v3AndBelowProducerEpoch', v);
   }
   if (v <= 3) { const val = (x.v3AndBelowTopics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAddPartitionsToTxnRequestAddPartitionsToTxnTopic); }
   else {
-    if (x.v3AndBelowTopics !== undefined && !((x.v3AndBelowTopics !== null && x.v3AndBelowTopics.length === 0))) throw absentField('AddPartitionsToTxnRequest', 'v3AndBelowTopics', v);
+    if (x.v3AndBelowTopics !== undefined && !((x.v3AndBelowTopics !== null && x.v3AndBelowTopics.length === 0))) absentField('AddPartitionsToTxnRequest', 'v3AndBelowTopics', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -113,23 +113,23 @@ export function writeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(w: W
   const flex = v >= 3;
   if (v >= 4) { const val = (x.transactionalId ?? ""); w.str(flex, val); }
   else {
-    if (x.transactionalId !== undefined && !(x.transactionalId === "")) throw absentField('AddPartitionsToTxnRequest', 'transactionalId', v);
+    if (x.transactionalId !== undefined && !(x.transactionalId === "")) absentField('AddPartitionsToTxnRequest', 'transactionalId', v);
   }
   if (v >= 4) { const val = (x.producerId ?? 0n); w.int64(val); }
   else {
-    if (x.producerId !== undefined && !(x.producerId === 0n)) throw absentField('AddPartitionsToTxnRequest', 'producerId', v);
+    if (x.producerId !== undefined && !(x.producerId === 0n)) absentField('AddPartitionsToTxnRequest', 'producerId', v);
   }
   if (v >= 4) { const val = (x.producerEpoch ?? 0); w.int16(val); }
   else {
-    if (x.producerEpoch !== undefined && !(x.producerEpoch === 0)) throw absentField('AddPartitionsToTxnRequest', 'producerEpoch', v);
+    if (x.producerEpoch !== undefined && !(x.producerEpoch === 0)) absentField('AddPartitionsToTxnRequest', 'producerEpoch', v);
   }
   if (v >= 4) { const val = (x.verifyOnly ?? false); w.bool(val); }
   else {
-    if (x.verifyOnly !== undefined && !(x.verifyOnly === false)) throw absentField('AddPartitionsToTxnRequest', 'verifyOnly', v);
+    if (x.verifyOnly !== undefined && !(x.verifyOnly === false)) absentField('AddPartitionsToTxnRequest', 'verifyOnly', v);
   }
   if (v >= 4) { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAddPartitionsToTxnRequestAddPartitionsToTxnTopic); }
   else {
-    if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) throw absentField('AddPartitionsToTxnRequest', 'topics', v);
+    if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) absentField('AddPartitionsToTxnRequest', 'topics', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -238,11 +238,11 @@ export function writeAddPartitionsToTxnResponse(w: Writer, v: number, x: Encodab
   if (v >= 4) { const val = (x.errorCode ?? 0); w.int16(val); }
   if (v >= 4) { const val = (x.resultsByTransaction ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAddPartitionsToTxnResponseAddPartitionsToTxnResult); }
   else {
-    if (x.resultsByTransaction !== undefined && !((x.resultsByTransaction !== null && x.resultsByTransaction.length === 0))) throw absentField('AddPartitionsToTxnResponse', 'resultsByTransaction', v);
+    if (x.resultsByTransaction !== undefined && !((x.resultsByTransaction !== null && x.resultsByTransaction.length === 0))) absentField('AddPartitionsToTxnResponse', 'resultsByTransaction', v);
   }
   if (v <= 3) { const val = (x.resultsByTopicV3AndBelow ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult); }
   else {
-    if (x.resultsByTopicV3AndBelow !== undefined && !((x.resultsByTopicV3AndBelow !== null && x.resultsByTopicV3AndBelow.length === 0))) throw absentField('AddPartitionsToTxnResponse', 'resultsByTopicV3AndBelow', v);
+    if (x.resultsByTopicV3AndBelow !== undefined && !((x.resultsByTopicV3AndBelow !== null && x.resultsByTopicV3AndBelow.length === 0))) absentField('AddPartitionsToTxnResponse', 'resultsByTopicV3AndBelow', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -275,11 +275,11 @@ export function writeAddPartitionsToTxnResponseAddPartitionsToTxnResult(w: Write
   const flex = v >= 3;
   if (v >= 4) { const val = (x.transactionalId ?? ""); w.str(flex, val); }
   else {
-    if (x.transactionalId !== undefined && !(x.transactionalId === "")) throw absentField('AddPartitionsToTxnResponse', 'transactionalId', v);
+    if (x.transactionalId !== undefined && !(x.transactionalId === "")) absentField('AddPartitionsToTxnResponse', 'transactionalId', v);
   }
   if (v >= 4) { const val = (x.topicResults ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult); }
   else {
-    if (x.topicResults !== undefined && !((x.topicResults !== null && x.topicResults.length === 0))) throw absentField('AddPartitionsToTxnResponse', 'topicResults', v);
+    if (x.topicResults !== undefined && !((x.topicResults !== null && x.topicResults.length === 0))) absentField('AddPartitionsToTxnResponse', 'topicResults', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

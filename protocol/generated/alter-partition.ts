@@ -135,15 +135,15 @@ export function writeAlterPartitionRequestPartitionData(w: Writer, v: number, x:
   { const val = (x.leaderEpoch ?? 0); w.int32(val); }
   if (v <= 2) { const val = (x.newIsr ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
   else {
-    if (x.newIsr !== undefined && !((x.newIsr !== null && x.newIsr.length === 0))) throw absentField('AlterPartitionRequest', 'newIsr', v);
+    if (x.newIsr !== undefined && !((x.newIsr !== null && x.newIsr.length === 0))) absentField('AlterPartitionRequest', 'newIsr', v);
   }
   if (v >= 3) { const val = (x.newIsrWithEpochs ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterPartitionRequestBrokerState); }
   else {
-    if (x.newIsrWithEpochs !== undefined && !((x.newIsrWithEpochs !== null && x.newIsrWithEpochs.length === 0))) throw absentField('AlterPartitionRequest', 'newIsrWithEpochs', v);
+    if (x.newIsrWithEpochs !== undefined && !((x.newIsrWithEpochs !== null && x.newIsrWithEpochs.length === 0))) absentField('AlterPartitionRequest', 'newIsrWithEpochs', v);
   }
   if (v >= 1) { const val = (x.leaderRecoveryState ?? 0); w.int8(val); }
   else {
-    if (x.leaderRecoveryState !== undefined && !(x.leaderRecoveryState === 0)) throw absentField('AlterPartitionRequest', 'leaderRecoveryState', v);
+    if (x.leaderRecoveryState !== undefined && !(x.leaderRecoveryState === 0)) absentField('AlterPartitionRequest', 'leaderRecoveryState', v);
   }
   { const val = (x.partitionEpoch ?? 0); w.int32(val); }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
@@ -179,11 +179,11 @@ export function writeAlterPartitionRequestBrokerState(w: Writer, v: number, x: E
   const flex = true;
   if (v >= 3) { const val = (x.brokerId ?? 0); w.int32(val); }
   else {
-    if (x.brokerId !== undefined && !(x.brokerId === 0)) throw absentField('AlterPartitionRequest', 'brokerId', v);
+    if (x.brokerId !== undefined && !(x.brokerId === 0)) absentField('AlterPartitionRequest', 'brokerId', v);
   }
   if (v >= 3) { const val = (x.brokerEpoch ?? -1n); w.int64(val); }
   else {
-    if (x.brokerEpoch !== undefined && !(x.brokerEpoch === -1n)) throw absentField('AlterPartitionRequest', 'brokerEpoch', v);
+    if (x.brokerEpoch !== undefined && !(x.brokerEpoch === -1n)) absentField('AlterPartitionRequest', 'brokerEpoch', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

@@ -202,15 +202,15 @@ export function writeApiVersionsResponseSupportedFeatureKey(w: Writer, v: number
   const flex = v >= 3;
   if (v >= 3) { const val = (x.name ?? ""); w.str(flex, val); }
   else {
-    if (x.name !== undefined && !(x.name === "")) throw absentField('ApiVersionsResponse', 'name', v);
+    if (x.name !== undefined && !(x.name === "")) absentField('ApiVersionsResponse', 'name', v);
   }
   if (v >= 3) { const val = (x.minVersion ?? 0); w.int16(val); }
   else {
-    if (x.minVersion !== undefined && !(x.minVersion === 0)) throw absentField('ApiVersionsResponse', 'minVersion', v);
+    if (x.minVersion !== undefined && !(x.minVersion === 0)) absentField('ApiVersionsResponse', 'minVersion', v);
   }
   if (v >= 3) { const val = (x.maxVersion ?? 0); w.int16(val); }
   else {
-    if (x.maxVersion !== undefined && !(x.maxVersion === 0)) throw absentField('ApiVersionsResponse', 'maxVersion', v);
+    if (x.maxVersion !== undefined && !(x.maxVersion === 0)) absentField('ApiVersionsResponse', 'maxVersion', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -243,15 +243,15 @@ export function writeApiVersionsResponseFinalizedFeatureKey(w: Writer, v: number
   const flex = v >= 3;
   if (v >= 3) { const val = (x.name ?? ""); w.str(flex, val); }
   else {
-    if (x.name !== undefined && !(x.name === "")) throw absentField('ApiVersionsResponse', 'name', v);
+    if (x.name !== undefined && !(x.name === "")) absentField('ApiVersionsResponse', 'name', v);
   }
   if (v >= 3) { const val = (x.maxVersionLevel ?? 0); w.int16(val); }
   else {
-    if (x.maxVersionLevel !== undefined && !(x.maxVersionLevel === 0)) throw absentField('ApiVersionsResponse', 'maxVersionLevel', v);
+    if (x.maxVersionLevel !== undefined && !(x.maxVersionLevel === 0)) absentField('ApiVersionsResponse', 'maxVersionLevel', v);
   }
   if (v >= 3) { const val = (x.minVersionLevel ?? 0); w.int16(val); }
   else {
-    if (x.minVersionLevel !== undefined && !(x.minVersionLevel === 0)) throw absentField('ApiVersionsResponse', 'minVersionLevel', v);
+    if (x.minVersionLevel !== undefined && !(x.minVersionLevel === 0)) absentField('ApiVersionsResponse', 'minVersionLevel', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

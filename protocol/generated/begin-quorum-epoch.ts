@@ -163,15 +163,15 @@ export function writeBeginQuorumEpochRequestLeaderEndpoint(w: Writer, v: number,
   const flex = v >= 1;
   if (v >= 1) { const val = (x.name ?? ""); w.str(flex, val); }
   else {
-    if (x.name !== undefined && !(x.name === "")) throw absentField('BeginQuorumEpochRequest', 'name', v);
+    if (x.name !== undefined && !(x.name === "")) absentField('BeginQuorumEpochRequest', 'name', v);
   }
   if (v >= 1) { const val = (x.host ?? ""); w.str(flex, val); }
   else {
-    if (x.host !== undefined && !(x.host === "")) throw absentField('BeginQuorumEpochRequest', 'host', v);
+    if (x.host !== undefined && !(x.host === "")) absentField('BeginQuorumEpochRequest', 'host', v);
   }
   if (v >= 1) { const val = (x.port ?? 0); w.uint16(val); }
   else {
-    if (x.port !== undefined && !(x.port === 0)) throw absentField('BeginQuorumEpochRequest', 'port', v);
+    if (x.port !== undefined && !(x.port === 0)) absentField('BeginQuorumEpochRequest', 'port', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -262,7 +262,7 @@ export function writeBeginQuorumEpochResponse(w: Writer, v: number, x: Encodable
   const tagged: TaggedWrite[] = [];
   if (v >= 1) { const val = x.nodeEndpoints; if (val !== undefined && !((val !== null && val.length === 0))) tagged.push([0, (w) => { writeArray(w, true, v, val, writeBeginQuorumEpochResponseNodeEndpoint); }]); }
   else {
-    if (x.nodeEndpoints !== undefined && !((x.nodeEndpoints !== null && x.nodeEndpoints.length === 0))) throw absentField('BeginQuorumEpochResponse', 'nodeEndpoints', v);
+    if (x.nodeEndpoints !== undefined && !((x.nodeEndpoints !== null && x.nodeEndpoints.length === 0))) absentField('BeginQuorumEpochResponse', 'nodeEndpoints', v);
   }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
 }
@@ -359,15 +359,15 @@ export function writeBeginQuorumEpochResponseNodeEndpoint(w: Writer, v: number, 
   const flex = v >= 1;
   if (v >= 1) { const val = (x.nodeId ?? 0); w.int32(val); }
   else {
-    if (x.nodeId !== undefined && !(x.nodeId === 0)) throw absentField('BeginQuorumEpochResponse', 'nodeId', v);
+    if (x.nodeId !== undefined && !(x.nodeId === 0)) absentField('BeginQuorumEpochResponse', 'nodeId', v);
   }
   if (v >= 1) { const val = (x.host ?? ""); w.str(flex, val); }
   else {
-    if (x.host !== undefined && !(x.host === "")) throw absentField('BeginQuorumEpochResponse', 'host', v);
+    if (x.host !== undefined && !(x.host === "")) absentField('BeginQuorumEpochResponse', 'host', v);
   }
   if (v >= 1) { const val = (x.port ?? 0); w.uint16(val); }
   else {
-    if (x.port !== undefined && !(x.port === 0)) throw absentField('BeginQuorumEpochResponse', 'port', v);
+    if (x.port !== undefined && !(x.port === 0)) absentField('BeginQuorumEpochResponse', 'port', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

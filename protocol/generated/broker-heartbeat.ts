@@ -55,7 +55,7 @@ export function writeBrokerHeartbeatRequest(w: Writer, v: number, x: Encodable<B
   const tagged: TaggedWrite[] = [];
   if (v >= 1) { const val = x.offlineLogDirs; if (val !== undefined && !((val !== null && val.length === 0))) tagged.push([0, (w) => { writeArray(w, true, v, val, writeElement.uuid); }]); }
   else {
-    if (x.offlineLogDirs !== undefined && !((x.offlineLogDirs !== null && x.offlineLogDirs.length === 0))) throw absentField('BrokerHeartbeatRequest', 'offlineLogDirs', v);
+    if (x.offlineLogDirs !== undefined && !((x.offlineLogDirs !== null && x.offlineLogDirs.length === 0))) absentField('BrokerHeartbeatRequest', 'offlineLogDirs', v);
   }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
 }

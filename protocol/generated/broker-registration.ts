@@ -78,7 +78,7 @@ export function writeBrokerRegistrationRequest(w: Writer, v: number, x: Encodabl
   { const val = (x.rack === undefined ? "" : x.rack); w.nstr(flex, val); }
   if (v >= 1) { const val = (x.isMigratingZkBroker ?? false); w.bool(val); }
   else {
-    if (x.isMigratingZkBroker !== undefined && !(x.isMigratingZkBroker === false)) throw absentField('BrokerRegistrationRequest', 'isMigratingZkBroker', v);
+    if (x.isMigratingZkBroker !== undefined && !(x.isMigratingZkBroker === false)) absentField('BrokerRegistrationRequest', 'isMigratingZkBroker', v);
   }
   if (v >= 2) { const val = (x.logDirs ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.uuid); }
   if (v >= 3) { const val = (x.previousBrokerEpoch ?? -1n); w.int64(val); }

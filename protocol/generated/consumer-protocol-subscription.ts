@@ -66,11 +66,11 @@ export function readConsumerProtocolSubscriptionTopicPartition(r: Reader, v: num
 export function writeConsumerProtocolSubscriptionTopicPartition(w: Writer, v: number, x: Encodable<ConsumerProtocolSubscriptionTopicPartition>): void {
   if (v >= 1) { const val = (x.topic ?? ""); w.str(false, val); }
   else {
-    if (x.topic !== undefined && !(x.topic === "")) throw absentField('ConsumerProtocolSubscription', 'topic', v);
+    if (x.topic !== undefined && !(x.topic === "")) absentField('ConsumerProtocolSubscription', 'topic', v);
   }
   if (v >= 1) { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, false, v, val, writeElement.int32); }
   else {
-    if (x.partitions !== undefined && !((x.partitions !== null && x.partitions.length === 0))) throw absentField('ConsumerProtocolSubscription', 'partitions', v);
+    if (x.partitions !== undefined && !((x.partitions !== null && x.partitions.length === 0))) absentField('ConsumerProtocolSubscription', 'partitions', v);
   }
 }
 

@@ -78,7 +78,7 @@ export function writeCreateAclsRequestAclCreation(w: Writer, v: number, x: Encod
   { const val = (x.resourceName ?? ""); w.str(flex, val); }
   if (v >= 1) { const val = (x.resourcePatternType ?? 3); w.int8(val); }
   else {
-    if (x.resourcePatternType !== undefined && !(x.resourcePatternType === 3)) throw absentField('CreateAclsRequest', 'resourcePatternType', v);
+    if (x.resourcePatternType !== undefined && !(x.resourcePatternType === 3)) absentField('CreateAclsRequest', 'resourcePatternType', v);
   }
   { const val = (x.principal ?? ""); w.str(flex, val); }
   { const val = (x.host ?? ""); w.str(flex, val); }

@@ -43,11 +43,11 @@ export function writeCreateDelegationTokenRequest(w: Writer, v: number, x: Encod
   const flex = v >= 2;
   if (v >= 3) { const val = (x.ownerPrincipalType === undefined ? "" : x.ownerPrincipalType); w.nstr(flex, val); }
   else {
-    if (x.ownerPrincipalType !== undefined && !(x.ownerPrincipalType === "")) throw absentField('CreateDelegationTokenRequest', 'ownerPrincipalType', v);
+    if (x.ownerPrincipalType !== undefined && !(x.ownerPrincipalType === "")) absentField('CreateDelegationTokenRequest', 'ownerPrincipalType', v);
   }
   if (v >= 3) { const val = (x.ownerPrincipalName === undefined ? "" : x.ownerPrincipalName); w.nstr(flex, val); }
   else {
-    if (x.ownerPrincipalName !== undefined && !(x.ownerPrincipalName === "")) throw absentField('CreateDelegationTokenRequest', 'ownerPrincipalName', v);
+    if (x.ownerPrincipalName !== undefined && !(x.ownerPrincipalName === "")) absentField('CreateDelegationTokenRequest', 'ownerPrincipalName', v);
   }
   { const val = (x.renewers ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeCreateDelegationTokenRequestCreatableRenewers); }
   { const val = (x.maxLifetimeMs ?? 0n); w.int64(val); }
@@ -155,11 +155,11 @@ export function writeCreateDelegationTokenResponse(w: Writer, v: number, x: Enco
   { const val = (x.principalName ?? ""); w.str(flex, val); }
   if (v >= 3) { const val = (x.tokenRequesterPrincipalType ?? ""); w.str(flex, val); }
   else {
-    if (x.tokenRequesterPrincipalType !== undefined && !(x.tokenRequesterPrincipalType === "")) throw absentField('CreateDelegationTokenResponse', 'tokenRequesterPrincipalType', v);
+    if (x.tokenRequesterPrincipalType !== undefined && !(x.tokenRequesterPrincipalType === "")) absentField('CreateDelegationTokenResponse', 'tokenRequesterPrincipalType', v);
   }
   if (v >= 3) { const val = (x.tokenRequesterPrincipalName ?? ""); w.str(flex, val); }
   else {
-    if (x.tokenRequesterPrincipalName !== undefined && !(x.tokenRequesterPrincipalName === "")) throw absentField('CreateDelegationTokenResponse', 'tokenRequesterPrincipalName', v);
+    if (x.tokenRequesterPrincipalName !== undefined && !(x.tokenRequesterPrincipalName === "")) absentField('CreateDelegationTokenResponse', 'tokenRequesterPrincipalName', v);
   }
   { const val = (x.issueTimestampMs ?? 0n); w.int64(val); }
   { const val = (x.expiryTimestampMs ?? 0n); w.int64(val); }

@@ -64,7 +64,7 @@ export function writeCreateTopicsRequest(w: Writer, v: number, x: Encodable<Crea
   { const val = (x.timeoutMs ?? 60000); w.int32(val); }
   if (v >= 1) { const val = (x.validateOnly ?? false); w.bool(val); }
   else {
-    if (x.validateOnly !== undefined && !(x.validateOnly === false)) throw absentField('CreateTopicsRequest', 'validateOnly', v);
+    if (x.validateOnly !== undefined && !(x.validateOnly === false)) absentField('CreateTopicsRequest', 'validateOnly', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -329,20 +329,20 @@ export function writeCreateTopicsResponseCreatableTopicConfigs(w: Writer, v: num
   const flex = v >= 5;
   if (v >= 5) { const val = (x.name ?? ""); w.str(flex, val); }
   else {
-    if (x.name !== undefined && !(x.name === "")) throw absentField('CreateTopicsResponse', 'name', v);
+    if (x.name !== undefined && !(x.name === "")) absentField('CreateTopicsResponse', 'name', v);
   }
   if (v >= 5) { const val = (x.value === undefined ? "" : x.value); w.nstr(flex, val); }
   else {
-    if (x.value !== undefined && !(x.value === "")) throw absentField('CreateTopicsResponse', 'value', v);
+    if (x.value !== undefined && !(x.value === "")) absentField('CreateTopicsResponse', 'value', v);
   }
   if (v >= 5) { const val = (x.readOnly ?? false); w.bool(val); }
   else {
-    if (x.readOnly !== undefined && !(x.readOnly === false)) throw absentField('CreateTopicsResponse', 'readOnly', v);
+    if (x.readOnly !== undefined && !(x.readOnly === false)) absentField('CreateTopicsResponse', 'readOnly', v);
   }
   if (v >= 5) { const val = (x.configSource ?? -1); w.int8(val); }
   if (v >= 5) { const val = (x.isSensitive ?? false); w.bool(val); }
   else {
-    if (x.isSensitive !== undefined && !(x.isSensitive === false)) throw absentField('CreateTopicsResponse', 'isSensitive', v);
+    if (x.isSensitive !== undefined && !(x.isSensitive === false)) absentField('CreateTopicsResponse', 'isSensitive', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

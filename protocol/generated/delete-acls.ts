@@ -78,7 +78,7 @@ export function writeDeleteAclsRequestDeleteAclsFilter(w: Writer, v: number, x: 
   { const val = (x.resourceNameFilter === undefined ? "" : x.resourceNameFilter); w.nstr(flex, val); }
   if (v >= 1) { const val = (x.patternTypeFilter ?? 3); w.int8(val); }
   else {
-    if (x.patternTypeFilter !== undefined && !(x.patternTypeFilter === 3)) throw absentField('DeleteAclsRequest', 'patternTypeFilter', v);
+    if (x.patternTypeFilter !== undefined && !(x.patternTypeFilter === 3)) absentField('DeleteAclsRequest', 'patternTypeFilter', v);
   }
   { const val = (x.principalFilter === undefined ? "" : x.principalFilter); w.nstr(flex, val); }
   { const val = (x.hostFilter === undefined ? "" : x.hostFilter); w.nstr(flex, val); }
@@ -236,7 +236,7 @@ export function writeDeleteAclsResponseDeleteAclsMatchingAcl(w: Writer, v: numbe
   { const val = (x.resourceName ?? ""); w.str(flex, val); }
   if (v >= 1) { const val = (x.patternType ?? 3); w.int8(val); }
   else {
-    if (x.patternType !== undefined && !(x.patternType === 3)) throw absentField('DeleteAclsResponse', 'patternType', v);
+    if (x.patternType !== undefined && !(x.patternType === 3)) absentField('DeleteAclsResponse', 'patternType', v);
   }
   { const val = (x.principal ?? ""); w.str(flex, val); }
   { const val = (x.host ?? ""); w.str(flex, val); }

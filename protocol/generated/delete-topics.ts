@@ -40,7 +40,7 @@ export function writeDeleteTopicsRequest(w: Writer, v: number, x: Encodable<Dele
   const flex = v >= 4;
   if (v >= 6) { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDeleteTopicsRequestDeleteTopicState); }
   else {
-    if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) throw absentField('DeleteTopicsRequest', 'topics', v);
+    if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) absentField('DeleteTopicsRequest', 'topics', v);
   }
   if (v <= 5) { const val = (x.topicNames ?? EMPTY_ARRAY); writeArray(w, flex, v, val, (flex ? writeElement.compactString : writeElement.string)); }
   { const val = (x.timeoutMs ?? 0); w.int32(val); }
@@ -74,11 +74,11 @@ export function writeDeleteTopicsRequestDeleteTopicState(w: Writer, v: number, x
   const flex = v >= 4;
   if (v >= 6) { const val = (x.name === undefined ? null : x.name); w.nstr(flex, val); }
   else {
-    if (x.name !== undefined && !(x.name === null)) throw absentField('DeleteTopicsRequest', 'name', v);
+    if (x.name !== undefined && !(x.name === null)) absentField('DeleteTopicsRequest', 'name', v);
   }
   if (v >= 6) { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
   else {
-    if (x.topicId !== undefined && !(x.topicId === ZERO_UUID)) throw absentField('DeleteTopicsRequest', 'topicId', v);
+    if (x.topicId !== undefined && !(x.topicId === ZERO_UUID)) absentField('DeleteTopicsRequest', 'topicId', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

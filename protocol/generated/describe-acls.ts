@@ -46,7 +46,7 @@ export function writeDescribeAclsRequest(w: Writer, v: number, x: Encodable<Desc
   { const val = (x.resourceNameFilter === undefined ? "" : x.resourceNameFilter); w.nstr(flex, val); }
   if (v >= 1) { const val = (x.patternTypeFilter ?? 3); w.int8(val); }
   else {
-    if (x.patternTypeFilter !== undefined && !(x.patternTypeFilter === 3)) throw absentField('DescribeAclsRequest', 'patternTypeFilter', v);
+    if (x.patternTypeFilter !== undefined && !(x.patternTypeFilter === 3)) absentField('DescribeAclsRequest', 'patternTypeFilter', v);
   }
   { const val = (x.principalFilter === undefined ? "" : x.principalFilter); w.nstr(flex, val); }
   { const val = (x.hostFilter === undefined ? "" : x.hostFilter); w.nstr(flex, val); }
@@ -167,7 +167,7 @@ export function writeDescribeAclsResponseDescribeAclsResource(w: Writer, v: numb
   { const val = (x.resourceName ?? ""); w.str(flex, val); }
   if (v >= 1) { const val = (x.patternType ?? 3); w.int8(val); }
   else {
-    if (x.patternType !== undefined && !(x.patternType === 3)) throw absentField('DescribeAclsResponse', 'patternType', v);
+    if (x.patternType !== undefined && !(x.patternType === 3)) absentField('DescribeAclsResponse', 'patternType', v);
   }
   { const val = (x.acls ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeAclsResponseAclDescription); }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);

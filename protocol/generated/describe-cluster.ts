@@ -30,7 +30,7 @@ export function writeDescribeClusterRequest(w: Writer, v: number, x: Encodable<D
   { const val = (x.includeClusterAuthorizedOperations ?? false); w.bool(val); }
   if (v >= 1) { const val = (x.endpointType ?? 1); w.int8(val); }
   else {
-    if (x.endpointType !== undefined && !(x.endpointType === 1)) throw absentField('DescribeClusterRequest', 'endpointType', v);
+    if (x.endpointType !== undefined && !(x.endpointType === 1)) absentField('DescribeClusterRequest', 'endpointType', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -108,7 +108,7 @@ export function writeDescribeClusterResponse(w: Writer, v: number, x: Encodable<
   { const val = (x.errorMessage === undefined ? null : x.errorMessage); w.nstr(flex, val); }
   if (v >= 1) { const val = (x.endpointType ?? 1); w.int8(val); }
   else {
-    if (x.endpointType !== undefined && !(x.endpointType === 1)) throw absentField('DescribeClusterResponse', 'endpointType', v);
+    if (x.endpointType !== undefined && !(x.endpointType === 1)) absentField('DescribeClusterResponse', 'endpointType', v);
   }
   { const val = (x.clusterId ?? ""); w.str(flex, val); }
   { const val = (x.controllerId ?? -1); w.int32(val); }

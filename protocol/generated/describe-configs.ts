@@ -43,11 +43,11 @@ export function writeDescribeConfigsRequest(w: Writer, v: number, x: Encodable<D
   { const val = (x.resources ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeConfigsRequestDescribeConfigsResource); }
   if (v >= 1) { const val = (x.includeSynonyms ?? false); w.bool(val); }
   else {
-    if (x.includeSynonyms !== undefined && !(x.includeSynonyms === false)) throw absentField('DescribeConfigsRequest', 'includeSynonyms', v);
+    if (x.includeSynonyms !== undefined && !(x.includeSynonyms === false)) absentField('DescribeConfigsRequest', 'includeSynonyms', v);
   }
   if (v >= 3) { const val = (x.includeDocumentation ?? false); w.bool(val); }
   else {
-    if (x.includeDocumentation !== undefined && !(x.includeDocumentation === false)) throw absentField('DescribeConfigsRequest', 'includeDocumentation', v);
+    if (x.includeDocumentation !== undefined && !(x.includeDocumentation === false)) absentField('DescribeConfigsRequest', 'includeDocumentation', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -248,7 +248,7 @@ export function writeDescribeConfigsResponseDescribeConfigsResourceResult(w: Wri
   { const val = (x.readOnly ?? false); w.bool(val); }
   if (v <= 0) { const val = (x.isDefault ?? false); w.bool(val); }
   else {
-    if (x.isDefault !== undefined && !(x.isDefault === false)) throw absentField('DescribeConfigsResponse', 'isDefault', v);
+    if (x.isDefault !== undefined && !(x.isDefault === false)) absentField('DescribeConfigsResponse', 'isDefault', v);
   }
   if (v >= 1) { const val = (x.configSource ?? -1); w.int8(val); }
   { const val = (x.isSensitive ?? false); w.bool(val); }
@@ -292,15 +292,15 @@ export function writeDescribeConfigsResponseDescribeConfigsSynonym(w: Writer, v:
   const flex = v >= 4;
   if (v >= 1) { const val = (x.name ?? ""); w.str(flex, val); }
   else {
-    if (x.name !== undefined && !(x.name === "")) throw absentField('DescribeConfigsResponse', 'name', v);
+    if (x.name !== undefined && !(x.name === "")) absentField('DescribeConfigsResponse', 'name', v);
   }
   if (v >= 1) { const val = (x.value === undefined ? "" : x.value); w.nstr(flex, val); }
   else {
-    if (x.value !== undefined && !(x.value === "")) throw absentField('DescribeConfigsResponse', 'value', v);
+    if (x.value !== undefined && !(x.value === "")) absentField('DescribeConfigsResponse', 'value', v);
   }
   if (v >= 1) { const val = (x.source ?? 0); w.int8(val); }
   else {
-    if (x.source !== undefined && !(x.source === 0)) throw absentField('DescribeConfigsResponse', 'source', v);
+    if (x.source !== undefined && !(x.source === 0)) absentField('DescribeConfigsResponse', 'source', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

@@ -180,11 +180,11 @@ export function writeDescribeDelegationTokenResponseDescribedDelegationToken(w: 
   { const val = (x.principalName ?? ""); w.str(flex, val); }
   if (v >= 3) { const val = (x.tokenRequesterPrincipalType ?? ""); w.str(flex, val); }
   else {
-    if (x.tokenRequesterPrincipalType !== undefined && !(x.tokenRequesterPrincipalType === "")) throw absentField('DescribeDelegationTokenResponse', 'tokenRequesterPrincipalType', v);
+    if (x.tokenRequesterPrincipalType !== undefined && !(x.tokenRequesterPrincipalType === "")) absentField('DescribeDelegationTokenResponse', 'tokenRequesterPrincipalType', v);
   }
   if (v >= 3) { const val = (x.tokenRequesterPrincipalName ?? ""); w.str(flex, val); }
   else {
-    if (x.tokenRequesterPrincipalName !== undefined && !(x.tokenRequesterPrincipalName === "")) throw absentField('DescribeDelegationTokenResponse', 'tokenRequesterPrincipalName', v);
+    if (x.tokenRequesterPrincipalName !== undefined && !(x.tokenRequesterPrincipalName === "")) absentField('DescribeDelegationTokenResponse', 'tokenRequesterPrincipalName', v);
   }
   { const val = (x.issueTimestamp ?? 0n); w.int64(val); }
   { const val = (x.expiryTimestamp ?? 0n); w.int64(val); }

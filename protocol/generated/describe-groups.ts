@@ -30,7 +30,7 @@ export function writeDescribeGroupsRequest(w: Writer, v: number, x: Encodable<De
   { const val = (x.groups ?? EMPTY_ARRAY); writeArray(w, flex, v, val, (flex ? writeElement.compactString : writeElement.string)); }
   if (v >= 3) { const val = (x.includeAuthorizedOperations ?? false); w.bool(val); }
   else {
-    if (x.includeAuthorizedOperations !== undefined && !(x.includeAuthorizedOperations === false)) throw absentField('DescribeGroupsRequest', 'includeAuthorizedOperations', v);
+    if (x.includeAuthorizedOperations !== undefined && !(x.includeAuthorizedOperations === false)) absentField('DescribeGroupsRequest', 'includeAuthorizedOperations', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -149,7 +149,7 @@ export function writeDescribeGroupsResponseDescribedGroup(w: Writer, v: number, 
   { const val = (x.members ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeGroupsResponseDescribedGroupMember); }
   if (v >= 3) { const val = (x.authorizedOperations ?? -2147483648); w.int32(val); }
   else {
-    if (x.authorizedOperations !== undefined && !(x.authorizedOperations === -2147483648)) throw absentField('DescribeGroupsResponse', 'authorizedOperations', v);
+    if (x.authorizedOperations !== undefined && !(x.authorizedOperations === -2147483648)) absentField('DescribeGroupsResponse', 'authorizedOperations', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

@@ -205,7 +205,7 @@ export function writeDescribeQuorumResponse(w: Writer, v: number, x: Encodable<D
   { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeQuorumResponseTopicData); }
   if (v >= 2) { const val = (x.nodes ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeQuorumResponseNode); }
   else {
-    if (x.nodes !== undefined && !((x.nodes !== null && x.nodes.length === 0))) throw absentField('DescribeQuorumResponse', 'nodes', v);
+    if (x.nodes !== undefined && !((x.nodes !== null && x.nodes.length === 0))) absentField('DescribeQuorumResponse', 'nodes', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -318,7 +318,7 @@ export function writeDescribeQuorumResponseReplicaState(w: Writer, v: number, x:
   { const val = (x.replicaId ?? 0); w.int32(val); }
   if (v >= 2) { const val = (x.replicaDirectoryId ?? ZERO_UUID); w.uuid(val); }
   else {
-    if (x.replicaDirectoryId !== undefined && !(x.replicaDirectoryId === ZERO_UUID)) throw absentField('DescribeQuorumResponse', 'replicaDirectoryId', v);
+    if (x.replicaDirectoryId !== undefined && !(x.replicaDirectoryId === ZERO_UUID)) absentField('DescribeQuorumResponse', 'replicaDirectoryId', v);
   }
   { const val = (x.logEndOffset ?? 0n); w.int64(val); }
   if (v >= 1) { const val = (x.lastFetchTimestamp ?? -1n); w.int64(val); }
@@ -355,11 +355,11 @@ export function writeDescribeQuorumResponseNode(w: Writer, v: number, x: Encodab
   const flex = true;
   if (v >= 2) { const val = (x.nodeId ?? 0); w.int32(val); }
   else {
-    if (x.nodeId !== undefined && !(x.nodeId === 0)) throw absentField('DescribeQuorumResponse', 'nodeId', v);
+    if (x.nodeId !== undefined && !(x.nodeId === 0)) absentField('DescribeQuorumResponse', 'nodeId', v);
   }
   if (v >= 2) { const val = (x.listeners ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeQuorumResponseListener); }
   else {
-    if (x.listeners !== undefined && !((x.listeners !== null && x.listeners.length === 0))) throw absentField('DescribeQuorumResponse', 'listeners', v);
+    if (x.listeners !== undefined && !((x.listeners !== null && x.listeners.length === 0))) absentField('DescribeQuorumResponse', 'listeners', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -391,15 +391,15 @@ export function writeDescribeQuorumResponseListener(w: Writer, v: number, x: Enc
   const flex = true;
   if (v >= 2) { const val = (x.name ?? ""); w.str(flex, val); }
   else {
-    if (x.name !== undefined && !(x.name === "")) throw absentField('DescribeQuorumResponse', 'name', v);
+    if (x.name !== undefined && !(x.name === "")) absentField('DescribeQuorumResponse', 'name', v);
   }
   if (v >= 2) { const val = (x.host ?? ""); w.str(flex, val); }
   else {
-    if (x.host !== undefined && !(x.host === "")) throw absentField('DescribeQuorumResponse', 'host', v);
+    if (x.host !== undefined && !(x.host === "")) absentField('DescribeQuorumResponse', 'host', v);
   }
   if (v >= 2) { const val = (x.port ?? 0); w.uint16(val); }
   else {
-    if (x.port !== undefined && !(x.port === 0)) throw absentField('DescribeQuorumResponse', 'port', v);
+    if (x.port !== undefined && !(x.port === 0)) absentField('DescribeQuorumResponse', 'port', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

@@ -40,7 +40,7 @@ export function writeElectLeadersRequest(w: Writer, v: number, x: Encodable<Elec
   const flex = v >= 2;
   if (v >= 1) { const val = (x.electionType ?? 0); w.int8(val); }
   else {
-    if (x.electionType !== undefined && !(x.electionType === 0)) throw absentField('ElectLeadersRequest', 'electionType', v);
+    if (x.electionType !== undefined && !(x.electionType === 0)) absentField('ElectLeadersRequest', 'electionType', v);
   }
   { const val = (x.topicPartitions === undefined ? EMPTY_ARRAY : x.topicPartitions); writeNullableArray(w, flex, v, val, writeElectLeadersRequestTopicPartitions); }
   { const val = (x.timeoutMs ?? 60000); w.int32(val); }
@@ -139,7 +139,7 @@ export function writeElectLeadersResponse(w: Writer, v: number, x: Encodable<Ele
   { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
   if (v >= 1) { const val = (x.errorCode ?? 0); w.int16(val); }
   else {
-    if (x.errorCode !== undefined && !(x.errorCode === 0)) throw absentField('ElectLeadersResponse', 'errorCode', v);
+    if (x.errorCode !== undefined && !(x.errorCode === 0)) absentField('ElectLeadersResponse', 'errorCode', v);
   }
   { const val = (x.replicaElectionResults ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElectLeadersResponseReplicaElectionResult); }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);

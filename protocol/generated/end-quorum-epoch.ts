@@ -170,11 +170,11 @@ export function writeEndQuorumEpochRequestReplicaInfo(w: Writer, v: number, x: E
   const flex = v >= 1;
   if (v >= 1) { const val = (x.candidateId ?? 0); w.int32(val); }
   else {
-    if (x.candidateId !== undefined && !(x.candidateId === 0)) throw absentField('EndQuorumEpochRequest', 'candidateId', v);
+    if (x.candidateId !== undefined && !(x.candidateId === 0)) absentField('EndQuorumEpochRequest', 'candidateId', v);
   }
   if (v >= 1) { const val = (x.candidateDirectoryId ?? ZERO_UUID); w.uuid(val); }
   else {
-    if (x.candidateDirectoryId !== undefined && !(x.candidateDirectoryId === ZERO_UUID)) throw absentField('EndQuorumEpochRequest', 'candidateDirectoryId', v);
+    if (x.candidateDirectoryId !== undefined && !(x.candidateDirectoryId === ZERO_UUID)) absentField('EndQuorumEpochRequest', 'candidateDirectoryId', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -206,15 +206,15 @@ export function writeEndQuorumEpochRequestLeaderEndpoint(w: Writer, v: number, x
   const flex = v >= 1;
   if (v >= 1) { const val = (x.name ?? ""); w.str(flex, val); }
   else {
-    if (x.name !== undefined && !(x.name === "")) throw absentField('EndQuorumEpochRequest', 'name', v);
+    if (x.name !== undefined && !(x.name === "")) absentField('EndQuorumEpochRequest', 'name', v);
   }
   if (v >= 1) { const val = (x.host ?? ""); w.str(flex, val); }
   else {
-    if (x.host !== undefined && !(x.host === "")) throw absentField('EndQuorumEpochRequest', 'host', v);
+    if (x.host !== undefined && !(x.host === "")) absentField('EndQuorumEpochRequest', 'host', v);
   }
   if (v >= 1) { const val = (x.port ?? 0); w.uint16(val); }
   else {
-    if (x.port !== undefined && !(x.port === 0)) throw absentField('EndQuorumEpochRequest', 'port', v);
+    if (x.port !== undefined && !(x.port === 0)) absentField('EndQuorumEpochRequest', 'port', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -305,7 +305,7 @@ export function writeEndQuorumEpochResponse(w: Writer, v: number, x: Encodable<E
   const tagged: TaggedWrite[] = [];
   if (v >= 1) { const val = x.nodeEndpoints; if (val !== undefined && !((val !== null && val.length === 0))) tagged.push([0, (w) => { writeArray(w, true, v, val, writeEndQuorumEpochResponseNodeEndpoint); }]); }
   else {
-    if (x.nodeEndpoints !== undefined && !((x.nodeEndpoints !== null && x.nodeEndpoints.length === 0))) throw absentField('EndQuorumEpochResponse', 'nodeEndpoints', v);
+    if (x.nodeEndpoints !== undefined && !((x.nodeEndpoints !== null && x.nodeEndpoints.length === 0))) absentField('EndQuorumEpochResponse', 'nodeEndpoints', v);
   }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
 }
@@ -402,15 +402,15 @@ export function writeEndQuorumEpochResponseNodeEndpoint(w: Writer, v: number, x:
   const flex = v >= 1;
   if (v >= 1) { const val = (x.nodeId ?? 0); w.int32(val); }
   else {
-    if (x.nodeId !== undefined && !(x.nodeId === 0)) throw absentField('EndQuorumEpochResponse', 'nodeId', v);
+    if (x.nodeId !== undefined && !(x.nodeId === 0)) absentField('EndQuorumEpochResponse', 'nodeId', v);
   }
   if (v >= 1) { const val = (x.host ?? ""); w.str(flex, val); }
   else {
-    if (x.host !== undefined && !(x.host === "")) throw absentField('EndQuorumEpochResponse', 'host', v);
+    if (x.host !== undefined && !(x.host === "")) absentField('EndQuorumEpochResponse', 'host', v);
   }
   if (v >= 1) { const val = (x.port ?? 0); w.uint16(val); }
   else {
-    if (x.port !== undefined && !(x.port === 0)) throw absentField('EndQuorumEpochResponse', 'port', v);
+    if (x.port !== undefined && !(x.port === 0)) absentField('EndQuorumEpochResponse', 'port', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

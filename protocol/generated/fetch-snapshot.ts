@@ -299,7 +299,7 @@ export function writeFetchSnapshotResponse(w: Writer, v: number, x: Encodable<Fe
   const tagged: TaggedWrite[] = [];
   if (v >= 1) { const val = x.nodeEndpoints; if (val !== undefined && !((val !== null && val.length === 0))) tagged.push([0, (w) => { writeArray(w, true, v, val, writeFetchSnapshotResponseNodeEndpoint); }]); }
   else {
-    if (x.nodeEndpoints !== undefined && !((x.nodeEndpoints !== null && x.nodeEndpoints.length === 0))) throw absentField('FetchSnapshotResponse', 'nodeEndpoints', v);
+    if (x.nodeEndpoints !== undefined && !((x.nodeEndpoints !== null && x.nodeEndpoints.length === 0))) absentField('FetchSnapshotResponse', 'nodeEndpoints', v);
   }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
 }
@@ -474,15 +474,15 @@ export function writeFetchSnapshotResponseNodeEndpoint(w: Writer, v: number, x: 
   const flex = true;
   if (v >= 1) { const val = (x.nodeId ?? 0); w.int32(val); }
   else {
-    if (x.nodeId !== undefined && !(x.nodeId === 0)) throw absentField('FetchSnapshotResponse', 'nodeId', v);
+    if (x.nodeId !== undefined && !(x.nodeId === 0)) absentField('FetchSnapshotResponse', 'nodeId', v);
   }
   if (v >= 1) { const val = (x.host ?? ""); w.str(flex, val); }
   else {
-    if (x.host !== undefined && !(x.host === "")) throw absentField('FetchSnapshotResponse', 'host', v);
+    if (x.host !== undefined && !(x.host === "")) absentField('FetchSnapshotResponse', 'host', v);
   }
   if (v >= 1) { const val = (x.port ?? 0); w.uint16(val); }
   else {
-    if (x.port !== undefined && !(x.port === 0)) throw absentField('FetchSnapshotResponse', 'port', v);
+    if (x.port !== undefined && !(x.port === 0)) absentField('FetchSnapshotResponse', 'port', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

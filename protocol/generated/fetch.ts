@@ -115,7 +115,7 @@ export function writeFetchRequest(w: Writer, v: number, x: Encodable<FetchReques
   const flex = v >= 12;
   if (v <= 14) { const val = (x.replicaId ?? -1); w.int32(val); }
   else {
-    if (x.replicaId !== undefined && !(x.replicaId === -1)) throw absentField('FetchRequest', 'replicaId', v);
+    if (x.replicaId !== undefined && !(x.replicaId === -1)) absentField('FetchRequest', 'replicaId', v);
   }
   { const val = (x.maxWaitMs ?? 0); w.int32(val); }
   { const val = (x.minBytes ?? 0); w.int32(val); }
@@ -126,14 +126,14 @@ export function writeFetchRequest(w: Writer, v: number, x: Encodable<FetchReques
   { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeFetchRequestFetchTopic); }
   if (v >= 7) { const val = (x.forgottenTopicsData ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeFetchRequestForgottenTopic); }
   else {
-    if (x.forgottenTopicsData !== undefined && !((x.forgottenTopicsData !== null && x.forgottenTopicsData.length === 0))) throw absentField('FetchRequest', 'forgottenTopicsData', v);
+    if (x.forgottenTopicsData !== undefined && !((x.forgottenTopicsData !== null && x.forgottenTopicsData.length === 0))) absentField('FetchRequest', 'forgottenTopicsData', v);
   }
   if (v >= 11) { const val = (x.rackId ?? ""); w.str(flex, val); }
   const tagged: TaggedWrite[] = [];
   if (v >= 12) { const val = x.clusterId; if (val !== undefined && !(val === null)) tagged.push([0, (w) => { w.nstr(true, val); }]); }
   if (v >= 15) { const val = x.replicaState; if (val !== undefined && !((val !== null && isDefaultFetchRequestReplicaState(val)))) tagged.push([1, (w) => { writeFetchRequestReplicaState(w, v, val); }]); }
   else {
-    if (x.replicaState !== undefined && !((x.replicaState !== null && isDefaultFetchRequestReplicaState(x.replicaState)))) throw absentField('FetchRequest', 'replicaState', v);
+    if (x.replicaState !== undefined && !((x.replicaState !== null && isDefaultFetchRequestReplicaState(x.replicaState)))) absentField('FetchRequest', 'replicaState', v);
   }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
 }
@@ -174,11 +174,11 @@ export function writeFetchRequestReplicaState(w: Writer, v: number, x: Encodable
   const flex = v >= 12;
   if (v >= 15) { const val = (x.replicaId ?? -1); w.int32(val); }
   else {
-    if (x.replicaId !== undefined && !(x.replicaId === -1)) throw absentField('FetchRequest', 'replicaId', v);
+    if (x.replicaId !== undefined && !(x.replicaId === -1)) absentField('FetchRequest', 'replicaId', v);
   }
   if (v >= 15) { const val = (x.replicaEpoch ?? -1n); w.int64(val); }
   else {
-    if (x.replicaEpoch !== undefined && !(x.replicaEpoch === -1n)) throw absentField('FetchRequest', 'replicaEpoch', v);
+    if (x.replicaEpoch !== undefined && !(x.replicaEpoch === -1n)) absentField('FetchRequest', 'replicaEpoch', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -258,7 +258,7 @@ export function writeFetchRequestFetchPartition(w: Writer, v: number, x: Encodab
   { const val = (x.fetchOffset ?? 0n); w.int64(val); }
   if (v >= 12) { const val = (x.lastFetchedEpoch ?? -1); w.int32(val); }
   else {
-    if (x.lastFetchedEpoch !== undefined && !(x.lastFetchedEpoch === -1)) throw absentField('FetchRequest', 'lastFetchedEpoch', v);
+    if (x.lastFetchedEpoch !== undefined && !(x.lastFetchedEpoch === -1)) absentField('FetchRequest', 'lastFetchedEpoch', v);
   }
   if (v >= 5) { const val = (x.logStartOffset ?? -1n); w.int64(val); }
   { const val = (x.partitionMaxBytes ?? 0); w.int32(val); }
@@ -301,7 +301,7 @@ export function writeFetchRequestForgottenTopic(w: Writer, v: number, x: Encodab
   if (v >= 13) { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
   if (v >= 7) { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
   else {
-    if (x.partitions !== undefined && !((x.partitions !== null && x.partitions.length === 0))) throw absentField('FetchRequest', 'partitions', v);
+    if (x.partitions !== undefined && !((x.partitions !== null && x.partitions.length === 0))) absentField('FetchRequest', 'partitions', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -447,13 +447,13 @@ export function writeFetchResponse(w: Writer, v: number, x: Encodable<FetchRespo
   if (v >= 7) { const val = (x.errorCode ?? 0); w.int16(val); }
   if (v >= 7) { const val = (x.sessionId ?? 0); w.int32(val); }
   else {
-    if (x.sessionId !== undefined && !(x.sessionId === 0)) throw absentField('FetchResponse', 'sessionId', v);
+    if (x.sessionId !== undefined && !(x.sessionId === 0)) absentField('FetchResponse', 'sessionId', v);
   }
   { const val = (x.responses ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeFetchResponseFetchableTopicResponse); }
   const tagged: TaggedWrite[] = [];
   if (v >= 16) { const val = x.nodeEndpoints; if (val !== undefined && !((val !== null && val.length === 0))) tagged.push([0, (w) => { writeArray(w, true, v, val, writeFetchResponseNodeEndpoint); }]); }
   else {
-    if (x.nodeEndpoints !== undefined && !((x.nodeEndpoints !== null && x.nodeEndpoints.length === 0))) throw absentField('FetchResponse', 'nodeEndpoints', v);
+    if (x.nodeEndpoints !== undefined && !((x.nodeEndpoints !== null && x.nodeEndpoints.length === 0))) absentField('FetchResponse', 'nodeEndpoints', v);
   }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
 }
@@ -545,21 +545,21 @@ export function writeFetchResponsePartitionData(w: Writer, v: number, x: Encodab
   if (v >= 4) { const val = (x.abortedTransactions === undefined ? EMPTY_ARRAY : x.abortedTransactions); writeNullableArray(w, flex, v, val, writeFetchResponseAbortedTransaction); }
   if (v >= 11) { const val = (x.preferredReadReplica ?? -1); w.int32(val); }
   else {
-    if (x.preferredReadReplica !== undefined && !(x.preferredReadReplica === -1)) throw absentField('FetchResponse', 'preferredReadReplica', v);
+    if (x.preferredReadReplica !== undefined && !(x.preferredReadReplica === -1)) absentField('FetchResponse', 'preferredReadReplica', v);
   }
   { const val = (x.records === undefined ? null : x.records); w.nbytes(flex, val); }
   const tagged: TaggedWrite[] = [];
   if (v >= 12) { const val = x.divergingEpoch; if (val !== undefined && !((val !== null && isDefaultFetchResponseEpochEndOffset(val)))) tagged.push([0, (w) => { writeFetchResponseEpochEndOffset(w, v, val); }]); }
   else {
-    if (x.divergingEpoch !== undefined && !((x.divergingEpoch !== null && isDefaultFetchResponseEpochEndOffset(x.divergingEpoch)))) throw absentField('FetchResponse', 'divergingEpoch', v);
+    if (x.divergingEpoch !== undefined && !((x.divergingEpoch !== null && isDefaultFetchResponseEpochEndOffset(x.divergingEpoch)))) absentField('FetchResponse', 'divergingEpoch', v);
   }
   if (v >= 12) { const val = x.currentLeader; if (val !== undefined && !((val !== null && isDefaultFetchResponseLeaderIdAndEpoch(val)))) tagged.push([1, (w) => { writeFetchResponseLeaderIdAndEpoch(w, v, val); }]); }
   else {
-    if (x.currentLeader !== undefined && !((x.currentLeader !== null && isDefaultFetchResponseLeaderIdAndEpoch(x.currentLeader)))) throw absentField('FetchResponse', 'currentLeader', v);
+    if (x.currentLeader !== undefined && !((x.currentLeader !== null && isDefaultFetchResponseLeaderIdAndEpoch(x.currentLeader)))) absentField('FetchResponse', 'currentLeader', v);
   }
   if (v >= 12) { const val = x.snapshotId; if (val !== undefined && !((val !== null && isDefaultFetchResponseSnapshotId(val)))) tagged.push([2, (w) => { writeFetchResponseSnapshotId(w, v, val); }]); }
   else {
-    if (x.snapshotId !== undefined && !((x.snapshotId !== null && isDefaultFetchResponseSnapshotId(x.snapshotId)))) throw absentField('FetchResponse', 'snapshotId', v);
+    if (x.snapshotId !== undefined && !((x.snapshotId !== null && isDefaultFetchResponseSnapshotId(x.snapshotId)))) absentField('FetchResponse', 'snapshotId', v);
   }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
 }
@@ -599,11 +599,11 @@ export function writeFetchResponseEpochEndOffset(w: Writer, v: number, x: Encoda
   const flex = v >= 12;
   if (v >= 12) { const val = (x.epoch ?? -1); w.int32(val); }
   else {
-    if (x.epoch !== undefined && !(x.epoch === -1)) throw absentField('FetchResponse', 'epoch', v);
+    if (x.epoch !== undefined && !(x.epoch === -1)) absentField('FetchResponse', 'epoch', v);
   }
   if (v >= 12) { const val = (x.endOffset ?? -1n); w.int64(val); }
   else {
-    if (x.endOffset !== undefined && !(x.endOffset === -1n)) throw absentField('FetchResponse', 'endOffset', v);
+    if (x.endOffset !== undefined && !(x.endOffset === -1n)) absentField('FetchResponse', 'endOffset', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -634,11 +634,11 @@ export function writeFetchResponseLeaderIdAndEpoch(w: Writer, v: number, x: Enco
   const flex = v >= 12;
   if (v >= 12) { const val = (x.leaderId ?? -1); w.int32(val); }
   else {
-    if (x.leaderId !== undefined && !(x.leaderId === -1)) throw absentField('FetchResponse', 'leaderId', v);
+    if (x.leaderId !== undefined && !(x.leaderId === -1)) absentField('FetchResponse', 'leaderId', v);
   }
   if (v >= 12) { const val = (x.leaderEpoch ?? -1); w.int32(val); }
   else {
-    if (x.leaderEpoch !== undefined && !(x.leaderEpoch === -1)) throw absentField('FetchResponse', 'leaderEpoch', v);
+    if (x.leaderEpoch !== undefined && !(x.leaderEpoch === -1)) absentField('FetchResponse', 'leaderEpoch', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -698,11 +698,11 @@ export function writeFetchResponseAbortedTransaction(w: Writer, v: number, x: En
   const flex = v >= 12;
   if (v >= 4) { const val = (x.producerId ?? 0n); w.int64(val); }
   else {
-    if (x.producerId !== undefined && !(x.producerId === 0n)) throw absentField('FetchResponse', 'producerId', v);
+    if (x.producerId !== undefined && !(x.producerId === 0n)) absentField('FetchResponse', 'producerId', v);
   }
   if (v >= 4) { const val = (x.firstOffset ?? 0n); w.int64(val); }
   else {
-    if (x.firstOffset !== undefined && !(x.firstOffset === 0n)) throw absentField('FetchResponse', 'firstOffset', v);
+    if (x.firstOffset !== undefined && !(x.firstOffset === 0n)) absentField('FetchResponse', 'firstOffset', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -735,19 +735,19 @@ export function writeFetchResponseNodeEndpoint(w: Writer, v: number, x: Encodabl
   const flex = v >= 12;
   if (v >= 16) { const val = (x.nodeId ?? 0); w.int32(val); }
   else {
-    if (x.nodeId !== undefined && !(x.nodeId === 0)) throw absentField('FetchResponse', 'nodeId', v);
+    if (x.nodeId !== undefined && !(x.nodeId === 0)) absentField('FetchResponse', 'nodeId', v);
   }
   if (v >= 16) { const val = (x.host ?? ""); w.str(flex, val); }
   else {
-    if (x.host !== undefined && !(x.host === "")) throw absentField('FetchResponse', 'host', v);
+    if (x.host !== undefined && !(x.host === "")) absentField('FetchResponse', 'host', v);
   }
   if (v >= 16) { const val = (x.port ?? 0); w.int32(val); }
   else {
-    if (x.port !== undefined && !(x.port === 0)) throw absentField('FetchResponse', 'port', v);
+    if (x.port !== undefined && !(x.port === 0)) absentField('FetchResponse', 'port', v);
   }
   if (v >= 16) { const val = (x.rack === undefined ? null : x.rack); w.nstr(flex, val); }
   else {
-    if (x.rack !== undefined && !(x.rack === null)) throw absentField('FetchResponse', 'rack', v);
+    if (x.rack !== undefined && !(x.rack === null)) absentField('FetchResponse', 'rack', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

@@ -32,15 +32,15 @@ export function writeFindCoordinatorRequest(w: Writer, v: number, x: Encodable<F
   const flex = v >= 3;
   if (v <= 3) { const val = (x.key ?? ""); w.str(flex, val); }
   else {
-    if (x.key !== undefined && !(x.key === "")) throw absentField('FindCoordinatorRequest', 'key', v);
+    if (x.key !== undefined && !(x.key === "")) absentField('FindCoordinatorRequest', 'key', v);
   }
   if (v >= 1) { const val = (x.keyType ?? 0); w.int8(val); }
   else {
-    if (x.keyType !== undefined && !(x.keyType === 0)) throw absentField('FindCoordinatorRequest', 'keyType', v);
+    if (x.keyType !== undefined && !(x.keyType === 0)) absentField('FindCoordinatorRequest', 'keyType', v);
   }
   if (v >= 4) { const val = (x.coordinatorKeys ?? EMPTY_ARRAY); writeArray(w, flex, v, val, (flex ? writeElement.compactString : writeElement.string)); }
   else {
-    if (x.coordinatorKeys !== undefined && !((x.coordinatorKeys !== null && x.coordinatorKeys.length === 0))) throw absentField('FindCoordinatorRequest', 'coordinatorKeys', v);
+    if (x.coordinatorKeys !== undefined && !((x.coordinatorKeys !== null && x.coordinatorKeys.length === 0))) absentField('FindCoordinatorRequest', 'coordinatorKeys', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -118,24 +118,24 @@ export function writeFindCoordinatorResponse(w: Writer, v: number, x: Encodable<
   if (v >= 1) { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
   if (v <= 3) { const val = (x.errorCode ?? 0); w.int16(val); }
   else {
-    if (x.errorCode !== undefined && !(x.errorCode === 0)) throw absentField('FindCoordinatorResponse', 'errorCode', v);
+    if (x.errorCode !== undefined && !(x.errorCode === 0)) absentField('FindCoordinatorResponse', 'errorCode', v);
   }
   if (v >= 1 && v <= 3) { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
   if (v <= 3) { const val = (x.nodeId ?? 0); w.int32(val); }
   else {
-    if (x.nodeId !== undefined && !(x.nodeId === 0)) throw absentField('FindCoordinatorResponse', 'nodeId', v);
+    if (x.nodeId !== undefined && !(x.nodeId === 0)) absentField('FindCoordinatorResponse', 'nodeId', v);
   }
   if (v <= 3) { const val = (x.host ?? ""); w.str(flex, val); }
   else {
-    if (x.host !== undefined && !(x.host === "")) throw absentField('FindCoordinatorResponse', 'host', v);
+    if (x.host !== undefined && !(x.host === "")) absentField('FindCoordinatorResponse', 'host', v);
   }
   if (v <= 3) { const val = (x.port ?? 0); w.int32(val); }
   else {
-    if (x.port !== undefined && !(x.port === 0)) throw absentField('FindCoordinatorResponse', 'port', v);
+    if (x.port !== undefined && !(x.port === 0)) absentField('FindCoordinatorResponse', 'port', v);
   }
   if (v >= 4) { const val = (x.coordinators ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeFindCoordinatorResponseCoordinator); }
   else {
-    if (x.coordinators !== undefined && !((x.coordinators !== null && x.coordinators.length === 0))) throw absentField('FindCoordinatorResponse', 'coordinators', v);
+    if (x.coordinators !== undefined && !((x.coordinators !== null && x.coordinators.length === 0))) absentField('FindCoordinatorResponse', 'coordinators', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -175,23 +175,23 @@ export function writeFindCoordinatorResponseCoordinator(w: Writer, v: number, x:
   const flex = v >= 3;
   if (v >= 4) { const val = (x.key ?? ""); w.str(flex, val); }
   else {
-    if (x.key !== undefined && !(x.key === "")) throw absentField('FindCoordinatorResponse', 'key', v);
+    if (x.key !== undefined && !(x.key === "")) absentField('FindCoordinatorResponse', 'key', v);
   }
   if (v >= 4) { const val = (x.nodeId ?? 0); w.int32(val); }
   else {
-    if (x.nodeId !== undefined && !(x.nodeId === 0)) throw absentField('FindCoordinatorResponse', 'nodeId', v);
+    if (x.nodeId !== undefined && !(x.nodeId === 0)) absentField('FindCoordinatorResponse', 'nodeId', v);
   }
   if (v >= 4) { const val = (x.host ?? ""); w.str(flex, val); }
   else {
-    if (x.host !== undefined && !(x.host === "")) throw absentField('FindCoordinatorResponse', 'host', v);
+    if (x.host !== undefined && !(x.host === "")) absentField('FindCoordinatorResponse', 'host', v);
   }
   if (v >= 4) { const val = (x.port ?? 0); w.int32(val); }
   else {
-    if (x.port !== undefined && !(x.port === 0)) throw absentField('FindCoordinatorResponse', 'port', v);
+    if (x.port !== undefined && !(x.port === 0)) absentField('FindCoordinatorResponse', 'port', v);
   }
   if (v >= 4) { const val = (x.errorCode ?? 0); w.int16(val); }
   else {
-    if (x.errorCode !== undefined && !(x.errorCode === 0)) throw absentField('FindCoordinatorResponse', 'errorCode', v);
+    if (x.errorCode !== undefined && !(x.errorCode === 0)) absentField('FindCoordinatorResponse', 'errorCode', v);
   }
   if (v >= 4) { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);

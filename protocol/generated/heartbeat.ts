@@ -37,7 +37,7 @@ export function writeHeartbeatRequest(w: Writer, v: number, x: Encodable<Heartbe
   { const val = (x.memberId ?? ""); w.str(flex, val); }
   if (v >= 3) { const val = (x.groupInstanceId === undefined ? null : x.groupInstanceId); w.nstr(flex, val); }
   else {
-    if (x.groupInstanceId !== undefined && !(x.groupInstanceId === null)) throw absentField('HeartbeatRequest', 'groupInstanceId', v);
+    if (x.groupInstanceId !== undefined && !(x.groupInstanceId === null)) absentField('HeartbeatRequest', 'groupInstanceId', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

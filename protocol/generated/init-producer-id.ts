@@ -36,11 +36,11 @@ export function writeInitProducerIdRequest(w: Writer, v: number, x: Encodable<In
   { const val = (x.transactionTimeoutMs ?? 0); w.int32(val); }
   if (v >= 3) { const val = (x.producerId ?? -1n); w.int64(val); }
   else {
-    if (x.producerId !== undefined && !(x.producerId === -1n)) throw absentField('InitProducerIdRequest', 'producerId', v);
+    if (x.producerId !== undefined && !(x.producerId === -1n)) absentField('InitProducerIdRequest', 'producerId', v);
   }
   if (v >= 3) { const val = (x.producerEpoch ?? -1); w.int16(val); }
   else {
-    if (x.producerEpoch !== undefined && !(x.producerEpoch === -1)) throw absentField('InitProducerIdRequest', 'producerEpoch', v);
+    if (x.producerEpoch !== undefined && !(x.producerEpoch === -1)) absentField('InitProducerIdRequest', 'producerEpoch', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

@@ -59,7 +59,7 @@ export function writeJoinGroupRequest(w: Writer, v: number, x: Encodable<JoinGro
   { const val = (x.memberId ?? ""); w.str(flex, val); }
   if (v >= 5) { const val = (x.groupInstanceId === undefined ? null : x.groupInstanceId); w.nstr(flex, val); }
   else {
-    if (x.groupInstanceId !== undefined && !(x.groupInstanceId === null)) throw absentField('JoinGroupRequest', 'groupInstanceId', v);
+    if (x.groupInstanceId !== undefined && !(x.groupInstanceId === null)) absentField('JoinGroupRequest', 'groupInstanceId', v);
   }
   { const val = (x.protocolType ?? ""); w.str(flex, val); }
   { const val = (x.protocols ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeJoinGroupRequestProtocol); }
@@ -179,7 +179,7 @@ export function writeJoinGroupResponse(w: Writer, v: number, x: Encodable<JoinGr
   { const val = (x.leader ?? ""); w.str(flex, val); }
   if (v >= 9) { const val = (x.skipAssignment ?? false); w.bool(val); }
   else {
-    if (x.skipAssignment !== undefined && !(x.skipAssignment === false)) throw absentField('JoinGroupResponse', 'skipAssignment', v);
+    if (x.skipAssignment !== undefined && !(x.skipAssignment === false)) absentField('JoinGroupResponse', 'skipAssignment', v);
   }
   { const val = (x.memberId ?? ""); w.str(flex, val); }
   { const val = (x.members ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeJoinGroupResponseMember); }

@@ -96,21 +96,21 @@ export function writeLeaderAndIsrRequest(w: Writer, v: number, x: Encodable<Lead
   { const val = (x.controllerId ?? 0); w.int32(val); }
   if (v >= 7) { const val = (x.isKRaftController ?? false); w.bool(val); }
   else {
-    if (x.isKRaftController !== undefined && !(x.isKRaftController === false)) throw absentField('LeaderAndIsrRequest', 'isKRaftController', v);
+    if (x.isKRaftController !== undefined && !(x.isKRaftController === false)) absentField('LeaderAndIsrRequest', 'isKRaftController', v);
   }
   { const val = (x.controllerEpoch ?? 0); w.int32(val); }
   if (v >= 2) { const val = (x.brokerEpoch ?? -1n); w.int64(val); }
   if (v >= 5) { const val = (x.type ?? 0); w.int8(val); }
   else {
-    if (x.type !== undefined && !(x.type === 0)) throw absentField('LeaderAndIsrRequest', 'type', v);
+    if (x.type !== undefined && !(x.type === 0)) absentField('LeaderAndIsrRequest', 'type', v);
   }
   if (v <= 1) { const val = (x.ungroupedPartitionStates ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeLeaderAndIsrRequestLeaderAndIsrPartitionState); }
   else {
-    if (x.ungroupedPartitionStates !== undefined && !((x.ungroupedPartitionStates !== null && x.ungroupedPartitionStates.length === 0))) throw absentField('LeaderAndIsrRequest', 'ungroupedPartitionStates', v);
+    if (x.ungroupedPartitionStates !== undefined && !((x.ungroupedPartitionStates !== null && x.ungroupedPartitionStates.length === 0))) absentField('LeaderAndIsrRequest', 'ungroupedPartitionStates', v);
   }
   if (v >= 2) { const val = (x.topicStates ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeLeaderAndIsrRequestLeaderAndIsrTopicState); }
   else {
-    if (x.topicStates !== undefined && !((x.topicStates !== null && x.topicStates.length === 0))) throw absentField('LeaderAndIsrRequest', 'topicStates', v);
+    if (x.topicStates !== undefined && !((x.topicStates !== null && x.topicStates.length === 0))) absentField('LeaderAndIsrRequest', 'topicStates', v);
   }
   { const val = (x.liveLeaders ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeLeaderAndIsrRequestLeaderAndIsrLiveLeader); }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
@@ -169,7 +169,7 @@ export function writeLeaderAndIsrRequestLeaderAndIsrPartitionState(w: Writer, v:
   if (v >= 1) { const val = (x.isNew ?? false); w.bool(val); }
   if (v >= 6) { const val = (x.leaderRecoveryState ?? 0); w.int8(val); }
   else {
-    if (x.leaderRecoveryState !== undefined && !(x.leaderRecoveryState === 0)) throw absentField('LeaderAndIsrRequest', 'leaderRecoveryState', v);
+    if (x.leaderRecoveryState !== undefined && !(x.leaderRecoveryState === 0)) absentField('LeaderAndIsrRequest', 'leaderRecoveryState', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -211,12 +211,12 @@ export function writeLeaderAndIsrRequestLeaderAndIsrTopicState(w: Writer, v: num
   const flex = v >= 4;
   if (v >= 2) { const val = (x.topicName ?? ""); w.str(flex, val); }
   else {
-    if (x.topicName !== undefined && !(x.topicName === "")) throw absentField('LeaderAndIsrRequest', 'topicName', v);
+    if (x.topicName !== undefined && !(x.topicName === "")) absentField('LeaderAndIsrRequest', 'topicName', v);
   }
   if (v >= 5) { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
   if (v >= 2) { const val = (x.partitionStates ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeLeaderAndIsrRequestLeaderAndIsrPartitionState); }
   else {
-    if (x.partitionStates !== undefined && !((x.partitionStates !== null && x.partitionStates.length === 0))) throw absentField('LeaderAndIsrRequest', 'partitionStates', v);
+    if (x.partitionStates !== undefined && !((x.partitionStates !== null && x.partitionStates.length === 0))) absentField('LeaderAndIsrRequest', 'partitionStates', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -316,11 +316,11 @@ export function writeLeaderAndIsrResponse(w: Writer, v: number, x: Encodable<Lea
   { const val = (x.errorCode ?? 0); w.int16(val); }
   if (v <= 4) { const val = (x.partitionErrors ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeLeaderAndIsrResponseLeaderAndIsrPartitionError); }
   else {
-    if (x.partitionErrors !== undefined && !((x.partitionErrors !== null && x.partitionErrors.length === 0))) throw absentField('LeaderAndIsrResponse', 'partitionErrors', v);
+    if (x.partitionErrors !== undefined && !((x.partitionErrors !== null && x.partitionErrors.length === 0))) absentField('LeaderAndIsrResponse', 'partitionErrors', v);
   }
   if (v >= 5) { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeLeaderAndIsrResponseLeaderAndIsrTopicError); }
   else {
-    if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) throw absentField('LeaderAndIsrResponse', 'topics', v);
+    if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) absentField('LeaderAndIsrResponse', 'topics', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -384,11 +384,11 @@ export function writeLeaderAndIsrResponseLeaderAndIsrTopicError(w: Writer, v: nu
   const flex = v >= 4;
   if (v >= 5) { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
   else {
-    if (x.topicId !== undefined && !(x.topicId === ZERO_UUID)) throw absentField('LeaderAndIsrResponse', 'topicId', v);
+    if (x.topicId !== undefined && !(x.topicId === ZERO_UUID)) absentField('LeaderAndIsrResponse', 'topicId', v);
   }
   if (v >= 5) { const val = (x.partitionErrors ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeLeaderAndIsrResponseLeaderAndIsrPartitionError); }
   else {
-    if (x.partitionErrors !== undefined && !((x.partitionErrors !== null && x.partitionErrors.length === 0))) throw absentField('LeaderAndIsrResponse', 'partitionErrors', v);
+    if (x.partitionErrors !== undefined && !((x.partitionErrors !== null && x.partitionErrors.length === 0))) absentField('LeaderAndIsrResponse', 'partitionErrors', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

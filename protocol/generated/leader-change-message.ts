@@ -77,7 +77,7 @@ export function writeLeaderChangeMessageVoter(w: Writer, v: number, x: Encodable
   { const val = (x.voterId ?? 0); w.int32(val); }
   if (v >= 1) { const val = (x.voterDirectoryId ?? ZERO_UUID); w.uuid(val); }
   else {
-    if (x.voterDirectoryId !== undefined && !(x.voterDirectoryId === ZERO_UUID)) throw absentField('LeaderChangeMessage', 'voterDirectoryId', v);
+    if (x.voterDirectoryId !== undefined && !(x.voterDirectoryId === ZERO_UUID)) absentField('LeaderChangeMessage', 'voterDirectoryId', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

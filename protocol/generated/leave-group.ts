@@ -43,11 +43,11 @@ export function writeLeaveGroupRequest(w: Writer, v: number, x: Encodable<LeaveG
   { const val = (x.groupId ?? ""); w.str(flex, val); }
   if (v <= 2) { const val = (x.memberId ?? ""); w.str(flex, val); }
   else {
-    if (x.memberId !== undefined && !(x.memberId === "")) throw absentField('LeaveGroupRequest', 'memberId', v);
+    if (x.memberId !== undefined && !(x.memberId === "")) absentField('LeaveGroupRequest', 'memberId', v);
   }
   if (v >= 3) { const val = (x.members ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeLeaveGroupRequestMemberIdentity); }
   else {
-    if (x.members !== undefined && !((x.members !== null && x.members.length === 0))) throw absentField('LeaveGroupRequest', 'members', v);
+    if (x.members !== undefined && !((x.members !== null && x.members.length === 0))) absentField('LeaveGroupRequest', 'members', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -80,11 +80,11 @@ export function writeLeaveGroupRequestMemberIdentity(w: Writer, v: number, x: En
   const flex = v >= 4;
   if (v >= 3) { const val = (x.memberId ?? ""); w.str(flex, val); }
   else {
-    if (x.memberId !== undefined && !(x.memberId === "")) throw absentField('LeaveGroupRequest', 'memberId', v);
+    if (x.memberId !== undefined && !(x.memberId === "")) absentField('LeaveGroupRequest', 'memberId', v);
   }
   if (v >= 3) { const val = (x.groupInstanceId === undefined ? null : x.groupInstanceId); w.nstr(flex, val); }
   else {
-    if (x.groupInstanceId !== undefined && !(x.groupInstanceId === null)) throw absentField('LeaveGroupRequest', 'groupInstanceId', v);
+    if (x.groupInstanceId !== undefined && !(x.groupInstanceId === null)) absentField('LeaveGroupRequest', 'groupInstanceId', v);
   }
   if (v >= 5) { const val = (x.reason === undefined ? null : x.reason); w.nstr(flex, val); }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
@@ -146,7 +146,7 @@ export function writeLeaveGroupResponse(w: Writer, v: number, x: Encodable<Leave
   { const val = (x.errorCode ?? 0); w.int16(val); }
   if (v >= 3) { const val = (x.members ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeLeaveGroupResponseMemberResponse); }
   else {
-    if (x.members !== undefined && !((x.members !== null && x.members.length === 0))) throw absentField('LeaveGroupResponse', 'members', v);
+    if (x.members !== undefined && !((x.members !== null && x.members.length === 0))) absentField('LeaveGroupResponse', 'members', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -179,15 +179,15 @@ export function writeLeaveGroupResponseMemberResponse(w: Writer, v: number, x: E
   const flex = v >= 4;
   if (v >= 3) { const val = (x.memberId ?? ""); w.str(flex, val); }
   else {
-    if (x.memberId !== undefined && !(x.memberId === "")) throw absentField('LeaveGroupResponse', 'memberId', v);
+    if (x.memberId !== undefined && !(x.memberId === "")) absentField('LeaveGroupResponse', 'memberId', v);
   }
   if (v >= 3) { const val = (x.groupInstanceId === undefined ? "" : x.groupInstanceId); w.nstr(flex, val); }
   else {
-    if (x.groupInstanceId !== undefined && !(x.groupInstanceId === "")) throw absentField('LeaveGroupResponse', 'groupInstanceId', v);
+    if (x.groupInstanceId !== undefined && !(x.groupInstanceId === "")) absentField('LeaveGroupResponse', 'groupInstanceId', v);
   }
   if (v >= 3) { const val = (x.errorCode ?? 0); w.int16(val); }
   else {
-    if (x.errorCode !== undefined && !(x.errorCode === 0)) throw absentField('LeaveGroupResponse', 'errorCode', v);
+    if (x.errorCode !== undefined && !(x.errorCode === 0)) absentField('LeaveGroupResponse', 'errorCode', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

@@ -29,11 +29,11 @@ export function writeListGroupsRequest(w: Writer, v: number, x: Encodable<ListGr
   const flex = v >= 3;
   if (v >= 4) { const val = (x.statesFilter ?? EMPTY_ARRAY); writeArray(w, flex, v, val, (flex ? writeElement.compactString : writeElement.string)); }
   else {
-    if (x.statesFilter !== undefined && !((x.statesFilter !== null && x.statesFilter.length === 0))) throw absentField('ListGroupsRequest', 'statesFilter', v);
+    if (x.statesFilter !== undefined && !((x.statesFilter !== null && x.statesFilter.length === 0))) absentField('ListGroupsRequest', 'statesFilter', v);
   }
   if (v >= 5) { const val = (x.typesFilter ?? EMPTY_ARRAY); writeArray(w, flex, v, val, (flex ? writeElement.compactString : writeElement.string)); }
   else {
-    if (x.typesFilter !== undefined && !((x.typesFilter !== null && x.typesFilter.length === 0))) throw absentField('ListGroupsRequest', 'typesFilter', v);
+    if (x.typesFilter !== undefined && !((x.typesFilter !== null && x.typesFilter.length === 0))) absentField('ListGroupsRequest', 'typesFilter', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

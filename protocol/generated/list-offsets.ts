@@ -53,7 +53,7 @@ export function writeListOffsetsRequest(w: Writer, v: number, x: Encodable<ListO
   { const val = (x.replicaId ?? 0); w.int32(val); }
   if (v >= 2) { const val = (x.isolationLevel ?? 0); w.int8(val); }
   else {
-    if (x.isolationLevel !== undefined && !(x.isolationLevel === 0)) throw absentField('ListOffsetsRequest', 'isolationLevel', v);
+    if (x.isolationLevel !== undefined && !(x.isolationLevel === 0)) absentField('ListOffsetsRequest', 'isolationLevel', v);
   }
   { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeListOffsetsRequestListOffsetsTopic); }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
@@ -120,7 +120,7 @@ export function writeListOffsetsRequestListOffsetsPartition(w: Writer, v: number
   { const val = (x.timestamp ?? 0n); w.int64(val); }
   if (v <= 0) { const val = (x.maxNumOffsets ?? 1); w.int32(val); }
   else {
-    if (x.maxNumOffsets !== undefined && !(x.maxNumOffsets === 1)) throw absentField('ListOffsetsRequest', 'maxNumOffsets', v);
+    if (x.maxNumOffsets !== undefined && !(x.maxNumOffsets === 1)) absentField('ListOffsetsRequest', 'maxNumOffsets', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -255,19 +255,19 @@ export function writeListOffsetsResponseListOffsetsPartitionResponse(w: Writer, 
   { const val = (x.errorCode ?? 0); w.int16(val); }
   if (v <= 0) { const val = (x.oldStyleOffsets ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int64); }
   else {
-    if (x.oldStyleOffsets !== undefined && !((x.oldStyleOffsets !== null && x.oldStyleOffsets.length === 0))) throw absentField('ListOffsetsResponse', 'oldStyleOffsets', v);
+    if (x.oldStyleOffsets !== undefined && !((x.oldStyleOffsets !== null && x.oldStyleOffsets.length === 0))) absentField('ListOffsetsResponse', 'oldStyleOffsets', v);
   }
   if (v >= 1) { const val = (x.timestamp ?? -1n); w.int64(val); }
   else {
-    if (x.timestamp !== undefined && !(x.timestamp === -1n)) throw absentField('ListOffsetsResponse', 'timestamp', v);
+    if (x.timestamp !== undefined && !(x.timestamp === -1n)) absentField('ListOffsetsResponse', 'timestamp', v);
   }
   if (v >= 1) { const val = (x.offset ?? -1n); w.int64(val); }
   else {
-    if (x.offset !== undefined && !(x.offset === -1n)) throw absentField('ListOffsetsResponse', 'offset', v);
+    if (x.offset !== undefined && !(x.offset === -1n)) absentField('ListOffsetsResponse', 'offset', v);
   }
   if (v >= 4) { const val = (x.leaderEpoch ?? -1); w.int32(val); }
   else {
-    if (x.leaderEpoch !== undefined && !(x.leaderEpoch === -1)) throw absentField('ListOffsetsResponse', 'leaderEpoch', v);
+    if (x.leaderEpoch !== undefined && !(x.leaderEpoch === -1)) absentField('ListOffsetsResponse', 'leaderEpoch', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

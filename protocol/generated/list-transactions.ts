@@ -34,7 +34,7 @@ export function writeListTransactionsRequest(w: Writer, v: number, x: Encodable<
   { const val = (x.producerIdFilters ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int64); }
   if (v >= 1) { const val = (x.durationFilter ?? -1n); w.int64(val); }
   else {
-    if (x.durationFilter !== undefined && !(x.durationFilter === -1n)) throw absentField('ListTransactionsRequest', 'durationFilter', v);
+    if (x.durationFilter !== undefined && !(x.durationFilter === -1n)) absentField('ListTransactionsRequest', 'durationFilter', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

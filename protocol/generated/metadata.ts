@@ -44,15 +44,15 @@ export function writeMetadataRequest(w: Writer, v: number, x: Encodable<Metadata
   { const val = (x.topics === undefined ? EMPTY_ARRAY : x.topics); (v >= 1 ? writeNullableArray(w, flex, v, val, writeMetadataRequestTopic) : writeArray(w, flex, v, val, writeMetadataRequestTopic)); }
   if (v >= 4) { const val = (x.allowAutoTopicCreation ?? true); w.bool(val); }
   else {
-    if (x.allowAutoTopicCreation !== undefined && !(x.allowAutoTopicCreation === true)) throw absentField('MetadataRequest', 'allowAutoTopicCreation', v);
+    if (x.allowAutoTopicCreation !== undefined && !(x.allowAutoTopicCreation === true)) absentField('MetadataRequest', 'allowAutoTopicCreation', v);
   }
   if (v >= 8 && v <= 10) { const val = (x.includeClusterAuthorizedOperations ?? false); w.bool(val); }
   else {
-    if (x.includeClusterAuthorizedOperations !== undefined && !(x.includeClusterAuthorizedOperations === false)) throw absentField('MetadataRequest', 'includeClusterAuthorizedOperations', v);
+    if (x.includeClusterAuthorizedOperations !== undefined && !(x.includeClusterAuthorizedOperations === false)) absentField('MetadataRequest', 'includeClusterAuthorizedOperations', v);
   }
   if (v >= 8) { const val = (x.includeTopicAuthorizedOperations ?? false); w.bool(val); }
   else {
-    if (x.includeTopicAuthorizedOperations !== undefined && !(x.includeTopicAuthorizedOperations === false)) throw absentField('MetadataRequest', 'includeTopicAuthorizedOperations', v);
+    if (x.includeTopicAuthorizedOperations !== undefined && !(x.includeTopicAuthorizedOperations === false)) absentField('MetadataRequest', 'includeTopicAuthorizedOperations', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -191,7 +191,7 @@ export function writeMetadataResponse(w: Writer, v: number, x: Encodable<Metadat
   { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeMetadataResponseTopic); }
   if (v >= 8 && v <= 10) { const val = (x.clusterAuthorizedOperations ?? -2147483648); w.int32(val); }
   else {
-    if (x.clusterAuthorizedOperations !== undefined && !(x.clusterAuthorizedOperations === -2147483648)) throw absentField('MetadataResponse', 'clusterAuthorizedOperations', v);
+    if (x.clusterAuthorizedOperations !== undefined && !(x.clusterAuthorizedOperations === -2147483648)) absentField('MetadataResponse', 'clusterAuthorizedOperations', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -270,7 +270,7 @@ export function writeMetadataResponseTopic(w: Writer, v: number, x: Encodable<Me
   { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeMetadataResponsePartition); }
   if (v >= 8) { const val = (x.topicAuthorizedOperations ?? -2147483648); w.int32(val); }
   else {
-    if (x.topicAuthorizedOperations !== undefined && !(x.topicAuthorizedOperations === -2147483648)) throw absentField('MetadataResponse', 'topicAuthorizedOperations', v);
+    if (x.topicAuthorizedOperations !== undefined && !(x.topicAuthorizedOperations === -2147483648)) absentField('MetadataResponse', 'topicAuthorizedOperations', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

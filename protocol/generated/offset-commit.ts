@@ -66,7 +66,7 @@ export function writeOffsetCommitRequest(w: Writer, v: number, x: Encodable<Offs
   if (v >= 1) { const val = (x.memberId ?? ""); w.str(flex, val); }
   if (v >= 7) { const val = (x.groupInstanceId === undefined ? null : x.groupInstanceId); w.nstr(flex, val); }
   else {
-    if (x.groupInstanceId !== undefined && !(x.groupInstanceId === null)) throw absentField('OffsetCommitRequest', 'groupInstanceId', v);
+    if (x.groupInstanceId !== undefined && !(x.groupInstanceId === null)) absentField('OffsetCommitRequest', 'groupInstanceId', v);
   }
   if (v >= 2 && v <= 4) { const val = (x.retentionTimeMs ?? -1n); w.int64(val); }
   { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeOffsetCommitRequestTopic); }
@@ -138,7 +138,7 @@ export function writeOffsetCommitRequestPartition(w: Writer, v: number, x: Encod
   if (v >= 6) { const val = (x.committedLeaderEpoch ?? -1); w.int32(val); }
   if (v === 1) { const val = (x.commitTimestamp ?? -1n); w.int64(val); }
   else {
-    if (x.commitTimestamp !== undefined && !(x.commitTimestamp === -1n)) throw absentField('OffsetCommitRequest', 'commitTimestamp', v);
+    if (x.commitTimestamp !== undefined && !(x.commitTimestamp === -1n)) absentField('OffsetCommitRequest', 'commitTimestamp', v);
   }
   { const val = (x.committedMetadata === undefined ? "" : x.committedMetadata); w.nstr(flex, val); }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);

@@ -63,19 +63,19 @@ export function writeOffsetFetchRequest(w: Writer, v: number, x: Encodable<Offse
   const flex = v >= 6;
   if (v <= 7) { const val = (x.groupId ?? ""); w.str(flex, val); }
   else {
-    if (x.groupId !== undefined && !(x.groupId === "")) throw absentField('OffsetFetchRequest', 'groupId', v);
+    if (x.groupId !== undefined && !(x.groupId === "")) absentField('OffsetFetchRequest', 'groupId', v);
   }
   if (v <= 7) { const val = (x.topics === undefined ? EMPTY_ARRAY : x.topics); (v >= 2 ? writeNullableArray(w, flex, v, val, writeOffsetFetchRequestTopic) : writeArray(w, flex, v, val, writeOffsetFetchRequestTopic)); }
   else {
-    if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) throw absentField('OffsetFetchRequest', 'topics', v);
+    if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) absentField('OffsetFetchRequest', 'topics', v);
   }
   if (v >= 8) { const val = (x.groups ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeOffsetFetchRequestGroup); }
   else {
-    if (x.groups !== undefined && !((x.groups !== null && x.groups.length === 0))) throw absentField('OffsetFetchRequest', 'groups', v);
+    if (x.groups !== undefined && !((x.groups !== null && x.groups.length === 0))) absentField('OffsetFetchRequest', 'groups', v);
   }
   if (v >= 7) { const val = (x.requireStable ?? false); w.bool(val); }
   else {
-    if (x.requireStable !== undefined && !(x.requireStable === false)) throw absentField('OffsetFetchRequest', 'requireStable', v);
+    if (x.requireStable !== undefined && !(x.requireStable === false)) absentField('OffsetFetchRequest', 'requireStable', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -108,11 +108,11 @@ export function writeOffsetFetchRequestTopic(w: Writer, v: number, x: Encodable<
   const flex = v >= 6;
   if (v <= 7) { const val = (x.name ?? ""); w.str(flex, val); }
   else {
-    if (x.name !== undefined && !(x.name === "")) throw absentField('OffsetFetchRequest', 'name', v);
+    if (x.name !== undefined && !(x.name === "")) absentField('OffsetFetchRequest', 'name', v);
   }
   if (v <= 7) { const val = (x.partitionIndexes ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
   else {
-    if (x.partitionIndexes !== undefined && !((x.partitionIndexes !== null && x.partitionIndexes.length === 0))) throw absentField('OffsetFetchRequest', 'partitionIndexes', v);
+    if (x.partitionIndexes !== undefined && !((x.partitionIndexes !== null && x.partitionIndexes.length === 0))) absentField('OffsetFetchRequest', 'partitionIndexes', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -145,13 +145,13 @@ export function writeOffsetFetchRequestGroup(w: Writer, v: number, x: Encodable<
   const flex = v >= 6;
   if (v >= 8) { const val = (x.groupId ?? ""); w.str(flex, val); }
   else {
-    if (x.groupId !== undefined && !(x.groupId === "")) throw absentField('OffsetFetchRequest', 'groupId', v);
+    if (x.groupId !== undefined && !(x.groupId === "")) absentField('OffsetFetchRequest', 'groupId', v);
   }
   if (v >= 9) { const val = (x.memberId === undefined ? null : x.memberId); w.nstr(flex, val); }
   if (v >= 9) { const val = (x.memberEpoch ?? -1); w.int32(val); }
   if (v >= 8) { const val = (x.topics === undefined ? EMPTY_ARRAY : x.topics); writeNullableArray(w, flex, v, val, writeOffsetFetchRequestTopics); }
   else {
-    if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) throw absentField('OffsetFetchRequest', 'topics', v);
+    if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) absentField('OffsetFetchRequest', 'topics', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -184,11 +184,11 @@ export function writeOffsetFetchRequestTopics(w: Writer, v: number, x: Encodable
   const flex = v >= 6;
   if (v >= 8) { const val = (x.name ?? ""); w.str(flex, val); }
   else {
-    if (x.name !== undefined && !(x.name === "")) throw absentField('OffsetFetchRequest', 'name', v);
+    if (x.name !== undefined && !(x.name === "")) absentField('OffsetFetchRequest', 'name', v);
   }
   if (v >= 8) { const val = (x.partitionIndexes ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
   else {
-    if (x.partitionIndexes !== undefined && !((x.partitionIndexes !== null && x.partitionIndexes.length === 0))) throw absentField('OffsetFetchRequest', 'partitionIndexes', v);
+    if (x.partitionIndexes !== undefined && !((x.partitionIndexes !== null && x.partitionIndexes.length === 0))) absentField('OffsetFetchRequest', 'partitionIndexes', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -294,12 +294,12 @@ export function writeOffsetFetchResponse(w: Writer, v: number, x: Encodable<Offs
   if (v >= 3) { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
   if (v <= 7) { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeOffsetFetchResponseTopic); }
   else {
-    if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) throw absentField('OffsetFetchResponse', 'topics', v);
+    if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) absentField('OffsetFetchResponse', 'topics', v);
   }
   if (v >= 2 && v <= 7) { const val = (x.errorCode ?? 0); w.int16(val); }
   if (v >= 8) { const val = (x.groups ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeOffsetFetchResponseGroup); }
   else {
-    if (x.groups !== undefined && !((x.groups !== null && x.groups.length === 0))) throw absentField('OffsetFetchResponse', 'groups', v);
+    if (x.groups !== undefined && !((x.groups !== null && x.groups.length === 0))) absentField('OffsetFetchResponse', 'groups', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -332,11 +332,11 @@ export function writeOffsetFetchResponseTopic(w: Writer, v: number, x: Encodable
   const flex = v >= 6;
   if (v <= 7) { const val = (x.name ?? ""); w.str(flex, val); }
   else {
-    if (x.name !== undefined && !(x.name === "")) throw absentField('OffsetFetchResponse', 'name', v);
+    if (x.name !== undefined && !(x.name === "")) absentField('OffsetFetchResponse', 'name', v);
   }
   if (v <= 7) { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeOffsetFetchResponsePartition); }
   else {
-    if (x.partitions !== undefined && !((x.partitions !== null && x.partitions.length === 0))) throw absentField('OffsetFetchResponse', 'partitions', v);
+    if (x.partitions !== undefined && !((x.partitions !== null && x.partitions.length === 0))) absentField('OffsetFetchResponse', 'partitions', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -370,20 +370,20 @@ export function writeOffsetFetchResponsePartition(w: Writer, v: number, x: Encod
   const flex = v >= 6;
   if (v <= 7) { const val = (x.partitionIndex ?? 0); w.int32(val); }
   else {
-    if (x.partitionIndex !== undefined && !(x.partitionIndex === 0)) throw absentField('OffsetFetchResponse', 'partitionIndex', v);
+    if (x.partitionIndex !== undefined && !(x.partitionIndex === 0)) absentField('OffsetFetchResponse', 'partitionIndex', v);
   }
   if (v <= 7) { const val = (x.committedOffset ?? 0n); w.int64(val); }
   else {
-    if (x.committedOffset !== undefined && !(x.committedOffset === 0n)) throw absentField('OffsetFetchResponse', 'committedOffset', v);
+    if (x.committedOffset !== undefined && !(x.committedOffset === 0n)) absentField('OffsetFetchResponse', 'committedOffset', v);
   }
   if (v >= 5 && v <= 7) { const val = (x.committedLeaderEpoch ?? -1); w.int32(val); }
   if (v <= 7) { const val = (x.metadata === undefined ? "" : x.metadata); w.nstr(flex, val); }
   else {
-    if (x.metadata !== undefined && !(x.metadata === "")) throw absentField('OffsetFetchResponse', 'metadata', v);
+    if (x.metadata !== undefined && !(x.metadata === "")) absentField('OffsetFetchResponse', 'metadata', v);
   }
   if (v <= 7) { const val = (x.errorCode ?? 0); w.int16(val); }
   else {
-    if (x.errorCode !== undefined && !(x.errorCode === 0)) throw absentField('OffsetFetchResponse', 'errorCode', v);
+    if (x.errorCode !== undefined && !(x.errorCode === 0)) absentField('OffsetFetchResponse', 'errorCode', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -418,15 +418,15 @@ export function writeOffsetFetchResponseGroup(w: Writer, v: number, x: Encodable
   const flex = v >= 6;
   if (v >= 8) { const val = (x.groupId ?? ""); w.str(flex, val); }
   else {
-    if (x.groupId !== undefined && !(x.groupId === "")) throw absentField('OffsetFetchResponse', 'groupId', v);
+    if (x.groupId !== undefined && !(x.groupId === "")) absentField('OffsetFetchResponse', 'groupId', v);
   }
   if (v >= 8) { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeOffsetFetchResponseTopics); }
   else {
-    if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) throw absentField('OffsetFetchResponse', 'topics', v);
+    if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) absentField('OffsetFetchResponse', 'topics', v);
   }
   if (v >= 8) { const val = (x.errorCode ?? 0); w.int16(val); }
   else {
-    if (x.errorCode !== undefined && !(x.errorCode === 0)) throw absentField('OffsetFetchResponse', 'errorCode', v);
+    if (x.errorCode !== undefined && !(x.errorCode === 0)) absentField('OffsetFetchResponse', 'errorCode', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -458,11 +458,11 @@ export function writeOffsetFetchResponseTopics(w: Writer, v: number, x: Encodabl
   const flex = v >= 6;
   if (v >= 8) { const val = (x.name ?? ""); w.str(flex, val); }
   else {
-    if (x.name !== undefined && !(x.name === "")) throw absentField('OffsetFetchResponse', 'name', v);
+    if (x.name !== undefined && !(x.name === "")) absentField('OffsetFetchResponse', 'name', v);
   }
   if (v >= 8) { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeOffsetFetchResponsePartitions); }
   else {
-    if (x.partitions !== undefined && !((x.partitions !== null && x.partitions.length === 0))) throw absentField('OffsetFetchResponse', 'partitions', v);
+    if (x.partitions !== undefined && !((x.partitions !== null && x.partitions.length === 0))) absentField('OffsetFetchResponse', 'partitions', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -496,20 +496,20 @@ export function writeOffsetFetchResponsePartitions(w: Writer, v: number, x: Enco
   const flex = v >= 6;
   if (v >= 8) { const val = (x.partitionIndex ?? 0); w.int32(val); }
   else {
-    if (x.partitionIndex !== undefined && !(x.partitionIndex === 0)) throw absentField('OffsetFetchResponse', 'partitionIndex', v);
+    if (x.partitionIndex !== undefined && !(x.partitionIndex === 0)) absentField('OffsetFetchResponse', 'partitionIndex', v);
   }
   if (v >= 8) { const val = (x.committedOffset ?? 0n); w.int64(val); }
   else {
-    if (x.committedOffset !== undefined && !(x.committedOffset === 0n)) throw absentField('OffsetFetchResponse', 'committedOffset', v);
+    if (x.committedOffset !== undefined && !(x.committedOffset === 0n)) absentField('OffsetFetchResponse', 'committedOffset', v);
   }
   if (v >= 8) { const val = (x.committedLeaderEpoch ?? -1); w.int32(val); }
   if (v >= 8) { const val = (x.metadata === undefined ? "" : x.metadata); w.nstr(flex, val); }
   else {
-    if (x.metadata !== undefined && !(x.metadata === "")) throw absentField('OffsetFetchResponse', 'metadata', v);
+    if (x.metadata !== undefined && !(x.metadata === "")) absentField('OffsetFetchResponse', 'metadata', v);
   }
   if (v >= 8) { const val = (x.errorCode ?? 0); w.int16(val); }
   else {
-    if (x.errorCode !== undefined && !(x.errorCode === 0)) throw absentField('OffsetFetchResponse', 'errorCode', v);
+    if (x.errorCode !== undefined && !(x.errorCode === 0)) absentField('OffsetFetchResponse', 'errorCode', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

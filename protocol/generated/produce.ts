@@ -51,7 +51,7 @@ export function writeProduceRequest(w: Writer, v: number, x: Encodable<ProduceRe
   const flex = v >= 9;
   if (v >= 3) { const val = (x.transactionalId === undefined ? null : x.transactionalId); w.nstr(flex, val); }
   else {
-    if (x.transactionalId !== undefined && !(x.transactionalId === null)) throw absentField('ProduceRequest', 'transactionalId', v);
+    if (x.transactionalId !== undefined && !(x.transactionalId === null)) absentField('ProduceRequest', 'transactionalId', v);
   }
   { const val = (x.acks ?? 0); w.int16(val); }
   { const val = (x.timeoutMs ?? 0); w.int32(val); }
@@ -230,7 +230,7 @@ export function writeProduceResponse(w: Writer, v: number, x: Encodable<ProduceR
   const tagged: TaggedWrite[] = [];
   if (v >= 10) { const val = x.nodeEndpoints; if (val !== undefined && !((val !== null && val.length === 0))) tagged.push([0, (w) => { writeArray(w, true, v, val, writeProduceResponseNodeEndpoint); }]); }
   else {
-    if (x.nodeEndpoints !== undefined && !((x.nodeEndpoints !== null && x.nodeEndpoints.length === 0))) throw absentField('ProduceResponse', 'nodeEndpoints', v);
+    if (x.nodeEndpoints !== undefined && !((x.nodeEndpoints !== null && x.nodeEndpoints.length === 0))) absentField('ProduceResponse', 'nodeEndpoints', v);
   }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
 }
@@ -314,7 +314,7 @@ export function writeProduceResponsePartitionProduceResponse(w: Writer, v: numbe
   const tagged: TaggedWrite[] = [];
   if (v >= 10) { const val = x.currentLeader; if (val !== undefined && !((val !== null && isDefaultProduceResponseLeaderIdAndEpoch(val)))) tagged.push([0, (w) => { writeProduceResponseLeaderIdAndEpoch(w, v, val); }]); }
   else {
-    if (x.currentLeader !== undefined && !((x.currentLeader !== null && isDefaultProduceResponseLeaderIdAndEpoch(x.currentLeader)))) throw absentField('ProduceResponse', 'currentLeader', v);
+    if (x.currentLeader !== undefined && !((x.currentLeader !== null && isDefaultProduceResponseLeaderIdAndEpoch(x.currentLeader)))) absentField('ProduceResponse', 'currentLeader', v);
   }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
 }
@@ -351,11 +351,11 @@ export function writeProduceResponseBatchIndexAndErrorMessage(w: Writer, v: numb
   const flex = v >= 9;
   if (v >= 8) { const val = (x.batchIndex ?? 0); w.int32(val); }
   else {
-    if (x.batchIndex !== undefined && !(x.batchIndex === 0)) throw absentField('ProduceResponse', 'batchIndex', v);
+    if (x.batchIndex !== undefined && !(x.batchIndex === 0)) absentField('ProduceResponse', 'batchIndex', v);
   }
   if (v >= 8) { const val = (x.batchIndexErrorMessage === undefined ? null : x.batchIndexErrorMessage); w.nstr(flex, val); }
   else {
-    if (x.batchIndexErrorMessage !== undefined && !(x.batchIndexErrorMessage === null)) throw absentField('ProduceResponse', 'batchIndexErrorMessage', v);
+    if (x.batchIndexErrorMessage !== undefined && !(x.batchIndexErrorMessage === null)) absentField('ProduceResponse', 'batchIndexErrorMessage', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -386,11 +386,11 @@ export function writeProduceResponseLeaderIdAndEpoch(w: Writer, v: number, x: En
   const flex = v >= 9;
   if (v >= 10) { const val = (x.leaderId ?? -1); w.int32(val); }
   else {
-    if (x.leaderId !== undefined && !(x.leaderId === -1)) throw absentField('ProduceResponse', 'leaderId', v);
+    if (x.leaderId !== undefined && !(x.leaderId === -1)) absentField('ProduceResponse', 'leaderId', v);
   }
   if (v >= 10) { const val = (x.leaderEpoch ?? -1); w.int32(val); }
   else {
-    if (x.leaderEpoch !== undefined && !(x.leaderEpoch === -1)) throw absentField('ProduceResponse', 'leaderEpoch', v);
+    if (x.leaderEpoch !== undefined && !(x.leaderEpoch === -1)) absentField('ProduceResponse', 'leaderEpoch', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -423,19 +423,19 @@ export function writeProduceResponseNodeEndpoint(w: Writer, v: number, x: Encoda
   const flex = v >= 9;
   if (v >= 10) { const val = (x.nodeId ?? 0); w.int32(val); }
   else {
-    if (x.nodeId !== undefined && !(x.nodeId === 0)) throw absentField('ProduceResponse', 'nodeId', v);
+    if (x.nodeId !== undefined && !(x.nodeId === 0)) absentField('ProduceResponse', 'nodeId', v);
   }
   if (v >= 10) { const val = (x.host ?? ""); w.str(flex, val); }
   else {
-    if (x.host !== undefined && !(x.host === "")) throw absentField('ProduceResponse', 'host', v);
+    if (x.host !== undefined && !(x.host === "")) absentField('ProduceResponse', 'host', v);
   }
   if (v >= 10) { const val = (x.port ?? 0); w.int32(val); }
   else {
-    if (x.port !== undefined && !(x.port === 0)) throw absentField('ProduceResponse', 'port', v);
+    if (x.port !== undefined && !(x.port === 0)) absentField('ProduceResponse', 'port', v);
   }
   if (v >= 10) { const val = (x.rack === undefined ? null : x.rack); w.nstr(flex, val); }
   else {
-    if (x.rack !== undefined && !(x.rack === null)) throw absentField('ProduceResponse', 'rack', v);
+    if (x.rack !== undefined && !(x.rack === null)) absentField('ProduceResponse', 'rack', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

@@ -82,25 +82,25 @@ export function writeStopReplicaRequest(w: Writer, v: number, x: Encodable<StopR
   { const val = (x.controllerId ?? 0); w.int32(val); }
   if (v >= 4) { const val = (x.isKRaftController ?? false); w.bool(val); }
   else {
-    if (x.isKRaftController !== undefined && !(x.isKRaftController === false)) throw absentField('StopReplicaRequest', 'isKRaftController', v);
+    if (x.isKRaftController !== undefined && !(x.isKRaftController === false)) absentField('StopReplicaRequest', 'isKRaftController', v);
   }
   { const val = (x.controllerEpoch ?? 0); w.int32(val); }
   if (v >= 1) { const val = (x.brokerEpoch ?? -1n); w.int64(val); }
   if (v <= 2) { const val = (x.deletePartitions ?? false); w.bool(val); }
   else {
-    if (x.deletePartitions !== undefined && !(x.deletePartitions === false)) throw absentField('StopReplicaRequest', 'deletePartitions', v);
+    if (x.deletePartitions !== undefined && !(x.deletePartitions === false)) absentField('StopReplicaRequest', 'deletePartitions', v);
   }
   if (v <= 0) { const val = (x.ungroupedPartitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeStopReplicaRequestStopReplicaPartitionV0); }
   else {
-    if (x.ungroupedPartitions !== undefined && !((x.ungroupedPartitions !== null && x.ungroupedPartitions.length === 0))) throw absentField('StopReplicaRequest', 'ungroupedPartitions', v);
+    if (x.ungroupedPartitions !== undefined && !((x.ungroupedPartitions !== null && x.ungroupedPartitions.length === 0))) absentField('StopReplicaRequest', 'ungroupedPartitions', v);
   }
   if (v >= 1 && v <= 2) { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeStopReplicaRequestStopReplicaTopicV1); }
   else {
-    if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) throw absentField('StopReplicaRequest', 'topics', v);
+    if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) absentField('StopReplicaRequest', 'topics', v);
   }
   if (v >= 3) { const val = (x.topicStates ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeStopReplicaRequestStopReplicaTopicState); }
   else {
-    if (x.topicStates !== undefined && !((x.topicStates !== null && x.topicStates.length === 0))) throw absentField('StopReplicaRequest', 'topicStates', v);
+    if (x.topicStates !== undefined && !((x.topicStates !== null && x.topicStates.length === 0))) absentField('StopReplicaRequest', 'topicStates', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -137,11 +137,11 @@ export function writeStopReplicaRequestStopReplicaPartitionV0(w: Writer, v: numb
   const flex = v >= 2;
   if (v <= 0) { const val = (x.topicName ?? ""); w.str(flex, val); }
   else {
-    if (x.topicName !== undefined && !(x.topicName === "")) throw absentField('StopReplicaRequest', 'topicName', v);
+    if (x.topicName !== undefined && !(x.topicName === "")) absentField('StopReplicaRequest', 'topicName', v);
   }
   if (v <= 0) { const val = (x.partitionIndex ?? 0); w.int32(val); }
   else {
-    if (x.partitionIndex !== undefined && !(x.partitionIndex === 0)) throw absentField('StopReplicaRequest', 'partitionIndex', v);
+    if (x.partitionIndex !== undefined && !(x.partitionIndex === 0)) absentField('StopReplicaRequest', 'partitionIndex', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -172,11 +172,11 @@ export function writeStopReplicaRequestStopReplicaTopicV1(w: Writer, v: number, 
   const flex = v >= 2;
   if (v >= 1 && v <= 2) { const val = (x.name ?? ""); w.str(flex, val); }
   else {
-    if (x.name !== undefined && !(x.name === "")) throw absentField('StopReplicaRequest', 'name', v);
+    if (x.name !== undefined && !(x.name === "")) absentField('StopReplicaRequest', 'name', v);
   }
   if (v >= 1 && v <= 2) { const val = (x.partitionIndexes ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
   else {
-    if (x.partitionIndexes !== undefined && !((x.partitionIndexes !== null && x.partitionIndexes.length === 0))) throw absentField('StopReplicaRequest', 'partitionIndexes', v);
+    if (x.partitionIndexes !== undefined && !((x.partitionIndexes !== null && x.partitionIndexes.length === 0))) absentField('StopReplicaRequest', 'partitionIndexes', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -207,11 +207,11 @@ export function writeStopReplicaRequestStopReplicaTopicState(w: Writer, v: numbe
   const flex = v >= 2;
   if (v >= 3) { const val = (x.topicName ?? ""); w.str(flex, val); }
   else {
-    if (x.topicName !== undefined && !(x.topicName === "")) throw absentField('StopReplicaRequest', 'topicName', v);
+    if (x.topicName !== undefined && !(x.topicName === "")) absentField('StopReplicaRequest', 'topicName', v);
   }
   if (v >= 3) { const val = (x.partitionStates ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeStopReplicaRequestStopReplicaPartitionState); }
   else {
-    if (x.partitionStates !== undefined && !((x.partitionStates !== null && x.partitionStates.length === 0))) throw absentField('StopReplicaRequest', 'partitionStates', v);
+    if (x.partitionStates !== undefined && !((x.partitionStates !== null && x.partitionStates.length === 0))) absentField('StopReplicaRequest', 'partitionStates', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -243,15 +243,15 @@ export function writeStopReplicaRequestStopReplicaPartitionState(w: Writer, v: n
   const flex = v >= 2;
   if (v >= 3) { const val = (x.partitionIndex ?? 0); w.int32(val); }
   else {
-    if (x.partitionIndex !== undefined && !(x.partitionIndex === 0)) throw absentField('StopReplicaRequest', 'partitionIndex', v);
+    if (x.partitionIndex !== undefined && !(x.partitionIndex === 0)) absentField('StopReplicaRequest', 'partitionIndex', v);
   }
   if (v >= 3) { const val = (x.leaderEpoch ?? -1); w.int32(val); }
   else {
-    if (x.leaderEpoch !== undefined && !(x.leaderEpoch === -1)) throw absentField('StopReplicaRequest', 'leaderEpoch', v);
+    if (x.leaderEpoch !== undefined && !(x.leaderEpoch === -1)) absentField('StopReplicaRequest', 'leaderEpoch', v);
   }
   if (v >= 3) { const val = (x.deletePartition ?? false); w.bool(val); }
   else {
-    if (x.deletePartition !== undefined && !(x.deletePartition === false)) throw absentField('StopReplicaRequest', 'deletePartition', v);
+    if (x.deletePartition !== undefined && !(x.deletePartition === false)) absentField('StopReplicaRequest', 'deletePartition', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

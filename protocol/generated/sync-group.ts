@@ -55,7 +55,7 @@ export function writeSyncGroupRequest(w: Writer, v: number, x: Encodable<SyncGro
   { const val = (x.memberId ?? ""); w.str(flex, val); }
   if (v >= 3) { const val = (x.groupInstanceId === undefined ? null : x.groupInstanceId); w.nstr(flex, val); }
   else {
-    if (x.groupInstanceId !== undefined && !(x.groupInstanceId === null)) throw absentField('SyncGroupRequest', 'groupInstanceId', v);
+    if (x.groupInstanceId !== undefined && !(x.groupInstanceId === null)) absentField('SyncGroupRequest', 'groupInstanceId', v);
   }
   if (v >= 5) { const val = (x.protocolType === undefined ? null : x.protocolType); w.nstr(flex, val); }
   if (v >= 5) { const val = (x.protocolName === undefined ? null : x.protocolName); w.nstr(flex, val); }

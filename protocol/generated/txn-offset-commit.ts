@@ -71,15 +71,15 @@ export function writeTxnOffsetCommitRequest(w: Writer, v: number, x: Encodable<T
   { const val = (x.producerEpoch ?? 0); w.int16(val); }
   if (v >= 3) { const val = (x.generationId ?? -1); w.int32(val); }
   else {
-    if (x.generationId !== undefined && !(x.generationId === -1)) throw absentField('TxnOffsetCommitRequest', 'generationId', v);
+    if (x.generationId !== undefined && !(x.generationId === -1)) absentField('TxnOffsetCommitRequest', 'generationId', v);
   }
   if (v >= 3) { const val = (x.memberId ?? ""); w.str(flex, val); }
   else {
-    if (x.memberId !== undefined && !(x.memberId === "")) throw absentField('TxnOffsetCommitRequest', 'memberId', v);
+    if (x.memberId !== undefined && !(x.memberId === "")) absentField('TxnOffsetCommitRequest', 'memberId', v);
   }
   if (v >= 3) { const val = (x.groupInstanceId === undefined ? null : x.groupInstanceId); w.nstr(flex, val); }
   else {
-    if (x.groupInstanceId !== undefined && !(x.groupInstanceId === null)) throw absentField('TxnOffsetCommitRequest', 'groupInstanceId', v);
+    if (x.groupInstanceId !== undefined && !(x.groupInstanceId === null)) absentField('TxnOffsetCommitRequest', 'groupInstanceId', v);
   }
   { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeTxnOffsetCommitRequestTopic); }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);

@@ -46,7 +46,7 @@ export function writeUpdateFeaturesRequest(w: Writer, v: number, x: Encodable<Up
   { const val = (x.featureUpdates ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeUpdateFeaturesRequestFeatureUpdateKey); }
   if (v >= 1) { const val = (x.validateOnly ?? false); w.bool(val); }
   else {
-    if (x.validateOnly !== undefined && !(x.validateOnly === false)) throw absentField('UpdateFeaturesRequest', 'validateOnly', v);
+    if (x.validateOnly !== undefined && !(x.validateOnly === false)) absentField('UpdateFeaturesRequest', 'validateOnly', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -82,11 +82,11 @@ export function writeUpdateFeaturesRequestFeatureUpdateKey(w: Writer, v: number,
   { const val = (x.maxVersionLevel ?? 0); w.int16(val); }
   if (v <= 0) { const val = (x.allowDowngrade ?? false); w.bool(val); }
   else {
-    if (x.allowDowngrade !== undefined && !(x.allowDowngrade === false)) throw absentField('UpdateFeaturesRequest', 'allowDowngrade', v);
+    if (x.allowDowngrade !== undefined && !(x.allowDowngrade === false)) absentField('UpdateFeaturesRequest', 'allowDowngrade', v);
   }
   if (v >= 1) { const val = (x.upgradeType ?? 1); w.int8(val); }
   else {
-    if (x.upgradeType !== undefined && !(x.upgradeType === 1)) throw absentField('UpdateFeaturesRequest', 'upgradeType', v);
+    if (x.upgradeType !== undefined && !(x.upgradeType === 1)) absentField('UpdateFeaturesRequest', 'upgradeType', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

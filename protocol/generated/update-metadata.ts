@@ -115,23 +115,23 @@ export function writeUpdateMetadataRequest(w: Writer, v: number, x: Encodable<Up
   { const val = (x.controllerId ?? 0); w.int32(val); }
   if (v >= 8) { const val = (x.isKRaftController ?? false); w.bool(val); }
   else {
-    if (x.isKRaftController !== undefined && !(x.isKRaftController === false)) throw absentField('UpdateMetadataRequest', 'isKRaftController', v);
+    if (x.isKRaftController !== undefined && !(x.isKRaftController === false)) absentField('UpdateMetadataRequest', 'isKRaftController', v);
   }
   { const val = (x.controllerEpoch ?? 0); w.int32(val); }
   if (v >= 5) { const val = (x.brokerEpoch ?? -1n); w.int64(val); }
   if (v <= 4) { const val = (x.ungroupedPartitionStates ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeUpdateMetadataRequestUpdateMetadataPartitionState); }
   else {
-    if (x.ungroupedPartitionStates !== undefined && !((x.ungroupedPartitionStates !== null && x.ungroupedPartitionStates.length === 0))) throw absentField('UpdateMetadataRequest', 'ungroupedPartitionStates', v);
+    if (x.ungroupedPartitionStates !== undefined && !((x.ungroupedPartitionStates !== null && x.ungroupedPartitionStates.length === 0))) absentField('UpdateMetadataRequest', 'ungroupedPartitionStates', v);
   }
   if (v >= 5) { const val = (x.topicStates ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeUpdateMetadataRequestUpdateMetadataTopicState); }
   else {
-    if (x.topicStates !== undefined && !((x.topicStates !== null && x.topicStates.length === 0))) throw absentField('UpdateMetadataRequest', 'topicStates', v);
+    if (x.topicStates !== undefined && !((x.topicStates !== null && x.topicStates.length === 0))) absentField('UpdateMetadataRequest', 'topicStates', v);
   }
   { const val = (x.liveBrokers ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeUpdateMetadataRequestUpdateMetadataBroker); }
   const tagged: TaggedWrite[] = [];
   if (v >= 8) { const val = x.type; if (val !== undefined && !(val === 0)) tagged.push([0, (w) => { w.int8(val); }]); }
   else {
-    if (x.type !== undefined && !(x.type === 0)) throw absentField('UpdateMetadataRequest', 'type', v);
+    if (x.type !== undefined && !(x.type === 0)) absentField('UpdateMetadataRequest', 'type', v);
   }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
 }
@@ -219,12 +219,12 @@ export function writeUpdateMetadataRequestUpdateMetadataTopicState(w: Writer, v:
   const flex = v >= 6;
   if (v >= 5) { const val = (x.topicName ?? ""); w.str(flex, val); }
   else {
-    if (x.topicName !== undefined && !(x.topicName === "")) throw absentField('UpdateMetadataRequest', 'topicName', v);
+    if (x.topicName !== undefined && !(x.topicName === "")) absentField('UpdateMetadataRequest', 'topicName', v);
   }
   if (v >= 7) { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
   if (v >= 5) { const val = (x.partitionStates ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeUpdateMetadataRequestUpdateMetadataPartitionState); }
   else {
-    if (x.partitionStates !== undefined && !((x.partitionStates !== null && x.partitionStates.length === 0))) throw absentField('UpdateMetadataRequest', 'partitionStates', v);
+    if (x.partitionStates !== undefined && !((x.partitionStates !== null && x.partitionStates.length === 0))) absentField('UpdateMetadataRequest', 'partitionStates', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
@@ -296,16 +296,16 @@ export function writeUpdateMetadataRequestUpdateMetadataEndpoint(w: Writer, v: n
   const flex = v >= 6;
   if (v >= 1) { const val = (x.port ?? 0); w.int32(val); }
   else {
-    if (x.port !== undefined && !(x.port === 0)) throw absentField('UpdateMetadataRequest', 'port', v);
+    if (x.port !== undefined && !(x.port === 0)) absentField('UpdateMetadataRequest', 'port', v);
   }
   if (v >= 1) { const val = (x.host ?? ""); w.str(flex, val); }
   else {
-    if (x.host !== undefined && !(x.host === "")) throw absentField('UpdateMetadataRequest', 'host', v);
+    if (x.host !== undefined && !(x.host === "")) absentField('UpdateMetadataRequest', 'host', v);
   }
   if (v >= 3) { const val = (x.listener ?? ""); w.str(flex, val); }
   if (v >= 1) { const val = (x.securityProtocol ?? 0); w.int16(val); }
   else {
-    if (x.securityProtocol !== undefined && !(x.securityProtocol === 0)) throw absentField('UpdateMetadataRequest', 'securityProtocol', v);
+    if (x.securityProtocol !== undefined && !(x.securityProtocol === 0)) absentField('UpdateMetadataRequest', 'securityProtocol', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }

@@ -223,7 +223,7 @@ export function writeVoteResponse(w: Writer, v: number, x: Encodable<VoteRespons
   const tagged: TaggedWrite[] = [];
   if (v >= 1) { const val = x.nodeEndpoints; if (val !== undefined && !((val !== null && val.length === 0))) tagged.push([0, (w) => { writeArray(w, true, v, val, writeVoteResponseNodeEndpoint); }]); }
   else {
-    if (x.nodeEndpoints !== undefined && !((x.nodeEndpoints !== null && x.nodeEndpoints.length === 0))) throw absentField('VoteResponse', 'nodeEndpoints', v);
+    if (x.nodeEndpoints !== undefined && !((x.nodeEndpoints !== null && x.nodeEndpoints.length === 0))) absentField('VoteResponse', 'nodeEndpoints', v);
   }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
 }
@@ -323,15 +323,15 @@ export function writeVoteResponseNodeEndpoint(w: Writer, v: number, x: Encodable
   const flex = true;
   if (v >= 1) { const val = (x.nodeId ?? 0); w.int32(val); }
   else {
-    if (x.nodeId !== undefined && !(x.nodeId === 0)) throw absentField('VoteResponse', 'nodeId', v);
+    if (x.nodeId !== undefined && !(x.nodeId === 0)) absentField('VoteResponse', 'nodeId', v);
   }
   if (v >= 1) { const val = (x.host ?? ""); w.str(flex, val); }
   else {
-    if (x.host !== undefined && !(x.host === "")) throw absentField('VoteResponse', 'host', v);
+    if (x.host !== undefined && !(x.host === "")) absentField('VoteResponse', 'host', v);
   }
   if (v >= 1) { const val = (x.port ?? 0); w.uint16(val); }
   else {
-    if (x.port !== undefined && !(x.port === 0)) throw absentField('VoteResponse', 'port', v);
+    if (x.port !== undefined && !(x.port === 0)) absentField('VoteResponse', 'port', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
