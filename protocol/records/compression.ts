@@ -5,8 +5,7 @@
  */
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import zstd from 'zstd-napi';
-import zstdBinding from 'zstd-napi/binding.js';
+import { zstdBindingLib, zstdLib } from './native.js';
 import { corrupt, RecordsError } from './errors.js';
 import { limitError, lz4Compress, lz4CompressAsync, lz4Decompress, lz4DecompressAsync } from './lz4.js';
 import {
@@ -78,10 +77,10 @@ function gunzipError(e: unknown, maxBytes: number): RecordsError {
 const gunzipLimit = (maxBytes: number): zlib.ZlibOptions => ({ maxOutputLength: Math.max(1, maxBytes) });
 
 function zstdCompress(buf: Buffer, level: number | undefined): Buffer {
-  return zstd.compress(buf, level === undefined ? {} : { compressionLevel: level });
+  return zstdLib().compress(buf, level === undefined ? {} : { compressionLevel: level });
 }
 
-const dctx = new zstdBinding.DCtx();
+let zstdDctx: InstanceType<ReturnType<typeof zstdBindingLib>['DCtx']> | undefined;
 
 /**
  * Streams through the input in output chunks we size ourselves, so neither a missing content
@@ -92,10 +91,11 @@ function zstdDecompress(buf: Buffer, maxBytes: number): Buffer {
   const chunks: Buffer[] = [];
   let total = 0;
   try {
-    dctx.reset(zstdBinding.ResetDirective.sessionOnly);
-    const declared = zstdBinding.getFrameContentSize(buf);
+    const dctx = (zstdDctx ??= new (zstdBindingLib().DCtx)());
+    dctx.reset(zstdBindingLib().ResetDirective.sessionOnly);
+    const declared = zstdBindingLib().getFrameContentSize(buf);
     if (declared !== null && declared > maxBytes) throw limitError(maxBytes);
-    let chunkSize = declared !== null && declared > 0 ? declared : Math.max(zstdBinding.dStreamOutSize(), buf.length * 4);
+    let chunkSize = declared !== null && declared > 0 ? declared : Math.max(zstdBindingLib().dStreamOutSize(), buf.length * 4);
     let src = buf;
     for (;;) {
       // One byte beyond the limit is enough to detect that it has been crossed.

@@ -5,7 +5,7 @@
  * - a hard output limit: when the frame's worst case (blocks x block maximum) exceeds `maxBytes`,
  *   decoding switches to a small JS decoder that stops at exactly `maxBytes`.
  */
-import lz4 from 'lz4-napi';
+import { lz4Lib } from './native.js';
 import { corrupt, RecordsError } from './errors.js';
 import { xxh32 } from './xxhash32.js';
 
@@ -230,7 +230,7 @@ export function lz4Decompress(buf: Buffer, maxBytes: number, acceptBrokenHc: boo
   const frames = scanFrames(buf, acceptBrokenHc);
   if (!fitsLimit(frames, maxBytes)) return decodeFramesJs(buf, frames, maxBytes);
   try {
-    const parts = frames.filter((f) => !f.skippable).map((f) => lz4.decompressFrameSync(nativeInput(buf, f)));
+    const parts = frames.filter((f) => !f.skippable).map((f) => lz4Lib().decompressFrameSync(nativeInput(buf, f)));
     return joinFrames(parts, maxBytes);
   } catch (e) {
     throw wrapNative(e);
@@ -241,7 +241,7 @@ export async function lz4DecompressAsync(buf: Buffer, maxBytes: number, acceptBr
   const frames = scanFrames(buf, acceptBrokenHc);
   if (!fitsLimit(frames, maxBytes)) return decodeFramesJs(buf, frames, maxBytes);
   try {
-    const parts = await Promise.all(frames.filter((f) => !f.skippable).map((f) => lz4.decompressFrame(nativeInput(buf, f))));
+    const parts = await Promise.all(frames.filter((f) => !f.skippable).map((f) => lz4Lib().decompressFrame(nativeInput(buf, f))));
     return joinFrames(parts, maxBytes);
   } catch (e) {
     throw wrapNative(e);
@@ -256,12 +256,12 @@ function breakHeaderChecksum(frame: Buffer): Buffer {
 }
 
 export function lz4Compress(buf: Buffer, brokenHc: boolean): Buffer {
-  const out = lz4.compressFrameSync(buf);
+  const out = lz4Lib().compressFrameSync(buf);
   return brokenHc ? breakHeaderChecksum(out) : out;
 }
 
 export async function lz4CompressAsync(buf: Buffer, brokenHc: boolean): Promise<Buffer> {
-  const out = await lz4.compressFrame(buf);
+  const out = await lz4Lib().compressFrame(buf);
   return brokenHc ? breakHeaderChecksum(out) : out;
 }
 

@@ -4,7 +4,7 @@
  * Every raw block starts with its uncompressed length, which is checked against the limit
  * before anything is allocated.
  */
-import snappy from 'snappy';
+import { snappyLib } from './native.js';
 import { corrupt, RecordsError } from './errors.js';
 import { limitError } from './lz4.js';
 
@@ -60,7 +60,7 @@ const join = (parts: Buffer[]): Buffer => (parts.length === 1 ? parts[0]! : Buff
 export function snappyDecompress(buf: Buffer, maxBytes: number): Buffer {
   const blocks = blocksOf(buf, maxBytes);
   try {
-    return join(blocks.map((b) => snappy.uncompressSync(b, { asBuffer: true }) as Buffer));
+    return join(blocks.map((b) => snappyLib().uncompressSync(b, { asBuffer: true }) as Buffer));
   } catch (e) {
     throw bad((e as Error).message, e);
   }
@@ -69,7 +69,7 @@ export function snappyDecompress(buf: Buffer, maxBytes: number): Buffer {
 export async function snappyDecompressAsync(buf: Buffer, maxBytes: number): Promise<Buffer> {
   const blocks = blocksOf(buf, maxBytes);
   try {
-    return join(await Promise.all(blocks.map(async (b) => (await snappy.uncompress(b, { asBuffer: true })) as Buffer)));
+    return join(await Promise.all(blocks.map(async (b) => (await snappyLib().uncompress(b, { asBuffer: true })) as Buffer)));
   } catch (e) {
     throw bad((e as Error).message, e);
   }
@@ -100,11 +100,11 @@ function chunks(buf: Buffer): Buffer[] {
 }
 
 export function snappyCompress(buf: Buffer, framing: SnappyFraming): Buffer {
-  if (framing === 'raw') return snappy.compressSync(buf);
-  return xerialFrame(chunks(buf).map((c) => snappy.compressSync(c)));
+  if (framing === 'raw') return snappyLib().compressSync(buf);
+  return xerialFrame(chunks(buf).map((c) => snappyLib().compressSync(c)));
 }
 
 export async function snappyCompressAsync(buf: Buffer, framing: SnappyFraming): Promise<Buffer> {
-  if (framing === 'raw') return snappy.compress(buf);
-  return xerialFrame(await Promise.all(chunks(buf).map((c) => snappy.compress(c))));
+  if (framing === 'raw') return snappyLib().compress(buf);
+  return xerialFrame(await Promise.all(chunks(buf).map((c) => snappyLib().compress(c))));
 }
