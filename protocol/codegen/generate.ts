@@ -222,7 +222,10 @@ class MessageGen {
     for (const f of s.fields) {
       if (f.tagged) continue;
       const present = this.c(f.versions);
-      const stmt = `{ const val = ${this.valueOf(f)}; ${this.writeStmt(f, 'val', false)} }`;
+      // The value is named only when the statement uses it more than once (nullable structs).
+      const stmt = f.type.kind === 'struct' && !isEmpty(f.nullable)
+        ? `{ const val = ${this.valueOf(f)}; ${this.writeStmt(f, 'val', false)} }`
+        : this.writeStmt(f, this.valueOf(f), false);
       if (present === 'true') out += `  ${stmt}\n`;
       else {
         const absent = this.absentCheck(f, '    ');
@@ -261,14 +264,15 @@ class MessageGen {
     );
   }
 
-  all(apiKey: number): string {
+  /** Every declaration, in order; default/isDefault helpers are pruned later when nothing uses them. */
+  all(apiKey: number): string[] {
     const parts: string[] = [];
     for (const s of this.m.structs) parts.push(this.interfaceOf(s));
     for (const s of this.m.structs) {
       parts.push(this.readerOf(s), this.writerOf(s), this.defaultOf(s), this.isDefaultOf(s));
     }
     parts.push(this.codecOf(apiKey));
-    return parts.join('\n');
+    return parts;
   }
 }
 
@@ -290,6 +294,21 @@ function pruneImports(body: string): string {
   return lines.filter(Boolean).join('\n') + '\n';
 }
 
+/**
+ * Drops the default and isDefault helpers that no other declaration calls (most structs never need
+ * them): less code to load. Repeated because removing one can orphan another.
+ */
+function pruneHelpers(parts: string[]): string[] {
+  for (;;) {
+    const unused = parts.findIndex((p, i) => {
+      const m = /^export function ((?:isD|d)efault\w+)\(/.exec(p);
+      return m !== null && !parts.some((q, j) => j !== i && new RegExp(`\\b${m[1]}\\(`).test(q));
+    });
+    if (unused < 0) return parts;
+    parts = parts.filter((_, i) => i !== unused);
+  }
+}
+
 export function generateMessageFile(messages: MessageDef[], apiKey: number): string {
   const models = messages.map(buildMessage);
   const seen = new Set<string>();
@@ -297,7 +316,7 @@ export function generateMessageFile(messages: MessageDef[], apiKey: number): str
     if (seen.has(s.ts)) throw new Error(`duplicate interface ${s.ts}`);
     seen.add(s.ts);
   }
-  const body = models.map((m) => new MessageGen(m).all(apiKey)).join('\n');
+  const body = pruneHelpers(models.flatMap((m) => new MessageGen(m).all(apiKey))).join('\n');
   return `${HEADER}/* eslint-disable */\n${pruneImports(body)}\n${body}`;
 }
 

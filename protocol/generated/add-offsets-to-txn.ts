@@ -32,22 +32,11 @@ export function readAddOffsetsToTxnRequest(r: Reader, v: number): AddOffsetsToTx
 
 export function writeAddOffsetsToTxnRequest(w: Writer, v: number, x: Encodable<AddOffsetsToTxnRequest>): void {
   const flex = v >= 3;
-  { const val = (x.transactionalId ?? ""); w.str(flex, val); }
-  { const val = (x.producerId ?? 0n); w.int64(val); }
-  { const val = (x.producerEpoch ?? 0); w.int16(val); }
-  { const val = (x.groupId ?? ""); w.str(flex, val); }
+  w.str(flex, (x.transactionalId ?? ""));
+  w.int64((x.producerId ?? 0n));
+  w.int16((x.producerEpoch ?? 0));
+  w.str(flex, (x.groupId ?? ""));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAddOffsetsToTxnRequest(): AddOffsetsToTxnRequest {
-  return { transactionalId: "", producerId: 0n, producerEpoch: 0, groupId: "" };
-}
-
-export function isDefaultAddOffsetsToTxnRequest(x: Encodable<AddOffsetsToTxnRequest>): boolean {
-  return (x.transactionalId === undefined || x.transactionalId === "")
-    && (x.producerId === undefined || x.producerId === 0n)
-    && (x.producerEpoch === undefined || x.producerEpoch === 0)
-    && (x.groupId === undefined || x.groupId === "");
 }
 
 export const AddOffsetsToTxnRequest: MessageCodec<AddOffsetsToTxnRequest> = messageCodec<AddOffsetsToTxnRequest>(
@@ -79,18 +68,9 @@ export function readAddOffsetsToTxnResponse(r: Reader, v: number): AddOffsetsToT
 
 export function writeAddOffsetsToTxnResponse(w: Writer, v: number, x: Encodable<AddOffsetsToTxnResponse>): void {
   const flex = v >= 3;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAddOffsetsToTxnResponse(): AddOffsetsToTxnResponse {
-  return { throttleTimeMs: 0, errorCode: 0 };
-}
-
-export function isDefaultAddOffsetsToTxnResponse(x: Encodable<AddOffsetsToTxnResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0);
 }
 
 export const AddOffsetsToTxnResponse: MessageCodec<AddOffsetsToTxnResponse> = messageCodec<AddOffsetsToTxnResponse>(

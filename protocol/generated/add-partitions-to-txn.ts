@@ -58,39 +58,27 @@ export function readAddPartitionsToTxnRequest(r: Reader, v: number): AddPartitio
 
 export function writeAddPartitionsToTxnRequest(w: Writer, v: number, x: Encodable<AddPartitionsToTxnRequest>): void {
   const flex = v >= 3;
-  if (v >= 4) { const val = (x.transactions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction); }
+  if (v >= 4) writeArray(w, flex, v, (x.transactions ?? EMPTY_ARRAY), writeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction);
   else {
     if (x.transactions !== undefined && !((x.transactions !== null && x.transactions.length === 0))) absentField('AddPartitionsToTxnRequest', 'transactions', v);
   }
-  if (v <= 3) { const val = (x.v3AndBelowTransactionalId ?? ""); w.str(flex, val); }
+  if (v <= 3) w.str(flex, (x.v3AndBelowTransactionalId ?? ""));
   else {
     if (x.v3AndBelowTransactionalId !== undefined && !(x.v3AndBelowTransactionalId === "")) absentField('AddPartitionsToTxnRequest', 'v3AndBelowTransactionalId', v);
   }
-  if (v <= 3) { const val = (x.v3AndBelowProducerId ?? 0n); w.int64(val); }
+  if (v <= 3) w.int64((x.v3AndBelowProducerId ?? 0n));
   else {
     if (x.v3AndBelowProducerId !== undefined && !(x.v3AndBelowProducerId === 0n)) absentField('AddPartitionsToTxnRequest', 'v3AndBelowProducerId', v);
   }
-  if (v <= 3) { const val = (x.v3AndBelowProducerEpoch ?? 0); w.int16(val); }
+  if (v <= 3) w.int16((x.v3AndBelowProducerEpoch ?? 0));
   else {
     if (x.v3AndBelowProducerEpoch !== undefined && !(x.v3AndBelowProducerEpoch === 0)) absentField('AddPartitionsToTxnRequest', 'v3AndBelowProducerEpoch', v);
   }
-  if (v <= 3) { const val = (x.v3AndBelowTopics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAddPartitionsToTxnRequestAddPartitionsToTxnTopic); }
+  if (v <= 3) writeArray(w, flex, v, (x.v3AndBelowTopics ?? EMPTY_ARRAY), writeAddPartitionsToTxnRequestAddPartitionsToTxnTopic);
   else {
     if (x.v3AndBelowTopics !== undefined && !((x.v3AndBelowTopics !== null && x.v3AndBelowTopics.length === 0))) absentField('AddPartitionsToTxnRequest', 'v3AndBelowTopics', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAddPartitionsToTxnRequest(): AddPartitionsToTxnRequest {
-  return { transactions: [], v3AndBelowTransactionalId: "", v3AndBelowProducerId: 0n, v3AndBelowProducerEpoch: 0, v3AndBelowTopics: [] };
-}
-
-export function isDefaultAddPartitionsToTxnRequest(x: Encodable<AddPartitionsToTxnRequest>): boolean {
-  return (x.transactions === undefined || (x.transactions !== null && x.transactions.length === 0))
-    && (x.v3AndBelowTransactionalId === undefined || x.v3AndBelowTransactionalId === "")
-    && (x.v3AndBelowProducerId === undefined || x.v3AndBelowProducerId === 0n)
-    && (x.v3AndBelowProducerEpoch === undefined || x.v3AndBelowProducerEpoch === 0)
-    && (x.v3AndBelowTopics === undefined || (x.v3AndBelowTopics !== null && x.v3AndBelowTopics.length === 0));
 }
 
 export function readAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(r: Reader, v: number): AddPartitionsToTxnRequestAddPartitionsToTxnTransaction {
@@ -111,39 +99,27 @@ export function readAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(r: Re
 
 export function writeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(w: Writer, v: number, x: Encodable<AddPartitionsToTxnRequestAddPartitionsToTxnTransaction>): void {
   const flex = v >= 3;
-  if (v >= 4) { const val = (x.transactionalId ?? ""); w.str(flex, val); }
+  if (v >= 4) w.str(flex, (x.transactionalId ?? ""));
   else {
     if (x.transactionalId !== undefined && !(x.transactionalId === "")) absentField('AddPartitionsToTxnRequest', 'transactionalId', v);
   }
-  if (v >= 4) { const val = (x.producerId ?? 0n); w.int64(val); }
+  if (v >= 4) w.int64((x.producerId ?? 0n));
   else {
     if (x.producerId !== undefined && !(x.producerId === 0n)) absentField('AddPartitionsToTxnRequest', 'producerId', v);
   }
-  if (v >= 4) { const val = (x.producerEpoch ?? 0); w.int16(val); }
+  if (v >= 4) w.int16((x.producerEpoch ?? 0));
   else {
     if (x.producerEpoch !== undefined && !(x.producerEpoch === 0)) absentField('AddPartitionsToTxnRequest', 'producerEpoch', v);
   }
-  if (v >= 4) { const val = (x.verifyOnly ?? false); w.bool(val); }
+  if (v >= 4) w.bool((x.verifyOnly ?? false));
   else {
     if (x.verifyOnly !== undefined && !(x.verifyOnly === false)) absentField('AddPartitionsToTxnRequest', 'verifyOnly', v);
   }
-  if (v >= 4) { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAddPartitionsToTxnRequestAddPartitionsToTxnTopic); }
+  if (v >= 4) writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeAddPartitionsToTxnRequestAddPartitionsToTxnTopic);
   else {
     if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) absentField('AddPartitionsToTxnRequest', 'topics', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(): AddPartitionsToTxnRequestAddPartitionsToTxnTransaction {
-  return { transactionalId: "", producerId: 0n, producerEpoch: 0, verifyOnly: false, topics: [] };
-}
-
-export function isDefaultAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(x: Encodable<AddPartitionsToTxnRequestAddPartitionsToTxnTransaction>): boolean {
-  return (x.transactionalId === undefined || x.transactionalId === "")
-    && (x.producerId === undefined || x.producerId === 0n)
-    && (x.producerEpoch === undefined || x.producerEpoch === 0)
-    && (x.verifyOnly === undefined || x.verifyOnly === false)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readAddPartitionsToTxnRequestAddPartitionsToTxnTopic(r: Reader, v: number): AddPartitionsToTxnRequestAddPartitionsToTxnTopic {
@@ -161,18 +137,9 @@ export function readAddPartitionsToTxnRequestAddPartitionsToTxnTopic(r: Reader, 
 
 export function writeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(w: Writer, v: number, x: Encodable<AddPartitionsToTxnRequestAddPartitionsToTxnTopic>): void {
   const flex = v >= 3;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeElement.int32);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAddPartitionsToTxnRequestAddPartitionsToTxnTopic(): AddPartitionsToTxnRequestAddPartitionsToTxnTopic {
-  return { name: "", partitions: [] };
-}
-
-export function isDefaultAddPartitionsToTxnRequestAddPartitionsToTxnTopic(x: Encodable<AddPartitionsToTxnRequestAddPartitionsToTxnTopic>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export const AddPartitionsToTxnRequest: MessageCodec<AddPartitionsToTxnRequest> = messageCodec<AddPartitionsToTxnRequest>(
@@ -234,28 +201,17 @@ export function readAddPartitionsToTxnResponse(r: Reader, v: number): AddPartiti
 
 export function writeAddPartitionsToTxnResponse(w: Writer, v: number, x: Encodable<AddPartitionsToTxnResponse>): void {
   const flex = v >= 3;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  if (v >= 4) { const val = (x.errorCode ?? 0); w.int16(val); }
-  if (v >= 4) { const val = (x.resultsByTransaction ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAddPartitionsToTxnResponseAddPartitionsToTxnResult); }
+  w.int32((x.throttleTimeMs ?? 0));
+  if (v >= 4) w.int16((x.errorCode ?? 0));
+  if (v >= 4) writeArray(w, flex, v, (x.resultsByTransaction ?? EMPTY_ARRAY), writeAddPartitionsToTxnResponseAddPartitionsToTxnResult);
   else {
     if (x.resultsByTransaction !== undefined && !((x.resultsByTransaction !== null && x.resultsByTransaction.length === 0))) absentField('AddPartitionsToTxnResponse', 'resultsByTransaction', v);
   }
-  if (v <= 3) { const val = (x.resultsByTopicV3AndBelow ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult); }
+  if (v <= 3) writeArray(w, flex, v, (x.resultsByTopicV3AndBelow ?? EMPTY_ARRAY), writeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult);
   else {
     if (x.resultsByTopicV3AndBelow !== undefined && !((x.resultsByTopicV3AndBelow !== null && x.resultsByTopicV3AndBelow.length === 0))) absentField('AddPartitionsToTxnResponse', 'resultsByTopicV3AndBelow', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAddPartitionsToTxnResponse(): AddPartitionsToTxnResponse {
-  return { throttleTimeMs: 0, errorCode: 0, resultsByTransaction: [], resultsByTopicV3AndBelow: [] };
-}
-
-export function isDefaultAddPartitionsToTxnResponse(x: Encodable<AddPartitionsToTxnResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.resultsByTransaction === undefined || (x.resultsByTransaction !== null && x.resultsByTransaction.length === 0))
-    && (x.resultsByTopicV3AndBelow === undefined || (x.resultsByTopicV3AndBelow !== null && x.resultsByTopicV3AndBelow.length === 0));
 }
 
 export function readAddPartitionsToTxnResponseAddPartitionsToTxnResult(r: Reader, v: number): AddPartitionsToTxnResponseAddPartitionsToTxnResult {
@@ -273,24 +229,15 @@ export function readAddPartitionsToTxnResponseAddPartitionsToTxnResult(r: Reader
 
 export function writeAddPartitionsToTxnResponseAddPartitionsToTxnResult(w: Writer, v: number, x: Encodable<AddPartitionsToTxnResponseAddPartitionsToTxnResult>): void {
   const flex = v >= 3;
-  if (v >= 4) { const val = (x.transactionalId ?? ""); w.str(flex, val); }
+  if (v >= 4) w.str(flex, (x.transactionalId ?? ""));
   else {
     if (x.transactionalId !== undefined && !(x.transactionalId === "")) absentField('AddPartitionsToTxnResponse', 'transactionalId', v);
   }
-  if (v >= 4) { const val = (x.topicResults ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult); }
+  if (v >= 4) writeArray(w, flex, v, (x.topicResults ?? EMPTY_ARRAY), writeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult);
   else {
     if (x.topicResults !== undefined && !((x.topicResults !== null && x.topicResults.length === 0))) absentField('AddPartitionsToTxnResponse', 'topicResults', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAddPartitionsToTxnResponseAddPartitionsToTxnResult(): AddPartitionsToTxnResponseAddPartitionsToTxnResult {
-  return { transactionalId: "", topicResults: [] };
-}
-
-export function isDefaultAddPartitionsToTxnResponseAddPartitionsToTxnResult(x: Encodable<AddPartitionsToTxnResponseAddPartitionsToTxnResult>): boolean {
-  return (x.transactionalId === undefined || x.transactionalId === "")
-    && (x.topicResults === undefined || (x.topicResults !== null && x.topicResults.length === 0));
 }
 
 export function readAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(r: Reader, v: number): AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult {
@@ -308,18 +255,9 @@ export function readAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(r: R
 
 export function writeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(w: Writer, v: number, x: Encodable<AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult>): void {
   const flex = v >= 3;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.resultsByPartition ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.resultsByPartition ?? EMPTY_ARRAY), writeAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(): AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult {
-  return { name: "", resultsByPartition: [] };
-}
-
-export function isDefaultAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(x: Encodable<AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.resultsByPartition === undefined || (x.resultsByPartition !== null && x.resultsByPartition.length === 0));
 }
 
 export function readAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult(r: Reader, v: number): AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult {
@@ -337,18 +275,9 @@ export function readAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult(
 
 export function writeAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult(w: Writer, v: number, x: Encodable<AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult>): void {
   const flex = v >= 3;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.partitionErrorCode ?? 0); w.int16(val); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int16((x.partitionErrorCode ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult(): AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult {
-  return { partitionIndex: 0, partitionErrorCode: 0 };
-}
-
-export function isDefaultAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult(x: Encodable<AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.partitionErrorCode === undefined || x.partitionErrorCode === 0);
 }
 
 export const AddPartitionsToTxnResponse: MessageCodec<AddPartitionsToTxnResponse> = messageCodec<AddPartitionsToTxnResponse>(

@@ -46,24 +46,12 @@ export function readAddRaftVoterRequest(r: Reader, v: number): AddRaftVoterReque
 
 export function writeAddRaftVoterRequest(w: Writer, v: number, x: Encodable<AddRaftVoterRequest>): void {
   const flex = true;
-  { const val = (x.clusterId === undefined ? "" : x.clusterId); w.nstr(flex, val); }
-  { const val = (x.timeoutMs ?? 0); w.int32(val); }
-  { const val = (x.voterId ?? 0); w.int32(val); }
-  { const val = (x.voterDirectoryId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.listeners ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAddRaftVoterRequestListener); }
+  w.nstr(flex, (x.clusterId === undefined ? "" : x.clusterId));
+  w.int32((x.timeoutMs ?? 0));
+  w.int32((x.voterId ?? 0));
+  w.uuid((x.voterDirectoryId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.listeners ?? EMPTY_ARRAY), writeAddRaftVoterRequestListener);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAddRaftVoterRequest(): AddRaftVoterRequest {
-  return { clusterId: "", timeoutMs: 0, voterId: 0, voterDirectoryId: ZERO_UUID, listeners: [] };
-}
-
-export function isDefaultAddRaftVoterRequest(x: Encodable<AddRaftVoterRequest>): boolean {
-  return (x.clusterId === undefined || x.clusterId === "")
-    && (x.timeoutMs === undefined || x.timeoutMs === 0)
-    && (x.voterId === undefined || x.voterId === 0)
-    && (x.voterDirectoryId === undefined || x.voterDirectoryId === ZERO_UUID)
-    && (x.listeners === undefined || (x.listeners !== null && x.listeners.length === 0));
 }
 
 export function readAddRaftVoterRequestListener(r: Reader, v: number): AddRaftVoterRequestListener {
@@ -82,20 +70,10 @@ export function readAddRaftVoterRequestListener(r: Reader, v: number): AddRaftVo
 
 export function writeAddRaftVoterRequestListener(w: Writer, v: number, x: Encodable<AddRaftVoterRequestListener>): void {
   const flex = true;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.host ?? ""); w.str(flex, val); }
-  { const val = (x.port ?? 0); w.uint16(val); }
+  w.str(flex, (x.name ?? ""));
+  w.str(flex, (x.host ?? ""));
+  w.uint16((x.port ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAddRaftVoterRequestListener(): AddRaftVoterRequestListener {
-  return { name: "", host: "", port: 0 };
-}
-
-export function isDefaultAddRaftVoterRequestListener(x: Encodable<AddRaftVoterRequestListener>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.host === undefined || x.host === "")
-    && (x.port === undefined || x.port === 0);
 }
 
 export const AddRaftVoterRequest: MessageCodec<AddRaftVoterRequest> = messageCodec<AddRaftVoterRequest>(
@@ -130,20 +108,10 @@ export function readAddRaftVoterResponse(r: Reader, v: number): AddRaftVoterResp
 
 export function writeAddRaftVoterResponse(w: Writer, v: number, x: Encodable<AddRaftVoterResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAddRaftVoterResponse(): AddRaftVoterResponse {
-  return { throttleTimeMs: 0, errorCode: 0, errorMessage: "" };
-}
-
-export function isDefaultAddRaftVoterResponse(x: Encodable<AddRaftVoterResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "");
 }
 
 export const AddRaftVoterResponse: MessageCodec<AddRaftVoterResponse> = messageCodec<AddRaftVoterResponse>(

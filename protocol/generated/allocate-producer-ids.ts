@@ -26,18 +26,9 @@ export function readAllocateProducerIdsRequest(r: Reader, v: number): AllocatePr
 
 export function writeAllocateProducerIdsRequest(w: Writer, v: number, x: Encodable<AllocateProducerIdsRequest>): void {
   const flex = true;
-  { const val = (x.brokerId ?? 0); w.int32(val); }
-  { const val = (x.brokerEpoch ?? -1n); w.int64(val); }
+  w.int32((x.brokerId ?? 0));
+  w.int64((x.brokerEpoch ?? -1n));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAllocateProducerIdsRequest(): AllocateProducerIdsRequest {
-  return { brokerId: 0, brokerEpoch: -1n };
-}
-
-export function isDefaultAllocateProducerIdsRequest(x: Encodable<AllocateProducerIdsRequest>): boolean {
-  return (x.brokerId === undefined || x.brokerId === 0)
-    && (x.brokerEpoch === undefined || x.brokerEpoch === -1n);
 }
 
 export const AllocateProducerIdsRequest: MessageCodec<AllocateProducerIdsRequest> = messageCodec<AllocateProducerIdsRequest>(
@@ -75,22 +66,11 @@ export function readAllocateProducerIdsResponse(r: Reader, v: number): AllocateP
 
 export function writeAllocateProducerIdsResponse(w: Writer, v: number, x: Encodable<AllocateProducerIdsResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.producerIdStart ?? 0n); w.int64(val); }
-  { const val = (x.producerIdLen ?? 0); w.int32(val); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.int64((x.producerIdStart ?? 0n));
+  w.int32((x.producerIdLen ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAllocateProducerIdsResponse(): AllocateProducerIdsResponse {
-  return { throttleTimeMs: 0, errorCode: 0, producerIdStart: 0n, producerIdLen: 0 };
-}
-
-export function isDefaultAllocateProducerIdsResponse(x: Encodable<AllocateProducerIdsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.producerIdStart === undefined || x.producerIdStart === 0n)
-    && (x.producerIdLen === undefined || x.producerIdLen === 0);
 }
 
 export const AllocateProducerIdsResponse: MessageCodec<AllocateProducerIdsResponse> = messageCodec<AllocateProducerIdsResponse>(

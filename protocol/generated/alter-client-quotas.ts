@@ -53,18 +53,9 @@ export function readAlterClientQuotasRequest(r: Reader, v: number): AlterClientQ
 
 export function writeAlterClientQuotasRequest(w: Writer, v: number, x: Encodable<AlterClientQuotasRequest>): void {
   const flex = v >= 1;
-  { const val = (x.entries ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterClientQuotasRequestEntryData); }
-  { const val = (x.validateOnly ?? false); w.bool(val); }
+  writeArray(w, flex, v, (x.entries ?? EMPTY_ARRAY), writeAlterClientQuotasRequestEntryData);
+  w.bool((x.validateOnly ?? false));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterClientQuotasRequest(): AlterClientQuotasRequest {
-  return { entries: [], validateOnly: false };
-}
-
-export function isDefaultAlterClientQuotasRequest(x: Encodable<AlterClientQuotasRequest>): boolean {
-  return (x.entries === undefined || (x.entries !== null && x.entries.length === 0))
-    && (x.validateOnly === undefined || x.validateOnly === false);
 }
 
 export function readAlterClientQuotasRequestEntryData(r: Reader, v: number): AlterClientQuotasRequestEntryData {
@@ -82,18 +73,9 @@ export function readAlterClientQuotasRequestEntryData(r: Reader, v: number): Alt
 
 export function writeAlterClientQuotasRequestEntryData(w: Writer, v: number, x: Encodable<AlterClientQuotasRequestEntryData>): void {
   const flex = v >= 1;
-  { const val = (x.entity ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterClientQuotasRequestEntityData); }
-  { const val = (x.ops ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterClientQuotasRequestOpData); }
+  writeArray(w, flex, v, (x.entity ?? EMPTY_ARRAY), writeAlterClientQuotasRequestEntityData);
+  writeArray(w, flex, v, (x.ops ?? EMPTY_ARRAY), writeAlterClientQuotasRequestOpData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterClientQuotasRequestEntryData(): AlterClientQuotasRequestEntryData {
-  return { entity: [], ops: [] };
-}
-
-export function isDefaultAlterClientQuotasRequestEntryData(x: Encodable<AlterClientQuotasRequestEntryData>): boolean {
-  return (x.entity === undefined || (x.entity !== null && x.entity.length === 0))
-    && (x.ops === undefined || (x.ops !== null && x.ops.length === 0));
 }
 
 export function readAlterClientQuotasRequestEntityData(r: Reader, v: number): AlterClientQuotasRequestEntityData {
@@ -111,18 +93,9 @@ export function readAlterClientQuotasRequestEntityData(r: Reader, v: number): Al
 
 export function writeAlterClientQuotasRequestEntityData(w: Writer, v: number, x: Encodable<AlterClientQuotasRequestEntityData>): void {
   const flex = v >= 1;
-  { const val = (x.entityType ?? ""); w.str(flex, val); }
-  { const val = (x.entityName === undefined ? "" : x.entityName); w.nstr(flex, val); }
+  w.str(flex, (x.entityType ?? ""));
+  w.nstr(flex, (x.entityName === undefined ? "" : x.entityName));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterClientQuotasRequestEntityData(): AlterClientQuotasRequestEntityData {
-  return { entityType: "", entityName: "" };
-}
-
-export function isDefaultAlterClientQuotasRequestEntityData(x: Encodable<AlterClientQuotasRequestEntityData>): boolean {
-  return (x.entityType === undefined || x.entityType === "")
-    && (x.entityName === undefined || x.entityName === "");
 }
 
 export function readAlterClientQuotasRequestOpData(r: Reader, v: number): AlterClientQuotasRequestOpData {
@@ -141,20 +114,10 @@ export function readAlterClientQuotasRequestOpData(r: Reader, v: number): AlterC
 
 export function writeAlterClientQuotasRequestOpData(w: Writer, v: number, x: Encodable<AlterClientQuotasRequestOpData>): void {
   const flex = v >= 1;
-  { const val = (x.key ?? ""); w.str(flex, val); }
-  { const val = (x.value ?? 0); w.float64(val); }
-  { const val = (x.remove ?? false); w.bool(val); }
+  w.str(flex, (x.key ?? ""));
+  w.float64((x.value ?? 0));
+  w.bool((x.remove ?? false));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterClientQuotasRequestOpData(): AlterClientQuotasRequestOpData {
-  return { key: "", value: 0, remove: false };
-}
-
-export function isDefaultAlterClientQuotasRequestOpData(x: Encodable<AlterClientQuotasRequestOpData>): boolean {
-  return (x.key === undefined || x.key === "")
-    && (x.value === undefined || x.value === 0)
-    && (x.remove === undefined || x.remove === false);
 }
 
 export const AlterClientQuotasRequest: MessageCodec<AlterClientQuotasRequest> = messageCodec<AlterClientQuotasRequest>(
@@ -204,18 +167,9 @@ export function readAlterClientQuotasResponse(r: Reader, v: number): AlterClient
 
 export function writeAlterClientQuotasResponse(w: Writer, v: number, x: Encodable<AlterClientQuotasResponse>): void {
   const flex = v >= 1;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.entries ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterClientQuotasResponseEntryData); }
+  w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.entries ?? EMPTY_ARRAY), writeAlterClientQuotasResponseEntryData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterClientQuotasResponse(): AlterClientQuotasResponse {
-  return { throttleTimeMs: 0, entries: [] };
-}
-
-export function isDefaultAlterClientQuotasResponse(x: Encodable<AlterClientQuotasResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.entries === undefined || (x.entries !== null && x.entries.length === 0));
 }
 
 export function readAlterClientQuotasResponseEntryData(r: Reader, v: number): AlterClientQuotasResponseEntryData {
@@ -234,20 +188,10 @@ export function readAlterClientQuotasResponseEntryData(r: Reader, v: number): Al
 
 export function writeAlterClientQuotasResponseEntryData(w: Writer, v: number, x: Encodable<AlterClientQuotasResponseEntryData>): void {
   const flex = v >= 1;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.entity ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterClientQuotasResponseEntityData); }
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
+  writeArray(w, flex, v, (x.entity ?? EMPTY_ARRAY), writeAlterClientQuotasResponseEntityData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterClientQuotasResponseEntryData(): AlterClientQuotasResponseEntryData {
-  return { errorCode: 0, errorMessage: "", entity: [] };
-}
-
-export function isDefaultAlterClientQuotasResponseEntryData(x: Encodable<AlterClientQuotasResponseEntryData>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "")
-    && (x.entity === undefined || (x.entity !== null && x.entity.length === 0));
 }
 
 export function readAlterClientQuotasResponseEntityData(r: Reader, v: number): AlterClientQuotasResponseEntityData {
@@ -265,18 +209,9 @@ export function readAlterClientQuotasResponseEntityData(r: Reader, v: number): A
 
 export function writeAlterClientQuotasResponseEntityData(w: Writer, v: number, x: Encodable<AlterClientQuotasResponseEntityData>): void {
   const flex = v >= 1;
-  { const val = (x.entityType ?? ""); w.str(flex, val); }
-  { const val = (x.entityName === undefined ? "" : x.entityName); w.nstr(flex, val); }
+  w.str(flex, (x.entityType ?? ""));
+  w.nstr(flex, (x.entityName === undefined ? "" : x.entityName));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterClientQuotasResponseEntityData(): AlterClientQuotasResponseEntityData {
-  return { entityType: "", entityName: "" };
-}
-
-export function isDefaultAlterClientQuotasResponseEntityData(x: Encodable<AlterClientQuotasResponseEntityData>): boolean {
-  return (x.entityType === undefined || x.entityType === "")
-    && (x.entityName === undefined || x.entityName === "");
 }
 
 export const AlterClientQuotasResponse: MessageCodec<AlterClientQuotasResponse> = messageCodec<AlterClientQuotasResponse>(

@@ -45,18 +45,9 @@ export function readAlterConfigsRequest(r: Reader, v: number): AlterConfigsReque
 
 export function writeAlterConfigsRequest(w: Writer, v: number, x: Encodable<AlterConfigsRequest>): void {
   const flex = v >= 2;
-  { const val = (x.resources ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterConfigsRequestAlterConfigsResource); }
-  { const val = (x.validateOnly ?? false); w.bool(val); }
+  writeArray(w, flex, v, (x.resources ?? EMPTY_ARRAY), writeAlterConfigsRequestAlterConfigsResource);
+  w.bool((x.validateOnly ?? false));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterConfigsRequest(): AlterConfigsRequest {
-  return { resources: [], validateOnly: false };
-}
-
-export function isDefaultAlterConfigsRequest(x: Encodable<AlterConfigsRequest>): boolean {
-  return (x.resources === undefined || (x.resources !== null && x.resources.length === 0))
-    && (x.validateOnly === undefined || x.validateOnly === false);
 }
 
 export function readAlterConfigsRequestAlterConfigsResource(r: Reader, v: number): AlterConfigsRequestAlterConfigsResource {
@@ -75,20 +66,10 @@ export function readAlterConfigsRequestAlterConfigsResource(r: Reader, v: number
 
 export function writeAlterConfigsRequestAlterConfigsResource(w: Writer, v: number, x: Encodable<AlterConfigsRequestAlterConfigsResource>): void {
   const flex = v >= 2;
-  { const val = (x.resourceType ?? 0); w.int8(val); }
-  { const val = (x.resourceName ?? ""); w.str(flex, val); }
-  { const val = (x.configs ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterConfigsRequestAlterableConfig); }
+  w.int8((x.resourceType ?? 0));
+  w.str(flex, (x.resourceName ?? ""));
+  writeArray(w, flex, v, (x.configs ?? EMPTY_ARRAY), writeAlterConfigsRequestAlterableConfig);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterConfigsRequestAlterConfigsResource(): AlterConfigsRequestAlterConfigsResource {
-  return { resourceType: 0, resourceName: "", configs: [] };
-}
-
-export function isDefaultAlterConfigsRequestAlterConfigsResource(x: Encodable<AlterConfigsRequestAlterConfigsResource>): boolean {
-  return (x.resourceType === undefined || x.resourceType === 0)
-    && (x.resourceName === undefined || x.resourceName === "")
-    && (x.configs === undefined || (x.configs !== null && x.configs.length === 0));
 }
 
 export function readAlterConfigsRequestAlterableConfig(r: Reader, v: number): AlterConfigsRequestAlterableConfig {
@@ -106,18 +87,9 @@ export function readAlterConfigsRequestAlterableConfig(r: Reader, v: number): Al
 
 export function writeAlterConfigsRequestAlterableConfig(w: Writer, v: number, x: Encodable<AlterConfigsRequestAlterableConfig>): void {
   const flex = v >= 2;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.value === undefined ? "" : x.value); w.nstr(flex, val); }
+  w.str(flex, (x.name ?? ""));
+  w.nstr(flex, (x.value === undefined ? "" : x.value));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterConfigsRequestAlterableConfig(): AlterConfigsRequestAlterableConfig {
-  return { name: "", value: "" };
-}
-
-export function isDefaultAlterConfigsRequestAlterableConfig(x: Encodable<AlterConfigsRequestAlterableConfig>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.value === undefined || x.value === "");
 }
 
 export const AlterConfigsRequest: MessageCodec<AlterConfigsRequest> = messageCodec<AlterConfigsRequest>(
@@ -161,18 +133,9 @@ export function readAlterConfigsResponse(r: Reader, v: number): AlterConfigsResp
 
 export function writeAlterConfigsResponse(w: Writer, v: number, x: Encodable<AlterConfigsResponse>): void {
   const flex = v >= 2;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.responses ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterConfigsResponseAlterConfigsResourceResponse); }
+  w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.responses ?? EMPTY_ARRAY), writeAlterConfigsResponseAlterConfigsResourceResponse);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterConfigsResponse(): AlterConfigsResponse {
-  return { throttleTimeMs: 0, responses: [] };
-}
-
-export function isDefaultAlterConfigsResponse(x: Encodable<AlterConfigsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.responses === undefined || (x.responses !== null && x.responses.length === 0));
 }
 
 export function readAlterConfigsResponseAlterConfigsResourceResponse(r: Reader, v: number): AlterConfigsResponseAlterConfigsResourceResponse {
@@ -192,22 +155,11 @@ export function readAlterConfigsResponseAlterConfigsResourceResponse(r: Reader, 
 
 export function writeAlterConfigsResponseAlterConfigsResourceResponse(w: Writer, v: number, x: Encodable<AlterConfigsResponseAlterConfigsResourceResponse>): void {
   const flex = v >= 2;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.resourceType ?? 0); w.int8(val); }
-  { const val = (x.resourceName ?? ""); w.str(flex, val); }
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
+  w.int8((x.resourceType ?? 0));
+  w.str(flex, (x.resourceName ?? ""));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterConfigsResponseAlterConfigsResourceResponse(): AlterConfigsResponseAlterConfigsResourceResponse {
-  return { errorCode: 0, errorMessage: "", resourceType: 0, resourceName: "" };
-}
-
-export function isDefaultAlterConfigsResponseAlterConfigsResourceResponse(x: Encodable<AlterConfigsResponseAlterConfigsResourceResponse>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "")
-    && (x.resourceType === undefined || x.resourceType === 0)
-    && (x.resourceName === undefined || x.resourceName === "");
 }
 
 export const AlterConfigsResponse: MessageCodec<AlterConfigsResponse> = messageCodec<AlterConfigsResponse>(

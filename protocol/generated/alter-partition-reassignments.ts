@@ -43,18 +43,9 @@ export function readAlterPartitionReassignmentsRequest(r: Reader, v: number): Al
 
 export function writeAlterPartitionReassignmentsRequest(w: Writer, v: number, x: Encodable<AlterPartitionReassignmentsRequest>): void {
   const flex = true;
-  { const val = (x.timeoutMs ?? 60000); w.int32(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterPartitionReassignmentsRequestReassignableTopic); }
+  w.int32((x.timeoutMs ?? 60000));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeAlterPartitionReassignmentsRequestReassignableTopic);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterPartitionReassignmentsRequest(): AlterPartitionReassignmentsRequest {
-  return { timeoutMs: 60000, topics: [] };
-}
-
-export function isDefaultAlterPartitionReassignmentsRequest(x: Encodable<AlterPartitionReassignmentsRequest>): boolean {
-  return (x.timeoutMs === undefined || x.timeoutMs === 60000)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readAlterPartitionReassignmentsRequestReassignableTopic(r: Reader, v: number): AlterPartitionReassignmentsRequestReassignableTopic {
@@ -72,18 +63,9 @@ export function readAlterPartitionReassignmentsRequestReassignableTopic(r: Reade
 
 export function writeAlterPartitionReassignmentsRequestReassignableTopic(w: Writer, v: number, x: Encodable<AlterPartitionReassignmentsRequestReassignableTopic>): void {
   const flex = true;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterPartitionReassignmentsRequestReassignablePartition); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeAlterPartitionReassignmentsRequestReassignablePartition);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterPartitionReassignmentsRequestReassignableTopic(): AlterPartitionReassignmentsRequestReassignableTopic {
-  return { name: "", partitions: [] };
-}
-
-export function isDefaultAlterPartitionReassignmentsRequestReassignableTopic(x: Encodable<AlterPartitionReassignmentsRequestReassignableTopic>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readAlterPartitionReassignmentsRequestReassignablePartition(r: Reader, v: number): AlterPartitionReassignmentsRequestReassignablePartition {
@@ -101,18 +83,9 @@ export function readAlterPartitionReassignmentsRequestReassignablePartition(r: R
 
 export function writeAlterPartitionReassignmentsRequestReassignablePartition(w: Writer, v: number, x: Encodable<AlterPartitionReassignmentsRequestReassignablePartition>): void {
   const flex = true;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.replicas === undefined ? null : x.replicas); writeNullableArray(w, flex, v, val, writeElement.int32); }
+  w.int32((x.partitionIndex ?? 0));
+  writeNullableArray(w, flex, v, (x.replicas === undefined ? null : x.replicas), writeElement.int32);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterPartitionReassignmentsRequestReassignablePartition(): AlterPartitionReassignmentsRequestReassignablePartition {
-  return { partitionIndex: 0, replicas: null };
-}
-
-export function isDefaultAlterPartitionReassignmentsRequestReassignablePartition(x: Encodable<AlterPartitionReassignmentsRequestReassignablePartition>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.replicas === undefined || x.replicas === null);
 }
 
 export const AlterPartitionReassignmentsRequest: MessageCodec<AlterPartitionReassignmentsRequest> = messageCodec<AlterPartitionReassignmentsRequest>(
@@ -168,22 +141,11 @@ export function readAlterPartitionReassignmentsResponse(r: Reader, v: number): A
 
 export function writeAlterPartitionReassignmentsResponse(w: Writer, v: number, x: Encodable<AlterPartitionReassignmentsResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.responses ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterPartitionReassignmentsResponseReassignableTopicResponse); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
+  writeArray(w, flex, v, (x.responses ?? EMPTY_ARRAY), writeAlterPartitionReassignmentsResponseReassignableTopicResponse);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterPartitionReassignmentsResponse(): AlterPartitionReassignmentsResponse {
-  return { throttleTimeMs: 0, errorCode: 0, errorMessage: "", responses: [] };
-}
-
-export function isDefaultAlterPartitionReassignmentsResponse(x: Encodable<AlterPartitionReassignmentsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "")
-    && (x.responses === undefined || (x.responses !== null && x.responses.length === 0));
 }
 
 export function readAlterPartitionReassignmentsResponseReassignableTopicResponse(r: Reader, v: number): AlterPartitionReassignmentsResponseReassignableTopicResponse {
@@ -201,18 +163,9 @@ export function readAlterPartitionReassignmentsResponseReassignableTopicResponse
 
 export function writeAlterPartitionReassignmentsResponseReassignableTopicResponse(w: Writer, v: number, x: Encodable<AlterPartitionReassignmentsResponseReassignableTopicResponse>): void {
   const flex = true;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterPartitionReassignmentsResponseReassignablePartitionResponse); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeAlterPartitionReassignmentsResponseReassignablePartitionResponse);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterPartitionReassignmentsResponseReassignableTopicResponse(): AlterPartitionReassignmentsResponseReassignableTopicResponse {
-  return { name: "", partitions: [] };
-}
-
-export function isDefaultAlterPartitionReassignmentsResponseReassignableTopicResponse(x: Encodable<AlterPartitionReassignmentsResponseReassignableTopicResponse>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readAlterPartitionReassignmentsResponseReassignablePartitionResponse(r: Reader, v: number): AlterPartitionReassignmentsResponseReassignablePartitionResponse {
@@ -231,20 +184,10 @@ export function readAlterPartitionReassignmentsResponseReassignablePartitionResp
 
 export function writeAlterPartitionReassignmentsResponseReassignablePartitionResponse(w: Writer, v: number, x: Encodable<AlterPartitionReassignmentsResponseReassignablePartitionResponse>): void {
   const flex = true;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterPartitionReassignmentsResponseReassignablePartitionResponse(): AlterPartitionReassignmentsResponseReassignablePartitionResponse {
-  return { partitionIndex: 0, errorCode: 0, errorMessage: "" };
-}
-
-export function isDefaultAlterPartitionReassignmentsResponseReassignablePartitionResponse(x: Encodable<AlterPartitionReassignmentsResponseReassignablePartitionResponse>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "");
 }
 
 export const AlterPartitionReassignmentsResponse: MessageCodec<AlterPartitionReassignmentsResponse> = messageCodec<AlterPartitionReassignmentsResponse>(

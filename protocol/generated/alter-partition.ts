@@ -64,20 +64,10 @@ export function readAlterPartitionRequest(r: Reader, v: number): AlterPartitionR
 
 export function writeAlterPartitionRequest(w: Writer, v: number, x: Encodable<AlterPartitionRequest>): void {
   const flex = true;
-  { const val = (x.brokerId ?? 0); w.int32(val); }
-  { const val = (x.brokerEpoch ?? -1n); w.int64(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterPartitionRequestTopicData); }
+  w.int32((x.brokerId ?? 0));
+  w.int64((x.brokerEpoch ?? -1n));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeAlterPartitionRequestTopicData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterPartitionRequest(): AlterPartitionRequest {
-  return { brokerId: 0, brokerEpoch: -1n, topics: [] };
-}
-
-export function isDefaultAlterPartitionRequest(x: Encodable<AlterPartitionRequest>): boolean {
-  return (x.brokerId === undefined || x.brokerId === 0)
-    && (x.brokerEpoch === undefined || x.brokerEpoch === -1n)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readAlterPartitionRequestTopicData(r: Reader, v: number): AlterPartitionRequestTopicData {
@@ -96,20 +86,10 @@ export function readAlterPartitionRequestTopicData(r: Reader, v: number): AlterP
 
 export function writeAlterPartitionRequestTopicData(w: Writer, v: number, x: Encodable<AlterPartitionRequestTopicData>): void {
   const flex = true;
-  if (v <= 1) { const val = (x.topicName ?? ""); w.str(flex, val); }
-  if (v >= 2) { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterPartitionRequestPartitionData); }
+  if (v <= 1) w.str(flex, (x.topicName ?? ""));
+  if (v >= 2) w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeAlterPartitionRequestPartitionData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterPartitionRequestTopicData(): AlterPartitionRequestTopicData {
-  return { topicName: "", topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultAlterPartitionRequestTopicData(x: Encodable<AlterPartitionRequestTopicData>): boolean {
-  return (x.topicName === undefined || x.topicName === "")
-    && (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readAlterPartitionRequestPartitionData(r: Reader, v: number): AlterPartitionRequestPartitionData {
@@ -131,35 +111,22 @@ export function readAlterPartitionRequestPartitionData(r: Reader, v: number): Al
 
 export function writeAlterPartitionRequestPartitionData(w: Writer, v: number, x: Encodable<AlterPartitionRequestPartitionData>): void {
   const flex = true;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.leaderEpoch ?? 0); w.int32(val); }
-  if (v <= 2) { const val = (x.newIsr ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int32((x.leaderEpoch ?? 0));
+  if (v <= 2) writeArray(w, flex, v, (x.newIsr ?? EMPTY_ARRAY), writeElement.int32);
   else {
     if (x.newIsr !== undefined && !((x.newIsr !== null && x.newIsr.length === 0))) absentField('AlterPartitionRequest', 'newIsr', v);
   }
-  if (v >= 3) { const val = (x.newIsrWithEpochs ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterPartitionRequestBrokerState); }
+  if (v >= 3) writeArray(w, flex, v, (x.newIsrWithEpochs ?? EMPTY_ARRAY), writeAlterPartitionRequestBrokerState);
   else {
     if (x.newIsrWithEpochs !== undefined && !((x.newIsrWithEpochs !== null && x.newIsrWithEpochs.length === 0))) absentField('AlterPartitionRequest', 'newIsrWithEpochs', v);
   }
-  if (v >= 1) { const val = (x.leaderRecoveryState ?? 0); w.int8(val); }
+  if (v >= 1) w.int8((x.leaderRecoveryState ?? 0));
   else {
     if (x.leaderRecoveryState !== undefined && !(x.leaderRecoveryState === 0)) absentField('AlterPartitionRequest', 'leaderRecoveryState', v);
   }
-  { const val = (x.partitionEpoch ?? 0); w.int32(val); }
+  w.int32((x.partitionEpoch ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterPartitionRequestPartitionData(): AlterPartitionRequestPartitionData {
-  return { partitionIndex: 0, leaderEpoch: 0, newIsr: [], newIsrWithEpochs: [], leaderRecoveryState: 0, partitionEpoch: 0 };
-}
-
-export function isDefaultAlterPartitionRequestPartitionData(x: Encodable<AlterPartitionRequestPartitionData>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.leaderEpoch === undefined || x.leaderEpoch === 0)
-    && (x.newIsr === undefined || (x.newIsr !== null && x.newIsr.length === 0))
-    && (x.newIsrWithEpochs === undefined || (x.newIsrWithEpochs !== null && x.newIsrWithEpochs.length === 0))
-    && (x.leaderRecoveryState === undefined || x.leaderRecoveryState === 0)
-    && (x.partitionEpoch === undefined || x.partitionEpoch === 0);
 }
 
 export function readAlterPartitionRequestBrokerState(r: Reader, v: number): AlterPartitionRequestBrokerState {
@@ -177,24 +144,15 @@ export function readAlterPartitionRequestBrokerState(r: Reader, v: number): Alte
 
 export function writeAlterPartitionRequestBrokerState(w: Writer, v: number, x: Encodable<AlterPartitionRequestBrokerState>): void {
   const flex = true;
-  if (v >= 3) { const val = (x.brokerId ?? 0); w.int32(val); }
+  if (v >= 3) w.int32((x.brokerId ?? 0));
   else {
     if (x.brokerId !== undefined && !(x.brokerId === 0)) absentField('AlterPartitionRequest', 'brokerId', v);
   }
-  if (v >= 3) { const val = (x.brokerEpoch ?? -1n); w.int64(val); }
+  if (v >= 3) w.int64((x.brokerEpoch ?? -1n));
   else {
     if (x.brokerEpoch !== undefined && !(x.brokerEpoch === -1n)) absentField('AlterPartitionRequest', 'brokerEpoch', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterPartitionRequestBrokerState(): AlterPartitionRequestBrokerState {
-  return { brokerId: 0, brokerEpoch: -1n };
-}
-
-export function isDefaultAlterPartitionRequestBrokerState(x: Encodable<AlterPartitionRequestBrokerState>): boolean {
-  return (x.brokerId === undefined || x.brokerId === 0)
-    && (x.brokerEpoch === undefined || x.brokerEpoch === -1n);
 }
 
 export const AlterPartitionRequest: MessageCodec<AlterPartitionRequest> = messageCodec<AlterPartitionRequest>(
@@ -257,20 +215,10 @@ export function readAlterPartitionResponse(r: Reader, v: number): AlterPartition
 
 export function writeAlterPartitionResponse(w: Writer, v: number, x: Encodable<AlterPartitionResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterPartitionResponseTopicData); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeAlterPartitionResponseTopicData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterPartitionResponse(): AlterPartitionResponse {
-  return { throttleTimeMs: 0, errorCode: 0, topics: [] };
-}
-
-export function isDefaultAlterPartitionResponse(x: Encodable<AlterPartitionResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readAlterPartitionResponseTopicData(r: Reader, v: number): AlterPartitionResponseTopicData {
@@ -289,20 +237,10 @@ export function readAlterPartitionResponseTopicData(r: Reader, v: number): Alter
 
 export function writeAlterPartitionResponseTopicData(w: Writer, v: number, x: Encodable<AlterPartitionResponseTopicData>): void {
   const flex = true;
-  if (v <= 1) { const val = (x.topicName ?? ""); w.str(flex, val); }
-  if (v >= 2) { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterPartitionResponsePartitionData); }
+  if (v <= 1) w.str(flex, (x.topicName ?? ""));
+  if (v >= 2) w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeAlterPartitionResponsePartitionData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterPartitionResponseTopicData(): AlterPartitionResponseTopicData {
-  return { topicName: "", topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultAlterPartitionResponseTopicData(x: Encodable<AlterPartitionResponseTopicData>): boolean {
-  return (x.topicName === undefined || x.topicName === "")
-    && (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readAlterPartitionResponsePartitionData(r: Reader, v: number): AlterPartitionResponsePartitionData {
@@ -325,28 +263,14 @@ export function readAlterPartitionResponsePartitionData(r: Reader, v: number): A
 
 export function writeAlterPartitionResponsePartitionData(w: Writer, v: number, x: Encodable<AlterPartitionResponsePartitionData>): void {
   const flex = true;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.leaderId ?? 0); w.int32(val); }
-  { const val = (x.leaderEpoch ?? 0); w.int32(val); }
-  { const val = (x.isr ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
-  if (v >= 1) { const val = (x.leaderRecoveryState ?? 0); w.int8(val); }
-  { const val = (x.partitionEpoch ?? 0); w.int32(val); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.int32((x.leaderId ?? 0));
+  w.int32((x.leaderEpoch ?? 0));
+  writeArray(w, flex, v, (x.isr ?? EMPTY_ARRAY), writeElement.int32);
+  if (v >= 1) w.int8((x.leaderRecoveryState ?? 0));
+  w.int32((x.partitionEpoch ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterPartitionResponsePartitionData(): AlterPartitionResponsePartitionData {
-  return { partitionIndex: 0, errorCode: 0, leaderId: 0, leaderEpoch: 0, isr: [], leaderRecoveryState: 0, partitionEpoch: 0 };
-}
-
-export function isDefaultAlterPartitionResponsePartitionData(x: Encodable<AlterPartitionResponsePartitionData>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.leaderId === undefined || x.leaderId === 0)
-    && (x.leaderEpoch === undefined || x.leaderEpoch === 0)
-    && (x.isr === undefined || (x.isr !== null && x.isr.length === 0))
-    && (x.leaderRecoveryState === undefined || x.leaderRecoveryState === 0)
-    && (x.partitionEpoch === undefined || x.partitionEpoch === 0);
 }
 
 export const AlterPartitionResponse: MessageCodec<AlterPartitionResponse> = messageCodec<AlterPartitionResponse>(

@@ -40,16 +40,8 @@ export function readAlterReplicaLogDirsRequest(r: Reader, v: number): AlterRepli
 
 export function writeAlterReplicaLogDirsRequest(w: Writer, v: number, x: Encodable<AlterReplicaLogDirsRequest>): void {
   const flex = v >= 2;
-  { const val = (x.dirs ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterReplicaLogDirsRequestAlterReplicaLogDir); }
+  writeArray(w, flex, v, (x.dirs ?? EMPTY_ARRAY), writeAlterReplicaLogDirsRequestAlterReplicaLogDir);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterReplicaLogDirsRequest(): AlterReplicaLogDirsRequest {
-  return { dirs: [] };
-}
-
-export function isDefaultAlterReplicaLogDirsRequest(x: Encodable<AlterReplicaLogDirsRequest>): boolean {
-  return (x.dirs === undefined || (x.dirs !== null && x.dirs.length === 0));
 }
 
 export function readAlterReplicaLogDirsRequestAlterReplicaLogDir(r: Reader, v: number): AlterReplicaLogDirsRequestAlterReplicaLogDir {
@@ -67,18 +59,9 @@ export function readAlterReplicaLogDirsRequestAlterReplicaLogDir(r: Reader, v: n
 
 export function writeAlterReplicaLogDirsRequestAlterReplicaLogDir(w: Writer, v: number, x: Encodable<AlterReplicaLogDirsRequestAlterReplicaLogDir>): void {
   const flex = v >= 2;
-  { const val = (x.path ?? ""); w.str(flex, val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterReplicaLogDirsRequestAlterReplicaLogDirTopic); }
+  w.str(flex, (x.path ?? ""));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeAlterReplicaLogDirsRequestAlterReplicaLogDirTopic);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterReplicaLogDirsRequestAlterReplicaLogDir(): AlterReplicaLogDirsRequestAlterReplicaLogDir {
-  return { path: "", topics: [] };
-}
-
-export function isDefaultAlterReplicaLogDirsRequestAlterReplicaLogDir(x: Encodable<AlterReplicaLogDirsRequestAlterReplicaLogDir>): boolean {
-  return (x.path === undefined || x.path === "")
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(r: Reader, v: number): AlterReplicaLogDirsRequestAlterReplicaLogDirTopic {
@@ -96,18 +79,9 @@ export function readAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(r: Reader,
 
 export function writeAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(w: Writer, v: number, x: Encodable<AlterReplicaLogDirsRequestAlterReplicaLogDirTopic>): void {
   const flex = v >= 2;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeElement.int32);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(): AlterReplicaLogDirsRequestAlterReplicaLogDirTopic {
-  return { name: "", partitions: [] };
-}
-
-export function isDefaultAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(x: Encodable<AlterReplicaLogDirsRequestAlterReplicaLogDirTopic>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export const AlterReplicaLogDirsRequest: MessageCodec<AlterReplicaLogDirsRequest> = messageCodec<AlterReplicaLogDirsRequest>(
@@ -155,18 +129,9 @@ export function readAlterReplicaLogDirsResponse(r: Reader, v: number): AlterRepl
 
 export function writeAlterReplicaLogDirsResponse(w: Writer, v: number, x: Encodable<AlterReplicaLogDirsResponse>): void {
   const flex = v >= 2;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.results ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult); }
+  w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.results ?? EMPTY_ARRAY), writeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterReplicaLogDirsResponse(): AlterReplicaLogDirsResponse {
-  return { throttleTimeMs: 0, results: [] };
-}
-
-export function isDefaultAlterReplicaLogDirsResponse(x: Encodable<AlterReplicaLogDirsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.results === undefined || (x.results !== null && x.results.length === 0));
 }
 
 export function readAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(r: Reader, v: number): AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult {
@@ -184,18 +149,9 @@ export function readAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(r: 
 
 export function writeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(w: Writer, v: number, x: Encodable<AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult>): void {
   const flex = v >= 2;
-  { const val = (x.topicName ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult); }
+  w.str(flex, (x.topicName ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(): AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult {
-  return { topicName: "", partitions: [] };
-}
-
-export function isDefaultAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(x: Encodable<AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult>): boolean {
-  return (x.topicName === undefined || x.topicName === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult(r: Reader, v: number): AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult {
@@ -213,18 +169,9 @@ export function readAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult
 
 export function writeAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult(w: Writer, v: number, x: Encodable<AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult>): void {
   const flex = v >= 2;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int16((x.errorCode ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult(): AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult {
-  return { partitionIndex: 0, errorCode: 0 };
-}
-
-export function isDefaultAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult(x: Encodable<AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.errorCode === undefined || x.errorCode === 0);
 }
 
 export const AlterReplicaLogDirsResponse: MessageCodec<AlterReplicaLogDirsResponse> = messageCodec<AlterReplicaLogDirsResponse>(

@@ -49,18 +49,9 @@ export function readAlterUserScramCredentialsRequest(r: Reader, v: number): Alte
 
 export function writeAlterUserScramCredentialsRequest(w: Writer, v: number, x: Encodable<AlterUserScramCredentialsRequest>): void {
   const flex = true;
-  { const val = (x.deletions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterUserScramCredentialsRequestScramCredentialDeletion); }
-  { const val = (x.upsertions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterUserScramCredentialsRequestScramCredentialUpsertion); }
+  writeArray(w, flex, v, (x.deletions ?? EMPTY_ARRAY), writeAlterUserScramCredentialsRequestScramCredentialDeletion);
+  writeArray(w, flex, v, (x.upsertions ?? EMPTY_ARRAY), writeAlterUserScramCredentialsRequestScramCredentialUpsertion);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterUserScramCredentialsRequest(): AlterUserScramCredentialsRequest {
-  return { deletions: [], upsertions: [] };
-}
-
-export function isDefaultAlterUserScramCredentialsRequest(x: Encodable<AlterUserScramCredentialsRequest>): boolean {
-  return (x.deletions === undefined || (x.deletions !== null && x.deletions.length === 0))
-    && (x.upsertions === undefined || (x.upsertions !== null && x.upsertions.length === 0));
 }
 
 export function readAlterUserScramCredentialsRequestScramCredentialDeletion(r: Reader, v: number): AlterUserScramCredentialsRequestScramCredentialDeletion {
@@ -78,18 +69,9 @@ export function readAlterUserScramCredentialsRequestScramCredentialDeletion(r: R
 
 export function writeAlterUserScramCredentialsRequestScramCredentialDeletion(w: Writer, v: number, x: Encodable<AlterUserScramCredentialsRequestScramCredentialDeletion>): void {
   const flex = true;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.mechanism ?? 0); w.int8(val); }
+  w.str(flex, (x.name ?? ""));
+  w.int8((x.mechanism ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterUserScramCredentialsRequestScramCredentialDeletion(): AlterUserScramCredentialsRequestScramCredentialDeletion {
-  return { name: "", mechanism: 0 };
-}
-
-export function isDefaultAlterUserScramCredentialsRequestScramCredentialDeletion(x: Encodable<AlterUserScramCredentialsRequestScramCredentialDeletion>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.mechanism === undefined || x.mechanism === 0);
 }
 
 export function readAlterUserScramCredentialsRequestScramCredentialUpsertion(r: Reader, v: number): AlterUserScramCredentialsRequestScramCredentialUpsertion {
@@ -110,24 +92,12 @@ export function readAlterUserScramCredentialsRequestScramCredentialUpsertion(r: 
 
 export function writeAlterUserScramCredentialsRequestScramCredentialUpsertion(w: Writer, v: number, x: Encodable<AlterUserScramCredentialsRequestScramCredentialUpsertion>): void {
   const flex = true;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.mechanism ?? 0); w.int8(val); }
-  { const val = (x.iterations ?? 0); w.int32(val); }
-  { const val = (x.salt ?? EMPTY_BYTES); w.bytes(flex, val); }
-  { const val = (x.saltedPassword ?? EMPTY_BYTES); w.bytes(flex, val); }
+  w.str(flex, (x.name ?? ""));
+  w.int8((x.mechanism ?? 0));
+  w.int32((x.iterations ?? 0));
+  w.bytes(flex, (x.salt ?? EMPTY_BYTES));
+  w.bytes(flex, (x.saltedPassword ?? EMPTY_BYTES));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterUserScramCredentialsRequestScramCredentialUpsertion(): AlterUserScramCredentialsRequestScramCredentialUpsertion {
-  return { name: "", mechanism: 0, iterations: 0, salt: EMPTY_BYTES, saltedPassword: EMPTY_BYTES };
-}
-
-export function isDefaultAlterUserScramCredentialsRequestScramCredentialUpsertion(x: Encodable<AlterUserScramCredentialsRequestScramCredentialUpsertion>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.mechanism === undefined || x.mechanism === 0)
-    && (x.iterations === undefined || x.iterations === 0)
-    && (x.salt === undefined || (x.salt !== null && x.salt.length === 0))
-    && (x.saltedPassword === undefined || (x.saltedPassword !== null && x.saltedPassword.length === 0));
 }
 
 export const AlterUserScramCredentialsRequest: MessageCodec<AlterUserScramCredentialsRequest> = messageCodec<AlterUserScramCredentialsRequest>(
@@ -169,18 +139,9 @@ export function readAlterUserScramCredentialsResponse(r: Reader, v: number): Alt
 
 export function writeAlterUserScramCredentialsResponse(w: Writer, v: number, x: Encodable<AlterUserScramCredentialsResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.results ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAlterUserScramCredentialsResponseAlterUserScramCredentialsResult); }
+  w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.results ?? EMPTY_ARRAY), writeAlterUserScramCredentialsResponseAlterUserScramCredentialsResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterUserScramCredentialsResponse(): AlterUserScramCredentialsResponse {
-  return { throttleTimeMs: 0, results: [] };
-}
-
-export function isDefaultAlterUserScramCredentialsResponse(x: Encodable<AlterUserScramCredentialsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.results === undefined || (x.results !== null && x.results.length === 0));
 }
 
 export function readAlterUserScramCredentialsResponseAlterUserScramCredentialsResult(r: Reader, v: number): AlterUserScramCredentialsResponseAlterUserScramCredentialsResult {
@@ -199,20 +160,10 @@ export function readAlterUserScramCredentialsResponseAlterUserScramCredentialsRe
 
 export function writeAlterUserScramCredentialsResponseAlterUserScramCredentialsResult(w: Writer, v: number, x: Encodable<AlterUserScramCredentialsResponseAlterUserScramCredentialsResult>): void {
   const flex = true;
-  { const val = (x.user ?? ""); w.str(flex, val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
+  w.str(flex, (x.user ?? ""));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAlterUserScramCredentialsResponseAlterUserScramCredentialsResult(): AlterUserScramCredentialsResponseAlterUserScramCredentialsResult {
-  return { user: "", errorCode: 0, errorMessage: "" };
-}
-
-export function isDefaultAlterUserScramCredentialsResponseAlterUserScramCredentialsResult(x: Encodable<AlterUserScramCredentialsResponseAlterUserScramCredentialsResult>): boolean {
-  return (x.user === undefined || x.user === "")
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "");
 }
 
 export const AlterUserScramCredentialsResponse: MessageCodec<AlterUserScramCredentialsResponse> = messageCodec<AlterUserScramCredentialsResponse>(

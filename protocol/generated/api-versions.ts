@@ -27,18 +27,9 @@ export function readApiVersionsRequest(r: Reader, v: number): ApiVersionsRequest
 
 export function writeApiVersionsRequest(w: Writer, v: number, x: Encodable<ApiVersionsRequest>): void {
   const flex = v >= 3;
-  if (v >= 3) { const val = (x.clientSoftwareName ?? ""); w.str(flex, val); }
-  if (v >= 3) { const val = (x.clientSoftwareVersion ?? ""); w.str(flex, val); }
+  if (v >= 3) w.str(flex, (x.clientSoftwareName ?? ""));
+  if (v >= 3) w.str(flex, (x.clientSoftwareVersion ?? ""));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultApiVersionsRequest(): ApiVersionsRequest {
-  return { clientSoftwareName: "", clientSoftwareVersion: "" };
-}
-
-export function isDefaultApiVersionsRequest(x: Encodable<ApiVersionsRequest>): boolean {
-  return (x.clientSoftwareName === undefined || x.clientSoftwareName === "")
-    && (x.clientSoftwareVersion === undefined || x.clientSoftwareVersion === "");
 }
 
 export const ApiVersionsRequest: MessageCodec<ApiVersionsRequest> = messageCodec<ApiVersionsRequest>(
@@ -127,29 +118,15 @@ export function readApiVersionsResponse(r: Reader, v: number): ApiVersionsRespon
 
 export function writeApiVersionsResponse(w: Writer, v: number, x: Encodable<ApiVersionsResponse>): void {
   const flex = v >= 3;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.apiKeys ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeApiVersionsResponseApiVersion); }
-  if (v >= 1) { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
+  w.int16((x.errorCode ?? 0));
+  writeArray(w, flex, v, (x.apiKeys ?? EMPTY_ARRAY), writeApiVersionsResponseApiVersion);
+  if (v >= 1) w.int32((x.throttleTimeMs ?? 0));
   const tagged: TaggedWrite[] = [];
   if (v >= 3) { const val = x.supportedFeatures; if (val !== undefined && !((val !== null && val.length === 0))) tagged.push([0, (w) => { writeArray(w, true, v, val, writeApiVersionsResponseSupportedFeatureKey); }]); }
   if (v >= 3) { const val = x.finalizedFeaturesEpoch; if (val !== undefined && !(val === -1n)) tagged.push([1, (w) => { w.int64(val); }]); }
   if (v >= 3) { const val = x.finalizedFeatures; if (val !== undefined && !((val !== null && val.length === 0))) tagged.push([2, (w) => { writeArray(w, true, v, val, writeApiVersionsResponseFinalizedFeatureKey); }]); }
   if (v >= 3) { const val = x.zkMigrationReady; if (val !== undefined && !(val === false)) tagged.push([3, (w) => { w.bool(val); }]); }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
-}
-
-export function defaultApiVersionsResponse(): ApiVersionsResponse {
-  return { errorCode: 0, apiKeys: [], throttleTimeMs: 0, supportedFeatures: [], finalizedFeaturesEpoch: -1n, finalizedFeatures: [], zkMigrationReady: false };
-}
-
-export function isDefaultApiVersionsResponse(x: Encodable<ApiVersionsResponse>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.apiKeys === undefined || (x.apiKeys !== null && x.apiKeys.length === 0))
-    && (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.supportedFeatures === undefined || (x.supportedFeatures !== null && x.supportedFeatures.length === 0))
-    && (x.finalizedFeaturesEpoch === undefined || x.finalizedFeaturesEpoch === -1n)
-    && (x.finalizedFeatures === undefined || (x.finalizedFeatures !== null && x.finalizedFeatures.length === 0))
-    && (x.zkMigrationReady === undefined || x.zkMigrationReady === false);
 }
 
 export function readApiVersionsResponseApiVersion(r: Reader, v: number): ApiVersionsResponseApiVersion {
@@ -168,20 +145,10 @@ export function readApiVersionsResponseApiVersion(r: Reader, v: number): ApiVers
 
 export function writeApiVersionsResponseApiVersion(w: Writer, v: number, x: Encodable<ApiVersionsResponseApiVersion>): void {
   const flex = v >= 3;
-  { const val = (x.apiKey ?? 0); w.int16(val); }
-  { const val = (x.minVersion ?? 0); w.int16(val); }
-  { const val = (x.maxVersion ?? 0); w.int16(val); }
+  w.int16((x.apiKey ?? 0));
+  w.int16((x.minVersion ?? 0));
+  w.int16((x.maxVersion ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultApiVersionsResponseApiVersion(): ApiVersionsResponseApiVersion {
-  return { apiKey: 0, minVersion: 0, maxVersion: 0 };
-}
-
-export function isDefaultApiVersionsResponseApiVersion(x: Encodable<ApiVersionsResponseApiVersion>): boolean {
-  return (x.apiKey === undefined || x.apiKey === 0)
-    && (x.minVersion === undefined || x.minVersion === 0)
-    && (x.maxVersion === undefined || x.maxVersion === 0);
 }
 
 export function readApiVersionsResponseSupportedFeatureKey(r: Reader, v: number): ApiVersionsResponseSupportedFeatureKey {
@@ -200,29 +167,19 @@ export function readApiVersionsResponseSupportedFeatureKey(r: Reader, v: number)
 
 export function writeApiVersionsResponseSupportedFeatureKey(w: Writer, v: number, x: Encodable<ApiVersionsResponseSupportedFeatureKey>): void {
   const flex = v >= 3;
-  if (v >= 3) { const val = (x.name ?? ""); w.str(flex, val); }
+  if (v >= 3) w.str(flex, (x.name ?? ""));
   else {
     if (x.name !== undefined && !(x.name === "")) absentField('ApiVersionsResponse', 'name', v);
   }
-  if (v >= 3) { const val = (x.minVersion ?? 0); w.int16(val); }
+  if (v >= 3) w.int16((x.minVersion ?? 0));
   else {
     if (x.minVersion !== undefined && !(x.minVersion === 0)) absentField('ApiVersionsResponse', 'minVersion', v);
   }
-  if (v >= 3) { const val = (x.maxVersion ?? 0); w.int16(val); }
+  if (v >= 3) w.int16((x.maxVersion ?? 0));
   else {
     if (x.maxVersion !== undefined && !(x.maxVersion === 0)) absentField('ApiVersionsResponse', 'maxVersion', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultApiVersionsResponseSupportedFeatureKey(): ApiVersionsResponseSupportedFeatureKey {
-  return { name: "", minVersion: 0, maxVersion: 0 };
-}
-
-export function isDefaultApiVersionsResponseSupportedFeatureKey(x: Encodable<ApiVersionsResponseSupportedFeatureKey>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.minVersion === undefined || x.minVersion === 0)
-    && (x.maxVersion === undefined || x.maxVersion === 0);
 }
 
 export function readApiVersionsResponseFinalizedFeatureKey(r: Reader, v: number): ApiVersionsResponseFinalizedFeatureKey {
@@ -241,29 +198,19 @@ export function readApiVersionsResponseFinalizedFeatureKey(r: Reader, v: number)
 
 export function writeApiVersionsResponseFinalizedFeatureKey(w: Writer, v: number, x: Encodable<ApiVersionsResponseFinalizedFeatureKey>): void {
   const flex = v >= 3;
-  if (v >= 3) { const val = (x.name ?? ""); w.str(flex, val); }
+  if (v >= 3) w.str(flex, (x.name ?? ""));
   else {
     if (x.name !== undefined && !(x.name === "")) absentField('ApiVersionsResponse', 'name', v);
   }
-  if (v >= 3) { const val = (x.maxVersionLevel ?? 0); w.int16(val); }
+  if (v >= 3) w.int16((x.maxVersionLevel ?? 0));
   else {
     if (x.maxVersionLevel !== undefined && !(x.maxVersionLevel === 0)) absentField('ApiVersionsResponse', 'maxVersionLevel', v);
   }
-  if (v >= 3) { const val = (x.minVersionLevel ?? 0); w.int16(val); }
+  if (v >= 3) w.int16((x.minVersionLevel ?? 0));
   else {
     if (x.minVersionLevel !== undefined && !(x.minVersionLevel === 0)) absentField('ApiVersionsResponse', 'minVersionLevel', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultApiVersionsResponseFinalizedFeatureKey(): ApiVersionsResponseFinalizedFeatureKey {
-  return { name: "", maxVersionLevel: 0, minVersionLevel: 0 };
-}
-
-export function isDefaultApiVersionsResponseFinalizedFeatureKey(x: Encodable<ApiVersionsResponseFinalizedFeatureKey>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.maxVersionLevel === undefined || x.maxVersionLevel === 0)
-    && (x.minVersionLevel === undefined || x.minVersionLevel === 0);
 }
 
 export const ApiVersionsResponse: MessageCodec<ApiVersionsResponse> = messageCodec<ApiVersionsResponse>(

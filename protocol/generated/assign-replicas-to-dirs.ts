@@ -52,20 +52,10 @@ export function readAssignReplicasToDirsRequest(r: Reader, v: number): AssignRep
 
 export function writeAssignReplicasToDirsRequest(w: Writer, v: number, x: Encodable<AssignReplicasToDirsRequest>): void {
   const flex = true;
-  { const val = (x.brokerId ?? 0); w.int32(val); }
-  { const val = (x.brokerEpoch ?? -1n); w.int64(val); }
-  { const val = (x.directories ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAssignReplicasToDirsRequestDirectoryData); }
+  w.int32((x.brokerId ?? 0));
+  w.int64((x.brokerEpoch ?? -1n));
+  writeArray(w, flex, v, (x.directories ?? EMPTY_ARRAY), writeAssignReplicasToDirsRequestDirectoryData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAssignReplicasToDirsRequest(): AssignReplicasToDirsRequest {
-  return { brokerId: 0, brokerEpoch: -1n, directories: [] };
-}
-
-export function isDefaultAssignReplicasToDirsRequest(x: Encodable<AssignReplicasToDirsRequest>): boolean {
-  return (x.brokerId === undefined || x.brokerId === 0)
-    && (x.brokerEpoch === undefined || x.brokerEpoch === -1n)
-    && (x.directories === undefined || (x.directories !== null && x.directories.length === 0));
 }
 
 export function readAssignReplicasToDirsRequestDirectoryData(r: Reader, v: number): AssignReplicasToDirsRequestDirectoryData {
@@ -83,18 +73,9 @@ export function readAssignReplicasToDirsRequestDirectoryData(r: Reader, v: numbe
 
 export function writeAssignReplicasToDirsRequestDirectoryData(w: Writer, v: number, x: Encodable<AssignReplicasToDirsRequestDirectoryData>): void {
   const flex = true;
-  { const val = (x.id ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAssignReplicasToDirsRequestTopicData); }
+  w.uuid((x.id ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeAssignReplicasToDirsRequestTopicData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAssignReplicasToDirsRequestDirectoryData(): AssignReplicasToDirsRequestDirectoryData {
-  return { id: ZERO_UUID, topics: [] };
-}
-
-export function isDefaultAssignReplicasToDirsRequestDirectoryData(x: Encodable<AssignReplicasToDirsRequestDirectoryData>): boolean {
-  return (x.id === undefined || x.id === ZERO_UUID)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readAssignReplicasToDirsRequestTopicData(r: Reader, v: number): AssignReplicasToDirsRequestTopicData {
@@ -112,18 +93,9 @@ export function readAssignReplicasToDirsRequestTopicData(r: Reader, v: number): 
 
 export function writeAssignReplicasToDirsRequestTopicData(w: Writer, v: number, x: Encodable<AssignReplicasToDirsRequestTopicData>): void {
   const flex = true;
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAssignReplicasToDirsRequestPartitionData); }
+  w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeAssignReplicasToDirsRequestPartitionData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAssignReplicasToDirsRequestTopicData(): AssignReplicasToDirsRequestTopicData {
-  return { topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultAssignReplicasToDirsRequestTopicData(x: Encodable<AssignReplicasToDirsRequestTopicData>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readAssignReplicasToDirsRequestPartitionData(r: Reader, v: number): AssignReplicasToDirsRequestPartitionData {
@@ -140,16 +112,8 @@ export function readAssignReplicasToDirsRequestPartitionData(r: Reader, v: numbe
 
 export function writeAssignReplicasToDirsRequestPartitionData(w: Writer, v: number, x: Encodable<AssignReplicasToDirsRequestPartitionData>): void {
   const flex = true;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
+  w.int32((x.partitionIndex ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAssignReplicasToDirsRequestPartitionData(): AssignReplicasToDirsRequestPartitionData {
-  return { partitionIndex: 0 };
-}
-
-export function isDefaultAssignReplicasToDirsRequestPartitionData(x: Encodable<AssignReplicasToDirsRequestPartitionData>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0);
 }
 
 export const AssignReplicasToDirsRequest: MessageCodec<AssignReplicasToDirsRequest> = messageCodec<AssignReplicasToDirsRequest>(
@@ -208,20 +172,10 @@ export function readAssignReplicasToDirsResponse(r: Reader, v: number): AssignRe
 
 export function writeAssignReplicasToDirsResponse(w: Writer, v: number, x: Encodable<AssignReplicasToDirsResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.directories ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAssignReplicasToDirsResponseDirectoryData); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  writeArray(w, flex, v, (x.directories ?? EMPTY_ARRAY), writeAssignReplicasToDirsResponseDirectoryData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAssignReplicasToDirsResponse(): AssignReplicasToDirsResponse {
-  return { throttleTimeMs: 0, errorCode: 0, directories: [] };
-}
-
-export function isDefaultAssignReplicasToDirsResponse(x: Encodable<AssignReplicasToDirsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.directories === undefined || (x.directories !== null && x.directories.length === 0));
 }
 
 export function readAssignReplicasToDirsResponseDirectoryData(r: Reader, v: number): AssignReplicasToDirsResponseDirectoryData {
@@ -239,18 +193,9 @@ export function readAssignReplicasToDirsResponseDirectoryData(r: Reader, v: numb
 
 export function writeAssignReplicasToDirsResponseDirectoryData(w: Writer, v: number, x: Encodable<AssignReplicasToDirsResponseDirectoryData>): void {
   const flex = true;
-  { const val = (x.id ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAssignReplicasToDirsResponseTopicData); }
+  w.uuid((x.id ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeAssignReplicasToDirsResponseTopicData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAssignReplicasToDirsResponseDirectoryData(): AssignReplicasToDirsResponseDirectoryData {
-  return { id: ZERO_UUID, topics: [] };
-}
-
-export function isDefaultAssignReplicasToDirsResponseDirectoryData(x: Encodable<AssignReplicasToDirsResponseDirectoryData>): boolean {
-  return (x.id === undefined || x.id === ZERO_UUID)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readAssignReplicasToDirsResponseTopicData(r: Reader, v: number): AssignReplicasToDirsResponseTopicData {
@@ -268,18 +213,9 @@ export function readAssignReplicasToDirsResponseTopicData(r: Reader, v: number):
 
 export function writeAssignReplicasToDirsResponseTopicData(w: Writer, v: number, x: Encodable<AssignReplicasToDirsResponseTopicData>): void {
   const flex = true;
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeAssignReplicasToDirsResponsePartitionData); }
+  w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeAssignReplicasToDirsResponsePartitionData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAssignReplicasToDirsResponseTopicData(): AssignReplicasToDirsResponseTopicData {
-  return { topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultAssignReplicasToDirsResponseTopicData(x: Encodable<AssignReplicasToDirsResponseTopicData>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readAssignReplicasToDirsResponsePartitionData(r: Reader, v: number): AssignReplicasToDirsResponsePartitionData {
@@ -297,18 +233,9 @@ export function readAssignReplicasToDirsResponsePartitionData(r: Reader, v: numb
 
 export function writeAssignReplicasToDirsResponsePartitionData(w: Writer, v: number, x: Encodable<AssignReplicasToDirsResponsePartitionData>): void {
   const flex = true;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int16((x.errorCode ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultAssignReplicasToDirsResponsePartitionData(): AssignReplicasToDirsResponsePartitionData {
-  return { partitionIndex: 0, errorCode: 0 };
-}
-
-export function isDefaultAssignReplicasToDirsResponsePartitionData(x: Encodable<AssignReplicasToDirsResponsePartitionData>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.errorCode === undefined || x.errorCode === 0);
 }
 
 export const AssignReplicasToDirsResponse: MessageCodec<AssignReplicasToDirsResponse> = messageCodec<AssignReplicasToDirsResponse>(

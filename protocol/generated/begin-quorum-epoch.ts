@@ -63,22 +63,11 @@ export function readBeginQuorumEpochRequest(r: Reader, v: number): BeginQuorumEp
 
 export function writeBeginQuorumEpochRequest(w: Writer, v: number, x: Encodable<BeginQuorumEpochRequest>): void {
   const flex = v >= 1;
-  { const val = (x.clusterId === undefined ? null : x.clusterId); w.nstr(flex, val); }
-  if (v >= 1) { const val = (x.voterId ?? -1); w.int32(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeBeginQuorumEpochRequestTopicData); }
-  if (v >= 1) { const val = (x.leaderEndpoints ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeBeginQuorumEpochRequestLeaderEndpoint); }
+  w.nstr(flex, (x.clusterId === undefined ? null : x.clusterId));
+  if (v >= 1) w.int32((x.voterId ?? -1));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeBeginQuorumEpochRequestTopicData);
+  if (v >= 1) writeArray(w, flex, v, (x.leaderEndpoints ?? EMPTY_ARRAY), writeBeginQuorumEpochRequestLeaderEndpoint);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultBeginQuorumEpochRequest(): BeginQuorumEpochRequest {
-  return { clusterId: null, voterId: -1, topics: [], leaderEndpoints: [] };
-}
-
-export function isDefaultBeginQuorumEpochRequest(x: Encodable<BeginQuorumEpochRequest>): boolean {
-  return (x.clusterId === undefined || x.clusterId === null)
-    && (x.voterId === undefined || x.voterId === -1)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.leaderEndpoints === undefined || (x.leaderEndpoints !== null && x.leaderEndpoints.length === 0));
 }
 
 export function readBeginQuorumEpochRequestTopicData(r: Reader, v: number): BeginQuorumEpochRequestTopicData {
@@ -96,18 +85,9 @@ export function readBeginQuorumEpochRequestTopicData(r: Reader, v: number): Begi
 
 export function writeBeginQuorumEpochRequestTopicData(w: Writer, v: number, x: Encodable<BeginQuorumEpochRequestTopicData>): void {
   const flex = v >= 1;
-  { const val = (x.topicName ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeBeginQuorumEpochRequestPartitionData); }
+  w.str(flex, (x.topicName ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeBeginQuorumEpochRequestPartitionData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultBeginQuorumEpochRequestTopicData(): BeginQuorumEpochRequestTopicData {
-  return { topicName: "", partitions: [] };
-}
-
-export function isDefaultBeginQuorumEpochRequestTopicData(x: Encodable<BeginQuorumEpochRequestTopicData>): boolean {
-  return (x.topicName === undefined || x.topicName === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readBeginQuorumEpochRequestPartitionData(r: Reader, v: number): BeginQuorumEpochRequestPartitionData {
@@ -127,22 +107,11 @@ export function readBeginQuorumEpochRequestPartitionData(r: Reader, v: number): 
 
 export function writeBeginQuorumEpochRequestPartitionData(w: Writer, v: number, x: Encodable<BeginQuorumEpochRequestPartitionData>): void {
   const flex = v >= 1;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  if (v >= 1) { const val = (x.voterDirectoryId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.leaderId ?? 0); w.int32(val); }
-  { const val = (x.leaderEpoch ?? 0); w.int32(val); }
+  w.int32((x.partitionIndex ?? 0));
+  if (v >= 1) w.uuid((x.voterDirectoryId ?? ZERO_UUID));
+  w.int32((x.leaderId ?? 0));
+  w.int32((x.leaderEpoch ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultBeginQuorumEpochRequestPartitionData(): BeginQuorumEpochRequestPartitionData {
-  return { partitionIndex: 0, voterDirectoryId: ZERO_UUID, leaderId: 0, leaderEpoch: 0 };
-}
-
-export function isDefaultBeginQuorumEpochRequestPartitionData(x: Encodable<BeginQuorumEpochRequestPartitionData>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.voterDirectoryId === undefined || x.voterDirectoryId === ZERO_UUID)
-    && (x.leaderId === undefined || x.leaderId === 0)
-    && (x.leaderEpoch === undefined || x.leaderEpoch === 0);
 }
 
 export function readBeginQuorumEpochRequestLeaderEndpoint(r: Reader, v: number): BeginQuorumEpochRequestLeaderEndpoint {
@@ -161,29 +130,19 @@ export function readBeginQuorumEpochRequestLeaderEndpoint(r: Reader, v: number):
 
 export function writeBeginQuorumEpochRequestLeaderEndpoint(w: Writer, v: number, x: Encodable<BeginQuorumEpochRequestLeaderEndpoint>): void {
   const flex = v >= 1;
-  if (v >= 1) { const val = (x.name ?? ""); w.str(flex, val); }
+  if (v >= 1) w.str(flex, (x.name ?? ""));
   else {
     if (x.name !== undefined && !(x.name === "")) absentField('BeginQuorumEpochRequest', 'name', v);
   }
-  if (v >= 1) { const val = (x.host ?? ""); w.str(flex, val); }
+  if (v >= 1) w.str(flex, (x.host ?? ""));
   else {
     if (x.host !== undefined && !(x.host === "")) absentField('BeginQuorumEpochRequest', 'host', v);
   }
-  if (v >= 1) { const val = (x.port ?? 0); w.uint16(val); }
+  if (v >= 1) w.uint16((x.port ?? 0));
   else {
     if (x.port !== undefined && !(x.port === 0)) absentField('BeginQuorumEpochRequest', 'port', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultBeginQuorumEpochRequestLeaderEndpoint(): BeginQuorumEpochRequestLeaderEndpoint {
-  return { name: "", host: "", port: 0 };
-}
-
-export function isDefaultBeginQuorumEpochRequestLeaderEndpoint(x: Encodable<BeginQuorumEpochRequestLeaderEndpoint>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.host === undefined || x.host === "")
-    && (x.port === undefined || x.port === 0);
 }
 
 export const BeginQuorumEpochRequest: MessageCodec<BeginQuorumEpochRequest> = messageCodec<BeginQuorumEpochRequest>(
@@ -257,24 +216,14 @@ export function readBeginQuorumEpochResponse(r: Reader, v: number): BeginQuorumE
 
 export function writeBeginQuorumEpochResponse(w: Writer, v: number, x: Encodable<BeginQuorumEpochResponse>): void {
   const flex = v >= 1;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeBeginQuorumEpochResponseTopicData); }
+  w.int16((x.errorCode ?? 0));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeBeginQuorumEpochResponseTopicData);
   const tagged: TaggedWrite[] = [];
   if (v >= 1) { const val = x.nodeEndpoints; if (val !== undefined && !((val !== null && val.length === 0))) tagged.push([0, (w) => { writeArray(w, true, v, val, writeBeginQuorumEpochResponseNodeEndpoint); }]); }
   else {
     if (x.nodeEndpoints !== undefined && !((x.nodeEndpoints !== null && x.nodeEndpoints.length === 0))) absentField('BeginQuorumEpochResponse', 'nodeEndpoints', v);
   }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
-}
-
-export function defaultBeginQuorumEpochResponse(): BeginQuorumEpochResponse {
-  return { errorCode: 0, topics: [], nodeEndpoints: [] };
-}
-
-export function isDefaultBeginQuorumEpochResponse(x: Encodable<BeginQuorumEpochResponse>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.nodeEndpoints === undefined || (x.nodeEndpoints !== null && x.nodeEndpoints.length === 0));
 }
 
 export function readBeginQuorumEpochResponseTopicData(r: Reader, v: number): BeginQuorumEpochResponseTopicData {
@@ -292,18 +241,9 @@ export function readBeginQuorumEpochResponseTopicData(r: Reader, v: number): Beg
 
 export function writeBeginQuorumEpochResponseTopicData(w: Writer, v: number, x: Encodable<BeginQuorumEpochResponseTopicData>): void {
   const flex = v >= 1;
-  { const val = (x.topicName ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeBeginQuorumEpochResponsePartitionData); }
+  w.str(flex, (x.topicName ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeBeginQuorumEpochResponsePartitionData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultBeginQuorumEpochResponseTopicData(): BeginQuorumEpochResponseTopicData {
-  return { topicName: "", partitions: [] };
-}
-
-export function isDefaultBeginQuorumEpochResponseTopicData(x: Encodable<BeginQuorumEpochResponseTopicData>): boolean {
-  return (x.topicName === undefined || x.topicName === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readBeginQuorumEpochResponsePartitionData(r: Reader, v: number): BeginQuorumEpochResponsePartitionData {
@@ -323,22 +263,11 @@ export function readBeginQuorumEpochResponsePartitionData(r: Reader, v: number):
 
 export function writeBeginQuorumEpochResponsePartitionData(w: Writer, v: number, x: Encodable<BeginQuorumEpochResponsePartitionData>): void {
   const flex = v >= 1;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.leaderId ?? 0); w.int32(val); }
-  { const val = (x.leaderEpoch ?? 0); w.int32(val); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.int32((x.leaderId ?? 0));
+  w.int32((x.leaderEpoch ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultBeginQuorumEpochResponsePartitionData(): BeginQuorumEpochResponsePartitionData {
-  return { partitionIndex: 0, errorCode: 0, leaderId: 0, leaderEpoch: 0 };
-}
-
-export function isDefaultBeginQuorumEpochResponsePartitionData(x: Encodable<BeginQuorumEpochResponsePartitionData>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.leaderId === undefined || x.leaderId === 0)
-    && (x.leaderEpoch === undefined || x.leaderEpoch === 0);
 }
 
 export function readBeginQuorumEpochResponseNodeEndpoint(r: Reader, v: number): BeginQuorumEpochResponseNodeEndpoint {
@@ -357,29 +286,19 @@ export function readBeginQuorumEpochResponseNodeEndpoint(r: Reader, v: number): 
 
 export function writeBeginQuorumEpochResponseNodeEndpoint(w: Writer, v: number, x: Encodable<BeginQuorumEpochResponseNodeEndpoint>): void {
   const flex = v >= 1;
-  if (v >= 1) { const val = (x.nodeId ?? 0); w.int32(val); }
+  if (v >= 1) w.int32((x.nodeId ?? 0));
   else {
     if (x.nodeId !== undefined && !(x.nodeId === 0)) absentField('BeginQuorumEpochResponse', 'nodeId', v);
   }
-  if (v >= 1) { const val = (x.host ?? ""); w.str(flex, val); }
+  if (v >= 1) w.str(flex, (x.host ?? ""));
   else {
     if (x.host !== undefined && !(x.host === "")) absentField('BeginQuorumEpochResponse', 'host', v);
   }
-  if (v >= 1) { const val = (x.port ?? 0); w.uint16(val); }
+  if (v >= 1) w.uint16((x.port ?? 0));
   else {
     if (x.port !== undefined && !(x.port === 0)) absentField('BeginQuorumEpochResponse', 'port', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultBeginQuorumEpochResponseNodeEndpoint(): BeginQuorumEpochResponseNodeEndpoint {
-  return { nodeId: 0, host: "", port: 0 };
-}
-
-export function isDefaultBeginQuorumEpochResponseNodeEndpoint(x: Encodable<BeginQuorumEpochResponseNodeEndpoint>): boolean {
-  return (x.nodeId === undefined || x.nodeId === 0)
-    && (x.host === undefined || x.host === "")
-    && (x.port === undefined || x.port === 0);
 }
 
 export const BeginQuorumEpochResponse: MessageCodec<BeginQuorumEpochResponse> = messageCodec<BeginQuorumEpochResponse>(

@@ -47,30 +47,17 @@ export function readBrokerHeartbeatRequest(r: Reader, v: number): BrokerHeartbea
 
 export function writeBrokerHeartbeatRequest(w: Writer, v: number, x: Encodable<BrokerHeartbeatRequest>): void {
   const flex = true;
-  { const val = (x.brokerId ?? 0); w.int32(val); }
-  { const val = (x.brokerEpoch ?? -1n); w.int64(val); }
-  { const val = (x.currentMetadataOffset ?? 0n); w.int64(val); }
-  { const val = (x.wantFence ?? false); w.bool(val); }
-  { const val = (x.wantShutDown ?? false); w.bool(val); }
+  w.int32((x.brokerId ?? 0));
+  w.int64((x.brokerEpoch ?? -1n));
+  w.int64((x.currentMetadataOffset ?? 0n));
+  w.bool((x.wantFence ?? false));
+  w.bool((x.wantShutDown ?? false));
   const tagged: TaggedWrite[] = [];
   if (v >= 1) { const val = x.offlineLogDirs; if (val !== undefined && !((val !== null && val.length === 0))) tagged.push([0, (w) => { writeArray(w, true, v, val, writeElement.uuid); }]); }
   else {
     if (x.offlineLogDirs !== undefined && !((x.offlineLogDirs !== null && x.offlineLogDirs.length === 0))) absentField('BrokerHeartbeatRequest', 'offlineLogDirs', v);
   }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
-}
-
-export function defaultBrokerHeartbeatRequest(): BrokerHeartbeatRequest {
-  return { brokerId: 0, brokerEpoch: -1n, currentMetadataOffset: 0n, wantFence: false, wantShutDown: false, offlineLogDirs: [] };
-}
-
-export function isDefaultBrokerHeartbeatRequest(x: Encodable<BrokerHeartbeatRequest>): boolean {
-  return (x.brokerId === undefined || x.brokerId === 0)
-    && (x.brokerEpoch === undefined || x.brokerEpoch === -1n)
-    && (x.currentMetadataOffset === undefined || x.currentMetadataOffset === 0n)
-    && (x.wantFence === undefined || x.wantFence === false)
-    && (x.wantShutDown === undefined || x.wantShutDown === false)
-    && (x.offlineLogDirs === undefined || (x.offlineLogDirs !== null && x.offlineLogDirs.length === 0));
 }
 
 export const BrokerHeartbeatRequest: MessageCodec<BrokerHeartbeatRequest> = messageCodec<BrokerHeartbeatRequest>(
@@ -111,24 +98,12 @@ export function readBrokerHeartbeatResponse(r: Reader, v: number): BrokerHeartbe
 
 export function writeBrokerHeartbeatResponse(w: Writer, v: number, x: Encodable<BrokerHeartbeatResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.isCaughtUp ?? false); w.bool(val); }
-  { const val = (x.isFenced ?? true); w.bool(val); }
-  { const val = (x.shouldShutDown ?? false); w.bool(val); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.bool((x.isCaughtUp ?? false));
+  w.bool((x.isFenced ?? true));
+  w.bool((x.shouldShutDown ?? false));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultBrokerHeartbeatResponse(): BrokerHeartbeatResponse {
-  return { throttleTimeMs: 0, errorCode: 0, isCaughtUp: false, isFenced: true, shouldShutDown: false };
-}
-
-export function isDefaultBrokerHeartbeatResponse(x: Encodable<BrokerHeartbeatResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.isCaughtUp === undefined || x.isCaughtUp === false)
-    && (x.isFenced === undefined || x.isFenced === true)
-    && (x.shouldShutDown === undefined || x.shouldShutDown === false);
 }
 
 export const BrokerHeartbeatResponse: MessageCodec<BrokerHeartbeatResponse> = messageCodec<BrokerHeartbeatResponse>(

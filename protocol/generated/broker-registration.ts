@@ -70,35 +70,19 @@ export function readBrokerRegistrationRequest(r: Reader, v: number): BrokerRegis
 
 export function writeBrokerRegistrationRequest(w: Writer, v: number, x: Encodable<BrokerRegistrationRequest>): void {
   const flex = true;
-  { const val = (x.brokerId ?? 0); w.int32(val); }
-  { const val = (x.clusterId ?? ""); w.str(flex, val); }
-  { const val = (x.incarnationId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.listeners ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeBrokerRegistrationRequestListener); }
-  { const val = (x.features ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeBrokerRegistrationRequestFeature); }
-  { const val = (x.rack === undefined ? "" : x.rack); w.nstr(flex, val); }
-  if (v >= 1) { const val = (x.isMigratingZkBroker ?? false); w.bool(val); }
+  w.int32((x.brokerId ?? 0));
+  w.str(flex, (x.clusterId ?? ""));
+  w.uuid((x.incarnationId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.listeners ?? EMPTY_ARRAY), writeBrokerRegistrationRequestListener);
+  writeArray(w, flex, v, (x.features ?? EMPTY_ARRAY), writeBrokerRegistrationRequestFeature);
+  w.nstr(flex, (x.rack === undefined ? "" : x.rack));
+  if (v >= 1) w.bool((x.isMigratingZkBroker ?? false));
   else {
     if (x.isMigratingZkBroker !== undefined && !(x.isMigratingZkBroker === false)) absentField('BrokerRegistrationRequest', 'isMigratingZkBroker', v);
   }
-  if (v >= 2) { const val = (x.logDirs ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.uuid); }
-  if (v >= 3) { const val = (x.previousBrokerEpoch ?? -1n); w.int64(val); }
+  if (v >= 2) writeArray(w, flex, v, (x.logDirs ?? EMPTY_ARRAY), writeElement.uuid);
+  if (v >= 3) w.int64((x.previousBrokerEpoch ?? -1n));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultBrokerRegistrationRequest(): BrokerRegistrationRequest {
-  return { brokerId: 0, clusterId: "", incarnationId: ZERO_UUID, listeners: [], features: [], rack: "", isMigratingZkBroker: false, logDirs: [], previousBrokerEpoch: -1n };
-}
-
-export function isDefaultBrokerRegistrationRequest(x: Encodable<BrokerRegistrationRequest>): boolean {
-  return (x.brokerId === undefined || x.brokerId === 0)
-    && (x.clusterId === undefined || x.clusterId === "")
-    && (x.incarnationId === undefined || x.incarnationId === ZERO_UUID)
-    && (x.listeners === undefined || (x.listeners !== null && x.listeners.length === 0))
-    && (x.features === undefined || (x.features !== null && x.features.length === 0))
-    && (x.rack === undefined || x.rack === "")
-    && (x.isMigratingZkBroker === undefined || x.isMigratingZkBroker === false)
-    && (x.logDirs === undefined || (x.logDirs !== null && x.logDirs.length === 0))
-    && (x.previousBrokerEpoch === undefined || x.previousBrokerEpoch === -1n);
 }
 
 export function readBrokerRegistrationRequestListener(r: Reader, v: number): BrokerRegistrationRequestListener {
@@ -118,22 +102,11 @@ export function readBrokerRegistrationRequestListener(r: Reader, v: number): Bro
 
 export function writeBrokerRegistrationRequestListener(w: Writer, v: number, x: Encodable<BrokerRegistrationRequestListener>): void {
   const flex = true;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.host ?? ""); w.str(flex, val); }
-  { const val = (x.port ?? 0); w.uint16(val); }
-  { const val = (x.securityProtocol ?? 0); w.int16(val); }
+  w.str(flex, (x.name ?? ""));
+  w.str(flex, (x.host ?? ""));
+  w.uint16((x.port ?? 0));
+  w.int16((x.securityProtocol ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultBrokerRegistrationRequestListener(): BrokerRegistrationRequestListener {
-  return { name: "", host: "", port: 0, securityProtocol: 0 };
-}
-
-export function isDefaultBrokerRegistrationRequestListener(x: Encodable<BrokerRegistrationRequestListener>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.host === undefined || x.host === "")
-    && (x.port === undefined || x.port === 0)
-    && (x.securityProtocol === undefined || x.securityProtocol === 0);
 }
 
 export function readBrokerRegistrationRequestFeature(r: Reader, v: number): BrokerRegistrationRequestFeature {
@@ -152,20 +125,10 @@ export function readBrokerRegistrationRequestFeature(r: Reader, v: number): Brok
 
 export function writeBrokerRegistrationRequestFeature(w: Writer, v: number, x: Encodable<BrokerRegistrationRequestFeature>): void {
   const flex = true;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.minSupportedVersion ?? 0); w.int16(val); }
-  { const val = (x.maxSupportedVersion ?? 0); w.int16(val); }
+  w.str(flex, (x.name ?? ""));
+  w.int16((x.minSupportedVersion ?? 0));
+  w.int16((x.maxSupportedVersion ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultBrokerRegistrationRequestFeature(): BrokerRegistrationRequestFeature {
-  return { name: "", minSupportedVersion: 0, maxSupportedVersion: 0 };
-}
-
-export function isDefaultBrokerRegistrationRequestFeature(x: Encodable<BrokerRegistrationRequestFeature>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.minSupportedVersion === undefined || x.minSupportedVersion === 0)
-    && (x.maxSupportedVersion === undefined || x.maxSupportedVersion === 0);
 }
 
 export const BrokerRegistrationRequest: MessageCodec<BrokerRegistrationRequest> = messageCodec<BrokerRegistrationRequest>(
@@ -200,20 +163,10 @@ export function readBrokerRegistrationResponse(r: Reader, v: number): BrokerRegi
 
 export function writeBrokerRegistrationResponse(w: Writer, v: number, x: Encodable<BrokerRegistrationResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.brokerEpoch ?? -1n); w.int64(val); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.int64((x.brokerEpoch ?? -1n));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultBrokerRegistrationResponse(): BrokerRegistrationResponse {
-  return { throttleTimeMs: 0, errorCode: 0, brokerEpoch: -1n };
-}
-
-export function isDefaultBrokerRegistrationResponse(x: Encodable<BrokerRegistrationResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.brokerEpoch === undefined || x.brokerEpoch === -1n);
 }
 
 export const BrokerRegistrationResponse: MessageCodec<BrokerRegistrationResponse> = messageCodec<BrokerRegistrationResponse>(

@@ -27,18 +27,9 @@ export function readConsumerGroupDescribeRequest(r: Reader, v: number): Consumer
 
 export function writeConsumerGroupDescribeRequest(w: Writer, v: number, x: Encodable<ConsumerGroupDescribeRequest>): void {
   const flex = true;
-  { const val = (x.groupIds ?? EMPTY_ARRAY); writeArray(w, flex, v, val, (flex ? writeElement.compactString : writeElement.string)); }
-  { const val = (x.includeAuthorizedOperations ?? false); w.bool(val); }
+  writeArray(w, flex, v, (x.groupIds ?? EMPTY_ARRAY), (flex ? writeElement.compactString : writeElement.string));
+  w.bool((x.includeAuthorizedOperations ?? false));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultConsumerGroupDescribeRequest(): ConsumerGroupDescribeRequest {
-  return { groupIds: [], includeAuthorizedOperations: false };
-}
-
-export function isDefaultConsumerGroupDescribeRequest(x: Encodable<ConsumerGroupDescribeRequest>): boolean {
-  return (x.groupIds === undefined || (x.groupIds !== null && x.groupIds.length === 0))
-    && (x.includeAuthorizedOperations === undefined || x.includeAuthorizedOperations === false);
 }
 
 export const ConsumerGroupDescribeRequest: MessageCodec<ConsumerGroupDescribeRequest> = messageCodec<ConsumerGroupDescribeRequest>(
@@ -132,18 +123,9 @@ export function readConsumerGroupDescribeResponse(r: Reader, v: number): Consume
 
 export function writeConsumerGroupDescribeResponse(w: Writer, v: number, x: Encodable<ConsumerGroupDescribeResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.groups ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeConsumerGroupDescribeResponseDescribedGroup); }
+  w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.groups ?? EMPTY_ARRAY), writeConsumerGroupDescribeResponseDescribedGroup);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultConsumerGroupDescribeResponse(): ConsumerGroupDescribeResponse {
-  return { throttleTimeMs: 0, groups: [] };
-}
-
-export function isDefaultConsumerGroupDescribeResponse(x: Encodable<ConsumerGroupDescribeResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.groups === undefined || (x.groups !== null && x.groups.length === 0));
 }
 
 export function readConsumerGroupDescribeResponseDescribedGroup(r: Reader, v: number): ConsumerGroupDescribeResponseDescribedGroup {
@@ -168,32 +150,16 @@ export function readConsumerGroupDescribeResponseDescribedGroup(r: Reader, v: nu
 
 export function writeConsumerGroupDescribeResponseDescribedGroup(w: Writer, v: number, x: Encodable<ConsumerGroupDescribeResponseDescribedGroup>): void {
   const flex = true;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? null : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.groupId ?? ""); w.str(flex, val); }
-  { const val = (x.groupState ?? ""); w.str(flex, val); }
-  { const val = (x.groupEpoch ?? 0); w.int32(val); }
-  { const val = (x.assignmentEpoch ?? 0); w.int32(val); }
-  { const val = (x.assignorName ?? ""); w.str(flex, val); }
-  { const val = (x.members ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeConsumerGroupDescribeResponseMember); }
-  { const val = (x.authorizedOperations ?? -2147483648); w.int32(val); }
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? null : x.errorMessage));
+  w.str(flex, (x.groupId ?? ""));
+  w.str(flex, (x.groupState ?? ""));
+  w.int32((x.groupEpoch ?? 0));
+  w.int32((x.assignmentEpoch ?? 0));
+  w.str(flex, (x.assignorName ?? ""));
+  writeArray(w, flex, v, (x.members ?? EMPTY_ARRAY), writeConsumerGroupDescribeResponseMember);
+  w.int32((x.authorizedOperations ?? -2147483648));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultConsumerGroupDescribeResponseDescribedGroup(): ConsumerGroupDescribeResponseDescribedGroup {
-  return { errorCode: 0, errorMessage: null, groupId: "", groupState: "", groupEpoch: 0, assignmentEpoch: 0, assignorName: "", members: [], authorizedOperations: -2147483648 };
-}
-
-export function isDefaultConsumerGroupDescribeResponseDescribedGroup(x: Encodable<ConsumerGroupDescribeResponseDescribedGroup>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === null)
-    && (x.groupId === undefined || x.groupId === "")
-    && (x.groupState === undefined || x.groupState === "")
-    && (x.groupEpoch === undefined || x.groupEpoch === 0)
-    && (x.assignmentEpoch === undefined || x.assignmentEpoch === 0)
-    && (x.assignorName === undefined || x.assignorName === "")
-    && (x.members === undefined || (x.members !== null && x.members.length === 0))
-    && (x.authorizedOperations === undefined || x.authorizedOperations === -2147483648);
 }
 
 export function readConsumerGroupDescribeResponseMember(r: Reader, v: number): ConsumerGroupDescribeResponseMember {
@@ -219,34 +185,17 @@ export function readConsumerGroupDescribeResponseMember(r: Reader, v: number): C
 
 export function writeConsumerGroupDescribeResponseMember(w: Writer, v: number, x: Encodable<ConsumerGroupDescribeResponseMember>): void {
   const flex = true;
-  { const val = (x.memberId ?? ""); w.str(flex, val); }
-  { const val = (x.instanceId === undefined ? null : x.instanceId); w.nstr(flex, val); }
-  { const val = (x.rackId === undefined ? null : x.rackId); w.nstr(flex, val); }
-  { const val = (x.memberEpoch ?? 0); w.int32(val); }
-  { const val = (x.clientId ?? ""); w.str(flex, val); }
-  { const val = (x.clientHost ?? ""); w.str(flex, val); }
-  { const val = (x.subscribedTopicNames ?? EMPTY_ARRAY); writeArray(w, flex, v, val, (flex ? writeElement.compactString : writeElement.string)); }
-  { const val = (x.subscribedTopicRegex === undefined ? null : x.subscribedTopicRegex); w.nstr(flex, val); }
-  { const val = (x.assignment ?? {}); writeConsumerGroupDescribeResponseAssignment(w, v, val); }
-  { const val = (x.targetAssignment ?? {}); writeConsumerGroupDescribeResponseAssignment(w, v, val); }
+  w.str(flex, (x.memberId ?? ""));
+  w.nstr(flex, (x.instanceId === undefined ? null : x.instanceId));
+  w.nstr(flex, (x.rackId === undefined ? null : x.rackId));
+  w.int32((x.memberEpoch ?? 0));
+  w.str(flex, (x.clientId ?? ""));
+  w.str(flex, (x.clientHost ?? ""));
+  writeArray(w, flex, v, (x.subscribedTopicNames ?? EMPTY_ARRAY), (flex ? writeElement.compactString : writeElement.string));
+  w.nstr(flex, (x.subscribedTopicRegex === undefined ? null : x.subscribedTopicRegex));
+  writeConsumerGroupDescribeResponseAssignment(w, v, (x.assignment ?? {}));
+  writeConsumerGroupDescribeResponseAssignment(w, v, (x.targetAssignment ?? {}));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultConsumerGroupDescribeResponseMember(): ConsumerGroupDescribeResponseMember {
-  return { memberId: "", instanceId: null, rackId: null, memberEpoch: 0, clientId: "", clientHost: "", subscribedTopicNames: [], subscribedTopicRegex: null, assignment: defaultConsumerGroupDescribeResponseAssignment(), targetAssignment: defaultConsumerGroupDescribeResponseAssignment() };
-}
-
-export function isDefaultConsumerGroupDescribeResponseMember(x: Encodable<ConsumerGroupDescribeResponseMember>): boolean {
-  return (x.memberId === undefined || x.memberId === "")
-    && (x.instanceId === undefined || x.instanceId === null)
-    && (x.rackId === undefined || x.rackId === null)
-    && (x.memberEpoch === undefined || x.memberEpoch === 0)
-    && (x.clientId === undefined || x.clientId === "")
-    && (x.clientHost === undefined || x.clientHost === "")
-    && (x.subscribedTopicNames === undefined || (x.subscribedTopicNames !== null && x.subscribedTopicNames.length === 0))
-    && (x.subscribedTopicRegex === undefined || x.subscribedTopicRegex === null)
-    && (x.assignment === undefined || (x.assignment !== null && isDefaultConsumerGroupDescribeResponseAssignment(x.assignment)))
-    && (x.targetAssignment === undefined || (x.targetAssignment !== null && isDefaultConsumerGroupDescribeResponseAssignment(x.targetAssignment)));
 }
 
 export function readConsumerGroupDescribeResponseAssignment(r: Reader, v: number): ConsumerGroupDescribeResponseAssignment {
@@ -263,16 +212,8 @@ export function readConsumerGroupDescribeResponseAssignment(r: Reader, v: number
 
 export function writeConsumerGroupDescribeResponseAssignment(w: Writer, v: number, x: Encodable<ConsumerGroupDescribeResponseAssignment>): void {
   const flex = true;
-  { const val = (x.topicPartitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeConsumerGroupDescribeResponseTopicPartitions); }
+  writeArray(w, flex, v, (x.topicPartitions ?? EMPTY_ARRAY), writeConsumerGroupDescribeResponseTopicPartitions);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultConsumerGroupDescribeResponseAssignment(): ConsumerGroupDescribeResponseAssignment {
-  return { topicPartitions: [] };
-}
-
-export function isDefaultConsumerGroupDescribeResponseAssignment(x: Encodable<ConsumerGroupDescribeResponseAssignment>): boolean {
-  return (x.topicPartitions === undefined || (x.topicPartitions !== null && x.topicPartitions.length === 0));
 }
 
 export function readConsumerGroupDescribeResponseTopicPartitions(r: Reader, v: number): ConsumerGroupDescribeResponseTopicPartitions {
@@ -291,20 +232,10 @@ export function readConsumerGroupDescribeResponseTopicPartitions(r: Reader, v: n
 
 export function writeConsumerGroupDescribeResponseTopicPartitions(w: Writer, v: number, x: Encodable<ConsumerGroupDescribeResponseTopicPartitions>): void {
   const flex = true;
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.topicName ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  w.uuid((x.topicId ?? ZERO_UUID));
+  w.str(flex, (x.topicName ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeElement.int32);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultConsumerGroupDescribeResponseTopicPartitions(): ConsumerGroupDescribeResponseTopicPartitions {
-  return { topicId: ZERO_UUID, topicName: "", partitions: [] };
-}
-
-export function isDefaultConsumerGroupDescribeResponseTopicPartitions(x: Encodable<ConsumerGroupDescribeResponseTopicPartitions>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.topicName === undefined || x.topicName === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export const ConsumerGroupDescribeResponse: MessageCodec<ConsumerGroupDescribeResponse> = messageCodec<ConsumerGroupDescribeResponse>(

@@ -56,32 +56,16 @@ export function readConsumerGroupHeartbeatRequest(r: Reader, v: number): Consume
 
 export function writeConsumerGroupHeartbeatRequest(w: Writer, v: number, x: Encodable<ConsumerGroupHeartbeatRequest>): void {
   const flex = true;
-  { const val = (x.groupId ?? ""); w.str(flex, val); }
-  { const val = (x.memberId ?? ""); w.str(flex, val); }
-  { const val = (x.memberEpoch ?? 0); w.int32(val); }
-  { const val = (x.instanceId === undefined ? null : x.instanceId); w.nstr(flex, val); }
-  { const val = (x.rackId === undefined ? null : x.rackId); w.nstr(flex, val); }
-  { const val = (x.rebalanceTimeoutMs ?? -1); w.int32(val); }
-  { const val = (x.subscribedTopicNames === undefined ? null : x.subscribedTopicNames); writeNullableArray(w, flex, v, val, (flex ? writeElement.compactString : writeElement.string)); }
-  { const val = (x.serverAssignor === undefined ? null : x.serverAssignor); w.nstr(flex, val); }
-  { const val = (x.topicPartitions === undefined ? null : x.topicPartitions); writeNullableArray(w, flex, v, val, writeConsumerGroupHeartbeatRequestTopicPartitions); }
+  w.str(flex, (x.groupId ?? ""));
+  w.str(flex, (x.memberId ?? ""));
+  w.int32((x.memberEpoch ?? 0));
+  w.nstr(flex, (x.instanceId === undefined ? null : x.instanceId));
+  w.nstr(flex, (x.rackId === undefined ? null : x.rackId));
+  w.int32((x.rebalanceTimeoutMs ?? -1));
+  writeNullableArray(w, flex, v, (x.subscribedTopicNames === undefined ? null : x.subscribedTopicNames), (flex ? writeElement.compactString : writeElement.string));
+  w.nstr(flex, (x.serverAssignor === undefined ? null : x.serverAssignor));
+  writeNullableArray(w, flex, v, (x.topicPartitions === undefined ? null : x.topicPartitions), writeConsumerGroupHeartbeatRequestTopicPartitions);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultConsumerGroupHeartbeatRequest(): ConsumerGroupHeartbeatRequest {
-  return { groupId: "", memberId: "", memberEpoch: 0, instanceId: null, rackId: null, rebalanceTimeoutMs: -1, subscribedTopicNames: null, serverAssignor: null, topicPartitions: null };
-}
-
-export function isDefaultConsumerGroupHeartbeatRequest(x: Encodable<ConsumerGroupHeartbeatRequest>): boolean {
-  return (x.groupId === undefined || x.groupId === "")
-    && (x.memberId === undefined || x.memberId === "")
-    && (x.memberEpoch === undefined || x.memberEpoch === 0)
-    && (x.instanceId === undefined || x.instanceId === null)
-    && (x.rackId === undefined || x.rackId === null)
-    && (x.rebalanceTimeoutMs === undefined || x.rebalanceTimeoutMs === -1)
-    && (x.subscribedTopicNames === undefined || x.subscribedTopicNames === null)
-    && (x.serverAssignor === undefined || x.serverAssignor === null)
-    && (x.topicPartitions === undefined || x.topicPartitions === null);
 }
 
 export function readConsumerGroupHeartbeatRequestTopicPartitions(r: Reader, v: number): ConsumerGroupHeartbeatRequestTopicPartitions {
@@ -99,18 +83,9 @@ export function readConsumerGroupHeartbeatRequestTopicPartitions(r: Reader, v: n
 
 export function writeConsumerGroupHeartbeatRequestTopicPartitions(w: Writer, v: number, x: Encodable<ConsumerGroupHeartbeatRequestTopicPartitions>): void {
   const flex = true;
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeElement.int32);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultConsumerGroupHeartbeatRequestTopicPartitions(): ConsumerGroupHeartbeatRequestTopicPartitions {
-  return { topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultConsumerGroupHeartbeatRequestTopicPartitions(x: Encodable<ConsumerGroupHeartbeatRequestTopicPartitions>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export const ConsumerGroupHeartbeatRequest: MessageCodec<ConsumerGroupHeartbeatRequest> = messageCodec<ConsumerGroupHeartbeatRequest>(
@@ -171,28 +146,14 @@ export function readConsumerGroupHeartbeatResponse(r: Reader, v: number): Consum
 
 export function writeConsumerGroupHeartbeatResponse(w: Writer, v: number, x: Encodable<ConsumerGroupHeartbeatResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? null : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.memberId === undefined ? null : x.memberId); w.nstr(flex, val); }
-  { const val = (x.memberEpoch ?? 0); w.int32(val); }
-  { const val = (x.heartbeatIntervalMs ?? 0); w.int32(val); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? null : x.errorMessage));
+  w.nstr(flex, (x.memberId === undefined ? null : x.memberId));
+  w.int32((x.memberEpoch ?? 0));
+  w.int32((x.heartbeatIntervalMs ?? 0));
   { const val = (x.assignment === undefined ? null : x.assignment); if (val === null) w.int8(-1); else { w.int8(1); writeConsumerGroupHeartbeatResponseAssignment(w, v, val); } }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultConsumerGroupHeartbeatResponse(): ConsumerGroupHeartbeatResponse {
-  return { throttleTimeMs: 0, errorCode: 0, errorMessage: null, memberId: null, memberEpoch: 0, heartbeatIntervalMs: 0, assignment: null };
-}
-
-export function isDefaultConsumerGroupHeartbeatResponse(x: Encodable<ConsumerGroupHeartbeatResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === null)
-    && (x.memberId === undefined || x.memberId === null)
-    && (x.memberEpoch === undefined || x.memberEpoch === 0)
-    && (x.heartbeatIntervalMs === undefined || x.heartbeatIntervalMs === 0)
-    && (x.assignment === undefined || x.assignment === null);
 }
 
 export function readConsumerGroupHeartbeatResponseAssignment(r: Reader, v: number): ConsumerGroupHeartbeatResponseAssignment {
@@ -209,16 +170,8 @@ export function readConsumerGroupHeartbeatResponseAssignment(r: Reader, v: numbe
 
 export function writeConsumerGroupHeartbeatResponseAssignment(w: Writer, v: number, x: Encodable<ConsumerGroupHeartbeatResponseAssignment>): void {
   const flex = true;
-  { const val = (x.topicPartitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeConsumerGroupHeartbeatResponseTopicPartitions); }
+  writeArray(w, flex, v, (x.topicPartitions ?? EMPTY_ARRAY), writeConsumerGroupHeartbeatResponseTopicPartitions);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultConsumerGroupHeartbeatResponseAssignment(): ConsumerGroupHeartbeatResponseAssignment {
-  return { topicPartitions: [] };
-}
-
-export function isDefaultConsumerGroupHeartbeatResponseAssignment(x: Encodable<ConsumerGroupHeartbeatResponseAssignment>): boolean {
-  return (x.topicPartitions === undefined || (x.topicPartitions !== null && x.topicPartitions.length === 0));
 }
 
 export function readConsumerGroupHeartbeatResponseTopicPartitions(r: Reader, v: number): ConsumerGroupHeartbeatResponseTopicPartitions {
@@ -236,18 +189,9 @@ export function readConsumerGroupHeartbeatResponseTopicPartitions(r: Reader, v: 
 
 export function writeConsumerGroupHeartbeatResponseTopicPartitions(w: Writer, v: number, x: Encodable<ConsumerGroupHeartbeatResponseTopicPartitions>): void {
   const flex = true;
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeElement.int32);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultConsumerGroupHeartbeatResponseTopicPartitions(): ConsumerGroupHeartbeatResponseTopicPartitions {
-  return { topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultConsumerGroupHeartbeatResponseTopicPartitions(x: Encodable<ConsumerGroupHeartbeatResponseTopicPartitions>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export const ConsumerGroupHeartbeatResponse: MessageCodec<ConsumerGroupHeartbeatResponse> = messageCodec<ConsumerGroupHeartbeatResponse>(

@@ -27,17 +27,8 @@ export function readConsumerProtocolAssignment(r: Reader, v: number): ConsumerPr
 }
 
 export function writeConsumerProtocolAssignment(w: Writer, v: number, x: Encodable<ConsumerProtocolAssignment>): void {
-  { const val = (x.assignedPartitions ?? EMPTY_ARRAY); writeArray(w, false, v, val, writeConsumerProtocolAssignmentTopicPartition); }
-  { const val = (x.userData === undefined ? null : x.userData); w.nbytes(false, val); }
-}
-
-export function defaultConsumerProtocolAssignment(): ConsumerProtocolAssignment {
-  return { assignedPartitions: [], userData: null };
-}
-
-export function isDefaultConsumerProtocolAssignment(x: Encodable<ConsumerProtocolAssignment>): boolean {
-  return (x.assignedPartitions === undefined || (x.assignedPartitions !== null && x.assignedPartitions.length === 0))
-    && (x.userData === undefined || x.userData === null);
+  writeArray(w, false, v, (x.assignedPartitions ?? EMPTY_ARRAY), writeConsumerProtocolAssignmentTopicPartition);
+  w.nbytes(false, (x.userData === undefined ? null : x.userData));
 }
 
 export function readConsumerProtocolAssignmentTopicPartition(r: Reader, v: number): ConsumerProtocolAssignmentTopicPartition {
@@ -49,17 +40,8 @@ export function readConsumerProtocolAssignmentTopicPartition(r: Reader, v: numbe
 }
 
 export function writeConsumerProtocolAssignmentTopicPartition(w: Writer, v: number, x: Encodable<ConsumerProtocolAssignmentTopicPartition>): void {
-  { const val = (x.topic ?? ""); w.str(false, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, false, v, val, writeElement.int32); }
-}
-
-export function defaultConsumerProtocolAssignmentTopicPartition(): ConsumerProtocolAssignmentTopicPartition {
-  return { topic: "", partitions: [] };
-}
-
-export function isDefaultConsumerProtocolAssignmentTopicPartition(x: Encodable<ConsumerProtocolAssignmentTopicPartition>): boolean {
-  return (x.topic === undefined || x.topic === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
+  w.str(false, (x.topic ?? ""));
+  writeArray(w, false, v, (x.partitions ?? EMPTY_ARRAY), writeElement.int32);
 }
 
 export const ConsumerProtocolAssignment: MessageCodec<ConsumerProtocolAssignment> = messageCodec<ConsumerProtocolAssignment>(

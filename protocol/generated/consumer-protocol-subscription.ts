@@ -36,23 +36,11 @@ export function readConsumerProtocolSubscription(r: Reader, v: number): Consumer
 }
 
 export function writeConsumerProtocolSubscription(w: Writer, v: number, x: Encodable<ConsumerProtocolSubscription>): void {
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, false, v, val, writeElement.string); }
-  { const val = (x.userData === undefined ? null : x.userData); w.nbytes(false, val); }
-  if (v >= 1) { const val = (x.ownedPartitions ?? EMPTY_ARRAY); writeArray(w, false, v, val, writeConsumerProtocolSubscriptionTopicPartition); }
-  if (v >= 2) { const val = (x.generationId ?? -1); w.int32(val); }
-  if (v >= 3) { const val = (x.rackId === undefined ? null : x.rackId); w.nstr(false, val); }
-}
-
-export function defaultConsumerProtocolSubscription(): ConsumerProtocolSubscription {
-  return { topics: [], userData: null, ownedPartitions: [], generationId: -1, rackId: null };
-}
-
-export function isDefaultConsumerProtocolSubscription(x: Encodable<ConsumerProtocolSubscription>): boolean {
-  return (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.userData === undefined || x.userData === null)
-    && (x.ownedPartitions === undefined || (x.ownedPartitions !== null && x.ownedPartitions.length === 0))
-    && (x.generationId === undefined || x.generationId === -1)
-    && (x.rackId === undefined || x.rackId === null);
+  writeArray(w, false, v, (x.topics ?? EMPTY_ARRAY), writeElement.string);
+  w.nbytes(false, (x.userData === undefined ? null : x.userData));
+  if (v >= 1) writeArray(w, false, v, (x.ownedPartitions ?? EMPTY_ARRAY), writeConsumerProtocolSubscriptionTopicPartition);
+  if (v >= 2) w.int32((x.generationId ?? -1));
+  if (v >= 3) w.nstr(false, (x.rackId === undefined ? null : x.rackId));
 }
 
 export function readConsumerProtocolSubscriptionTopicPartition(r: Reader, v: number): ConsumerProtocolSubscriptionTopicPartition {
@@ -64,23 +52,14 @@ export function readConsumerProtocolSubscriptionTopicPartition(r: Reader, v: num
 }
 
 export function writeConsumerProtocolSubscriptionTopicPartition(w: Writer, v: number, x: Encodable<ConsumerProtocolSubscriptionTopicPartition>): void {
-  if (v >= 1) { const val = (x.topic ?? ""); w.str(false, val); }
+  if (v >= 1) w.str(false, (x.topic ?? ""));
   else {
     if (x.topic !== undefined && !(x.topic === "")) absentField('ConsumerProtocolSubscription', 'topic', v);
   }
-  if (v >= 1) { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, false, v, val, writeElement.int32); }
+  if (v >= 1) writeArray(w, false, v, (x.partitions ?? EMPTY_ARRAY), writeElement.int32);
   else {
     if (x.partitions !== undefined && !((x.partitions !== null && x.partitions.length === 0))) absentField('ConsumerProtocolSubscription', 'partitions', v);
   }
-}
-
-export function defaultConsumerProtocolSubscriptionTopicPartition(): ConsumerProtocolSubscriptionTopicPartition {
-  return { topic: "", partitions: [] };
-}
-
-export function isDefaultConsumerProtocolSubscriptionTopicPartition(x: Encodable<ConsumerProtocolSubscriptionTopicPartition>): boolean {
-  return (x.topic === undefined || x.topic === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export const ConsumerProtocolSubscription: MessageCodec<ConsumerProtocolSubscription> = messageCodec<ConsumerProtocolSubscription>(

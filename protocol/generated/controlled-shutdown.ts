@@ -27,18 +27,9 @@ export function readControlledShutdownRequest(r: Reader, v: number): ControlledS
 
 export function writeControlledShutdownRequest(w: Writer, v: number, x: Encodable<ControlledShutdownRequest>): void {
   const flex = v >= 3;
-  { const val = (x.brokerId ?? 0); w.int32(val); }
-  if (v >= 2) { const val = (x.brokerEpoch ?? -1n); w.int64(val); }
+  w.int32((x.brokerId ?? 0));
+  if (v >= 2) w.int64((x.brokerEpoch ?? -1n));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultControlledShutdownRequest(): ControlledShutdownRequest {
-  return { brokerId: 0, brokerEpoch: -1n };
-}
-
-export function isDefaultControlledShutdownRequest(x: Encodable<ControlledShutdownRequest>): boolean {
-  return (x.brokerId === undefined || x.brokerId === 0)
-    && (x.brokerEpoch === undefined || x.brokerEpoch === -1n);
 }
 
 export const ControlledShutdownRequest: MessageCodec<ControlledShutdownRequest> = messageCodec<ControlledShutdownRequest>(
@@ -78,18 +69,9 @@ export function readControlledShutdownResponse(r: Reader, v: number): Controlled
 
 export function writeControlledShutdownResponse(w: Writer, v: number, x: Encodable<ControlledShutdownResponse>): void {
   const flex = v >= 3;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.remainingPartitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeControlledShutdownResponseRemainingPartition); }
+  w.int16((x.errorCode ?? 0));
+  writeArray(w, flex, v, (x.remainingPartitions ?? EMPTY_ARRAY), writeControlledShutdownResponseRemainingPartition);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultControlledShutdownResponse(): ControlledShutdownResponse {
-  return { errorCode: 0, remainingPartitions: [] };
-}
-
-export function isDefaultControlledShutdownResponse(x: Encodable<ControlledShutdownResponse>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.remainingPartitions === undefined || (x.remainingPartitions !== null && x.remainingPartitions.length === 0));
 }
 
 export function readControlledShutdownResponseRemainingPartition(r: Reader, v: number): ControlledShutdownResponseRemainingPartition {
@@ -107,18 +89,9 @@ export function readControlledShutdownResponseRemainingPartition(r: Reader, v: n
 
 export function writeControlledShutdownResponseRemainingPartition(w: Writer, v: number, x: Encodable<ControlledShutdownResponseRemainingPartition>): void {
   const flex = v >= 3;
-  { const val = (x.topicName ?? ""); w.str(flex, val); }
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
+  w.str(flex, (x.topicName ?? ""));
+  w.int32((x.partitionIndex ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultControlledShutdownResponseRemainingPartition(): ControlledShutdownResponseRemainingPartition {
-  return { topicName: "", partitionIndex: 0 };
-}
-
-export function isDefaultControlledShutdownResponseRemainingPartition(x: Encodable<ControlledShutdownResponseRemainingPartition>): boolean {
-  return (x.topicName === undefined || x.topicName === "")
-    && (x.partitionIndex === undefined || x.partitionIndex === 0);
 }
 
 export const ControlledShutdownResponse: MessageCodec<ControlledShutdownResponse> = messageCodec<ControlledShutdownResponse>(

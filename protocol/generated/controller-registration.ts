@@ -58,24 +58,12 @@ export function readControllerRegistrationRequest(r: Reader, v: number): Control
 
 export function writeControllerRegistrationRequest(w: Writer, v: number, x: Encodable<ControllerRegistrationRequest>): void {
   const flex = true;
-  { const val = (x.controllerId ?? 0); w.int32(val); }
-  { const val = (x.incarnationId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.zkMigrationReady ?? false); w.bool(val); }
-  { const val = (x.listeners ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeControllerRegistrationRequestListener); }
-  { const val = (x.features ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeControllerRegistrationRequestFeature); }
+  w.int32((x.controllerId ?? 0));
+  w.uuid((x.incarnationId ?? ZERO_UUID));
+  w.bool((x.zkMigrationReady ?? false));
+  writeArray(w, flex, v, (x.listeners ?? EMPTY_ARRAY), writeControllerRegistrationRequestListener);
+  writeArray(w, flex, v, (x.features ?? EMPTY_ARRAY), writeControllerRegistrationRequestFeature);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultControllerRegistrationRequest(): ControllerRegistrationRequest {
-  return { controllerId: 0, incarnationId: ZERO_UUID, zkMigrationReady: false, listeners: [], features: [] };
-}
-
-export function isDefaultControllerRegistrationRequest(x: Encodable<ControllerRegistrationRequest>): boolean {
-  return (x.controllerId === undefined || x.controllerId === 0)
-    && (x.incarnationId === undefined || x.incarnationId === ZERO_UUID)
-    && (x.zkMigrationReady === undefined || x.zkMigrationReady === false)
-    && (x.listeners === undefined || (x.listeners !== null && x.listeners.length === 0))
-    && (x.features === undefined || (x.features !== null && x.features.length === 0));
 }
 
 export function readControllerRegistrationRequestListener(r: Reader, v: number): ControllerRegistrationRequestListener {
@@ -95,22 +83,11 @@ export function readControllerRegistrationRequestListener(r: Reader, v: number):
 
 export function writeControllerRegistrationRequestListener(w: Writer, v: number, x: Encodable<ControllerRegistrationRequestListener>): void {
   const flex = true;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.host ?? ""); w.str(flex, val); }
-  { const val = (x.port ?? 0); w.uint16(val); }
-  { const val = (x.securityProtocol ?? 0); w.int16(val); }
+  w.str(flex, (x.name ?? ""));
+  w.str(flex, (x.host ?? ""));
+  w.uint16((x.port ?? 0));
+  w.int16((x.securityProtocol ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultControllerRegistrationRequestListener(): ControllerRegistrationRequestListener {
-  return { name: "", host: "", port: 0, securityProtocol: 0 };
-}
-
-export function isDefaultControllerRegistrationRequestListener(x: Encodable<ControllerRegistrationRequestListener>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.host === undefined || x.host === "")
-    && (x.port === undefined || x.port === 0)
-    && (x.securityProtocol === undefined || x.securityProtocol === 0);
 }
 
 export function readControllerRegistrationRequestFeature(r: Reader, v: number): ControllerRegistrationRequestFeature {
@@ -129,20 +106,10 @@ export function readControllerRegistrationRequestFeature(r: Reader, v: number): 
 
 export function writeControllerRegistrationRequestFeature(w: Writer, v: number, x: Encodable<ControllerRegistrationRequestFeature>): void {
   const flex = true;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.minSupportedVersion ?? 0); w.int16(val); }
-  { const val = (x.maxSupportedVersion ?? 0); w.int16(val); }
+  w.str(flex, (x.name ?? ""));
+  w.int16((x.minSupportedVersion ?? 0));
+  w.int16((x.maxSupportedVersion ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultControllerRegistrationRequestFeature(): ControllerRegistrationRequestFeature {
-  return { name: "", minSupportedVersion: 0, maxSupportedVersion: 0 };
-}
-
-export function isDefaultControllerRegistrationRequestFeature(x: Encodable<ControllerRegistrationRequestFeature>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.minSupportedVersion === undefined || x.minSupportedVersion === 0)
-    && (x.maxSupportedVersion === undefined || x.maxSupportedVersion === 0);
 }
 
 export const ControllerRegistrationRequest: MessageCodec<ControllerRegistrationRequest> = messageCodec<ControllerRegistrationRequest>(
@@ -177,20 +144,10 @@ export function readControllerRegistrationResponse(r: Reader, v: number): Contro
 
 export function writeControllerRegistrationResponse(w: Writer, v: number, x: Encodable<ControllerRegistrationResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultControllerRegistrationResponse(): ControllerRegistrationResponse {
-  return { throttleTimeMs: 0, errorCode: 0, errorMessage: "" };
-}
-
-export function isDefaultControllerRegistrationResponse(x: Encodable<ControllerRegistrationResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "");
 }
 
 export const ControllerRegistrationResponse: MessageCodec<ControllerRegistrationResponse> = messageCodec<ControllerRegistrationResponse>(

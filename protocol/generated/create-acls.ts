@@ -42,16 +42,8 @@ export function readCreateAclsRequest(r: Reader, v: number): CreateAclsRequest {
 
 export function writeCreateAclsRequest(w: Writer, v: number, x: Encodable<CreateAclsRequest>): void {
   const flex = v >= 2;
-  { const val = (x.creations ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeCreateAclsRequestAclCreation); }
+  writeArray(w, flex, v, (x.creations ?? EMPTY_ARRAY), writeCreateAclsRequestAclCreation);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultCreateAclsRequest(): CreateAclsRequest {
-  return { creations: [] };
-}
-
-export function isDefaultCreateAclsRequest(x: Encodable<CreateAclsRequest>): boolean {
-  return (x.creations === undefined || (x.creations !== null && x.creations.length === 0));
 }
 
 export function readCreateAclsRequestAclCreation(r: Reader, v: number): CreateAclsRequestAclCreation {
@@ -74,31 +66,17 @@ export function readCreateAclsRequestAclCreation(r: Reader, v: number): CreateAc
 
 export function writeCreateAclsRequestAclCreation(w: Writer, v: number, x: Encodable<CreateAclsRequestAclCreation>): void {
   const flex = v >= 2;
-  { const val = (x.resourceType ?? 0); w.int8(val); }
-  { const val = (x.resourceName ?? ""); w.str(flex, val); }
-  if (v >= 1) { const val = (x.resourcePatternType ?? 3); w.int8(val); }
+  w.int8((x.resourceType ?? 0));
+  w.str(flex, (x.resourceName ?? ""));
+  if (v >= 1) w.int8((x.resourcePatternType ?? 3));
   else {
     if (x.resourcePatternType !== undefined && !(x.resourcePatternType === 3)) absentField('CreateAclsRequest', 'resourcePatternType', v);
   }
-  { const val = (x.principal ?? ""); w.str(flex, val); }
-  { const val = (x.host ?? ""); w.str(flex, val); }
-  { const val = (x.operation ?? 0); w.int8(val); }
-  { const val = (x.permissionType ?? 0); w.int8(val); }
+  w.str(flex, (x.principal ?? ""));
+  w.str(flex, (x.host ?? ""));
+  w.int8((x.operation ?? 0));
+  w.int8((x.permissionType ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultCreateAclsRequestAclCreation(): CreateAclsRequestAclCreation {
-  return { resourceType: 0, resourceName: "", resourcePatternType: 3, principal: "", host: "", operation: 0, permissionType: 0 };
-}
-
-export function isDefaultCreateAclsRequestAclCreation(x: Encodable<CreateAclsRequestAclCreation>): boolean {
-  return (x.resourceType === undefined || x.resourceType === 0)
-    && (x.resourceName === undefined || x.resourceName === "")
-    && (x.resourcePatternType === undefined || x.resourcePatternType === 3)
-    && (x.principal === undefined || x.principal === "")
-    && (x.host === undefined || x.host === "")
-    && (x.operation === undefined || x.operation === 0)
-    && (x.permissionType === undefined || x.permissionType === 0);
 }
 
 export const CreateAclsRequest: MessageCodec<CreateAclsRequest> = messageCodec<CreateAclsRequest>(
@@ -138,18 +116,9 @@ export function readCreateAclsResponse(r: Reader, v: number): CreateAclsResponse
 
 export function writeCreateAclsResponse(w: Writer, v: number, x: Encodable<CreateAclsResponse>): void {
   const flex = v >= 2;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.results ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeCreateAclsResponseAclCreationResult); }
+  w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.results ?? EMPTY_ARRAY), writeCreateAclsResponseAclCreationResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultCreateAclsResponse(): CreateAclsResponse {
-  return { throttleTimeMs: 0, results: [] };
-}
-
-export function isDefaultCreateAclsResponse(x: Encodable<CreateAclsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.results === undefined || (x.results !== null && x.results.length === 0));
 }
 
 export function readCreateAclsResponseAclCreationResult(r: Reader, v: number): CreateAclsResponseAclCreationResult {
@@ -167,18 +136,9 @@ export function readCreateAclsResponseAclCreationResult(r: Reader, v: number): C
 
 export function writeCreateAclsResponseAclCreationResult(w: Writer, v: number, x: Encodable<CreateAclsResponseAclCreationResult>): void {
   const flex = v >= 2;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultCreateAclsResponseAclCreationResult(): CreateAclsResponseAclCreationResult {
-  return { errorCode: 0, errorMessage: "" };
-}
-
-export function isDefaultCreateAclsResponseAclCreationResult(x: Encodable<CreateAclsResponseAclCreationResult>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "");
 }
 
 export const CreateAclsResponse: MessageCodec<CreateAclsResponse> = messageCodec<CreateAclsResponse>(

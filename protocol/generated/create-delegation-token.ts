@@ -41,28 +41,17 @@ export function readCreateDelegationTokenRequest(r: Reader, v: number): CreateDe
 
 export function writeCreateDelegationTokenRequest(w: Writer, v: number, x: Encodable<CreateDelegationTokenRequest>): void {
   const flex = v >= 2;
-  if (v >= 3) { const val = (x.ownerPrincipalType === undefined ? "" : x.ownerPrincipalType); w.nstr(flex, val); }
+  if (v >= 3) w.nstr(flex, (x.ownerPrincipalType === undefined ? "" : x.ownerPrincipalType));
   else {
     if (x.ownerPrincipalType !== undefined && !(x.ownerPrincipalType === "")) absentField('CreateDelegationTokenRequest', 'ownerPrincipalType', v);
   }
-  if (v >= 3) { const val = (x.ownerPrincipalName === undefined ? "" : x.ownerPrincipalName); w.nstr(flex, val); }
+  if (v >= 3) w.nstr(flex, (x.ownerPrincipalName === undefined ? "" : x.ownerPrincipalName));
   else {
     if (x.ownerPrincipalName !== undefined && !(x.ownerPrincipalName === "")) absentField('CreateDelegationTokenRequest', 'ownerPrincipalName', v);
   }
-  { const val = (x.renewers ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeCreateDelegationTokenRequestCreatableRenewers); }
-  { const val = (x.maxLifetimeMs ?? 0n); w.int64(val); }
+  writeArray(w, flex, v, (x.renewers ?? EMPTY_ARRAY), writeCreateDelegationTokenRequestCreatableRenewers);
+  w.int64((x.maxLifetimeMs ?? 0n));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultCreateDelegationTokenRequest(): CreateDelegationTokenRequest {
-  return { ownerPrincipalType: "", ownerPrincipalName: "", renewers: [], maxLifetimeMs: 0n };
-}
-
-export function isDefaultCreateDelegationTokenRequest(x: Encodable<CreateDelegationTokenRequest>): boolean {
-  return (x.ownerPrincipalType === undefined || x.ownerPrincipalType === "")
-    && (x.ownerPrincipalName === undefined || x.ownerPrincipalName === "")
-    && (x.renewers === undefined || (x.renewers !== null && x.renewers.length === 0))
-    && (x.maxLifetimeMs === undefined || x.maxLifetimeMs === 0n);
 }
 
 export function readCreateDelegationTokenRequestCreatableRenewers(r: Reader, v: number): CreateDelegationTokenRequestCreatableRenewers {
@@ -80,18 +69,9 @@ export function readCreateDelegationTokenRequestCreatableRenewers(r: Reader, v: 
 
 export function writeCreateDelegationTokenRequestCreatableRenewers(w: Writer, v: number, x: Encodable<CreateDelegationTokenRequestCreatableRenewers>): void {
   const flex = v >= 2;
-  { const val = (x.principalType ?? ""); w.str(flex, val); }
-  { const val = (x.principalName ?? ""); w.str(flex, val); }
+  w.str(flex, (x.principalType ?? ""));
+  w.str(flex, (x.principalName ?? ""));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultCreateDelegationTokenRequestCreatableRenewers(): CreateDelegationTokenRequestCreatableRenewers {
-  return { principalType: "", principalName: "" };
-}
-
-export function isDefaultCreateDelegationTokenRequestCreatableRenewers(x: Encodable<CreateDelegationTokenRequestCreatableRenewers>): boolean {
-  return (x.principalType === undefined || x.principalType === "")
-    && (x.principalName === undefined || x.principalName === "");
 }
 
 export const CreateDelegationTokenRequest: MessageCodec<CreateDelegationTokenRequest> = messageCodec<CreateDelegationTokenRequest>(
@@ -150,42 +130,24 @@ export function readCreateDelegationTokenResponse(r: Reader, v: number): CreateD
 
 export function writeCreateDelegationTokenResponse(w: Writer, v: number, x: Encodable<CreateDelegationTokenResponse>): void {
   const flex = v >= 2;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.principalType ?? ""); w.str(flex, val); }
-  { const val = (x.principalName ?? ""); w.str(flex, val); }
-  if (v >= 3) { const val = (x.tokenRequesterPrincipalType ?? ""); w.str(flex, val); }
+  w.int16((x.errorCode ?? 0));
+  w.str(flex, (x.principalType ?? ""));
+  w.str(flex, (x.principalName ?? ""));
+  if (v >= 3) w.str(flex, (x.tokenRequesterPrincipalType ?? ""));
   else {
     if (x.tokenRequesterPrincipalType !== undefined && !(x.tokenRequesterPrincipalType === "")) absentField('CreateDelegationTokenResponse', 'tokenRequesterPrincipalType', v);
   }
-  if (v >= 3) { const val = (x.tokenRequesterPrincipalName ?? ""); w.str(flex, val); }
+  if (v >= 3) w.str(flex, (x.tokenRequesterPrincipalName ?? ""));
   else {
     if (x.tokenRequesterPrincipalName !== undefined && !(x.tokenRequesterPrincipalName === "")) absentField('CreateDelegationTokenResponse', 'tokenRequesterPrincipalName', v);
   }
-  { const val = (x.issueTimestampMs ?? 0n); w.int64(val); }
-  { const val = (x.expiryTimestampMs ?? 0n); w.int64(val); }
-  { const val = (x.maxTimestampMs ?? 0n); w.int64(val); }
-  { const val = (x.tokenId ?? ""); w.str(flex, val); }
-  { const val = (x.hmac ?? EMPTY_BYTES); w.bytes(flex, val); }
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
+  w.int64((x.issueTimestampMs ?? 0n));
+  w.int64((x.expiryTimestampMs ?? 0n));
+  w.int64((x.maxTimestampMs ?? 0n));
+  w.str(flex, (x.tokenId ?? ""));
+  w.bytes(flex, (x.hmac ?? EMPTY_BYTES));
+  w.int32((x.throttleTimeMs ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultCreateDelegationTokenResponse(): CreateDelegationTokenResponse {
-  return { errorCode: 0, principalType: "", principalName: "", tokenRequesterPrincipalType: "", tokenRequesterPrincipalName: "", issueTimestampMs: 0n, expiryTimestampMs: 0n, maxTimestampMs: 0n, tokenId: "", hmac: EMPTY_BYTES, throttleTimeMs: 0 };
-}
-
-export function isDefaultCreateDelegationTokenResponse(x: Encodable<CreateDelegationTokenResponse>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.principalType === undefined || x.principalType === "")
-    && (x.principalName === undefined || x.principalName === "")
-    && (x.tokenRequesterPrincipalType === undefined || x.tokenRequesterPrincipalType === "")
-    && (x.tokenRequesterPrincipalName === undefined || x.tokenRequesterPrincipalName === "")
-    && (x.issueTimestampMs === undefined || x.issueTimestampMs === 0n)
-    && (x.expiryTimestampMs === undefined || x.expiryTimestampMs === 0n)
-    && (x.maxTimestampMs === undefined || x.maxTimestampMs === 0n)
-    && (x.tokenId === undefined || x.tokenId === "")
-    && (x.hmac === undefined || (x.hmac !== null && x.hmac.length === 0))
-    && (x.throttleTimeMs === undefined || x.throttleTimeMs === 0);
 }
 
 export const CreateDelegationTokenResponse: MessageCodec<CreateDelegationTokenResponse> = messageCodec<CreateDelegationTokenResponse>(

@@ -46,20 +46,10 @@ export function readCreatePartitionsRequest(r: Reader, v: number): CreatePartiti
 
 export function writeCreatePartitionsRequest(w: Writer, v: number, x: Encodable<CreatePartitionsRequest>): void {
   const flex = v >= 2;
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeCreatePartitionsRequestCreatePartitionsTopic); }
-  { const val = (x.timeoutMs ?? 0); w.int32(val); }
-  { const val = (x.validateOnly ?? false); w.bool(val); }
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeCreatePartitionsRequestCreatePartitionsTopic);
+  w.int32((x.timeoutMs ?? 0));
+  w.bool((x.validateOnly ?? false));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultCreatePartitionsRequest(): CreatePartitionsRequest {
-  return { topics: [], timeoutMs: 0, validateOnly: false };
-}
-
-export function isDefaultCreatePartitionsRequest(x: Encodable<CreatePartitionsRequest>): boolean {
-  return (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.timeoutMs === undefined || x.timeoutMs === 0)
-    && (x.validateOnly === undefined || x.validateOnly === false);
 }
 
 export function readCreatePartitionsRequestCreatePartitionsTopic(r: Reader, v: number): CreatePartitionsRequestCreatePartitionsTopic {
@@ -78,20 +68,10 @@ export function readCreatePartitionsRequestCreatePartitionsTopic(r: Reader, v: n
 
 export function writeCreatePartitionsRequestCreatePartitionsTopic(w: Writer, v: number, x: Encodable<CreatePartitionsRequestCreatePartitionsTopic>): void {
   const flex = v >= 2;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.count ?? 0); w.int32(val); }
-  { const val = (x.assignments === undefined ? EMPTY_ARRAY : x.assignments); writeNullableArray(w, flex, v, val, writeCreatePartitionsRequestCreatePartitionsAssignment); }
+  w.str(flex, (x.name ?? ""));
+  w.int32((x.count ?? 0));
+  writeNullableArray(w, flex, v, (x.assignments === undefined ? EMPTY_ARRAY : x.assignments), writeCreatePartitionsRequestCreatePartitionsAssignment);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultCreatePartitionsRequestCreatePartitionsTopic(): CreatePartitionsRequestCreatePartitionsTopic {
-  return { name: "", count: 0, assignments: [] };
-}
-
-export function isDefaultCreatePartitionsRequestCreatePartitionsTopic(x: Encodable<CreatePartitionsRequestCreatePartitionsTopic>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.count === undefined || x.count === 0)
-    && (x.assignments === undefined || (x.assignments !== null && x.assignments.length === 0));
 }
 
 export function readCreatePartitionsRequestCreatePartitionsAssignment(r: Reader, v: number): CreatePartitionsRequestCreatePartitionsAssignment {
@@ -108,16 +88,8 @@ export function readCreatePartitionsRequestCreatePartitionsAssignment(r: Reader,
 
 export function writeCreatePartitionsRequestCreatePartitionsAssignment(w: Writer, v: number, x: Encodable<CreatePartitionsRequestCreatePartitionsAssignment>): void {
   const flex = v >= 2;
-  { const val = (x.brokerIds ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  writeArray(w, flex, v, (x.brokerIds ?? EMPTY_ARRAY), writeElement.int32);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultCreatePartitionsRequestCreatePartitionsAssignment(): CreatePartitionsRequestCreatePartitionsAssignment {
-  return { brokerIds: [] };
-}
-
-export function isDefaultCreatePartitionsRequestCreatePartitionsAssignment(x: Encodable<CreatePartitionsRequestCreatePartitionsAssignment>): boolean {
-  return (x.brokerIds === undefined || (x.brokerIds !== null && x.brokerIds.length === 0));
 }
 
 export const CreatePartitionsRequest: MessageCodec<CreatePartitionsRequest> = messageCodec<CreatePartitionsRequest>(
@@ -159,18 +131,9 @@ export function readCreatePartitionsResponse(r: Reader, v: number): CreatePartit
 
 export function writeCreatePartitionsResponse(w: Writer, v: number, x: Encodable<CreatePartitionsResponse>): void {
   const flex = v >= 2;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.results ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeCreatePartitionsResponseCreatePartitionsTopicResult); }
+  w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.results ?? EMPTY_ARRAY), writeCreatePartitionsResponseCreatePartitionsTopicResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultCreatePartitionsResponse(): CreatePartitionsResponse {
-  return { throttleTimeMs: 0, results: [] };
-}
-
-export function isDefaultCreatePartitionsResponse(x: Encodable<CreatePartitionsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.results === undefined || (x.results !== null && x.results.length === 0));
 }
 
 export function readCreatePartitionsResponseCreatePartitionsTopicResult(r: Reader, v: number): CreatePartitionsResponseCreatePartitionsTopicResult {
@@ -189,20 +152,10 @@ export function readCreatePartitionsResponseCreatePartitionsTopicResult(r: Reade
 
 export function writeCreatePartitionsResponseCreatePartitionsTopicResult(w: Writer, v: number, x: Encodable<CreatePartitionsResponseCreatePartitionsTopicResult>): void {
   const flex = v >= 2;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? null : x.errorMessage); w.nstr(flex, val); }
+  w.str(flex, (x.name ?? ""));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? null : x.errorMessage));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultCreatePartitionsResponseCreatePartitionsTopicResult(): CreatePartitionsResponseCreatePartitionsTopicResult {
-  return { name: "", errorCode: 0, errorMessage: null };
-}
-
-export function isDefaultCreatePartitionsResponseCreatePartitionsTopicResult(x: Encodable<CreatePartitionsResponseCreatePartitionsTopicResult>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === null);
 }
 
 export const CreatePartitionsResponse: MessageCodec<CreatePartitionsResponse> = messageCodec<CreatePartitionsResponse>(

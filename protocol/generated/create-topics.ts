@@ -60,23 +60,13 @@ export function readCreateTopicsRequest(r: Reader, v: number): CreateTopicsReque
 
 export function writeCreateTopicsRequest(w: Writer, v: number, x: Encodable<CreateTopicsRequest>): void {
   const flex = v >= 5;
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeCreateTopicsRequestCreatableTopic); }
-  { const val = (x.timeoutMs ?? 60000); w.int32(val); }
-  if (v >= 1) { const val = (x.validateOnly ?? false); w.bool(val); }
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeCreateTopicsRequestCreatableTopic);
+  w.int32((x.timeoutMs ?? 60000));
+  if (v >= 1) w.bool((x.validateOnly ?? false));
   else {
     if (x.validateOnly !== undefined && !(x.validateOnly === false)) absentField('CreateTopicsRequest', 'validateOnly', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultCreateTopicsRequest(): CreateTopicsRequest {
-  return { topics: [], timeoutMs: 60000, validateOnly: false };
-}
-
-export function isDefaultCreateTopicsRequest(x: Encodable<CreateTopicsRequest>): boolean {
-  return (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.timeoutMs === undefined || x.timeoutMs === 60000)
-    && (x.validateOnly === undefined || x.validateOnly === false);
 }
 
 export function readCreateTopicsRequestCreatableTopic(r: Reader, v: number): CreateTopicsRequestCreatableTopic {
@@ -97,24 +87,12 @@ export function readCreateTopicsRequestCreatableTopic(r: Reader, v: number): Cre
 
 export function writeCreateTopicsRequestCreatableTopic(w: Writer, v: number, x: Encodable<CreateTopicsRequestCreatableTopic>): void {
   const flex = v >= 5;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.numPartitions ?? 0); w.int32(val); }
-  { const val = (x.replicationFactor ?? 0); w.int16(val); }
-  { const val = (x.assignments ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeCreateTopicsRequestCreatableReplicaAssignment); }
-  { const val = (x.configs ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeCreateTopicsRequestCreatableTopicConfig); }
+  w.str(flex, (x.name ?? ""));
+  w.int32((x.numPartitions ?? 0));
+  w.int16((x.replicationFactor ?? 0));
+  writeArray(w, flex, v, (x.assignments ?? EMPTY_ARRAY), writeCreateTopicsRequestCreatableReplicaAssignment);
+  writeArray(w, flex, v, (x.configs ?? EMPTY_ARRAY), writeCreateTopicsRequestCreatableTopicConfig);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultCreateTopicsRequestCreatableTopic(): CreateTopicsRequestCreatableTopic {
-  return { name: "", numPartitions: 0, replicationFactor: 0, assignments: [], configs: [] };
-}
-
-export function isDefaultCreateTopicsRequestCreatableTopic(x: Encodable<CreateTopicsRequestCreatableTopic>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.numPartitions === undefined || x.numPartitions === 0)
-    && (x.replicationFactor === undefined || x.replicationFactor === 0)
-    && (x.assignments === undefined || (x.assignments !== null && x.assignments.length === 0))
-    && (x.configs === undefined || (x.configs !== null && x.configs.length === 0));
 }
 
 export function readCreateTopicsRequestCreatableReplicaAssignment(r: Reader, v: number): CreateTopicsRequestCreatableReplicaAssignment {
@@ -132,18 +110,9 @@ export function readCreateTopicsRequestCreatableReplicaAssignment(r: Reader, v: 
 
 export function writeCreateTopicsRequestCreatableReplicaAssignment(w: Writer, v: number, x: Encodable<CreateTopicsRequestCreatableReplicaAssignment>): void {
   const flex = v >= 5;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.brokerIds ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  w.int32((x.partitionIndex ?? 0));
+  writeArray(w, flex, v, (x.brokerIds ?? EMPTY_ARRAY), writeElement.int32);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultCreateTopicsRequestCreatableReplicaAssignment(): CreateTopicsRequestCreatableReplicaAssignment {
-  return { partitionIndex: 0, brokerIds: [] };
-}
-
-export function isDefaultCreateTopicsRequestCreatableReplicaAssignment(x: Encodable<CreateTopicsRequestCreatableReplicaAssignment>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.brokerIds === undefined || (x.brokerIds !== null && x.brokerIds.length === 0));
 }
 
 export function readCreateTopicsRequestCreatableTopicConfig(r: Reader, v: number): CreateTopicsRequestCreatableTopicConfig {
@@ -161,18 +130,9 @@ export function readCreateTopicsRequestCreatableTopicConfig(r: Reader, v: number
 
 export function writeCreateTopicsRequestCreatableTopicConfig(w: Writer, v: number, x: Encodable<CreateTopicsRequestCreatableTopicConfig>): void {
   const flex = v >= 5;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.value === undefined ? "" : x.value); w.nstr(flex, val); }
+  w.str(flex, (x.name ?? ""));
+  w.nstr(flex, (x.value === undefined ? "" : x.value));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultCreateTopicsRequestCreatableTopicConfig(): CreateTopicsRequestCreatableTopicConfig {
-  return { name: "", value: "" };
-}
-
-export function isDefaultCreateTopicsRequestCreatableTopicConfig(x: Encodable<CreateTopicsRequestCreatableTopicConfig>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.value === undefined || x.value === "");
 }
 
 export const CreateTopicsRequest: MessageCodec<CreateTopicsRequest> = messageCodec<CreateTopicsRequest>(
@@ -238,18 +198,9 @@ export function readCreateTopicsResponse(r: Reader, v: number): CreateTopicsResp
 
 export function writeCreateTopicsResponse(w: Writer, v: number, x: Encodable<CreateTopicsResponse>): void {
   const flex = v >= 5;
-  if (v >= 2) { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeCreateTopicsResponseCreatableTopicResult); }
+  if (v >= 2) w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeCreateTopicsResponseCreatableTopicResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultCreateTopicsResponse(): CreateTopicsResponse {
-  return { throttleTimeMs: 0, topics: [] };
-}
-
-export function isDefaultCreateTopicsResponse(x: Encodable<CreateTopicsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readCreateTopicsResponseCreatableTopicResult(r: Reader, v: number): CreateTopicsResponseCreatableTopicResult {
@@ -282,31 +233,16 @@ export function readCreateTopicsResponseCreatableTopicResult(r: Reader, v: numbe
 
 export function writeCreateTopicsResponseCreatableTopicResult(w: Writer, v: number, x: Encodable<CreateTopicsResponseCreatableTopicResult>): void {
   const flex = v >= 5;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  if (v >= 7) { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  if (v >= 1) { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
-  if (v >= 5) { const val = (x.numPartitions ?? -1); w.int32(val); }
-  if (v >= 5) { const val = (x.replicationFactor ?? -1); w.int16(val); }
-  if (v >= 5) { const val = (x.configs === undefined ? EMPTY_ARRAY : x.configs); writeNullableArray(w, flex, v, val, writeCreateTopicsResponseCreatableTopicConfigs); }
+  w.str(flex, (x.name ?? ""));
+  if (v >= 7) w.uuid((x.topicId ?? ZERO_UUID));
+  w.int16((x.errorCode ?? 0));
+  if (v >= 1) w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
+  if (v >= 5) w.int32((x.numPartitions ?? -1));
+  if (v >= 5) w.int16((x.replicationFactor ?? -1));
+  if (v >= 5) writeNullableArray(w, flex, v, (x.configs === undefined ? EMPTY_ARRAY : x.configs), writeCreateTopicsResponseCreatableTopicConfigs);
   const tagged: TaggedWrite[] = [];
   if (v >= 5) { const val = x.topicConfigErrorCode; if (val !== undefined && !(val === 0)) tagged.push([0, (w) => { w.int16(val); }]); }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
-}
-
-export function defaultCreateTopicsResponseCreatableTopicResult(): CreateTopicsResponseCreatableTopicResult {
-  return { name: "", topicId: ZERO_UUID, errorCode: 0, errorMessage: "", topicConfigErrorCode: 0, numPartitions: -1, replicationFactor: -1, configs: [] };
-}
-
-export function isDefaultCreateTopicsResponseCreatableTopicResult(x: Encodable<CreateTopicsResponseCreatableTopicResult>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "")
-    && (x.topicConfigErrorCode === undefined || x.topicConfigErrorCode === 0)
-    && (x.numPartitions === undefined || x.numPartitions === -1)
-    && (x.replicationFactor === undefined || x.replicationFactor === -1)
-    && (x.configs === undefined || (x.configs !== null && x.configs.length === 0));
 }
 
 export function readCreateTopicsResponseCreatableTopicConfigs(r: Reader, v: number): CreateTopicsResponseCreatableTopicConfigs {
@@ -327,36 +263,24 @@ export function readCreateTopicsResponseCreatableTopicConfigs(r: Reader, v: numb
 
 export function writeCreateTopicsResponseCreatableTopicConfigs(w: Writer, v: number, x: Encodable<CreateTopicsResponseCreatableTopicConfigs>): void {
   const flex = v >= 5;
-  if (v >= 5) { const val = (x.name ?? ""); w.str(flex, val); }
+  if (v >= 5) w.str(flex, (x.name ?? ""));
   else {
     if (x.name !== undefined && !(x.name === "")) absentField('CreateTopicsResponse', 'name', v);
   }
-  if (v >= 5) { const val = (x.value === undefined ? "" : x.value); w.nstr(flex, val); }
+  if (v >= 5) w.nstr(flex, (x.value === undefined ? "" : x.value));
   else {
     if (x.value !== undefined && !(x.value === "")) absentField('CreateTopicsResponse', 'value', v);
   }
-  if (v >= 5) { const val = (x.readOnly ?? false); w.bool(val); }
+  if (v >= 5) w.bool((x.readOnly ?? false));
   else {
     if (x.readOnly !== undefined && !(x.readOnly === false)) absentField('CreateTopicsResponse', 'readOnly', v);
   }
-  if (v >= 5) { const val = (x.configSource ?? -1); w.int8(val); }
-  if (v >= 5) { const val = (x.isSensitive ?? false); w.bool(val); }
+  if (v >= 5) w.int8((x.configSource ?? -1));
+  if (v >= 5) w.bool((x.isSensitive ?? false));
   else {
     if (x.isSensitive !== undefined && !(x.isSensitive === false)) absentField('CreateTopicsResponse', 'isSensitive', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultCreateTopicsResponseCreatableTopicConfigs(): CreateTopicsResponseCreatableTopicConfigs {
-  return { name: "", value: "", readOnly: false, configSource: -1, isSensitive: false };
-}
-
-export function isDefaultCreateTopicsResponseCreatableTopicConfigs(x: Encodable<CreateTopicsResponseCreatableTopicConfigs>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.value === undefined || x.value === "")
-    && (x.readOnly === undefined || x.readOnly === false)
-    && (x.configSource === undefined || x.configSource === -1)
-    && (x.isSensitive === undefined || x.isSensitive === false);
 }
 
 export const CreateTopicsResponse: MessageCodec<CreateTopicsResponse> = messageCodec<CreateTopicsResponse>(

@@ -29,20 +29,10 @@ export function readDefaultPrincipalData(r: Reader, v: number): DefaultPrincipal
 
 export function writeDefaultPrincipalData(w: Writer, v: number, x: Encodable<DefaultPrincipalData>): void {
   const flex = true;
-  { const val = (x.type ?? ""); w.str(flex, val); }
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.tokenAuthenticated ?? false); w.bool(val); }
+  w.str(flex, (x.type ?? ""));
+  w.str(flex, (x.name ?? ""));
+  w.bool((x.tokenAuthenticated ?? false));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDefaultPrincipalData(): DefaultPrincipalData {
-  return { type: "", name: "", tokenAuthenticated: false };
-}
-
-export function isDefaultDefaultPrincipalData(x: Encodable<DefaultPrincipalData>): boolean {
-  return (x.type === undefined || x.type === "")
-    && (x.name === undefined || x.name === "")
-    && (x.tokenAuthenticated === undefined || x.tokenAuthenticated === false);
 }
 
 export const DefaultPrincipalData: MessageCodec<DefaultPrincipalData> = messageCodec<DefaultPrincipalData>(

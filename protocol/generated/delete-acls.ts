@@ -42,16 +42,8 @@ export function readDeleteAclsRequest(r: Reader, v: number): DeleteAclsRequest {
 
 export function writeDeleteAclsRequest(w: Writer, v: number, x: Encodable<DeleteAclsRequest>): void {
   const flex = v >= 2;
-  { const val = (x.filters ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDeleteAclsRequestDeleteAclsFilter); }
+  writeArray(w, flex, v, (x.filters ?? EMPTY_ARRAY), writeDeleteAclsRequestDeleteAclsFilter);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteAclsRequest(): DeleteAclsRequest {
-  return { filters: [] };
-}
-
-export function isDefaultDeleteAclsRequest(x: Encodable<DeleteAclsRequest>): boolean {
-  return (x.filters === undefined || (x.filters !== null && x.filters.length === 0));
 }
 
 export function readDeleteAclsRequestDeleteAclsFilter(r: Reader, v: number): DeleteAclsRequestDeleteAclsFilter {
@@ -74,31 +66,17 @@ export function readDeleteAclsRequestDeleteAclsFilter(r: Reader, v: number): Del
 
 export function writeDeleteAclsRequestDeleteAclsFilter(w: Writer, v: number, x: Encodable<DeleteAclsRequestDeleteAclsFilter>): void {
   const flex = v >= 2;
-  { const val = (x.resourceTypeFilter ?? 0); w.int8(val); }
-  { const val = (x.resourceNameFilter === undefined ? "" : x.resourceNameFilter); w.nstr(flex, val); }
-  if (v >= 1) { const val = (x.patternTypeFilter ?? 3); w.int8(val); }
+  w.int8((x.resourceTypeFilter ?? 0));
+  w.nstr(flex, (x.resourceNameFilter === undefined ? "" : x.resourceNameFilter));
+  if (v >= 1) w.int8((x.patternTypeFilter ?? 3));
   else {
     if (x.patternTypeFilter !== undefined && !(x.patternTypeFilter === 3)) absentField('DeleteAclsRequest', 'patternTypeFilter', v);
   }
-  { const val = (x.principalFilter === undefined ? "" : x.principalFilter); w.nstr(flex, val); }
-  { const val = (x.hostFilter === undefined ? "" : x.hostFilter); w.nstr(flex, val); }
-  { const val = (x.operation ?? 0); w.int8(val); }
-  { const val = (x.permissionType ?? 0); w.int8(val); }
+  w.nstr(flex, (x.principalFilter === undefined ? "" : x.principalFilter));
+  w.nstr(flex, (x.hostFilter === undefined ? "" : x.hostFilter));
+  w.int8((x.operation ?? 0));
+  w.int8((x.permissionType ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteAclsRequestDeleteAclsFilter(): DeleteAclsRequestDeleteAclsFilter {
-  return { resourceTypeFilter: 0, resourceNameFilter: "", patternTypeFilter: 3, principalFilter: "", hostFilter: "", operation: 0, permissionType: 0 };
-}
-
-export function isDefaultDeleteAclsRequestDeleteAclsFilter(x: Encodable<DeleteAclsRequestDeleteAclsFilter>): boolean {
-  return (x.resourceTypeFilter === undefined || x.resourceTypeFilter === 0)
-    && (x.resourceNameFilter === undefined || x.resourceNameFilter === "")
-    && (x.patternTypeFilter === undefined || x.patternTypeFilter === 3)
-    && (x.principalFilter === undefined || x.principalFilter === "")
-    && (x.hostFilter === undefined || x.hostFilter === "")
-    && (x.operation === undefined || x.operation === 0)
-    && (x.permissionType === undefined || x.permissionType === 0);
 }
 
 export const DeleteAclsRequest: MessageCodec<DeleteAclsRequest> = messageCodec<DeleteAclsRequest>(
@@ -162,18 +140,9 @@ export function readDeleteAclsResponse(r: Reader, v: number): DeleteAclsResponse
 
 export function writeDeleteAclsResponse(w: Writer, v: number, x: Encodable<DeleteAclsResponse>): void {
   const flex = v >= 2;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.filterResults ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDeleteAclsResponseDeleteAclsFilterResult); }
+  w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.filterResults ?? EMPTY_ARRAY), writeDeleteAclsResponseDeleteAclsFilterResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteAclsResponse(): DeleteAclsResponse {
-  return { throttleTimeMs: 0, filterResults: [] };
-}
-
-export function isDefaultDeleteAclsResponse(x: Encodable<DeleteAclsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.filterResults === undefined || (x.filterResults !== null && x.filterResults.length === 0));
 }
 
 export function readDeleteAclsResponseDeleteAclsFilterResult(r: Reader, v: number): DeleteAclsResponseDeleteAclsFilterResult {
@@ -192,20 +161,10 @@ export function readDeleteAclsResponseDeleteAclsFilterResult(r: Reader, v: numbe
 
 export function writeDeleteAclsResponseDeleteAclsFilterResult(w: Writer, v: number, x: Encodable<DeleteAclsResponseDeleteAclsFilterResult>): void {
   const flex = v >= 2;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.matchingAcls ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDeleteAclsResponseDeleteAclsMatchingAcl); }
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
+  writeArray(w, flex, v, (x.matchingAcls ?? EMPTY_ARRAY), writeDeleteAclsResponseDeleteAclsMatchingAcl);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteAclsResponseDeleteAclsFilterResult(): DeleteAclsResponseDeleteAclsFilterResult {
-  return { errorCode: 0, errorMessage: "", matchingAcls: [] };
-}
-
-export function isDefaultDeleteAclsResponseDeleteAclsFilterResult(x: Encodable<DeleteAclsResponseDeleteAclsFilterResult>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "")
-    && (x.matchingAcls === undefined || (x.matchingAcls !== null && x.matchingAcls.length === 0));
 }
 
 export function readDeleteAclsResponseDeleteAclsMatchingAcl(r: Reader, v: number): DeleteAclsResponseDeleteAclsMatchingAcl {
@@ -230,35 +189,19 @@ export function readDeleteAclsResponseDeleteAclsMatchingAcl(r: Reader, v: number
 
 export function writeDeleteAclsResponseDeleteAclsMatchingAcl(w: Writer, v: number, x: Encodable<DeleteAclsResponseDeleteAclsMatchingAcl>): void {
   const flex = v >= 2;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.resourceType ?? 0); w.int8(val); }
-  { const val = (x.resourceName ?? ""); w.str(flex, val); }
-  if (v >= 1) { const val = (x.patternType ?? 3); w.int8(val); }
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
+  w.int8((x.resourceType ?? 0));
+  w.str(flex, (x.resourceName ?? ""));
+  if (v >= 1) w.int8((x.patternType ?? 3));
   else {
     if (x.patternType !== undefined && !(x.patternType === 3)) absentField('DeleteAclsResponse', 'patternType', v);
   }
-  { const val = (x.principal ?? ""); w.str(flex, val); }
-  { const val = (x.host ?? ""); w.str(flex, val); }
-  { const val = (x.operation ?? 0); w.int8(val); }
-  { const val = (x.permissionType ?? 0); w.int8(val); }
+  w.str(flex, (x.principal ?? ""));
+  w.str(flex, (x.host ?? ""));
+  w.int8((x.operation ?? 0));
+  w.int8((x.permissionType ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteAclsResponseDeleteAclsMatchingAcl(): DeleteAclsResponseDeleteAclsMatchingAcl {
-  return { errorCode: 0, errorMessage: "", resourceType: 0, resourceName: "", patternType: 3, principal: "", host: "", operation: 0, permissionType: 0 };
-}
-
-export function isDefaultDeleteAclsResponseDeleteAclsMatchingAcl(x: Encodable<DeleteAclsResponseDeleteAclsMatchingAcl>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "")
-    && (x.resourceType === undefined || x.resourceType === 0)
-    && (x.resourceName === undefined || x.resourceName === "")
-    && (x.patternType === undefined || x.patternType === 3)
-    && (x.principal === undefined || x.principal === "")
-    && (x.host === undefined || x.host === "")
-    && (x.operation === undefined || x.operation === 0)
-    && (x.permissionType === undefined || x.permissionType === 0);
 }
 
 export const DeleteAclsResponse: MessageCodec<DeleteAclsResponse> = messageCodec<DeleteAclsResponse>(

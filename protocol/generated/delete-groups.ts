@@ -24,16 +24,8 @@ export function readDeleteGroupsRequest(r: Reader, v: number): DeleteGroupsReque
 
 export function writeDeleteGroupsRequest(w: Writer, v: number, x: Encodable<DeleteGroupsRequest>): void {
   const flex = v >= 2;
-  { const val = (x.groupsNames ?? EMPTY_ARRAY); writeArray(w, flex, v, val, (flex ? writeElement.compactString : writeElement.string)); }
+  writeArray(w, flex, v, (x.groupsNames ?? EMPTY_ARRAY), (flex ? writeElement.compactString : writeElement.string));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteGroupsRequest(): DeleteGroupsRequest {
-  return { groupsNames: [] };
-}
-
-export function isDefaultDeleteGroupsRequest(x: Encodable<DeleteGroupsRequest>): boolean {
-  return (x.groupsNames === undefined || (x.groupsNames !== null && x.groupsNames.length === 0));
 }
 
 export const DeleteGroupsRequest: MessageCodec<DeleteGroupsRequest> = messageCodec<DeleteGroupsRequest>(
@@ -73,18 +65,9 @@ export function readDeleteGroupsResponse(r: Reader, v: number): DeleteGroupsResp
 
 export function writeDeleteGroupsResponse(w: Writer, v: number, x: Encodable<DeleteGroupsResponse>): void {
   const flex = v >= 2;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.results ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDeleteGroupsResponseDeletableGroupResult); }
+  w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.results ?? EMPTY_ARRAY), writeDeleteGroupsResponseDeletableGroupResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteGroupsResponse(): DeleteGroupsResponse {
-  return { throttleTimeMs: 0, results: [] };
-}
-
-export function isDefaultDeleteGroupsResponse(x: Encodable<DeleteGroupsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.results === undefined || (x.results !== null && x.results.length === 0));
 }
 
 export function readDeleteGroupsResponseDeletableGroupResult(r: Reader, v: number): DeleteGroupsResponseDeletableGroupResult {
@@ -102,18 +85,9 @@ export function readDeleteGroupsResponseDeletableGroupResult(r: Reader, v: numbe
 
 export function writeDeleteGroupsResponseDeletableGroupResult(w: Writer, v: number, x: Encodable<DeleteGroupsResponseDeletableGroupResult>): void {
   const flex = v >= 2;
-  { const val = (x.groupId ?? ""); w.str(flex, val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
+  w.str(flex, (x.groupId ?? ""));
+  w.int16((x.errorCode ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteGroupsResponseDeletableGroupResult(): DeleteGroupsResponseDeletableGroupResult {
-  return { groupId: "", errorCode: 0 };
-}
-
-export function isDefaultDeleteGroupsResponseDeletableGroupResult(x: Encodable<DeleteGroupsResponseDeletableGroupResult>): boolean {
-  return (x.groupId === undefined || x.groupId === "")
-    && (x.errorCode === undefined || x.errorCode === 0);
 }
 
 export const DeleteGroupsResponse: MessageCodec<DeleteGroupsResponse> = messageCodec<DeleteGroupsResponse>(

@@ -43,18 +43,9 @@ export function readDeleteRecordsRequest(r: Reader, v: number): DeleteRecordsReq
 
 export function writeDeleteRecordsRequest(w: Writer, v: number, x: Encodable<DeleteRecordsRequest>): void {
   const flex = v >= 2;
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDeleteRecordsRequestDeleteRecordsTopic); }
-  { const val = (x.timeoutMs ?? 0); w.int32(val); }
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeDeleteRecordsRequestDeleteRecordsTopic);
+  w.int32((x.timeoutMs ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteRecordsRequest(): DeleteRecordsRequest {
-  return { topics: [], timeoutMs: 0 };
-}
-
-export function isDefaultDeleteRecordsRequest(x: Encodable<DeleteRecordsRequest>): boolean {
-  return (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.timeoutMs === undefined || x.timeoutMs === 0);
 }
 
 export function readDeleteRecordsRequestDeleteRecordsTopic(r: Reader, v: number): DeleteRecordsRequestDeleteRecordsTopic {
@@ -72,18 +63,9 @@ export function readDeleteRecordsRequestDeleteRecordsTopic(r: Reader, v: number)
 
 export function writeDeleteRecordsRequestDeleteRecordsTopic(w: Writer, v: number, x: Encodable<DeleteRecordsRequestDeleteRecordsTopic>): void {
   const flex = v >= 2;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDeleteRecordsRequestDeleteRecordsPartition); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeDeleteRecordsRequestDeleteRecordsPartition);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteRecordsRequestDeleteRecordsTopic(): DeleteRecordsRequestDeleteRecordsTopic {
-  return { name: "", partitions: [] };
-}
-
-export function isDefaultDeleteRecordsRequestDeleteRecordsTopic(x: Encodable<DeleteRecordsRequestDeleteRecordsTopic>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readDeleteRecordsRequestDeleteRecordsPartition(r: Reader, v: number): DeleteRecordsRequestDeleteRecordsPartition {
@@ -101,18 +83,9 @@ export function readDeleteRecordsRequestDeleteRecordsPartition(r: Reader, v: num
 
 export function writeDeleteRecordsRequestDeleteRecordsPartition(w: Writer, v: number, x: Encodable<DeleteRecordsRequestDeleteRecordsPartition>): void {
   const flex = v >= 2;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.offset ?? 0n); w.int64(val); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int64((x.offset ?? 0n));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteRecordsRequestDeleteRecordsPartition(): DeleteRecordsRequestDeleteRecordsPartition {
-  return { partitionIndex: 0, offset: 0n };
-}
-
-export function isDefaultDeleteRecordsRequestDeleteRecordsPartition(x: Encodable<DeleteRecordsRequestDeleteRecordsPartition>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.offset === undefined || x.offset === 0n);
 }
 
 export const DeleteRecordsRequest: MessageCodec<DeleteRecordsRequest> = messageCodec<DeleteRecordsRequest>(
@@ -162,18 +135,9 @@ export function readDeleteRecordsResponse(r: Reader, v: number): DeleteRecordsRe
 
 export function writeDeleteRecordsResponse(w: Writer, v: number, x: Encodable<DeleteRecordsResponse>): void {
   const flex = v >= 2;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDeleteRecordsResponseDeleteRecordsTopicResult); }
+  w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeDeleteRecordsResponseDeleteRecordsTopicResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteRecordsResponse(): DeleteRecordsResponse {
-  return { throttleTimeMs: 0, topics: [] };
-}
-
-export function isDefaultDeleteRecordsResponse(x: Encodable<DeleteRecordsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readDeleteRecordsResponseDeleteRecordsTopicResult(r: Reader, v: number): DeleteRecordsResponseDeleteRecordsTopicResult {
@@ -191,18 +155,9 @@ export function readDeleteRecordsResponseDeleteRecordsTopicResult(r: Reader, v: 
 
 export function writeDeleteRecordsResponseDeleteRecordsTopicResult(w: Writer, v: number, x: Encodable<DeleteRecordsResponseDeleteRecordsTopicResult>): void {
   const flex = v >= 2;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDeleteRecordsResponseDeleteRecordsPartitionResult); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeDeleteRecordsResponseDeleteRecordsPartitionResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteRecordsResponseDeleteRecordsTopicResult(): DeleteRecordsResponseDeleteRecordsTopicResult {
-  return { name: "", partitions: [] };
-}
-
-export function isDefaultDeleteRecordsResponseDeleteRecordsTopicResult(x: Encodable<DeleteRecordsResponseDeleteRecordsTopicResult>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readDeleteRecordsResponseDeleteRecordsPartitionResult(r: Reader, v: number): DeleteRecordsResponseDeleteRecordsPartitionResult {
@@ -221,20 +176,10 @@ export function readDeleteRecordsResponseDeleteRecordsPartitionResult(r: Reader,
 
 export function writeDeleteRecordsResponseDeleteRecordsPartitionResult(w: Writer, v: number, x: Encodable<DeleteRecordsResponseDeleteRecordsPartitionResult>): void {
   const flex = v >= 2;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.lowWatermark ?? 0n); w.int64(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int64((x.lowWatermark ?? 0n));
+  w.int16((x.errorCode ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteRecordsResponseDeleteRecordsPartitionResult(): DeleteRecordsResponseDeleteRecordsPartitionResult {
-  return { partitionIndex: 0, lowWatermark: 0n, errorCode: 0 };
-}
-
-export function isDefaultDeleteRecordsResponseDeleteRecordsPartitionResult(x: Encodable<DeleteRecordsResponseDeleteRecordsPartitionResult>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.lowWatermark === undefined || x.lowWatermark === 0n)
-    && (x.errorCode === undefined || x.errorCode === 0);
 }
 
 export const DeleteRecordsResponse: MessageCodec<DeleteRecordsResponse> = messageCodec<DeleteRecordsResponse>(

@@ -41,18 +41,9 @@ export function readDeleteShareGroupStateRequest(r: Reader, v: number): DeleteSh
 
 export function writeDeleteShareGroupStateRequest(w: Writer, v: number, x: Encodable<DeleteShareGroupStateRequest>): void {
   const flex = true;
-  { const val = (x.groupId ?? ""); w.str(flex, val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDeleteShareGroupStateRequestDeleteStateData); }
+  w.str(flex, (x.groupId ?? ""));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeDeleteShareGroupStateRequestDeleteStateData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteShareGroupStateRequest(): DeleteShareGroupStateRequest {
-  return { groupId: "", topics: [] };
-}
-
-export function isDefaultDeleteShareGroupStateRequest(x: Encodable<DeleteShareGroupStateRequest>): boolean {
-  return (x.groupId === undefined || x.groupId === "")
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readDeleteShareGroupStateRequestDeleteStateData(r: Reader, v: number): DeleteShareGroupStateRequestDeleteStateData {
@@ -70,18 +61,9 @@ export function readDeleteShareGroupStateRequestDeleteStateData(r: Reader, v: nu
 
 export function writeDeleteShareGroupStateRequestDeleteStateData(w: Writer, v: number, x: Encodable<DeleteShareGroupStateRequestDeleteStateData>): void {
   const flex = true;
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDeleteShareGroupStateRequestPartitionData); }
+  w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeDeleteShareGroupStateRequestPartitionData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteShareGroupStateRequestDeleteStateData(): DeleteShareGroupStateRequestDeleteStateData {
-  return { topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultDeleteShareGroupStateRequestDeleteStateData(x: Encodable<DeleteShareGroupStateRequestDeleteStateData>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readDeleteShareGroupStateRequestPartitionData(r: Reader, v: number): DeleteShareGroupStateRequestPartitionData {
@@ -98,16 +80,8 @@ export function readDeleteShareGroupStateRequestPartitionData(r: Reader, v: numb
 
 export function writeDeleteShareGroupStateRequestPartitionData(w: Writer, v: number, x: Encodable<DeleteShareGroupStateRequestPartitionData>): void {
   const flex = true;
-  { const val = (x.partition ?? 0); w.int32(val); }
+  w.int32((x.partition ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteShareGroupStateRequestPartitionData(): DeleteShareGroupStateRequestPartitionData {
-  return { partition: 0 };
-}
-
-export function isDefaultDeleteShareGroupStateRequestPartitionData(x: Encodable<DeleteShareGroupStateRequestPartitionData>): boolean {
-  return (x.partition === undefined || x.partition === 0);
 }
 
 export const DeleteShareGroupStateRequest: MessageCodec<DeleteShareGroupStateRequest> = messageCodec<DeleteShareGroupStateRequest>(
@@ -154,16 +128,8 @@ export function readDeleteShareGroupStateResponse(r: Reader, v: number): DeleteS
 
 export function writeDeleteShareGroupStateResponse(w: Writer, v: number, x: Encodable<DeleteShareGroupStateResponse>): void {
   const flex = true;
-  { const val = (x.results ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDeleteShareGroupStateResponseDeleteStateResult); }
+  writeArray(w, flex, v, (x.results ?? EMPTY_ARRAY), writeDeleteShareGroupStateResponseDeleteStateResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteShareGroupStateResponse(): DeleteShareGroupStateResponse {
-  return { results: [] };
-}
-
-export function isDefaultDeleteShareGroupStateResponse(x: Encodable<DeleteShareGroupStateResponse>): boolean {
-  return (x.results === undefined || (x.results !== null && x.results.length === 0));
 }
 
 export function readDeleteShareGroupStateResponseDeleteStateResult(r: Reader, v: number): DeleteShareGroupStateResponseDeleteStateResult {
@@ -181,18 +147,9 @@ export function readDeleteShareGroupStateResponseDeleteStateResult(r: Reader, v:
 
 export function writeDeleteShareGroupStateResponseDeleteStateResult(w: Writer, v: number, x: Encodable<DeleteShareGroupStateResponseDeleteStateResult>): void {
   const flex = true;
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDeleteShareGroupStateResponsePartitionResult); }
+  w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeDeleteShareGroupStateResponsePartitionResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteShareGroupStateResponseDeleteStateResult(): DeleteShareGroupStateResponseDeleteStateResult {
-  return { topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultDeleteShareGroupStateResponseDeleteStateResult(x: Encodable<DeleteShareGroupStateResponseDeleteStateResult>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readDeleteShareGroupStateResponsePartitionResult(r: Reader, v: number): DeleteShareGroupStateResponsePartitionResult {
@@ -211,20 +168,10 @@ export function readDeleteShareGroupStateResponsePartitionResult(r: Reader, v: n
 
 export function writeDeleteShareGroupStateResponsePartitionResult(w: Writer, v: number, x: Encodable<DeleteShareGroupStateResponsePartitionResult>): void {
   const flex = true;
-  { const val = (x.partition ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? null : x.errorMessage); w.nstr(flex, val); }
+  w.int32((x.partition ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? null : x.errorMessage));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteShareGroupStateResponsePartitionResult(): DeleteShareGroupStateResponsePartitionResult {
-  return { partition: 0, errorCode: 0, errorMessage: null };
-}
-
-export function isDefaultDeleteShareGroupStateResponsePartitionResult(x: Encodable<DeleteShareGroupStateResponsePartitionResult>): boolean {
-  return (x.partition === undefined || x.partition === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === null);
 }
 
 export const DeleteShareGroupStateResponse: MessageCodec<DeleteShareGroupStateResponse> = messageCodec<DeleteShareGroupStateResponse>(

@@ -38,23 +38,13 @@ export function readDeleteTopicsRequest(r: Reader, v: number): DeleteTopicsReque
 
 export function writeDeleteTopicsRequest(w: Writer, v: number, x: Encodable<DeleteTopicsRequest>): void {
   const flex = v >= 4;
-  if (v >= 6) { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDeleteTopicsRequestDeleteTopicState); }
+  if (v >= 6) writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeDeleteTopicsRequestDeleteTopicState);
   else {
     if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) absentField('DeleteTopicsRequest', 'topics', v);
   }
-  if (v <= 5) { const val = (x.topicNames ?? EMPTY_ARRAY); writeArray(w, flex, v, val, (flex ? writeElement.compactString : writeElement.string)); }
-  { const val = (x.timeoutMs ?? 0); w.int32(val); }
+  if (v <= 5) writeArray(w, flex, v, (x.topicNames ?? EMPTY_ARRAY), (flex ? writeElement.compactString : writeElement.string));
+  w.int32((x.timeoutMs ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteTopicsRequest(): DeleteTopicsRequest {
-  return { topics: [], topicNames: [], timeoutMs: 0 };
-}
-
-export function isDefaultDeleteTopicsRequest(x: Encodable<DeleteTopicsRequest>): boolean {
-  return (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.topicNames === undefined || (x.topicNames !== null && x.topicNames.length === 0))
-    && (x.timeoutMs === undefined || x.timeoutMs === 0);
 }
 
 export function readDeleteTopicsRequestDeleteTopicState(r: Reader, v: number): DeleteTopicsRequestDeleteTopicState {
@@ -72,24 +62,15 @@ export function readDeleteTopicsRequestDeleteTopicState(r: Reader, v: number): D
 
 export function writeDeleteTopicsRequestDeleteTopicState(w: Writer, v: number, x: Encodable<DeleteTopicsRequestDeleteTopicState>): void {
   const flex = v >= 4;
-  if (v >= 6) { const val = (x.name === undefined ? null : x.name); w.nstr(flex, val); }
+  if (v >= 6) w.nstr(flex, (x.name === undefined ? null : x.name));
   else {
     if (x.name !== undefined && !(x.name === null)) absentField('DeleteTopicsRequest', 'name', v);
   }
-  if (v >= 6) { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
+  if (v >= 6) w.uuid((x.topicId ?? ZERO_UUID));
   else {
     if (x.topicId !== undefined && !(x.topicId === ZERO_UUID)) absentField('DeleteTopicsRequest', 'topicId', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteTopicsRequestDeleteTopicState(): DeleteTopicsRequestDeleteTopicState {
-  return { name: null, topicId: ZERO_UUID };
-}
-
-export function isDefaultDeleteTopicsRequestDeleteTopicState(x: Encodable<DeleteTopicsRequestDeleteTopicState>): boolean {
-  return (x.name === undefined || x.name === null)
-    && (x.topicId === undefined || x.topicId === ZERO_UUID);
 }
 
 export const DeleteTopicsRequest: MessageCodec<DeleteTopicsRequest> = messageCodec<DeleteTopicsRequest>(
@@ -133,18 +114,9 @@ export function readDeleteTopicsResponse(r: Reader, v: number): DeleteTopicsResp
 
 export function writeDeleteTopicsResponse(w: Writer, v: number, x: Encodable<DeleteTopicsResponse>): void {
   const flex = v >= 4;
-  if (v >= 1) { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.responses ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDeleteTopicsResponseDeletableTopicResult); }
+  if (v >= 1) w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.responses ?? EMPTY_ARRAY), writeDeleteTopicsResponseDeletableTopicResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteTopicsResponse(): DeleteTopicsResponse {
-  return { throttleTimeMs: 0, responses: [] };
-}
-
-export function isDefaultDeleteTopicsResponse(x: Encodable<DeleteTopicsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.responses === undefined || (x.responses !== null && x.responses.length === 0));
 }
 
 export function readDeleteTopicsResponseDeletableTopicResult(r: Reader, v: number): DeleteTopicsResponseDeletableTopicResult {
@@ -164,22 +136,11 @@ export function readDeleteTopicsResponseDeletableTopicResult(r: Reader, v: numbe
 
 export function writeDeleteTopicsResponseDeletableTopicResult(w: Writer, v: number, x: Encodable<DeleteTopicsResponseDeletableTopicResult>): void {
   const flex = v >= 4;
-  { const val = (x.name === undefined ? "" : x.name); (v >= 6 ? w.nstr(flex, val) : w.str(flex, val)); }
-  if (v >= 6) { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  if (v >= 5) { const val = (x.errorMessage === undefined ? null : x.errorMessage); w.nstr(flex, val); }
+  (v >= 6 ? w.nstr(flex, (x.name === undefined ? "" : x.name)) : w.str(flex, (x.name === undefined ? "" : x.name)));
+  if (v >= 6) w.uuid((x.topicId ?? ZERO_UUID));
+  w.int16((x.errorCode ?? 0));
+  if (v >= 5) w.nstr(flex, (x.errorMessage === undefined ? null : x.errorMessage));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDeleteTopicsResponseDeletableTopicResult(): DeleteTopicsResponseDeletableTopicResult {
-  return { name: "", topicId: ZERO_UUID, errorCode: 0, errorMessage: null };
-}
-
-export function isDefaultDeleteTopicsResponseDeletableTopicResult(x: Encodable<DeleteTopicsResponseDeletableTopicResult>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === null);
 }
 
 export const DeleteTopicsResponse: MessageCodec<DeleteTopicsResponse> = messageCodec<DeleteTopicsResponse>(

@@ -42,31 +42,17 @@ export function readDescribeAclsRequest(r: Reader, v: number): DescribeAclsReque
 
 export function writeDescribeAclsRequest(w: Writer, v: number, x: Encodable<DescribeAclsRequest>): void {
   const flex = v >= 2;
-  { const val = (x.resourceTypeFilter ?? 0); w.int8(val); }
-  { const val = (x.resourceNameFilter === undefined ? "" : x.resourceNameFilter); w.nstr(flex, val); }
-  if (v >= 1) { const val = (x.patternTypeFilter ?? 3); w.int8(val); }
+  w.int8((x.resourceTypeFilter ?? 0));
+  w.nstr(flex, (x.resourceNameFilter === undefined ? "" : x.resourceNameFilter));
+  if (v >= 1) w.int8((x.patternTypeFilter ?? 3));
   else {
     if (x.patternTypeFilter !== undefined && !(x.patternTypeFilter === 3)) absentField('DescribeAclsRequest', 'patternTypeFilter', v);
   }
-  { const val = (x.principalFilter === undefined ? "" : x.principalFilter); w.nstr(flex, val); }
-  { const val = (x.hostFilter === undefined ? "" : x.hostFilter); w.nstr(flex, val); }
-  { const val = (x.operation ?? 0); w.int8(val); }
-  { const val = (x.permissionType ?? 0); w.int8(val); }
+  w.nstr(flex, (x.principalFilter === undefined ? "" : x.principalFilter));
+  w.nstr(flex, (x.hostFilter === undefined ? "" : x.hostFilter));
+  w.int8((x.operation ?? 0));
+  w.int8((x.permissionType ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeAclsRequest(): DescribeAclsRequest {
-  return { resourceTypeFilter: 0, resourceNameFilter: "", patternTypeFilter: 3, principalFilter: "", hostFilter: "", operation: 0, permissionType: 0 };
-}
-
-export function isDefaultDescribeAclsRequest(x: Encodable<DescribeAclsRequest>): boolean {
-  return (x.resourceTypeFilter === undefined || x.resourceTypeFilter === 0)
-    && (x.resourceNameFilter === undefined || x.resourceNameFilter === "")
-    && (x.patternTypeFilter === undefined || x.patternTypeFilter === 3)
-    && (x.principalFilter === undefined || x.principalFilter === "")
-    && (x.hostFilter === undefined || x.hostFilter === "")
-    && (x.operation === undefined || x.operation === 0)
-    && (x.permissionType === undefined || x.permissionType === 0);
 }
 
 export const DescribeAclsRequest: MessageCodec<DescribeAclsRequest> = messageCodec<DescribeAclsRequest>(
@@ -128,22 +114,11 @@ export function readDescribeAclsResponse(r: Reader, v: number): DescribeAclsResp
 
 export function writeDescribeAclsResponse(w: Writer, v: number, x: Encodable<DescribeAclsResponse>): void {
   const flex = v >= 2;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.resources ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeAclsResponseDescribeAclsResource); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
+  writeArray(w, flex, v, (x.resources ?? EMPTY_ARRAY), writeDescribeAclsResponseDescribeAclsResource);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeAclsResponse(): DescribeAclsResponse {
-  return { throttleTimeMs: 0, errorCode: 0, errorMessage: "", resources: [] };
-}
-
-export function isDefaultDescribeAclsResponse(x: Encodable<DescribeAclsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "")
-    && (x.resources === undefined || (x.resources !== null && x.resources.length === 0));
 }
 
 export function readDescribeAclsResponseDescribeAclsResource(r: Reader, v: number): DescribeAclsResponseDescribeAclsResource {
@@ -163,25 +138,14 @@ export function readDescribeAclsResponseDescribeAclsResource(r: Reader, v: numbe
 
 export function writeDescribeAclsResponseDescribeAclsResource(w: Writer, v: number, x: Encodable<DescribeAclsResponseDescribeAclsResource>): void {
   const flex = v >= 2;
-  { const val = (x.resourceType ?? 0); w.int8(val); }
-  { const val = (x.resourceName ?? ""); w.str(flex, val); }
-  if (v >= 1) { const val = (x.patternType ?? 3); w.int8(val); }
+  w.int8((x.resourceType ?? 0));
+  w.str(flex, (x.resourceName ?? ""));
+  if (v >= 1) w.int8((x.patternType ?? 3));
   else {
     if (x.patternType !== undefined && !(x.patternType === 3)) absentField('DescribeAclsResponse', 'patternType', v);
   }
-  { const val = (x.acls ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeAclsResponseAclDescription); }
+  writeArray(w, flex, v, (x.acls ?? EMPTY_ARRAY), writeDescribeAclsResponseAclDescription);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeAclsResponseDescribeAclsResource(): DescribeAclsResponseDescribeAclsResource {
-  return { resourceType: 0, resourceName: "", patternType: 3, acls: [] };
-}
-
-export function isDefaultDescribeAclsResponseDescribeAclsResource(x: Encodable<DescribeAclsResponseDescribeAclsResource>): boolean {
-  return (x.resourceType === undefined || x.resourceType === 0)
-    && (x.resourceName === undefined || x.resourceName === "")
-    && (x.patternType === undefined || x.patternType === 3)
-    && (x.acls === undefined || (x.acls !== null && x.acls.length === 0));
 }
 
 export function readDescribeAclsResponseAclDescription(r: Reader, v: number): DescribeAclsResponseAclDescription {
@@ -201,22 +165,11 @@ export function readDescribeAclsResponseAclDescription(r: Reader, v: number): De
 
 export function writeDescribeAclsResponseAclDescription(w: Writer, v: number, x: Encodable<DescribeAclsResponseAclDescription>): void {
   const flex = v >= 2;
-  { const val = (x.principal ?? ""); w.str(flex, val); }
-  { const val = (x.host ?? ""); w.str(flex, val); }
-  { const val = (x.operation ?? 0); w.int8(val); }
-  { const val = (x.permissionType ?? 0); w.int8(val); }
+  w.str(flex, (x.principal ?? ""));
+  w.str(flex, (x.host ?? ""));
+  w.int8((x.operation ?? 0));
+  w.int8((x.permissionType ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeAclsResponseAclDescription(): DescribeAclsResponseAclDescription {
-  return { principal: "", host: "", operation: 0, permissionType: 0 };
-}
-
-export function isDefaultDescribeAclsResponseAclDescription(x: Encodable<DescribeAclsResponseAclDescription>): boolean {
-  return (x.principal === undefined || x.principal === "")
-    && (x.host === undefined || x.host === "")
-    && (x.operation === undefined || x.operation === 0)
-    && (x.permissionType === undefined || x.permissionType === 0);
 }
 
 export const DescribeAclsResponse: MessageCodec<DescribeAclsResponse> = messageCodec<DescribeAclsResponse>(

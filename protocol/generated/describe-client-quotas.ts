@@ -37,18 +37,9 @@ export function readDescribeClientQuotasRequest(r: Reader, v: number): DescribeC
 
 export function writeDescribeClientQuotasRequest(w: Writer, v: number, x: Encodable<DescribeClientQuotasRequest>): void {
   const flex = v >= 1;
-  { const val = (x.components ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeClientQuotasRequestComponentData); }
-  { const val = (x.strict ?? false); w.bool(val); }
+  writeArray(w, flex, v, (x.components ?? EMPTY_ARRAY), writeDescribeClientQuotasRequestComponentData);
+  w.bool((x.strict ?? false));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeClientQuotasRequest(): DescribeClientQuotasRequest {
-  return { components: [], strict: false };
-}
-
-export function isDefaultDescribeClientQuotasRequest(x: Encodable<DescribeClientQuotasRequest>): boolean {
-  return (x.components === undefined || (x.components !== null && x.components.length === 0))
-    && (x.strict === undefined || x.strict === false);
 }
 
 export function readDescribeClientQuotasRequestComponentData(r: Reader, v: number): DescribeClientQuotasRequestComponentData {
@@ -67,20 +58,10 @@ export function readDescribeClientQuotasRequestComponentData(r: Reader, v: numbe
 
 export function writeDescribeClientQuotasRequestComponentData(w: Writer, v: number, x: Encodable<DescribeClientQuotasRequestComponentData>): void {
   const flex = v >= 1;
-  { const val = (x.entityType ?? ""); w.str(flex, val); }
-  { const val = (x.matchType ?? 0); w.int8(val); }
-  { const val = (x.match === undefined ? "" : x.match); w.nstr(flex, val); }
+  w.str(flex, (x.entityType ?? ""));
+  w.int8((x.matchType ?? 0));
+  w.nstr(flex, (x.match === undefined ? "" : x.match));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeClientQuotasRequestComponentData(): DescribeClientQuotasRequestComponentData {
-  return { entityType: "", matchType: 0, match: "" };
-}
-
-export function isDefaultDescribeClientQuotasRequestComponentData(x: Encodable<DescribeClientQuotasRequestComponentData>): boolean {
-  return (x.entityType === undefined || x.entityType === "")
-    && (x.matchType === undefined || x.matchType === 0)
-    && (x.match === undefined || x.match === "");
 }
 
 export const DescribeClientQuotasRequest: MessageCodec<DescribeClientQuotasRequest> = messageCodec<DescribeClientQuotasRequest>(
@@ -142,22 +123,11 @@ export function readDescribeClientQuotasResponse(r: Reader, v: number): Describe
 
 export function writeDescribeClientQuotasResponse(w: Writer, v: number, x: Encodable<DescribeClientQuotasResponse>): void {
   const flex = v >= 1;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.entries === undefined ? EMPTY_ARRAY : x.entries); writeNullableArray(w, flex, v, val, writeDescribeClientQuotasResponseEntryData); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
+  writeNullableArray(w, flex, v, (x.entries === undefined ? EMPTY_ARRAY : x.entries), writeDescribeClientQuotasResponseEntryData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeClientQuotasResponse(): DescribeClientQuotasResponse {
-  return { throttleTimeMs: 0, errorCode: 0, errorMessage: "", entries: [] };
-}
-
-export function isDefaultDescribeClientQuotasResponse(x: Encodable<DescribeClientQuotasResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "")
-    && (x.entries === undefined || (x.entries !== null && x.entries.length === 0));
 }
 
 export function readDescribeClientQuotasResponseEntryData(r: Reader, v: number): DescribeClientQuotasResponseEntryData {
@@ -175,18 +145,9 @@ export function readDescribeClientQuotasResponseEntryData(r: Reader, v: number):
 
 export function writeDescribeClientQuotasResponseEntryData(w: Writer, v: number, x: Encodable<DescribeClientQuotasResponseEntryData>): void {
   const flex = v >= 1;
-  { const val = (x.entity ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeClientQuotasResponseEntityData); }
-  { const val = (x.values ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeClientQuotasResponseValueData); }
+  writeArray(w, flex, v, (x.entity ?? EMPTY_ARRAY), writeDescribeClientQuotasResponseEntityData);
+  writeArray(w, flex, v, (x.values ?? EMPTY_ARRAY), writeDescribeClientQuotasResponseValueData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeClientQuotasResponseEntryData(): DescribeClientQuotasResponseEntryData {
-  return { entity: [], values: [] };
-}
-
-export function isDefaultDescribeClientQuotasResponseEntryData(x: Encodable<DescribeClientQuotasResponseEntryData>): boolean {
-  return (x.entity === undefined || (x.entity !== null && x.entity.length === 0))
-    && (x.values === undefined || (x.values !== null && x.values.length === 0));
 }
 
 export function readDescribeClientQuotasResponseEntityData(r: Reader, v: number): DescribeClientQuotasResponseEntityData {
@@ -204,18 +165,9 @@ export function readDescribeClientQuotasResponseEntityData(r: Reader, v: number)
 
 export function writeDescribeClientQuotasResponseEntityData(w: Writer, v: number, x: Encodable<DescribeClientQuotasResponseEntityData>): void {
   const flex = v >= 1;
-  { const val = (x.entityType ?? ""); w.str(flex, val); }
-  { const val = (x.entityName === undefined ? "" : x.entityName); w.nstr(flex, val); }
+  w.str(flex, (x.entityType ?? ""));
+  w.nstr(flex, (x.entityName === undefined ? "" : x.entityName));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeClientQuotasResponseEntityData(): DescribeClientQuotasResponseEntityData {
-  return { entityType: "", entityName: "" };
-}
-
-export function isDefaultDescribeClientQuotasResponseEntityData(x: Encodable<DescribeClientQuotasResponseEntityData>): boolean {
-  return (x.entityType === undefined || x.entityType === "")
-    && (x.entityName === undefined || x.entityName === "");
 }
 
 export function readDescribeClientQuotasResponseValueData(r: Reader, v: number): DescribeClientQuotasResponseValueData {
@@ -233,18 +185,9 @@ export function readDescribeClientQuotasResponseValueData(r: Reader, v: number):
 
 export function writeDescribeClientQuotasResponseValueData(w: Writer, v: number, x: Encodable<DescribeClientQuotasResponseValueData>): void {
   const flex = v >= 1;
-  { const val = (x.key ?? ""); w.str(flex, val); }
-  { const val = (x.value ?? 0); w.float64(val); }
+  w.str(flex, (x.key ?? ""));
+  w.float64((x.value ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeClientQuotasResponseValueData(): DescribeClientQuotasResponseValueData {
-  return { key: "", value: 0 };
-}
-
-export function isDefaultDescribeClientQuotasResponseValueData(x: Encodable<DescribeClientQuotasResponseValueData>): boolean {
-  return (x.key === undefined || x.key === "")
-    && (x.value === undefined || x.value === 0);
 }
 
 export const DescribeClientQuotasResponse: MessageCodec<DescribeClientQuotasResponse> = messageCodec<DescribeClientQuotasResponse>(

@@ -27,21 +27,12 @@ export function readDescribeClusterRequest(r: Reader, v: number): DescribeCluste
 
 export function writeDescribeClusterRequest(w: Writer, v: number, x: Encodable<DescribeClusterRequest>): void {
   const flex = true;
-  { const val = (x.includeClusterAuthorizedOperations ?? false); w.bool(val); }
-  if (v >= 1) { const val = (x.endpointType ?? 1); w.int8(val); }
+  w.bool((x.includeClusterAuthorizedOperations ?? false));
+  if (v >= 1) w.int8((x.endpointType ?? 1));
   else {
     if (x.endpointType !== undefined && !(x.endpointType === 1)) absentField('DescribeClusterRequest', 'endpointType', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeClusterRequest(): DescribeClusterRequest {
-  return { includeClusterAuthorizedOperations: false, endpointType: 1 };
-}
-
-export function isDefaultDescribeClusterRequest(x: Encodable<DescribeClusterRequest>): boolean {
-  return (x.includeClusterAuthorizedOperations === undefined || x.includeClusterAuthorizedOperations === false)
-    && (x.endpointType === undefined || x.endpointType === 1);
 }
 
 export const DescribeClusterRequest: MessageCodec<DescribeClusterRequest> = messageCodec<DescribeClusterRequest>(
@@ -103,33 +94,18 @@ export function readDescribeClusterResponse(r: Reader, v: number): DescribeClust
 
 export function writeDescribeClusterResponse(w: Writer, v: number, x: Encodable<DescribeClusterResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? null : x.errorMessage); w.nstr(flex, val); }
-  if (v >= 1) { const val = (x.endpointType ?? 1); w.int8(val); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? null : x.errorMessage));
+  if (v >= 1) w.int8((x.endpointType ?? 1));
   else {
     if (x.endpointType !== undefined && !(x.endpointType === 1)) absentField('DescribeClusterResponse', 'endpointType', v);
   }
-  { const val = (x.clusterId ?? ""); w.str(flex, val); }
-  { const val = (x.controllerId ?? -1); w.int32(val); }
-  { const val = (x.brokers ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeClusterResponseDescribeClusterBroker); }
-  { const val = (x.clusterAuthorizedOperations ?? -2147483648); w.int32(val); }
+  w.str(flex, (x.clusterId ?? ""));
+  w.int32((x.controllerId ?? -1));
+  writeArray(w, flex, v, (x.brokers ?? EMPTY_ARRAY), writeDescribeClusterResponseDescribeClusterBroker);
+  w.int32((x.clusterAuthorizedOperations ?? -2147483648));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeClusterResponse(): DescribeClusterResponse {
-  return { throttleTimeMs: 0, errorCode: 0, errorMessage: null, endpointType: 1, clusterId: "", controllerId: -1, brokers: [], clusterAuthorizedOperations: -2147483648 };
-}
-
-export function isDefaultDescribeClusterResponse(x: Encodable<DescribeClusterResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === null)
-    && (x.endpointType === undefined || x.endpointType === 1)
-    && (x.clusterId === undefined || x.clusterId === "")
-    && (x.controllerId === undefined || x.controllerId === -1)
-    && (x.brokers === undefined || (x.brokers !== null && x.brokers.length === 0))
-    && (x.clusterAuthorizedOperations === undefined || x.clusterAuthorizedOperations === -2147483648);
 }
 
 export function readDescribeClusterResponseDescribeClusterBroker(r: Reader, v: number): DescribeClusterResponseDescribeClusterBroker {
@@ -149,22 +125,11 @@ export function readDescribeClusterResponseDescribeClusterBroker(r: Reader, v: n
 
 export function writeDescribeClusterResponseDescribeClusterBroker(w: Writer, v: number, x: Encodable<DescribeClusterResponseDescribeClusterBroker>): void {
   const flex = true;
-  { const val = (x.brokerId ?? 0); w.int32(val); }
-  { const val = (x.host ?? ""); w.str(flex, val); }
-  { const val = (x.port ?? 0); w.int32(val); }
-  { const val = (x.rack === undefined ? null : x.rack); w.nstr(flex, val); }
+  w.int32((x.brokerId ?? 0));
+  w.str(flex, (x.host ?? ""));
+  w.int32((x.port ?? 0));
+  w.nstr(flex, (x.rack === undefined ? null : x.rack));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeClusterResponseDescribeClusterBroker(): DescribeClusterResponseDescribeClusterBroker {
-  return { brokerId: 0, host: "", port: 0, rack: null };
-}
-
-export function isDefaultDescribeClusterResponseDescribeClusterBroker(x: Encodable<DescribeClusterResponseDescribeClusterBroker>): boolean {
-  return (x.brokerId === undefined || x.brokerId === 0)
-    && (x.host === undefined || x.host === "")
-    && (x.port === undefined || x.port === 0)
-    && (x.rack === undefined || x.rack === null);
 }
 
 export const DescribeClusterResponse: MessageCodec<DescribeClusterResponse> = messageCodec<DescribeClusterResponse>(

@@ -40,26 +40,16 @@ export function readDescribeConfigsRequest(r: Reader, v: number): DescribeConfig
 
 export function writeDescribeConfigsRequest(w: Writer, v: number, x: Encodable<DescribeConfigsRequest>): void {
   const flex = v >= 4;
-  { const val = (x.resources ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeConfigsRequestDescribeConfigsResource); }
-  if (v >= 1) { const val = (x.includeSynonyms ?? false); w.bool(val); }
+  writeArray(w, flex, v, (x.resources ?? EMPTY_ARRAY), writeDescribeConfigsRequestDescribeConfigsResource);
+  if (v >= 1) w.bool((x.includeSynonyms ?? false));
   else {
     if (x.includeSynonyms !== undefined && !(x.includeSynonyms === false)) absentField('DescribeConfigsRequest', 'includeSynonyms', v);
   }
-  if (v >= 3) { const val = (x.includeDocumentation ?? false); w.bool(val); }
+  if (v >= 3) w.bool((x.includeDocumentation ?? false));
   else {
     if (x.includeDocumentation !== undefined && !(x.includeDocumentation === false)) absentField('DescribeConfigsRequest', 'includeDocumentation', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeConfigsRequest(): DescribeConfigsRequest {
-  return { resources: [], includeSynonyms: false, includeDocumentation: false };
-}
-
-export function isDefaultDescribeConfigsRequest(x: Encodable<DescribeConfigsRequest>): boolean {
-  return (x.resources === undefined || (x.resources !== null && x.resources.length === 0))
-    && (x.includeSynonyms === undefined || x.includeSynonyms === false)
-    && (x.includeDocumentation === undefined || x.includeDocumentation === false);
 }
 
 export function readDescribeConfigsRequestDescribeConfigsResource(r: Reader, v: number): DescribeConfigsRequestDescribeConfigsResource {
@@ -78,20 +68,10 @@ export function readDescribeConfigsRequestDescribeConfigsResource(r: Reader, v: 
 
 export function writeDescribeConfigsRequestDescribeConfigsResource(w: Writer, v: number, x: Encodable<DescribeConfigsRequestDescribeConfigsResource>): void {
   const flex = v >= 4;
-  { const val = (x.resourceType ?? 0); w.int8(val); }
-  { const val = (x.resourceName ?? ""); w.str(flex, val); }
-  { const val = (x.configurationKeys === undefined ? EMPTY_ARRAY : x.configurationKeys); writeNullableArray(w, flex, v, val, (flex ? writeElement.compactString : writeElement.string)); }
+  w.int8((x.resourceType ?? 0));
+  w.str(flex, (x.resourceName ?? ""));
+  writeNullableArray(w, flex, v, (x.configurationKeys === undefined ? EMPTY_ARRAY : x.configurationKeys), (flex ? writeElement.compactString : writeElement.string));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeConfigsRequestDescribeConfigsResource(): DescribeConfigsRequestDescribeConfigsResource {
-  return { resourceType: 0, resourceName: "", configurationKeys: [] };
-}
-
-export function isDefaultDescribeConfigsRequestDescribeConfigsResource(x: Encodable<DescribeConfigsRequestDescribeConfigsResource>): boolean {
-  return (x.resourceType === undefined || x.resourceType === 0)
-    && (x.resourceName === undefined || x.resourceName === "")
-    && (x.configurationKeys === undefined || (x.configurationKeys !== null && x.configurationKeys.length === 0));
 }
 
 export const DescribeConfigsRequest: MessageCodec<DescribeConfigsRequest> = messageCodec<DescribeConfigsRequest>(
@@ -169,18 +149,9 @@ export function readDescribeConfigsResponse(r: Reader, v: number): DescribeConfi
 
 export function writeDescribeConfigsResponse(w: Writer, v: number, x: Encodable<DescribeConfigsResponse>): void {
   const flex = v >= 4;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.results ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeConfigsResponseDescribeConfigsResult); }
+  w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.results ?? EMPTY_ARRAY), writeDescribeConfigsResponseDescribeConfigsResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeConfigsResponse(): DescribeConfigsResponse {
-  return { throttleTimeMs: 0, results: [] };
-}
-
-export function isDefaultDescribeConfigsResponse(x: Encodable<DescribeConfigsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.results === undefined || (x.results !== null && x.results.length === 0));
 }
 
 export function readDescribeConfigsResponseDescribeConfigsResult(r: Reader, v: number): DescribeConfigsResponseDescribeConfigsResult {
@@ -201,24 +172,12 @@ export function readDescribeConfigsResponseDescribeConfigsResult(r: Reader, v: n
 
 export function writeDescribeConfigsResponseDescribeConfigsResult(w: Writer, v: number, x: Encodable<DescribeConfigsResponseDescribeConfigsResult>): void {
   const flex = v >= 4;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.resourceType ?? 0); w.int8(val); }
-  { const val = (x.resourceName ?? ""); w.str(flex, val); }
-  { const val = (x.configs ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeConfigsResponseDescribeConfigsResourceResult); }
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
+  w.int8((x.resourceType ?? 0));
+  w.str(flex, (x.resourceName ?? ""));
+  writeArray(w, flex, v, (x.configs ?? EMPTY_ARRAY), writeDescribeConfigsResponseDescribeConfigsResourceResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeConfigsResponseDescribeConfigsResult(): DescribeConfigsResponseDescribeConfigsResult {
-  return { errorCode: 0, errorMessage: "", resourceType: 0, resourceName: "", configs: [] };
-}
-
-export function isDefaultDescribeConfigsResponseDescribeConfigsResult(x: Encodable<DescribeConfigsResponseDescribeConfigsResult>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "")
-    && (x.resourceType === undefined || x.resourceType === 0)
-    && (x.resourceName === undefined || x.resourceName === "")
-    && (x.configs === undefined || (x.configs !== null && x.configs.length === 0));
 }
 
 export function readDescribeConfigsResponseDescribeConfigsResourceResult(r: Reader, v: number): DescribeConfigsResponseDescribeConfigsResourceResult {
@@ -243,35 +202,19 @@ export function readDescribeConfigsResponseDescribeConfigsResourceResult(r: Read
 
 export function writeDescribeConfigsResponseDescribeConfigsResourceResult(w: Writer, v: number, x: Encodable<DescribeConfigsResponseDescribeConfigsResourceResult>): void {
   const flex = v >= 4;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.value === undefined ? "" : x.value); w.nstr(flex, val); }
-  { const val = (x.readOnly ?? false); w.bool(val); }
-  if (v <= 0) { const val = (x.isDefault ?? false); w.bool(val); }
+  w.str(flex, (x.name ?? ""));
+  w.nstr(flex, (x.value === undefined ? "" : x.value));
+  w.bool((x.readOnly ?? false));
+  if (v <= 0) w.bool((x.isDefault ?? false));
   else {
     if (x.isDefault !== undefined && !(x.isDefault === false)) absentField('DescribeConfigsResponse', 'isDefault', v);
   }
-  if (v >= 1) { const val = (x.configSource ?? -1); w.int8(val); }
-  { const val = (x.isSensitive ?? false); w.bool(val); }
-  if (v >= 1) { const val = (x.synonyms ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeConfigsResponseDescribeConfigsSynonym); }
-  if (v >= 3) { const val = (x.configType ?? 0); w.int8(val); }
-  if (v >= 3) { const val = (x.documentation === undefined ? "" : x.documentation); w.nstr(flex, val); }
+  if (v >= 1) w.int8((x.configSource ?? -1));
+  w.bool((x.isSensitive ?? false));
+  if (v >= 1) writeArray(w, flex, v, (x.synonyms ?? EMPTY_ARRAY), writeDescribeConfigsResponseDescribeConfigsSynonym);
+  if (v >= 3) w.int8((x.configType ?? 0));
+  if (v >= 3) w.nstr(flex, (x.documentation === undefined ? "" : x.documentation));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeConfigsResponseDescribeConfigsResourceResult(): DescribeConfigsResponseDescribeConfigsResourceResult {
-  return { name: "", value: "", readOnly: false, isDefault: false, configSource: -1, isSensitive: false, synonyms: [], configType: 0, documentation: "" };
-}
-
-export function isDefaultDescribeConfigsResponseDescribeConfigsResourceResult(x: Encodable<DescribeConfigsResponseDescribeConfigsResourceResult>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.value === undefined || x.value === "")
-    && (x.readOnly === undefined || x.readOnly === false)
-    && (x.isDefault === undefined || x.isDefault === false)
-    && (x.configSource === undefined || x.configSource === -1)
-    && (x.isSensitive === undefined || x.isSensitive === false)
-    && (x.synonyms === undefined || (x.synonyms !== null && x.synonyms.length === 0))
-    && (x.configType === undefined || x.configType === 0)
-    && (x.documentation === undefined || x.documentation === "");
 }
 
 export function readDescribeConfigsResponseDescribeConfigsSynonym(r: Reader, v: number): DescribeConfigsResponseDescribeConfigsSynonym {
@@ -290,29 +233,19 @@ export function readDescribeConfigsResponseDescribeConfigsSynonym(r: Reader, v: 
 
 export function writeDescribeConfigsResponseDescribeConfigsSynonym(w: Writer, v: number, x: Encodable<DescribeConfigsResponseDescribeConfigsSynonym>): void {
   const flex = v >= 4;
-  if (v >= 1) { const val = (x.name ?? ""); w.str(flex, val); }
+  if (v >= 1) w.str(flex, (x.name ?? ""));
   else {
     if (x.name !== undefined && !(x.name === "")) absentField('DescribeConfigsResponse', 'name', v);
   }
-  if (v >= 1) { const val = (x.value === undefined ? "" : x.value); w.nstr(flex, val); }
+  if (v >= 1) w.nstr(flex, (x.value === undefined ? "" : x.value));
   else {
     if (x.value !== undefined && !(x.value === "")) absentField('DescribeConfigsResponse', 'value', v);
   }
-  if (v >= 1) { const val = (x.source ?? 0); w.int8(val); }
+  if (v >= 1) w.int8((x.source ?? 0));
   else {
     if (x.source !== undefined && !(x.source === 0)) absentField('DescribeConfigsResponse', 'source', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeConfigsResponseDescribeConfigsSynonym(): DescribeConfigsResponseDescribeConfigsSynonym {
-  return { name: "", value: "", source: 0 };
-}
-
-export function isDefaultDescribeConfigsResponseDescribeConfigsSynonym(x: Encodable<DescribeConfigsResponseDescribeConfigsSynonym>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.value === undefined || x.value === "")
-    && (x.source === undefined || x.source === 0);
 }
 
 export const DescribeConfigsResponse: MessageCodec<DescribeConfigsResponse> = messageCodec<DescribeConfigsResponse>(

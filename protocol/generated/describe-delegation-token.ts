@@ -32,16 +32,8 @@ export function readDescribeDelegationTokenRequest(r: Reader, v: number): Descri
 
 export function writeDescribeDelegationTokenRequest(w: Writer, v: number, x: Encodable<DescribeDelegationTokenRequest>): void {
   const flex = v >= 2;
-  { const val = (x.owners === undefined ? EMPTY_ARRAY : x.owners); writeNullableArray(w, flex, v, val, writeDescribeDelegationTokenRequestDescribeDelegationTokenOwner); }
+  writeNullableArray(w, flex, v, (x.owners === undefined ? EMPTY_ARRAY : x.owners), writeDescribeDelegationTokenRequestDescribeDelegationTokenOwner);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeDelegationTokenRequest(): DescribeDelegationTokenRequest {
-  return { owners: [] };
-}
-
-export function isDefaultDescribeDelegationTokenRequest(x: Encodable<DescribeDelegationTokenRequest>): boolean {
-  return (x.owners === undefined || (x.owners !== null && x.owners.length === 0));
 }
 
 export function readDescribeDelegationTokenRequestDescribeDelegationTokenOwner(r: Reader, v: number): DescribeDelegationTokenRequestDescribeDelegationTokenOwner {
@@ -59,18 +51,9 @@ export function readDescribeDelegationTokenRequestDescribeDelegationTokenOwner(r
 
 export function writeDescribeDelegationTokenRequestDescribeDelegationTokenOwner(w: Writer, v: number, x: Encodable<DescribeDelegationTokenRequestDescribeDelegationTokenOwner>): void {
   const flex = v >= 2;
-  { const val = (x.principalType ?? ""); w.str(flex, val); }
-  { const val = (x.principalName ?? ""); w.str(flex, val); }
+  w.str(flex, (x.principalType ?? ""));
+  w.str(flex, (x.principalName ?? ""));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeDelegationTokenRequestDescribeDelegationTokenOwner(): DescribeDelegationTokenRequestDescribeDelegationTokenOwner {
-  return { principalType: "", principalName: "" };
-}
-
-export function isDefaultDescribeDelegationTokenRequestDescribeDelegationTokenOwner(x: Encodable<DescribeDelegationTokenRequestDescribeDelegationTokenOwner>): boolean {
-  return (x.principalType === undefined || x.principalType === "")
-    && (x.principalName === undefined || x.principalName === "");
 }
 
 export const DescribeDelegationTokenRequest: MessageCodec<DescribeDelegationTokenRequest> = messageCodec<DescribeDelegationTokenRequest>(
@@ -137,20 +120,10 @@ export function readDescribeDelegationTokenResponse(r: Reader, v: number): Descr
 
 export function writeDescribeDelegationTokenResponse(w: Writer, v: number, x: Encodable<DescribeDelegationTokenResponse>): void {
   const flex = v >= 2;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.tokens ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeDelegationTokenResponseDescribedDelegationToken); }
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
+  w.int16((x.errorCode ?? 0));
+  writeArray(w, flex, v, (x.tokens ?? EMPTY_ARRAY), writeDescribeDelegationTokenResponseDescribedDelegationToken);
+  w.int32((x.throttleTimeMs ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeDelegationTokenResponse(): DescribeDelegationTokenResponse {
-  return { errorCode: 0, tokens: [], throttleTimeMs: 0 };
-}
-
-export function isDefaultDescribeDelegationTokenResponse(x: Encodable<DescribeDelegationTokenResponse>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.tokens === undefined || (x.tokens !== null && x.tokens.length === 0))
-    && (x.throttleTimeMs === undefined || x.throttleTimeMs === 0);
 }
 
 export function readDescribeDelegationTokenResponseDescribedDelegationToken(r: Reader, v: number): DescribeDelegationTokenResponseDescribedDelegationToken {
@@ -176,40 +149,23 @@ export function readDescribeDelegationTokenResponseDescribedDelegationToken(r: R
 
 export function writeDescribeDelegationTokenResponseDescribedDelegationToken(w: Writer, v: number, x: Encodable<DescribeDelegationTokenResponseDescribedDelegationToken>): void {
   const flex = v >= 2;
-  { const val = (x.principalType ?? ""); w.str(flex, val); }
-  { const val = (x.principalName ?? ""); w.str(flex, val); }
-  if (v >= 3) { const val = (x.tokenRequesterPrincipalType ?? ""); w.str(flex, val); }
+  w.str(flex, (x.principalType ?? ""));
+  w.str(flex, (x.principalName ?? ""));
+  if (v >= 3) w.str(flex, (x.tokenRequesterPrincipalType ?? ""));
   else {
     if (x.tokenRequesterPrincipalType !== undefined && !(x.tokenRequesterPrincipalType === "")) absentField('DescribeDelegationTokenResponse', 'tokenRequesterPrincipalType', v);
   }
-  if (v >= 3) { const val = (x.tokenRequesterPrincipalName ?? ""); w.str(flex, val); }
+  if (v >= 3) w.str(flex, (x.tokenRequesterPrincipalName ?? ""));
   else {
     if (x.tokenRequesterPrincipalName !== undefined && !(x.tokenRequesterPrincipalName === "")) absentField('DescribeDelegationTokenResponse', 'tokenRequesterPrincipalName', v);
   }
-  { const val = (x.issueTimestamp ?? 0n); w.int64(val); }
-  { const val = (x.expiryTimestamp ?? 0n); w.int64(val); }
-  { const val = (x.maxTimestamp ?? 0n); w.int64(val); }
-  { const val = (x.tokenId ?? ""); w.str(flex, val); }
-  { const val = (x.hmac ?? EMPTY_BYTES); w.bytes(flex, val); }
-  { const val = (x.renewers ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeDelegationTokenResponseDescribedDelegationTokenRenewer); }
+  w.int64((x.issueTimestamp ?? 0n));
+  w.int64((x.expiryTimestamp ?? 0n));
+  w.int64((x.maxTimestamp ?? 0n));
+  w.str(flex, (x.tokenId ?? ""));
+  w.bytes(flex, (x.hmac ?? EMPTY_BYTES));
+  writeArray(w, flex, v, (x.renewers ?? EMPTY_ARRAY), writeDescribeDelegationTokenResponseDescribedDelegationTokenRenewer);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeDelegationTokenResponseDescribedDelegationToken(): DescribeDelegationTokenResponseDescribedDelegationToken {
-  return { principalType: "", principalName: "", tokenRequesterPrincipalType: "", tokenRequesterPrincipalName: "", issueTimestamp: 0n, expiryTimestamp: 0n, maxTimestamp: 0n, tokenId: "", hmac: EMPTY_BYTES, renewers: [] };
-}
-
-export function isDefaultDescribeDelegationTokenResponseDescribedDelegationToken(x: Encodable<DescribeDelegationTokenResponseDescribedDelegationToken>): boolean {
-  return (x.principalType === undefined || x.principalType === "")
-    && (x.principalName === undefined || x.principalName === "")
-    && (x.tokenRequesterPrincipalType === undefined || x.tokenRequesterPrincipalType === "")
-    && (x.tokenRequesterPrincipalName === undefined || x.tokenRequesterPrincipalName === "")
-    && (x.issueTimestamp === undefined || x.issueTimestamp === 0n)
-    && (x.expiryTimestamp === undefined || x.expiryTimestamp === 0n)
-    && (x.maxTimestamp === undefined || x.maxTimestamp === 0n)
-    && (x.tokenId === undefined || x.tokenId === "")
-    && (x.hmac === undefined || (x.hmac !== null && x.hmac.length === 0))
-    && (x.renewers === undefined || (x.renewers !== null && x.renewers.length === 0));
 }
 
 export function readDescribeDelegationTokenResponseDescribedDelegationTokenRenewer(r: Reader, v: number): DescribeDelegationTokenResponseDescribedDelegationTokenRenewer {
@@ -227,18 +183,9 @@ export function readDescribeDelegationTokenResponseDescribedDelegationTokenRenew
 
 export function writeDescribeDelegationTokenResponseDescribedDelegationTokenRenewer(w: Writer, v: number, x: Encodable<DescribeDelegationTokenResponseDescribedDelegationTokenRenewer>): void {
   const flex = v >= 2;
-  { const val = (x.principalType ?? ""); w.str(flex, val); }
-  { const val = (x.principalName ?? ""); w.str(flex, val); }
+  w.str(flex, (x.principalType ?? ""));
+  w.str(flex, (x.principalName ?? ""));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeDelegationTokenResponseDescribedDelegationTokenRenewer(): DescribeDelegationTokenResponseDescribedDelegationTokenRenewer {
-  return { principalType: "", principalName: "" };
-}
-
-export function isDefaultDescribeDelegationTokenResponseDescribedDelegationTokenRenewer(x: Encodable<DescribeDelegationTokenResponseDescribedDelegationTokenRenewer>): boolean {
-  return (x.principalType === undefined || x.principalType === "")
-    && (x.principalName === undefined || x.principalName === "");
 }
 
 export const DescribeDelegationTokenResponse: MessageCodec<DescribeDelegationTokenResponse> = messageCodec<DescribeDelegationTokenResponse>(

@@ -27,21 +27,12 @@ export function readDescribeGroupsRequest(r: Reader, v: number): DescribeGroupsR
 
 export function writeDescribeGroupsRequest(w: Writer, v: number, x: Encodable<DescribeGroupsRequest>): void {
   const flex = v >= 5;
-  { const val = (x.groups ?? EMPTY_ARRAY); writeArray(w, flex, v, val, (flex ? writeElement.compactString : writeElement.string)); }
-  if (v >= 3) { const val = (x.includeAuthorizedOperations ?? false); w.bool(val); }
+  writeArray(w, flex, v, (x.groups ?? EMPTY_ARRAY), (flex ? writeElement.compactString : writeElement.string));
+  if (v >= 3) w.bool((x.includeAuthorizedOperations ?? false));
   else {
     if (x.includeAuthorizedOperations !== undefined && !(x.includeAuthorizedOperations === false)) absentField('DescribeGroupsRequest', 'includeAuthorizedOperations', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeGroupsRequest(): DescribeGroupsRequest {
-  return { groups: [], includeAuthorizedOperations: false };
-}
-
-export function isDefaultDescribeGroupsRequest(x: Encodable<DescribeGroupsRequest>): boolean {
-  return (x.groups === undefined || (x.groups !== null && x.groups.length === 0))
-    && (x.includeAuthorizedOperations === undefined || x.includeAuthorizedOperations === false);
 }
 
 export const DescribeGroupsRequest: MessageCodec<DescribeGroupsRequest> = messageCodec<DescribeGroupsRequest>(
@@ -107,18 +98,9 @@ export function readDescribeGroupsResponse(r: Reader, v: number): DescribeGroups
 
 export function writeDescribeGroupsResponse(w: Writer, v: number, x: Encodable<DescribeGroupsResponse>): void {
   const flex = v >= 5;
-  if (v >= 1) { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.groups ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeGroupsResponseDescribedGroup); }
+  if (v >= 1) w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.groups ?? EMPTY_ARRAY), writeDescribeGroupsResponseDescribedGroup);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeGroupsResponse(): DescribeGroupsResponse {
-  return { throttleTimeMs: 0, groups: [] };
-}
-
-export function isDefaultDescribeGroupsResponse(x: Encodable<DescribeGroupsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.groups === undefined || (x.groups !== null && x.groups.length === 0));
 }
 
 export function readDescribeGroupsResponseDescribedGroup(r: Reader, v: number): DescribeGroupsResponseDescribedGroup {
@@ -141,31 +123,17 @@ export function readDescribeGroupsResponseDescribedGroup(r: Reader, v: number): 
 
 export function writeDescribeGroupsResponseDescribedGroup(w: Writer, v: number, x: Encodable<DescribeGroupsResponseDescribedGroup>): void {
   const flex = v >= 5;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.groupId ?? ""); w.str(flex, val); }
-  { const val = (x.groupState ?? ""); w.str(flex, val); }
-  { const val = (x.protocolType ?? ""); w.str(flex, val); }
-  { const val = (x.protocolData ?? ""); w.str(flex, val); }
-  { const val = (x.members ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeGroupsResponseDescribedGroupMember); }
-  if (v >= 3) { const val = (x.authorizedOperations ?? -2147483648); w.int32(val); }
+  w.int16((x.errorCode ?? 0));
+  w.str(flex, (x.groupId ?? ""));
+  w.str(flex, (x.groupState ?? ""));
+  w.str(flex, (x.protocolType ?? ""));
+  w.str(flex, (x.protocolData ?? ""));
+  writeArray(w, flex, v, (x.members ?? EMPTY_ARRAY), writeDescribeGroupsResponseDescribedGroupMember);
+  if (v >= 3) w.int32((x.authorizedOperations ?? -2147483648));
   else {
     if (x.authorizedOperations !== undefined && !(x.authorizedOperations === -2147483648)) absentField('DescribeGroupsResponse', 'authorizedOperations', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeGroupsResponseDescribedGroup(): DescribeGroupsResponseDescribedGroup {
-  return { errorCode: 0, groupId: "", groupState: "", protocolType: "", protocolData: "", members: [], authorizedOperations: -2147483648 };
-}
-
-export function isDefaultDescribeGroupsResponseDescribedGroup(x: Encodable<DescribeGroupsResponseDescribedGroup>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.groupId === undefined || x.groupId === "")
-    && (x.groupState === undefined || x.groupState === "")
-    && (x.protocolType === undefined || x.protocolType === "")
-    && (x.protocolData === undefined || x.protocolData === "")
-    && (x.members === undefined || (x.members !== null && x.members.length === 0))
-    && (x.authorizedOperations === undefined || x.authorizedOperations === -2147483648);
 }
 
 export function readDescribeGroupsResponseDescribedGroupMember(r: Reader, v: number): DescribeGroupsResponseDescribedGroupMember {
@@ -187,26 +155,13 @@ export function readDescribeGroupsResponseDescribedGroupMember(r: Reader, v: num
 
 export function writeDescribeGroupsResponseDescribedGroupMember(w: Writer, v: number, x: Encodable<DescribeGroupsResponseDescribedGroupMember>): void {
   const flex = v >= 5;
-  { const val = (x.memberId ?? ""); w.str(flex, val); }
-  if (v >= 4) { const val = (x.groupInstanceId === undefined ? null : x.groupInstanceId); w.nstr(flex, val); }
-  { const val = (x.clientId ?? ""); w.str(flex, val); }
-  { const val = (x.clientHost ?? ""); w.str(flex, val); }
-  { const val = (x.memberMetadata ?? EMPTY_BYTES); w.bytes(flex, val); }
-  { const val = (x.memberAssignment ?? EMPTY_BYTES); w.bytes(flex, val); }
+  w.str(flex, (x.memberId ?? ""));
+  if (v >= 4) w.nstr(flex, (x.groupInstanceId === undefined ? null : x.groupInstanceId));
+  w.str(flex, (x.clientId ?? ""));
+  w.str(flex, (x.clientHost ?? ""));
+  w.bytes(flex, (x.memberMetadata ?? EMPTY_BYTES));
+  w.bytes(flex, (x.memberAssignment ?? EMPTY_BYTES));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeGroupsResponseDescribedGroupMember(): DescribeGroupsResponseDescribedGroupMember {
-  return { memberId: "", groupInstanceId: null, clientId: "", clientHost: "", memberMetadata: EMPTY_BYTES, memberAssignment: EMPTY_BYTES };
-}
-
-export function isDefaultDescribeGroupsResponseDescribedGroupMember(x: Encodable<DescribeGroupsResponseDescribedGroupMember>): boolean {
-  return (x.memberId === undefined || x.memberId === "")
-    && (x.groupInstanceId === undefined || x.groupInstanceId === null)
-    && (x.clientId === undefined || x.clientId === "")
-    && (x.clientHost === undefined || x.clientHost === "")
-    && (x.memberMetadata === undefined || (x.memberMetadata !== null && x.memberMetadata.length === 0))
-    && (x.memberAssignment === undefined || (x.memberAssignment !== null && x.memberAssignment.length === 0));
 }
 
 export const DescribeGroupsResponse: MessageCodec<DescribeGroupsResponse> = messageCodec<DescribeGroupsResponse>(

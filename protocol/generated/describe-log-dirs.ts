@@ -32,16 +32,8 @@ export function readDescribeLogDirsRequest(r: Reader, v: number): DescribeLogDir
 
 export function writeDescribeLogDirsRequest(w: Writer, v: number, x: Encodable<DescribeLogDirsRequest>): void {
   const flex = v >= 2;
-  { const val = (x.topics === undefined ? EMPTY_ARRAY : x.topics); writeNullableArray(w, flex, v, val, writeDescribeLogDirsRequestDescribableLogDirTopic); }
+  writeNullableArray(w, flex, v, (x.topics === undefined ? EMPTY_ARRAY : x.topics), writeDescribeLogDirsRequestDescribableLogDirTopic);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeLogDirsRequest(): DescribeLogDirsRequest {
-  return { topics: [] };
-}
-
-export function isDefaultDescribeLogDirsRequest(x: Encodable<DescribeLogDirsRequest>): boolean {
-  return (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readDescribeLogDirsRequestDescribableLogDirTopic(r: Reader, v: number): DescribeLogDirsRequestDescribableLogDirTopic {
@@ -59,18 +51,9 @@ export function readDescribeLogDirsRequestDescribableLogDirTopic(r: Reader, v: n
 
 export function writeDescribeLogDirsRequestDescribableLogDirTopic(w: Writer, v: number, x: Encodable<DescribeLogDirsRequestDescribableLogDirTopic>): void {
   const flex = v >= 2;
-  { const val = (x.topic ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  w.str(flex, (x.topic ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeElement.int32);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeLogDirsRequestDescribableLogDirTopic(): DescribeLogDirsRequestDescribableLogDirTopic {
-  return { topic: "", partitions: [] };
-}
-
-export function isDefaultDescribeLogDirsRequestDescribableLogDirTopic(x: Encodable<DescribeLogDirsRequestDescribableLogDirTopic>): boolean {
-  return (x.topic === undefined || x.topic === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export const DescribeLogDirsRequest: MessageCodec<DescribeLogDirsRequest> = messageCodec<DescribeLogDirsRequest>(
@@ -139,20 +122,10 @@ export function readDescribeLogDirsResponse(r: Reader, v: number): DescribeLogDi
 
 export function writeDescribeLogDirsResponse(w: Writer, v: number, x: Encodable<DescribeLogDirsResponse>): void {
   const flex = v >= 2;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  if (v >= 3) { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.results ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeLogDirsResponseDescribeLogDirsResult); }
+  w.int32((x.throttleTimeMs ?? 0));
+  if (v >= 3) w.int16((x.errorCode ?? 0));
+  writeArray(w, flex, v, (x.results ?? EMPTY_ARRAY), writeDescribeLogDirsResponseDescribeLogDirsResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeLogDirsResponse(): DescribeLogDirsResponse {
-  return { throttleTimeMs: 0, errorCode: 0, results: [] };
-}
-
-export function isDefaultDescribeLogDirsResponse(x: Encodable<DescribeLogDirsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.results === undefined || (x.results !== null && x.results.length === 0));
 }
 
 export function readDescribeLogDirsResponseDescribeLogDirsResult(r: Reader, v: number): DescribeLogDirsResponseDescribeLogDirsResult {
@@ -173,24 +146,12 @@ export function readDescribeLogDirsResponseDescribeLogDirsResult(r: Reader, v: n
 
 export function writeDescribeLogDirsResponseDescribeLogDirsResult(w: Writer, v: number, x: Encodable<DescribeLogDirsResponseDescribeLogDirsResult>): void {
   const flex = v >= 2;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.logDir ?? ""); w.str(flex, val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeLogDirsResponseDescribeLogDirsTopic); }
-  if (v >= 4) { const val = (x.totalBytes ?? -1n); w.int64(val); }
-  if (v >= 4) { const val = (x.usableBytes ?? -1n); w.int64(val); }
+  w.int16((x.errorCode ?? 0));
+  w.str(flex, (x.logDir ?? ""));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeDescribeLogDirsResponseDescribeLogDirsTopic);
+  if (v >= 4) w.int64((x.totalBytes ?? -1n));
+  if (v >= 4) w.int64((x.usableBytes ?? -1n));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeLogDirsResponseDescribeLogDirsResult(): DescribeLogDirsResponseDescribeLogDirsResult {
-  return { errorCode: 0, logDir: "", topics: [], totalBytes: -1n, usableBytes: -1n };
-}
-
-export function isDefaultDescribeLogDirsResponseDescribeLogDirsResult(x: Encodable<DescribeLogDirsResponseDescribeLogDirsResult>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.logDir === undefined || x.logDir === "")
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.totalBytes === undefined || x.totalBytes === -1n)
-    && (x.usableBytes === undefined || x.usableBytes === -1n);
 }
 
 export function readDescribeLogDirsResponseDescribeLogDirsTopic(r: Reader, v: number): DescribeLogDirsResponseDescribeLogDirsTopic {
@@ -208,18 +169,9 @@ export function readDescribeLogDirsResponseDescribeLogDirsTopic(r: Reader, v: nu
 
 export function writeDescribeLogDirsResponseDescribeLogDirsTopic(w: Writer, v: number, x: Encodable<DescribeLogDirsResponseDescribeLogDirsTopic>): void {
   const flex = v >= 2;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeLogDirsResponseDescribeLogDirsPartition); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeDescribeLogDirsResponseDescribeLogDirsPartition);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeLogDirsResponseDescribeLogDirsTopic(): DescribeLogDirsResponseDescribeLogDirsTopic {
-  return { name: "", partitions: [] };
-}
-
-export function isDefaultDescribeLogDirsResponseDescribeLogDirsTopic(x: Encodable<DescribeLogDirsResponseDescribeLogDirsTopic>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readDescribeLogDirsResponseDescribeLogDirsPartition(r: Reader, v: number): DescribeLogDirsResponseDescribeLogDirsPartition {
@@ -239,22 +191,11 @@ export function readDescribeLogDirsResponseDescribeLogDirsPartition(r: Reader, v
 
 export function writeDescribeLogDirsResponseDescribeLogDirsPartition(w: Writer, v: number, x: Encodable<DescribeLogDirsResponseDescribeLogDirsPartition>): void {
   const flex = v >= 2;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.partitionSize ?? 0n); w.int64(val); }
-  { const val = (x.offsetLag ?? 0n); w.int64(val); }
-  { const val = (x.isFutureKey ?? false); w.bool(val); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int64((x.partitionSize ?? 0n));
+  w.int64((x.offsetLag ?? 0n));
+  w.bool((x.isFutureKey ?? false));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeLogDirsResponseDescribeLogDirsPartition(): DescribeLogDirsResponseDescribeLogDirsPartition {
-  return { partitionIndex: 0, partitionSize: 0n, offsetLag: 0n, isFutureKey: false };
-}
-
-export function isDefaultDescribeLogDirsResponseDescribeLogDirsPartition(x: Encodable<DescribeLogDirsResponseDescribeLogDirsPartition>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.partitionSize === undefined || x.partitionSize === 0n)
-    && (x.offsetLag === undefined || x.offsetLag === 0n)
-    && (x.isFutureKey === undefined || x.isFutureKey === false);
 }
 
 export const DescribeLogDirsResponse: MessageCodec<DescribeLogDirsResponse> = messageCodec<DescribeLogDirsResponse>(

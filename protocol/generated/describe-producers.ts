@@ -32,16 +32,8 @@ export function readDescribeProducersRequest(r: Reader, v: number): DescribeProd
 
 export function writeDescribeProducersRequest(w: Writer, v: number, x: Encodable<DescribeProducersRequest>): void {
   const flex = true;
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeProducersRequestTopicRequest); }
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeDescribeProducersRequestTopicRequest);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeProducersRequest(): DescribeProducersRequest {
-  return { topics: [] };
-}
-
-export function isDefaultDescribeProducersRequest(x: Encodable<DescribeProducersRequest>): boolean {
-  return (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readDescribeProducersRequestTopicRequest(r: Reader, v: number): DescribeProducersRequestTopicRequest {
@@ -59,18 +51,9 @@ export function readDescribeProducersRequestTopicRequest(r: Reader, v: number): 
 
 export function writeDescribeProducersRequestTopicRequest(w: Writer, v: number, x: Encodable<DescribeProducersRequestTopicRequest>): void {
   const flex = true;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitionIndexes ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitionIndexes ?? EMPTY_ARRAY), writeElement.int32);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeProducersRequestTopicRequest(): DescribeProducersRequestTopicRequest {
-  return { name: "", partitionIndexes: [] };
-}
-
-export function isDefaultDescribeProducersRequestTopicRequest(x: Encodable<DescribeProducersRequestTopicRequest>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitionIndexes === undefined || (x.partitionIndexes !== null && x.partitionIndexes.length === 0));
 }
 
 export const DescribeProducersRequest: MessageCodec<DescribeProducersRequest> = messageCodec<DescribeProducersRequest>(
@@ -138,18 +121,9 @@ export function readDescribeProducersResponse(r: Reader, v: number): DescribePro
 
 export function writeDescribeProducersResponse(w: Writer, v: number, x: Encodable<DescribeProducersResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeProducersResponseTopicResponse); }
+  w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeDescribeProducersResponseTopicResponse);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeProducersResponse(): DescribeProducersResponse {
-  return { throttleTimeMs: 0, topics: [] };
-}
-
-export function isDefaultDescribeProducersResponse(x: Encodable<DescribeProducersResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readDescribeProducersResponseTopicResponse(r: Reader, v: number): DescribeProducersResponseTopicResponse {
@@ -167,18 +141,9 @@ export function readDescribeProducersResponseTopicResponse(r: Reader, v: number)
 
 export function writeDescribeProducersResponseTopicResponse(w: Writer, v: number, x: Encodable<DescribeProducersResponseTopicResponse>): void {
   const flex = true;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeProducersResponsePartitionResponse); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeDescribeProducersResponsePartitionResponse);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeProducersResponseTopicResponse(): DescribeProducersResponseTopicResponse {
-  return { name: "", partitions: [] };
-}
-
-export function isDefaultDescribeProducersResponseTopicResponse(x: Encodable<DescribeProducersResponseTopicResponse>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readDescribeProducersResponsePartitionResponse(r: Reader, v: number): DescribeProducersResponsePartitionResponse {
@@ -198,22 +163,11 @@ export function readDescribeProducersResponsePartitionResponse(r: Reader, v: num
 
 export function writeDescribeProducersResponsePartitionResponse(w: Writer, v: number, x: Encodable<DescribeProducersResponsePartitionResponse>): void {
   const flex = true;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? null : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.activeProducers ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeProducersResponseProducerState); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? null : x.errorMessage));
+  writeArray(w, flex, v, (x.activeProducers ?? EMPTY_ARRAY), writeDescribeProducersResponseProducerState);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeProducersResponsePartitionResponse(): DescribeProducersResponsePartitionResponse {
-  return { partitionIndex: 0, errorCode: 0, errorMessage: null, activeProducers: [] };
-}
-
-export function isDefaultDescribeProducersResponsePartitionResponse(x: Encodable<DescribeProducersResponsePartitionResponse>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === null)
-    && (x.activeProducers === undefined || (x.activeProducers !== null && x.activeProducers.length === 0));
 }
 
 export function readDescribeProducersResponseProducerState(r: Reader, v: number): DescribeProducersResponseProducerState {
@@ -235,26 +189,13 @@ export function readDescribeProducersResponseProducerState(r: Reader, v: number)
 
 export function writeDescribeProducersResponseProducerState(w: Writer, v: number, x: Encodable<DescribeProducersResponseProducerState>): void {
   const flex = true;
-  { const val = (x.producerId ?? 0n); w.int64(val); }
-  { const val = (x.producerEpoch ?? 0); w.int32(val); }
-  { const val = (x.lastSequence ?? -1); w.int32(val); }
-  { const val = (x.lastTimestamp ?? -1n); w.int64(val); }
-  { const val = (x.coordinatorEpoch ?? 0); w.int32(val); }
-  { const val = (x.currentTxnStartOffset ?? -1n); w.int64(val); }
+  w.int64((x.producerId ?? 0n));
+  w.int32((x.producerEpoch ?? 0));
+  w.int32((x.lastSequence ?? -1));
+  w.int64((x.lastTimestamp ?? -1n));
+  w.int32((x.coordinatorEpoch ?? 0));
+  w.int64((x.currentTxnStartOffset ?? -1n));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeProducersResponseProducerState(): DescribeProducersResponseProducerState {
-  return { producerId: 0n, producerEpoch: 0, lastSequence: -1, lastTimestamp: -1n, coordinatorEpoch: 0, currentTxnStartOffset: -1n };
-}
-
-export function isDefaultDescribeProducersResponseProducerState(x: Encodable<DescribeProducersResponseProducerState>): boolean {
-  return (x.producerId === undefined || x.producerId === 0n)
-    && (x.producerEpoch === undefined || x.producerEpoch === 0)
-    && (x.lastSequence === undefined || x.lastSequence === -1)
-    && (x.lastTimestamp === undefined || x.lastTimestamp === -1n)
-    && (x.coordinatorEpoch === undefined || x.coordinatorEpoch === 0)
-    && (x.currentTxnStartOffset === undefined || x.currentTxnStartOffset === -1n);
 }
 
 export const DescribeProducersResponse: MessageCodec<DescribeProducersResponse> = messageCodec<DescribeProducersResponse>(

@@ -38,16 +38,8 @@ export function readDescribeQuorumRequest(r: Reader, v: number): DescribeQuorumR
 
 export function writeDescribeQuorumRequest(w: Writer, v: number, x: Encodable<DescribeQuorumRequest>): void {
   const flex = true;
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeQuorumRequestTopicData); }
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeDescribeQuorumRequestTopicData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeQuorumRequest(): DescribeQuorumRequest {
-  return { topics: [] };
-}
-
-export function isDefaultDescribeQuorumRequest(x: Encodable<DescribeQuorumRequest>): boolean {
-  return (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readDescribeQuorumRequestTopicData(r: Reader, v: number): DescribeQuorumRequestTopicData {
@@ -65,18 +57,9 @@ export function readDescribeQuorumRequestTopicData(r: Reader, v: number): Descri
 
 export function writeDescribeQuorumRequestTopicData(w: Writer, v: number, x: Encodable<DescribeQuorumRequestTopicData>): void {
   const flex = true;
-  { const val = (x.topicName ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeQuorumRequestPartitionData); }
+  w.str(flex, (x.topicName ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeDescribeQuorumRequestPartitionData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeQuorumRequestTopicData(): DescribeQuorumRequestTopicData {
-  return { topicName: "", partitions: [] };
-}
-
-export function isDefaultDescribeQuorumRequestTopicData(x: Encodable<DescribeQuorumRequestTopicData>): boolean {
-  return (x.topicName === undefined || x.topicName === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readDescribeQuorumRequestPartitionData(r: Reader, v: number): DescribeQuorumRequestPartitionData {
@@ -93,16 +76,8 @@ export function readDescribeQuorumRequestPartitionData(r: Reader, v: number): De
 
 export function writeDescribeQuorumRequestPartitionData(w: Writer, v: number, x: Encodable<DescribeQuorumRequestPartitionData>): void {
   const flex = true;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
+  w.int32((x.partitionIndex ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeQuorumRequestPartitionData(): DescribeQuorumRequestPartitionData {
-  return { partitionIndex: 0 };
-}
-
-export function isDefaultDescribeQuorumRequestPartitionData(x: Encodable<DescribeQuorumRequestPartitionData>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0);
 }
 
 export const DescribeQuorumRequest: MessageCodec<DescribeQuorumRequest> = messageCodec<DescribeQuorumRequest>(
@@ -200,25 +175,14 @@ export function readDescribeQuorumResponse(r: Reader, v: number): DescribeQuorum
 
 export function writeDescribeQuorumResponse(w: Writer, v: number, x: Encodable<DescribeQuorumResponse>): void {
   const flex = true;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  if (v >= 2) { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeQuorumResponseTopicData); }
-  if (v >= 2) { const val = (x.nodes ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeQuorumResponseNode); }
+  w.int16((x.errorCode ?? 0));
+  if (v >= 2) w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeDescribeQuorumResponseTopicData);
+  if (v >= 2) writeArray(w, flex, v, (x.nodes ?? EMPTY_ARRAY), writeDescribeQuorumResponseNode);
   else {
     if (x.nodes !== undefined && !((x.nodes !== null && x.nodes.length === 0))) absentField('DescribeQuorumResponse', 'nodes', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeQuorumResponse(): DescribeQuorumResponse {
-  return { errorCode: 0, errorMessage: "", topics: [], nodes: [] };
-}
-
-export function isDefaultDescribeQuorumResponse(x: Encodable<DescribeQuorumResponse>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "")
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.nodes === undefined || (x.nodes !== null && x.nodes.length === 0));
 }
 
 export function readDescribeQuorumResponseTopicData(r: Reader, v: number): DescribeQuorumResponseTopicData {
@@ -236,18 +200,9 @@ export function readDescribeQuorumResponseTopicData(r: Reader, v: number): Descr
 
 export function writeDescribeQuorumResponseTopicData(w: Writer, v: number, x: Encodable<DescribeQuorumResponseTopicData>): void {
   const flex = true;
-  { const val = (x.topicName ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeQuorumResponsePartitionData); }
+  w.str(flex, (x.topicName ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeDescribeQuorumResponsePartitionData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeQuorumResponseTopicData(): DescribeQuorumResponseTopicData {
-  return { topicName: "", partitions: [] };
-}
-
-export function isDefaultDescribeQuorumResponseTopicData(x: Encodable<DescribeQuorumResponseTopicData>): boolean {
-  return (x.topicName === undefined || x.topicName === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readDescribeQuorumResponsePartitionData(r: Reader, v: number): DescribeQuorumResponsePartitionData {
@@ -271,30 +226,15 @@ export function readDescribeQuorumResponsePartitionData(r: Reader, v: number): D
 
 export function writeDescribeQuorumResponsePartitionData(w: Writer, v: number, x: Encodable<DescribeQuorumResponsePartitionData>): void {
   const flex = true;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  if (v >= 2) { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.leaderId ?? 0); w.int32(val); }
-  { const val = (x.leaderEpoch ?? 0); w.int32(val); }
-  { const val = (x.highWatermark ?? 0n); w.int64(val); }
-  { const val = (x.currentVoters ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeQuorumResponseReplicaState); }
-  { const val = (x.observers ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeQuorumResponseReplicaState); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int16((x.errorCode ?? 0));
+  if (v >= 2) w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
+  w.int32((x.leaderId ?? 0));
+  w.int32((x.leaderEpoch ?? 0));
+  w.int64((x.highWatermark ?? 0n));
+  writeArray(w, flex, v, (x.currentVoters ?? EMPTY_ARRAY), writeDescribeQuorumResponseReplicaState);
+  writeArray(w, flex, v, (x.observers ?? EMPTY_ARRAY), writeDescribeQuorumResponseReplicaState);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeQuorumResponsePartitionData(): DescribeQuorumResponsePartitionData {
-  return { partitionIndex: 0, errorCode: 0, errorMessage: "", leaderId: 0, leaderEpoch: 0, highWatermark: 0n, currentVoters: [], observers: [] };
-}
-
-export function isDefaultDescribeQuorumResponsePartitionData(x: Encodable<DescribeQuorumResponsePartitionData>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "")
-    && (x.leaderId === undefined || x.leaderId === 0)
-    && (x.leaderEpoch === undefined || x.leaderEpoch === 0)
-    && (x.highWatermark === undefined || x.highWatermark === 0n)
-    && (x.currentVoters === undefined || (x.currentVoters !== null && x.currentVoters.length === 0))
-    && (x.observers === undefined || (x.observers !== null && x.observers.length === 0));
 }
 
 export function readDescribeQuorumResponseReplicaState(r: Reader, v: number): DescribeQuorumResponseReplicaState {
@@ -315,27 +255,15 @@ export function readDescribeQuorumResponseReplicaState(r: Reader, v: number): De
 
 export function writeDescribeQuorumResponseReplicaState(w: Writer, v: number, x: Encodable<DescribeQuorumResponseReplicaState>): void {
   const flex = true;
-  { const val = (x.replicaId ?? 0); w.int32(val); }
-  if (v >= 2) { const val = (x.replicaDirectoryId ?? ZERO_UUID); w.uuid(val); }
+  w.int32((x.replicaId ?? 0));
+  if (v >= 2) w.uuid((x.replicaDirectoryId ?? ZERO_UUID));
   else {
     if (x.replicaDirectoryId !== undefined && !(x.replicaDirectoryId === ZERO_UUID)) absentField('DescribeQuorumResponse', 'replicaDirectoryId', v);
   }
-  { const val = (x.logEndOffset ?? 0n); w.int64(val); }
-  if (v >= 1) { const val = (x.lastFetchTimestamp ?? -1n); w.int64(val); }
-  if (v >= 1) { const val = (x.lastCaughtUpTimestamp ?? -1n); w.int64(val); }
+  w.int64((x.logEndOffset ?? 0n));
+  if (v >= 1) w.int64((x.lastFetchTimestamp ?? -1n));
+  if (v >= 1) w.int64((x.lastCaughtUpTimestamp ?? -1n));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeQuorumResponseReplicaState(): DescribeQuorumResponseReplicaState {
-  return { replicaId: 0, replicaDirectoryId: ZERO_UUID, logEndOffset: 0n, lastFetchTimestamp: -1n, lastCaughtUpTimestamp: -1n };
-}
-
-export function isDefaultDescribeQuorumResponseReplicaState(x: Encodable<DescribeQuorumResponseReplicaState>): boolean {
-  return (x.replicaId === undefined || x.replicaId === 0)
-    && (x.replicaDirectoryId === undefined || x.replicaDirectoryId === ZERO_UUID)
-    && (x.logEndOffset === undefined || x.logEndOffset === 0n)
-    && (x.lastFetchTimestamp === undefined || x.lastFetchTimestamp === -1n)
-    && (x.lastCaughtUpTimestamp === undefined || x.lastCaughtUpTimestamp === -1n);
 }
 
 export function readDescribeQuorumResponseNode(r: Reader, v: number): DescribeQuorumResponseNode {
@@ -353,24 +281,15 @@ export function readDescribeQuorumResponseNode(r: Reader, v: number): DescribeQu
 
 export function writeDescribeQuorumResponseNode(w: Writer, v: number, x: Encodable<DescribeQuorumResponseNode>): void {
   const flex = true;
-  if (v >= 2) { const val = (x.nodeId ?? 0); w.int32(val); }
+  if (v >= 2) w.int32((x.nodeId ?? 0));
   else {
     if (x.nodeId !== undefined && !(x.nodeId === 0)) absentField('DescribeQuorumResponse', 'nodeId', v);
   }
-  if (v >= 2) { const val = (x.listeners ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeQuorumResponseListener); }
+  if (v >= 2) writeArray(w, flex, v, (x.listeners ?? EMPTY_ARRAY), writeDescribeQuorumResponseListener);
   else {
     if (x.listeners !== undefined && !((x.listeners !== null && x.listeners.length === 0))) absentField('DescribeQuorumResponse', 'listeners', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeQuorumResponseNode(): DescribeQuorumResponseNode {
-  return { nodeId: 0, listeners: [] };
-}
-
-export function isDefaultDescribeQuorumResponseNode(x: Encodable<DescribeQuorumResponseNode>): boolean {
-  return (x.nodeId === undefined || x.nodeId === 0)
-    && (x.listeners === undefined || (x.listeners !== null && x.listeners.length === 0));
 }
 
 export function readDescribeQuorumResponseListener(r: Reader, v: number): DescribeQuorumResponseListener {
@@ -389,29 +308,19 @@ export function readDescribeQuorumResponseListener(r: Reader, v: number): Descri
 
 export function writeDescribeQuorumResponseListener(w: Writer, v: number, x: Encodable<DescribeQuorumResponseListener>): void {
   const flex = true;
-  if (v >= 2) { const val = (x.name ?? ""); w.str(flex, val); }
+  if (v >= 2) w.str(flex, (x.name ?? ""));
   else {
     if (x.name !== undefined && !(x.name === "")) absentField('DescribeQuorumResponse', 'name', v);
   }
-  if (v >= 2) { const val = (x.host ?? ""); w.str(flex, val); }
+  if (v >= 2) w.str(flex, (x.host ?? ""));
   else {
     if (x.host !== undefined && !(x.host === "")) absentField('DescribeQuorumResponse', 'host', v);
   }
-  if (v >= 2) { const val = (x.port ?? 0); w.uint16(val); }
+  if (v >= 2) w.uint16((x.port ?? 0));
   else {
     if (x.port !== undefined && !(x.port === 0)) absentField('DescribeQuorumResponse', 'port', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeQuorumResponseListener(): DescribeQuorumResponseListener {
-  return { name: "", host: "", port: 0 };
-}
-
-export function isDefaultDescribeQuorumResponseListener(x: Encodable<DescribeQuorumResponseListener>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.host === undefined || x.host === "")
-    && (x.port === undefined || x.port === 0);
 }
 
 export const DescribeQuorumResponse: MessageCodec<DescribeQuorumResponse> = messageCodec<DescribeQuorumResponse>(

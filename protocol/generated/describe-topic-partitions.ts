@@ -44,20 +44,10 @@ export function readDescribeTopicPartitionsRequest(r: Reader, v: number): Descri
 
 export function writeDescribeTopicPartitionsRequest(w: Writer, v: number, x: Encodable<DescribeTopicPartitionsRequest>): void {
   const flex = true;
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeTopicPartitionsRequestTopicRequest); }
-  { const val = (x.responsePartitionLimit ?? 2000); w.int32(val); }
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeDescribeTopicPartitionsRequestTopicRequest);
+  w.int32((x.responsePartitionLimit ?? 2000));
   { const val = (x.cursor === undefined ? null : x.cursor); if (val === null) w.int8(-1); else { w.int8(1); writeDescribeTopicPartitionsRequestCursor(w, v, val); } }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeTopicPartitionsRequest(): DescribeTopicPartitionsRequest {
-  return { topics: [], responsePartitionLimit: 2000, cursor: null };
-}
-
-export function isDefaultDescribeTopicPartitionsRequest(x: Encodable<DescribeTopicPartitionsRequest>): boolean {
-  return (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.responsePartitionLimit === undefined || x.responsePartitionLimit === 2000)
-    && (x.cursor === undefined || x.cursor === null);
 }
 
 export function readDescribeTopicPartitionsRequestTopicRequest(r: Reader, v: number): DescribeTopicPartitionsRequestTopicRequest {
@@ -74,16 +64,8 @@ export function readDescribeTopicPartitionsRequestTopicRequest(r: Reader, v: num
 
 export function writeDescribeTopicPartitionsRequestTopicRequest(w: Writer, v: number, x: Encodable<DescribeTopicPartitionsRequestTopicRequest>): void {
   const flex = true;
-  { const val = (x.name ?? ""); w.str(flex, val); }
+  w.str(flex, (x.name ?? ""));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeTopicPartitionsRequestTopicRequest(): DescribeTopicPartitionsRequestTopicRequest {
-  return { name: "" };
-}
-
-export function isDefaultDescribeTopicPartitionsRequestTopicRequest(x: Encodable<DescribeTopicPartitionsRequestTopicRequest>): boolean {
-  return (x.name === undefined || x.name === "");
 }
 
 export function readDescribeTopicPartitionsRequestCursor(r: Reader, v: number): DescribeTopicPartitionsRequestCursor {
@@ -101,18 +83,9 @@ export function readDescribeTopicPartitionsRequestCursor(r: Reader, v: number): 
 
 export function writeDescribeTopicPartitionsRequestCursor(w: Writer, v: number, x: Encodable<DescribeTopicPartitionsRequestCursor>): void {
   const flex = true;
-  { const val = (x.topicName ?? ""); w.str(flex, val); }
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
+  w.str(flex, (x.topicName ?? ""));
+  w.int32((x.partitionIndex ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeTopicPartitionsRequestCursor(): DescribeTopicPartitionsRequestCursor {
-  return { topicName: "", partitionIndex: 0 };
-}
-
-export function isDefaultDescribeTopicPartitionsRequestCursor(x: Encodable<DescribeTopicPartitionsRequestCursor>): boolean {
-  return (x.topicName === undefined || x.topicName === "")
-    && (x.partitionIndex === undefined || x.partitionIndex === 0);
 }
 
 export const DescribeTopicPartitionsRequest: MessageCodec<DescribeTopicPartitionsRequest> = messageCodec<DescribeTopicPartitionsRequest>(
@@ -193,20 +166,10 @@ export function readDescribeTopicPartitionsResponse(r: Reader, v: number): Descr
 
 export function writeDescribeTopicPartitionsResponse(w: Writer, v: number, x: Encodable<DescribeTopicPartitionsResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeTopicPartitionsResponseTopic); }
+  w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeDescribeTopicPartitionsResponseTopic);
   { const val = (x.nextCursor === undefined ? null : x.nextCursor); if (val === null) w.int8(-1); else { w.int8(1); writeDescribeTopicPartitionsResponseCursor(w, v, val); } }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeTopicPartitionsResponse(): DescribeTopicPartitionsResponse {
-  return { throttleTimeMs: 0, topics: [], nextCursor: null };
-}
-
-export function isDefaultDescribeTopicPartitionsResponse(x: Encodable<DescribeTopicPartitionsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.nextCursor === undefined || x.nextCursor === null);
 }
 
 export function readDescribeTopicPartitionsResponseTopic(r: Reader, v: number): DescribeTopicPartitionsResponseTopic {
@@ -228,26 +191,13 @@ export function readDescribeTopicPartitionsResponseTopic(r: Reader, v: number): 
 
 export function writeDescribeTopicPartitionsResponseTopic(w: Writer, v: number, x: Encodable<DescribeTopicPartitionsResponseTopic>): void {
   const flex = true;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.name === undefined ? "" : x.name); w.nstr(flex, val); }
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.isInternal ?? false); w.bool(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeTopicPartitionsResponsePartition); }
-  { const val = (x.topicAuthorizedOperations ?? -2147483648); w.int32(val); }
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.name === undefined ? "" : x.name));
+  w.uuid((x.topicId ?? ZERO_UUID));
+  w.bool((x.isInternal ?? false));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeDescribeTopicPartitionsResponsePartition);
+  w.int32((x.topicAuthorizedOperations ?? -2147483648));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeTopicPartitionsResponseTopic(): DescribeTopicPartitionsResponseTopic {
-  return { errorCode: 0, name: "", topicId: ZERO_UUID, isInternal: false, partitions: [], topicAuthorizedOperations: -2147483648 };
-}
-
-export function isDefaultDescribeTopicPartitionsResponseTopic(x: Encodable<DescribeTopicPartitionsResponseTopic>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.name === undefined || x.name === "")
-    && (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.isInternal === undefined || x.isInternal === false)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0))
-    && (x.topicAuthorizedOperations === undefined || x.topicAuthorizedOperations === -2147483648);
 }
 
 export function readDescribeTopicPartitionsResponsePartition(r: Reader, v: number): DescribeTopicPartitionsResponsePartition {
@@ -272,32 +222,16 @@ export function readDescribeTopicPartitionsResponsePartition(r: Reader, v: numbe
 
 export function writeDescribeTopicPartitionsResponsePartition(w: Writer, v: number, x: Encodable<DescribeTopicPartitionsResponsePartition>): void {
   const flex = true;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.leaderId ?? 0); w.int32(val); }
-  { const val = (x.leaderEpoch ?? -1); w.int32(val); }
-  { const val = (x.replicaNodes ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
-  { const val = (x.isrNodes ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
-  { const val = (x.eligibleLeaderReplicas === undefined ? null : x.eligibleLeaderReplicas); writeNullableArray(w, flex, v, val, writeElement.int32); }
-  { const val = (x.lastKnownElr === undefined ? null : x.lastKnownElr); writeNullableArray(w, flex, v, val, writeElement.int32); }
-  { const val = (x.offlineReplicas ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  w.int16((x.errorCode ?? 0));
+  w.int32((x.partitionIndex ?? 0));
+  w.int32((x.leaderId ?? 0));
+  w.int32((x.leaderEpoch ?? -1));
+  writeArray(w, flex, v, (x.replicaNodes ?? EMPTY_ARRAY), writeElement.int32);
+  writeArray(w, flex, v, (x.isrNodes ?? EMPTY_ARRAY), writeElement.int32);
+  writeNullableArray(w, flex, v, (x.eligibleLeaderReplicas === undefined ? null : x.eligibleLeaderReplicas), writeElement.int32);
+  writeNullableArray(w, flex, v, (x.lastKnownElr === undefined ? null : x.lastKnownElr), writeElement.int32);
+  writeArray(w, flex, v, (x.offlineReplicas ?? EMPTY_ARRAY), writeElement.int32);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeTopicPartitionsResponsePartition(): DescribeTopicPartitionsResponsePartition {
-  return { errorCode: 0, partitionIndex: 0, leaderId: 0, leaderEpoch: -1, replicaNodes: [], isrNodes: [], eligibleLeaderReplicas: null, lastKnownElr: null, offlineReplicas: [] };
-}
-
-export function isDefaultDescribeTopicPartitionsResponsePartition(x: Encodable<DescribeTopicPartitionsResponsePartition>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.leaderId === undefined || x.leaderId === 0)
-    && (x.leaderEpoch === undefined || x.leaderEpoch === -1)
-    && (x.replicaNodes === undefined || (x.replicaNodes !== null && x.replicaNodes.length === 0))
-    && (x.isrNodes === undefined || (x.isrNodes !== null && x.isrNodes.length === 0))
-    && (x.eligibleLeaderReplicas === undefined || x.eligibleLeaderReplicas === null)
-    && (x.lastKnownElr === undefined || x.lastKnownElr === null)
-    && (x.offlineReplicas === undefined || (x.offlineReplicas !== null && x.offlineReplicas.length === 0));
 }
 
 export function readDescribeTopicPartitionsResponseCursor(r: Reader, v: number): DescribeTopicPartitionsResponseCursor {
@@ -315,18 +249,9 @@ export function readDescribeTopicPartitionsResponseCursor(r: Reader, v: number):
 
 export function writeDescribeTopicPartitionsResponseCursor(w: Writer, v: number, x: Encodable<DescribeTopicPartitionsResponseCursor>): void {
   const flex = true;
-  { const val = (x.topicName ?? ""); w.str(flex, val); }
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
+  w.str(flex, (x.topicName ?? ""));
+  w.int32((x.partitionIndex ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeTopicPartitionsResponseCursor(): DescribeTopicPartitionsResponseCursor {
-  return { topicName: "", partitionIndex: 0 };
-}
-
-export function isDefaultDescribeTopicPartitionsResponseCursor(x: Encodable<DescribeTopicPartitionsResponseCursor>): boolean {
-  return (x.topicName === undefined || x.topicName === "")
-    && (x.partitionIndex === undefined || x.partitionIndex === 0);
 }
 
 export const DescribeTopicPartitionsResponse: MessageCodec<DescribeTopicPartitionsResponse> = messageCodec<DescribeTopicPartitionsResponse>(

@@ -24,16 +24,8 @@ export function readDescribeTransactionsRequest(r: Reader, v: number): DescribeT
 
 export function writeDescribeTransactionsRequest(w: Writer, v: number, x: Encodable<DescribeTransactionsRequest>): void {
   const flex = true;
-  { const val = (x.transactionalIds ?? EMPTY_ARRAY); writeArray(w, flex, v, val, (flex ? writeElement.compactString : writeElement.string)); }
+  writeArray(w, flex, v, (x.transactionalIds ?? EMPTY_ARRAY), (flex ? writeElement.compactString : writeElement.string));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeTransactionsRequest(): DescribeTransactionsRequest {
-  return { transactionalIds: [] };
-}
-
-export function isDefaultDescribeTransactionsRequest(x: Encodable<DescribeTransactionsRequest>): boolean {
-  return (x.transactionalIds === undefined || (x.transactionalIds !== null && x.transactionalIds.length === 0));
 }
 
 export const DescribeTransactionsRequest: MessageCodec<DescribeTransactionsRequest> = messageCodec<DescribeTransactionsRequest>(
@@ -93,18 +85,9 @@ export function readDescribeTransactionsResponse(r: Reader, v: number): Describe
 
 export function writeDescribeTransactionsResponse(w: Writer, v: number, x: Encodable<DescribeTransactionsResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.transactionStates ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeTransactionsResponseTransactionState); }
+  w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.transactionStates ?? EMPTY_ARRAY), writeDescribeTransactionsResponseTransactionState);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeTransactionsResponse(): DescribeTransactionsResponse {
-  return { throttleTimeMs: 0, transactionStates: [] };
-}
-
-export function isDefaultDescribeTransactionsResponse(x: Encodable<DescribeTransactionsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.transactionStates === undefined || (x.transactionStates !== null && x.transactionStates.length === 0));
 }
 
 export function readDescribeTransactionsResponseTransactionState(r: Reader, v: number): DescribeTransactionsResponseTransactionState {
@@ -128,30 +111,15 @@ export function readDescribeTransactionsResponseTransactionState(r: Reader, v: n
 
 export function writeDescribeTransactionsResponseTransactionState(w: Writer, v: number, x: Encodable<DescribeTransactionsResponseTransactionState>): void {
   const flex = true;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.transactionalId ?? ""); w.str(flex, val); }
-  { const val = (x.transactionState ?? ""); w.str(flex, val); }
-  { const val = (x.transactionTimeoutMs ?? 0); w.int32(val); }
-  { const val = (x.transactionStartTimeMs ?? 0n); w.int64(val); }
-  { const val = (x.producerId ?? 0n); w.int64(val); }
-  { const val = (x.producerEpoch ?? 0); w.int16(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeTransactionsResponseTopicData); }
+  w.int16((x.errorCode ?? 0));
+  w.str(flex, (x.transactionalId ?? ""));
+  w.str(flex, (x.transactionState ?? ""));
+  w.int32((x.transactionTimeoutMs ?? 0));
+  w.int64((x.transactionStartTimeMs ?? 0n));
+  w.int64((x.producerId ?? 0n));
+  w.int16((x.producerEpoch ?? 0));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeDescribeTransactionsResponseTopicData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeTransactionsResponseTransactionState(): DescribeTransactionsResponseTransactionState {
-  return { errorCode: 0, transactionalId: "", transactionState: "", transactionTimeoutMs: 0, transactionStartTimeMs: 0n, producerId: 0n, producerEpoch: 0, topics: [] };
-}
-
-export function isDefaultDescribeTransactionsResponseTransactionState(x: Encodable<DescribeTransactionsResponseTransactionState>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.transactionalId === undefined || x.transactionalId === "")
-    && (x.transactionState === undefined || x.transactionState === "")
-    && (x.transactionTimeoutMs === undefined || x.transactionTimeoutMs === 0)
-    && (x.transactionStartTimeMs === undefined || x.transactionStartTimeMs === 0n)
-    && (x.producerId === undefined || x.producerId === 0n)
-    && (x.producerEpoch === undefined || x.producerEpoch === 0)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readDescribeTransactionsResponseTopicData(r: Reader, v: number): DescribeTransactionsResponseTopicData {
@@ -169,18 +137,9 @@ export function readDescribeTransactionsResponseTopicData(r: Reader, v: number):
 
 export function writeDescribeTransactionsResponseTopicData(w: Writer, v: number, x: Encodable<DescribeTransactionsResponseTopicData>): void {
   const flex = true;
-  { const val = (x.topic ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  w.str(flex, (x.topic ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeElement.int32);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeTransactionsResponseTopicData(): DescribeTransactionsResponseTopicData {
-  return { topic: "", partitions: [] };
-}
-
-export function isDefaultDescribeTransactionsResponseTopicData(x: Encodable<DescribeTransactionsResponseTopicData>): boolean {
-  return (x.topic === undefined || x.topic === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export const DescribeTransactionsResponse: MessageCodec<DescribeTransactionsResponse> = messageCodec<DescribeTransactionsResponse>(

@@ -30,16 +30,8 @@ export function readDescribeUserScramCredentialsRequest(r: Reader, v: number): D
 
 export function writeDescribeUserScramCredentialsRequest(w: Writer, v: number, x: Encodable<DescribeUserScramCredentialsRequest>): void {
   const flex = true;
-  { const val = (x.users === undefined ? EMPTY_ARRAY : x.users); writeNullableArray(w, flex, v, val, writeDescribeUserScramCredentialsRequestUserName); }
+  writeNullableArray(w, flex, v, (x.users === undefined ? EMPTY_ARRAY : x.users), writeDescribeUserScramCredentialsRequestUserName);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeUserScramCredentialsRequest(): DescribeUserScramCredentialsRequest {
-  return { users: [] };
-}
-
-export function isDefaultDescribeUserScramCredentialsRequest(x: Encodable<DescribeUserScramCredentialsRequest>): boolean {
-  return (x.users === undefined || (x.users !== null && x.users.length === 0));
 }
 
 export function readDescribeUserScramCredentialsRequestUserName(r: Reader, v: number): DescribeUserScramCredentialsRequestUserName {
@@ -56,16 +48,8 @@ export function readDescribeUserScramCredentialsRequestUserName(r: Reader, v: nu
 
 export function writeDescribeUserScramCredentialsRequestUserName(w: Writer, v: number, x: Encodable<DescribeUserScramCredentialsRequestUserName>): void {
   const flex = true;
-  { const val = (x.name ?? ""); w.str(flex, val); }
+  w.str(flex, (x.name ?? ""));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeUserScramCredentialsRequestUserName(): DescribeUserScramCredentialsRequestUserName {
-  return { name: "" };
-}
-
-export function isDefaultDescribeUserScramCredentialsRequestUserName(x: Encodable<DescribeUserScramCredentialsRequestUserName>): boolean {
-  return (x.name === undefined || x.name === "");
 }
 
 export const DescribeUserScramCredentialsRequest: MessageCodec<DescribeUserScramCredentialsRequest> = messageCodec<DescribeUserScramCredentialsRequest>(
@@ -123,22 +107,11 @@ export function readDescribeUserScramCredentialsResponse(r: Reader, v: number): 
 
 export function writeDescribeUserScramCredentialsResponse(w: Writer, v: number, x: Encodable<DescribeUserScramCredentialsResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.results ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
+  writeArray(w, flex, v, (x.results ?? EMPTY_ARRAY), writeDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeUserScramCredentialsResponse(): DescribeUserScramCredentialsResponse {
-  return { throttleTimeMs: 0, errorCode: 0, errorMessage: "", results: [] };
-}
-
-export function isDefaultDescribeUserScramCredentialsResponse(x: Encodable<DescribeUserScramCredentialsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "")
-    && (x.results === undefined || (x.results !== null && x.results.length === 0));
 }
 
 export function readDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult(r: Reader, v: number): DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult {
@@ -158,22 +131,11 @@ export function readDescribeUserScramCredentialsResponseDescribeUserScramCredent
 
 export function writeDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult(w: Writer, v: number, x: Encodable<DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult>): void {
   const flex = true;
-  { const val = (x.user ?? ""); w.str(flex, val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.credentialInfos ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeDescribeUserScramCredentialsResponseCredentialInfo); }
+  w.str(flex, (x.user ?? ""));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
+  writeArray(w, flex, v, (x.credentialInfos ?? EMPTY_ARRAY), writeDescribeUserScramCredentialsResponseCredentialInfo);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult(): DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult {
-  return { user: "", errorCode: 0, errorMessage: "", credentialInfos: [] };
-}
-
-export function isDefaultDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult(x: Encodable<DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult>): boolean {
-  return (x.user === undefined || x.user === "")
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "")
-    && (x.credentialInfos === undefined || (x.credentialInfos !== null && x.credentialInfos.length === 0));
 }
 
 export function readDescribeUserScramCredentialsResponseCredentialInfo(r: Reader, v: number): DescribeUserScramCredentialsResponseCredentialInfo {
@@ -191,18 +153,9 @@ export function readDescribeUserScramCredentialsResponseCredentialInfo(r: Reader
 
 export function writeDescribeUserScramCredentialsResponseCredentialInfo(w: Writer, v: number, x: Encodable<DescribeUserScramCredentialsResponseCredentialInfo>): void {
   const flex = true;
-  { const val = (x.mechanism ?? 0); w.int8(val); }
-  { const val = (x.iterations ?? 0); w.int32(val); }
+  w.int8((x.mechanism ?? 0));
+  w.int32((x.iterations ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultDescribeUserScramCredentialsResponseCredentialInfo(): DescribeUserScramCredentialsResponseCredentialInfo {
-  return { mechanism: 0, iterations: 0 };
-}
-
-export function isDefaultDescribeUserScramCredentialsResponseCredentialInfo(x: Encodable<DescribeUserScramCredentialsResponseCredentialInfo>): boolean {
-  return (x.mechanism === undefined || x.mechanism === 0)
-    && (x.iterations === undefined || x.iterations === 0);
 }
 
 export const DescribeUserScramCredentialsResponse: MessageCodec<DescribeUserScramCredentialsResponse> = messageCodec<DescribeUserScramCredentialsResponse>(

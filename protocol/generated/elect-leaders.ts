@@ -38,23 +38,13 @@ export function readElectLeadersRequest(r: Reader, v: number): ElectLeadersReque
 
 export function writeElectLeadersRequest(w: Writer, v: number, x: Encodable<ElectLeadersRequest>): void {
   const flex = v >= 2;
-  if (v >= 1) { const val = (x.electionType ?? 0); w.int8(val); }
+  if (v >= 1) w.int8((x.electionType ?? 0));
   else {
     if (x.electionType !== undefined && !(x.electionType === 0)) absentField('ElectLeadersRequest', 'electionType', v);
   }
-  { const val = (x.topicPartitions === undefined ? EMPTY_ARRAY : x.topicPartitions); writeNullableArray(w, flex, v, val, writeElectLeadersRequestTopicPartitions); }
-  { const val = (x.timeoutMs ?? 60000); w.int32(val); }
+  writeNullableArray(w, flex, v, (x.topicPartitions === undefined ? EMPTY_ARRAY : x.topicPartitions), writeElectLeadersRequestTopicPartitions);
+  w.int32((x.timeoutMs ?? 60000));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultElectLeadersRequest(): ElectLeadersRequest {
-  return { electionType: 0, topicPartitions: [], timeoutMs: 60000 };
-}
-
-export function isDefaultElectLeadersRequest(x: Encodable<ElectLeadersRequest>): boolean {
-  return (x.electionType === undefined || x.electionType === 0)
-    && (x.topicPartitions === undefined || (x.topicPartitions !== null && x.topicPartitions.length === 0))
-    && (x.timeoutMs === undefined || x.timeoutMs === 60000);
 }
 
 export function readElectLeadersRequestTopicPartitions(r: Reader, v: number): ElectLeadersRequestTopicPartitions {
@@ -72,18 +62,9 @@ export function readElectLeadersRequestTopicPartitions(r: Reader, v: number): El
 
 export function writeElectLeadersRequestTopicPartitions(w: Writer, v: number, x: Encodable<ElectLeadersRequestTopicPartitions>): void {
   const flex = v >= 2;
-  { const val = (x.topic ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  w.str(flex, (x.topic ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeElement.int32);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultElectLeadersRequestTopicPartitions(): ElectLeadersRequestTopicPartitions {
-  return { topic: "", partitions: [] };
-}
-
-export function isDefaultElectLeadersRequestTopicPartitions(x: Encodable<ElectLeadersRequestTopicPartitions>): boolean {
-  return (x.topic === undefined || x.topic === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export const ElectLeadersRequest: MessageCodec<ElectLeadersRequest> = messageCodec<ElectLeadersRequest>(
@@ -136,23 +117,13 @@ export function readElectLeadersResponse(r: Reader, v: number): ElectLeadersResp
 
 export function writeElectLeadersResponse(w: Writer, v: number, x: Encodable<ElectLeadersResponse>): void {
   const flex = v >= 2;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  if (v >= 1) { const val = (x.errorCode ?? 0); w.int16(val); }
+  w.int32((x.throttleTimeMs ?? 0));
+  if (v >= 1) w.int16((x.errorCode ?? 0));
   else {
     if (x.errorCode !== undefined && !(x.errorCode === 0)) absentField('ElectLeadersResponse', 'errorCode', v);
   }
-  { const val = (x.replicaElectionResults ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElectLeadersResponseReplicaElectionResult); }
+  writeArray(w, flex, v, (x.replicaElectionResults ?? EMPTY_ARRAY), writeElectLeadersResponseReplicaElectionResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultElectLeadersResponse(): ElectLeadersResponse {
-  return { throttleTimeMs: 0, errorCode: 0, replicaElectionResults: [] };
-}
-
-export function isDefaultElectLeadersResponse(x: Encodable<ElectLeadersResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.replicaElectionResults === undefined || (x.replicaElectionResults !== null && x.replicaElectionResults.length === 0));
 }
 
 export function readElectLeadersResponseReplicaElectionResult(r: Reader, v: number): ElectLeadersResponseReplicaElectionResult {
@@ -170,18 +141,9 @@ export function readElectLeadersResponseReplicaElectionResult(r: Reader, v: numb
 
 export function writeElectLeadersResponseReplicaElectionResult(w: Writer, v: number, x: Encodable<ElectLeadersResponseReplicaElectionResult>): void {
   const flex = v >= 2;
-  { const val = (x.topic ?? ""); w.str(flex, val); }
-  { const val = (x.partitionResult ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElectLeadersResponsePartitionResult); }
+  w.str(flex, (x.topic ?? ""));
+  writeArray(w, flex, v, (x.partitionResult ?? EMPTY_ARRAY), writeElectLeadersResponsePartitionResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultElectLeadersResponseReplicaElectionResult(): ElectLeadersResponseReplicaElectionResult {
-  return { topic: "", partitionResult: [] };
-}
-
-export function isDefaultElectLeadersResponseReplicaElectionResult(x: Encodable<ElectLeadersResponseReplicaElectionResult>): boolean {
-  return (x.topic === undefined || x.topic === "")
-    && (x.partitionResult === undefined || (x.partitionResult !== null && x.partitionResult.length === 0));
 }
 
 export function readElectLeadersResponsePartitionResult(r: Reader, v: number): ElectLeadersResponsePartitionResult {
@@ -200,20 +162,10 @@ export function readElectLeadersResponsePartitionResult(r: Reader, v: number): E
 
 export function writeElectLeadersResponsePartitionResult(w: Writer, v: number, x: Encodable<ElectLeadersResponsePartitionResult>): void {
   const flex = v >= 2;
-  { const val = (x.partitionId ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
+  w.int32((x.partitionId ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultElectLeadersResponsePartitionResult(): ElectLeadersResponsePartitionResult {
-  return { partitionId: 0, errorCode: 0, errorMessage: "" };
-}
-
-export function isDefaultElectLeadersResponsePartitionResult(x: Encodable<ElectLeadersResponsePartitionResult>): boolean {
-  return (x.partitionId === undefined || x.partitionId === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "");
 }
 
 export const ElectLeadersResponse: MessageCodec<ElectLeadersResponse> = messageCodec<ElectLeadersResponse>(

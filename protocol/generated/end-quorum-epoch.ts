@@ -70,20 +70,10 @@ export function readEndQuorumEpochRequest(r: Reader, v: number): EndQuorumEpochR
 
 export function writeEndQuorumEpochRequest(w: Writer, v: number, x: Encodable<EndQuorumEpochRequest>): void {
   const flex = v >= 1;
-  { const val = (x.clusterId === undefined ? null : x.clusterId); w.nstr(flex, val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeEndQuorumEpochRequestTopicData); }
-  if (v >= 1) { const val = (x.leaderEndpoints ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeEndQuorumEpochRequestLeaderEndpoint); }
+  w.nstr(flex, (x.clusterId === undefined ? null : x.clusterId));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeEndQuorumEpochRequestTopicData);
+  if (v >= 1) writeArray(w, flex, v, (x.leaderEndpoints ?? EMPTY_ARRAY), writeEndQuorumEpochRequestLeaderEndpoint);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultEndQuorumEpochRequest(): EndQuorumEpochRequest {
-  return { clusterId: null, topics: [], leaderEndpoints: [] };
-}
-
-export function isDefaultEndQuorumEpochRequest(x: Encodable<EndQuorumEpochRequest>): boolean {
-  return (x.clusterId === undefined || x.clusterId === null)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.leaderEndpoints === undefined || (x.leaderEndpoints !== null && x.leaderEndpoints.length === 0));
 }
 
 export function readEndQuorumEpochRequestTopicData(r: Reader, v: number): EndQuorumEpochRequestTopicData {
@@ -101,18 +91,9 @@ export function readEndQuorumEpochRequestTopicData(r: Reader, v: number): EndQuo
 
 export function writeEndQuorumEpochRequestTopicData(w: Writer, v: number, x: Encodable<EndQuorumEpochRequestTopicData>): void {
   const flex = v >= 1;
-  { const val = (x.topicName ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeEndQuorumEpochRequestPartitionData); }
+  w.str(flex, (x.topicName ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeEndQuorumEpochRequestPartitionData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultEndQuorumEpochRequestTopicData(): EndQuorumEpochRequestTopicData {
-  return { topicName: "", partitions: [] };
-}
-
-export function isDefaultEndQuorumEpochRequestTopicData(x: Encodable<EndQuorumEpochRequestTopicData>): boolean {
-  return (x.topicName === undefined || x.topicName === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readEndQuorumEpochRequestPartitionData(r: Reader, v: number): EndQuorumEpochRequestPartitionData {
@@ -133,24 +114,12 @@ export function readEndQuorumEpochRequestPartitionData(r: Reader, v: number): En
 
 export function writeEndQuorumEpochRequestPartitionData(w: Writer, v: number, x: Encodable<EndQuorumEpochRequestPartitionData>): void {
   const flex = v >= 1;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.leaderId ?? 0); w.int32(val); }
-  { const val = (x.leaderEpoch ?? 0); w.int32(val); }
-  if (v <= 0) { const val = (x.preferredSuccessors ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
-  if (v >= 1) { const val = (x.preferredCandidates ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeEndQuorumEpochRequestReplicaInfo); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int32((x.leaderId ?? 0));
+  w.int32((x.leaderEpoch ?? 0));
+  if (v <= 0) writeArray(w, flex, v, (x.preferredSuccessors ?? EMPTY_ARRAY), writeElement.int32);
+  if (v >= 1) writeArray(w, flex, v, (x.preferredCandidates ?? EMPTY_ARRAY), writeEndQuorumEpochRequestReplicaInfo);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultEndQuorumEpochRequestPartitionData(): EndQuorumEpochRequestPartitionData {
-  return { partitionIndex: 0, leaderId: 0, leaderEpoch: 0, preferredSuccessors: [], preferredCandidates: [] };
-}
-
-export function isDefaultEndQuorumEpochRequestPartitionData(x: Encodable<EndQuorumEpochRequestPartitionData>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.leaderId === undefined || x.leaderId === 0)
-    && (x.leaderEpoch === undefined || x.leaderEpoch === 0)
-    && (x.preferredSuccessors === undefined || (x.preferredSuccessors !== null && x.preferredSuccessors.length === 0))
-    && (x.preferredCandidates === undefined || (x.preferredCandidates !== null && x.preferredCandidates.length === 0));
 }
 
 export function readEndQuorumEpochRequestReplicaInfo(r: Reader, v: number): EndQuorumEpochRequestReplicaInfo {
@@ -168,24 +137,15 @@ export function readEndQuorumEpochRequestReplicaInfo(r: Reader, v: number): EndQ
 
 export function writeEndQuorumEpochRequestReplicaInfo(w: Writer, v: number, x: Encodable<EndQuorumEpochRequestReplicaInfo>): void {
   const flex = v >= 1;
-  if (v >= 1) { const val = (x.candidateId ?? 0); w.int32(val); }
+  if (v >= 1) w.int32((x.candidateId ?? 0));
   else {
     if (x.candidateId !== undefined && !(x.candidateId === 0)) absentField('EndQuorumEpochRequest', 'candidateId', v);
   }
-  if (v >= 1) { const val = (x.candidateDirectoryId ?? ZERO_UUID); w.uuid(val); }
+  if (v >= 1) w.uuid((x.candidateDirectoryId ?? ZERO_UUID));
   else {
     if (x.candidateDirectoryId !== undefined && !(x.candidateDirectoryId === ZERO_UUID)) absentField('EndQuorumEpochRequest', 'candidateDirectoryId', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultEndQuorumEpochRequestReplicaInfo(): EndQuorumEpochRequestReplicaInfo {
-  return { candidateId: 0, candidateDirectoryId: ZERO_UUID };
-}
-
-export function isDefaultEndQuorumEpochRequestReplicaInfo(x: Encodable<EndQuorumEpochRequestReplicaInfo>): boolean {
-  return (x.candidateId === undefined || x.candidateId === 0)
-    && (x.candidateDirectoryId === undefined || x.candidateDirectoryId === ZERO_UUID);
 }
 
 export function readEndQuorumEpochRequestLeaderEndpoint(r: Reader, v: number): EndQuorumEpochRequestLeaderEndpoint {
@@ -204,29 +164,19 @@ export function readEndQuorumEpochRequestLeaderEndpoint(r: Reader, v: number): E
 
 export function writeEndQuorumEpochRequestLeaderEndpoint(w: Writer, v: number, x: Encodable<EndQuorumEpochRequestLeaderEndpoint>): void {
   const flex = v >= 1;
-  if (v >= 1) { const val = (x.name ?? ""); w.str(flex, val); }
+  if (v >= 1) w.str(flex, (x.name ?? ""));
   else {
     if (x.name !== undefined && !(x.name === "")) absentField('EndQuorumEpochRequest', 'name', v);
   }
-  if (v >= 1) { const val = (x.host ?? ""); w.str(flex, val); }
+  if (v >= 1) w.str(flex, (x.host ?? ""));
   else {
     if (x.host !== undefined && !(x.host === "")) absentField('EndQuorumEpochRequest', 'host', v);
   }
-  if (v >= 1) { const val = (x.port ?? 0); w.uint16(val); }
+  if (v >= 1) w.uint16((x.port ?? 0));
   else {
     if (x.port !== undefined && !(x.port === 0)) absentField('EndQuorumEpochRequest', 'port', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultEndQuorumEpochRequestLeaderEndpoint(): EndQuorumEpochRequestLeaderEndpoint {
-  return { name: "", host: "", port: 0 };
-}
-
-export function isDefaultEndQuorumEpochRequestLeaderEndpoint(x: Encodable<EndQuorumEpochRequestLeaderEndpoint>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.host === undefined || x.host === "")
-    && (x.port === undefined || x.port === 0);
 }
 
 export const EndQuorumEpochRequest: MessageCodec<EndQuorumEpochRequest> = messageCodec<EndQuorumEpochRequest>(
@@ -300,24 +250,14 @@ export function readEndQuorumEpochResponse(r: Reader, v: number): EndQuorumEpoch
 
 export function writeEndQuorumEpochResponse(w: Writer, v: number, x: Encodable<EndQuorumEpochResponse>): void {
   const flex = v >= 1;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeEndQuorumEpochResponseTopicData); }
+  w.int16((x.errorCode ?? 0));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeEndQuorumEpochResponseTopicData);
   const tagged: TaggedWrite[] = [];
   if (v >= 1) { const val = x.nodeEndpoints; if (val !== undefined && !((val !== null && val.length === 0))) tagged.push([0, (w) => { writeArray(w, true, v, val, writeEndQuorumEpochResponseNodeEndpoint); }]); }
   else {
     if (x.nodeEndpoints !== undefined && !((x.nodeEndpoints !== null && x.nodeEndpoints.length === 0))) absentField('EndQuorumEpochResponse', 'nodeEndpoints', v);
   }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
-}
-
-export function defaultEndQuorumEpochResponse(): EndQuorumEpochResponse {
-  return { errorCode: 0, topics: [], nodeEndpoints: [] };
-}
-
-export function isDefaultEndQuorumEpochResponse(x: Encodable<EndQuorumEpochResponse>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.nodeEndpoints === undefined || (x.nodeEndpoints !== null && x.nodeEndpoints.length === 0));
 }
 
 export function readEndQuorumEpochResponseTopicData(r: Reader, v: number): EndQuorumEpochResponseTopicData {
@@ -335,18 +275,9 @@ export function readEndQuorumEpochResponseTopicData(r: Reader, v: number): EndQu
 
 export function writeEndQuorumEpochResponseTopicData(w: Writer, v: number, x: Encodable<EndQuorumEpochResponseTopicData>): void {
   const flex = v >= 1;
-  { const val = (x.topicName ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeEndQuorumEpochResponsePartitionData); }
+  w.str(flex, (x.topicName ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeEndQuorumEpochResponsePartitionData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultEndQuorumEpochResponseTopicData(): EndQuorumEpochResponseTopicData {
-  return { topicName: "", partitions: [] };
-}
-
-export function isDefaultEndQuorumEpochResponseTopicData(x: Encodable<EndQuorumEpochResponseTopicData>): boolean {
-  return (x.topicName === undefined || x.topicName === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readEndQuorumEpochResponsePartitionData(r: Reader, v: number): EndQuorumEpochResponsePartitionData {
@@ -366,22 +297,11 @@ export function readEndQuorumEpochResponsePartitionData(r: Reader, v: number): E
 
 export function writeEndQuorumEpochResponsePartitionData(w: Writer, v: number, x: Encodable<EndQuorumEpochResponsePartitionData>): void {
   const flex = v >= 1;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.leaderId ?? 0); w.int32(val); }
-  { const val = (x.leaderEpoch ?? 0); w.int32(val); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.int32((x.leaderId ?? 0));
+  w.int32((x.leaderEpoch ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultEndQuorumEpochResponsePartitionData(): EndQuorumEpochResponsePartitionData {
-  return { partitionIndex: 0, errorCode: 0, leaderId: 0, leaderEpoch: 0 };
-}
-
-export function isDefaultEndQuorumEpochResponsePartitionData(x: Encodable<EndQuorumEpochResponsePartitionData>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.leaderId === undefined || x.leaderId === 0)
-    && (x.leaderEpoch === undefined || x.leaderEpoch === 0);
 }
 
 export function readEndQuorumEpochResponseNodeEndpoint(r: Reader, v: number): EndQuorumEpochResponseNodeEndpoint {
@@ -400,29 +320,19 @@ export function readEndQuorumEpochResponseNodeEndpoint(r: Reader, v: number): En
 
 export function writeEndQuorumEpochResponseNodeEndpoint(w: Writer, v: number, x: Encodable<EndQuorumEpochResponseNodeEndpoint>): void {
   const flex = v >= 1;
-  if (v >= 1) { const val = (x.nodeId ?? 0); w.int32(val); }
+  if (v >= 1) w.int32((x.nodeId ?? 0));
   else {
     if (x.nodeId !== undefined && !(x.nodeId === 0)) absentField('EndQuorumEpochResponse', 'nodeId', v);
   }
-  if (v >= 1) { const val = (x.host ?? ""); w.str(flex, val); }
+  if (v >= 1) w.str(flex, (x.host ?? ""));
   else {
     if (x.host !== undefined && !(x.host === "")) absentField('EndQuorumEpochResponse', 'host', v);
   }
-  if (v >= 1) { const val = (x.port ?? 0); w.uint16(val); }
+  if (v >= 1) w.uint16((x.port ?? 0));
   else {
     if (x.port !== undefined && !(x.port === 0)) absentField('EndQuorumEpochResponse', 'port', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultEndQuorumEpochResponseNodeEndpoint(): EndQuorumEpochResponseNodeEndpoint {
-  return { nodeId: 0, host: "", port: 0 };
-}
-
-export function isDefaultEndQuorumEpochResponseNodeEndpoint(x: Encodable<EndQuorumEpochResponseNodeEndpoint>): boolean {
-  return (x.nodeId === undefined || x.nodeId === 0)
-    && (x.host === undefined || x.host === "")
-    && (x.port === undefined || x.port === 0);
 }
 
 export const EndQuorumEpochResponse: MessageCodec<EndQuorumEpochResponse> = messageCodec<EndQuorumEpochResponse>(

@@ -32,22 +32,11 @@ export function readEndTxnRequest(r: Reader, v: number): EndTxnRequest {
 
 export function writeEndTxnRequest(w: Writer, v: number, x: Encodable<EndTxnRequest>): void {
   const flex = v >= 3;
-  { const val = (x.transactionalId ?? ""); w.str(flex, val); }
-  { const val = (x.producerId ?? 0n); w.int64(val); }
-  { const val = (x.producerEpoch ?? 0); w.int16(val); }
-  { const val = (x.committed ?? false); w.bool(val); }
+  w.str(flex, (x.transactionalId ?? ""));
+  w.int64((x.producerId ?? 0n));
+  w.int16((x.producerEpoch ?? 0));
+  w.bool((x.committed ?? false));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultEndTxnRequest(): EndTxnRequest {
-  return { transactionalId: "", producerId: 0n, producerEpoch: 0, committed: false };
-}
-
-export function isDefaultEndTxnRequest(x: Encodable<EndTxnRequest>): boolean {
-  return (x.transactionalId === undefined || x.transactionalId === "")
-    && (x.producerId === undefined || x.producerId === 0n)
-    && (x.producerEpoch === undefined || x.producerEpoch === 0)
-    && (x.committed === undefined || x.committed === false);
 }
 
 export const EndTxnRequest: MessageCodec<EndTxnRequest> = messageCodec<EndTxnRequest>(
@@ -79,18 +68,9 @@ export function readEndTxnResponse(r: Reader, v: number): EndTxnResponse {
 
 export function writeEndTxnResponse(w: Writer, v: number, x: Encodable<EndTxnResponse>): void {
   const flex = v >= 3;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultEndTxnResponse(): EndTxnResponse {
-  return { throttleTimeMs: 0, errorCode: 0 };
-}
-
-export function isDefaultEndTxnResponse(x: Encodable<EndTxnResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0);
 }
 
 export const EndTxnResponse: MessageCodec<EndTxnResponse> = messageCodec<EndTxnResponse>(

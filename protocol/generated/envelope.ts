@@ -30,20 +30,10 @@ export function readEnvelopeRequest(r: Reader, v: number): EnvelopeRequest {
 
 export function writeEnvelopeRequest(w: Writer, v: number, x: Encodable<EnvelopeRequest>): void {
   const flex = true;
-  { const val = (x.requestData ?? EMPTY_BYTES); w.bytes(flex, val); }
-  { const val = (x.requestPrincipal === undefined ? EMPTY_BYTES : x.requestPrincipal); w.nbytes(flex, val); }
-  { const val = (x.clientHostAddress ?? EMPTY_BYTES); w.bytes(flex, val); }
+  w.bytes(flex, (x.requestData ?? EMPTY_BYTES));
+  w.nbytes(flex, (x.requestPrincipal === undefined ? EMPTY_BYTES : x.requestPrincipal));
+  w.bytes(flex, (x.clientHostAddress ?? EMPTY_BYTES));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultEnvelopeRequest(): EnvelopeRequest {
-  return { requestData: EMPTY_BYTES, requestPrincipal: EMPTY_BYTES, clientHostAddress: EMPTY_BYTES };
-}
-
-export function isDefaultEnvelopeRequest(x: Encodable<EnvelopeRequest>): boolean {
-  return (x.requestData === undefined || (x.requestData !== null && x.requestData.length === 0))
-    && (x.requestPrincipal === undefined || (x.requestPrincipal !== null && x.requestPrincipal.length === 0))
-    && (x.clientHostAddress === undefined || (x.clientHostAddress !== null && x.clientHostAddress.length === 0));
 }
 
 export const EnvelopeRequest: MessageCodec<EnvelopeRequest> = messageCodec<EnvelopeRequest>(
@@ -75,18 +65,9 @@ export function readEnvelopeResponse(r: Reader, v: number): EnvelopeResponse {
 
 export function writeEnvelopeResponse(w: Writer, v: number, x: Encodable<EnvelopeResponse>): void {
   const flex = true;
-  { const val = (x.responseData === undefined ? null : x.responseData); w.nbytes(flex, val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
+  w.nbytes(flex, (x.responseData === undefined ? null : x.responseData));
+  w.int16((x.errorCode ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultEnvelopeResponse(): EnvelopeResponse {
-  return { responseData: null, errorCode: 0 };
-}
-
-export function isDefaultEnvelopeResponse(x: Encodable<EnvelopeResponse>): boolean {
-  return (x.responseData === undefined || x.responseData === null)
-    && (x.errorCode === undefined || x.errorCode === 0);
 }
 
 export const EnvelopeResponse: MessageCodec<EnvelopeResponse> = messageCodec<EnvelopeResponse>(

@@ -27,18 +27,9 @@ export function readExpireDelegationTokenRequest(r: Reader, v: number): ExpireDe
 
 export function writeExpireDelegationTokenRequest(w: Writer, v: number, x: Encodable<ExpireDelegationTokenRequest>): void {
   const flex = v >= 2;
-  { const val = (x.hmac ?? EMPTY_BYTES); w.bytes(flex, val); }
-  { const val = (x.expiryTimePeriodMs ?? 0n); w.int64(val); }
+  w.bytes(flex, (x.hmac ?? EMPTY_BYTES));
+  w.int64((x.expiryTimePeriodMs ?? 0n));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultExpireDelegationTokenRequest(): ExpireDelegationTokenRequest {
-  return { hmac: EMPTY_BYTES, expiryTimePeriodMs: 0n };
-}
-
-export function isDefaultExpireDelegationTokenRequest(x: Encodable<ExpireDelegationTokenRequest>): boolean {
-  return (x.hmac === undefined || (x.hmac !== null && x.hmac.length === 0))
-    && (x.expiryTimePeriodMs === undefined || x.expiryTimePeriodMs === 0n);
 }
 
 export const ExpireDelegationTokenRequest: MessageCodec<ExpireDelegationTokenRequest> = messageCodec<ExpireDelegationTokenRequest>(
@@ -73,20 +64,10 @@ export function readExpireDelegationTokenResponse(r: Reader, v: number): ExpireD
 
 export function writeExpireDelegationTokenResponse(w: Writer, v: number, x: Encodable<ExpireDelegationTokenResponse>): void {
   const flex = v >= 2;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.expiryTimestampMs ?? 0n); w.int64(val); }
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
+  w.int16((x.errorCode ?? 0));
+  w.int64((x.expiryTimestampMs ?? 0n));
+  w.int32((x.throttleTimeMs ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultExpireDelegationTokenResponse(): ExpireDelegationTokenResponse {
-  return { errorCode: 0, expiryTimestampMs: 0n, throttleTimeMs: 0 };
-}
-
-export function isDefaultExpireDelegationTokenResponse(x: Encodable<ExpireDelegationTokenResponse>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.expiryTimestampMs === undefined || x.expiryTimestampMs === 0n)
-    && (x.throttleTimeMs === undefined || x.throttleTimeMs === 0);
 }
 
 export const ExpireDelegationTokenResponse: MessageCodec<ExpireDelegationTokenResponse> = messageCodec<ExpireDelegationTokenResponse>(

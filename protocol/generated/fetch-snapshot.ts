@@ -72,23 +72,12 @@ export function readFetchSnapshotRequest(r: Reader, v: number): FetchSnapshotReq
 
 export function writeFetchSnapshotRequest(w: Writer, v: number, x: Encodable<FetchSnapshotRequest>): void {
   const flex = true;
-  { const val = (x.replicaId ?? -1); w.int32(val); }
-  { const val = (x.maxBytes ?? 2147483647); w.int32(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeFetchSnapshotRequestTopicSnapshot); }
+  w.int32((x.replicaId ?? -1));
+  w.int32((x.maxBytes ?? 2147483647));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeFetchSnapshotRequestTopicSnapshot);
   const tagged: TaggedWrite[] = [];
   { const val = x.clusterId; if (val !== undefined && !(val === null)) tagged.push([0, (w) => { w.nstr(true, val); }]); }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
-}
-
-export function defaultFetchSnapshotRequest(): FetchSnapshotRequest {
-  return { clusterId: null, replicaId: -1, maxBytes: 2147483647, topics: [] };
-}
-
-export function isDefaultFetchSnapshotRequest(x: Encodable<FetchSnapshotRequest>): boolean {
-  return (x.clusterId === undefined || x.clusterId === null)
-    && (x.replicaId === undefined || x.replicaId === -1)
-    && (x.maxBytes === undefined || x.maxBytes === 2147483647)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readFetchSnapshotRequestTopicSnapshot(r: Reader, v: number): FetchSnapshotRequestTopicSnapshot {
@@ -106,18 +95,9 @@ export function readFetchSnapshotRequestTopicSnapshot(r: Reader, v: number): Fet
 
 export function writeFetchSnapshotRequestTopicSnapshot(w: Writer, v: number, x: Encodable<FetchSnapshotRequestTopicSnapshot>): void {
   const flex = true;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeFetchSnapshotRequestPartitionSnapshot); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeFetchSnapshotRequestPartitionSnapshot);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultFetchSnapshotRequestTopicSnapshot(): FetchSnapshotRequestTopicSnapshot {
-  return { name: "", partitions: [] };
-}
-
-export function isDefaultFetchSnapshotRequestTopicSnapshot(x: Encodable<FetchSnapshotRequestTopicSnapshot>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readFetchSnapshotRequestPartitionSnapshot(r: Reader, v: number): FetchSnapshotRequestPartitionSnapshot {
@@ -147,25 +127,13 @@ export function readFetchSnapshotRequestPartitionSnapshot(r: Reader, v: number):
 
 export function writeFetchSnapshotRequestPartitionSnapshot(w: Writer, v: number, x: Encodable<FetchSnapshotRequestPartitionSnapshot>): void {
   const flex = true;
-  { const val = (x.partition ?? 0); w.int32(val); }
-  { const val = (x.currentLeaderEpoch ?? 0); w.int32(val); }
-  { const val = (x.snapshotId ?? {}); writeFetchSnapshotRequestSnapshotId(w, v, val); }
-  { const val = (x.position ?? 0n); w.int64(val); }
+  w.int32((x.partition ?? 0));
+  w.int32((x.currentLeaderEpoch ?? 0));
+  writeFetchSnapshotRequestSnapshotId(w, v, (x.snapshotId ?? {}));
+  w.int64((x.position ?? 0n));
   const tagged: TaggedWrite[] = [];
   if (v >= 1) { const val = x.replicaDirectoryId; if (val !== undefined && !(val === ZERO_UUID)) tagged.push([0, (w) => { w.uuid(val); }]); }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
-}
-
-export function defaultFetchSnapshotRequestPartitionSnapshot(): FetchSnapshotRequestPartitionSnapshot {
-  return { partition: 0, currentLeaderEpoch: 0, snapshotId: defaultFetchSnapshotRequestSnapshotId(), position: 0n, replicaDirectoryId: ZERO_UUID };
-}
-
-export function isDefaultFetchSnapshotRequestPartitionSnapshot(x: Encodable<FetchSnapshotRequestPartitionSnapshot>): boolean {
-  return (x.partition === undefined || x.partition === 0)
-    && (x.currentLeaderEpoch === undefined || x.currentLeaderEpoch === 0)
-    && (x.snapshotId === undefined || (x.snapshotId !== null && isDefaultFetchSnapshotRequestSnapshotId(x.snapshotId)))
-    && (x.position === undefined || x.position === 0n)
-    && (x.replicaDirectoryId === undefined || x.replicaDirectoryId === ZERO_UUID);
 }
 
 export function readFetchSnapshotRequestSnapshotId(r: Reader, v: number): FetchSnapshotRequestSnapshotId {
@@ -183,18 +151,9 @@ export function readFetchSnapshotRequestSnapshotId(r: Reader, v: number): FetchS
 
 export function writeFetchSnapshotRequestSnapshotId(w: Writer, v: number, x: Encodable<FetchSnapshotRequestSnapshotId>): void {
   const flex = true;
-  { const val = (x.endOffset ?? 0n); w.int64(val); }
-  { const val = (x.epoch ?? 0); w.int32(val); }
+  w.int64((x.endOffset ?? 0n));
+  w.int32((x.epoch ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultFetchSnapshotRequestSnapshotId(): FetchSnapshotRequestSnapshotId {
-  return { endOffset: 0n, epoch: 0 };
-}
-
-export function isDefaultFetchSnapshotRequestSnapshotId(x: Encodable<FetchSnapshotRequestSnapshotId>): boolean {
-  return (x.endOffset === undefined || x.endOffset === 0n)
-    && (x.epoch === undefined || x.epoch === 0);
 }
 
 export const FetchSnapshotRequest: MessageCodec<FetchSnapshotRequest> = messageCodec<FetchSnapshotRequest>(
@@ -293,26 +252,15 @@ export function readFetchSnapshotResponse(r: Reader, v: number): FetchSnapshotRe
 
 export function writeFetchSnapshotResponse(w: Writer, v: number, x: Encodable<FetchSnapshotResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeFetchSnapshotResponseTopicSnapshot); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeFetchSnapshotResponseTopicSnapshot);
   const tagged: TaggedWrite[] = [];
   if (v >= 1) { const val = x.nodeEndpoints; if (val !== undefined && !((val !== null && val.length === 0))) tagged.push([0, (w) => { writeArray(w, true, v, val, writeFetchSnapshotResponseNodeEndpoint); }]); }
   else {
     if (x.nodeEndpoints !== undefined && !((x.nodeEndpoints !== null && x.nodeEndpoints.length === 0))) absentField('FetchSnapshotResponse', 'nodeEndpoints', v);
   }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
-}
-
-export function defaultFetchSnapshotResponse(): FetchSnapshotResponse {
-  return { throttleTimeMs: 0, errorCode: 0, topics: [], nodeEndpoints: [] };
-}
-
-export function isDefaultFetchSnapshotResponse(x: Encodable<FetchSnapshotResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.nodeEndpoints === undefined || (x.nodeEndpoints !== null && x.nodeEndpoints.length === 0));
 }
 
 export function readFetchSnapshotResponseTopicSnapshot(r: Reader, v: number): FetchSnapshotResponseTopicSnapshot {
@@ -330,18 +278,9 @@ export function readFetchSnapshotResponseTopicSnapshot(r: Reader, v: number): Fe
 
 export function writeFetchSnapshotResponseTopicSnapshot(w: Writer, v: number, x: Encodable<FetchSnapshotResponseTopicSnapshot>): void {
   const flex = true;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeFetchSnapshotResponsePartitionSnapshot); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeFetchSnapshotResponsePartitionSnapshot);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultFetchSnapshotResponseTopicSnapshot(): FetchSnapshotResponseTopicSnapshot {
-  return { name: "", partitions: [] };
-}
-
-export function isDefaultFetchSnapshotResponseTopicSnapshot(x: Encodable<FetchSnapshotResponseTopicSnapshot>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readFetchSnapshotResponsePartitionSnapshot(r: Reader, v: number): FetchSnapshotResponsePartitionSnapshot {
@@ -373,29 +312,15 @@ export function readFetchSnapshotResponsePartitionSnapshot(r: Reader, v: number)
 
 export function writeFetchSnapshotResponsePartitionSnapshot(w: Writer, v: number, x: Encodable<FetchSnapshotResponsePartitionSnapshot>): void {
   const flex = true;
-  { const val = (x.index ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.snapshotId ?? {}); writeFetchSnapshotResponseSnapshotId(w, v, val); }
-  { const val = (x.size ?? 0n); w.int64(val); }
-  { const val = (x.position ?? 0n); w.int64(val); }
-  { const val = (x.unalignedRecords ?? EMPTY_BYTES); w.bytes(flex, val); }
+  w.int32((x.index ?? 0));
+  w.int16((x.errorCode ?? 0));
+  writeFetchSnapshotResponseSnapshotId(w, v, (x.snapshotId ?? {}));
+  w.int64((x.size ?? 0n));
+  w.int64((x.position ?? 0n));
+  w.bytes(flex, (x.unalignedRecords ?? EMPTY_BYTES));
   const tagged: TaggedWrite[] = [];
   { const val = x.currentLeader; if (val !== undefined && !((val !== null && isDefaultFetchSnapshotResponseLeaderIdAndEpoch(val)))) tagged.push([0, (w) => { writeFetchSnapshotResponseLeaderIdAndEpoch(w, v, val); }]); }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
-}
-
-export function defaultFetchSnapshotResponsePartitionSnapshot(): FetchSnapshotResponsePartitionSnapshot {
-  return { index: 0, errorCode: 0, snapshotId: defaultFetchSnapshotResponseSnapshotId(), currentLeader: defaultFetchSnapshotResponseLeaderIdAndEpoch(), size: 0n, position: 0n, unalignedRecords: EMPTY_BYTES };
-}
-
-export function isDefaultFetchSnapshotResponsePartitionSnapshot(x: Encodable<FetchSnapshotResponsePartitionSnapshot>): boolean {
-  return (x.index === undefined || x.index === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.snapshotId === undefined || (x.snapshotId !== null && isDefaultFetchSnapshotResponseSnapshotId(x.snapshotId)))
-    && (x.currentLeader === undefined || (x.currentLeader !== null && isDefaultFetchSnapshotResponseLeaderIdAndEpoch(x.currentLeader)))
-    && (x.size === undefined || x.size === 0n)
-    && (x.position === undefined || x.position === 0n)
-    && (x.unalignedRecords === undefined || (x.unalignedRecords !== null && x.unalignedRecords.length === 0));
 }
 
 export function readFetchSnapshotResponseSnapshotId(r: Reader, v: number): FetchSnapshotResponseSnapshotId {
@@ -413,18 +338,9 @@ export function readFetchSnapshotResponseSnapshotId(r: Reader, v: number): Fetch
 
 export function writeFetchSnapshotResponseSnapshotId(w: Writer, v: number, x: Encodable<FetchSnapshotResponseSnapshotId>): void {
   const flex = true;
-  { const val = (x.endOffset ?? 0n); w.int64(val); }
-  { const val = (x.epoch ?? 0); w.int32(val); }
+  w.int64((x.endOffset ?? 0n));
+  w.int32((x.epoch ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultFetchSnapshotResponseSnapshotId(): FetchSnapshotResponseSnapshotId {
-  return { endOffset: 0n, epoch: 0 };
-}
-
-export function isDefaultFetchSnapshotResponseSnapshotId(x: Encodable<FetchSnapshotResponseSnapshotId>): boolean {
-  return (x.endOffset === undefined || x.endOffset === 0n)
-    && (x.epoch === undefined || x.epoch === 0);
 }
 
 export function readFetchSnapshotResponseLeaderIdAndEpoch(r: Reader, v: number): FetchSnapshotResponseLeaderIdAndEpoch {
@@ -442,8 +358,8 @@ export function readFetchSnapshotResponseLeaderIdAndEpoch(r: Reader, v: number):
 
 export function writeFetchSnapshotResponseLeaderIdAndEpoch(w: Writer, v: number, x: Encodable<FetchSnapshotResponseLeaderIdAndEpoch>): void {
   const flex = true;
-  { const val = (x.leaderId ?? 0); w.int32(val); }
-  { const val = (x.leaderEpoch ?? 0); w.int32(val); }
+  w.int32((x.leaderId ?? 0));
+  w.int32((x.leaderEpoch ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
 
@@ -472,29 +388,19 @@ export function readFetchSnapshotResponseNodeEndpoint(r: Reader, v: number): Fet
 
 export function writeFetchSnapshotResponseNodeEndpoint(w: Writer, v: number, x: Encodable<FetchSnapshotResponseNodeEndpoint>): void {
   const flex = true;
-  if (v >= 1) { const val = (x.nodeId ?? 0); w.int32(val); }
+  if (v >= 1) w.int32((x.nodeId ?? 0));
   else {
     if (x.nodeId !== undefined && !(x.nodeId === 0)) absentField('FetchSnapshotResponse', 'nodeId', v);
   }
-  if (v >= 1) { const val = (x.host ?? ""); w.str(flex, val); }
+  if (v >= 1) w.str(flex, (x.host ?? ""));
   else {
     if (x.host !== undefined && !(x.host === "")) absentField('FetchSnapshotResponse', 'host', v);
   }
-  if (v >= 1) { const val = (x.port ?? 0); w.uint16(val); }
+  if (v >= 1) w.uint16((x.port ?? 0));
   else {
     if (x.port !== undefined && !(x.port === 0)) absentField('FetchSnapshotResponse', 'port', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultFetchSnapshotResponseNodeEndpoint(): FetchSnapshotResponseNodeEndpoint {
-  return { nodeId: 0, host: "", port: 0 };
-}
-
-export function isDefaultFetchSnapshotResponseNodeEndpoint(x: Encodable<FetchSnapshotResponseNodeEndpoint>): boolean {
-  return (x.nodeId === undefined || x.nodeId === 0)
-    && (x.host === undefined || x.host === "")
-    && (x.port === undefined || x.port === 0);
 }
 
 export const FetchSnapshotResponse: MessageCodec<FetchSnapshotResponse> = messageCodec<FetchSnapshotResponse>(

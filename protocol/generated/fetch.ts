@@ -113,22 +113,22 @@ export function readFetchRequest(r: Reader, v: number): FetchRequest {
 
 export function writeFetchRequest(w: Writer, v: number, x: Encodable<FetchRequest>): void {
   const flex = v >= 12;
-  if (v <= 14) { const val = (x.replicaId ?? -1); w.int32(val); }
+  if (v <= 14) w.int32((x.replicaId ?? -1));
   else {
     if (x.replicaId !== undefined && !(x.replicaId === -1)) absentField('FetchRequest', 'replicaId', v);
   }
-  { const val = (x.maxWaitMs ?? 0); w.int32(val); }
-  { const val = (x.minBytes ?? 0); w.int32(val); }
-  if (v >= 3) { const val = (x.maxBytes ?? 2147483647); w.int32(val); }
-  if (v >= 4) { const val = (x.isolationLevel ?? 0); w.int8(val); }
-  if (v >= 7) { const val = (x.sessionId ?? 0); w.int32(val); }
-  if (v >= 7) { const val = (x.sessionEpoch ?? -1); w.int32(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeFetchRequestFetchTopic); }
-  if (v >= 7) { const val = (x.forgottenTopicsData ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeFetchRequestForgottenTopic); }
+  w.int32((x.maxWaitMs ?? 0));
+  w.int32((x.minBytes ?? 0));
+  if (v >= 3) w.int32((x.maxBytes ?? 2147483647));
+  if (v >= 4) w.int8((x.isolationLevel ?? 0));
+  if (v >= 7) w.int32((x.sessionId ?? 0));
+  if (v >= 7) w.int32((x.sessionEpoch ?? -1));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeFetchRequestFetchTopic);
+  if (v >= 7) writeArray(w, flex, v, (x.forgottenTopicsData ?? EMPTY_ARRAY), writeFetchRequestForgottenTopic);
   else {
     if (x.forgottenTopicsData !== undefined && !((x.forgottenTopicsData !== null && x.forgottenTopicsData.length === 0))) absentField('FetchRequest', 'forgottenTopicsData', v);
   }
-  if (v >= 11) { const val = (x.rackId ?? ""); w.str(flex, val); }
+  if (v >= 11) w.str(flex, (x.rackId ?? ""));
   const tagged: TaggedWrite[] = [];
   if (v >= 12) { const val = x.clusterId; if (val !== undefined && !(val === null)) tagged.push([0, (w) => { w.nstr(true, val); }]); }
   if (v >= 15) { const val = x.replicaState; if (val !== undefined && !((val !== null && isDefaultFetchRequestReplicaState(val)))) tagged.push([1, (w) => { writeFetchRequestReplicaState(w, v, val); }]); }
@@ -136,25 +136,6 @@ export function writeFetchRequest(w: Writer, v: number, x: Encodable<FetchReques
     if (x.replicaState !== undefined && !((x.replicaState !== null && isDefaultFetchRequestReplicaState(x.replicaState)))) absentField('FetchRequest', 'replicaState', v);
   }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
-}
-
-export function defaultFetchRequest(): FetchRequest {
-  return { clusterId: null, replicaId: -1, replicaState: defaultFetchRequestReplicaState(), maxWaitMs: 0, minBytes: 0, maxBytes: 2147483647, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, topics: [], forgottenTopicsData: [], rackId: "" };
-}
-
-export function isDefaultFetchRequest(x: Encodable<FetchRequest>): boolean {
-  return (x.clusterId === undefined || x.clusterId === null)
-    && (x.replicaId === undefined || x.replicaId === -1)
-    && (x.replicaState === undefined || (x.replicaState !== null && isDefaultFetchRequestReplicaState(x.replicaState)))
-    && (x.maxWaitMs === undefined || x.maxWaitMs === 0)
-    && (x.minBytes === undefined || x.minBytes === 0)
-    && (x.maxBytes === undefined || x.maxBytes === 2147483647)
-    && (x.isolationLevel === undefined || x.isolationLevel === 0)
-    && (x.sessionId === undefined || x.sessionId === 0)
-    && (x.sessionEpoch === undefined || x.sessionEpoch === -1)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.forgottenTopicsData === undefined || (x.forgottenTopicsData !== null && x.forgottenTopicsData.length === 0))
-    && (x.rackId === undefined || x.rackId === "");
 }
 
 export function readFetchRequestReplicaState(r: Reader, v: number): FetchRequestReplicaState {
@@ -172,11 +153,11 @@ export function readFetchRequestReplicaState(r: Reader, v: number): FetchRequest
 
 export function writeFetchRequestReplicaState(w: Writer, v: number, x: Encodable<FetchRequestReplicaState>): void {
   const flex = v >= 12;
-  if (v >= 15) { const val = (x.replicaId ?? -1); w.int32(val); }
+  if (v >= 15) w.int32((x.replicaId ?? -1));
   else {
     if (x.replicaId !== undefined && !(x.replicaId === -1)) absentField('FetchRequest', 'replicaId', v);
   }
-  if (v >= 15) { const val = (x.replicaEpoch ?? -1n); w.int64(val); }
+  if (v >= 15) w.int64((x.replicaEpoch ?? -1n));
   else {
     if (x.replicaEpoch !== undefined && !(x.replicaEpoch === -1n)) absentField('FetchRequest', 'replicaEpoch', v);
   }
@@ -208,20 +189,10 @@ export function readFetchRequestFetchTopic(r: Reader, v: number): FetchRequestFe
 
 export function writeFetchRequestFetchTopic(w: Writer, v: number, x: Encodable<FetchRequestFetchTopic>): void {
   const flex = v >= 12;
-  if (v <= 12) { const val = (x.topic ?? ""); w.str(flex, val); }
-  if (v >= 13) { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeFetchRequestFetchPartition); }
+  if (v <= 12) w.str(flex, (x.topic ?? ""));
+  if (v >= 13) w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeFetchRequestFetchPartition);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultFetchRequestFetchTopic(): FetchRequestFetchTopic {
-  return { topic: "", topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultFetchRequestFetchTopic(x: Encodable<FetchRequestFetchTopic>): boolean {
-  return (x.topic === undefined || x.topic === "")
-    && (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readFetchRequestFetchPartition(r: Reader, v: number): FetchRequestFetchPartition {
@@ -253,32 +224,18 @@ export function readFetchRequestFetchPartition(r: Reader, v: number): FetchReque
 
 export function writeFetchRequestFetchPartition(w: Writer, v: number, x: Encodable<FetchRequestFetchPartition>): void {
   const flex = v >= 12;
-  { const val = (x.partition ?? 0); w.int32(val); }
-  if (v >= 9) { const val = (x.currentLeaderEpoch ?? -1); w.int32(val); }
-  { const val = (x.fetchOffset ?? 0n); w.int64(val); }
-  if (v >= 12) { const val = (x.lastFetchedEpoch ?? -1); w.int32(val); }
+  w.int32((x.partition ?? 0));
+  if (v >= 9) w.int32((x.currentLeaderEpoch ?? -1));
+  w.int64((x.fetchOffset ?? 0n));
+  if (v >= 12) w.int32((x.lastFetchedEpoch ?? -1));
   else {
     if (x.lastFetchedEpoch !== undefined && !(x.lastFetchedEpoch === -1)) absentField('FetchRequest', 'lastFetchedEpoch', v);
   }
-  if (v >= 5) { const val = (x.logStartOffset ?? -1n); w.int64(val); }
-  { const val = (x.partitionMaxBytes ?? 0); w.int32(val); }
+  if (v >= 5) w.int64((x.logStartOffset ?? -1n));
+  w.int32((x.partitionMaxBytes ?? 0));
   const tagged: TaggedWrite[] = [];
   if (v >= 17) { const val = x.replicaDirectoryId; if (val !== undefined && !(val === ZERO_UUID)) tagged.push([0, (w) => { w.uuid(val); }]); }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
-}
-
-export function defaultFetchRequestFetchPartition(): FetchRequestFetchPartition {
-  return { partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 0, replicaDirectoryId: ZERO_UUID };
-}
-
-export function isDefaultFetchRequestFetchPartition(x: Encodable<FetchRequestFetchPartition>): boolean {
-  return (x.partition === undefined || x.partition === 0)
-    && (x.currentLeaderEpoch === undefined || x.currentLeaderEpoch === -1)
-    && (x.fetchOffset === undefined || x.fetchOffset === 0n)
-    && (x.lastFetchedEpoch === undefined || x.lastFetchedEpoch === -1)
-    && (x.logStartOffset === undefined || x.logStartOffset === -1n)
-    && (x.partitionMaxBytes === undefined || x.partitionMaxBytes === 0)
-    && (x.replicaDirectoryId === undefined || x.replicaDirectoryId === ZERO_UUID);
 }
 
 export function readFetchRequestForgottenTopic(r: Reader, v: number): FetchRequestForgottenTopic {
@@ -297,23 +254,13 @@ export function readFetchRequestForgottenTopic(r: Reader, v: number): FetchReque
 
 export function writeFetchRequestForgottenTopic(w: Writer, v: number, x: Encodable<FetchRequestForgottenTopic>): void {
   const flex = v >= 12;
-  if (v >= 7 && v <= 12) { const val = (x.topic ?? ""); w.str(flex, val); }
-  if (v >= 13) { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  if (v >= 7) { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  if (v >= 7 && v <= 12) w.str(flex, (x.topic ?? ""));
+  if (v >= 13) w.uuid((x.topicId ?? ZERO_UUID));
+  if (v >= 7) writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeElement.int32);
   else {
     if (x.partitions !== undefined && !((x.partitions !== null && x.partitions.length === 0))) absentField('FetchRequest', 'partitions', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultFetchRequestForgottenTopic(): FetchRequestForgottenTopic {
-  return { topic: "", topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultFetchRequestForgottenTopic(x: Encodable<FetchRequestForgottenTopic>): boolean {
-  return (x.topic === undefined || x.topic === "")
-    && (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export const FetchRequest: MessageCodec<FetchRequest> = messageCodec<FetchRequest>(
@@ -443,31 +390,19 @@ export function readFetchResponse(r: Reader, v: number): FetchResponse {
 
 export function writeFetchResponse(w: Writer, v: number, x: Encodable<FetchResponse>): void {
   const flex = v >= 12;
-  if (v >= 1) { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  if (v >= 7) { const val = (x.errorCode ?? 0); w.int16(val); }
-  if (v >= 7) { const val = (x.sessionId ?? 0); w.int32(val); }
+  if (v >= 1) w.int32((x.throttleTimeMs ?? 0));
+  if (v >= 7) w.int16((x.errorCode ?? 0));
+  if (v >= 7) w.int32((x.sessionId ?? 0));
   else {
     if (x.sessionId !== undefined && !(x.sessionId === 0)) absentField('FetchResponse', 'sessionId', v);
   }
-  { const val = (x.responses ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeFetchResponseFetchableTopicResponse); }
+  writeArray(w, flex, v, (x.responses ?? EMPTY_ARRAY), writeFetchResponseFetchableTopicResponse);
   const tagged: TaggedWrite[] = [];
   if (v >= 16) { const val = x.nodeEndpoints; if (val !== undefined && !((val !== null && val.length === 0))) tagged.push([0, (w) => { writeArray(w, true, v, val, writeFetchResponseNodeEndpoint); }]); }
   else {
     if (x.nodeEndpoints !== undefined && !((x.nodeEndpoints !== null && x.nodeEndpoints.length === 0))) absentField('FetchResponse', 'nodeEndpoints', v);
   }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
-}
-
-export function defaultFetchResponse(): FetchResponse {
-  return { throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses: [], nodeEndpoints: [] };
-}
-
-export function isDefaultFetchResponse(x: Encodable<FetchResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.sessionId === undefined || x.sessionId === 0)
-    && (x.responses === undefined || (x.responses !== null && x.responses.length === 0))
-    && (x.nodeEndpoints === undefined || (x.nodeEndpoints !== null && x.nodeEndpoints.length === 0));
 }
 
 export function readFetchResponseFetchableTopicResponse(r: Reader, v: number): FetchResponseFetchableTopicResponse {
@@ -486,20 +421,10 @@ export function readFetchResponseFetchableTopicResponse(r: Reader, v: number): F
 
 export function writeFetchResponseFetchableTopicResponse(w: Writer, v: number, x: Encodable<FetchResponseFetchableTopicResponse>): void {
   const flex = v >= 12;
-  if (v <= 12) { const val = (x.topic ?? ""); w.str(flex, val); }
-  if (v >= 13) { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeFetchResponsePartitionData); }
+  if (v <= 12) w.str(flex, (x.topic ?? ""));
+  if (v >= 13) w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeFetchResponsePartitionData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultFetchResponseFetchableTopicResponse(): FetchResponseFetchableTopicResponse {
-  return { topic: "", topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultFetchResponseFetchableTopicResponse(x: Encodable<FetchResponseFetchableTopicResponse>): boolean {
-  return (x.topic === undefined || x.topic === "")
-    && (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readFetchResponsePartitionData(r: Reader, v: number): FetchResponsePartitionData {
@@ -537,17 +462,17 @@ export function readFetchResponsePartitionData(r: Reader, v: number): FetchRespo
 
 export function writeFetchResponsePartitionData(w: Writer, v: number, x: Encodable<FetchResponsePartitionData>): void {
   const flex = v >= 12;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.highWatermark ?? 0n); w.int64(val); }
-  if (v >= 4) { const val = (x.lastStableOffset ?? -1n); w.int64(val); }
-  if (v >= 5) { const val = (x.logStartOffset ?? -1n); w.int64(val); }
-  if (v >= 4) { const val = (x.abortedTransactions === undefined ? EMPTY_ARRAY : x.abortedTransactions); writeNullableArray(w, flex, v, val, writeFetchResponseAbortedTransaction); }
-  if (v >= 11) { const val = (x.preferredReadReplica ?? -1); w.int32(val); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.int64((x.highWatermark ?? 0n));
+  if (v >= 4) w.int64((x.lastStableOffset ?? -1n));
+  if (v >= 5) w.int64((x.logStartOffset ?? -1n));
+  if (v >= 4) writeNullableArray(w, flex, v, (x.abortedTransactions === undefined ? EMPTY_ARRAY : x.abortedTransactions), writeFetchResponseAbortedTransaction);
+  if (v >= 11) w.int32((x.preferredReadReplica ?? -1));
   else {
     if (x.preferredReadReplica !== undefined && !(x.preferredReadReplica === -1)) absentField('FetchResponse', 'preferredReadReplica', v);
   }
-  { const val = (x.records === undefined ? null : x.records); w.nbytes(flex, val); }
+  w.nbytes(flex, (x.records === undefined ? null : x.records));
   const tagged: TaggedWrite[] = [];
   if (v >= 12) { const val = x.divergingEpoch; if (val !== undefined && !((val !== null && isDefaultFetchResponseEpochEndOffset(val)))) tagged.push([0, (w) => { writeFetchResponseEpochEndOffset(w, v, val); }]); }
   else {
@@ -562,24 +487,6 @@ export function writeFetchResponsePartitionData(w: Writer, v: number, x: Encodab
     if (x.snapshotId !== undefined && !((x.snapshotId !== null && isDefaultFetchResponseSnapshotId(x.snapshotId)))) absentField('FetchResponse', 'snapshotId', v);
   }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
-}
-
-export function defaultFetchResponsePartitionData(): FetchResponsePartitionData {
-  return { partitionIndex: 0, errorCode: 0, highWatermark: 0n, lastStableOffset: -1n, logStartOffset: -1n, divergingEpoch: defaultFetchResponseEpochEndOffset(), currentLeader: defaultFetchResponseLeaderIdAndEpoch(), snapshotId: defaultFetchResponseSnapshotId(), abortedTransactions: [], preferredReadReplica: -1, records: null };
-}
-
-export function isDefaultFetchResponsePartitionData(x: Encodable<FetchResponsePartitionData>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.highWatermark === undefined || x.highWatermark === 0n)
-    && (x.lastStableOffset === undefined || x.lastStableOffset === -1n)
-    && (x.logStartOffset === undefined || x.logStartOffset === -1n)
-    && (x.divergingEpoch === undefined || (x.divergingEpoch !== null && isDefaultFetchResponseEpochEndOffset(x.divergingEpoch)))
-    && (x.currentLeader === undefined || (x.currentLeader !== null && isDefaultFetchResponseLeaderIdAndEpoch(x.currentLeader)))
-    && (x.snapshotId === undefined || (x.snapshotId !== null && isDefaultFetchResponseSnapshotId(x.snapshotId)))
-    && (x.abortedTransactions === undefined || (x.abortedTransactions !== null && x.abortedTransactions.length === 0))
-    && (x.preferredReadReplica === undefined || x.preferredReadReplica === -1)
-    && (x.records === undefined || x.records === null);
 }
 
 export function readFetchResponseEpochEndOffset(r: Reader, v: number): FetchResponseEpochEndOffset {
@@ -597,11 +504,11 @@ export function readFetchResponseEpochEndOffset(r: Reader, v: number): FetchResp
 
 export function writeFetchResponseEpochEndOffset(w: Writer, v: number, x: Encodable<FetchResponseEpochEndOffset>): void {
   const flex = v >= 12;
-  if (v >= 12) { const val = (x.epoch ?? -1); w.int32(val); }
+  if (v >= 12) w.int32((x.epoch ?? -1));
   else {
     if (x.epoch !== undefined && !(x.epoch === -1)) absentField('FetchResponse', 'epoch', v);
   }
-  if (v >= 12) { const val = (x.endOffset ?? -1n); w.int64(val); }
+  if (v >= 12) w.int64((x.endOffset ?? -1n));
   else {
     if (x.endOffset !== undefined && !(x.endOffset === -1n)) absentField('FetchResponse', 'endOffset', v);
   }
@@ -632,11 +539,11 @@ export function readFetchResponseLeaderIdAndEpoch(r: Reader, v: number): FetchRe
 
 export function writeFetchResponseLeaderIdAndEpoch(w: Writer, v: number, x: Encodable<FetchResponseLeaderIdAndEpoch>): void {
   const flex = v >= 12;
-  if (v >= 12) { const val = (x.leaderId ?? -1); w.int32(val); }
+  if (v >= 12) w.int32((x.leaderId ?? -1));
   else {
     if (x.leaderId !== undefined && !(x.leaderId === -1)) absentField('FetchResponse', 'leaderId', v);
   }
-  if (v >= 12) { const val = (x.leaderEpoch ?? -1); w.int32(val); }
+  if (v >= 12) w.int32((x.leaderEpoch ?? -1));
   else {
     if (x.leaderEpoch !== undefined && !(x.leaderEpoch === -1)) absentField('FetchResponse', 'leaderEpoch', v);
   }
@@ -667,8 +574,8 @@ export function readFetchResponseSnapshotId(r: Reader, v: number): FetchResponse
 
 export function writeFetchResponseSnapshotId(w: Writer, v: number, x: Encodable<FetchResponseSnapshotId>): void {
   const flex = v >= 12;
-  { const val = (x.endOffset ?? -1n); w.int64(val); }
-  { const val = (x.epoch ?? -1); w.int32(val); }
+  w.int64((x.endOffset ?? -1n));
+  w.int32((x.epoch ?? -1));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
 
@@ -696,24 +603,15 @@ export function readFetchResponseAbortedTransaction(r: Reader, v: number): Fetch
 
 export function writeFetchResponseAbortedTransaction(w: Writer, v: number, x: Encodable<FetchResponseAbortedTransaction>): void {
   const flex = v >= 12;
-  if (v >= 4) { const val = (x.producerId ?? 0n); w.int64(val); }
+  if (v >= 4) w.int64((x.producerId ?? 0n));
   else {
     if (x.producerId !== undefined && !(x.producerId === 0n)) absentField('FetchResponse', 'producerId', v);
   }
-  if (v >= 4) { const val = (x.firstOffset ?? 0n); w.int64(val); }
+  if (v >= 4) w.int64((x.firstOffset ?? 0n));
   else {
     if (x.firstOffset !== undefined && !(x.firstOffset === 0n)) absentField('FetchResponse', 'firstOffset', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultFetchResponseAbortedTransaction(): FetchResponseAbortedTransaction {
-  return { producerId: 0n, firstOffset: 0n };
-}
-
-export function isDefaultFetchResponseAbortedTransaction(x: Encodable<FetchResponseAbortedTransaction>): boolean {
-  return (x.producerId === undefined || x.producerId === 0n)
-    && (x.firstOffset === undefined || x.firstOffset === 0n);
 }
 
 export function readFetchResponseNodeEndpoint(r: Reader, v: number): FetchResponseNodeEndpoint {
@@ -733,34 +631,23 @@ export function readFetchResponseNodeEndpoint(r: Reader, v: number): FetchRespon
 
 export function writeFetchResponseNodeEndpoint(w: Writer, v: number, x: Encodable<FetchResponseNodeEndpoint>): void {
   const flex = v >= 12;
-  if (v >= 16) { const val = (x.nodeId ?? 0); w.int32(val); }
+  if (v >= 16) w.int32((x.nodeId ?? 0));
   else {
     if (x.nodeId !== undefined && !(x.nodeId === 0)) absentField('FetchResponse', 'nodeId', v);
   }
-  if (v >= 16) { const val = (x.host ?? ""); w.str(flex, val); }
+  if (v >= 16) w.str(flex, (x.host ?? ""));
   else {
     if (x.host !== undefined && !(x.host === "")) absentField('FetchResponse', 'host', v);
   }
-  if (v >= 16) { const val = (x.port ?? 0); w.int32(val); }
+  if (v >= 16) w.int32((x.port ?? 0));
   else {
     if (x.port !== undefined && !(x.port === 0)) absentField('FetchResponse', 'port', v);
   }
-  if (v >= 16) { const val = (x.rack === undefined ? null : x.rack); w.nstr(flex, val); }
+  if (v >= 16) w.nstr(flex, (x.rack === undefined ? null : x.rack));
   else {
     if (x.rack !== undefined && !(x.rack === null)) absentField('FetchResponse', 'rack', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultFetchResponseNodeEndpoint(): FetchResponseNodeEndpoint {
-  return { nodeId: 0, host: "", port: 0, rack: null };
-}
-
-export function isDefaultFetchResponseNodeEndpoint(x: Encodable<FetchResponseNodeEndpoint>): boolean {
-  return (x.nodeId === undefined || x.nodeId === 0)
-    && (x.host === undefined || x.host === "")
-    && (x.port === undefined || x.port === 0)
-    && (x.rack === undefined || x.rack === null);
 }
 
 export const FetchResponse: MessageCodec<FetchResponse> = messageCodec<FetchResponse>(

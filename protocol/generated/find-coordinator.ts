@@ -30,29 +30,19 @@ export function readFindCoordinatorRequest(r: Reader, v: number): FindCoordinato
 
 export function writeFindCoordinatorRequest(w: Writer, v: number, x: Encodable<FindCoordinatorRequest>): void {
   const flex = v >= 3;
-  if (v <= 3) { const val = (x.key ?? ""); w.str(flex, val); }
+  if (v <= 3) w.str(flex, (x.key ?? ""));
   else {
     if (x.key !== undefined && !(x.key === "")) absentField('FindCoordinatorRequest', 'key', v);
   }
-  if (v >= 1) { const val = (x.keyType ?? 0); w.int8(val); }
+  if (v >= 1) w.int8((x.keyType ?? 0));
   else {
     if (x.keyType !== undefined && !(x.keyType === 0)) absentField('FindCoordinatorRequest', 'keyType', v);
   }
-  if (v >= 4) { const val = (x.coordinatorKeys ?? EMPTY_ARRAY); writeArray(w, flex, v, val, (flex ? writeElement.compactString : writeElement.string)); }
+  if (v >= 4) writeArray(w, flex, v, (x.coordinatorKeys ?? EMPTY_ARRAY), (flex ? writeElement.compactString : writeElement.string));
   else {
     if (x.coordinatorKeys !== undefined && !((x.coordinatorKeys !== null && x.coordinatorKeys.length === 0))) absentField('FindCoordinatorRequest', 'coordinatorKeys', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultFindCoordinatorRequest(): FindCoordinatorRequest {
-  return { key: "", keyType: 0, coordinatorKeys: [] };
-}
-
-export function isDefaultFindCoordinatorRequest(x: Encodable<FindCoordinatorRequest>): boolean {
-  return (x.key === undefined || x.key === "")
-    && (x.keyType === undefined || x.keyType === 0)
-    && (x.coordinatorKeys === undefined || (x.coordinatorKeys !== null && x.coordinatorKeys.length === 0));
 }
 
 export const FindCoordinatorRequest: MessageCodec<FindCoordinatorRequest> = messageCodec<FindCoordinatorRequest>(
@@ -115,43 +105,29 @@ export function readFindCoordinatorResponse(r: Reader, v: number): FindCoordinat
 
 export function writeFindCoordinatorResponse(w: Writer, v: number, x: Encodable<FindCoordinatorResponse>): void {
   const flex = v >= 3;
-  if (v >= 1) { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  if (v <= 3) { const val = (x.errorCode ?? 0); w.int16(val); }
+  if (v >= 1) w.int32((x.throttleTimeMs ?? 0));
+  if (v <= 3) w.int16((x.errorCode ?? 0));
   else {
     if (x.errorCode !== undefined && !(x.errorCode === 0)) absentField('FindCoordinatorResponse', 'errorCode', v);
   }
-  if (v >= 1 && v <= 3) { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
-  if (v <= 3) { const val = (x.nodeId ?? 0); w.int32(val); }
+  if (v >= 1 && v <= 3) w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
+  if (v <= 3) w.int32((x.nodeId ?? 0));
   else {
     if (x.nodeId !== undefined && !(x.nodeId === 0)) absentField('FindCoordinatorResponse', 'nodeId', v);
   }
-  if (v <= 3) { const val = (x.host ?? ""); w.str(flex, val); }
+  if (v <= 3) w.str(flex, (x.host ?? ""));
   else {
     if (x.host !== undefined && !(x.host === "")) absentField('FindCoordinatorResponse', 'host', v);
   }
-  if (v <= 3) { const val = (x.port ?? 0); w.int32(val); }
+  if (v <= 3) w.int32((x.port ?? 0));
   else {
     if (x.port !== undefined && !(x.port === 0)) absentField('FindCoordinatorResponse', 'port', v);
   }
-  if (v >= 4) { const val = (x.coordinators ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeFindCoordinatorResponseCoordinator); }
+  if (v >= 4) writeArray(w, flex, v, (x.coordinators ?? EMPTY_ARRAY), writeFindCoordinatorResponseCoordinator);
   else {
     if (x.coordinators !== undefined && !((x.coordinators !== null && x.coordinators.length === 0))) absentField('FindCoordinatorResponse', 'coordinators', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultFindCoordinatorResponse(): FindCoordinatorResponse {
-  return { throttleTimeMs: 0, errorCode: 0, errorMessage: "", nodeId: 0, host: "", port: 0, coordinators: [] };
-}
-
-export function isDefaultFindCoordinatorResponse(x: Encodable<FindCoordinatorResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "")
-    && (x.nodeId === undefined || x.nodeId === 0)
-    && (x.host === undefined || x.host === "")
-    && (x.port === undefined || x.port === 0)
-    && (x.coordinators === undefined || (x.coordinators !== null && x.coordinators.length === 0));
 }
 
 export function readFindCoordinatorResponseCoordinator(r: Reader, v: number): FindCoordinatorResponseCoordinator {
@@ -173,41 +149,28 @@ export function readFindCoordinatorResponseCoordinator(r: Reader, v: number): Fi
 
 export function writeFindCoordinatorResponseCoordinator(w: Writer, v: number, x: Encodable<FindCoordinatorResponseCoordinator>): void {
   const flex = v >= 3;
-  if (v >= 4) { const val = (x.key ?? ""); w.str(flex, val); }
+  if (v >= 4) w.str(flex, (x.key ?? ""));
   else {
     if (x.key !== undefined && !(x.key === "")) absentField('FindCoordinatorResponse', 'key', v);
   }
-  if (v >= 4) { const val = (x.nodeId ?? 0); w.int32(val); }
+  if (v >= 4) w.int32((x.nodeId ?? 0));
   else {
     if (x.nodeId !== undefined && !(x.nodeId === 0)) absentField('FindCoordinatorResponse', 'nodeId', v);
   }
-  if (v >= 4) { const val = (x.host ?? ""); w.str(flex, val); }
+  if (v >= 4) w.str(flex, (x.host ?? ""));
   else {
     if (x.host !== undefined && !(x.host === "")) absentField('FindCoordinatorResponse', 'host', v);
   }
-  if (v >= 4) { const val = (x.port ?? 0); w.int32(val); }
+  if (v >= 4) w.int32((x.port ?? 0));
   else {
     if (x.port !== undefined && !(x.port === 0)) absentField('FindCoordinatorResponse', 'port', v);
   }
-  if (v >= 4) { const val = (x.errorCode ?? 0); w.int16(val); }
+  if (v >= 4) w.int16((x.errorCode ?? 0));
   else {
     if (x.errorCode !== undefined && !(x.errorCode === 0)) absentField('FindCoordinatorResponse', 'errorCode', v);
   }
-  if (v >= 4) { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
+  if (v >= 4) w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultFindCoordinatorResponseCoordinator(): FindCoordinatorResponseCoordinator {
-  return { key: "", nodeId: 0, host: "", port: 0, errorCode: 0, errorMessage: "" };
-}
-
-export function isDefaultFindCoordinatorResponseCoordinator(x: Encodable<FindCoordinatorResponseCoordinator>): boolean {
-  return (x.key === undefined || x.key === "")
-    && (x.nodeId === undefined || x.nodeId === 0)
-    && (x.host === undefined || x.host === "")
-    && (x.port === undefined || x.port === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "");
 }
 
 export const FindCoordinatorResponse: MessageCodec<FindCoordinatorResponse> = messageCodec<FindCoordinatorResponse>(

@@ -24,16 +24,8 @@ export function readGetTelemetrySubscriptionsRequest(r: Reader, v: number): GetT
 
 export function writeGetTelemetrySubscriptionsRequest(w: Writer, v: number, x: Encodable<GetTelemetrySubscriptionsRequest>): void {
   const flex = true;
-  { const val = (x.clientInstanceId ?? ZERO_UUID); w.uuid(val); }
+  w.uuid((x.clientInstanceId ?? ZERO_UUID));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultGetTelemetrySubscriptionsRequest(): GetTelemetrySubscriptionsRequest {
-  return { clientInstanceId: ZERO_UUID };
-}
-
-export function isDefaultGetTelemetrySubscriptionsRequest(x: Encodable<GetTelemetrySubscriptionsRequest>): boolean {
-  return (x.clientInstanceId === undefined || x.clientInstanceId === ZERO_UUID);
 }
 
 export const GetTelemetrySubscriptionsRequest: MessageCodec<GetTelemetrySubscriptionsRequest> = messageCodec<GetTelemetrySubscriptionsRequest>(
@@ -86,32 +78,16 @@ export function readGetTelemetrySubscriptionsResponse(r: Reader, v: number): Get
 
 export function writeGetTelemetrySubscriptionsResponse(w: Writer, v: number, x: Encodable<GetTelemetrySubscriptionsResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.clientInstanceId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.subscriptionId ?? 0); w.int32(val); }
-  { const val = (x.acceptedCompressionTypes ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int8); }
-  { const val = (x.pushIntervalMs ?? 0); w.int32(val); }
-  { const val = (x.telemetryMaxBytes ?? 0); w.int32(val); }
-  { const val = (x.deltaTemporality ?? false); w.bool(val); }
-  { const val = (x.requestedMetrics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, (flex ? writeElement.compactString : writeElement.string)); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.uuid((x.clientInstanceId ?? ZERO_UUID));
+  w.int32((x.subscriptionId ?? 0));
+  writeArray(w, flex, v, (x.acceptedCompressionTypes ?? EMPTY_ARRAY), writeElement.int8);
+  w.int32((x.pushIntervalMs ?? 0));
+  w.int32((x.telemetryMaxBytes ?? 0));
+  w.bool((x.deltaTemporality ?? false));
+  writeArray(w, flex, v, (x.requestedMetrics ?? EMPTY_ARRAY), (flex ? writeElement.compactString : writeElement.string));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultGetTelemetrySubscriptionsResponse(): GetTelemetrySubscriptionsResponse {
-  return { throttleTimeMs: 0, errorCode: 0, clientInstanceId: ZERO_UUID, subscriptionId: 0, acceptedCompressionTypes: [], pushIntervalMs: 0, telemetryMaxBytes: 0, deltaTemporality: false, requestedMetrics: [] };
-}
-
-export function isDefaultGetTelemetrySubscriptionsResponse(x: Encodable<GetTelemetrySubscriptionsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.clientInstanceId === undefined || x.clientInstanceId === ZERO_UUID)
-    && (x.subscriptionId === undefined || x.subscriptionId === 0)
-    && (x.acceptedCompressionTypes === undefined || (x.acceptedCompressionTypes !== null && x.acceptedCompressionTypes.length === 0))
-    && (x.pushIntervalMs === undefined || x.pushIntervalMs === 0)
-    && (x.telemetryMaxBytes === undefined || x.telemetryMaxBytes === 0)
-    && (x.deltaTemporality === undefined || x.deltaTemporality === false)
-    && (x.requestedMetrics === undefined || (x.requestedMetrics !== null && x.requestedMetrics.length === 0));
 }
 
 export const GetTelemetrySubscriptionsResponse: MessageCodec<GetTelemetrySubscriptionsResponse> = messageCodec<GetTelemetrySubscriptionsResponse>(

@@ -32,25 +32,14 @@ export function readHeartbeatRequest(r: Reader, v: number): HeartbeatRequest {
 
 export function writeHeartbeatRequest(w: Writer, v: number, x: Encodable<HeartbeatRequest>): void {
   const flex = v >= 4;
-  { const val = (x.groupId ?? ""); w.str(flex, val); }
-  { const val = (x.generationId ?? 0); w.int32(val); }
-  { const val = (x.memberId ?? ""); w.str(flex, val); }
-  if (v >= 3) { const val = (x.groupInstanceId === undefined ? null : x.groupInstanceId); w.nstr(flex, val); }
+  w.str(flex, (x.groupId ?? ""));
+  w.int32((x.generationId ?? 0));
+  w.str(flex, (x.memberId ?? ""));
+  if (v >= 3) w.nstr(flex, (x.groupInstanceId === undefined ? null : x.groupInstanceId));
   else {
     if (x.groupInstanceId !== undefined && !(x.groupInstanceId === null)) absentField('HeartbeatRequest', 'groupInstanceId', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultHeartbeatRequest(): HeartbeatRequest {
-  return { groupId: "", generationId: 0, memberId: "", groupInstanceId: null };
-}
-
-export function isDefaultHeartbeatRequest(x: Encodable<HeartbeatRequest>): boolean {
-  return (x.groupId === undefined || x.groupId === "")
-    && (x.generationId === undefined || x.generationId === 0)
-    && (x.memberId === undefined || x.memberId === "")
-    && (x.groupInstanceId === undefined || x.groupInstanceId === null);
 }
 
 export const HeartbeatRequest: MessageCodec<HeartbeatRequest> = messageCodec<HeartbeatRequest>(
@@ -82,18 +71,9 @@ export function readHeartbeatResponse(r: Reader, v: number): HeartbeatResponse {
 
 export function writeHeartbeatResponse(w: Writer, v: number, x: Encodable<HeartbeatResponse>): void {
   const flex = v >= 4;
-  if (v >= 1) { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
+  if (v >= 1) w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultHeartbeatResponse(): HeartbeatResponse {
-  return { throttleTimeMs: 0, errorCode: 0 };
-}
-
-export function isDefaultHeartbeatResponse(x: Encodable<HeartbeatResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0);
 }
 
 export const HeartbeatResponse: MessageCodec<HeartbeatResponse> = messageCodec<HeartbeatResponse>(

@@ -47,18 +47,9 @@ export function readIncrementalAlterConfigsRequest(r: Reader, v: number): Increm
 
 export function writeIncrementalAlterConfigsRequest(w: Writer, v: number, x: Encodable<IncrementalAlterConfigsRequest>): void {
   const flex = v >= 1;
-  { const val = (x.resources ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeIncrementalAlterConfigsRequestAlterConfigsResource); }
-  { const val = (x.validateOnly ?? false); w.bool(val); }
+  writeArray(w, flex, v, (x.resources ?? EMPTY_ARRAY), writeIncrementalAlterConfigsRequestAlterConfigsResource);
+  w.bool((x.validateOnly ?? false));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultIncrementalAlterConfigsRequest(): IncrementalAlterConfigsRequest {
-  return { resources: [], validateOnly: false };
-}
-
-export function isDefaultIncrementalAlterConfigsRequest(x: Encodable<IncrementalAlterConfigsRequest>): boolean {
-  return (x.resources === undefined || (x.resources !== null && x.resources.length === 0))
-    && (x.validateOnly === undefined || x.validateOnly === false);
 }
 
 export function readIncrementalAlterConfigsRequestAlterConfigsResource(r: Reader, v: number): IncrementalAlterConfigsRequestAlterConfigsResource {
@@ -77,20 +68,10 @@ export function readIncrementalAlterConfigsRequestAlterConfigsResource(r: Reader
 
 export function writeIncrementalAlterConfigsRequestAlterConfigsResource(w: Writer, v: number, x: Encodable<IncrementalAlterConfigsRequestAlterConfigsResource>): void {
   const flex = v >= 1;
-  { const val = (x.resourceType ?? 0); w.int8(val); }
-  { const val = (x.resourceName ?? ""); w.str(flex, val); }
-  { const val = (x.configs ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeIncrementalAlterConfigsRequestAlterableConfig); }
+  w.int8((x.resourceType ?? 0));
+  w.str(flex, (x.resourceName ?? ""));
+  writeArray(w, flex, v, (x.configs ?? EMPTY_ARRAY), writeIncrementalAlterConfigsRequestAlterableConfig);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultIncrementalAlterConfigsRequestAlterConfigsResource(): IncrementalAlterConfigsRequestAlterConfigsResource {
-  return { resourceType: 0, resourceName: "", configs: [] };
-}
-
-export function isDefaultIncrementalAlterConfigsRequestAlterConfigsResource(x: Encodable<IncrementalAlterConfigsRequestAlterConfigsResource>): boolean {
-  return (x.resourceType === undefined || x.resourceType === 0)
-    && (x.resourceName === undefined || x.resourceName === "")
-    && (x.configs === undefined || (x.configs !== null && x.configs.length === 0));
 }
 
 export function readIncrementalAlterConfigsRequestAlterableConfig(r: Reader, v: number): IncrementalAlterConfigsRequestAlterableConfig {
@@ -109,20 +90,10 @@ export function readIncrementalAlterConfigsRequestAlterableConfig(r: Reader, v: 
 
 export function writeIncrementalAlterConfigsRequestAlterableConfig(w: Writer, v: number, x: Encodable<IncrementalAlterConfigsRequestAlterableConfig>): void {
   const flex = v >= 1;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.configOperation ?? 0); w.int8(val); }
-  { const val = (x.value === undefined ? "" : x.value); w.nstr(flex, val); }
+  w.str(flex, (x.name ?? ""));
+  w.int8((x.configOperation ?? 0));
+  w.nstr(flex, (x.value === undefined ? "" : x.value));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultIncrementalAlterConfigsRequestAlterableConfig(): IncrementalAlterConfigsRequestAlterableConfig {
-  return { name: "", configOperation: 0, value: "" };
-}
-
-export function isDefaultIncrementalAlterConfigsRequestAlterableConfig(x: Encodable<IncrementalAlterConfigsRequestAlterableConfig>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.configOperation === undefined || x.configOperation === 0)
-    && (x.value === undefined || x.value === "");
 }
 
 export const IncrementalAlterConfigsRequest: MessageCodec<IncrementalAlterConfigsRequest> = messageCodec<IncrementalAlterConfigsRequest>(
@@ -166,18 +137,9 @@ export function readIncrementalAlterConfigsResponse(r: Reader, v: number): Incre
 
 export function writeIncrementalAlterConfigsResponse(w: Writer, v: number, x: Encodable<IncrementalAlterConfigsResponse>): void {
   const flex = v >= 1;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.responses ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeIncrementalAlterConfigsResponseAlterConfigsResourceResponse); }
+  w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.responses ?? EMPTY_ARRAY), writeIncrementalAlterConfigsResponseAlterConfigsResourceResponse);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultIncrementalAlterConfigsResponse(): IncrementalAlterConfigsResponse {
-  return { throttleTimeMs: 0, responses: [] };
-}
-
-export function isDefaultIncrementalAlterConfigsResponse(x: Encodable<IncrementalAlterConfigsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.responses === undefined || (x.responses !== null && x.responses.length === 0));
 }
 
 export function readIncrementalAlterConfigsResponseAlterConfigsResourceResponse(r: Reader, v: number): IncrementalAlterConfigsResponseAlterConfigsResourceResponse {
@@ -197,22 +159,11 @@ export function readIncrementalAlterConfigsResponseAlterConfigsResourceResponse(
 
 export function writeIncrementalAlterConfigsResponseAlterConfigsResourceResponse(w: Writer, v: number, x: Encodable<IncrementalAlterConfigsResponseAlterConfigsResourceResponse>): void {
   const flex = v >= 1;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.resourceType ?? 0); w.int8(val); }
-  { const val = (x.resourceName ?? ""); w.str(flex, val); }
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
+  w.int8((x.resourceType ?? 0));
+  w.str(flex, (x.resourceName ?? ""));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultIncrementalAlterConfigsResponseAlterConfigsResourceResponse(): IncrementalAlterConfigsResponseAlterConfigsResourceResponse {
-  return { errorCode: 0, errorMessage: "", resourceType: 0, resourceName: "" };
-}
-
-export function isDefaultIncrementalAlterConfigsResponseAlterConfigsResourceResponse(x: Encodable<IncrementalAlterConfigsResponseAlterConfigsResourceResponse>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "")
-    && (x.resourceType === undefined || x.resourceType === 0)
-    && (x.resourceName === undefined || x.resourceName === "");
 }
 
 export const IncrementalAlterConfigsResponse: MessageCodec<IncrementalAlterConfigsResponse> = messageCodec<IncrementalAlterConfigsResponse>(

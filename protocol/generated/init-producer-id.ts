@@ -32,28 +32,17 @@ export function readInitProducerIdRequest(r: Reader, v: number): InitProducerIdR
 
 export function writeInitProducerIdRequest(w: Writer, v: number, x: Encodable<InitProducerIdRequest>): void {
   const flex = v >= 2;
-  { const val = (x.transactionalId === undefined ? "" : x.transactionalId); w.nstr(flex, val); }
-  { const val = (x.transactionTimeoutMs ?? 0); w.int32(val); }
-  if (v >= 3) { const val = (x.producerId ?? -1n); w.int64(val); }
+  w.nstr(flex, (x.transactionalId === undefined ? "" : x.transactionalId));
+  w.int32((x.transactionTimeoutMs ?? 0));
+  if (v >= 3) w.int64((x.producerId ?? -1n));
   else {
     if (x.producerId !== undefined && !(x.producerId === -1n)) absentField('InitProducerIdRequest', 'producerId', v);
   }
-  if (v >= 3) { const val = (x.producerEpoch ?? -1); w.int16(val); }
+  if (v >= 3) w.int16((x.producerEpoch ?? -1));
   else {
     if (x.producerEpoch !== undefined && !(x.producerEpoch === -1)) absentField('InitProducerIdRequest', 'producerEpoch', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultInitProducerIdRequest(): InitProducerIdRequest {
-  return { transactionalId: "", transactionTimeoutMs: 0, producerId: -1n, producerEpoch: -1 };
-}
-
-export function isDefaultInitProducerIdRequest(x: Encodable<InitProducerIdRequest>): boolean {
-  return (x.transactionalId === undefined || x.transactionalId === "")
-    && (x.transactionTimeoutMs === undefined || x.transactionTimeoutMs === 0)
-    && (x.producerId === undefined || x.producerId === -1n)
-    && (x.producerEpoch === undefined || x.producerEpoch === -1);
 }
 
 export const InitProducerIdRequest: MessageCodec<InitProducerIdRequest> = messageCodec<InitProducerIdRequest>(
@@ -91,22 +80,11 @@ export function readInitProducerIdResponse(r: Reader, v: number): InitProducerId
 
 export function writeInitProducerIdResponse(w: Writer, v: number, x: Encodable<InitProducerIdResponse>): void {
   const flex = v >= 2;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.producerId ?? -1n); w.int64(val); }
-  { const val = (x.producerEpoch ?? 0); w.int16(val); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.int64((x.producerId ?? -1n));
+  w.int16((x.producerEpoch ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultInitProducerIdResponse(): InitProducerIdResponse {
-  return { throttleTimeMs: 0, errorCode: 0, producerId: -1n, producerEpoch: 0 };
-}
-
-export function isDefaultInitProducerIdResponse(x: Encodable<InitProducerIdResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.producerId === undefined || x.producerId === -1n)
-    && (x.producerEpoch === undefined || x.producerEpoch === 0);
 }
 
 export const InitProducerIdResponse: MessageCodec<InitProducerIdResponse> = messageCodec<InitProducerIdResponse>(

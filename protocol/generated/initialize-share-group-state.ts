@@ -45,18 +45,9 @@ export function readInitializeShareGroupStateRequest(r: Reader, v: number): Init
 
 export function writeInitializeShareGroupStateRequest(w: Writer, v: number, x: Encodable<InitializeShareGroupStateRequest>): void {
   const flex = true;
-  { const val = (x.groupId ?? ""); w.str(flex, val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeInitializeShareGroupStateRequestInitializeStateData); }
+  w.str(flex, (x.groupId ?? ""));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeInitializeShareGroupStateRequestInitializeStateData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultInitializeShareGroupStateRequest(): InitializeShareGroupStateRequest {
-  return { groupId: "", topics: [] };
-}
-
-export function isDefaultInitializeShareGroupStateRequest(x: Encodable<InitializeShareGroupStateRequest>): boolean {
-  return (x.groupId === undefined || x.groupId === "")
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readInitializeShareGroupStateRequestInitializeStateData(r: Reader, v: number): InitializeShareGroupStateRequestInitializeStateData {
@@ -74,18 +65,9 @@ export function readInitializeShareGroupStateRequestInitializeStateData(r: Reade
 
 export function writeInitializeShareGroupStateRequestInitializeStateData(w: Writer, v: number, x: Encodable<InitializeShareGroupStateRequestInitializeStateData>): void {
   const flex = true;
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeInitializeShareGroupStateRequestPartitionData); }
+  w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeInitializeShareGroupStateRequestPartitionData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultInitializeShareGroupStateRequestInitializeStateData(): InitializeShareGroupStateRequestInitializeStateData {
-  return { topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultInitializeShareGroupStateRequestInitializeStateData(x: Encodable<InitializeShareGroupStateRequestInitializeStateData>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readInitializeShareGroupStateRequestPartitionData(r: Reader, v: number): InitializeShareGroupStateRequestPartitionData {
@@ -104,20 +86,10 @@ export function readInitializeShareGroupStateRequestPartitionData(r: Reader, v: 
 
 export function writeInitializeShareGroupStateRequestPartitionData(w: Writer, v: number, x: Encodable<InitializeShareGroupStateRequestPartitionData>): void {
   const flex = true;
-  { const val = (x.partition ?? 0); w.int32(val); }
-  { const val = (x.stateEpoch ?? 0); w.int32(val); }
-  { const val = (x.startOffset ?? 0n); w.int64(val); }
+  w.int32((x.partition ?? 0));
+  w.int32((x.stateEpoch ?? 0));
+  w.int64((x.startOffset ?? 0n));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultInitializeShareGroupStateRequestPartitionData(): InitializeShareGroupStateRequestPartitionData {
-  return { partition: 0, stateEpoch: 0, startOffset: 0n };
-}
-
-export function isDefaultInitializeShareGroupStateRequestPartitionData(x: Encodable<InitializeShareGroupStateRequestPartitionData>): boolean {
-  return (x.partition === undefined || x.partition === 0)
-    && (x.stateEpoch === undefined || x.stateEpoch === 0)
-    && (x.startOffset === undefined || x.startOffset === 0n);
 }
 
 export const InitializeShareGroupStateRequest: MessageCodec<InitializeShareGroupStateRequest> = messageCodec<InitializeShareGroupStateRequest>(
@@ -164,16 +136,8 @@ export function readInitializeShareGroupStateResponse(r: Reader, v: number): Ini
 
 export function writeInitializeShareGroupStateResponse(w: Writer, v: number, x: Encodable<InitializeShareGroupStateResponse>): void {
   const flex = true;
-  { const val = (x.results ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeInitializeShareGroupStateResponseInitializeStateResult); }
+  writeArray(w, flex, v, (x.results ?? EMPTY_ARRAY), writeInitializeShareGroupStateResponseInitializeStateResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultInitializeShareGroupStateResponse(): InitializeShareGroupStateResponse {
-  return { results: [] };
-}
-
-export function isDefaultInitializeShareGroupStateResponse(x: Encodable<InitializeShareGroupStateResponse>): boolean {
-  return (x.results === undefined || (x.results !== null && x.results.length === 0));
 }
 
 export function readInitializeShareGroupStateResponseInitializeStateResult(r: Reader, v: number): InitializeShareGroupStateResponseInitializeStateResult {
@@ -191,18 +155,9 @@ export function readInitializeShareGroupStateResponseInitializeStateResult(r: Re
 
 export function writeInitializeShareGroupStateResponseInitializeStateResult(w: Writer, v: number, x: Encodable<InitializeShareGroupStateResponseInitializeStateResult>): void {
   const flex = true;
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeInitializeShareGroupStateResponsePartitionResult); }
+  w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeInitializeShareGroupStateResponsePartitionResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultInitializeShareGroupStateResponseInitializeStateResult(): InitializeShareGroupStateResponseInitializeStateResult {
-  return { topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultInitializeShareGroupStateResponseInitializeStateResult(x: Encodable<InitializeShareGroupStateResponseInitializeStateResult>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readInitializeShareGroupStateResponsePartitionResult(r: Reader, v: number): InitializeShareGroupStateResponsePartitionResult {
@@ -221,20 +176,10 @@ export function readInitializeShareGroupStateResponsePartitionResult(r: Reader, 
 
 export function writeInitializeShareGroupStateResponsePartitionResult(w: Writer, v: number, x: Encodable<InitializeShareGroupStateResponsePartitionResult>): void {
   const flex = true;
-  { const val = (x.partition ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? null : x.errorMessage); w.nstr(flex, val); }
+  w.int32((x.partition ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? null : x.errorMessage));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultInitializeShareGroupStateResponsePartitionResult(): InitializeShareGroupStateResponsePartitionResult {
-  return { partition: 0, errorCode: 0, errorMessage: null };
-}
-
-export function isDefaultInitializeShareGroupStateResponsePartitionResult(x: Encodable<InitializeShareGroupStateResponsePartitionResult>): boolean {
-  return (x.partition === undefined || x.partition === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === null);
 }
 
 export const InitializeShareGroupStateResponse: MessageCodec<InitializeShareGroupStateResponse> = messageCodec<InitializeShareGroupStateResponse>(

@@ -53,33 +53,18 @@ export function readJoinGroupRequest(r: Reader, v: number): JoinGroupRequest {
 
 export function writeJoinGroupRequest(w: Writer, v: number, x: Encodable<JoinGroupRequest>): void {
   const flex = v >= 6;
-  { const val = (x.groupId ?? ""); w.str(flex, val); }
-  { const val = (x.sessionTimeoutMs ?? 0); w.int32(val); }
-  if (v >= 1) { const val = (x.rebalanceTimeoutMs ?? -1); w.int32(val); }
-  { const val = (x.memberId ?? ""); w.str(flex, val); }
-  if (v >= 5) { const val = (x.groupInstanceId === undefined ? null : x.groupInstanceId); w.nstr(flex, val); }
+  w.str(flex, (x.groupId ?? ""));
+  w.int32((x.sessionTimeoutMs ?? 0));
+  if (v >= 1) w.int32((x.rebalanceTimeoutMs ?? -1));
+  w.str(flex, (x.memberId ?? ""));
+  if (v >= 5) w.nstr(flex, (x.groupInstanceId === undefined ? null : x.groupInstanceId));
   else {
     if (x.groupInstanceId !== undefined && !(x.groupInstanceId === null)) absentField('JoinGroupRequest', 'groupInstanceId', v);
   }
-  { const val = (x.protocolType ?? ""); w.str(flex, val); }
-  { const val = (x.protocols ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeJoinGroupRequestProtocol); }
-  if (v >= 8) { const val = (x.reason === undefined ? null : x.reason); w.nstr(flex, val); }
+  w.str(flex, (x.protocolType ?? ""));
+  writeArray(w, flex, v, (x.protocols ?? EMPTY_ARRAY), writeJoinGroupRequestProtocol);
+  if (v >= 8) w.nstr(flex, (x.reason === undefined ? null : x.reason));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultJoinGroupRequest(): JoinGroupRequest {
-  return { groupId: "", sessionTimeoutMs: 0, rebalanceTimeoutMs: -1, memberId: "", groupInstanceId: null, protocolType: "", protocols: [], reason: null };
-}
-
-export function isDefaultJoinGroupRequest(x: Encodable<JoinGroupRequest>): boolean {
-  return (x.groupId === undefined || x.groupId === "")
-    && (x.sessionTimeoutMs === undefined || x.sessionTimeoutMs === 0)
-    && (x.rebalanceTimeoutMs === undefined || x.rebalanceTimeoutMs === -1)
-    && (x.memberId === undefined || x.memberId === "")
-    && (x.groupInstanceId === undefined || x.groupInstanceId === null)
-    && (x.protocolType === undefined || x.protocolType === "")
-    && (x.protocols === undefined || (x.protocols !== null && x.protocols.length === 0))
-    && (x.reason === undefined || x.reason === null);
 }
 
 export function readJoinGroupRequestProtocol(r: Reader, v: number): JoinGroupRequestProtocol {
@@ -97,18 +82,9 @@ export function readJoinGroupRequestProtocol(r: Reader, v: number): JoinGroupReq
 
 export function writeJoinGroupRequestProtocol(w: Writer, v: number, x: Encodable<JoinGroupRequestProtocol>): void {
   const flex = v >= 6;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.metadata ?? EMPTY_BYTES); w.bytes(flex, val); }
+  w.str(flex, (x.name ?? ""));
+  w.bytes(flex, (x.metadata ?? EMPTY_BYTES));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultJoinGroupRequestProtocol(): JoinGroupRequestProtocol {
-  return { name: "", metadata: EMPTY_BYTES };
-}
-
-export function isDefaultJoinGroupRequestProtocol(x: Encodable<JoinGroupRequestProtocol>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.metadata === undefined || (x.metadata !== null && x.metadata.length === 0));
 }
 
 export const JoinGroupRequest: MessageCodec<JoinGroupRequest> = messageCodec<JoinGroupRequest>(
@@ -171,35 +147,19 @@ export function readJoinGroupResponse(r: Reader, v: number): JoinGroupResponse {
 
 export function writeJoinGroupResponse(w: Writer, v: number, x: Encodable<JoinGroupResponse>): void {
   const flex = v >= 6;
-  if (v >= 2) { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.generationId ?? -1); w.int32(val); }
-  if (v >= 7) { const val = (x.protocolType === undefined ? null : x.protocolType); w.nstr(flex, val); }
-  { const val = (x.protocolName === undefined ? "" : x.protocolName); (v >= 7 ? w.nstr(flex, val) : w.str(flex, val)); }
-  { const val = (x.leader ?? ""); w.str(flex, val); }
-  if (v >= 9) { const val = (x.skipAssignment ?? false); w.bool(val); }
+  if (v >= 2) w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.int32((x.generationId ?? -1));
+  if (v >= 7) w.nstr(flex, (x.protocolType === undefined ? null : x.protocolType));
+  (v >= 7 ? w.nstr(flex, (x.protocolName === undefined ? "" : x.protocolName)) : w.str(flex, (x.protocolName === undefined ? "" : x.protocolName)));
+  w.str(flex, (x.leader ?? ""));
+  if (v >= 9) w.bool((x.skipAssignment ?? false));
   else {
     if (x.skipAssignment !== undefined && !(x.skipAssignment === false)) absentField('JoinGroupResponse', 'skipAssignment', v);
   }
-  { const val = (x.memberId ?? ""); w.str(flex, val); }
-  { const val = (x.members ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeJoinGroupResponseMember); }
+  w.str(flex, (x.memberId ?? ""));
+  writeArray(w, flex, v, (x.members ?? EMPTY_ARRAY), writeJoinGroupResponseMember);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultJoinGroupResponse(): JoinGroupResponse {
-  return { throttleTimeMs: 0, errorCode: 0, generationId: -1, protocolType: null, protocolName: "", leader: "", skipAssignment: false, memberId: "", members: [] };
-}
-
-export function isDefaultJoinGroupResponse(x: Encodable<JoinGroupResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.generationId === undefined || x.generationId === -1)
-    && (x.protocolType === undefined || x.protocolType === null)
-    && (x.protocolName === undefined || x.protocolName === "")
-    && (x.leader === undefined || x.leader === "")
-    && (x.skipAssignment === undefined || x.skipAssignment === false)
-    && (x.memberId === undefined || x.memberId === "")
-    && (x.members === undefined || (x.members !== null && x.members.length === 0));
 }
 
 export function readJoinGroupResponseMember(r: Reader, v: number): JoinGroupResponseMember {
@@ -218,20 +178,10 @@ export function readJoinGroupResponseMember(r: Reader, v: number): JoinGroupResp
 
 export function writeJoinGroupResponseMember(w: Writer, v: number, x: Encodable<JoinGroupResponseMember>): void {
   const flex = v >= 6;
-  { const val = (x.memberId ?? ""); w.str(flex, val); }
-  if (v >= 5) { const val = (x.groupInstanceId === undefined ? null : x.groupInstanceId); w.nstr(flex, val); }
-  { const val = (x.metadata ?? EMPTY_BYTES); w.bytes(flex, val); }
+  w.str(flex, (x.memberId ?? ""));
+  if (v >= 5) w.nstr(flex, (x.groupInstanceId === undefined ? null : x.groupInstanceId));
+  w.bytes(flex, (x.metadata ?? EMPTY_BYTES));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultJoinGroupResponseMember(): JoinGroupResponseMember {
-  return { memberId: "", groupInstanceId: null, metadata: EMPTY_BYTES };
-}
-
-export function isDefaultJoinGroupResponseMember(x: Encodable<JoinGroupResponseMember>): boolean {
-  return (x.memberId === undefined || x.memberId === "")
-    && (x.groupInstanceId === undefined || x.groupInstanceId === null)
-    && (x.metadata === undefined || (x.metadata !== null && x.metadata.length === 0));
 }
 
 export const JoinGroupResponse: MessageCodec<JoinGroupResponse> = messageCodec<JoinGroupResponse>(

@@ -26,18 +26,9 @@ export function readKRaftVersionRecord(r: Reader, v: number): KRaftVersionRecord
 
 export function writeKRaftVersionRecord(w: Writer, v: number, x: Encodable<KRaftVersionRecord>): void {
   const flex = true;
-  { const val = (x.version ?? 0); w.int16(val); }
-  { const val = (x.kRaftVersion ?? 0); w.int16(val); }
+  w.int16((x.version ?? 0));
+  w.int16((x.kRaftVersion ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultKRaftVersionRecord(): KRaftVersionRecord {
-  return { version: 0, kRaftVersion: 0 };
-}
-
-export function isDefaultKRaftVersionRecord(x: Encodable<KRaftVersionRecord>): boolean {
-  return (x.version === undefined || x.version === 0)
-    && (x.kRaftVersion === undefined || x.kRaftVersion === 0);
 }
 
 export const KRaftVersionRecord: MessageCodec<KRaftVersionRecord> = messageCodec<KRaftVersionRecord>(

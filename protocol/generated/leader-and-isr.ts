@@ -93,42 +93,27 @@ export function readLeaderAndIsrRequest(r: Reader, v: number): LeaderAndIsrReque
 
 export function writeLeaderAndIsrRequest(w: Writer, v: number, x: Encodable<LeaderAndIsrRequest>): void {
   const flex = v >= 4;
-  { const val = (x.controllerId ?? 0); w.int32(val); }
-  if (v >= 7) { const val = (x.isKRaftController ?? false); w.bool(val); }
+  w.int32((x.controllerId ?? 0));
+  if (v >= 7) w.bool((x.isKRaftController ?? false));
   else {
     if (x.isKRaftController !== undefined && !(x.isKRaftController === false)) absentField('LeaderAndIsrRequest', 'isKRaftController', v);
   }
-  { const val = (x.controllerEpoch ?? 0); w.int32(val); }
-  if (v >= 2) { const val = (x.brokerEpoch ?? -1n); w.int64(val); }
-  if (v >= 5) { const val = (x.type ?? 0); w.int8(val); }
+  w.int32((x.controllerEpoch ?? 0));
+  if (v >= 2) w.int64((x.brokerEpoch ?? -1n));
+  if (v >= 5) w.int8((x.type ?? 0));
   else {
     if (x.type !== undefined && !(x.type === 0)) absentField('LeaderAndIsrRequest', 'type', v);
   }
-  if (v <= 1) { const val = (x.ungroupedPartitionStates ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeLeaderAndIsrRequestLeaderAndIsrPartitionState); }
+  if (v <= 1) writeArray(w, flex, v, (x.ungroupedPartitionStates ?? EMPTY_ARRAY), writeLeaderAndIsrRequestLeaderAndIsrPartitionState);
   else {
     if (x.ungroupedPartitionStates !== undefined && !((x.ungroupedPartitionStates !== null && x.ungroupedPartitionStates.length === 0))) absentField('LeaderAndIsrRequest', 'ungroupedPartitionStates', v);
   }
-  if (v >= 2) { const val = (x.topicStates ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeLeaderAndIsrRequestLeaderAndIsrTopicState); }
+  if (v >= 2) writeArray(w, flex, v, (x.topicStates ?? EMPTY_ARRAY), writeLeaderAndIsrRequestLeaderAndIsrTopicState);
   else {
     if (x.topicStates !== undefined && !((x.topicStates !== null && x.topicStates.length === 0))) absentField('LeaderAndIsrRequest', 'topicStates', v);
   }
-  { const val = (x.liveLeaders ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeLeaderAndIsrRequestLeaderAndIsrLiveLeader); }
+  writeArray(w, flex, v, (x.liveLeaders ?? EMPTY_ARRAY), writeLeaderAndIsrRequestLeaderAndIsrLiveLeader);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultLeaderAndIsrRequest(): LeaderAndIsrRequest {
-  return { controllerId: 0, isKRaftController: false, controllerEpoch: 0, brokerEpoch: -1n, type: 0, ungroupedPartitionStates: [], topicStates: [], liveLeaders: [] };
-}
-
-export function isDefaultLeaderAndIsrRequest(x: Encodable<LeaderAndIsrRequest>): boolean {
-  return (x.controllerId === undefined || x.controllerId === 0)
-    && (x.isKRaftController === undefined || x.isKRaftController === false)
-    && (x.controllerEpoch === undefined || x.controllerEpoch === 0)
-    && (x.brokerEpoch === undefined || x.brokerEpoch === -1n)
-    && (x.type === undefined || x.type === 0)
-    && (x.ungroupedPartitionStates === undefined || (x.ungroupedPartitionStates !== null && x.ungroupedPartitionStates.length === 0))
-    && (x.topicStates === undefined || (x.topicStates !== null && x.topicStates.length === 0))
-    && (x.liveLeaders === undefined || (x.liveLeaders !== null && x.liveLeaders.length === 0));
 }
 
 export function readLeaderAndIsrRequestLeaderAndIsrPartitionState(r: Reader, v: number): LeaderAndIsrRequestLeaderAndIsrPartitionState {
@@ -156,41 +141,22 @@ export function readLeaderAndIsrRequestLeaderAndIsrPartitionState(r: Reader, v: 
 
 export function writeLeaderAndIsrRequestLeaderAndIsrPartitionState(w: Writer, v: number, x: Encodable<LeaderAndIsrRequestLeaderAndIsrPartitionState>): void {
   const flex = v >= 4;
-  if (v <= 1) { const val = (x.topicName ?? ""); w.str(flex, val); }
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.controllerEpoch ?? 0); w.int32(val); }
-  { const val = (x.leader ?? 0); w.int32(val); }
-  { const val = (x.leaderEpoch ?? 0); w.int32(val); }
-  { const val = (x.isr ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
-  { const val = (x.partitionEpoch ?? 0); w.int32(val); }
-  { const val = (x.replicas ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
-  if (v >= 3) { const val = (x.addingReplicas ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
-  if (v >= 3) { const val = (x.removingReplicas ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
-  if (v >= 1) { const val = (x.isNew ?? false); w.bool(val); }
-  if (v >= 6) { const val = (x.leaderRecoveryState ?? 0); w.int8(val); }
+  if (v <= 1) w.str(flex, (x.topicName ?? ""));
+  w.int32((x.partitionIndex ?? 0));
+  w.int32((x.controllerEpoch ?? 0));
+  w.int32((x.leader ?? 0));
+  w.int32((x.leaderEpoch ?? 0));
+  writeArray(w, flex, v, (x.isr ?? EMPTY_ARRAY), writeElement.int32);
+  w.int32((x.partitionEpoch ?? 0));
+  writeArray(w, flex, v, (x.replicas ?? EMPTY_ARRAY), writeElement.int32);
+  if (v >= 3) writeArray(w, flex, v, (x.addingReplicas ?? EMPTY_ARRAY), writeElement.int32);
+  if (v >= 3) writeArray(w, flex, v, (x.removingReplicas ?? EMPTY_ARRAY), writeElement.int32);
+  if (v >= 1) w.bool((x.isNew ?? false));
+  if (v >= 6) w.int8((x.leaderRecoveryState ?? 0));
   else {
     if (x.leaderRecoveryState !== undefined && !(x.leaderRecoveryState === 0)) absentField('LeaderAndIsrRequest', 'leaderRecoveryState', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultLeaderAndIsrRequestLeaderAndIsrPartitionState(): LeaderAndIsrRequestLeaderAndIsrPartitionState {
-  return { topicName: "", partitionIndex: 0, controllerEpoch: 0, leader: 0, leaderEpoch: 0, isr: [], partitionEpoch: 0, replicas: [], addingReplicas: [], removingReplicas: [], isNew: false, leaderRecoveryState: 0 };
-}
-
-export function isDefaultLeaderAndIsrRequestLeaderAndIsrPartitionState(x: Encodable<LeaderAndIsrRequestLeaderAndIsrPartitionState>): boolean {
-  return (x.topicName === undefined || x.topicName === "")
-    && (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.controllerEpoch === undefined || x.controllerEpoch === 0)
-    && (x.leader === undefined || x.leader === 0)
-    && (x.leaderEpoch === undefined || x.leaderEpoch === 0)
-    && (x.isr === undefined || (x.isr !== null && x.isr.length === 0))
-    && (x.partitionEpoch === undefined || x.partitionEpoch === 0)
-    && (x.replicas === undefined || (x.replicas !== null && x.replicas.length === 0))
-    && (x.addingReplicas === undefined || (x.addingReplicas !== null && x.addingReplicas.length === 0))
-    && (x.removingReplicas === undefined || (x.removingReplicas !== null && x.removingReplicas.length === 0))
-    && (x.isNew === undefined || x.isNew === false)
-    && (x.leaderRecoveryState === undefined || x.leaderRecoveryState === 0);
 }
 
 export function readLeaderAndIsrRequestLeaderAndIsrTopicState(r: Reader, v: number): LeaderAndIsrRequestLeaderAndIsrTopicState {
@@ -209,26 +175,16 @@ export function readLeaderAndIsrRequestLeaderAndIsrTopicState(r: Reader, v: numb
 
 export function writeLeaderAndIsrRequestLeaderAndIsrTopicState(w: Writer, v: number, x: Encodable<LeaderAndIsrRequestLeaderAndIsrTopicState>): void {
   const flex = v >= 4;
-  if (v >= 2) { const val = (x.topicName ?? ""); w.str(flex, val); }
+  if (v >= 2) w.str(flex, (x.topicName ?? ""));
   else {
     if (x.topicName !== undefined && !(x.topicName === "")) absentField('LeaderAndIsrRequest', 'topicName', v);
   }
-  if (v >= 5) { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  if (v >= 2) { const val = (x.partitionStates ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeLeaderAndIsrRequestLeaderAndIsrPartitionState); }
+  if (v >= 5) w.uuid((x.topicId ?? ZERO_UUID));
+  if (v >= 2) writeArray(w, flex, v, (x.partitionStates ?? EMPTY_ARRAY), writeLeaderAndIsrRequestLeaderAndIsrPartitionState);
   else {
     if (x.partitionStates !== undefined && !((x.partitionStates !== null && x.partitionStates.length === 0))) absentField('LeaderAndIsrRequest', 'partitionStates', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultLeaderAndIsrRequestLeaderAndIsrTopicState(): LeaderAndIsrRequestLeaderAndIsrTopicState {
-  return { topicName: "", topicId: ZERO_UUID, partitionStates: [] };
-}
-
-export function isDefaultLeaderAndIsrRequestLeaderAndIsrTopicState(x: Encodable<LeaderAndIsrRequestLeaderAndIsrTopicState>): boolean {
-  return (x.topicName === undefined || x.topicName === "")
-    && (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitionStates === undefined || (x.partitionStates !== null && x.partitionStates.length === 0));
 }
 
 export function readLeaderAndIsrRequestLeaderAndIsrLiveLeader(r: Reader, v: number): LeaderAndIsrRequestLeaderAndIsrLiveLeader {
@@ -247,20 +203,10 @@ export function readLeaderAndIsrRequestLeaderAndIsrLiveLeader(r: Reader, v: numb
 
 export function writeLeaderAndIsrRequestLeaderAndIsrLiveLeader(w: Writer, v: number, x: Encodable<LeaderAndIsrRequestLeaderAndIsrLiveLeader>): void {
   const flex = v >= 4;
-  { const val = (x.brokerId ?? 0); w.int32(val); }
-  { const val = (x.hostName ?? ""); w.str(flex, val); }
-  { const val = (x.port ?? 0); w.int32(val); }
+  w.int32((x.brokerId ?? 0));
+  w.str(flex, (x.hostName ?? ""));
+  w.int32((x.port ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultLeaderAndIsrRequestLeaderAndIsrLiveLeader(): LeaderAndIsrRequestLeaderAndIsrLiveLeader {
-  return { brokerId: 0, hostName: "", port: 0 };
-}
-
-export function isDefaultLeaderAndIsrRequestLeaderAndIsrLiveLeader(x: Encodable<LeaderAndIsrRequestLeaderAndIsrLiveLeader>): boolean {
-  return (x.brokerId === undefined || x.brokerId === 0)
-    && (x.hostName === undefined || x.hostName === "")
-    && (x.port === undefined || x.port === 0);
 }
 
 export const LeaderAndIsrRequest: MessageCodec<LeaderAndIsrRequest> = messageCodec<LeaderAndIsrRequest>(
@@ -313,26 +259,16 @@ export function readLeaderAndIsrResponse(r: Reader, v: number): LeaderAndIsrResp
 
 export function writeLeaderAndIsrResponse(w: Writer, v: number, x: Encodable<LeaderAndIsrResponse>): void {
   const flex = v >= 4;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  if (v <= 4) { const val = (x.partitionErrors ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeLeaderAndIsrResponseLeaderAndIsrPartitionError); }
+  w.int16((x.errorCode ?? 0));
+  if (v <= 4) writeArray(w, flex, v, (x.partitionErrors ?? EMPTY_ARRAY), writeLeaderAndIsrResponseLeaderAndIsrPartitionError);
   else {
     if (x.partitionErrors !== undefined && !((x.partitionErrors !== null && x.partitionErrors.length === 0))) absentField('LeaderAndIsrResponse', 'partitionErrors', v);
   }
-  if (v >= 5) { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeLeaderAndIsrResponseLeaderAndIsrTopicError); }
+  if (v >= 5) writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeLeaderAndIsrResponseLeaderAndIsrTopicError);
   else {
     if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) absentField('LeaderAndIsrResponse', 'topics', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultLeaderAndIsrResponse(): LeaderAndIsrResponse {
-  return { errorCode: 0, partitionErrors: [], topics: [] };
-}
-
-export function isDefaultLeaderAndIsrResponse(x: Encodable<LeaderAndIsrResponse>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.partitionErrors === undefined || (x.partitionErrors !== null && x.partitionErrors.length === 0))
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readLeaderAndIsrResponseLeaderAndIsrPartitionError(r: Reader, v: number): LeaderAndIsrResponseLeaderAndIsrPartitionError {
@@ -351,20 +287,10 @@ export function readLeaderAndIsrResponseLeaderAndIsrPartitionError(r: Reader, v:
 
 export function writeLeaderAndIsrResponseLeaderAndIsrPartitionError(w: Writer, v: number, x: Encodable<LeaderAndIsrResponseLeaderAndIsrPartitionError>): void {
   const flex = v >= 4;
-  if (v <= 4) { const val = (x.topicName ?? ""); w.str(flex, val); }
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
+  if (v <= 4) w.str(flex, (x.topicName ?? ""));
+  w.int32((x.partitionIndex ?? 0));
+  w.int16((x.errorCode ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultLeaderAndIsrResponseLeaderAndIsrPartitionError(): LeaderAndIsrResponseLeaderAndIsrPartitionError {
-  return { topicName: "", partitionIndex: 0, errorCode: 0 };
-}
-
-export function isDefaultLeaderAndIsrResponseLeaderAndIsrPartitionError(x: Encodable<LeaderAndIsrResponseLeaderAndIsrPartitionError>): boolean {
-  return (x.topicName === undefined || x.topicName === "")
-    && (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.errorCode === undefined || x.errorCode === 0);
 }
 
 export function readLeaderAndIsrResponseLeaderAndIsrTopicError(r: Reader, v: number): LeaderAndIsrResponseLeaderAndIsrTopicError {
@@ -382,24 +308,15 @@ export function readLeaderAndIsrResponseLeaderAndIsrTopicError(r: Reader, v: num
 
 export function writeLeaderAndIsrResponseLeaderAndIsrTopicError(w: Writer, v: number, x: Encodable<LeaderAndIsrResponseLeaderAndIsrTopicError>): void {
   const flex = v >= 4;
-  if (v >= 5) { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
+  if (v >= 5) w.uuid((x.topicId ?? ZERO_UUID));
   else {
     if (x.topicId !== undefined && !(x.topicId === ZERO_UUID)) absentField('LeaderAndIsrResponse', 'topicId', v);
   }
-  if (v >= 5) { const val = (x.partitionErrors ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeLeaderAndIsrResponseLeaderAndIsrPartitionError); }
+  if (v >= 5) writeArray(w, flex, v, (x.partitionErrors ?? EMPTY_ARRAY), writeLeaderAndIsrResponseLeaderAndIsrPartitionError);
   else {
     if (x.partitionErrors !== undefined && !((x.partitionErrors !== null && x.partitionErrors.length === 0))) absentField('LeaderAndIsrResponse', 'partitionErrors', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultLeaderAndIsrResponseLeaderAndIsrTopicError(): LeaderAndIsrResponseLeaderAndIsrTopicError {
-  return { topicId: ZERO_UUID, partitionErrors: [] };
-}
-
-export function isDefaultLeaderAndIsrResponseLeaderAndIsrTopicError(x: Encodable<LeaderAndIsrResponseLeaderAndIsrTopicError>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitionErrors === undefined || (x.partitionErrors !== null && x.partitionErrors.length === 0));
 }
 
 export const LeaderAndIsrResponse: MessageCodec<LeaderAndIsrResponse> = messageCodec<LeaderAndIsrResponse>(

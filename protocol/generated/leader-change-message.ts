@@ -41,22 +41,11 @@ export function readLeaderChangeMessage(r: Reader, v: number): LeaderChangeMessa
 
 export function writeLeaderChangeMessage(w: Writer, v: number, x: Encodable<LeaderChangeMessage>): void {
   const flex = true;
-  { const val = (x.version ?? 0); w.int16(val); }
-  { const val = (x.leaderId ?? 0); w.int32(val); }
-  { const val = (x.voters ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeLeaderChangeMessageVoter); }
-  { const val = (x.grantingVoters ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeLeaderChangeMessageVoter); }
+  w.int16((x.version ?? 0));
+  w.int32((x.leaderId ?? 0));
+  writeArray(w, flex, v, (x.voters ?? EMPTY_ARRAY), writeLeaderChangeMessageVoter);
+  writeArray(w, flex, v, (x.grantingVoters ?? EMPTY_ARRAY), writeLeaderChangeMessageVoter);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultLeaderChangeMessage(): LeaderChangeMessage {
-  return { version: 0, leaderId: 0, voters: [], grantingVoters: [] };
-}
-
-export function isDefaultLeaderChangeMessage(x: Encodable<LeaderChangeMessage>): boolean {
-  return (x.version === undefined || x.version === 0)
-    && (x.leaderId === undefined || x.leaderId === 0)
-    && (x.voters === undefined || (x.voters !== null && x.voters.length === 0))
-    && (x.grantingVoters === undefined || (x.grantingVoters !== null && x.grantingVoters.length === 0));
 }
 
 export function readLeaderChangeMessageVoter(r: Reader, v: number): LeaderChangeMessageVoter {
@@ -74,21 +63,12 @@ export function readLeaderChangeMessageVoter(r: Reader, v: number): LeaderChange
 
 export function writeLeaderChangeMessageVoter(w: Writer, v: number, x: Encodable<LeaderChangeMessageVoter>): void {
   const flex = true;
-  { const val = (x.voterId ?? 0); w.int32(val); }
-  if (v >= 1) { const val = (x.voterDirectoryId ?? ZERO_UUID); w.uuid(val); }
+  w.int32((x.voterId ?? 0));
+  if (v >= 1) w.uuid((x.voterDirectoryId ?? ZERO_UUID));
   else {
     if (x.voterDirectoryId !== undefined && !(x.voterDirectoryId === ZERO_UUID)) absentField('LeaderChangeMessage', 'voterDirectoryId', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultLeaderChangeMessageVoter(): LeaderChangeMessageVoter {
-  return { voterId: 0, voterDirectoryId: ZERO_UUID };
-}
-
-export function isDefaultLeaderChangeMessageVoter(x: Encodable<LeaderChangeMessageVoter>): boolean {
-  return (x.voterId === undefined || x.voterId === 0)
-    && (x.voterDirectoryId === undefined || x.voterDirectoryId === ZERO_UUID);
 }
 
 export const LeaderChangeMessage: MessageCodec<LeaderChangeMessage> = messageCodec<LeaderChangeMessage>(

@@ -40,26 +40,16 @@ export function readLeaveGroupRequest(r: Reader, v: number): LeaveGroupRequest {
 
 export function writeLeaveGroupRequest(w: Writer, v: number, x: Encodable<LeaveGroupRequest>): void {
   const flex = v >= 4;
-  { const val = (x.groupId ?? ""); w.str(flex, val); }
-  if (v <= 2) { const val = (x.memberId ?? ""); w.str(flex, val); }
+  w.str(flex, (x.groupId ?? ""));
+  if (v <= 2) w.str(flex, (x.memberId ?? ""));
   else {
     if (x.memberId !== undefined && !(x.memberId === "")) absentField('LeaveGroupRequest', 'memberId', v);
   }
-  if (v >= 3) { const val = (x.members ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeLeaveGroupRequestMemberIdentity); }
+  if (v >= 3) writeArray(w, flex, v, (x.members ?? EMPTY_ARRAY), writeLeaveGroupRequestMemberIdentity);
   else {
     if (x.members !== undefined && !((x.members !== null && x.members.length === 0))) absentField('LeaveGroupRequest', 'members', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultLeaveGroupRequest(): LeaveGroupRequest {
-  return { groupId: "", memberId: "", members: [] };
-}
-
-export function isDefaultLeaveGroupRequest(x: Encodable<LeaveGroupRequest>): boolean {
-  return (x.groupId === undefined || x.groupId === "")
-    && (x.memberId === undefined || x.memberId === "")
-    && (x.members === undefined || (x.members !== null && x.members.length === 0));
 }
 
 export function readLeaveGroupRequestMemberIdentity(r: Reader, v: number): LeaveGroupRequestMemberIdentity {
@@ -78,26 +68,16 @@ export function readLeaveGroupRequestMemberIdentity(r: Reader, v: number): Leave
 
 export function writeLeaveGroupRequestMemberIdentity(w: Writer, v: number, x: Encodable<LeaveGroupRequestMemberIdentity>): void {
   const flex = v >= 4;
-  if (v >= 3) { const val = (x.memberId ?? ""); w.str(flex, val); }
+  if (v >= 3) w.str(flex, (x.memberId ?? ""));
   else {
     if (x.memberId !== undefined && !(x.memberId === "")) absentField('LeaveGroupRequest', 'memberId', v);
   }
-  if (v >= 3) { const val = (x.groupInstanceId === undefined ? null : x.groupInstanceId); w.nstr(flex, val); }
+  if (v >= 3) w.nstr(flex, (x.groupInstanceId === undefined ? null : x.groupInstanceId));
   else {
     if (x.groupInstanceId !== undefined && !(x.groupInstanceId === null)) absentField('LeaveGroupRequest', 'groupInstanceId', v);
   }
-  if (v >= 5) { const val = (x.reason === undefined ? null : x.reason); w.nstr(flex, val); }
+  if (v >= 5) w.nstr(flex, (x.reason === undefined ? null : x.reason));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultLeaveGroupRequestMemberIdentity(): LeaveGroupRequestMemberIdentity {
-  return { memberId: "", groupInstanceId: null, reason: null };
-}
-
-export function isDefaultLeaveGroupRequestMemberIdentity(x: Encodable<LeaveGroupRequestMemberIdentity>): boolean {
-  return (x.memberId === undefined || x.memberId === "")
-    && (x.groupInstanceId === undefined || x.groupInstanceId === null)
-    && (x.reason === undefined || x.reason === null);
 }
 
 export const LeaveGroupRequest: MessageCodec<LeaveGroupRequest> = messageCodec<LeaveGroupRequest>(
@@ -142,23 +122,13 @@ export function readLeaveGroupResponse(r: Reader, v: number): LeaveGroupResponse
 
 export function writeLeaveGroupResponse(w: Writer, v: number, x: Encodable<LeaveGroupResponse>): void {
   const flex = v >= 4;
-  if (v >= 1) { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  if (v >= 3) { const val = (x.members ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeLeaveGroupResponseMemberResponse); }
+  if (v >= 1) w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  if (v >= 3) writeArray(w, flex, v, (x.members ?? EMPTY_ARRAY), writeLeaveGroupResponseMemberResponse);
   else {
     if (x.members !== undefined && !((x.members !== null && x.members.length === 0))) absentField('LeaveGroupResponse', 'members', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultLeaveGroupResponse(): LeaveGroupResponse {
-  return { throttleTimeMs: 0, errorCode: 0, members: [] };
-}
-
-export function isDefaultLeaveGroupResponse(x: Encodable<LeaveGroupResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.members === undefined || (x.members !== null && x.members.length === 0));
 }
 
 export function readLeaveGroupResponseMemberResponse(r: Reader, v: number): LeaveGroupResponseMemberResponse {
@@ -177,29 +147,19 @@ export function readLeaveGroupResponseMemberResponse(r: Reader, v: number): Leav
 
 export function writeLeaveGroupResponseMemberResponse(w: Writer, v: number, x: Encodable<LeaveGroupResponseMemberResponse>): void {
   const flex = v >= 4;
-  if (v >= 3) { const val = (x.memberId ?? ""); w.str(flex, val); }
+  if (v >= 3) w.str(flex, (x.memberId ?? ""));
   else {
     if (x.memberId !== undefined && !(x.memberId === "")) absentField('LeaveGroupResponse', 'memberId', v);
   }
-  if (v >= 3) { const val = (x.groupInstanceId === undefined ? "" : x.groupInstanceId); w.nstr(flex, val); }
+  if (v >= 3) w.nstr(flex, (x.groupInstanceId === undefined ? "" : x.groupInstanceId));
   else {
     if (x.groupInstanceId !== undefined && !(x.groupInstanceId === "")) absentField('LeaveGroupResponse', 'groupInstanceId', v);
   }
-  if (v >= 3) { const val = (x.errorCode ?? 0); w.int16(val); }
+  if (v >= 3) w.int16((x.errorCode ?? 0));
   else {
     if (x.errorCode !== undefined && !(x.errorCode === 0)) absentField('LeaveGroupResponse', 'errorCode', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultLeaveGroupResponseMemberResponse(): LeaveGroupResponseMemberResponse {
-  return { memberId: "", groupInstanceId: "", errorCode: 0 };
-}
-
-export function isDefaultLeaveGroupResponseMemberResponse(x: Encodable<LeaveGroupResponseMemberResponse>): boolean {
-  return (x.memberId === undefined || x.memberId === "")
-    && (x.groupInstanceId === undefined || x.groupInstanceId === "")
-    && (x.errorCode === undefined || x.errorCode === 0);
 }
 
 export const LeaveGroupResponse: MessageCodec<LeaveGroupResponse> = messageCodec<LeaveGroupResponse>(

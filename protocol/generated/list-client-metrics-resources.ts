@@ -24,14 +24,6 @@ export function writeListClientMetricsResourcesRequest(w: Writer, v: number, x: 
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
 
-export function defaultListClientMetricsResourcesRequest(): ListClientMetricsResourcesRequest {
-  return {  };
-}
-
-export function isDefaultListClientMetricsResourcesRequest(x: Encodable<ListClientMetricsResourcesRequest>): boolean {
-  return true;
-}
-
 export const ListClientMetricsResourcesRequest: MessageCodec<ListClientMetricsResourcesRequest> = messageCodec<ListClientMetricsResourcesRequest>(
   { name: 'ListClientMetricsResourcesRequest', apiKey: 74, minVersion: 0, maxVersion: 0, flexibleMin: 0 },
   readListClientMetricsResourcesRequest,
@@ -70,20 +62,10 @@ export function readListClientMetricsResourcesResponse(r: Reader, v: number): Li
 
 export function writeListClientMetricsResourcesResponse(w: Writer, v: number, x: Encodable<ListClientMetricsResourcesResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.clientMetricsResources ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeListClientMetricsResourcesResponseClientMetricsResource); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  writeArray(w, flex, v, (x.clientMetricsResources ?? EMPTY_ARRAY), writeListClientMetricsResourcesResponseClientMetricsResource);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultListClientMetricsResourcesResponse(): ListClientMetricsResourcesResponse {
-  return { throttleTimeMs: 0, errorCode: 0, clientMetricsResources: [] };
-}
-
-export function isDefaultListClientMetricsResourcesResponse(x: Encodable<ListClientMetricsResourcesResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.clientMetricsResources === undefined || (x.clientMetricsResources !== null && x.clientMetricsResources.length === 0));
 }
 
 export function readListClientMetricsResourcesResponseClientMetricsResource(r: Reader, v: number): ListClientMetricsResourcesResponseClientMetricsResource {
@@ -100,16 +82,8 @@ export function readListClientMetricsResourcesResponseClientMetricsResource(r: R
 
 export function writeListClientMetricsResourcesResponseClientMetricsResource(w: Writer, v: number, x: Encodable<ListClientMetricsResourcesResponseClientMetricsResource>): void {
   const flex = true;
-  { const val = (x.name ?? ""); w.str(flex, val); }
+  w.str(flex, (x.name ?? ""));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultListClientMetricsResourcesResponseClientMetricsResource(): ListClientMetricsResourcesResponseClientMetricsResource {
-  return { name: "" };
-}
-
-export function isDefaultListClientMetricsResourcesResponseClientMetricsResource(x: Encodable<ListClientMetricsResourcesResponseClientMetricsResource>): boolean {
-  return (x.name === undefined || x.name === "");
 }
 
 export const ListClientMetricsResourcesResponse: MessageCodec<ListClientMetricsResourcesResponse> = messageCodec<ListClientMetricsResourcesResponse>(

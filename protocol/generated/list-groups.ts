@@ -27,24 +27,15 @@ export function readListGroupsRequest(r: Reader, v: number): ListGroupsRequest {
 
 export function writeListGroupsRequest(w: Writer, v: number, x: Encodable<ListGroupsRequest>): void {
   const flex = v >= 3;
-  if (v >= 4) { const val = (x.statesFilter ?? EMPTY_ARRAY); writeArray(w, flex, v, val, (flex ? writeElement.compactString : writeElement.string)); }
+  if (v >= 4) writeArray(w, flex, v, (x.statesFilter ?? EMPTY_ARRAY), (flex ? writeElement.compactString : writeElement.string));
   else {
     if (x.statesFilter !== undefined && !((x.statesFilter !== null && x.statesFilter.length === 0))) absentField('ListGroupsRequest', 'statesFilter', v);
   }
-  if (v >= 5) { const val = (x.typesFilter ?? EMPTY_ARRAY); writeArray(w, flex, v, val, (flex ? writeElement.compactString : writeElement.string)); }
+  if (v >= 5) writeArray(w, flex, v, (x.typesFilter ?? EMPTY_ARRAY), (flex ? writeElement.compactString : writeElement.string));
   else {
     if (x.typesFilter !== undefined && !((x.typesFilter !== null && x.typesFilter.length === 0))) absentField('ListGroupsRequest', 'typesFilter', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultListGroupsRequest(): ListGroupsRequest {
-  return { statesFilter: [], typesFilter: [] };
-}
-
-export function isDefaultListGroupsRequest(x: Encodable<ListGroupsRequest>): boolean {
-  return (x.statesFilter === undefined || (x.statesFilter !== null && x.statesFilter.length === 0))
-    && (x.typesFilter === undefined || (x.typesFilter !== null && x.typesFilter.length === 0));
 }
 
 export const ListGroupsRequest: MessageCodec<ListGroupsRequest> = messageCodec<ListGroupsRequest>(
@@ -91,20 +82,10 @@ export function readListGroupsResponse(r: Reader, v: number): ListGroupsResponse
 
 export function writeListGroupsResponse(w: Writer, v: number, x: Encodable<ListGroupsResponse>): void {
   const flex = v >= 3;
-  if (v >= 1) { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.groups ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeListGroupsResponseListedGroup); }
+  if (v >= 1) w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  writeArray(w, flex, v, (x.groups ?? EMPTY_ARRAY), writeListGroupsResponseListedGroup);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultListGroupsResponse(): ListGroupsResponse {
-  return { throttleTimeMs: 0, errorCode: 0, groups: [] };
-}
-
-export function isDefaultListGroupsResponse(x: Encodable<ListGroupsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.groups === undefined || (x.groups !== null && x.groups.length === 0));
 }
 
 export function readListGroupsResponseListedGroup(r: Reader, v: number): ListGroupsResponseListedGroup {
@@ -124,22 +105,11 @@ export function readListGroupsResponseListedGroup(r: Reader, v: number): ListGro
 
 export function writeListGroupsResponseListedGroup(w: Writer, v: number, x: Encodable<ListGroupsResponseListedGroup>): void {
   const flex = v >= 3;
-  { const val = (x.groupId ?? ""); w.str(flex, val); }
-  { const val = (x.protocolType ?? ""); w.str(flex, val); }
-  if (v >= 4) { const val = (x.groupState ?? ""); w.str(flex, val); }
-  if (v >= 5) { const val = (x.groupType ?? ""); w.str(flex, val); }
+  w.str(flex, (x.groupId ?? ""));
+  w.str(flex, (x.protocolType ?? ""));
+  if (v >= 4) w.str(flex, (x.groupState ?? ""));
+  if (v >= 5) w.str(flex, (x.groupType ?? ""));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultListGroupsResponseListedGroup(): ListGroupsResponseListedGroup {
-  return { groupId: "", protocolType: "", groupState: "", groupType: "" };
-}
-
-export function isDefaultListGroupsResponseListedGroup(x: Encodable<ListGroupsResponseListedGroup>): boolean {
-  return (x.groupId === undefined || x.groupId === "")
-    && (x.protocolType === undefined || x.protocolType === "")
-    && (x.groupState === undefined || x.groupState === "")
-    && (x.groupType === undefined || x.groupType === "");
 }
 
 export const ListGroupsResponse: MessageCodec<ListGroupsResponse> = messageCodec<ListGroupsResponse>(

@@ -50,23 +50,13 @@ export function readListOffsetsRequest(r: Reader, v: number): ListOffsetsRequest
 
 export function writeListOffsetsRequest(w: Writer, v: number, x: Encodable<ListOffsetsRequest>): void {
   const flex = v >= 6;
-  { const val = (x.replicaId ?? 0); w.int32(val); }
-  if (v >= 2) { const val = (x.isolationLevel ?? 0); w.int8(val); }
+  w.int32((x.replicaId ?? 0));
+  if (v >= 2) w.int8((x.isolationLevel ?? 0));
   else {
     if (x.isolationLevel !== undefined && !(x.isolationLevel === 0)) absentField('ListOffsetsRequest', 'isolationLevel', v);
   }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeListOffsetsRequestListOffsetsTopic); }
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeListOffsetsRequestListOffsetsTopic);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultListOffsetsRequest(): ListOffsetsRequest {
-  return { replicaId: 0, isolationLevel: 0, topics: [] };
-}
-
-export function isDefaultListOffsetsRequest(x: Encodable<ListOffsetsRequest>): boolean {
-  return (x.replicaId === undefined || x.replicaId === 0)
-    && (x.isolationLevel === undefined || x.isolationLevel === 0)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readListOffsetsRequestListOffsetsTopic(r: Reader, v: number): ListOffsetsRequestListOffsetsTopic {
@@ -84,18 +74,9 @@ export function readListOffsetsRequestListOffsetsTopic(r: Reader, v: number): Li
 
 export function writeListOffsetsRequestListOffsetsTopic(w: Writer, v: number, x: Encodable<ListOffsetsRequestListOffsetsTopic>): void {
   const flex = v >= 6;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeListOffsetsRequestListOffsetsPartition); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeListOffsetsRequestListOffsetsPartition);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultListOffsetsRequestListOffsetsTopic(): ListOffsetsRequestListOffsetsTopic {
-  return { name: "", partitions: [] };
-}
-
-export function isDefaultListOffsetsRequestListOffsetsTopic(x: Encodable<ListOffsetsRequestListOffsetsTopic>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readListOffsetsRequestListOffsetsPartition(r: Reader, v: number): ListOffsetsRequestListOffsetsPartition {
@@ -115,25 +96,14 @@ export function readListOffsetsRequestListOffsetsPartition(r: Reader, v: number)
 
 export function writeListOffsetsRequestListOffsetsPartition(w: Writer, v: number, x: Encodable<ListOffsetsRequestListOffsetsPartition>): void {
   const flex = v >= 6;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  if (v >= 4) { const val = (x.currentLeaderEpoch ?? -1); w.int32(val); }
-  { const val = (x.timestamp ?? 0n); w.int64(val); }
-  if (v <= 0) { const val = (x.maxNumOffsets ?? 1); w.int32(val); }
+  w.int32((x.partitionIndex ?? 0));
+  if (v >= 4) w.int32((x.currentLeaderEpoch ?? -1));
+  w.int64((x.timestamp ?? 0n));
+  if (v <= 0) w.int32((x.maxNumOffsets ?? 1));
   else {
     if (x.maxNumOffsets !== undefined && !(x.maxNumOffsets === 1)) absentField('ListOffsetsRequest', 'maxNumOffsets', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultListOffsetsRequestListOffsetsPartition(): ListOffsetsRequestListOffsetsPartition {
-  return { partitionIndex: 0, currentLeaderEpoch: -1, timestamp: 0n, maxNumOffsets: 1 };
-}
-
-export function isDefaultListOffsetsRequestListOffsetsPartition(x: Encodable<ListOffsetsRequestListOffsetsPartition>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.currentLeaderEpoch === undefined || x.currentLeaderEpoch === -1)
-    && (x.timestamp === undefined || x.timestamp === 0n)
-    && (x.maxNumOffsets === undefined || x.maxNumOffsets === 1);
 }
 
 export const ListOffsetsRequest: MessageCodec<ListOffsetsRequest> = messageCodec<ListOffsetsRequest>(
@@ -189,18 +159,9 @@ export function readListOffsetsResponse(r: Reader, v: number): ListOffsetsRespon
 
 export function writeListOffsetsResponse(w: Writer, v: number, x: Encodable<ListOffsetsResponse>): void {
   const flex = v >= 6;
-  if (v >= 2) { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeListOffsetsResponseListOffsetsTopicResponse); }
+  if (v >= 2) w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeListOffsetsResponseListOffsetsTopicResponse);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultListOffsetsResponse(): ListOffsetsResponse {
-  return { throttleTimeMs: 0, topics: [] };
-}
-
-export function isDefaultListOffsetsResponse(x: Encodable<ListOffsetsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readListOffsetsResponseListOffsetsTopicResponse(r: Reader, v: number): ListOffsetsResponseListOffsetsTopicResponse {
@@ -218,18 +179,9 @@ export function readListOffsetsResponseListOffsetsTopicResponse(r: Reader, v: nu
 
 export function writeListOffsetsResponseListOffsetsTopicResponse(w: Writer, v: number, x: Encodable<ListOffsetsResponseListOffsetsTopicResponse>): void {
   const flex = v >= 6;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeListOffsetsResponseListOffsetsPartitionResponse); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeListOffsetsResponseListOffsetsPartitionResponse);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultListOffsetsResponseListOffsetsTopicResponse(): ListOffsetsResponseListOffsetsTopicResponse {
-  return { name: "", partitions: [] };
-}
-
-export function isDefaultListOffsetsResponseListOffsetsTopicResponse(x: Encodable<ListOffsetsResponseListOffsetsTopicResponse>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readListOffsetsResponseListOffsetsPartitionResponse(r: Reader, v: number): ListOffsetsResponseListOffsetsPartitionResponse {
@@ -251,38 +203,25 @@ export function readListOffsetsResponseListOffsetsPartitionResponse(r: Reader, v
 
 export function writeListOffsetsResponseListOffsetsPartitionResponse(w: Writer, v: number, x: Encodable<ListOffsetsResponseListOffsetsPartitionResponse>): void {
   const flex = v >= 6;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  if (v <= 0) { const val = (x.oldStyleOffsets ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int64); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int16((x.errorCode ?? 0));
+  if (v <= 0) writeArray(w, flex, v, (x.oldStyleOffsets ?? EMPTY_ARRAY), writeElement.int64);
   else {
     if (x.oldStyleOffsets !== undefined && !((x.oldStyleOffsets !== null && x.oldStyleOffsets.length === 0))) absentField('ListOffsetsResponse', 'oldStyleOffsets', v);
   }
-  if (v >= 1) { const val = (x.timestamp ?? -1n); w.int64(val); }
+  if (v >= 1) w.int64((x.timestamp ?? -1n));
   else {
     if (x.timestamp !== undefined && !(x.timestamp === -1n)) absentField('ListOffsetsResponse', 'timestamp', v);
   }
-  if (v >= 1) { const val = (x.offset ?? -1n); w.int64(val); }
+  if (v >= 1) w.int64((x.offset ?? -1n));
   else {
     if (x.offset !== undefined && !(x.offset === -1n)) absentField('ListOffsetsResponse', 'offset', v);
   }
-  if (v >= 4) { const val = (x.leaderEpoch ?? -1); w.int32(val); }
+  if (v >= 4) w.int32((x.leaderEpoch ?? -1));
   else {
     if (x.leaderEpoch !== undefined && !(x.leaderEpoch === -1)) absentField('ListOffsetsResponse', 'leaderEpoch', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultListOffsetsResponseListOffsetsPartitionResponse(): ListOffsetsResponseListOffsetsPartitionResponse {
-  return { partitionIndex: 0, errorCode: 0, oldStyleOffsets: [], timestamp: -1n, offset: -1n, leaderEpoch: -1 };
-}
-
-export function isDefaultListOffsetsResponseListOffsetsPartitionResponse(x: Encodable<ListOffsetsResponseListOffsetsPartitionResponse>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.oldStyleOffsets === undefined || (x.oldStyleOffsets !== null && x.oldStyleOffsets.length === 0))
-    && (x.timestamp === undefined || x.timestamp === -1n)
-    && (x.offset === undefined || x.offset === -1n)
-    && (x.leaderEpoch === undefined || x.leaderEpoch === -1);
 }
 
 export const ListOffsetsResponse: MessageCodec<ListOffsetsResponse> = messageCodec<ListOffsetsResponse>(

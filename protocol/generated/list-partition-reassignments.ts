@@ -35,18 +35,9 @@ export function readListPartitionReassignmentsRequest(r: Reader, v: number): Lis
 
 export function writeListPartitionReassignmentsRequest(w: Writer, v: number, x: Encodable<ListPartitionReassignmentsRequest>): void {
   const flex = true;
-  { const val = (x.timeoutMs ?? 60000); w.int32(val); }
-  { const val = (x.topics === undefined ? null : x.topics); writeNullableArray(w, flex, v, val, writeListPartitionReassignmentsRequestListPartitionReassignmentsTopics); }
+  w.int32((x.timeoutMs ?? 60000));
+  writeNullableArray(w, flex, v, (x.topics === undefined ? null : x.topics), writeListPartitionReassignmentsRequestListPartitionReassignmentsTopics);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultListPartitionReassignmentsRequest(): ListPartitionReassignmentsRequest {
-  return { timeoutMs: 60000, topics: null };
-}
-
-export function isDefaultListPartitionReassignmentsRequest(x: Encodable<ListPartitionReassignmentsRequest>): boolean {
-  return (x.timeoutMs === undefined || x.timeoutMs === 60000)
-    && (x.topics === undefined || x.topics === null);
 }
 
 export function readListPartitionReassignmentsRequestListPartitionReassignmentsTopics(r: Reader, v: number): ListPartitionReassignmentsRequestListPartitionReassignmentsTopics {
@@ -64,18 +55,9 @@ export function readListPartitionReassignmentsRequestListPartitionReassignmentsT
 
 export function writeListPartitionReassignmentsRequestListPartitionReassignmentsTopics(w: Writer, v: number, x: Encodable<ListPartitionReassignmentsRequestListPartitionReassignmentsTopics>): void {
   const flex = true;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitionIndexes ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitionIndexes ?? EMPTY_ARRAY), writeElement.int32);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultListPartitionReassignmentsRequestListPartitionReassignmentsTopics(): ListPartitionReassignmentsRequestListPartitionReassignmentsTopics {
-  return { name: "", partitionIndexes: [] };
-}
-
-export function isDefaultListPartitionReassignmentsRequestListPartitionReassignmentsTopics(x: Encodable<ListPartitionReassignmentsRequestListPartitionReassignmentsTopics>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitionIndexes === undefined || (x.partitionIndexes !== null && x.partitionIndexes.length === 0));
 }
 
 export const ListPartitionReassignmentsRequest: MessageCodec<ListPartitionReassignmentsRequest> = messageCodec<ListPartitionReassignmentsRequest>(
@@ -133,22 +115,11 @@ export function readListPartitionReassignmentsResponse(r: Reader, v: number): Li
 
 export function writeListPartitionReassignmentsResponse(w: Writer, v: number, x: Encodable<ListPartitionReassignmentsResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeListPartitionReassignmentsResponseOngoingTopicReassignment); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeListPartitionReassignmentsResponseOngoingTopicReassignment);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultListPartitionReassignmentsResponse(): ListPartitionReassignmentsResponse {
-  return { throttleTimeMs: 0, errorCode: 0, errorMessage: "", topics: [] };
-}
-
-export function isDefaultListPartitionReassignmentsResponse(x: Encodable<ListPartitionReassignmentsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "")
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readListPartitionReassignmentsResponseOngoingTopicReassignment(r: Reader, v: number): ListPartitionReassignmentsResponseOngoingTopicReassignment {
@@ -166,18 +137,9 @@ export function readListPartitionReassignmentsResponseOngoingTopicReassignment(r
 
 export function writeListPartitionReassignmentsResponseOngoingTopicReassignment(w: Writer, v: number, x: Encodable<ListPartitionReassignmentsResponseOngoingTopicReassignment>): void {
   const flex = true;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeListPartitionReassignmentsResponseOngoingPartitionReassignment); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeListPartitionReassignmentsResponseOngoingPartitionReassignment);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultListPartitionReassignmentsResponseOngoingTopicReassignment(): ListPartitionReassignmentsResponseOngoingTopicReassignment {
-  return { name: "", partitions: [] };
-}
-
-export function isDefaultListPartitionReassignmentsResponseOngoingTopicReassignment(x: Encodable<ListPartitionReassignmentsResponseOngoingTopicReassignment>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readListPartitionReassignmentsResponseOngoingPartitionReassignment(r: Reader, v: number): ListPartitionReassignmentsResponseOngoingPartitionReassignment {
@@ -197,22 +159,11 @@ export function readListPartitionReassignmentsResponseOngoingPartitionReassignme
 
 export function writeListPartitionReassignmentsResponseOngoingPartitionReassignment(w: Writer, v: number, x: Encodable<ListPartitionReassignmentsResponseOngoingPartitionReassignment>): void {
   const flex = true;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.replicas ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
-  { const val = (x.addingReplicas ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
-  { const val = (x.removingReplicas ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  w.int32((x.partitionIndex ?? 0));
+  writeArray(w, flex, v, (x.replicas ?? EMPTY_ARRAY), writeElement.int32);
+  writeArray(w, flex, v, (x.addingReplicas ?? EMPTY_ARRAY), writeElement.int32);
+  writeArray(w, flex, v, (x.removingReplicas ?? EMPTY_ARRAY), writeElement.int32);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultListPartitionReassignmentsResponseOngoingPartitionReassignment(): ListPartitionReassignmentsResponseOngoingPartitionReassignment {
-  return { partitionIndex: 0, replicas: [], addingReplicas: [], removingReplicas: [] };
-}
-
-export function isDefaultListPartitionReassignmentsResponseOngoingPartitionReassignment(x: Encodable<ListPartitionReassignmentsResponseOngoingPartitionReassignment>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.replicas === undefined || (x.replicas !== null && x.replicas.length === 0))
-    && (x.addingReplicas === undefined || (x.addingReplicas !== null && x.addingReplicas.length === 0))
-    && (x.removingReplicas === undefined || (x.removingReplicas !== null && x.removingReplicas.length === 0));
 }
 
 export const ListPartitionReassignmentsResponse: MessageCodec<ListPartitionReassignmentsResponse> = messageCodec<ListPartitionReassignmentsResponse>(

@@ -30,23 +30,13 @@ export function readListTransactionsRequest(r: Reader, v: number): ListTransacti
 
 export function writeListTransactionsRequest(w: Writer, v: number, x: Encodable<ListTransactionsRequest>): void {
   const flex = true;
-  { const val = (x.stateFilters ?? EMPTY_ARRAY); writeArray(w, flex, v, val, (flex ? writeElement.compactString : writeElement.string)); }
-  { const val = (x.producerIdFilters ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int64); }
-  if (v >= 1) { const val = (x.durationFilter ?? -1n); w.int64(val); }
+  writeArray(w, flex, v, (x.stateFilters ?? EMPTY_ARRAY), (flex ? writeElement.compactString : writeElement.string));
+  writeArray(w, flex, v, (x.producerIdFilters ?? EMPTY_ARRAY), writeElement.int64);
+  if (v >= 1) w.int64((x.durationFilter ?? -1n));
   else {
     if (x.durationFilter !== undefined && !(x.durationFilter === -1n)) absentField('ListTransactionsRequest', 'durationFilter', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultListTransactionsRequest(): ListTransactionsRequest {
-  return { stateFilters: [], producerIdFilters: [], durationFilter: -1n };
-}
-
-export function isDefaultListTransactionsRequest(x: Encodable<ListTransactionsRequest>): boolean {
-  return (x.stateFilters === undefined || (x.stateFilters !== null && x.stateFilters.length === 0))
-    && (x.producerIdFilters === undefined || (x.producerIdFilters !== null && x.producerIdFilters.length === 0))
-    && (x.durationFilter === undefined || x.durationFilter === -1n);
 }
 
 export const ListTransactionsRequest: MessageCodec<ListTransactionsRequest> = messageCodec<ListTransactionsRequest>(
@@ -94,22 +84,11 @@ export function readListTransactionsResponse(r: Reader, v: number): ListTransact
 
 export function writeListTransactionsResponse(w: Writer, v: number, x: Encodable<ListTransactionsResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.unknownStateFilters ?? EMPTY_ARRAY); writeArray(w, flex, v, val, (flex ? writeElement.compactString : writeElement.string)); }
-  { const val = (x.transactionStates ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeListTransactionsResponseTransactionState); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  writeArray(w, flex, v, (x.unknownStateFilters ?? EMPTY_ARRAY), (flex ? writeElement.compactString : writeElement.string));
+  writeArray(w, flex, v, (x.transactionStates ?? EMPTY_ARRAY), writeListTransactionsResponseTransactionState);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultListTransactionsResponse(): ListTransactionsResponse {
-  return { throttleTimeMs: 0, errorCode: 0, unknownStateFilters: [], transactionStates: [] };
-}
-
-export function isDefaultListTransactionsResponse(x: Encodable<ListTransactionsResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.unknownStateFilters === undefined || (x.unknownStateFilters !== null && x.unknownStateFilters.length === 0))
-    && (x.transactionStates === undefined || (x.transactionStates !== null && x.transactionStates.length === 0));
 }
 
 export function readListTransactionsResponseTransactionState(r: Reader, v: number): ListTransactionsResponseTransactionState {
@@ -128,20 +107,10 @@ export function readListTransactionsResponseTransactionState(r: Reader, v: numbe
 
 export function writeListTransactionsResponseTransactionState(w: Writer, v: number, x: Encodable<ListTransactionsResponseTransactionState>): void {
   const flex = true;
-  { const val = (x.transactionalId ?? ""); w.str(flex, val); }
-  { const val = (x.producerId ?? 0n); w.int64(val); }
-  { const val = (x.transactionState ?? ""); w.str(flex, val); }
+  w.str(flex, (x.transactionalId ?? ""));
+  w.int64((x.producerId ?? 0n));
+  w.str(flex, (x.transactionState ?? ""));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultListTransactionsResponseTransactionState(): ListTransactionsResponseTransactionState {
-  return { transactionalId: "", producerId: 0n, transactionState: "" };
-}
-
-export function isDefaultListTransactionsResponseTransactionState(x: Encodable<ListTransactionsResponseTransactionState>): boolean {
-  return (x.transactionalId === undefined || x.transactionalId === "")
-    && (x.producerId === undefined || x.producerId === 0n)
-    && (x.transactionState === undefined || x.transactionState === "");
 }
 
 export const ListTransactionsResponse: MessageCodec<ListTransactionsResponse> = messageCodec<ListTransactionsResponse>(

@@ -41,31 +41,20 @@ export function readMetadataRequest(r: Reader, v: number): MetadataRequest {
 
 export function writeMetadataRequest(w: Writer, v: number, x: Encodable<MetadataRequest>): void {
   const flex = v >= 9;
-  { const val = (x.topics === undefined ? EMPTY_ARRAY : x.topics); (v >= 1 ? writeNullableArray(w, flex, v, val, writeMetadataRequestTopic) : writeArray(w, flex, v, val, writeMetadataRequestTopic)); }
-  if (v >= 4) { const val = (x.allowAutoTopicCreation ?? true); w.bool(val); }
+  (v >= 1 ? writeNullableArray(w, flex, v, (x.topics === undefined ? EMPTY_ARRAY : x.topics), writeMetadataRequestTopic) : writeArray(w, flex, v, (x.topics === undefined ? EMPTY_ARRAY : x.topics), writeMetadataRequestTopic));
+  if (v >= 4) w.bool((x.allowAutoTopicCreation ?? true));
   else {
     if (x.allowAutoTopicCreation !== undefined && !(x.allowAutoTopicCreation === true)) absentField('MetadataRequest', 'allowAutoTopicCreation', v);
   }
-  if (v >= 8 && v <= 10) { const val = (x.includeClusterAuthorizedOperations ?? false); w.bool(val); }
+  if (v >= 8 && v <= 10) w.bool((x.includeClusterAuthorizedOperations ?? false));
   else {
     if (x.includeClusterAuthorizedOperations !== undefined && !(x.includeClusterAuthorizedOperations === false)) absentField('MetadataRequest', 'includeClusterAuthorizedOperations', v);
   }
-  if (v >= 8) { const val = (x.includeTopicAuthorizedOperations ?? false); w.bool(val); }
+  if (v >= 8) w.bool((x.includeTopicAuthorizedOperations ?? false));
   else {
     if (x.includeTopicAuthorizedOperations !== undefined && !(x.includeTopicAuthorizedOperations === false)) absentField('MetadataRequest', 'includeTopicAuthorizedOperations', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultMetadataRequest(): MetadataRequest {
-  return { topics: [], allowAutoTopicCreation: true, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false };
-}
-
-export function isDefaultMetadataRequest(x: Encodable<MetadataRequest>): boolean {
-  return (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.allowAutoTopicCreation === undefined || x.allowAutoTopicCreation === true)
-    && (x.includeClusterAuthorizedOperations === undefined || x.includeClusterAuthorizedOperations === false)
-    && (x.includeTopicAuthorizedOperations === undefined || x.includeTopicAuthorizedOperations === false);
 }
 
 export function readMetadataRequestTopic(r: Reader, v: number): MetadataRequestTopic {
@@ -83,18 +72,9 @@ export function readMetadataRequestTopic(r: Reader, v: number): MetadataRequestT
 
 export function writeMetadataRequestTopic(w: Writer, v: number, x: Encodable<MetadataRequestTopic>): void {
   const flex = v >= 9;
-  if (v >= 10) { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.name === undefined ? "" : x.name); (v >= 10 ? w.nstr(flex, val) : w.str(flex, val)); }
+  if (v >= 10) w.uuid((x.topicId ?? ZERO_UUID));
+  (v >= 10 ? w.nstr(flex, (x.name === undefined ? "" : x.name)) : w.str(flex, (x.name === undefined ? "" : x.name)));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultMetadataRequestTopic(): MetadataRequestTopic {
-  return { topicId: ZERO_UUID, name: "" };
-}
-
-export function isDefaultMetadataRequestTopic(x: Encodable<MetadataRequestTopic>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.name === undefined || x.name === "");
 }
 
 export const MetadataRequest: MessageCodec<MetadataRequest> = messageCodec<MetadataRequest>(
@@ -184,29 +164,16 @@ export function readMetadataResponse(r: Reader, v: number): MetadataResponse {
 
 export function writeMetadataResponse(w: Writer, v: number, x: Encodable<MetadataResponse>): void {
   const flex = v >= 9;
-  if (v >= 3) { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.brokers ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeMetadataResponseBroker); }
-  if (v >= 2) { const val = (x.clusterId === undefined ? null : x.clusterId); w.nstr(flex, val); }
-  if (v >= 1) { const val = (x.controllerId ?? -1); w.int32(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeMetadataResponseTopic); }
-  if (v >= 8 && v <= 10) { const val = (x.clusterAuthorizedOperations ?? -2147483648); w.int32(val); }
+  if (v >= 3) w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.brokers ?? EMPTY_ARRAY), writeMetadataResponseBroker);
+  if (v >= 2) w.nstr(flex, (x.clusterId === undefined ? null : x.clusterId));
+  if (v >= 1) w.int32((x.controllerId ?? -1));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeMetadataResponseTopic);
+  if (v >= 8 && v <= 10) w.int32((x.clusterAuthorizedOperations ?? -2147483648));
   else {
     if (x.clusterAuthorizedOperations !== undefined && !(x.clusterAuthorizedOperations === -2147483648)) absentField('MetadataResponse', 'clusterAuthorizedOperations', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultMetadataResponse(): MetadataResponse {
-  return { throttleTimeMs: 0, brokers: [], clusterId: null, controllerId: -1, topics: [], clusterAuthorizedOperations: -2147483648 };
-}
-
-export function isDefaultMetadataResponse(x: Encodable<MetadataResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.brokers === undefined || (x.brokers !== null && x.brokers.length === 0))
-    && (x.clusterId === undefined || x.clusterId === null)
-    && (x.controllerId === undefined || x.controllerId === -1)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.clusterAuthorizedOperations === undefined || x.clusterAuthorizedOperations === -2147483648);
 }
 
 export function readMetadataResponseBroker(r: Reader, v: number): MetadataResponseBroker {
@@ -226,22 +193,11 @@ export function readMetadataResponseBroker(r: Reader, v: number): MetadataRespon
 
 export function writeMetadataResponseBroker(w: Writer, v: number, x: Encodable<MetadataResponseBroker>): void {
   const flex = v >= 9;
-  { const val = (x.nodeId ?? 0); w.int32(val); }
-  { const val = (x.host ?? ""); w.str(flex, val); }
-  { const val = (x.port ?? 0); w.int32(val); }
-  if (v >= 1) { const val = (x.rack === undefined ? null : x.rack); w.nstr(flex, val); }
+  w.int32((x.nodeId ?? 0));
+  w.str(flex, (x.host ?? ""));
+  w.int32((x.port ?? 0));
+  if (v >= 1) w.nstr(flex, (x.rack === undefined ? null : x.rack));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultMetadataResponseBroker(): MetadataResponseBroker {
-  return { nodeId: 0, host: "", port: 0, rack: null };
-}
-
-export function isDefaultMetadataResponseBroker(x: Encodable<MetadataResponseBroker>): boolean {
-  return (x.nodeId === undefined || x.nodeId === 0)
-    && (x.host === undefined || x.host === "")
-    && (x.port === undefined || x.port === 0)
-    && (x.rack === undefined || x.rack === null);
 }
 
 export function readMetadataResponseTopic(r: Reader, v: number): MetadataResponseTopic {
@@ -263,29 +219,16 @@ export function readMetadataResponseTopic(r: Reader, v: number): MetadataRespons
 
 export function writeMetadataResponseTopic(w: Writer, v: number, x: Encodable<MetadataResponseTopic>): void {
   const flex = v >= 9;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.name === undefined ? "" : x.name); (v >= 12 ? w.nstr(flex, val) : w.str(flex, val)); }
-  if (v >= 10) { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  if (v >= 1) { const val = (x.isInternal ?? false); w.bool(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeMetadataResponsePartition); }
-  if (v >= 8) { const val = (x.topicAuthorizedOperations ?? -2147483648); w.int32(val); }
+  w.int16((x.errorCode ?? 0));
+  (v >= 12 ? w.nstr(flex, (x.name === undefined ? "" : x.name)) : w.str(flex, (x.name === undefined ? "" : x.name)));
+  if (v >= 10) w.uuid((x.topicId ?? ZERO_UUID));
+  if (v >= 1) w.bool((x.isInternal ?? false));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeMetadataResponsePartition);
+  if (v >= 8) w.int32((x.topicAuthorizedOperations ?? -2147483648));
   else {
     if (x.topicAuthorizedOperations !== undefined && !(x.topicAuthorizedOperations === -2147483648)) absentField('MetadataResponse', 'topicAuthorizedOperations', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultMetadataResponseTopic(): MetadataResponseTopic {
-  return { errorCode: 0, name: "", topicId: ZERO_UUID, isInternal: false, partitions: [], topicAuthorizedOperations: -2147483648 };
-}
-
-export function isDefaultMetadataResponseTopic(x: Encodable<MetadataResponseTopic>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.name === undefined || x.name === "")
-    && (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.isInternal === undefined || x.isInternal === false)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0))
-    && (x.topicAuthorizedOperations === undefined || x.topicAuthorizedOperations === -2147483648);
 }
 
 export function readMetadataResponsePartition(r: Reader, v: number): MetadataResponsePartition {
@@ -308,28 +251,14 @@ export function readMetadataResponsePartition(r: Reader, v: number): MetadataRes
 
 export function writeMetadataResponsePartition(w: Writer, v: number, x: Encodable<MetadataResponsePartition>): void {
   const flex = v >= 9;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.leaderId ?? 0); w.int32(val); }
-  if (v >= 7) { const val = (x.leaderEpoch ?? -1); w.int32(val); }
-  { const val = (x.replicaNodes ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
-  { const val = (x.isrNodes ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
-  if (v >= 5) { const val = (x.offlineReplicas ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  w.int16((x.errorCode ?? 0));
+  w.int32((x.partitionIndex ?? 0));
+  w.int32((x.leaderId ?? 0));
+  if (v >= 7) w.int32((x.leaderEpoch ?? -1));
+  writeArray(w, flex, v, (x.replicaNodes ?? EMPTY_ARRAY), writeElement.int32);
+  writeArray(w, flex, v, (x.isrNodes ?? EMPTY_ARRAY), writeElement.int32);
+  if (v >= 5) writeArray(w, flex, v, (x.offlineReplicas ?? EMPTY_ARRAY), writeElement.int32);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultMetadataResponsePartition(): MetadataResponsePartition {
-  return { errorCode: 0, partitionIndex: 0, leaderId: 0, leaderEpoch: -1, replicaNodes: [], isrNodes: [], offlineReplicas: [] };
-}
-
-export function isDefaultMetadataResponsePartition(x: Encodable<MetadataResponsePartition>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.leaderId === undefined || x.leaderId === 0)
-    && (x.leaderEpoch === undefined || x.leaderEpoch === -1)
-    && (x.replicaNodes === undefined || (x.replicaNodes !== null && x.replicaNodes.length === 0))
-    && (x.isrNodes === undefined || (x.isrNodes !== null && x.isrNodes.length === 0))
-    && (x.offlineReplicas === undefined || (x.offlineReplicas !== null && x.offlineReplicas.length === 0));
 }
 
 export const MetadataResponse: MessageCodec<MetadataResponse> = messageCodec<MetadataResponse>(

@@ -61,29 +61,16 @@ export function readOffsetCommitRequest(r: Reader, v: number): OffsetCommitReque
 
 export function writeOffsetCommitRequest(w: Writer, v: number, x: Encodable<OffsetCommitRequest>): void {
   const flex = v >= 8;
-  { const val = (x.groupId ?? ""); w.str(flex, val); }
-  if (v >= 1) { const val = (x.generationIdOrMemberEpoch ?? -1); w.int32(val); }
-  if (v >= 1) { const val = (x.memberId ?? ""); w.str(flex, val); }
-  if (v >= 7) { const val = (x.groupInstanceId === undefined ? null : x.groupInstanceId); w.nstr(flex, val); }
+  w.str(flex, (x.groupId ?? ""));
+  if (v >= 1) w.int32((x.generationIdOrMemberEpoch ?? -1));
+  if (v >= 1) w.str(flex, (x.memberId ?? ""));
+  if (v >= 7) w.nstr(flex, (x.groupInstanceId === undefined ? null : x.groupInstanceId));
   else {
     if (x.groupInstanceId !== undefined && !(x.groupInstanceId === null)) absentField('OffsetCommitRequest', 'groupInstanceId', v);
   }
-  if (v >= 2 && v <= 4) { const val = (x.retentionTimeMs ?? -1n); w.int64(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeOffsetCommitRequestTopic); }
+  if (v >= 2 && v <= 4) w.int64((x.retentionTimeMs ?? -1n));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeOffsetCommitRequestTopic);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultOffsetCommitRequest(): OffsetCommitRequest {
-  return { groupId: "", generationIdOrMemberEpoch: -1, memberId: "", groupInstanceId: null, retentionTimeMs: -1n, topics: [] };
-}
-
-export function isDefaultOffsetCommitRequest(x: Encodable<OffsetCommitRequest>): boolean {
-  return (x.groupId === undefined || x.groupId === "")
-    && (x.generationIdOrMemberEpoch === undefined || x.generationIdOrMemberEpoch === -1)
-    && (x.memberId === undefined || x.memberId === "")
-    && (x.groupInstanceId === undefined || x.groupInstanceId === null)
-    && (x.retentionTimeMs === undefined || x.retentionTimeMs === -1n)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readOffsetCommitRequestTopic(r: Reader, v: number): OffsetCommitRequestTopic {
@@ -101,18 +88,9 @@ export function readOffsetCommitRequestTopic(r: Reader, v: number): OffsetCommit
 
 export function writeOffsetCommitRequestTopic(w: Writer, v: number, x: Encodable<OffsetCommitRequestTopic>): void {
   const flex = v >= 8;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeOffsetCommitRequestPartition); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeOffsetCommitRequestPartition);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultOffsetCommitRequestTopic(): OffsetCommitRequestTopic {
-  return { name: "", partitions: [] };
-}
-
-export function isDefaultOffsetCommitRequestTopic(x: Encodable<OffsetCommitRequestTopic>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readOffsetCommitRequestPartition(r: Reader, v: number): OffsetCommitRequestPartition {
@@ -133,27 +111,15 @@ export function readOffsetCommitRequestPartition(r: Reader, v: number): OffsetCo
 
 export function writeOffsetCommitRequestPartition(w: Writer, v: number, x: Encodable<OffsetCommitRequestPartition>): void {
   const flex = v >= 8;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.committedOffset ?? 0n); w.int64(val); }
-  if (v >= 6) { const val = (x.committedLeaderEpoch ?? -1); w.int32(val); }
-  if (v === 1) { const val = (x.commitTimestamp ?? -1n); w.int64(val); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int64((x.committedOffset ?? 0n));
+  if (v >= 6) w.int32((x.committedLeaderEpoch ?? -1));
+  if (v === 1) w.int64((x.commitTimestamp ?? -1n));
   else {
     if (x.commitTimestamp !== undefined && !(x.commitTimestamp === -1n)) absentField('OffsetCommitRequest', 'commitTimestamp', v);
   }
-  { const val = (x.committedMetadata === undefined ? "" : x.committedMetadata); w.nstr(flex, val); }
+  w.nstr(flex, (x.committedMetadata === undefined ? "" : x.committedMetadata));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultOffsetCommitRequestPartition(): OffsetCommitRequestPartition {
-  return { partitionIndex: 0, committedOffset: 0n, committedLeaderEpoch: -1, commitTimestamp: -1n, committedMetadata: "" };
-}
-
-export function isDefaultOffsetCommitRequestPartition(x: Encodable<OffsetCommitRequestPartition>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.committedOffset === undefined || x.committedOffset === 0n)
-    && (x.committedLeaderEpoch === undefined || x.committedLeaderEpoch === -1)
-    && (x.commitTimestamp === undefined || x.commitTimestamp === -1n)
-    && (x.committedMetadata === undefined || x.committedMetadata === "");
 }
 
 export const OffsetCommitRequest: MessageCodec<OffsetCommitRequest> = messageCodec<OffsetCommitRequest>(
@@ -201,18 +167,9 @@ export function readOffsetCommitResponse(r: Reader, v: number): OffsetCommitResp
 
 export function writeOffsetCommitResponse(w: Writer, v: number, x: Encodable<OffsetCommitResponse>): void {
   const flex = v >= 8;
-  if (v >= 3) { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeOffsetCommitResponseTopic); }
+  if (v >= 3) w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeOffsetCommitResponseTopic);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultOffsetCommitResponse(): OffsetCommitResponse {
-  return { throttleTimeMs: 0, topics: [] };
-}
-
-export function isDefaultOffsetCommitResponse(x: Encodable<OffsetCommitResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readOffsetCommitResponseTopic(r: Reader, v: number): OffsetCommitResponseTopic {
@@ -230,18 +187,9 @@ export function readOffsetCommitResponseTopic(r: Reader, v: number): OffsetCommi
 
 export function writeOffsetCommitResponseTopic(w: Writer, v: number, x: Encodable<OffsetCommitResponseTopic>): void {
   const flex = v >= 8;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeOffsetCommitResponsePartition); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeOffsetCommitResponsePartition);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultOffsetCommitResponseTopic(): OffsetCommitResponseTopic {
-  return { name: "", partitions: [] };
-}
-
-export function isDefaultOffsetCommitResponseTopic(x: Encodable<OffsetCommitResponseTopic>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readOffsetCommitResponsePartition(r: Reader, v: number): OffsetCommitResponsePartition {
@@ -259,18 +207,9 @@ export function readOffsetCommitResponsePartition(r: Reader, v: number): OffsetC
 
 export function writeOffsetCommitResponsePartition(w: Writer, v: number, x: Encodable<OffsetCommitResponsePartition>): void {
   const flex = v >= 8;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int16((x.errorCode ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultOffsetCommitResponsePartition(): OffsetCommitResponsePartition {
-  return { partitionIndex: 0, errorCode: 0 };
-}
-
-export function isDefaultOffsetCommitResponsePartition(x: Encodable<OffsetCommitResponsePartition>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.errorCode === undefined || x.errorCode === 0);
 }
 
 export const OffsetCommitResponse: MessageCodec<OffsetCommitResponse> = messageCodec<OffsetCommitResponse>(

@@ -32,17 +32,8 @@ export function readOffsetDeleteRequest(r: Reader, v: number): OffsetDeleteReque
 }
 
 export function writeOffsetDeleteRequest(w: Writer, v: number, x: Encodable<OffsetDeleteRequest>): void {
-  { const val = (x.groupId ?? ""); w.str(false, val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, false, v, val, writeOffsetDeleteRequestTopic); }
-}
-
-export function defaultOffsetDeleteRequest(): OffsetDeleteRequest {
-  return { groupId: "", topics: [] };
-}
-
-export function isDefaultOffsetDeleteRequest(x: Encodable<OffsetDeleteRequest>): boolean {
-  return (x.groupId === undefined || x.groupId === "")
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
+  w.str(false, (x.groupId ?? ""));
+  writeArray(w, false, v, (x.topics ?? EMPTY_ARRAY), writeOffsetDeleteRequestTopic);
 }
 
 export function readOffsetDeleteRequestTopic(r: Reader, v: number): OffsetDeleteRequestTopic {
@@ -54,17 +45,8 @@ export function readOffsetDeleteRequestTopic(r: Reader, v: number): OffsetDelete
 }
 
 export function writeOffsetDeleteRequestTopic(w: Writer, v: number, x: Encodable<OffsetDeleteRequestTopic>): void {
-  { const val = (x.name ?? ""); w.str(false, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, false, v, val, writeOffsetDeleteRequestPartition); }
-}
-
-export function defaultOffsetDeleteRequestTopic(): OffsetDeleteRequestTopic {
-  return { name: "", partitions: [] };
-}
-
-export function isDefaultOffsetDeleteRequestTopic(x: Encodable<OffsetDeleteRequestTopic>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
+  w.str(false, (x.name ?? ""));
+  writeArray(w, false, v, (x.partitions ?? EMPTY_ARRAY), writeOffsetDeleteRequestPartition);
 }
 
 export function readOffsetDeleteRequestPartition(r: Reader, v: number): OffsetDeleteRequestPartition {
@@ -75,15 +57,7 @@ export function readOffsetDeleteRequestPartition(r: Reader, v: number): OffsetDe
 }
 
 export function writeOffsetDeleteRequestPartition(w: Writer, v: number, x: Encodable<OffsetDeleteRequestPartition>): void {
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-}
-
-export function defaultOffsetDeleteRequestPartition(): OffsetDeleteRequestPartition {
-  return { partitionIndex: 0 };
-}
-
-export function isDefaultOffsetDeleteRequestPartition(x: Encodable<OffsetDeleteRequestPartition>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0);
+  w.int32((x.partitionIndex ?? 0));
 }
 
 export const OffsetDeleteRequest: MessageCodec<OffsetDeleteRequest> = messageCodec<OffsetDeleteRequest>(
@@ -125,19 +99,9 @@ export function readOffsetDeleteResponse(r: Reader, v: number): OffsetDeleteResp
 }
 
 export function writeOffsetDeleteResponse(w: Writer, v: number, x: Encodable<OffsetDeleteResponse>): void {
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, false, v, val, writeOffsetDeleteResponseTopic); }
-}
-
-export function defaultOffsetDeleteResponse(): OffsetDeleteResponse {
-  return { errorCode: 0, throttleTimeMs: 0, topics: [] };
-}
-
-export function isDefaultOffsetDeleteResponse(x: Encodable<OffsetDeleteResponse>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
+  w.int16((x.errorCode ?? 0));
+  w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, false, v, (x.topics ?? EMPTY_ARRAY), writeOffsetDeleteResponseTopic);
 }
 
 export function readOffsetDeleteResponseTopic(r: Reader, v: number): OffsetDeleteResponseTopic {
@@ -149,17 +113,8 @@ export function readOffsetDeleteResponseTopic(r: Reader, v: number): OffsetDelet
 }
 
 export function writeOffsetDeleteResponseTopic(w: Writer, v: number, x: Encodable<OffsetDeleteResponseTopic>): void {
-  { const val = (x.name ?? ""); w.str(false, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, false, v, val, writeOffsetDeleteResponsePartition); }
-}
-
-export function defaultOffsetDeleteResponseTopic(): OffsetDeleteResponseTopic {
-  return { name: "", partitions: [] };
-}
-
-export function isDefaultOffsetDeleteResponseTopic(x: Encodable<OffsetDeleteResponseTopic>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
+  w.str(false, (x.name ?? ""));
+  writeArray(w, false, v, (x.partitions ?? EMPTY_ARRAY), writeOffsetDeleteResponsePartition);
 }
 
 export function readOffsetDeleteResponsePartition(r: Reader, v: number): OffsetDeleteResponsePartition {
@@ -171,17 +126,8 @@ export function readOffsetDeleteResponsePartition(r: Reader, v: number): OffsetD
 }
 
 export function writeOffsetDeleteResponsePartition(w: Writer, v: number, x: Encodable<OffsetDeleteResponsePartition>): void {
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-}
-
-export function defaultOffsetDeleteResponsePartition(): OffsetDeleteResponsePartition {
-  return { partitionIndex: 0, errorCode: 0 };
-}
-
-export function isDefaultOffsetDeleteResponsePartition(x: Encodable<OffsetDeleteResponsePartition>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.errorCode === undefined || x.errorCode === 0);
+  w.int32((x.partitionIndex ?? 0));
+  w.int16((x.errorCode ?? 0));
 }
 
 export const OffsetDeleteResponse: MessageCodec<OffsetDeleteResponse> = messageCodec<OffsetDeleteResponse>(

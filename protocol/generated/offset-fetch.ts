@@ -61,34 +61,23 @@ export function readOffsetFetchRequest(r: Reader, v: number): OffsetFetchRequest
 
 export function writeOffsetFetchRequest(w: Writer, v: number, x: Encodable<OffsetFetchRequest>): void {
   const flex = v >= 6;
-  if (v <= 7) { const val = (x.groupId ?? ""); w.str(flex, val); }
+  if (v <= 7) w.str(flex, (x.groupId ?? ""));
   else {
     if (x.groupId !== undefined && !(x.groupId === "")) absentField('OffsetFetchRequest', 'groupId', v);
   }
-  if (v <= 7) { const val = (x.topics === undefined ? EMPTY_ARRAY : x.topics); (v >= 2 ? writeNullableArray(w, flex, v, val, writeOffsetFetchRequestTopic) : writeArray(w, flex, v, val, writeOffsetFetchRequestTopic)); }
+  if (v <= 7) (v >= 2 ? writeNullableArray(w, flex, v, (x.topics === undefined ? EMPTY_ARRAY : x.topics), writeOffsetFetchRequestTopic) : writeArray(w, flex, v, (x.topics === undefined ? EMPTY_ARRAY : x.topics), writeOffsetFetchRequestTopic));
   else {
     if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) absentField('OffsetFetchRequest', 'topics', v);
   }
-  if (v >= 8) { const val = (x.groups ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeOffsetFetchRequestGroup); }
+  if (v >= 8) writeArray(w, flex, v, (x.groups ?? EMPTY_ARRAY), writeOffsetFetchRequestGroup);
   else {
     if (x.groups !== undefined && !((x.groups !== null && x.groups.length === 0))) absentField('OffsetFetchRequest', 'groups', v);
   }
-  if (v >= 7) { const val = (x.requireStable ?? false); w.bool(val); }
+  if (v >= 7) w.bool((x.requireStable ?? false));
   else {
     if (x.requireStable !== undefined && !(x.requireStable === false)) absentField('OffsetFetchRequest', 'requireStable', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultOffsetFetchRequest(): OffsetFetchRequest {
-  return { groupId: "", topics: [], groups: [], requireStable: false };
-}
-
-export function isDefaultOffsetFetchRequest(x: Encodable<OffsetFetchRequest>): boolean {
-  return (x.groupId === undefined || x.groupId === "")
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.groups === undefined || (x.groups !== null && x.groups.length === 0))
-    && (x.requireStable === undefined || x.requireStable === false);
 }
 
 export function readOffsetFetchRequestTopic(r: Reader, v: number): OffsetFetchRequestTopic {
@@ -106,24 +95,15 @@ export function readOffsetFetchRequestTopic(r: Reader, v: number): OffsetFetchRe
 
 export function writeOffsetFetchRequestTopic(w: Writer, v: number, x: Encodable<OffsetFetchRequestTopic>): void {
   const flex = v >= 6;
-  if (v <= 7) { const val = (x.name ?? ""); w.str(flex, val); }
+  if (v <= 7) w.str(flex, (x.name ?? ""));
   else {
     if (x.name !== undefined && !(x.name === "")) absentField('OffsetFetchRequest', 'name', v);
   }
-  if (v <= 7) { const val = (x.partitionIndexes ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  if (v <= 7) writeArray(w, flex, v, (x.partitionIndexes ?? EMPTY_ARRAY), writeElement.int32);
   else {
     if (x.partitionIndexes !== undefined && !((x.partitionIndexes !== null && x.partitionIndexes.length === 0))) absentField('OffsetFetchRequest', 'partitionIndexes', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultOffsetFetchRequestTopic(): OffsetFetchRequestTopic {
-  return { name: "", partitionIndexes: [] };
-}
-
-export function isDefaultOffsetFetchRequestTopic(x: Encodable<OffsetFetchRequestTopic>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitionIndexes === undefined || (x.partitionIndexes !== null && x.partitionIndexes.length === 0));
 }
 
 export function readOffsetFetchRequestGroup(r: Reader, v: number): OffsetFetchRequestGroup {
@@ -143,28 +123,17 @@ export function readOffsetFetchRequestGroup(r: Reader, v: number): OffsetFetchRe
 
 export function writeOffsetFetchRequestGroup(w: Writer, v: number, x: Encodable<OffsetFetchRequestGroup>): void {
   const flex = v >= 6;
-  if (v >= 8) { const val = (x.groupId ?? ""); w.str(flex, val); }
+  if (v >= 8) w.str(flex, (x.groupId ?? ""));
   else {
     if (x.groupId !== undefined && !(x.groupId === "")) absentField('OffsetFetchRequest', 'groupId', v);
   }
-  if (v >= 9) { const val = (x.memberId === undefined ? null : x.memberId); w.nstr(flex, val); }
-  if (v >= 9) { const val = (x.memberEpoch ?? -1); w.int32(val); }
-  if (v >= 8) { const val = (x.topics === undefined ? EMPTY_ARRAY : x.topics); writeNullableArray(w, flex, v, val, writeOffsetFetchRequestTopics); }
+  if (v >= 9) w.nstr(flex, (x.memberId === undefined ? null : x.memberId));
+  if (v >= 9) w.int32((x.memberEpoch ?? -1));
+  if (v >= 8) writeNullableArray(w, flex, v, (x.topics === undefined ? EMPTY_ARRAY : x.topics), writeOffsetFetchRequestTopics);
   else {
     if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) absentField('OffsetFetchRequest', 'topics', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultOffsetFetchRequestGroup(): OffsetFetchRequestGroup {
-  return { groupId: "", memberId: null, memberEpoch: -1, topics: [] };
-}
-
-export function isDefaultOffsetFetchRequestGroup(x: Encodable<OffsetFetchRequestGroup>): boolean {
-  return (x.groupId === undefined || x.groupId === "")
-    && (x.memberId === undefined || x.memberId === null)
-    && (x.memberEpoch === undefined || x.memberEpoch === -1)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readOffsetFetchRequestTopics(r: Reader, v: number): OffsetFetchRequestTopics {
@@ -182,24 +151,15 @@ export function readOffsetFetchRequestTopics(r: Reader, v: number): OffsetFetchR
 
 export function writeOffsetFetchRequestTopics(w: Writer, v: number, x: Encodable<OffsetFetchRequestTopics>): void {
   const flex = v >= 6;
-  if (v >= 8) { const val = (x.name ?? ""); w.str(flex, val); }
+  if (v >= 8) w.str(flex, (x.name ?? ""));
   else {
     if (x.name !== undefined && !(x.name === "")) absentField('OffsetFetchRequest', 'name', v);
   }
-  if (v >= 8) { const val = (x.partitionIndexes ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  if (v >= 8) writeArray(w, flex, v, (x.partitionIndexes ?? EMPTY_ARRAY), writeElement.int32);
   else {
     if (x.partitionIndexes !== undefined && !((x.partitionIndexes !== null && x.partitionIndexes.length === 0))) absentField('OffsetFetchRequest', 'partitionIndexes', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultOffsetFetchRequestTopics(): OffsetFetchRequestTopics {
-  return { name: "", partitionIndexes: [] };
-}
-
-export function isDefaultOffsetFetchRequestTopics(x: Encodable<OffsetFetchRequestTopics>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitionIndexes === undefined || (x.partitionIndexes !== null && x.partitionIndexes.length === 0));
 }
 
 export const OffsetFetchRequest: MessageCodec<OffsetFetchRequest> = messageCodec<OffsetFetchRequest>(
@@ -291,28 +251,17 @@ export function readOffsetFetchResponse(r: Reader, v: number): OffsetFetchRespon
 
 export function writeOffsetFetchResponse(w: Writer, v: number, x: Encodable<OffsetFetchResponse>): void {
   const flex = v >= 6;
-  if (v >= 3) { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  if (v <= 7) { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeOffsetFetchResponseTopic); }
+  if (v >= 3) w.int32((x.throttleTimeMs ?? 0));
+  if (v <= 7) writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeOffsetFetchResponseTopic);
   else {
     if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) absentField('OffsetFetchResponse', 'topics', v);
   }
-  if (v >= 2 && v <= 7) { const val = (x.errorCode ?? 0); w.int16(val); }
-  if (v >= 8) { const val = (x.groups ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeOffsetFetchResponseGroup); }
+  if (v >= 2 && v <= 7) w.int16((x.errorCode ?? 0));
+  if (v >= 8) writeArray(w, flex, v, (x.groups ?? EMPTY_ARRAY), writeOffsetFetchResponseGroup);
   else {
     if (x.groups !== undefined && !((x.groups !== null && x.groups.length === 0))) absentField('OffsetFetchResponse', 'groups', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultOffsetFetchResponse(): OffsetFetchResponse {
-  return { throttleTimeMs: 0, topics: [], errorCode: 0, groups: [] };
-}
-
-export function isDefaultOffsetFetchResponse(x: Encodable<OffsetFetchResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.groups === undefined || (x.groups !== null && x.groups.length === 0));
 }
 
 export function readOffsetFetchResponseTopic(r: Reader, v: number): OffsetFetchResponseTopic {
@@ -330,24 +279,15 @@ export function readOffsetFetchResponseTopic(r: Reader, v: number): OffsetFetchR
 
 export function writeOffsetFetchResponseTopic(w: Writer, v: number, x: Encodable<OffsetFetchResponseTopic>): void {
   const flex = v >= 6;
-  if (v <= 7) { const val = (x.name ?? ""); w.str(flex, val); }
+  if (v <= 7) w.str(flex, (x.name ?? ""));
   else {
     if (x.name !== undefined && !(x.name === "")) absentField('OffsetFetchResponse', 'name', v);
   }
-  if (v <= 7) { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeOffsetFetchResponsePartition); }
+  if (v <= 7) writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeOffsetFetchResponsePartition);
   else {
     if (x.partitions !== undefined && !((x.partitions !== null && x.partitions.length === 0))) absentField('OffsetFetchResponse', 'partitions', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultOffsetFetchResponseTopic(): OffsetFetchResponseTopic {
-  return { name: "", partitions: [] };
-}
-
-export function isDefaultOffsetFetchResponseTopic(x: Encodable<OffsetFetchResponseTopic>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readOffsetFetchResponsePartition(r: Reader, v: number): OffsetFetchResponsePartition {
@@ -368,36 +308,24 @@ export function readOffsetFetchResponsePartition(r: Reader, v: number): OffsetFe
 
 export function writeOffsetFetchResponsePartition(w: Writer, v: number, x: Encodable<OffsetFetchResponsePartition>): void {
   const flex = v >= 6;
-  if (v <= 7) { const val = (x.partitionIndex ?? 0); w.int32(val); }
+  if (v <= 7) w.int32((x.partitionIndex ?? 0));
   else {
     if (x.partitionIndex !== undefined && !(x.partitionIndex === 0)) absentField('OffsetFetchResponse', 'partitionIndex', v);
   }
-  if (v <= 7) { const val = (x.committedOffset ?? 0n); w.int64(val); }
+  if (v <= 7) w.int64((x.committedOffset ?? 0n));
   else {
     if (x.committedOffset !== undefined && !(x.committedOffset === 0n)) absentField('OffsetFetchResponse', 'committedOffset', v);
   }
-  if (v >= 5 && v <= 7) { const val = (x.committedLeaderEpoch ?? -1); w.int32(val); }
-  if (v <= 7) { const val = (x.metadata === undefined ? "" : x.metadata); w.nstr(flex, val); }
+  if (v >= 5 && v <= 7) w.int32((x.committedLeaderEpoch ?? -1));
+  if (v <= 7) w.nstr(flex, (x.metadata === undefined ? "" : x.metadata));
   else {
     if (x.metadata !== undefined && !(x.metadata === "")) absentField('OffsetFetchResponse', 'metadata', v);
   }
-  if (v <= 7) { const val = (x.errorCode ?? 0); w.int16(val); }
+  if (v <= 7) w.int16((x.errorCode ?? 0));
   else {
     if (x.errorCode !== undefined && !(x.errorCode === 0)) absentField('OffsetFetchResponse', 'errorCode', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultOffsetFetchResponsePartition(): OffsetFetchResponsePartition {
-  return { partitionIndex: 0, committedOffset: 0n, committedLeaderEpoch: -1, metadata: "", errorCode: 0 };
-}
-
-export function isDefaultOffsetFetchResponsePartition(x: Encodable<OffsetFetchResponsePartition>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.committedOffset === undefined || x.committedOffset === 0n)
-    && (x.committedLeaderEpoch === undefined || x.committedLeaderEpoch === -1)
-    && (x.metadata === undefined || x.metadata === "")
-    && (x.errorCode === undefined || x.errorCode === 0);
 }
 
 export function readOffsetFetchResponseGroup(r: Reader, v: number): OffsetFetchResponseGroup {
@@ -416,29 +344,19 @@ export function readOffsetFetchResponseGroup(r: Reader, v: number): OffsetFetchR
 
 export function writeOffsetFetchResponseGroup(w: Writer, v: number, x: Encodable<OffsetFetchResponseGroup>): void {
   const flex = v >= 6;
-  if (v >= 8) { const val = (x.groupId ?? ""); w.str(flex, val); }
+  if (v >= 8) w.str(flex, (x.groupId ?? ""));
   else {
     if (x.groupId !== undefined && !(x.groupId === "")) absentField('OffsetFetchResponse', 'groupId', v);
   }
-  if (v >= 8) { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeOffsetFetchResponseTopics); }
+  if (v >= 8) writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeOffsetFetchResponseTopics);
   else {
     if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) absentField('OffsetFetchResponse', 'topics', v);
   }
-  if (v >= 8) { const val = (x.errorCode ?? 0); w.int16(val); }
+  if (v >= 8) w.int16((x.errorCode ?? 0));
   else {
     if (x.errorCode !== undefined && !(x.errorCode === 0)) absentField('OffsetFetchResponse', 'errorCode', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultOffsetFetchResponseGroup(): OffsetFetchResponseGroup {
-  return { groupId: "", topics: [], errorCode: 0 };
-}
-
-export function isDefaultOffsetFetchResponseGroup(x: Encodable<OffsetFetchResponseGroup>): boolean {
-  return (x.groupId === undefined || x.groupId === "")
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.errorCode === undefined || x.errorCode === 0);
 }
 
 export function readOffsetFetchResponseTopics(r: Reader, v: number): OffsetFetchResponseTopics {
@@ -456,24 +374,15 @@ export function readOffsetFetchResponseTopics(r: Reader, v: number): OffsetFetch
 
 export function writeOffsetFetchResponseTopics(w: Writer, v: number, x: Encodable<OffsetFetchResponseTopics>): void {
   const flex = v >= 6;
-  if (v >= 8) { const val = (x.name ?? ""); w.str(flex, val); }
+  if (v >= 8) w.str(flex, (x.name ?? ""));
   else {
     if (x.name !== undefined && !(x.name === "")) absentField('OffsetFetchResponse', 'name', v);
   }
-  if (v >= 8) { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeOffsetFetchResponsePartitions); }
+  if (v >= 8) writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeOffsetFetchResponsePartitions);
   else {
     if (x.partitions !== undefined && !((x.partitions !== null && x.partitions.length === 0))) absentField('OffsetFetchResponse', 'partitions', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultOffsetFetchResponseTopics(): OffsetFetchResponseTopics {
-  return { name: "", partitions: [] };
-}
-
-export function isDefaultOffsetFetchResponseTopics(x: Encodable<OffsetFetchResponseTopics>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readOffsetFetchResponsePartitions(r: Reader, v: number): OffsetFetchResponsePartitions {
@@ -494,36 +403,24 @@ export function readOffsetFetchResponsePartitions(r: Reader, v: number): OffsetF
 
 export function writeOffsetFetchResponsePartitions(w: Writer, v: number, x: Encodable<OffsetFetchResponsePartitions>): void {
   const flex = v >= 6;
-  if (v >= 8) { const val = (x.partitionIndex ?? 0); w.int32(val); }
+  if (v >= 8) w.int32((x.partitionIndex ?? 0));
   else {
     if (x.partitionIndex !== undefined && !(x.partitionIndex === 0)) absentField('OffsetFetchResponse', 'partitionIndex', v);
   }
-  if (v >= 8) { const val = (x.committedOffset ?? 0n); w.int64(val); }
+  if (v >= 8) w.int64((x.committedOffset ?? 0n));
   else {
     if (x.committedOffset !== undefined && !(x.committedOffset === 0n)) absentField('OffsetFetchResponse', 'committedOffset', v);
   }
-  if (v >= 8) { const val = (x.committedLeaderEpoch ?? -1); w.int32(val); }
-  if (v >= 8) { const val = (x.metadata === undefined ? "" : x.metadata); w.nstr(flex, val); }
+  if (v >= 8) w.int32((x.committedLeaderEpoch ?? -1));
+  if (v >= 8) w.nstr(flex, (x.metadata === undefined ? "" : x.metadata));
   else {
     if (x.metadata !== undefined && !(x.metadata === "")) absentField('OffsetFetchResponse', 'metadata', v);
   }
-  if (v >= 8) { const val = (x.errorCode ?? 0); w.int16(val); }
+  if (v >= 8) w.int16((x.errorCode ?? 0));
   else {
     if (x.errorCode !== undefined && !(x.errorCode === 0)) absentField('OffsetFetchResponse', 'errorCode', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultOffsetFetchResponsePartitions(): OffsetFetchResponsePartitions {
-  return { partitionIndex: 0, committedOffset: 0n, committedLeaderEpoch: -1, metadata: "", errorCode: 0 };
-}
-
-export function isDefaultOffsetFetchResponsePartitions(x: Encodable<OffsetFetchResponsePartitions>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.committedOffset === undefined || x.committedOffset === 0n)
-    && (x.committedLeaderEpoch === undefined || x.committedLeaderEpoch === -1)
-    && (x.metadata === undefined || x.metadata === "")
-    && (x.errorCode === undefined || x.errorCode === 0);
 }
 
 export const OffsetFetchResponse: MessageCodec<OffsetFetchResponse> = messageCodec<OffsetFetchResponse>(

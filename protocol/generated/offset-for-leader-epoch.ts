@@ -45,18 +45,9 @@ export function readOffsetForLeaderEpochRequest(r: Reader, v: number): OffsetFor
 
 export function writeOffsetForLeaderEpochRequest(w: Writer, v: number, x: Encodable<OffsetForLeaderEpochRequest>): void {
   const flex = v >= 4;
-  if (v >= 3) { const val = (x.replicaId ?? -2); w.int32(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeOffsetForLeaderEpochRequestOffsetForLeaderTopic); }
+  if (v >= 3) w.int32((x.replicaId ?? -2));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeOffsetForLeaderEpochRequestOffsetForLeaderTopic);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultOffsetForLeaderEpochRequest(): OffsetForLeaderEpochRequest {
-  return { replicaId: -2, topics: [] };
-}
-
-export function isDefaultOffsetForLeaderEpochRequest(x: Encodable<OffsetForLeaderEpochRequest>): boolean {
-  return (x.replicaId === undefined || x.replicaId === -2)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readOffsetForLeaderEpochRequestOffsetForLeaderTopic(r: Reader, v: number): OffsetForLeaderEpochRequestOffsetForLeaderTopic {
@@ -74,18 +65,9 @@ export function readOffsetForLeaderEpochRequestOffsetForLeaderTopic(r: Reader, v
 
 export function writeOffsetForLeaderEpochRequestOffsetForLeaderTopic(w: Writer, v: number, x: Encodable<OffsetForLeaderEpochRequestOffsetForLeaderTopic>): void {
   const flex = v >= 4;
-  { const val = (x.topic ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeOffsetForLeaderEpochRequestOffsetForLeaderPartition); }
+  w.str(flex, (x.topic ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeOffsetForLeaderEpochRequestOffsetForLeaderPartition);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultOffsetForLeaderEpochRequestOffsetForLeaderTopic(): OffsetForLeaderEpochRequestOffsetForLeaderTopic {
-  return { topic: "", partitions: [] };
-}
-
-export function isDefaultOffsetForLeaderEpochRequestOffsetForLeaderTopic(x: Encodable<OffsetForLeaderEpochRequestOffsetForLeaderTopic>): boolean {
-  return (x.topic === undefined || x.topic === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readOffsetForLeaderEpochRequestOffsetForLeaderPartition(r: Reader, v: number): OffsetForLeaderEpochRequestOffsetForLeaderPartition {
@@ -104,20 +86,10 @@ export function readOffsetForLeaderEpochRequestOffsetForLeaderPartition(r: Reade
 
 export function writeOffsetForLeaderEpochRequestOffsetForLeaderPartition(w: Writer, v: number, x: Encodable<OffsetForLeaderEpochRequestOffsetForLeaderPartition>): void {
   const flex = v >= 4;
-  { const val = (x.partition ?? 0); w.int32(val); }
-  if (v >= 2) { const val = (x.currentLeaderEpoch ?? -1); w.int32(val); }
-  { const val = (x.leaderEpoch ?? 0); w.int32(val); }
+  w.int32((x.partition ?? 0));
+  if (v >= 2) w.int32((x.currentLeaderEpoch ?? -1));
+  w.int32((x.leaderEpoch ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultOffsetForLeaderEpochRequestOffsetForLeaderPartition(): OffsetForLeaderEpochRequestOffsetForLeaderPartition {
-  return { partition: 0, currentLeaderEpoch: -1, leaderEpoch: 0 };
-}
-
-export function isDefaultOffsetForLeaderEpochRequestOffsetForLeaderPartition(x: Encodable<OffsetForLeaderEpochRequestOffsetForLeaderPartition>): boolean {
-  return (x.partition === undefined || x.partition === 0)
-    && (x.currentLeaderEpoch === undefined || x.currentLeaderEpoch === -1)
-    && (x.leaderEpoch === undefined || x.leaderEpoch === 0);
 }
 
 export const OffsetForLeaderEpochRequest: MessageCodec<OffsetForLeaderEpochRequest> = messageCodec<OffsetForLeaderEpochRequest>(
@@ -169,18 +141,9 @@ export function readOffsetForLeaderEpochResponse(r: Reader, v: number): OffsetFo
 
 export function writeOffsetForLeaderEpochResponse(w: Writer, v: number, x: Encodable<OffsetForLeaderEpochResponse>): void {
   const flex = v >= 4;
-  if (v >= 2) { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeOffsetForLeaderEpochResponseOffsetForLeaderTopicResult); }
+  if (v >= 2) w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeOffsetForLeaderEpochResponseOffsetForLeaderTopicResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultOffsetForLeaderEpochResponse(): OffsetForLeaderEpochResponse {
-  return { throttleTimeMs: 0, topics: [] };
-}
-
-export function isDefaultOffsetForLeaderEpochResponse(x: Encodable<OffsetForLeaderEpochResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(r: Reader, v: number): OffsetForLeaderEpochResponseOffsetForLeaderTopicResult {
@@ -198,18 +161,9 @@ export function readOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(r: Re
 
 export function writeOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(w: Writer, v: number, x: Encodable<OffsetForLeaderEpochResponseOffsetForLeaderTopicResult>): void {
   const flex = v >= 4;
-  { const val = (x.topic ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeOffsetForLeaderEpochResponseEpochEndOffset); }
+  w.str(flex, (x.topic ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeOffsetForLeaderEpochResponseEpochEndOffset);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(): OffsetForLeaderEpochResponseOffsetForLeaderTopicResult {
-  return { topic: "", partitions: [] };
-}
-
-export function isDefaultOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(x: Encodable<OffsetForLeaderEpochResponseOffsetForLeaderTopicResult>): boolean {
-  return (x.topic === undefined || x.topic === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readOffsetForLeaderEpochResponseEpochEndOffset(r: Reader, v: number): OffsetForLeaderEpochResponseEpochEndOffset {
@@ -229,22 +183,11 @@ export function readOffsetForLeaderEpochResponseEpochEndOffset(r: Reader, v: num
 
 export function writeOffsetForLeaderEpochResponseEpochEndOffset(w: Writer, v: number, x: Encodable<OffsetForLeaderEpochResponseEpochEndOffset>): void {
   const flex = v >= 4;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.partition ?? 0); w.int32(val); }
-  if (v >= 1) { const val = (x.leaderEpoch ?? -1); w.int32(val); }
-  { const val = (x.endOffset ?? -1n); w.int64(val); }
+  w.int16((x.errorCode ?? 0));
+  w.int32((x.partition ?? 0));
+  if (v >= 1) w.int32((x.leaderEpoch ?? -1));
+  w.int64((x.endOffset ?? -1n));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultOffsetForLeaderEpochResponseEpochEndOffset(): OffsetForLeaderEpochResponseEpochEndOffset {
-  return { errorCode: 0, partition: 0, leaderEpoch: -1, endOffset: -1n };
-}
-
-export function isDefaultOffsetForLeaderEpochResponseEpochEndOffset(x: Encodable<OffsetForLeaderEpochResponseEpochEndOffset>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.partition === undefined || x.partition === 0)
-    && (x.leaderEpoch === undefined || x.leaderEpoch === -1)
-    && (x.endOffset === undefined || x.endOffset === -1n);
 }
 
 export const OffsetForLeaderEpochResponse: MessageCodec<OffsetForLeaderEpochResponse> = messageCodec<OffsetForLeaderEpochResponse>(

@@ -49,25 +49,14 @@ export function readProduceRequest(r: Reader, v: number): ProduceRequest {
 
 export function writeProduceRequest(w: Writer, v: number, x: Encodable<ProduceRequest>): void {
   const flex = v >= 9;
-  if (v >= 3) { const val = (x.transactionalId === undefined ? null : x.transactionalId); w.nstr(flex, val); }
+  if (v >= 3) w.nstr(flex, (x.transactionalId === undefined ? null : x.transactionalId));
   else {
     if (x.transactionalId !== undefined && !(x.transactionalId === null)) absentField('ProduceRequest', 'transactionalId', v);
   }
-  { const val = (x.acks ?? 0); w.int16(val); }
-  { const val = (x.timeoutMs ?? 0); w.int32(val); }
-  { const val = (x.topicData ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeProduceRequestTopicProduceData); }
+  w.int16((x.acks ?? 0));
+  w.int32((x.timeoutMs ?? 0));
+  writeArray(w, flex, v, (x.topicData ?? EMPTY_ARRAY), writeProduceRequestTopicProduceData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultProduceRequest(): ProduceRequest {
-  return { transactionalId: null, acks: 0, timeoutMs: 0, topicData: [] };
-}
-
-export function isDefaultProduceRequest(x: Encodable<ProduceRequest>): boolean {
-  return (x.transactionalId === undefined || x.transactionalId === null)
-    && (x.acks === undefined || x.acks === 0)
-    && (x.timeoutMs === undefined || x.timeoutMs === 0)
-    && (x.topicData === undefined || (x.topicData !== null && x.topicData.length === 0));
 }
 
 export function readProduceRequestTopicProduceData(r: Reader, v: number): ProduceRequestTopicProduceData {
@@ -85,18 +74,9 @@ export function readProduceRequestTopicProduceData(r: Reader, v: number): Produc
 
 export function writeProduceRequestTopicProduceData(w: Writer, v: number, x: Encodable<ProduceRequestTopicProduceData>): void {
   const flex = v >= 9;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitionData ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeProduceRequestPartitionProduceData); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitionData ?? EMPTY_ARRAY), writeProduceRequestPartitionProduceData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultProduceRequestTopicProduceData(): ProduceRequestTopicProduceData {
-  return { name: "", partitionData: [] };
-}
-
-export function isDefaultProduceRequestTopicProduceData(x: Encodable<ProduceRequestTopicProduceData>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitionData === undefined || (x.partitionData !== null && x.partitionData.length === 0));
 }
 
 export function readProduceRequestPartitionProduceData(r: Reader, v: number): ProduceRequestPartitionProduceData {
@@ -114,18 +94,9 @@ export function readProduceRequestPartitionProduceData(r: Reader, v: number): Pr
 
 export function writeProduceRequestPartitionProduceData(w: Writer, v: number, x: Encodable<ProduceRequestPartitionProduceData>): void {
   const flex = v >= 9;
-  { const val = (x.index ?? 0); w.int32(val); }
-  { const val = (x.records === undefined ? null : x.records); w.nbytes(flex, val); }
+  w.int32((x.index ?? 0));
+  w.nbytes(flex, (x.records === undefined ? null : x.records));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultProduceRequestPartitionProduceData(): ProduceRequestPartitionProduceData {
-  return { index: 0, records: null };
-}
-
-export function isDefaultProduceRequestPartitionProduceData(x: Encodable<ProduceRequestPartitionProduceData>): boolean {
-  return (x.index === undefined || x.index === 0)
-    && (x.records === undefined || x.records === null);
 }
 
 export const ProduceRequest: MessageCodec<ProduceRequest> = messageCodec<ProduceRequest>(
@@ -225,24 +196,14 @@ export function readProduceResponse(r: Reader, v: number): ProduceResponse {
 
 export function writeProduceResponse(w: Writer, v: number, x: Encodable<ProduceResponse>): void {
   const flex = v >= 9;
-  { const val = (x.responses ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeProduceResponseTopicProduceResponse); }
-  if (v >= 1) { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
+  writeArray(w, flex, v, (x.responses ?? EMPTY_ARRAY), writeProduceResponseTopicProduceResponse);
+  if (v >= 1) w.int32((x.throttleTimeMs ?? 0));
   const tagged: TaggedWrite[] = [];
   if (v >= 10) { const val = x.nodeEndpoints; if (val !== undefined && !((val !== null && val.length === 0))) tagged.push([0, (w) => { writeArray(w, true, v, val, writeProduceResponseNodeEndpoint); }]); }
   else {
     if (x.nodeEndpoints !== undefined && !((x.nodeEndpoints !== null && x.nodeEndpoints.length === 0))) absentField('ProduceResponse', 'nodeEndpoints', v);
   }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
-}
-
-export function defaultProduceResponse(): ProduceResponse {
-  return { responses: [], throttleTimeMs: 0, nodeEndpoints: [] };
-}
-
-export function isDefaultProduceResponse(x: Encodable<ProduceResponse>): boolean {
-  return (x.responses === undefined || (x.responses !== null && x.responses.length === 0))
-    && (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.nodeEndpoints === undefined || (x.nodeEndpoints !== null && x.nodeEndpoints.length === 0));
 }
 
 export function readProduceResponseTopicProduceResponse(r: Reader, v: number): ProduceResponseTopicProduceResponse {
@@ -260,18 +221,9 @@ export function readProduceResponseTopicProduceResponse(r: Reader, v: number): P
 
 export function writeProduceResponseTopicProduceResponse(w: Writer, v: number, x: Encodable<ProduceResponseTopicProduceResponse>): void {
   const flex = v >= 9;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitionResponses ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeProduceResponsePartitionProduceResponse); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitionResponses ?? EMPTY_ARRAY), writeProduceResponsePartitionProduceResponse);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultProduceResponseTopicProduceResponse(): ProduceResponseTopicProduceResponse {
-  return { name: "", partitionResponses: [] };
-}
-
-export function isDefaultProduceResponseTopicProduceResponse(x: Encodable<ProduceResponseTopicProduceResponse>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitionResponses === undefined || (x.partitionResponses !== null && x.partitionResponses.length === 0));
 }
 
 export function readProduceResponsePartitionProduceResponse(r: Reader, v: number): ProduceResponsePartitionProduceResponse {
@@ -304,34 +256,19 @@ export function readProduceResponsePartitionProduceResponse(r: Reader, v: number
 
 export function writeProduceResponsePartitionProduceResponse(w: Writer, v: number, x: Encodable<ProduceResponsePartitionProduceResponse>): void {
   const flex = v >= 9;
-  { const val = (x.index ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.baseOffset ?? 0n); w.int64(val); }
-  if (v >= 2) { const val = (x.logAppendTimeMs ?? -1n); w.int64(val); }
-  if (v >= 5) { const val = (x.logStartOffset ?? -1n); w.int64(val); }
-  if (v >= 8) { const val = (x.recordErrors ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeProduceResponseBatchIndexAndErrorMessage); }
-  if (v >= 8) { const val = (x.errorMessage === undefined ? null : x.errorMessage); w.nstr(flex, val); }
+  w.int32((x.index ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.int64((x.baseOffset ?? 0n));
+  if (v >= 2) w.int64((x.logAppendTimeMs ?? -1n));
+  if (v >= 5) w.int64((x.logStartOffset ?? -1n));
+  if (v >= 8) writeArray(w, flex, v, (x.recordErrors ?? EMPTY_ARRAY), writeProduceResponseBatchIndexAndErrorMessage);
+  if (v >= 8) w.nstr(flex, (x.errorMessage === undefined ? null : x.errorMessage));
   const tagged: TaggedWrite[] = [];
   if (v >= 10) { const val = x.currentLeader; if (val !== undefined && !((val !== null && isDefaultProduceResponseLeaderIdAndEpoch(val)))) tagged.push([0, (w) => { writeProduceResponseLeaderIdAndEpoch(w, v, val); }]); }
   else {
     if (x.currentLeader !== undefined && !((x.currentLeader !== null && isDefaultProduceResponseLeaderIdAndEpoch(x.currentLeader)))) absentField('ProduceResponse', 'currentLeader', v);
   }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
-}
-
-export function defaultProduceResponsePartitionProduceResponse(): ProduceResponsePartitionProduceResponse {
-  return { index: 0, errorCode: 0, baseOffset: 0n, logAppendTimeMs: -1n, logStartOffset: -1n, recordErrors: [], errorMessage: null, currentLeader: defaultProduceResponseLeaderIdAndEpoch() };
-}
-
-export function isDefaultProduceResponsePartitionProduceResponse(x: Encodable<ProduceResponsePartitionProduceResponse>): boolean {
-  return (x.index === undefined || x.index === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.baseOffset === undefined || x.baseOffset === 0n)
-    && (x.logAppendTimeMs === undefined || x.logAppendTimeMs === -1n)
-    && (x.logStartOffset === undefined || x.logStartOffset === -1n)
-    && (x.recordErrors === undefined || (x.recordErrors !== null && x.recordErrors.length === 0))
-    && (x.errorMessage === undefined || x.errorMessage === null)
-    && (x.currentLeader === undefined || (x.currentLeader !== null && isDefaultProduceResponseLeaderIdAndEpoch(x.currentLeader)));
 }
 
 export function readProduceResponseBatchIndexAndErrorMessage(r: Reader, v: number): ProduceResponseBatchIndexAndErrorMessage {
@@ -349,24 +286,15 @@ export function readProduceResponseBatchIndexAndErrorMessage(r: Reader, v: numbe
 
 export function writeProduceResponseBatchIndexAndErrorMessage(w: Writer, v: number, x: Encodable<ProduceResponseBatchIndexAndErrorMessage>): void {
   const flex = v >= 9;
-  if (v >= 8) { const val = (x.batchIndex ?? 0); w.int32(val); }
+  if (v >= 8) w.int32((x.batchIndex ?? 0));
   else {
     if (x.batchIndex !== undefined && !(x.batchIndex === 0)) absentField('ProduceResponse', 'batchIndex', v);
   }
-  if (v >= 8) { const val = (x.batchIndexErrorMessage === undefined ? null : x.batchIndexErrorMessage); w.nstr(flex, val); }
+  if (v >= 8) w.nstr(flex, (x.batchIndexErrorMessage === undefined ? null : x.batchIndexErrorMessage));
   else {
     if (x.batchIndexErrorMessage !== undefined && !(x.batchIndexErrorMessage === null)) absentField('ProduceResponse', 'batchIndexErrorMessage', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultProduceResponseBatchIndexAndErrorMessage(): ProduceResponseBatchIndexAndErrorMessage {
-  return { batchIndex: 0, batchIndexErrorMessage: null };
-}
-
-export function isDefaultProduceResponseBatchIndexAndErrorMessage(x: Encodable<ProduceResponseBatchIndexAndErrorMessage>): boolean {
-  return (x.batchIndex === undefined || x.batchIndex === 0)
-    && (x.batchIndexErrorMessage === undefined || x.batchIndexErrorMessage === null);
 }
 
 export function readProduceResponseLeaderIdAndEpoch(r: Reader, v: number): ProduceResponseLeaderIdAndEpoch {
@@ -384,11 +312,11 @@ export function readProduceResponseLeaderIdAndEpoch(r: Reader, v: number): Produ
 
 export function writeProduceResponseLeaderIdAndEpoch(w: Writer, v: number, x: Encodable<ProduceResponseLeaderIdAndEpoch>): void {
   const flex = v >= 9;
-  if (v >= 10) { const val = (x.leaderId ?? -1); w.int32(val); }
+  if (v >= 10) w.int32((x.leaderId ?? -1));
   else {
     if (x.leaderId !== undefined && !(x.leaderId === -1)) absentField('ProduceResponse', 'leaderId', v);
   }
-  if (v >= 10) { const val = (x.leaderEpoch ?? -1); w.int32(val); }
+  if (v >= 10) w.int32((x.leaderEpoch ?? -1));
   else {
     if (x.leaderEpoch !== undefined && !(x.leaderEpoch === -1)) absentField('ProduceResponse', 'leaderEpoch', v);
   }
@@ -421,34 +349,23 @@ export function readProduceResponseNodeEndpoint(r: Reader, v: number): ProduceRe
 
 export function writeProduceResponseNodeEndpoint(w: Writer, v: number, x: Encodable<ProduceResponseNodeEndpoint>): void {
   const flex = v >= 9;
-  if (v >= 10) { const val = (x.nodeId ?? 0); w.int32(val); }
+  if (v >= 10) w.int32((x.nodeId ?? 0));
   else {
     if (x.nodeId !== undefined && !(x.nodeId === 0)) absentField('ProduceResponse', 'nodeId', v);
   }
-  if (v >= 10) { const val = (x.host ?? ""); w.str(flex, val); }
+  if (v >= 10) w.str(flex, (x.host ?? ""));
   else {
     if (x.host !== undefined && !(x.host === "")) absentField('ProduceResponse', 'host', v);
   }
-  if (v >= 10) { const val = (x.port ?? 0); w.int32(val); }
+  if (v >= 10) w.int32((x.port ?? 0));
   else {
     if (x.port !== undefined && !(x.port === 0)) absentField('ProduceResponse', 'port', v);
   }
-  if (v >= 10) { const val = (x.rack === undefined ? null : x.rack); w.nstr(flex, val); }
+  if (v >= 10) w.nstr(flex, (x.rack === undefined ? null : x.rack));
   else {
     if (x.rack !== undefined && !(x.rack === null)) absentField('ProduceResponse', 'rack', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultProduceResponseNodeEndpoint(): ProduceResponseNodeEndpoint {
-  return { nodeId: 0, host: "", port: 0, rack: null };
-}
-
-export function isDefaultProduceResponseNodeEndpoint(x: Encodable<ProduceResponseNodeEndpoint>): boolean {
-  return (x.nodeId === undefined || x.nodeId === 0)
-    && (x.host === undefined || x.host === "")
-    && (x.port === undefined || x.port === 0)
-    && (x.rack === undefined || x.rack === null);
 }
 
 export const ProduceResponse: MessageCodec<ProduceResponse> = messageCodec<ProduceResponse>(

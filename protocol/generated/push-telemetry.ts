@@ -36,24 +36,12 @@ export function readPushTelemetryRequest(r: Reader, v: number): PushTelemetryReq
 
 export function writePushTelemetryRequest(w: Writer, v: number, x: Encodable<PushTelemetryRequest>): void {
   const flex = true;
-  { const val = (x.clientInstanceId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.subscriptionId ?? 0); w.int32(val); }
-  { const val = (x.terminating ?? false); w.bool(val); }
-  { const val = (x.compressionType ?? 0); w.int8(val); }
-  { const val = (x.metrics ?? EMPTY_BYTES); w.bytes(flex, val); }
+  w.uuid((x.clientInstanceId ?? ZERO_UUID));
+  w.int32((x.subscriptionId ?? 0));
+  w.bool((x.terminating ?? false));
+  w.int8((x.compressionType ?? 0));
+  w.bytes(flex, (x.metrics ?? EMPTY_BYTES));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultPushTelemetryRequest(): PushTelemetryRequest {
-  return { clientInstanceId: ZERO_UUID, subscriptionId: 0, terminating: false, compressionType: 0, metrics: EMPTY_BYTES };
-}
-
-export function isDefaultPushTelemetryRequest(x: Encodable<PushTelemetryRequest>): boolean {
-  return (x.clientInstanceId === undefined || x.clientInstanceId === ZERO_UUID)
-    && (x.subscriptionId === undefined || x.subscriptionId === 0)
-    && (x.terminating === undefined || x.terminating === false)
-    && (x.compressionType === undefined || x.compressionType === 0)
-    && (x.metrics === undefined || (x.metrics !== null && x.metrics.length === 0));
 }
 
 export const PushTelemetryRequest: MessageCodec<PushTelemetryRequest> = messageCodec<PushTelemetryRequest>(
@@ -85,18 +73,9 @@ export function readPushTelemetryResponse(r: Reader, v: number): PushTelemetryRe
 
 export function writePushTelemetryResponse(w: Writer, v: number, x: Encodable<PushTelemetryResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultPushTelemetryResponse(): PushTelemetryResponse {
-  return { throttleTimeMs: 0, errorCode: 0 };
-}
-
-export function isDefaultPushTelemetryResponse(x: Encodable<PushTelemetryResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0);
 }
 
 export const PushTelemetryResponse: MessageCodec<PushTelemetryResponse> = messageCodec<PushTelemetryResponse>(

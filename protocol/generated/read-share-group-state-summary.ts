@@ -43,18 +43,9 @@ export function readReadShareGroupStateSummaryRequest(r: Reader, v: number): Rea
 
 export function writeReadShareGroupStateSummaryRequest(w: Writer, v: number, x: Encodable<ReadShareGroupStateSummaryRequest>): void {
   const flex = true;
-  { const val = (x.groupId ?? ""); w.str(flex, val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeReadShareGroupStateSummaryRequestReadStateSummaryData); }
+  w.str(flex, (x.groupId ?? ""));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeReadShareGroupStateSummaryRequestReadStateSummaryData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultReadShareGroupStateSummaryRequest(): ReadShareGroupStateSummaryRequest {
-  return { groupId: "", topics: [] };
-}
-
-export function isDefaultReadShareGroupStateSummaryRequest(x: Encodable<ReadShareGroupStateSummaryRequest>): boolean {
-  return (x.groupId === undefined || x.groupId === "")
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readReadShareGroupStateSummaryRequestReadStateSummaryData(r: Reader, v: number): ReadShareGroupStateSummaryRequestReadStateSummaryData {
@@ -72,18 +63,9 @@ export function readReadShareGroupStateSummaryRequestReadStateSummaryData(r: Rea
 
 export function writeReadShareGroupStateSummaryRequestReadStateSummaryData(w: Writer, v: number, x: Encodable<ReadShareGroupStateSummaryRequestReadStateSummaryData>): void {
   const flex = true;
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeReadShareGroupStateSummaryRequestPartitionData); }
+  w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeReadShareGroupStateSummaryRequestPartitionData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultReadShareGroupStateSummaryRequestReadStateSummaryData(): ReadShareGroupStateSummaryRequestReadStateSummaryData {
-  return { topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultReadShareGroupStateSummaryRequestReadStateSummaryData(x: Encodable<ReadShareGroupStateSummaryRequestReadStateSummaryData>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readReadShareGroupStateSummaryRequestPartitionData(r: Reader, v: number): ReadShareGroupStateSummaryRequestPartitionData {
@@ -101,18 +83,9 @@ export function readReadShareGroupStateSummaryRequestPartitionData(r: Reader, v:
 
 export function writeReadShareGroupStateSummaryRequestPartitionData(w: Writer, v: number, x: Encodable<ReadShareGroupStateSummaryRequestPartitionData>): void {
   const flex = true;
-  { const val = (x.partition ?? 0); w.int32(val); }
-  { const val = (x.leaderEpoch ?? 0); w.int32(val); }
+  w.int32((x.partition ?? 0));
+  w.int32((x.leaderEpoch ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultReadShareGroupStateSummaryRequestPartitionData(): ReadShareGroupStateSummaryRequestPartitionData {
-  return { partition: 0, leaderEpoch: 0 };
-}
-
-export function isDefaultReadShareGroupStateSummaryRequestPartitionData(x: Encodable<ReadShareGroupStateSummaryRequestPartitionData>): boolean {
-  return (x.partition === undefined || x.partition === 0)
-    && (x.leaderEpoch === undefined || x.leaderEpoch === 0);
 }
 
 export const ReadShareGroupStateSummaryRequest: MessageCodec<ReadShareGroupStateSummaryRequest> = messageCodec<ReadShareGroupStateSummaryRequest>(
@@ -163,16 +136,8 @@ export function readReadShareGroupStateSummaryResponse(r: Reader, v: number): Re
 
 export function writeReadShareGroupStateSummaryResponse(w: Writer, v: number, x: Encodable<ReadShareGroupStateSummaryResponse>): void {
   const flex = true;
-  { const val = (x.results ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeReadShareGroupStateSummaryResponseReadStateSummaryResult); }
+  writeArray(w, flex, v, (x.results ?? EMPTY_ARRAY), writeReadShareGroupStateSummaryResponseReadStateSummaryResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultReadShareGroupStateSummaryResponse(): ReadShareGroupStateSummaryResponse {
-  return { results: [] };
-}
-
-export function isDefaultReadShareGroupStateSummaryResponse(x: Encodable<ReadShareGroupStateSummaryResponse>): boolean {
-  return (x.results === undefined || (x.results !== null && x.results.length === 0));
 }
 
 export function readReadShareGroupStateSummaryResponseReadStateSummaryResult(r: Reader, v: number): ReadShareGroupStateSummaryResponseReadStateSummaryResult {
@@ -190,18 +155,9 @@ export function readReadShareGroupStateSummaryResponseReadStateSummaryResult(r: 
 
 export function writeReadShareGroupStateSummaryResponseReadStateSummaryResult(w: Writer, v: number, x: Encodable<ReadShareGroupStateSummaryResponseReadStateSummaryResult>): void {
   const flex = true;
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeReadShareGroupStateSummaryResponsePartitionResult); }
+  w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeReadShareGroupStateSummaryResponsePartitionResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultReadShareGroupStateSummaryResponseReadStateSummaryResult(): ReadShareGroupStateSummaryResponseReadStateSummaryResult {
-  return { topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultReadShareGroupStateSummaryResponseReadStateSummaryResult(x: Encodable<ReadShareGroupStateSummaryResponseReadStateSummaryResult>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readReadShareGroupStateSummaryResponsePartitionResult(r: Reader, v: number): ReadShareGroupStateSummaryResponsePartitionResult {
@@ -222,24 +178,12 @@ export function readReadShareGroupStateSummaryResponsePartitionResult(r: Reader,
 
 export function writeReadShareGroupStateSummaryResponsePartitionResult(w: Writer, v: number, x: Encodable<ReadShareGroupStateSummaryResponsePartitionResult>): void {
   const flex = true;
-  { const val = (x.partition ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? null : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.stateEpoch ?? 0); w.int32(val); }
-  { const val = (x.startOffset ?? 0n); w.int64(val); }
+  w.int32((x.partition ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? null : x.errorMessage));
+  w.int32((x.stateEpoch ?? 0));
+  w.int64((x.startOffset ?? 0n));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultReadShareGroupStateSummaryResponsePartitionResult(): ReadShareGroupStateSummaryResponsePartitionResult {
-  return { partition: 0, errorCode: 0, errorMessage: null, stateEpoch: 0, startOffset: 0n };
-}
-
-export function isDefaultReadShareGroupStateSummaryResponsePartitionResult(x: Encodable<ReadShareGroupStateSummaryResponsePartitionResult>): boolean {
-  return (x.partition === undefined || x.partition === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === null)
-    && (x.stateEpoch === undefined || x.stateEpoch === 0)
-    && (x.startOffset === undefined || x.startOffset === 0n);
 }
 
 export const ReadShareGroupStateSummaryResponse: MessageCodec<ReadShareGroupStateSummaryResponse> = messageCodec<ReadShareGroupStateSummaryResponse>(

@@ -43,18 +43,9 @@ export function readReadShareGroupStateRequest(r: Reader, v: number): ReadShareG
 
 export function writeReadShareGroupStateRequest(w: Writer, v: number, x: Encodable<ReadShareGroupStateRequest>): void {
   const flex = true;
-  { const val = (x.groupId ?? ""); w.str(flex, val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeReadShareGroupStateRequestReadStateData); }
+  w.str(flex, (x.groupId ?? ""));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeReadShareGroupStateRequestReadStateData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultReadShareGroupStateRequest(): ReadShareGroupStateRequest {
-  return { groupId: "", topics: [] };
-}
-
-export function isDefaultReadShareGroupStateRequest(x: Encodable<ReadShareGroupStateRequest>): boolean {
-  return (x.groupId === undefined || x.groupId === "")
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readReadShareGroupStateRequestReadStateData(r: Reader, v: number): ReadShareGroupStateRequestReadStateData {
@@ -72,18 +63,9 @@ export function readReadShareGroupStateRequestReadStateData(r: Reader, v: number
 
 export function writeReadShareGroupStateRequestReadStateData(w: Writer, v: number, x: Encodable<ReadShareGroupStateRequestReadStateData>): void {
   const flex = true;
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeReadShareGroupStateRequestPartitionData); }
+  w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeReadShareGroupStateRequestPartitionData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultReadShareGroupStateRequestReadStateData(): ReadShareGroupStateRequestReadStateData {
-  return { topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultReadShareGroupStateRequestReadStateData(x: Encodable<ReadShareGroupStateRequestReadStateData>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readReadShareGroupStateRequestPartitionData(r: Reader, v: number): ReadShareGroupStateRequestPartitionData {
@@ -101,18 +83,9 @@ export function readReadShareGroupStateRequestPartitionData(r: Reader, v: number
 
 export function writeReadShareGroupStateRequestPartitionData(w: Writer, v: number, x: Encodable<ReadShareGroupStateRequestPartitionData>): void {
   const flex = true;
-  { const val = (x.partition ?? 0); w.int32(val); }
-  { const val = (x.leaderEpoch ?? 0); w.int32(val); }
+  w.int32((x.partition ?? 0));
+  w.int32((x.leaderEpoch ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultReadShareGroupStateRequestPartitionData(): ReadShareGroupStateRequestPartitionData {
-  return { partition: 0, leaderEpoch: 0 };
-}
-
-export function isDefaultReadShareGroupStateRequestPartitionData(x: Encodable<ReadShareGroupStateRequestPartitionData>): boolean {
-  return (x.partition === undefined || x.partition === 0)
-    && (x.leaderEpoch === undefined || x.leaderEpoch === 0);
 }
 
 export const ReadShareGroupStateRequest: MessageCodec<ReadShareGroupStateRequest> = messageCodec<ReadShareGroupStateRequest>(
@@ -177,16 +150,8 @@ export function readReadShareGroupStateResponse(r: Reader, v: number): ReadShare
 
 export function writeReadShareGroupStateResponse(w: Writer, v: number, x: Encodable<ReadShareGroupStateResponse>): void {
   const flex = true;
-  { const val = (x.results ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeReadShareGroupStateResponseReadStateResult); }
+  writeArray(w, flex, v, (x.results ?? EMPTY_ARRAY), writeReadShareGroupStateResponseReadStateResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultReadShareGroupStateResponse(): ReadShareGroupStateResponse {
-  return { results: [] };
-}
-
-export function isDefaultReadShareGroupStateResponse(x: Encodable<ReadShareGroupStateResponse>): boolean {
-  return (x.results === undefined || (x.results !== null && x.results.length === 0));
 }
 
 export function readReadShareGroupStateResponseReadStateResult(r: Reader, v: number): ReadShareGroupStateResponseReadStateResult {
@@ -204,18 +169,9 @@ export function readReadShareGroupStateResponseReadStateResult(r: Reader, v: num
 
 export function writeReadShareGroupStateResponseReadStateResult(w: Writer, v: number, x: Encodable<ReadShareGroupStateResponseReadStateResult>): void {
   const flex = true;
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeReadShareGroupStateResponsePartitionResult); }
+  w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeReadShareGroupStateResponsePartitionResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultReadShareGroupStateResponseReadStateResult(): ReadShareGroupStateResponseReadStateResult {
-  return { topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultReadShareGroupStateResponseReadStateResult(x: Encodable<ReadShareGroupStateResponseReadStateResult>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readReadShareGroupStateResponsePartitionResult(r: Reader, v: number): ReadShareGroupStateResponsePartitionResult {
@@ -237,26 +193,13 @@ export function readReadShareGroupStateResponsePartitionResult(r: Reader, v: num
 
 export function writeReadShareGroupStateResponsePartitionResult(w: Writer, v: number, x: Encodable<ReadShareGroupStateResponsePartitionResult>): void {
   const flex = true;
-  { const val = (x.partition ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? null : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.stateEpoch ?? 0); w.int32(val); }
-  { const val = (x.startOffset ?? 0n); w.int64(val); }
-  { const val = (x.stateBatches ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeReadShareGroupStateResponseStateBatch); }
+  w.int32((x.partition ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? null : x.errorMessage));
+  w.int32((x.stateEpoch ?? 0));
+  w.int64((x.startOffset ?? 0n));
+  writeArray(w, flex, v, (x.stateBatches ?? EMPTY_ARRAY), writeReadShareGroupStateResponseStateBatch);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultReadShareGroupStateResponsePartitionResult(): ReadShareGroupStateResponsePartitionResult {
-  return { partition: 0, errorCode: 0, errorMessage: null, stateEpoch: 0, startOffset: 0n, stateBatches: [] };
-}
-
-export function isDefaultReadShareGroupStateResponsePartitionResult(x: Encodable<ReadShareGroupStateResponsePartitionResult>): boolean {
-  return (x.partition === undefined || x.partition === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === null)
-    && (x.stateEpoch === undefined || x.stateEpoch === 0)
-    && (x.startOffset === undefined || x.startOffset === 0n)
-    && (x.stateBatches === undefined || (x.stateBatches !== null && x.stateBatches.length === 0));
 }
 
 export function readReadShareGroupStateResponseStateBatch(r: Reader, v: number): ReadShareGroupStateResponseStateBatch {
@@ -276,22 +219,11 @@ export function readReadShareGroupStateResponseStateBatch(r: Reader, v: number):
 
 export function writeReadShareGroupStateResponseStateBatch(w: Writer, v: number, x: Encodable<ReadShareGroupStateResponseStateBatch>): void {
   const flex = true;
-  { const val = (x.firstOffset ?? 0n); w.int64(val); }
-  { const val = (x.lastOffset ?? 0n); w.int64(val); }
-  { const val = (x.deliveryState ?? 0); w.int8(val); }
-  { const val = (x.deliveryCount ?? 0); w.int16(val); }
+  w.int64((x.firstOffset ?? 0n));
+  w.int64((x.lastOffset ?? 0n));
+  w.int8((x.deliveryState ?? 0));
+  w.int16((x.deliveryCount ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultReadShareGroupStateResponseStateBatch(): ReadShareGroupStateResponseStateBatch {
-  return { firstOffset: 0n, lastOffset: 0n, deliveryState: 0, deliveryCount: 0 };
-}
-
-export function isDefaultReadShareGroupStateResponseStateBatch(x: Encodable<ReadShareGroupStateResponseStateBatch>): boolean {
-  return (x.firstOffset === undefined || x.firstOffset === 0n)
-    && (x.lastOffset === undefined || x.lastOffset === 0n)
-    && (x.deliveryState === undefined || x.deliveryState === 0)
-    && (x.deliveryCount === undefined || x.deliveryCount === 0);
 }
 
 export const ReadShareGroupStateResponse: MessageCodec<ReadShareGroupStateResponse> = messageCodec<ReadShareGroupStateResponse>(

@@ -29,20 +29,10 @@ export function readRemoveRaftVoterRequest(r: Reader, v: number): RemoveRaftVote
 
 export function writeRemoveRaftVoterRequest(w: Writer, v: number, x: Encodable<RemoveRaftVoterRequest>): void {
   const flex = true;
-  { const val = (x.clusterId === undefined ? "" : x.clusterId); w.nstr(flex, val); }
-  { const val = (x.voterId ?? 0); w.int32(val); }
-  { const val = (x.voterDirectoryId ?? ZERO_UUID); w.uuid(val); }
+  w.nstr(flex, (x.clusterId === undefined ? "" : x.clusterId));
+  w.int32((x.voterId ?? 0));
+  w.uuid((x.voterDirectoryId ?? ZERO_UUID));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultRemoveRaftVoterRequest(): RemoveRaftVoterRequest {
-  return { clusterId: "", voterId: 0, voterDirectoryId: ZERO_UUID };
-}
-
-export function isDefaultRemoveRaftVoterRequest(x: Encodable<RemoveRaftVoterRequest>): boolean {
-  return (x.clusterId === undefined || x.clusterId === "")
-    && (x.voterId === undefined || x.voterId === 0)
-    && (x.voterDirectoryId === undefined || x.voterDirectoryId === ZERO_UUID);
 }
 
 export const RemoveRaftVoterRequest: MessageCodec<RemoveRaftVoterRequest> = messageCodec<RemoveRaftVoterRequest>(
@@ -77,20 +67,10 @@ export function readRemoveRaftVoterResponse(r: Reader, v: number): RemoveRaftVot
 
 export function writeRemoveRaftVoterResponse(w: Writer, v: number, x: Encodable<RemoveRaftVoterResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultRemoveRaftVoterResponse(): RemoveRaftVoterResponse {
-  return { throttleTimeMs: 0, errorCode: 0, errorMessage: "" };
-}
-
-export function isDefaultRemoveRaftVoterResponse(x: Encodable<RemoveRaftVoterResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "");
 }
 
 export const RemoveRaftVoterResponse: MessageCodec<RemoveRaftVoterResponse> = messageCodec<RemoveRaftVoterResponse>(

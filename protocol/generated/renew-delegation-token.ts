@@ -27,18 +27,9 @@ export function readRenewDelegationTokenRequest(r: Reader, v: number): RenewDele
 
 export function writeRenewDelegationTokenRequest(w: Writer, v: number, x: Encodable<RenewDelegationTokenRequest>): void {
   const flex = v >= 2;
-  { const val = (x.hmac ?? EMPTY_BYTES); w.bytes(flex, val); }
-  { const val = (x.renewPeriodMs ?? 0n); w.int64(val); }
+  w.bytes(flex, (x.hmac ?? EMPTY_BYTES));
+  w.int64((x.renewPeriodMs ?? 0n));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultRenewDelegationTokenRequest(): RenewDelegationTokenRequest {
-  return { hmac: EMPTY_BYTES, renewPeriodMs: 0n };
-}
-
-export function isDefaultRenewDelegationTokenRequest(x: Encodable<RenewDelegationTokenRequest>): boolean {
-  return (x.hmac === undefined || (x.hmac !== null && x.hmac.length === 0))
-    && (x.renewPeriodMs === undefined || x.renewPeriodMs === 0n);
 }
 
 export const RenewDelegationTokenRequest: MessageCodec<RenewDelegationTokenRequest> = messageCodec<RenewDelegationTokenRequest>(
@@ -73,20 +64,10 @@ export function readRenewDelegationTokenResponse(r: Reader, v: number): RenewDel
 
 export function writeRenewDelegationTokenResponse(w: Writer, v: number, x: Encodable<RenewDelegationTokenResponse>): void {
   const flex = v >= 2;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.expiryTimestampMs ?? 0n); w.int64(val); }
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
+  w.int16((x.errorCode ?? 0));
+  w.int64((x.expiryTimestampMs ?? 0n));
+  w.int32((x.throttleTimeMs ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultRenewDelegationTokenResponse(): RenewDelegationTokenResponse {
-  return { errorCode: 0, expiryTimestampMs: 0n, throttleTimeMs: 0 };
-}
-
-export function isDefaultRenewDelegationTokenResponse(x: Encodable<RenewDelegationTokenResponse>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.expiryTimestampMs === undefined || x.expiryTimestampMs === 0n)
-    && (x.throttleTimeMs === undefined || x.throttleTimeMs === 0);
 }
 
 export const RenewDelegationTokenResponse: MessageCodec<RenewDelegationTokenResponse> = messageCodec<RenewDelegationTokenResponse>(

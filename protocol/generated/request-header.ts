@@ -32,22 +32,11 @@ export function readRequestHeader(r: Reader, v: number): RequestHeader {
 
 export function writeRequestHeader(w: Writer, v: number, x: Encodable<RequestHeader>): void {
   const flex = v >= 2;
-  { const val = (x.requestApiKey ?? 0); w.int16(val); }
-  { const val = (x.requestApiVersion ?? 0); w.int16(val); }
-  { const val = (x.correlationId ?? 0); w.int32(val); }
-  if (v >= 1) { const val = (x.clientId === undefined ? "" : x.clientId); w.nstr(false, val); }
+  w.int16((x.requestApiKey ?? 0));
+  w.int16((x.requestApiVersion ?? 0));
+  w.int32((x.correlationId ?? 0));
+  if (v >= 1) w.nstr(false, (x.clientId === undefined ? "" : x.clientId));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultRequestHeader(): RequestHeader {
-  return { requestApiKey: 0, requestApiVersion: 0, correlationId: 0, clientId: "" };
-}
-
-export function isDefaultRequestHeader(x: Encodable<RequestHeader>): boolean {
-  return (x.requestApiKey === undefined || x.requestApiKey === 0)
-    && (x.requestApiVersion === undefined || x.requestApiVersion === 0)
-    && (x.correlationId === undefined || x.correlationId === 0)
-    && (x.clientId === undefined || x.clientId === "");
 }
 
 export const RequestHeader: MessageCodec<RequestHeader> = messageCodec<RequestHeader>(

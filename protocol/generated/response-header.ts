@@ -23,16 +23,8 @@ export function readResponseHeader(r: Reader, v: number): ResponseHeader {
 
 export function writeResponseHeader(w: Writer, v: number, x: Encodable<ResponseHeader>): void {
   const flex = v >= 1;
-  { const val = (x.correlationId ?? 0); w.int32(val); }
+  w.int32((x.correlationId ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultResponseHeader(): ResponseHeader {
-  return { correlationId: 0 };
-}
-
-export function isDefaultResponseHeader(x: Encodable<ResponseHeader>): boolean {
-  return (x.correlationId === undefined || x.correlationId === 0);
 }
 
 export const ResponseHeader: MessageCodec<ResponseHeader> = messageCodec<ResponseHeader>(

@@ -24,16 +24,8 @@ export function readSaslAuthenticateRequest(r: Reader, v: number): SaslAuthentic
 
 export function writeSaslAuthenticateRequest(w: Writer, v: number, x: Encodable<SaslAuthenticateRequest>): void {
   const flex = v >= 2;
-  { const val = (x.authBytes ?? EMPTY_BYTES); w.bytes(flex, val); }
+  w.bytes(flex, (x.authBytes ?? EMPTY_BYTES));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultSaslAuthenticateRequest(): SaslAuthenticateRequest {
-  return { authBytes: EMPTY_BYTES };
-}
-
-export function isDefaultSaslAuthenticateRequest(x: Encodable<SaslAuthenticateRequest>): boolean {
-  return (x.authBytes === undefined || (x.authBytes !== null && x.authBytes.length === 0));
 }
 
 export const SaslAuthenticateRequest: MessageCodec<SaslAuthenticateRequest> = messageCodec<SaslAuthenticateRequest>(
@@ -71,22 +63,11 @@ export function readSaslAuthenticateResponse(r: Reader, v: number): SaslAuthenti
 
 export function writeSaslAuthenticateResponse(w: Writer, v: number, x: Encodable<SaslAuthenticateResponse>): void {
   const flex = v >= 2;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.authBytes ?? EMPTY_BYTES); w.bytes(flex, val); }
-  if (v >= 1) { const val = (x.sessionLifetimeMs ?? 0n); w.int64(val); }
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
+  w.bytes(flex, (x.authBytes ?? EMPTY_BYTES));
+  if (v >= 1) w.int64((x.sessionLifetimeMs ?? 0n));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultSaslAuthenticateResponse(): SaslAuthenticateResponse {
-  return { errorCode: 0, errorMessage: "", authBytes: EMPTY_BYTES, sessionLifetimeMs: 0n };
-}
-
-export function isDefaultSaslAuthenticateResponse(x: Encodable<SaslAuthenticateResponse>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "")
-    && (x.authBytes === undefined || (x.authBytes !== null && x.authBytes.length === 0))
-    && (x.sessionLifetimeMs === undefined || x.sessionLifetimeMs === 0n);
 }
 
 export const SaslAuthenticateResponse: MessageCodec<SaslAuthenticateResponse> = messageCodec<SaslAuthenticateResponse>(

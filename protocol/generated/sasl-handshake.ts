@@ -17,15 +17,7 @@ export function readSaslHandshakeRequest(r: Reader, v: number): SaslHandshakeReq
 }
 
 export function writeSaslHandshakeRequest(w: Writer, v: number, x: Encodable<SaslHandshakeRequest>): void {
-  { const val = (x.mechanism ?? ""); w.str(false, val); }
-}
-
-export function defaultSaslHandshakeRequest(): SaslHandshakeRequest {
-  return { mechanism: "" };
-}
-
-export function isDefaultSaslHandshakeRequest(x: Encodable<SaslHandshakeRequest>): boolean {
-  return (x.mechanism === undefined || x.mechanism === "");
+  w.str(false, (x.mechanism ?? ""));
 }
 
 export const SaslHandshakeRequest: MessageCodec<SaslHandshakeRequest> = messageCodec<SaslHandshakeRequest>(
@@ -50,17 +42,8 @@ export function readSaslHandshakeResponse(r: Reader, v: number): SaslHandshakeRe
 }
 
 export function writeSaslHandshakeResponse(w: Writer, v: number, x: Encodable<SaslHandshakeResponse>): void {
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.mechanisms ?? EMPTY_ARRAY); writeArray(w, false, v, val, writeElement.string); }
-}
-
-export function defaultSaslHandshakeResponse(): SaslHandshakeResponse {
-  return { errorCode: 0, mechanisms: [] };
-}
-
-export function isDefaultSaslHandshakeResponse(x: Encodable<SaslHandshakeResponse>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.mechanisms === undefined || (x.mechanisms !== null && x.mechanisms.length === 0));
+  w.int16((x.errorCode ?? 0));
+  writeArray(w, false, v, (x.mechanisms ?? EMPTY_ARRAY), writeElement.string);
 }
 
 export const SaslHandshakeResponse: MessageCodec<SaslHandshakeResponse> = messageCodec<SaslHandshakeResponse>(

@@ -59,22 +59,11 @@ export function readShareAcknowledgeRequest(r: Reader, v: number): ShareAcknowle
 
 export function writeShareAcknowledgeRequest(w: Writer, v: number, x: Encodable<ShareAcknowledgeRequest>): void {
   const flex = true;
-  { const val = (x.groupId === undefined ? null : x.groupId); w.nstr(flex, val); }
-  { const val = (x.memberId === undefined ? "" : x.memberId); w.nstr(flex, val); }
-  { const val = (x.shareSessionEpoch ?? 0); w.int32(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeShareAcknowledgeRequestAcknowledgeTopic); }
+  w.nstr(flex, (x.groupId === undefined ? null : x.groupId));
+  w.nstr(flex, (x.memberId === undefined ? "" : x.memberId));
+  w.int32((x.shareSessionEpoch ?? 0));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeShareAcknowledgeRequestAcknowledgeTopic);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareAcknowledgeRequest(): ShareAcknowledgeRequest {
-  return { groupId: null, memberId: "", shareSessionEpoch: 0, topics: [] };
-}
-
-export function isDefaultShareAcknowledgeRequest(x: Encodable<ShareAcknowledgeRequest>): boolean {
-  return (x.groupId === undefined || x.groupId === null)
-    && (x.memberId === undefined || x.memberId === "")
-    && (x.shareSessionEpoch === undefined || x.shareSessionEpoch === 0)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readShareAcknowledgeRequestAcknowledgeTopic(r: Reader, v: number): ShareAcknowledgeRequestAcknowledgeTopic {
@@ -92,18 +81,9 @@ export function readShareAcknowledgeRequestAcknowledgeTopic(r: Reader, v: number
 
 export function writeShareAcknowledgeRequestAcknowledgeTopic(w: Writer, v: number, x: Encodable<ShareAcknowledgeRequestAcknowledgeTopic>): void {
   const flex = true;
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeShareAcknowledgeRequestAcknowledgePartition); }
+  w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeShareAcknowledgeRequestAcknowledgePartition);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareAcknowledgeRequestAcknowledgeTopic(): ShareAcknowledgeRequestAcknowledgeTopic {
-  return { topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultShareAcknowledgeRequestAcknowledgeTopic(x: Encodable<ShareAcknowledgeRequestAcknowledgeTopic>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readShareAcknowledgeRequestAcknowledgePartition(r: Reader, v: number): ShareAcknowledgeRequestAcknowledgePartition {
@@ -121,18 +101,9 @@ export function readShareAcknowledgeRequestAcknowledgePartition(r: Reader, v: nu
 
 export function writeShareAcknowledgeRequestAcknowledgePartition(w: Writer, v: number, x: Encodable<ShareAcknowledgeRequestAcknowledgePartition>): void {
   const flex = true;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.acknowledgementBatches ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeShareAcknowledgeRequestAcknowledgementBatch); }
+  w.int32((x.partitionIndex ?? 0));
+  writeArray(w, flex, v, (x.acknowledgementBatches ?? EMPTY_ARRAY), writeShareAcknowledgeRequestAcknowledgementBatch);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareAcknowledgeRequestAcknowledgePartition(): ShareAcknowledgeRequestAcknowledgePartition {
-  return { partitionIndex: 0, acknowledgementBatches: [] };
-}
-
-export function isDefaultShareAcknowledgeRequestAcknowledgePartition(x: Encodable<ShareAcknowledgeRequestAcknowledgePartition>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.acknowledgementBatches === undefined || (x.acknowledgementBatches !== null && x.acknowledgementBatches.length === 0));
 }
 
 export function readShareAcknowledgeRequestAcknowledgementBatch(r: Reader, v: number): ShareAcknowledgeRequestAcknowledgementBatch {
@@ -151,20 +122,10 @@ export function readShareAcknowledgeRequestAcknowledgementBatch(r: Reader, v: nu
 
 export function writeShareAcknowledgeRequestAcknowledgementBatch(w: Writer, v: number, x: Encodable<ShareAcknowledgeRequestAcknowledgementBatch>): void {
   const flex = true;
-  { const val = (x.firstOffset ?? 0n); w.int64(val); }
-  { const val = (x.lastOffset ?? 0n); w.int64(val); }
-  { const val = (x.acknowledgeTypes ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int8); }
+  w.int64((x.firstOffset ?? 0n));
+  w.int64((x.lastOffset ?? 0n));
+  writeArray(w, flex, v, (x.acknowledgeTypes ?? EMPTY_ARRAY), writeElement.int8);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareAcknowledgeRequestAcknowledgementBatch(): ShareAcknowledgeRequestAcknowledgementBatch {
-  return { firstOffset: 0n, lastOffset: 0n, acknowledgeTypes: [] };
-}
-
-export function isDefaultShareAcknowledgeRequestAcknowledgementBatch(x: Encodable<ShareAcknowledgeRequestAcknowledgementBatch>): boolean {
-  return (x.firstOffset === undefined || x.firstOffset === 0n)
-    && (x.lastOffset === undefined || x.lastOffset === 0n)
-    && (x.acknowledgeTypes === undefined || (x.acknowledgeTypes !== null && x.acknowledgeTypes.length === 0));
 }
 
 export const ShareAcknowledgeRequest: MessageCodec<ShareAcknowledgeRequest> = messageCodec<ShareAcknowledgeRequest>(
@@ -245,24 +206,12 @@ export function readShareAcknowledgeResponse(r: Reader, v: number): ShareAcknowl
 
 export function writeShareAcknowledgeResponse(w: Writer, v: number, x: Encodable<ShareAcknowledgeResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? null : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.responses ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeShareAcknowledgeResponseShareAcknowledgeTopicResponse); }
-  { const val = (x.nodeEndpoints ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeShareAcknowledgeResponseNodeEndpoint); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? null : x.errorMessage));
+  writeArray(w, flex, v, (x.responses ?? EMPTY_ARRAY), writeShareAcknowledgeResponseShareAcknowledgeTopicResponse);
+  writeArray(w, flex, v, (x.nodeEndpoints ?? EMPTY_ARRAY), writeShareAcknowledgeResponseNodeEndpoint);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareAcknowledgeResponse(): ShareAcknowledgeResponse {
-  return { throttleTimeMs: 0, errorCode: 0, errorMessage: null, responses: [], nodeEndpoints: [] };
-}
-
-export function isDefaultShareAcknowledgeResponse(x: Encodable<ShareAcknowledgeResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === null)
-    && (x.responses === undefined || (x.responses !== null && x.responses.length === 0))
-    && (x.nodeEndpoints === undefined || (x.nodeEndpoints !== null && x.nodeEndpoints.length === 0));
 }
 
 export function readShareAcknowledgeResponseShareAcknowledgeTopicResponse(r: Reader, v: number): ShareAcknowledgeResponseShareAcknowledgeTopicResponse {
@@ -280,18 +229,9 @@ export function readShareAcknowledgeResponseShareAcknowledgeTopicResponse(r: Rea
 
 export function writeShareAcknowledgeResponseShareAcknowledgeTopicResponse(w: Writer, v: number, x: Encodable<ShareAcknowledgeResponseShareAcknowledgeTopicResponse>): void {
   const flex = true;
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeShareAcknowledgeResponsePartitionData); }
+  w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeShareAcknowledgeResponsePartitionData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareAcknowledgeResponseShareAcknowledgeTopicResponse(): ShareAcknowledgeResponseShareAcknowledgeTopicResponse {
-  return { topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultShareAcknowledgeResponseShareAcknowledgeTopicResponse(x: Encodable<ShareAcknowledgeResponseShareAcknowledgeTopicResponse>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readShareAcknowledgeResponsePartitionData(r: Reader, v: number): ShareAcknowledgeResponsePartitionData {
@@ -311,22 +251,11 @@ export function readShareAcknowledgeResponsePartitionData(r: Reader, v: number):
 
 export function writeShareAcknowledgeResponsePartitionData(w: Writer, v: number, x: Encodable<ShareAcknowledgeResponsePartitionData>): void {
   const flex = true;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? null : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.currentLeader ?? {}); writeShareAcknowledgeResponseLeaderIdAndEpoch(w, v, val); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? null : x.errorMessage));
+  writeShareAcknowledgeResponseLeaderIdAndEpoch(w, v, (x.currentLeader ?? {}));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareAcknowledgeResponsePartitionData(): ShareAcknowledgeResponsePartitionData {
-  return { partitionIndex: 0, errorCode: 0, errorMessage: null, currentLeader: defaultShareAcknowledgeResponseLeaderIdAndEpoch() };
-}
-
-export function isDefaultShareAcknowledgeResponsePartitionData(x: Encodable<ShareAcknowledgeResponsePartitionData>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === null)
-    && (x.currentLeader === undefined || (x.currentLeader !== null && isDefaultShareAcknowledgeResponseLeaderIdAndEpoch(x.currentLeader)));
 }
 
 export function readShareAcknowledgeResponseLeaderIdAndEpoch(r: Reader, v: number): ShareAcknowledgeResponseLeaderIdAndEpoch {
@@ -344,18 +273,9 @@ export function readShareAcknowledgeResponseLeaderIdAndEpoch(r: Reader, v: numbe
 
 export function writeShareAcknowledgeResponseLeaderIdAndEpoch(w: Writer, v: number, x: Encodable<ShareAcknowledgeResponseLeaderIdAndEpoch>): void {
   const flex = true;
-  { const val = (x.leaderId ?? 0); w.int32(val); }
-  { const val = (x.leaderEpoch ?? 0); w.int32(val); }
+  w.int32((x.leaderId ?? 0));
+  w.int32((x.leaderEpoch ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareAcknowledgeResponseLeaderIdAndEpoch(): ShareAcknowledgeResponseLeaderIdAndEpoch {
-  return { leaderId: 0, leaderEpoch: 0 };
-}
-
-export function isDefaultShareAcknowledgeResponseLeaderIdAndEpoch(x: Encodable<ShareAcknowledgeResponseLeaderIdAndEpoch>): boolean {
-  return (x.leaderId === undefined || x.leaderId === 0)
-    && (x.leaderEpoch === undefined || x.leaderEpoch === 0);
 }
 
 export function readShareAcknowledgeResponseNodeEndpoint(r: Reader, v: number): ShareAcknowledgeResponseNodeEndpoint {
@@ -375,22 +295,11 @@ export function readShareAcknowledgeResponseNodeEndpoint(r: Reader, v: number): 
 
 export function writeShareAcknowledgeResponseNodeEndpoint(w: Writer, v: number, x: Encodable<ShareAcknowledgeResponseNodeEndpoint>): void {
   const flex = true;
-  { const val = (x.nodeId ?? 0); w.int32(val); }
-  { const val = (x.host ?? ""); w.str(flex, val); }
-  { const val = (x.port ?? 0); w.int32(val); }
-  { const val = (x.rack === undefined ? null : x.rack); w.nstr(flex, val); }
+  w.int32((x.nodeId ?? 0));
+  w.str(flex, (x.host ?? ""));
+  w.int32((x.port ?? 0));
+  w.nstr(flex, (x.rack === undefined ? null : x.rack));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareAcknowledgeResponseNodeEndpoint(): ShareAcknowledgeResponseNodeEndpoint {
-  return { nodeId: 0, host: "", port: 0, rack: null };
-}
-
-export function isDefaultShareAcknowledgeResponseNodeEndpoint(x: Encodable<ShareAcknowledgeResponseNodeEndpoint>): boolean {
-  return (x.nodeId === undefined || x.nodeId === 0)
-    && (x.host === undefined || x.host === "")
-    && (x.port === undefined || x.port === 0)
-    && (x.rack === undefined || x.rack === null);
 }
 
 export const ShareAcknowledgeResponse: MessageCodec<ShareAcknowledgeResponse> = messageCodec<ShareAcknowledgeResponse>(

@@ -81,30 +81,15 @@ export function readShareFetchRequest(r: Reader, v: number): ShareFetchRequest {
 
 export function writeShareFetchRequest(w: Writer, v: number, x: Encodable<ShareFetchRequest>): void {
   const flex = true;
-  { const val = (x.groupId === undefined ? null : x.groupId); w.nstr(flex, val); }
-  { const val = (x.memberId === undefined ? "" : x.memberId); w.nstr(flex, val); }
-  { const val = (x.shareSessionEpoch ?? 0); w.int32(val); }
-  { const val = (x.maxWaitMs ?? 0); w.int32(val); }
-  { const val = (x.minBytes ?? 0); w.int32(val); }
-  { const val = (x.maxBytes ?? 2147483647); w.int32(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeShareFetchRequestFetchTopic); }
-  { const val = (x.forgottenTopicsData ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeShareFetchRequestForgottenTopic); }
+  w.nstr(flex, (x.groupId === undefined ? null : x.groupId));
+  w.nstr(flex, (x.memberId === undefined ? "" : x.memberId));
+  w.int32((x.shareSessionEpoch ?? 0));
+  w.int32((x.maxWaitMs ?? 0));
+  w.int32((x.minBytes ?? 0));
+  w.int32((x.maxBytes ?? 2147483647));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeShareFetchRequestFetchTopic);
+  writeArray(w, flex, v, (x.forgottenTopicsData ?? EMPTY_ARRAY), writeShareFetchRequestForgottenTopic);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareFetchRequest(): ShareFetchRequest {
-  return { groupId: null, memberId: "", shareSessionEpoch: 0, maxWaitMs: 0, minBytes: 0, maxBytes: 2147483647, topics: [], forgottenTopicsData: [] };
-}
-
-export function isDefaultShareFetchRequest(x: Encodable<ShareFetchRequest>): boolean {
-  return (x.groupId === undefined || x.groupId === null)
-    && (x.memberId === undefined || x.memberId === "")
-    && (x.shareSessionEpoch === undefined || x.shareSessionEpoch === 0)
-    && (x.maxWaitMs === undefined || x.maxWaitMs === 0)
-    && (x.minBytes === undefined || x.minBytes === 0)
-    && (x.maxBytes === undefined || x.maxBytes === 2147483647)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.forgottenTopicsData === undefined || (x.forgottenTopicsData !== null && x.forgottenTopicsData.length === 0));
 }
 
 export function readShareFetchRequestFetchTopic(r: Reader, v: number): ShareFetchRequestFetchTopic {
@@ -122,18 +107,9 @@ export function readShareFetchRequestFetchTopic(r: Reader, v: number): ShareFetc
 
 export function writeShareFetchRequestFetchTopic(w: Writer, v: number, x: Encodable<ShareFetchRequestFetchTopic>): void {
   const flex = true;
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeShareFetchRequestFetchPartition); }
+  w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeShareFetchRequestFetchPartition);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareFetchRequestFetchTopic(): ShareFetchRequestFetchTopic {
-  return { topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultShareFetchRequestFetchTopic(x: Encodable<ShareFetchRequestFetchTopic>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readShareFetchRequestFetchPartition(r: Reader, v: number): ShareFetchRequestFetchPartition {
@@ -152,20 +128,10 @@ export function readShareFetchRequestFetchPartition(r: Reader, v: number): Share
 
 export function writeShareFetchRequestFetchPartition(w: Writer, v: number, x: Encodable<ShareFetchRequestFetchPartition>): void {
   const flex = true;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.partitionMaxBytes ?? 0); w.int32(val); }
-  { const val = (x.acknowledgementBatches ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeShareFetchRequestAcknowledgementBatch); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int32((x.partitionMaxBytes ?? 0));
+  writeArray(w, flex, v, (x.acknowledgementBatches ?? EMPTY_ARRAY), writeShareFetchRequestAcknowledgementBatch);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareFetchRequestFetchPartition(): ShareFetchRequestFetchPartition {
-  return { partitionIndex: 0, partitionMaxBytes: 0, acknowledgementBatches: [] };
-}
-
-export function isDefaultShareFetchRequestFetchPartition(x: Encodable<ShareFetchRequestFetchPartition>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.partitionMaxBytes === undefined || x.partitionMaxBytes === 0)
-    && (x.acknowledgementBatches === undefined || (x.acknowledgementBatches !== null && x.acknowledgementBatches.length === 0));
 }
 
 export function readShareFetchRequestAcknowledgementBatch(r: Reader, v: number): ShareFetchRequestAcknowledgementBatch {
@@ -184,20 +150,10 @@ export function readShareFetchRequestAcknowledgementBatch(r: Reader, v: number):
 
 export function writeShareFetchRequestAcknowledgementBatch(w: Writer, v: number, x: Encodable<ShareFetchRequestAcknowledgementBatch>): void {
   const flex = true;
-  { const val = (x.firstOffset ?? 0n); w.int64(val); }
-  { const val = (x.lastOffset ?? 0n); w.int64(val); }
-  { const val = (x.acknowledgeTypes ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int8); }
+  w.int64((x.firstOffset ?? 0n));
+  w.int64((x.lastOffset ?? 0n));
+  writeArray(w, flex, v, (x.acknowledgeTypes ?? EMPTY_ARRAY), writeElement.int8);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareFetchRequestAcknowledgementBatch(): ShareFetchRequestAcknowledgementBatch {
-  return { firstOffset: 0n, lastOffset: 0n, acknowledgeTypes: [] };
-}
-
-export function isDefaultShareFetchRequestAcknowledgementBatch(x: Encodable<ShareFetchRequestAcknowledgementBatch>): boolean {
-  return (x.firstOffset === undefined || x.firstOffset === 0n)
-    && (x.lastOffset === undefined || x.lastOffset === 0n)
-    && (x.acknowledgeTypes === undefined || (x.acknowledgeTypes !== null && x.acknowledgeTypes.length === 0));
 }
 
 export function readShareFetchRequestForgottenTopic(r: Reader, v: number): ShareFetchRequestForgottenTopic {
@@ -215,18 +171,9 @@ export function readShareFetchRequestForgottenTopic(r: Reader, v: number): Share
 
 export function writeShareFetchRequestForgottenTopic(w: Writer, v: number, x: Encodable<ShareFetchRequestForgottenTopic>): void {
   const flex = true;
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeElement.int32);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareFetchRequestForgottenTopic(): ShareFetchRequestForgottenTopic {
-  return { topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultShareFetchRequestForgottenTopic(x: Encodable<ShareFetchRequestForgottenTopic>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export const ShareFetchRequest: MessageCodec<ShareFetchRequest> = messageCodec<ShareFetchRequest>(
@@ -325,24 +272,12 @@ export function readShareFetchResponse(r: Reader, v: number): ShareFetchResponse
 
 export function writeShareFetchResponse(w: Writer, v: number, x: Encodable<ShareFetchResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? null : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.responses ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeShareFetchResponseShareFetchableTopicResponse); }
-  { const val = (x.nodeEndpoints ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeShareFetchResponseNodeEndpoint); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? null : x.errorMessage));
+  writeArray(w, flex, v, (x.responses ?? EMPTY_ARRAY), writeShareFetchResponseShareFetchableTopicResponse);
+  writeArray(w, flex, v, (x.nodeEndpoints ?? EMPTY_ARRAY), writeShareFetchResponseNodeEndpoint);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareFetchResponse(): ShareFetchResponse {
-  return { throttleTimeMs: 0, errorCode: 0, errorMessage: null, responses: [], nodeEndpoints: [] };
-}
-
-export function isDefaultShareFetchResponse(x: Encodable<ShareFetchResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === null)
-    && (x.responses === undefined || (x.responses !== null && x.responses.length === 0))
-    && (x.nodeEndpoints === undefined || (x.nodeEndpoints !== null && x.nodeEndpoints.length === 0));
 }
 
 export function readShareFetchResponseShareFetchableTopicResponse(r: Reader, v: number): ShareFetchResponseShareFetchableTopicResponse {
@@ -360,18 +295,9 @@ export function readShareFetchResponseShareFetchableTopicResponse(r: Reader, v: 
 
 export function writeShareFetchResponseShareFetchableTopicResponse(w: Writer, v: number, x: Encodable<ShareFetchResponseShareFetchableTopicResponse>): void {
   const flex = true;
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeShareFetchResponsePartitionData); }
+  w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeShareFetchResponsePartitionData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareFetchResponseShareFetchableTopicResponse(): ShareFetchResponseShareFetchableTopicResponse {
-  return { topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultShareFetchResponseShareFetchableTopicResponse(x: Encodable<ShareFetchResponseShareFetchableTopicResponse>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readShareFetchResponsePartitionData(r: Reader, v: number): ShareFetchResponsePartitionData {
@@ -395,30 +321,15 @@ export function readShareFetchResponsePartitionData(r: Reader, v: number): Share
 
 export function writeShareFetchResponsePartitionData(w: Writer, v: number, x: Encodable<ShareFetchResponsePartitionData>): void {
   const flex = true;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? null : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.acknowledgeErrorCode ?? 0); w.int16(val); }
-  { const val = (x.acknowledgeErrorMessage === undefined ? null : x.acknowledgeErrorMessage); w.nstr(flex, val); }
-  { const val = (x.currentLeader ?? {}); writeShareFetchResponseLeaderIdAndEpoch(w, v, val); }
-  { const val = (x.records === undefined ? null : x.records); w.nbytes(flex, val); }
-  { const val = (x.acquiredRecords ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeShareFetchResponseAcquiredRecords); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? null : x.errorMessage));
+  w.int16((x.acknowledgeErrorCode ?? 0));
+  w.nstr(flex, (x.acknowledgeErrorMessage === undefined ? null : x.acknowledgeErrorMessage));
+  writeShareFetchResponseLeaderIdAndEpoch(w, v, (x.currentLeader ?? {}));
+  w.nbytes(flex, (x.records === undefined ? null : x.records));
+  writeArray(w, flex, v, (x.acquiredRecords ?? EMPTY_ARRAY), writeShareFetchResponseAcquiredRecords);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareFetchResponsePartitionData(): ShareFetchResponsePartitionData {
-  return { partitionIndex: 0, errorCode: 0, errorMessage: null, acknowledgeErrorCode: 0, acknowledgeErrorMessage: null, currentLeader: defaultShareFetchResponseLeaderIdAndEpoch(), records: null, acquiredRecords: [] };
-}
-
-export function isDefaultShareFetchResponsePartitionData(x: Encodable<ShareFetchResponsePartitionData>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === null)
-    && (x.acknowledgeErrorCode === undefined || x.acknowledgeErrorCode === 0)
-    && (x.acknowledgeErrorMessage === undefined || x.acknowledgeErrorMessage === null)
-    && (x.currentLeader === undefined || (x.currentLeader !== null && isDefaultShareFetchResponseLeaderIdAndEpoch(x.currentLeader)))
-    && (x.records === undefined || x.records === null)
-    && (x.acquiredRecords === undefined || (x.acquiredRecords !== null && x.acquiredRecords.length === 0));
 }
 
 export function readShareFetchResponseLeaderIdAndEpoch(r: Reader, v: number): ShareFetchResponseLeaderIdAndEpoch {
@@ -436,18 +347,9 @@ export function readShareFetchResponseLeaderIdAndEpoch(r: Reader, v: number): Sh
 
 export function writeShareFetchResponseLeaderIdAndEpoch(w: Writer, v: number, x: Encodable<ShareFetchResponseLeaderIdAndEpoch>): void {
   const flex = true;
-  { const val = (x.leaderId ?? 0); w.int32(val); }
-  { const val = (x.leaderEpoch ?? 0); w.int32(val); }
+  w.int32((x.leaderId ?? 0));
+  w.int32((x.leaderEpoch ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareFetchResponseLeaderIdAndEpoch(): ShareFetchResponseLeaderIdAndEpoch {
-  return { leaderId: 0, leaderEpoch: 0 };
-}
-
-export function isDefaultShareFetchResponseLeaderIdAndEpoch(x: Encodable<ShareFetchResponseLeaderIdAndEpoch>): boolean {
-  return (x.leaderId === undefined || x.leaderId === 0)
-    && (x.leaderEpoch === undefined || x.leaderEpoch === 0);
 }
 
 export function readShareFetchResponseAcquiredRecords(r: Reader, v: number): ShareFetchResponseAcquiredRecords {
@@ -466,20 +368,10 @@ export function readShareFetchResponseAcquiredRecords(r: Reader, v: number): Sha
 
 export function writeShareFetchResponseAcquiredRecords(w: Writer, v: number, x: Encodable<ShareFetchResponseAcquiredRecords>): void {
   const flex = true;
-  { const val = (x.firstOffset ?? 0n); w.int64(val); }
-  { const val = (x.lastOffset ?? 0n); w.int64(val); }
-  { const val = (x.deliveryCount ?? 0); w.int16(val); }
+  w.int64((x.firstOffset ?? 0n));
+  w.int64((x.lastOffset ?? 0n));
+  w.int16((x.deliveryCount ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareFetchResponseAcquiredRecords(): ShareFetchResponseAcquiredRecords {
-  return { firstOffset: 0n, lastOffset: 0n, deliveryCount: 0 };
-}
-
-export function isDefaultShareFetchResponseAcquiredRecords(x: Encodable<ShareFetchResponseAcquiredRecords>): boolean {
-  return (x.firstOffset === undefined || x.firstOffset === 0n)
-    && (x.lastOffset === undefined || x.lastOffset === 0n)
-    && (x.deliveryCount === undefined || x.deliveryCount === 0);
 }
 
 export function readShareFetchResponseNodeEndpoint(r: Reader, v: number): ShareFetchResponseNodeEndpoint {
@@ -499,22 +391,11 @@ export function readShareFetchResponseNodeEndpoint(r: Reader, v: number): ShareF
 
 export function writeShareFetchResponseNodeEndpoint(w: Writer, v: number, x: Encodable<ShareFetchResponseNodeEndpoint>): void {
   const flex = true;
-  { const val = (x.nodeId ?? 0); w.int32(val); }
-  { const val = (x.host ?? ""); w.str(flex, val); }
-  { const val = (x.port ?? 0); w.int32(val); }
-  { const val = (x.rack === undefined ? null : x.rack); w.nstr(flex, val); }
+  w.int32((x.nodeId ?? 0));
+  w.str(flex, (x.host ?? ""));
+  w.int32((x.port ?? 0));
+  w.nstr(flex, (x.rack === undefined ? null : x.rack));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareFetchResponseNodeEndpoint(): ShareFetchResponseNodeEndpoint {
-  return { nodeId: 0, host: "", port: 0, rack: null };
-}
-
-export function isDefaultShareFetchResponseNodeEndpoint(x: Encodable<ShareFetchResponseNodeEndpoint>): boolean {
-  return (x.nodeId === undefined || x.nodeId === 0)
-    && (x.host === undefined || x.host === "")
-    && (x.port === undefined || x.port === 0)
-    && (x.rack === undefined || x.rack === null);
 }
 
 export const ShareFetchResponse: MessageCodec<ShareFetchResponse> = messageCodec<ShareFetchResponse>(

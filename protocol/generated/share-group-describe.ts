@@ -27,18 +27,9 @@ export function readShareGroupDescribeRequest(r: Reader, v: number): ShareGroupD
 
 export function writeShareGroupDescribeRequest(w: Writer, v: number, x: Encodable<ShareGroupDescribeRequest>): void {
   const flex = true;
-  { const val = (x.groupIds ?? EMPTY_ARRAY); writeArray(w, flex, v, val, (flex ? writeElement.compactString : writeElement.string)); }
-  { const val = (x.includeAuthorizedOperations ?? false); w.bool(val); }
+  writeArray(w, flex, v, (x.groupIds ?? EMPTY_ARRAY), (flex ? writeElement.compactString : writeElement.string));
+  w.bool((x.includeAuthorizedOperations ?? false));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareGroupDescribeRequest(): ShareGroupDescribeRequest {
-  return { groupIds: [], includeAuthorizedOperations: false };
-}
-
-export function isDefaultShareGroupDescribeRequest(x: Encodable<ShareGroupDescribeRequest>): boolean {
-  return (x.groupIds === undefined || (x.groupIds !== null && x.groupIds.length === 0))
-    && (x.includeAuthorizedOperations === undefined || x.includeAuthorizedOperations === false);
 }
 
 export const ShareGroupDescribeRequest: MessageCodec<ShareGroupDescribeRequest> = messageCodec<ShareGroupDescribeRequest>(
@@ -126,18 +117,9 @@ export function readShareGroupDescribeResponse(r: Reader, v: number): ShareGroup
 
 export function writeShareGroupDescribeResponse(w: Writer, v: number, x: Encodable<ShareGroupDescribeResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.groups ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeShareGroupDescribeResponseDescribedGroup); }
+  w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.groups ?? EMPTY_ARRAY), writeShareGroupDescribeResponseDescribedGroup);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareGroupDescribeResponse(): ShareGroupDescribeResponse {
-  return { throttleTimeMs: 0, groups: [] };
-}
-
-export function isDefaultShareGroupDescribeResponse(x: Encodable<ShareGroupDescribeResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.groups === undefined || (x.groups !== null && x.groups.length === 0));
 }
 
 export function readShareGroupDescribeResponseDescribedGroup(r: Reader, v: number): ShareGroupDescribeResponseDescribedGroup {
@@ -162,32 +144,16 @@ export function readShareGroupDescribeResponseDescribedGroup(r: Reader, v: numbe
 
 export function writeShareGroupDescribeResponseDescribedGroup(w: Writer, v: number, x: Encodable<ShareGroupDescribeResponseDescribedGroup>): void {
   const flex = true;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? null : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.groupId ?? ""); w.str(flex, val); }
-  { const val = (x.groupState ?? ""); w.str(flex, val); }
-  { const val = (x.groupEpoch ?? 0); w.int32(val); }
-  { const val = (x.assignmentEpoch ?? 0); w.int32(val); }
-  { const val = (x.assignorName ?? ""); w.str(flex, val); }
-  { const val = (x.members ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeShareGroupDescribeResponseMember); }
-  { const val = (x.authorizedOperations ?? -2147483648); w.int32(val); }
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? null : x.errorMessage));
+  w.str(flex, (x.groupId ?? ""));
+  w.str(flex, (x.groupState ?? ""));
+  w.int32((x.groupEpoch ?? 0));
+  w.int32((x.assignmentEpoch ?? 0));
+  w.str(flex, (x.assignorName ?? ""));
+  writeArray(w, flex, v, (x.members ?? EMPTY_ARRAY), writeShareGroupDescribeResponseMember);
+  w.int32((x.authorizedOperations ?? -2147483648));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareGroupDescribeResponseDescribedGroup(): ShareGroupDescribeResponseDescribedGroup {
-  return { errorCode: 0, errorMessage: null, groupId: "", groupState: "", groupEpoch: 0, assignmentEpoch: 0, assignorName: "", members: [], authorizedOperations: -2147483648 };
-}
-
-export function isDefaultShareGroupDescribeResponseDescribedGroup(x: Encodable<ShareGroupDescribeResponseDescribedGroup>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === null)
-    && (x.groupId === undefined || x.groupId === "")
-    && (x.groupState === undefined || x.groupState === "")
-    && (x.groupEpoch === undefined || x.groupEpoch === 0)
-    && (x.assignmentEpoch === undefined || x.assignmentEpoch === 0)
-    && (x.assignorName === undefined || x.assignorName === "")
-    && (x.members === undefined || (x.members !== null && x.members.length === 0))
-    && (x.authorizedOperations === undefined || x.authorizedOperations === -2147483648);
 }
 
 export function readShareGroupDescribeResponseMember(r: Reader, v: number): ShareGroupDescribeResponseMember {
@@ -210,28 +176,14 @@ export function readShareGroupDescribeResponseMember(r: Reader, v: number): Shar
 
 export function writeShareGroupDescribeResponseMember(w: Writer, v: number, x: Encodable<ShareGroupDescribeResponseMember>): void {
   const flex = true;
-  { const val = (x.memberId ?? ""); w.str(flex, val); }
-  { const val = (x.rackId === undefined ? null : x.rackId); w.nstr(flex, val); }
-  { const val = (x.memberEpoch ?? 0); w.int32(val); }
-  { const val = (x.clientId ?? ""); w.str(flex, val); }
-  { const val = (x.clientHost ?? ""); w.str(flex, val); }
-  { const val = (x.subscribedTopicNames ?? EMPTY_ARRAY); writeArray(w, flex, v, val, (flex ? writeElement.compactString : writeElement.string)); }
-  { const val = (x.assignment ?? {}); writeShareGroupDescribeResponseAssignment(w, v, val); }
+  w.str(flex, (x.memberId ?? ""));
+  w.nstr(flex, (x.rackId === undefined ? null : x.rackId));
+  w.int32((x.memberEpoch ?? 0));
+  w.str(flex, (x.clientId ?? ""));
+  w.str(flex, (x.clientHost ?? ""));
+  writeArray(w, flex, v, (x.subscribedTopicNames ?? EMPTY_ARRAY), (flex ? writeElement.compactString : writeElement.string));
+  writeShareGroupDescribeResponseAssignment(w, v, (x.assignment ?? {}));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareGroupDescribeResponseMember(): ShareGroupDescribeResponseMember {
-  return { memberId: "", rackId: null, memberEpoch: 0, clientId: "", clientHost: "", subscribedTopicNames: [], assignment: defaultShareGroupDescribeResponseAssignment() };
-}
-
-export function isDefaultShareGroupDescribeResponseMember(x: Encodable<ShareGroupDescribeResponseMember>): boolean {
-  return (x.memberId === undefined || x.memberId === "")
-    && (x.rackId === undefined || x.rackId === null)
-    && (x.memberEpoch === undefined || x.memberEpoch === 0)
-    && (x.clientId === undefined || x.clientId === "")
-    && (x.clientHost === undefined || x.clientHost === "")
-    && (x.subscribedTopicNames === undefined || (x.subscribedTopicNames !== null && x.subscribedTopicNames.length === 0))
-    && (x.assignment === undefined || (x.assignment !== null && isDefaultShareGroupDescribeResponseAssignment(x.assignment)));
 }
 
 export function readShareGroupDescribeResponseAssignment(r: Reader, v: number): ShareGroupDescribeResponseAssignment {
@@ -248,16 +200,8 @@ export function readShareGroupDescribeResponseAssignment(r: Reader, v: number): 
 
 export function writeShareGroupDescribeResponseAssignment(w: Writer, v: number, x: Encodable<ShareGroupDescribeResponseAssignment>): void {
   const flex = true;
-  { const val = (x.topicPartitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeShareGroupDescribeResponseTopicPartitions); }
+  writeArray(w, flex, v, (x.topicPartitions ?? EMPTY_ARRAY), writeShareGroupDescribeResponseTopicPartitions);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareGroupDescribeResponseAssignment(): ShareGroupDescribeResponseAssignment {
-  return { topicPartitions: [] };
-}
-
-export function isDefaultShareGroupDescribeResponseAssignment(x: Encodable<ShareGroupDescribeResponseAssignment>): boolean {
-  return (x.topicPartitions === undefined || (x.topicPartitions !== null && x.topicPartitions.length === 0));
 }
 
 export function readShareGroupDescribeResponseTopicPartitions(r: Reader, v: number): ShareGroupDescribeResponseTopicPartitions {
@@ -276,20 +220,10 @@ export function readShareGroupDescribeResponseTopicPartitions(r: Reader, v: numb
 
 export function writeShareGroupDescribeResponseTopicPartitions(w: Writer, v: number, x: Encodable<ShareGroupDescribeResponseTopicPartitions>): void {
   const flex = true;
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.topicName ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  w.uuid((x.topicId ?? ZERO_UUID));
+  w.str(flex, (x.topicName ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeElement.int32);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareGroupDescribeResponseTopicPartitions(): ShareGroupDescribeResponseTopicPartitions {
-  return { topicId: ZERO_UUID, topicName: "", partitions: [] };
-}
-
-export function isDefaultShareGroupDescribeResponseTopicPartitions(x: Encodable<ShareGroupDescribeResponseTopicPartitions>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.topicName === undefined || x.topicName === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export const ShareGroupDescribeResponse: MessageCodec<ShareGroupDescribeResponse> = messageCodec<ShareGroupDescribeResponse>(

@@ -36,24 +36,12 @@ export function readShareGroupHeartbeatRequest(r: Reader, v: number): ShareGroup
 
 export function writeShareGroupHeartbeatRequest(w: Writer, v: number, x: Encodable<ShareGroupHeartbeatRequest>): void {
   const flex = true;
-  { const val = (x.groupId ?? ""); w.str(flex, val); }
-  { const val = (x.memberId ?? ""); w.str(flex, val); }
-  { const val = (x.memberEpoch ?? 0); w.int32(val); }
-  { const val = (x.rackId === undefined ? null : x.rackId); w.nstr(flex, val); }
-  { const val = (x.subscribedTopicNames === undefined ? null : x.subscribedTopicNames); writeNullableArray(w, flex, v, val, (flex ? writeElement.compactString : writeElement.string)); }
+  w.str(flex, (x.groupId ?? ""));
+  w.str(flex, (x.memberId ?? ""));
+  w.int32((x.memberEpoch ?? 0));
+  w.nstr(flex, (x.rackId === undefined ? null : x.rackId));
+  writeNullableArray(w, flex, v, (x.subscribedTopicNames === undefined ? null : x.subscribedTopicNames), (flex ? writeElement.compactString : writeElement.string));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareGroupHeartbeatRequest(): ShareGroupHeartbeatRequest {
-  return { groupId: "", memberId: "", memberEpoch: 0, rackId: null, subscribedTopicNames: null };
-}
-
-export function isDefaultShareGroupHeartbeatRequest(x: Encodable<ShareGroupHeartbeatRequest>): boolean {
-  return (x.groupId === undefined || x.groupId === "")
-    && (x.memberId === undefined || x.memberId === "")
-    && (x.memberEpoch === undefined || x.memberEpoch === 0)
-    && (x.rackId === undefined || x.rackId === null)
-    && (x.subscribedTopicNames === undefined || x.subscribedTopicNames === null);
 }
 
 export const ShareGroupHeartbeatRequest: MessageCodec<ShareGroupHeartbeatRequest> = messageCodec<ShareGroupHeartbeatRequest>(
@@ -114,28 +102,14 @@ export function readShareGroupHeartbeatResponse(r: Reader, v: number): ShareGrou
 
 export function writeShareGroupHeartbeatResponse(w: Writer, v: number, x: Encodable<ShareGroupHeartbeatResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? null : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.memberId === undefined ? null : x.memberId); w.nstr(flex, val); }
-  { const val = (x.memberEpoch ?? 0); w.int32(val); }
-  { const val = (x.heartbeatIntervalMs ?? 0); w.int32(val); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? null : x.errorMessage));
+  w.nstr(flex, (x.memberId === undefined ? null : x.memberId));
+  w.int32((x.memberEpoch ?? 0));
+  w.int32((x.heartbeatIntervalMs ?? 0));
   { const val = (x.assignment === undefined ? null : x.assignment); if (val === null) w.int8(-1); else { w.int8(1); writeShareGroupHeartbeatResponseAssignment(w, v, val); } }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareGroupHeartbeatResponse(): ShareGroupHeartbeatResponse {
-  return { throttleTimeMs: 0, errorCode: 0, errorMessage: null, memberId: null, memberEpoch: 0, heartbeatIntervalMs: 0, assignment: null };
-}
-
-export function isDefaultShareGroupHeartbeatResponse(x: Encodable<ShareGroupHeartbeatResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === null)
-    && (x.memberId === undefined || x.memberId === null)
-    && (x.memberEpoch === undefined || x.memberEpoch === 0)
-    && (x.heartbeatIntervalMs === undefined || x.heartbeatIntervalMs === 0)
-    && (x.assignment === undefined || x.assignment === null);
 }
 
 export function readShareGroupHeartbeatResponseAssignment(r: Reader, v: number): ShareGroupHeartbeatResponseAssignment {
@@ -152,16 +126,8 @@ export function readShareGroupHeartbeatResponseAssignment(r: Reader, v: number):
 
 export function writeShareGroupHeartbeatResponseAssignment(w: Writer, v: number, x: Encodable<ShareGroupHeartbeatResponseAssignment>): void {
   const flex = true;
-  { const val = (x.topicPartitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeShareGroupHeartbeatResponseTopicPartitions); }
+  writeArray(w, flex, v, (x.topicPartitions ?? EMPTY_ARRAY), writeShareGroupHeartbeatResponseTopicPartitions);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareGroupHeartbeatResponseAssignment(): ShareGroupHeartbeatResponseAssignment {
-  return { topicPartitions: [] };
-}
-
-export function isDefaultShareGroupHeartbeatResponseAssignment(x: Encodable<ShareGroupHeartbeatResponseAssignment>): boolean {
-  return (x.topicPartitions === undefined || (x.topicPartitions !== null && x.topicPartitions.length === 0));
 }
 
 export function readShareGroupHeartbeatResponseTopicPartitions(r: Reader, v: number): ShareGroupHeartbeatResponseTopicPartitions {
@@ -179,18 +145,9 @@ export function readShareGroupHeartbeatResponseTopicPartitions(r: Reader, v: num
 
 export function writeShareGroupHeartbeatResponseTopicPartitions(w: Writer, v: number, x: Encodable<ShareGroupHeartbeatResponseTopicPartitions>): void {
   const flex = true;
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeElement.int32);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultShareGroupHeartbeatResponseTopicPartitions(): ShareGroupHeartbeatResponseTopicPartitions {
-  return { topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultShareGroupHeartbeatResponseTopicPartitions(x: Encodable<ShareGroupHeartbeatResponseTopicPartitions>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export const ShareGroupHeartbeatResponse: MessageCodec<ShareGroupHeartbeatResponse> = messageCodec<ShareGroupHeartbeatResponse>(

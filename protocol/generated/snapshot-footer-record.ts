@@ -23,16 +23,8 @@ export function readSnapshotFooterRecord(r: Reader, v: number): SnapshotFooterRe
 
 export function writeSnapshotFooterRecord(w: Writer, v: number, x: Encodable<SnapshotFooterRecord>): void {
   const flex = true;
-  { const val = (x.version ?? 0); w.int16(val); }
+  w.int16((x.version ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultSnapshotFooterRecord(): SnapshotFooterRecord {
-  return { version: 0 };
-}
-
-export function isDefaultSnapshotFooterRecord(x: Encodable<SnapshotFooterRecord>): boolean {
-  return (x.version === undefined || x.version === 0);
 }
 
 export const SnapshotFooterRecord: MessageCodec<SnapshotFooterRecord> = messageCodec<SnapshotFooterRecord>(

@@ -26,18 +26,9 @@ export function readSnapshotHeaderRecord(r: Reader, v: number): SnapshotHeaderRe
 
 export function writeSnapshotHeaderRecord(w: Writer, v: number, x: Encodable<SnapshotHeaderRecord>): void {
   const flex = true;
-  { const val = (x.version ?? 0); w.int16(val); }
-  { const val = (x.lastContainedLogTimestamp ?? 0n); w.int64(val); }
+  w.int16((x.version ?? 0));
+  w.int64((x.lastContainedLogTimestamp ?? 0n));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultSnapshotHeaderRecord(): SnapshotHeaderRecord {
-  return { version: 0, lastContainedLogTimestamp: 0n };
-}
-
-export function isDefaultSnapshotHeaderRecord(x: Encodable<SnapshotHeaderRecord>): boolean {
-  return (x.version === undefined || x.version === 0)
-    && (x.lastContainedLogTimestamp === undefined || x.lastContainedLogTimestamp === 0n);
 }
 
 export const SnapshotHeaderRecord: MessageCodec<SnapshotHeaderRecord> = messageCodec<SnapshotHeaderRecord>(

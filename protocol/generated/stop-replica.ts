@@ -79,45 +79,30 @@ export function readStopReplicaRequest(r: Reader, v: number): StopReplicaRequest
 
 export function writeStopReplicaRequest(w: Writer, v: number, x: Encodable<StopReplicaRequest>): void {
   const flex = v >= 2;
-  { const val = (x.controllerId ?? 0); w.int32(val); }
-  if (v >= 4) { const val = (x.isKRaftController ?? false); w.bool(val); }
+  w.int32((x.controllerId ?? 0));
+  if (v >= 4) w.bool((x.isKRaftController ?? false));
   else {
     if (x.isKRaftController !== undefined && !(x.isKRaftController === false)) absentField('StopReplicaRequest', 'isKRaftController', v);
   }
-  { const val = (x.controllerEpoch ?? 0); w.int32(val); }
-  if (v >= 1) { const val = (x.brokerEpoch ?? -1n); w.int64(val); }
-  if (v <= 2) { const val = (x.deletePartitions ?? false); w.bool(val); }
+  w.int32((x.controllerEpoch ?? 0));
+  if (v >= 1) w.int64((x.brokerEpoch ?? -1n));
+  if (v <= 2) w.bool((x.deletePartitions ?? false));
   else {
     if (x.deletePartitions !== undefined && !(x.deletePartitions === false)) absentField('StopReplicaRequest', 'deletePartitions', v);
   }
-  if (v <= 0) { const val = (x.ungroupedPartitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeStopReplicaRequestStopReplicaPartitionV0); }
+  if (v <= 0) writeArray(w, flex, v, (x.ungroupedPartitions ?? EMPTY_ARRAY), writeStopReplicaRequestStopReplicaPartitionV0);
   else {
     if (x.ungroupedPartitions !== undefined && !((x.ungroupedPartitions !== null && x.ungroupedPartitions.length === 0))) absentField('StopReplicaRequest', 'ungroupedPartitions', v);
   }
-  if (v >= 1 && v <= 2) { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeStopReplicaRequestStopReplicaTopicV1); }
+  if (v >= 1 && v <= 2) writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeStopReplicaRequestStopReplicaTopicV1);
   else {
     if (x.topics !== undefined && !((x.topics !== null && x.topics.length === 0))) absentField('StopReplicaRequest', 'topics', v);
   }
-  if (v >= 3) { const val = (x.topicStates ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeStopReplicaRequestStopReplicaTopicState); }
+  if (v >= 3) writeArray(w, flex, v, (x.topicStates ?? EMPTY_ARRAY), writeStopReplicaRequestStopReplicaTopicState);
   else {
     if (x.topicStates !== undefined && !((x.topicStates !== null && x.topicStates.length === 0))) absentField('StopReplicaRequest', 'topicStates', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultStopReplicaRequest(): StopReplicaRequest {
-  return { controllerId: 0, isKRaftController: false, controllerEpoch: 0, brokerEpoch: -1n, deletePartitions: false, ungroupedPartitions: [], topics: [], topicStates: [] };
-}
-
-export function isDefaultStopReplicaRequest(x: Encodable<StopReplicaRequest>): boolean {
-  return (x.controllerId === undefined || x.controllerId === 0)
-    && (x.isKRaftController === undefined || x.isKRaftController === false)
-    && (x.controllerEpoch === undefined || x.controllerEpoch === 0)
-    && (x.brokerEpoch === undefined || x.brokerEpoch === -1n)
-    && (x.deletePartitions === undefined || x.deletePartitions === false)
-    && (x.ungroupedPartitions === undefined || (x.ungroupedPartitions !== null && x.ungroupedPartitions.length === 0))
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.topicStates === undefined || (x.topicStates !== null && x.topicStates.length === 0));
 }
 
 export function readStopReplicaRequestStopReplicaPartitionV0(r: Reader, v: number): StopReplicaRequestStopReplicaPartitionV0 {
@@ -135,24 +120,15 @@ export function readStopReplicaRequestStopReplicaPartitionV0(r: Reader, v: numbe
 
 export function writeStopReplicaRequestStopReplicaPartitionV0(w: Writer, v: number, x: Encodable<StopReplicaRequestStopReplicaPartitionV0>): void {
   const flex = v >= 2;
-  if (v <= 0) { const val = (x.topicName ?? ""); w.str(flex, val); }
+  if (v <= 0) w.str(flex, (x.topicName ?? ""));
   else {
     if (x.topicName !== undefined && !(x.topicName === "")) absentField('StopReplicaRequest', 'topicName', v);
   }
-  if (v <= 0) { const val = (x.partitionIndex ?? 0); w.int32(val); }
+  if (v <= 0) w.int32((x.partitionIndex ?? 0));
   else {
     if (x.partitionIndex !== undefined && !(x.partitionIndex === 0)) absentField('StopReplicaRequest', 'partitionIndex', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultStopReplicaRequestStopReplicaPartitionV0(): StopReplicaRequestStopReplicaPartitionV0 {
-  return { topicName: "", partitionIndex: 0 };
-}
-
-export function isDefaultStopReplicaRequestStopReplicaPartitionV0(x: Encodable<StopReplicaRequestStopReplicaPartitionV0>): boolean {
-  return (x.topicName === undefined || x.topicName === "")
-    && (x.partitionIndex === undefined || x.partitionIndex === 0);
 }
 
 export function readStopReplicaRequestStopReplicaTopicV1(r: Reader, v: number): StopReplicaRequestStopReplicaTopicV1 {
@@ -170,24 +146,15 @@ export function readStopReplicaRequestStopReplicaTopicV1(r: Reader, v: number): 
 
 export function writeStopReplicaRequestStopReplicaTopicV1(w: Writer, v: number, x: Encodable<StopReplicaRequestStopReplicaTopicV1>): void {
   const flex = v >= 2;
-  if (v >= 1 && v <= 2) { const val = (x.name ?? ""); w.str(flex, val); }
+  if (v >= 1 && v <= 2) w.str(flex, (x.name ?? ""));
   else {
     if (x.name !== undefined && !(x.name === "")) absentField('StopReplicaRequest', 'name', v);
   }
-  if (v >= 1 && v <= 2) { const val = (x.partitionIndexes ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  if (v >= 1 && v <= 2) writeArray(w, flex, v, (x.partitionIndexes ?? EMPTY_ARRAY), writeElement.int32);
   else {
     if (x.partitionIndexes !== undefined && !((x.partitionIndexes !== null && x.partitionIndexes.length === 0))) absentField('StopReplicaRequest', 'partitionIndexes', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultStopReplicaRequestStopReplicaTopicV1(): StopReplicaRequestStopReplicaTopicV1 {
-  return { name: "", partitionIndexes: [] };
-}
-
-export function isDefaultStopReplicaRequestStopReplicaTopicV1(x: Encodable<StopReplicaRequestStopReplicaTopicV1>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitionIndexes === undefined || (x.partitionIndexes !== null && x.partitionIndexes.length === 0));
 }
 
 export function readStopReplicaRequestStopReplicaTopicState(r: Reader, v: number): StopReplicaRequestStopReplicaTopicState {
@@ -205,24 +172,15 @@ export function readStopReplicaRequestStopReplicaTopicState(r: Reader, v: number
 
 export function writeStopReplicaRequestStopReplicaTopicState(w: Writer, v: number, x: Encodable<StopReplicaRequestStopReplicaTopicState>): void {
   const flex = v >= 2;
-  if (v >= 3) { const val = (x.topicName ?? ""); w.str(flex, val); }
+  if (v >= 3) w.str(flex, (x.topicName ?? ""));
   else {
     if (x.topicName !== undefined && !(x.topicName === "")) absentField('StopReplicaRequest', 'topicName', v);
   }
-  if (v >= 3) { const val = (x.partitionStates ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeStopReplicaRequestStopReplicaPartitionState); }
+  if (v >= 3) writeArray(w, flex, v, (x.partitionStates ?? EMPTY_ARRAY), writeStopReplicaRequestStopReplicaPartitionState);
   else {
     if (x.partitionStates !== undefined && !((x.partitionStates !== null && x.partitionStates.length === 0))) absentField('StopReplicaRequest', 'partitionStates', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultStopReplicaRequestStopReplicaTopicState(): StopReplicaRequestStopReplicaTopicState {
-  return { topicName: "", partitionStates: [] };
-}
-
-export function isDefaultStopReplicaRequestStopReplicaTopicState(x: Encodable<StopReplicaRequestStopReplicaTopicState>): boolean {
-  return (x.topicName === undefined || x.topicName === "")
-    && (x.partitionStates === undefined || (x.partitionStates !== null && x.partitionStates.length === 0));
 }
 
 export function readStopReplicaRequestStopReplicaPartitionState(r: Reader, v: number): StopReplicaRequestStopReplicaPartitionState {
@@ -241,29 +199,19 @@ export function readStopReplicaRequestStopReplicaPartitionState(r: Reader, v: nu
 
 export function writeStopReplicaRequestStopReplicaPartitionState(w: Writer, v: number, x: Encodable<StopReplicaRequestStopReplicaPartitionState>): void {
   const flex = v >= 2;
-  if (v >= 3) { const val = (x.partitionIndex ?? 0); w.int32(val); }
+  if (v >= 3) w.int32((x.partitionIndex ?? 0));
   else {
     if (x.partitionIndex !== undefined && !(x.partitionIndex === 0)) absentField('StopReplicaRequest', 'partitionIndex', v);
   }
-  if (v >= 3) { const val = (x.leaderEpoch ?? -1); w.int32(val); }
+  if (v >= 3) w.int32((x.leaderEpoch ?? -1));
   else {
     if (x.leaderEpoch !== undefined && !(x.leaderEpoch === -1)) absentField('StopReplicaRequest', 'leaderEpoch', v);
   }
-  if (v >= 3) { const val = (x.deletePartition ?? false); w.bool(val); }
+  if (v >= 3) w.bool((x.deletePartition ?? false));
   else {
     if (x.deletePartition !== undefined && !(x.deletePartition === false)) absentField('StopReplicaRequest', 'deletePartition', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultStopReplicaRequestStopReplicaPartitionState(): StopReplicaRequestStopReplicaPartitionState {
-  return { partitionIndex: 0, leaderEpoch: -1, deletePartition: false };
-}
-
-export function isDefaultStopReplicaRequestStopReplicaPartitionState(x: Encodable<StopReplicaRequestStopReplicaPartitionState>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.leaderEpoch === undefined || x.leaderEpoch === -1)
-    && (x.deletePartition === undefined || x.deletePartition === false);
 }
 
 export const StopReplicaRequest: MessageCodec<StopReplicaRequest> = messageCodec<StopReplicaRequest>(
@@ -305,18 +253,9 @@ export function readStopReplicaResponse(r: Reader, v: number): StopReplicaRespon
 
 export function writeStopReplicaResponse(w: Writer, v: number, x: Encodable<StopReplicaResponse>): void {
   const flex = v >= 2;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.partitionErrors ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeStopReplicaResponseStopReplicaPartitionError); }
+  w.int16((x.errorCode ?? 0));
+  writeArray(w, flex, v, (x.partitionErrors ?? EMPTY_ARRAY), writeStopReplicaResponseStopReplicaPartitionError);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultStopReplicaResponse(): StopReplicaResponse {
-  return { errorCode: 0, partitionErrors: [] };
-}
-
-export function isDefaultStopReplicaResponse(x: Encodable<StopReplicaResponse>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.partitionErrors === undefined || (x.partitionErrors !== null && x.partitionErrors.length === 0));
 }
 
 export function readStopReplicaResponseStopReplicaPartitionError(r: Reader, v: number): StopReplicaResponseStopReplicaPartitionError {
@@ -335,20 +274,10 @@ export function readStopReplicaResponseStopReplicaPartitionError(r: Reader, v: n
 
 export function writeStopReplicaResponseStopReplicaPartitionError(w: Writer, v: number, x: Encodable<StopReplicaResponseStopReplicaPartitionError>): void {
   const flex = v >= 2;
-  { const val = (x.topicName ?? ""); w.str(flex, val); }
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
+  w.str(flex, (x.topicName ?? ""));
+  w.int32((x.partitionIndex ?? 0));
+  w.int16((x.errorCode ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultStopReplicaResponseStopReplicaPartitionError(): StopReplicaResponseStopReplicaPartitionError {
-  return { topicName: "", partitionIndex: 0, errorCode: 0 };
-}
-
-export function isDefaultStopReplicaResponseStopReplicaPartitionError(x: Encodable<StopReplicaResponseStopReplicaPartitionError>): boolean {
-  return (x.topicName === undefined || x.topicName === "")
-    && (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.errorCode === undefined || x.errorCode === 0);
 }
 
 export const StopReplicaResponse: MessageCodec<StopReplicaResponse> = messageCodec<StopReplicaResponse>(

@@ -50,31 +50,17 @@ export function readSyncGroupRequest(r: Reader, v: number): SyncGroupRequest {
 
 export function writeSyncGroupRequest(w: Writer, v: number, x: Encodable<SyncGroupRequest>): void {
   const flex = v >= 4;
-  { const val = (x.groupId ?? ""); w.str(flex, val); }
-  { const val = (x.generationId ?? 0); w.int32(val); }
-  { const val = (x.memberId ?? ""); w.str(flex, val); }
-  if (v >= 3) { const val = (x.groupInstanceId === undefined ? null : x.groupInstanceId); w.nstr(flex, val); }
+  w.str(flex, (x.groupId ?? ""));
+  w.int32((x.generationId ?? 0));
+  w.str(flex, (x.memberId ?? ""));
+  if (v >= 3) w.nstr(flex, (x.groupInstanceId === undefined ? null : x.groupInstanceId));
   else {
     if (x.groupInstanceId !== undefined && !(x.groupInstanceId === null)) absentField('SyncGroupRequest', 'groupInstanceId', v);
   }
-  if (v >= 5) { const val = (x.protocolType === undefined ? null : x.protocolType); w.nstr(flex, val); }
-  if (v >= 5) { const val = (x.protocolName === undefined ? null : x.protocolName); w.nstr(flex, val); }
-  { const val = (x.assignments ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeSyncGroupRequestAssignment); }
+  if (v >= 5) w.nstr(flex, (x.protocolType === undefined ? null : x.protocolType));
+  if (v >= 5) w.nstr(flex, (x.protocolName === undefined ? null : x.protocolName));
+  writeArray(w, flex, v, (x.assignments ?? EMPTY_ARRAY), writeSyncGroupRequestAssignment);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultSyncGroupRequest(): SyncGroupRequest {
-  return { groupId: "", generationId: 0, memberId: "", groupInstanceId: null, protocolType: null, protocolName: null, assignments: [] };
-}
-
-export function isDefaultSyncGroupRequest(x: Encodable<SyncGroupRequest>): boolean {
-  return (x.groupId === undefined || x.groupId === "")
-    && (x.generationId === undefined || x.generationId === 0)
-    && (x.memberId === undefined || x.memberId === "")
-    && (x.groupInstanceId === undefined || x.groupInstanceId === null)
-    && (x.protocolType === undefined || x.protocolType === null)
-    && (x.protocolName === undefined || x.protocolName === null)
-    && (x.assignments === undefined || (x.assignments !== null && x.assignments.length === 0));
 }
 
 export function readSyncGroupRequestAssignment(r: Reader, v: number): SyncGroupRequestAssignment {
@@ -92,18 +78,9 @@ export function readSyncGroupRequestAssignment(r: Reader, v: number): SyncGroupR
 
 export function writeSyncGroupRequestAssignment(w: Writer, v: number, x: Encodable<SyncGroupRequestAssignment>): void {
   const flex = v >= 4;
-  { const val = (x.memberId ?? ""); w.str(flex, val); }
-  { const val = (x.assignment ?? EMPTY_BYTES); w.bytes(flex, val); }
+  w.str(flex, (x.memberId ?? ""));
+  w.bytes(flex, (x.assignment ?? EMPTY_BYTES));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultSyncGroupRequestAssignment(): SyncGroupRequestAssignment {
-  return { memberId: "", assignment: EMPTY_BYTES };
-}
-
-export function isDefaultSyncGroupRequestAssignment(x: Encodable<SyncGroupRequestAssignment>): boolean {
-  return (x.memberId === undefined || x.memberId === "")
-    && (x.assignment === undefined || (x.assignment !== null && x.assignment.length === 0));
 }
 
 export const SyncGroupRequest: MessageCodec<SyncGroupRequest> = messageCodec<SyncGroupRequest>(
@@ -144,24 +121,12 @@ export function readSyncGroupResponse(r: Reader, v: number): SyncGroupResponse {
 
 export function writeSyncGroupResponse(w: Writer, v: number, x: Encodable<SyncGroupResponse>): void {
   const flex = v >= 4;
-  if (v >= 1) { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  if (v >= 5) { const val = (x.protocolType === undefined ? null : x.protocolType); w.nstr(flex, val); }
-  if (v >= 5) { const val = (x.protocolName === undefined ? null : x.protocolName); w.nstr(flex, val); }
-  { const val = (x.assignment ?? EMPTY_BYTES); w.bytes(flex, val); }
+  if (v >= 1) w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  if (v >= 5) w.nstr(flex, (x.protocolType === undefined ? null : x.protocolType));
+  if (v >= 5) w.nstr(flex, (x.protocolName === undefined ? null : x.protocolName));
+  w.bytes(flex, (x.assignment ?? EMPTY_BYTES));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultSyncGroupResponse(): SyncGroupResponse {
-  return { throttleTimeMs: 0, errorCode: 0, protocolType: null, protocolName: null, assignment: EMPTY_BYTES };
-}
-
-export function isDefaultSyncGroupResponse(x: Encodable<SyncGroupResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.protocolType === undefined || x.protocolType === null)
-    && (x.protocolName === undefined || x.protocolName === null)
-    && (x.assignment === undefined || (x.assignment !== null && x.assignment.length === 0));
 }
 
 export const SyncGroupResponse: MessageCodec<SyncGroupResponse> = messageCodec<SyncGroupResponse>(

@@ -65,39 +65,24 @@ export function readTxnOffsetCommitRequest(r: Reader, v: number): TxnOffsetCommi
 
 export function writeTxnOffsetCommitRequest(w: Writer, v: number, x: Encodable<TxnOffsetCommitRequest>): void {
   const flex = v >= 3;
-  { const val = (x.transactionalId ?? ""); w.str(flex, val); }
-  { const val = (x.groupId ?? ""); w.str(flex, val); }
-  { const val = (x.producerId ?? 0n); w.int64(val); }
-  { const val = (x.producerEpoch ?? 0); w.int16(val); }
-  if (v >= 3) { const val = (x.generationId ?? -1); w.int32(val); }
+  w.str(flex, (x.transactionalId ?? ""));
+  w.str(flex, (x.groupId ?? ""));
+  w.int64((x.producerId ?? 0n));
+  w.int16((x.producerEpoch ?? 0));
+  if (v >= 3) w.int32((x.generationId ?? -1));
   else {
     if (x.generationId !== undefined && !(x.generationId === -1)) absentField('TxnOffsetCommitRequest', 'generationId', v);
   }
-  if (v >= 3) { const val = (x.memberId ?? ""); w.str(flex, val); }
+  if (v >= 3) w.str(flex, (x.memberId ?? ""));
   else {
     if (x.memberId !== undefined && !(x.memberId === "")) absentField('TxnOffsetCommitRequest', 'memberId', v);
   }
-  if (v >= 3) { const val = (x.groupInstanceId === undefined ? null : x.groupInstanceId); w.nstr(flex, val); }
+  if (v >= 3) w.nstr(flex, (x.groupInstanceId === undefined ? null : x.groupInstanceId));
   else {
     if (x.groupInstanceId !== undefined && !(x.groupInstanceId === null)) absentField('TxnOffsetCommitRequest', 'groupInstanceId', v);
   }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeTxnOffsetCommitRequestTopic); }
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeTxnOffsetCommitRequestTopic);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultTxnOffsetCommitRequest(): TxnOffsetCommitRequest {
-  return { transactionalId: "", groupId: "", producerId: 0n, producerEpoch: 0, generationId: -1, memberId: "", groupInstanceId: null, topics: [] };
-}
-
-export function isDefaultTxnOffsetCommitRequest(x: Encodable<TxnOffsetCommitRequest>): boolean {
-  return (x.transactionalId === undefined || x.transactionalId === "")
-    && (x.groupId === undefined || x.groupId === "")
-    && (x.producerId === undefined || x.producerId === 0n)
-    && (x.producerEpoch === undefined || x.producerEpoch === 0)
-    && (x.generationId === undefined || x.generationId === -1)
-    && (x.memberId === undefined || x.memberId === "")
-    && (x.groupInstanceId === undefined || x.groupInstanceId === null)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readTxnOffsetCommitRequestTopic(r: Reader, v: number): TxnOffsetCommitRequestTopic {
@@ -115,18 +100,9 @@ export function readTxnOffsetCommitRequestTopic(r: Reader, v: number): TxnOffset
 
 export function writeTxnOffsetCommitRequestTopic(w: Writer, v: number, x: Encodable<TxnOffsetCommitRequestTopic>): void {
   const flex = v >= 3;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeTxnOffsetCommitRequestPartition); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeTxnOffsetCommitRequestPartition);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultTxnOffsetCommitRequestTopic(): TxnOffsetCommitRequestTopic {
-  return { name: "", partitions: [] };
-}
-
-export function isDefaultTxnOffsetCommitRequestTopic(x: Encodable<TxnOffsetCommitRequestTopic>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readTxnOffsetCommitRequestPartition(r: Reader, v: number): TxnOffsetCommitRequestPartition {
@@ -146,22 +122,11 @@ export function readTxnOffsetCommitRequestPartition(r: Reader, v: number): TxnOf
 
 export function writeTxnOffsetCommitRequestPartition(w: Writer, v: number, x: Encodable<TxnOffsetCommitRequestPartition>): void {
   const flex = v >= 3;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.committedOffset ?? 0n); w.int64(val); }
-  if (v >= 2) { const val = (x.committedLeaderEpoch ?? -1); w.int32(val); }
-  { const val = (x.committedMetadata === undefined ? "" : x.committedMetadata); w.nstr(flex, val); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int64((x.committedOffset ?? 0n));
+  if (v >= 2) w.int32((x.committedLeaderEpoch ?? -1));
+  w.nstr(flex, (x.committedMetadata === undefined ? "" : x.committedMetadata));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultTxnOffsetCommitRequestPartition(): TxnOffsetCommitRequestPartition {
-  return { partitionIndex: 0, committedOffset: 0n, committedLeaderEpoch: -1, committedMetadata: "" };
-}
-
-export function isDefaultTxnOffsetCommitRequestPartition(x: Encodable<TxnOffsetCommitRequestPartition>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.committedOffset === undefined || x.committedOffset === 0n)
-    && (x.committedLeaderEpoch === undefined || x.committedLeaderEpoch === -1)
-    && (x.committedMetadata === undefined || x.committedMetadata === "");
 }
 
 export const TxnOffsetCommitRequest: MessageCodec<TxnOffsetCommitRequest> = messageCodec<TxnOffsetCommitRequest>(
@@ -209,18 +174,9 @@ export function readTxnOffsetCommitResponse(r: Reader, v: number): TxnOffsetComm
 
 export function writeTxnOffsetCommitResponse(w: Writer, v: number, x: Encodable<TxnOffsetCommitResponse>): void {
   const flex = v >= 3;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeTxnOffsetCommitResponseTopic); }
+  w.int32((x.throttleTimeMs ?? 0));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeTxnOffsetCommitResponseTopic);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultTxnOffsetCommitResponse(): TxnOffsetCommitResponse {
-  return { throttleTimeMs: 0, topics: [] };
-}
-
-export function isDefaultTxnOffsetCommitResponse(x: Encodable<TxnOffsetCommitResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readTxnOffsetCommitResponseTopic(r: Reader, v: number): TxnOffsetCommitResponseTopic {
@@ -238,18 +194,9 @@ export function readTxnOffsetCommitResponseTopic(r: Reader, v: number): TxnOffse
 
 export function writeTxnOffsetCommitResponseTopic(w: Writer, v: number, x: Encodable<TxnOffsetCommitResponseTopic>): void {
   const flex = v >= 3;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeTxnOffsetCommitResponsePartition); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeTxnOffsetCommitResponsePartition);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultTxnOffsetCommitResponseTopic(): TxnOffsetCommitResponseTopic {
-  return { name: "", partitions: [] };
-}
-
-export function isDefaultTxnOffsetCommitResponseTopic(x: Encodable<TxnOffsetCommitResponseTopic>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readTxnOffsetCommitResponsePartition(r: Reader, v: number): TxnOffsetCommitResponsePartition {
@@ -267,18 +214,9 @@ export function readTxnOffsetCommitResponsePartition(r: Reader, v: number): TxnO
 
 export function writeTxnOffsetCommitResponsePartition(w: Writer, v: number, x: Encodable<TxnOffsetCommitResponsePartition>): void {
   const flex = v >= 3;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int16((x.errorCode ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultTxnOffsetCommitResponsePartition(): TxnOffsetCommitResponsePartition {
-  return { partitionIndex: 0, errorCode: 0 };
-}
-
-export function isDefaultTxnOffsetCommitResponsePartition(x: Encodable<TxnOffsetCommitResponsePartition>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.errorCode === undefined || x.errorCode === 0);
 }
 
 export const TxnOffsetCommitResponse: MessageCodec<TxnOffsetCommitResponse> = messageCodec<TxnOffsetCommitResponse>(

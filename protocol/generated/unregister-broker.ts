@@ -23,16 +23,8 @@ export function readUnregisterBrokerRequest(r: Reader, v: number): UnregisterBro
 
 export function writeUnregisterBrokerRequest(w: Writer, v: number, x: Encodable<UnregisterBrokerRequest>): void {
   const flex = true;
-  { const val = (x.brokerId ?? 0); w.int32(val); }
+  w.int32((x.brokerId ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultUnregisterBrokerRequest(): UnregisterBrokerRequest {
-  return { brokerId: 0 };
-}
-
-export function isDefaultUnregisterBrokerRequest(x: Encodable<UnregisterBrokerRequest>): boolean {
-  return (x.brokerId === undefined || x.brokerId === 0);
 }
 
 export const UnregisterBrokerRequest: MessageCodec<UnregisterBrokerRequest> = messageCodec<UnregisterBrokerRequest>(
@@ -67,20 +59,10 @@ export function readUnregisterBrokerResponse(r: Reader, v: number): UnregisterBr
 
 export function writeUnregisterBrokerResponse(w: Writer, v: number, x: Encodable<UnregisterBrokerResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultUnregisterBrokerResponse(): UnregisterBrokerResponse {
-  return { throttleTimeMs: 0, errorCode: 0, errorMessage: "" };
-}
-
-export function isDefaultUnregisterBrokerResponse(x: Encodable<UnregisterBrokerResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "");
 }
 
 export const UnregisterBrokerResponse: MessageCodec<UnregisterBrokerResponse> = messageCodec<UnregisterBrokerResponse>(

@@ -42,23 +42,13 @@ export function readUpdateFeaturesRequest(r: Reader, v: number): UpdateFeaturesR
 
 export function writeUpdateFeaturesRequest(w: Writer, v: number, x: Encodable<UpdateFeaturesRequest>): void {
   const flex = true;
-  { const val = (x.timeoutMs ?? 60000); w.int32(val); }
-  { const val = (x.featureUpdates ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeUpdateFeaturesRequestFeatureUpdateKey); }
-  if (v >= 1) { const val = (x.validateOnly ?? false); w.bool(val); }
+  w.int32((x.timeoutMs ?? 60000));
+  writeArray(w, flex, v, (x.featureUpdates ?? EMPTY_ARRAY), writeUpdateFeaturesRequestFeatureUpdateKey);
+  if (v >= 1) w.bool((x.validateOnly ?? false));
   else {
     if (x.validateOnly !== undefined && !(x.validateOnly === false)) absentField('UpdateFeaturesRequest', 'validateOnly', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultUpdateFeaturesRequest(): UpdateFeaturesRequest {
-  return { timeoutMs: 60000, featureUpdates: [], validateOnly: false };
-}
-
-export function isDefaultUpdateFeaturesRequest(x: Encodable<UpdateFeaturesRequest>): boolean {
-  return (x.timeoutMs === undefined || x.timeoutMs === 60000)
-    && (x.featureUpdates === undefined || (x.featureUpdates !== null && x.featureUpdates.length === 0))
-    && (x.validateOnly === undefined || x.validateOnly === false);
 }
 
 export function readUpdateFeaturesRequestFeatureUpdateKey(r: Reader, v: number): UpdateFeaturesRequestFeatureUpdateKey {
@@ -78,28 +68,17 @@ export function readUpdateFeaturesRequestFeatureUpdateKey(r: Reader, v: number):
 
 export function writeUpdateFeaturesRequestFeatureUpdateKey(w: Writer, v: number, x: Encodable<UpdateFeaturesRequestFeatureUpdateKey>): void {
   const flex = true;
-  { const val = (x.feature ?? ""); w.str(flex, val); }
-  { const val = (x.maxVersionLevel ?? 0); w.int16(val); }
-  if (v <= 0) { const val = (x.allowDowngrade ?? false); w.bool(val); }
+  w.str(flex, (x.feature ?? ""));
+  w.int16((x.maxVersionLevel ?? 0));
+  if (v <= 0) w.bool((x.allowDowngrade ?? false));
   else {
     if (x.allowDowngrade !== undefined && !(x.allowDowngrade === false)) absentField('UpdateFeaturesRequest', 'allowDowngrade', v);
   }
-  if (v >= 1) { const val = (x.upgradeType ?? 1); w.int8(val); }
+  if (v >= 1) w.int8((x.upgradeType ?? 1));
   else {
     if (x.upgradeType !== undefined && !(x.upgradeType === 1)) absentField('UpdateFeaturesRequest', 'upgradeType', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultUpdateFeaturesRequestFeatureUpdateKey(): UpdateFeaturesRequestFeatureUpdateKey {
-  return { feature: "", maxVersionLevel: 0, allowDowngrade: false, upgradeType: 1 };
-}
-
-export function isDefaultUpdateFeaturesRequestFeatureUpdateKey(x: Encodable<UpdateFeaturesRequestFeatureUpdateKey>): boolean {
-  return (x.feature === undefined || x.feature === "")
-    && (x.maxVersionLevel === undefined || x.maxVersionLevel === 0)
-    && (x.allowDowngrade === undefined || x.allowDowngrade === false)
-    && (x.upgradeType === undefined || x.upgradeType === 1);
 }
 
 export const UpdateFeaturesRequest: MessageCodec<UpdateFeaturesRequest> = messageCodec<UpdateFeaturesRequest>(
@@ -147,22 +126,11 @@ export function readUpdateFeaturesResponse(r: Reader, v: number): UpdateFeatures
 
 export function writeUpdateFeaturesResponse(w: Writer, v: number, x: Encodable<UpdateFeaturesResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
-  { const val = (x.results ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeUpdateFeaturesResponseUpdatableFeatureResult); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
+  writeArray(w, flex, v, (x.results ?? EMPTY_ARRAY), writeUpdateFeaturesResponseUpdatableFeatureResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultUpdateFeaturesResponse(): UpdateFeaturesResponse {
-  return { throttleTimeMs: 0, errorCode: 0, errorMessage: "", results: [] };
-}
-
-export function isDefaultUpdateFeaturesResponse(x: Encodable<UpdateFeaturesResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "")
-    && (x.results === undefined || (x.results !== null && x.results.length === 0));
 }
 
 export function readUpdateFeaturesResponseUpdatableFeatureResult(r: Reader, v: number): UpdateFeaturesResponseUpdatableFeatureResult {
@@ -181,20 +149,10 @@ export function readUpdateFeaturesResponseUpdatableFeatureResult(r: Reader, v: n
 
 export function writeUpdateFeaturesResponseUpdatableFeatureResult(w: Writer, v: number, x: Encodable<UpdateFeaturesResponseUpdatableFeatureResult>): void {
   const flex = true;
-  { const val = (x.feature ?? ""); w.str(flex, val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? "" : x.errorMessage); w.nstr(flex, val); }
+  w.str(flex, (x.feature ?? ""));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? "" : x.errorMessage));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultUpdateFeaturesResponseUpdatableFeatureResult(): UpdateFeaturesResponseUpdatableFeatureResult {
-  return { feature: "", errorCode: 0, errorMessage: "" };
-}
-
-export function isDefaultUpdateFeaturesResponseUpdatableFeatureResult(x: Encodable<UpdateFeaturesResponseUpdatableFeatureResult>): boolean {
-  return (x.feature === undefined || x.feature === "")
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === "");
 }
 
 export const UpdateFeaturesResponse: MessageCodec<UpdateFeaturesResponse> = messageCodec<UpdateFeaturesResponse>(

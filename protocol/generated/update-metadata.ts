@@ -112,43 +112,28 @@ export function readUpdateMetadataRequest(r: Reader, v: number): UpdateMetadataR
 
 export function writeUpdateMetadataRequest(w: Writer, v: number, x: Encodable<UpdateMetadataRequest>): void {
   const flex = v >= 6;
-  { const val = (x.controllerId ?? 0); w.int32(val); }
-  if (v >= 8) { const val = (x.isKRaftController ?? false); w.bool(val); }
+  w.int32((x.controllerId ?? 0));
+  if (v >= 8) w.bool((x.isKRaftController ?? false));
   else {
     if (x.isKRaftController !== undefined && !(x.isKRaftController === false)) absentField('UpdateMetadataRequest', 'isKRaftController', v);
   }
-  { const val = (x.controllerEpoch ?? 0); w.int32(val); }
-  if (v >= 5) { const val = (x.brokerEpoch ?? -1n); w.int64(val); }
-  if (v <= 4) { const val = (x.ungroupedPartitionStates ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeUpdateMetadataRequestUpdateMetadataPartitionState); }
+  w.int32((x.controllerEpoch ?? 0));
+  if (v >= 5) w.int64((x.brokerEpoch ?? -1n));
+  if (v <= 4) writeArray(w, flex, v, (x.ungroupedPartitionStates ?? EMPTY_ARRAY), writeUpdateMetadataRequestUpdateMetadataPartitionState);
   else {
     if (x.ungroupedPartitionStates !== undefined && !((x.ungroupedPartitionStates !== null && x.ungroupedPartitionStates.length === 0))) absentField('UpdateMetadataRequest', 'ungroupedPartitionStates', v);
   }
-  if (v >= 5) { const val = (x.topicStates ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeUpdateMetadataRequestUpdateMetadataTopicState); }
+  if (v >= 5) writeArray(w, flex, v, (x.topicStates ?? EMPTY_ARRAY), writeUpdateMetadataRequestUpdateMetadataTopicState);
   else {
     if (x.topicStates !== undefined && !((x.topicStates !== null && x.topicStates.length === 0))) absentField('UpdateMetadataRequest', 'topicStates', v);
   }
-  { const val = (x.liveBrokers ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeUpdateMetadataRequestUpdateMetadataBroker); }
+  writeArray(w, flex, v, (x.liveBrokers ?? EMPTY_ARRAY), writeUpdateMetadataRequestUpdateMetadataBroker);
   const tagged: TaggedWrite[] = [];
   if (v >= 8) { const val = x.type; if (val !== undefined && !(val === 0)) tagged.push([0, (w) => { w.int8(val); }]); }
   else {
     if (x.type !== undefined && !(x.type === 0)) absentField('UpdateMetadataRequest', 'type', v);
   }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
-}
-
-export function defaultUpdateMetadataRequest(): UpdateMetadataRequest {
-  return { controllerId: 0, isKRaftController: false, type: 0, controllerEpoch: 0, brokerEpoch: -1n, ungroupedPartitionStates: [], topicStates: [], liveBrokers: [] };
-}
-
-export function isDefaultUpdateMetadataRequest(x: Encodable<UpdateMetadataRequest>): boolean {
-  return (x.controllerId === undefined || x.controllerId === 0)
-    && (x.isKRaftController === undefined || x.isKRaftController === false)
-    && (x.type === undefined || x.type === 0)
-    && (x.controllerEpoch === undefined || x.controllerEpoch === 0)
-    && (x.brokerEpoch === undefined || x.brokerEpoch === -1n)
-    && (x.ungroupedPartitionStates === undefined || (x.ungroupedPartitionStates !== null && x.ungroupedPartitionStates.length === 0))
-    && (x.topicStates === undefined || (x.topicStates !== null && x.topicStates.length === 0))
-    && (x.liveBrokers === undefined || (x.liveBrokers !== null && x.liveBrokers.length === 0));
 }
 
 export function readUpdateMetadataRequestUpdateMetadataPartitionState(r: Reader, v: number): UpdateMetadataRequestUpdateMetadataPartitionState {
@@ -173,32 +158,16 @@ export function readUpdateMetadataRequestUpdateMetadataPartitionState(r: Reader,
 
 export function writeUpdateMetadataRequestUpdateMetadataPartitionState(w: Writer, v: number, x: Encodable<UpdateMetadataRequestUpdateMetadataPartitionState>): void {
   const flex = v >= 6;
-  if (v <= 4) { const val = (x.topicName ?? ""); w.str(flex, val); }
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.controllerEpoch ?? 0); w.int32(val); }
-  { const val = (x.leader ?? 0); w.int32(val); }
-  { const val = (x.leaderEpoch ?? 0); w.int32(val); }
-  { const val = (x.isr ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
-  { const val = (x.zkVersion ?? 0); w.int32(val); }
-  { const val = (x.replicas ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
-  if (v >= 4) { const val = (x.offlineReplicas ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  if (v <= 4) w.str(flex, (x.topicName ?? ""));
+  w.int32((x.partitionIndex ?? 0));
+  w.int32((x.controllerEpoch ?? 0));
+  w.int32((x.leader ?? 0));
+  w.int32((x.leaderEpoch ?? 0));
+  writeArray(w, flex, v, (x.isr ?? EMPTY_ARRAY), writeElement.int32);
+  w.int32((x.zkVersion ?? 0));
+  writeArray(w, flex, v, (x.replicas ?? EMPTY_ARRAY), writeElement.int32);
+  if (v >= 4) writeArray(w, flex, v, (x.offlineReplicas ?? EMPTY_ARRAY), writeElement.int32);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultUpdateMetadataRequestUpdateMetadataPartitionState(): UpdateMetadataRequestUpdateMetadataPartitionState {
-  return { topicName: "", partitionIndex: 0, controllerEpoch: 0, leader: 0, leaderEpoch: 0, isr: [], zkVersion: 0, replicas: [], offlineReplicas: [] };
-}
-
-export function isDefaultUpdateMetadataRequestUpdateMetadataPartitionState(x: Encodable<UpdateMetadataRequestUpdateMetadataPartitionState>): boolean {
-  return (x.topicName === undefined || x.topicName === "")
-    && (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.controllerEpoch === undefined || x.controllerEpoch === 0)
-    && (x.leader === undefined || x.leader === 0)
-    && (x.leaderEpoch === undefined || x.leaderEpoch === 0)
-    && (x.isr === undefined || (x.isr !== null && x.isr.length === 0))
-    && (x.zkVersion === undefined || x.zkVersion === 0)
-    && (x.replicas === undefined || (x.replicas !== null && x.replicas.length === 0))
-    && (x.offlineReplicas === undefined || (x.offlineReplicas !== null && x.offlineReplicas.length === 0));
 }
 
 export function readUpdateMetadataRequestUpdateMetadataTopicState(r: Reader, v: number): UpdateMetadataRequestUpdateMetadataTopicState {
@@ -217,26 +186,16 @@ export function readUpdateMetadataRequestUpdateMetadataTopicState(r: Reader, v: 
 
 export function writeUpdateMetadataRequestUpdateMetadataTopicState(w: Writer, v: number, x: Encodable<UpdateMetadataRequestUpdateMetadataTopicState>): void {
   const flex = v >= 6;
-  if (v >= 5) { const val = (x.topicName ?? ""); w.str(flex, val); }
+  if (v >= 5) w.str(flex, (x.topicName ?? ""));
   else {
     if (x.topicName !== undefined && !(x.topicName === "")) absentField('UpdateMetadataRequest', 'topicName', v);
   }
-  if (v >= 7) { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  if (v >= 5) { const val = (x.partitionStates ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeUpdateMetadataRequestUpdateMetadataPartitionState); }
+  if (v >= 7) w.uuid((x.topicId ?? ZERO_UUID));
+  if (v >= 5) writeArray(w, flex, v, (x.partitionStates ?? EMPTY_ARRAY), writeUpdateMetadataRequestUpdateMetadataPartitionState);
   else {
     if (x.partitionStates !== undefined && !((x.partitionStates !== null && x.partitionStates.length === 0))) absentField('UpdateMetadataRequest', 'partitionStates', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultUpdateMetadataRequestUpdateMetadataTopicState(): UpdateMetadataRequestUpdateMetadataTopicState {
-  return { topicName: "", topicId: ZERO_UUID, partitionStates: [] };
-}
-
-export function isDefaultUpdateMetadataRequestUpdateMetadataTopicState(x: Encodable<UpdateMetadataRequestUpdateMetadataTopicState>): boolean {
-  return (x.topicName === undefined || x.topicName === "")
-    && (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitionStates === undefined || (x.partitionStates !== null && x.partitionStates.length === 0));
 }
 
 export function readUpdateMetadataRequestUpdateMetadataBroker(r: Reader, v: number): UpdateMetadataRequestUpdateMetadataBroker {
@@ -257,24 +216,12 @@ export function readUpdateMetadataRequestUpdateMetadataBroker(r: Reader, v: numb
 
 export function writeUpdateMetadataRequestUpdateMetadataBroker(w: Writer, v: number, x: Encodable<UpdateMetadataRequestUpdateMetadataBroker>): void {
   const flex = v >= 6;
-  { const val = (x.id ?? 0); w.int32(val); }
-  if (v <= 0) { const val = (x.v0Host ?? ""); w.str(flex, val); }
-  if (v <= 0) { const val = (x.v0Port ?? 0); w.int32(val); }
-  if (v >= 1) { const val = (x.endpoints ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeUpdateMetadataRequestUpdateMetadataEndpoint); }
-  if (v >= 2) { const val = (x.rack === undefined ? "" : x.rack); w.nstr(flex, val); }
+  w.int32((x.id ?? 0));
+  if (v <= 0) w.str(flex, (x.v0Host ?? ""));
+  if (v <= 0) w.int32((x.v0Port ?? 0));
+  if (v >= 1) writeArray(w, flex, v, (x.endpoints ?? EMPTY_ARRAY), writeUpdateMetadataRequestUpdateMetadataEndpoint);
+  if (v >= 2) w.nstr(flex, (x.rack === undefined ? "" : x.rack));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultUpdateMetadataRequestUpdateMetadataBroker(): UpdateMetadataRequestUpdateMetadataBroker {
-  return { id: 0, v0Host: "", v0Port: 0, endpoints: [], rack: "" };
-}
-
-export function isDefaultUpdateMetadataRequestUpdateMetadataBroker(x: Encodable<UpdateMetadataRequestUpdateMetadataBroker>): boolean {
-  return (x.id === undefined || x.id === 0)
-    && (x.v0Host === undefined || x.v0Host === "")
-    && (x.v0Port === undefined || x.v0Port === 0)
-    && (x.endpoints === undefined || (x.endpoints !== null && x.endpoints.length === 0))
-    && (x.rack === undefined || x.rack === "");
 }
 
 export function readUpdateMetadataRequestUpdateMetadataEndpoint(r: Reader, v: number): UpdateMetadataRequestUpdateMetadataEndpoint {
@@ -294,31 +241,20 @@ export function readUpdateMetadataRequestUpdateMetadataEndpoint(r: Reader, v: nu
 
 export function writeUpdateMetadataRequestUpdateMetadataEndpoint(w: Writer, v: number, x: Encodable<UpdateMetadataRequestUpdateMetadataEndpoint>): void {
   const flex = v >= 6;
-  if (v >= 1) { const val = (x.port ?? 0); w.int32(val); }
+  if (v >= 1) w.int32((x.port ?? 0));
   else {
     if (x.port !== undefined && !(x.port === 0)) absentField('UpdateMetadataRequest', 'port', v);
   }
-  if (v >= 1) { const val = (x.host ?? ""); w.str(flex, val); }
+  if (v >= 1) w.str(flex, (x.host ?? ""));
   else {
     if (x.host !== undefined && !(x.host === "")) absentField('UpdateMetadataRequest', 'host', v);
   }
-  if (v >= 3) { const val = (x.listener ?? ""); w.str(flex, val); }
-  if (v >= 1) { const val = (x.securityProtocol ?? 0); w.int16(val); }
+  if (v >= 3) w.str(flex, (x.listener ?? ""));
+  if (v >= 1) w.int16((x.securityProtocol ?? 0));
   else {
     if (x.securityProtocol !== undefined && !(x.securityProtocol === 0)) absentField('UpdateMetadataRequest', 'securityProtocol', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultUpdateMetadataRequestUpdateMetadataEndpoint(): UpdateMetadataRequestUpdateMetadataEndpoint {
-  return { port: 0, host: "", listener: "", securityProtocol: 0 };
-}
-
-export function isDefaultUpdateMetadataRequestUpdateMetadataEndpoint(x: Encodable<UpdateMetadataRequestUpdateMetadataEndpoint>): boolean {
-  return (x.port === undefined || x.port === 0)
-    && (x.host === undefined || x.host === "")
-    && (x.listener === undefined || x.listener === "")
-    && (x.securityProtocol === undefined || x.securityProtocol === 0);
 }
 
 export const UpdateMetadataRequest: MessageCodec<UpdateMetadataRequest> = messageCodec<UpdateMetadataRequest>(
@@ -347,16 +283,8 @@ export function readUpdateMetadataResponse(r: Reader, v: number): UpdateMetadata
 
 export function writeUpdateMetadataResponse(w: Writer, v: number, x: Encodable<UpdateMetadataResponse>): void {
   const flex = v >= 6;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
+  w.int16((x.errorCode ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultUpdateMetadataResponse(): UpdateMetadataResponse {
-  return { errorCode: 0 };
-}
-
-export function isDefaultUpdateMetadataResponse(x: Encodable<UpdateMetadataResponse>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0);
 }
 
 export const UpdateMetadataResponse: MessageCodec<UpdateMetadataResponse> = messageCodec<UpdateMetadataResponse>(

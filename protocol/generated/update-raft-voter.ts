@@ -57,26 +57,13 @@ export function readUpdateRaftVoterRequest(r: Reader, v: number): UpdateRaftVote
 
 export function writeUpdateRaftVoterRequest(w: Writer, v: number, x: Encodable<UpdateRaftVoterRequest>): void {
   const flex = true;
-  { const val = (x.clusterId === undefined ? "" : x.clusterId); w.nstr(flex, val); }
-  { const val = (x.currentLeaderEpoch ?? 0); w.int32(val); }
-  { const val = (x.voterId ?? 0); w.int32(val); }
-  { const val = (x.voterDirectoryId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.listeners ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeUpdateRaftVoterRequestListener); }
-  { const val = (x.kRaftVersionFeature ?? {}); writeUpdateRaftVoterRequestKRaftVersionFeature(w, v, val); }
+  w.nstr(flex, (x.clusterId === undefined ? "" : x.clusterId));
+  w.int32((x.currentLeaderEpoch ?? 0));
+  w.int32((x.voterId ?? 0));
+  w.uuid((x.voterDirectoryId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.listeners ?? EMPTY_ARRAY), writeUpdateRaftVoterRequestListener);
+  writeUpdateRaftVoterRequestKRaftVersionFeature(w, v, (x.kRaftVersionFeature ?? {}));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultUpdateRaftVoterRequest(): UpdateRaftVoterRequest {
-  return { clusterId: "", currentLeaderEpoch: 0, voterId: 0, voterDirectoryId: ZERO_UUID, listeners: [], kRaftVersionFeature: defaultUpdateRaftVoterRequestKRaftVersionFeature() };
-}
-
-export function isDefaultUpdateRaftVoterRequest(x: Encodable<UpdateRaftVoterRequest>): boolean {
-  return (x.clusterId === undefined || x.clusterId === "")
-    && (x.currentLeaderEpoch === undefined || x.currentLeaderEpoch === 0)
-    && (x.voterId === undefined || x.voterId === 0)
-    && (x.voterDirectoryId === undefined || x.voterDirectoryId === ZERO_UUID)
-    && (x.listeners === undefined || (x.listeners !== null && x.listeners.length === 0))
-    && (x.kRaftVersionFeature === undefined || (x.kRaftVersionFeature !== null && isDefaultUpdateRaftVoterRequestKRaftVersionFeature(x.kRaftVersionFeature)));
 }
 
 export function readUpdateRaftVoterRequestListener(r: Reader, v: number): UpdateRaftVoterRequestListener {
@@ -95,20 +82,10 @@ export function readUpdateRaftVoterRequestListener(r: Reader, v: number): Update
 
 export function writeUpdateRaftVoterRequestListener(w: Writer, v: number, x: Encodable<UpdateRaftVoterRequestListener>): void {
   const flex = true;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.host ?? ""); w.str(flex, val); }
-  { const val = (x.port ?? 0); w.uint16(val); }
+  w.str(flex, (x.name ?? ""));
+  w.str(flex, (x.host ?? ""));
+  w.uint16((x.port ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultUpdateRaftVoterRequestListener(): UpdateRaftVoterRequestListener {
-  return { name: "", host: "", port: 0 };
-}
-
-export function isDefaultUpdateRaftVoterRequestListener(x: Encodable<UpdateRaftVoterRequestListener>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.host === undefined || x.host === "")
-    && (x.port === undefined || x.port === 0);
 }
 
 export function readUpdateRaftVoterRequestKRaftVersionFeature(r: Reader, v: number): UpdateRaftVoterRequestKRaftVersionFeature {
@@ -126,18 +103,9 @@ export function readUpdateRaftVoterRequestKRaftVersionFeature(r: Reader, v: numb
 
 export function writeUpdateRaftVoterRequestKRaftVersionFeature(w: Writer, v: number, x: Encodable<UpdateRaftVoterRequestKRaftVersionFeature>): void {
   const flex = true;
-  { const val = (x.minSupportedVersion ?? 0); w.int16(val); }
-  { const val = (x.maxSupportedVersion ?? 0); w.int16(val); }
+  w.int16((x.minSupportedVersion ?? 0));
+  w.int16((x.maxSupportedVersion ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultUpdateRaftVoterRequestKRaftVersionFeature(): UpdateRaftVoterRequestKRaftVersionFeature {
-  return { minSupportedVersion: 0, maxSupportedVersion: 0 };
-}
-
-export function isDefaultUpdateRaftVoterRequestKRaftVersionFeature(x: Encodable<UpdateRaftVoterRequestKRaftVersionFeature>): boolean {
-  return (x.minSupportedVersion === undefined || x.minSupportedVersion === 0)
-    && (x.maxSupportedVersion === undefined || x.maxSupportedVersion === 0);
 }
 
 export const UpdateRaftVoterRequest: MessageCodec<UpdateRaftVoterRequest> = messageCodec<UpdateRaftVoterRequest>(
@@ -193,21 +161,11 @@ export function readUpdateRaftVoterResponse(r: Reader, v: number): UpdateRaftVot
 
 export function writeUpdateRaftVoterResponse(w: Writer, v: number, x: Encodable<UpdateRaftVoterResponse>): void {
   const flex = true;
-  { const val = (x.throttleTimeMs ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
+  w.int32((x.throttleTimeMs ?? 0));
+  w.int16((x.errorCode ?? 0));
   const tagged: TaggedWrite[] = [];
   { const val = x.currentLeader; if (val !== undefined && !((val !== null && isDefaultUpdateRaftVoterResponseCurrentLeader(val)))) tagged.push([0, (w) => { writeUpdateRaftVoterResponseCurrentLeader(w, v, val); }]); }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
-}
-
-export function defaultUpdateRaftVoterResponse(): UpdateRaftVoterResponse {
-  return { throttleTimeMs: 0, errorCode: 0, currentLeader: defaultUpdateRaftVoterResponseCurrentLeader() };
-}
-
-export function isDefaultUpdateRaftVoterResponse(x: Encodable<UpdateRaftVoterResponse>): boolean {
-  return (x.throttleTimeMs === undefined || x.throttleTimeMs === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.currentLeader === undefined || (x.currentLeader !== null && isDefaultUpdateRaftVoterResponseCurrentLeader(x.currentLeader)));
 }
 
 export function readUpdateRaftVoterResponseCurrentLeader(r: Reader, v: number): UpdateRaftVoterResponseCurrentLeader {
@@ -227,10 +185,10 @@ export function readUpdateRaftVoterResponseCurrentLeader(r: Reader, v: number): 
 
 export function writeUpdateRaftVoterResponseCurrentLeader(w: Writer, v: number, x: Encodable<UpdateRaftVoterResponseCurrentLeader>): void {
   const flex = true;
-  { const val = (x.leaderId ?? -1); w.int32(val); }
-  { const val = (x.leaderEpoch ?? -1); w.int32(val); }
-  { const val = (x.host ?? ""); w.str(flex, val); }
-  { const val = (x.port ?? 0); w.int32(val); }
+  w.int32((x.leaderId ?? -1));
+  w.int32((x.leaderEpoch ?? -1));
+  w.str(flex, (x.host ?? ""));
+  w.int32((x.port ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
 }
 

@@ -56,20 +56,10 @@ export function readVoteRequest(r: Reader, v: number): VoteRequest {
 
 export function writeVoteRequest(w: Writer, v: number, x: Encodable<VoteRequest>): void {
   const flex = true;
-  { const val = (x.clusterId === undefined ? null : x.clusterId); w.nstr(flex, val); }
-  if (v >= 1) { const val = (x.voterId ?? -1); w.int32(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeVoteRequestTopicData); }
+  w.nstr(flex, (x.clusterId === undefined ? null : x.clusterId));
+  if (v >= 1) w.int32((x.voterId ?? -1));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeVoteRequestTopicData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultVoteRequest(): VoteRequest {
-  return { clusterId: null, voterId: -1, topics: [] };
-}
-
-export function isDefaultVoteRequest(x: Encodable<VoteRequest>): boolean {
-  return (x.clusterId === undefined || x.clusterId === null)
-    && (x.voterId === undefined || x.voterId === -1)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readVoteRequestTopicData(r: Reader, v: number): VoteRequestTopicData {
@@ -87,18 +77,9 @@ export function readVoteRequestTopicData(r: Reader, v: number): VoteRequestTopic
 
 export function writeVoteRequestTopicData(w: Writer, v: number, x: Encodable<VoteRequestTopicData>): void {
   const flex = true;
-  { const val = (x.topicName ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeVoteRequestPartitionData); }
+  w.str(flex, (x.topicName ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeVoteRequestPartitionData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultVoteRequestTopicData(): VoteRequestTopicData {
-  return { topicName: "", partitions: [] };
-}
-
-export function isDefaultVoteRequestTopicData(x: Encodable<VoteRequestTopicData>): boolean {
-  return (x.topicName === undefined || x.topicName === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readVoteRequestPartitionData(r: Reader, v: number): VoteRequestPartitionData {
@@ -121,28 +102,14 @@ export function readVoteRequestPartitionData(r: Reader, v: number): VoteRequestP
 
 export function writeVoteRequestPartitionData(w: Writer, v: number, x: Encodable<VoteRequestPartitionData>): void {
   const flex = true;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.candidateEpoch ?? 0); w.int32(val); }
-  { const val = (x.candidateId ?? 0); w.int32(val); }
-  if (v >= 1) { const val = (x.candidateDirectoryId ?? ZERO_UUID); w.uuid(val); }
-  if (v >= 1) { const val = (x.voterDirectoryId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.lastOffsetEpoch ?? 0); w.int32(val); }
-  { const val = (x.lastOffset ?? 0n); w.int64(val); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int32((x.candidateEpoch ?? 0));
+  w.int32((x.candidateId ?? 0));
+  if (v >= 1) w.uuid((x.candidateDirectoryId ?? ZERO_UUID));
+  if (v >= 1) w.uuid((x.voterDirectoryId ?? ZERO_UUID));
+  w.int32((x.lastOffsetEpoch ?? 0));
+  w.int64((x.lastOffset ?? 0n));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultVoteRequestPartitionData(): VoteRequestPartitionData {
-  return { partitionIndex: 0, candidateEpoch: 0, candidateId: 0, candidateDirectoryId: ZERO_UUID, voterDirectoryId: ZERO_UUID, lastOffsetEpoch: 0, lastOffset: 0n };
-}
-
-export function isDefaultVoteRequestPartitionData(x: Encodable<VoteRequestPartitionData>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.candidateEpoch === undefined || x.candidateEpoch === 0)
-    && (x.candidateId === undefined || x.candidateId === 0)
-    && (x.candidateDirectoryId === undefined || x.candidateDirectoryId === ZERO_UUID)
-    && (x.voterDirectoryId === undefined || x.voterDirectoryId === ZERO_UUID)
-    && (x.lastOffsetEpoch === undefined || x.lastOffsetEpoch === 0)
-    && (x.lastOffset === undefined || x.lastOffset === 0n);
 }
 
 export const VoteRequest: MessageCodec<VoteRequest> = messageCodec<VoteRequest>(
@@ -218,24 +185,14 @@ export function readVoteResponse(r: Reader, v: number): VoteResponse {
 
 export function writeVoteResponse(w: Writer, v: number, x: Encodable<VoteResponse>): void {
   const flex = true;
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeVoteResponseTopicData); }
+  w.int16((x.errorCode ?? 0));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeVoteResponseTopicData);
   const tagged: TaggedWrite[] = [];
   if (v >= 1) { const val = x.nodeEndpoints; if (val !== undefined && !((val !== null && val.length === 0))) tagged.push([0, (w) => { writeArray(w, true, v, val, writeVoteResponseNodeEndpoint); }]); }
   else {
     if (x.nodeEndpoints !== undefined && !((x.nodeEndpoints !== null && x.nodeEndpoints.length === 0))) absentField('VoteResponse', 'nodeEndpoints', v);
   }
   if (flex) w.taggedFields(tagged, x._unknownTaggedFields);
-}
-
-export function defaultVoteResponse(): VoteResponse {
-  return { errorCode: 0, topics: [], nodeEndpoints: [] };
-}
-
-export function isDefaultVoteResponse(x: Encodable<VoteResponse>): boolean {
-  return (x.errorCode === undefined || x.errorCode === 0)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.nodeEndpoints === undefined || (x.nodeEndpoints !== null && x.nodeEndpoints.length === 0));
 }
 
 export function readVoteResponseTopicData(r: Reader, v: number): VoteResponseTopicData {
@@ -253,18 +210,9 @@ export function readVoteResponseTopicData(r: Reader, v: number): VoteResponseTop
 
 export function writeVoteResponseTopicData(w: Writer, v: number, x: Encodable<VoteResponseTopicData>): void {
   const flex = true;
-  { const val = (x.topicName ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeVoteResponsePartitionData); }
+  w.str(flex, (x.topicName ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeVoteResponsePartitionData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultVoteResponseTopicData(): VoteResponseTopicData {
-  return { topicName: "", partitions: [] };
-}
-
-export function isDefaultVoteResponseTopicData(x: Encodable<VoteResponseTopicData>): boolean {
-  return (x.topicName === undefined || x.topicName === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readVoteResponsePartitionData(r: Reader, v: number): VoteResponsePartitionData {
@@ -285,24 +233,12 @@ export function readVoteResponsePartitionData(r: Reader, v: number): VoteRespons
 
 export function writeVoteResponsePartitionData(w: Writer, v: number, x: Encodable<VoteResponsePartitionData>): void {
   const flex = true;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.leaderId ?? 0); w.int32(val); }
-  { const val = (x.leaderEpoch ?? 0); w.int32(val); }
-  { const val = (x.voteGranted ?? false); w.bool(val); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.int32((x.leaderId ?? 0));
+  w.int32((x.leaderEpoch ?? 0));
+  w.bool((x.voteGranted ?? false));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultVoteResponsePartitionData(): VoteResponsePartitionData {
-  return { partitionIndex: 0, errorCode: 0, leaderId: 0, leaderEpoch: 0, voteGranted: false };
-}
-
-export function isDefaultVoteResponsePartitionData(x: Encodable<VoteResponsePartitionData>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.leaderId === undefined || x.leaderId === 0)
-    && (x.leaderEpoch === undefined || x.leaderEpoch === 0)
-    && (x.voteGranted === undefined || x.voteGranted === false);
 }
 
 export function readVoteResponseNodeEndpoint(r: Reader, v: number): VoteResponseNodeEndpoint {
@@ -321,29 +257,19 @@ export function readVoteResponseNodeEndpoint(r: Reader, v: number): VoteResponse
 
 export function writeVoteResponseNodeEndpoint(w: Writer, v: number, x: Encodable<VoteResponseNodeEndpoint>): void {
   const flex = true;
-  if (v >= 1) { const val = (x.nodeId ?? 0); w.int32(val); }
+  if (v >= 1) w.int32((x.nodeId ?? 0));
   else {
     if (x.nodeId !== undefined && !(x.nodeId === 0)) absentField('VoteResponse', 'nodeId', v);
   }
-  if (v >= 1) { const val = (x.host ?? ""); w.str(flex, val); }
+  if (v >= 1) w.str(flex, (x.host ?? ""));
   else {
     if (x.host !== undefined && !(x.host === "")) absentField('VoteResponse', 'host', v);
   }
-  if (v >= 1) { const val = (x.port ?? 0); w.uint16(val); }
+  if (v >= 1) w.uint16((x.port ?? 0));
   else {
     if (x.port !== undefined && !(x.port === 0)) absentField('VoteResponse', 'port', v);
   }
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultVoteResponseNodeEndpoint(): VoteResponseNodeEndpoint {
-  return { nodeId: 0, host: "", port: 0 };
-}
-
-export function isDefaultVoteResponseNodeEndpoint(x: Encodable<VoteResponseNodeEndpoint>): boolean {
-  return (x.nodeId === undefined || x.nodeId === 0)
-    && (x.host === undefined || x.host === "")
-    && (x.port === undefined || x.port === 0);
 }
 
 export const VoteResponse: MessageCodec<VoteResponse> = messageCodec<VoteResponse>(

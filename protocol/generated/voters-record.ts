@@ -57,18 +57,9 @@ export function readVotersRecord(r: Reader, v: number): VotersRecord {
 
 export function writeVotersRecord(w: Writer, v: number, x: Encodable<VotersRecord>): void {
   const flex = true;
-  { const val = (x.version ?? 0); w.int16(val); }
-  { const val = (x.voters ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeVotersRecordVoter); }
+  w.int16((x.version ?? 0));
+  writeArray(w, flex, v, (x.voters ?? EMPTY_ARRAY), writeVotersRecordVoter);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultVotersRecord(): VotersRecord {
-  return { version: 0, voters: [] };
-}
-
-export function isDefaultVotersRecord(x: Encodable<VotersRecord>): boolean {
-  return (x.version === undefined || x.version === 0)
-    && (x.voters === undefined || (x.voters !== null && x.voters.length === 0));
 }
 
 export function readVotersRecordVoter(r: Reader, v: number): VotersRecordVoter {
@@ -88,22 +79,11 @@ export function readVotersRecordVoter(r: Reader, v: number): VotersRecordVoter {
 
 export function writeVotersRecordVoter(w: Writer, v: number, x: Encodable<VotersRecordVoter>): void {
   const flex = true;
-  { const val = (x.voterId ?? 0); w.int32(val); }
-  { const val = (x.voterDirectoryId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.endpoints ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeVotersRecordEndpoint); }
-  { const val = (x.kRaftVersionFeature ?? {}); writeVotersRecordKRaftVersionFeature(w, v, val); }
+  w.int32((x.voterId ?? 0));
+  w.uuid((x.voterDirectoryId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.endpoints ?? EMPTY_ARRAY), writeVotersRecordEndpoint);
+  writeVotersRecordKRaftVersionFeature(w, v, (x.kRaftVersionFeature ?? {}));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultVotersRecordVoter(): VotersRecordVoter {
-  return { voterId: 0, voterDirectoryId: ZERO_UUID, endpoints: [], kRaftVersionFeature: defaultVotersRecordKRaftVersionFeature() };
-}
-
-export function isDefaultVotersRecordVoter(x: Encodable<VotersRecordVoter>): boolean {
-  return (x.voterId === undefined || x.voterId === 0)
-    && (x.voterDirectoryId === undefined || x.voterDirectoryId === ZERO_UUID)
-    && (x.endpoints === undefined || (x.endpoints !== null && x.endpoints.length === 0))
-    && (x.kRaftVersionFeature === undefined || (x.kRaftVersionFeature !== null && isDefaultVotersRecordKRaftVersionFeature(x.kRaftVersionFeature)));
 }
 
 export function readVotersRecordEndpoint(r: Reader, v: number): VotersRecordEndpoint {
@@ -122,20 +102,10 @@ export function readVotersRecordEndpoint(r: Reader, v: number): VotersRecordEndp
 
 export function writeVotersRecordEndpoint(w: Writer, v: number, x: Encodable<VotersRecordEndpoint>): void {
   const flex = true;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.host ?? ""); w.str(flex, val); }
-  { const val = (x.port ?? 0); w.uint16(val); }
+  w.str(flex, (x.name ?? ""));
+  w.str(flex, (x.host ?? ""));
+  w.uint16((x.port ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultVotersRecordEndpoint(): VotersRecordEndpoint {
-  return { name: "", host: "", port: 0 };
-}
-
-export function isDefaultVotersRecordEndpoint(x: Encodable<VotersRecordEndpoint>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.host === undefined || x.host === "")
-    && (x.port === undefined || x.port === 0);
 }
 
 export function readVotersRecordKRaftVersionFeature(r: Reader, v: number): VotersRecordKRaftVersionFeature {
@@ -153,18 +123,9 @@ export function readVotersRecordKRaftVersionFeature(r: Reader, v: number): Voter
 
 export function writeVotersRecordKRaftVersionFeature(w: Writer, v: number, x: Encodable<VotersRecordKRaftVersionFeature>): void {
   const flex = true;
-  { const val = (x.minSupportedVersion ?? 0); w.int16(val); }
-  { const val = (x.maxSupportedVersion ?? 0); w.int16(val); }
+  w.int16((x.minSupportedVersion ?? 0));
+  w.int16((x.maxSupportedVersion ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultVotersRecordKRaftVersionFeature(): VotersRecordKRaftVersionFeature {
-  return { minSupportedVersion: 0, maxSupportedVersion: 0 };
-}
-
-export function isDefaultVotersRecordKRaftVersionFeature(x: Encodable<VotersRecordKRaftVersionFeature>): boolean {
-  return (x.minSupportedVersion === undefined || x.minSupportedVersion === 0)
-    && (x.maxSupportedVersion === undefined || x.maxSupportedVersion === 0);
 }
 
 export const VotersRecord: MessageCodec<VotersRecord> = messageCodec<VotersRecord>(

@@ -61,18 +61,9 @@ export function readWriteShareGroupStateRequest(r: Reader, v: number): WriteShar
 
 export function writeWriteShareGroupStateRequest(w: Writer, v: number, x: Encodable<WriteShareGroupStateRequest>): void {
   const flex = true;
-  { const val = (x.groupId ?? ""); w.str(flex, val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeWriteShareGroupStateRequestWriteStateData); }
+  w.str(flex, (x.groupId ?? ""));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeWriteShareGroupStateRequestWriteStateData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultWriteShareGroupStateRequest(): WriteShareGroupStateRequest {
-  return { groupId: "", topics: [] };
-}
-
-export function isDefaultWriteShareGroupStateRequest(x: Encodable<WriteShareGroupStateRequest>): boolean {
-  return (x.groupId === undefined || x.groupId === "")
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readWriteShareGroupStateRequestWriteStateData(r: Reader, v: number): WriteShareGroupStateRequestWriteStateData {
@@ -90,18 +81,9 @@ export function readWriteShareGroupStateRequestWriteStateData(r: Reader, v: numb
 
 export function writeWriteShareGroupStateRequestWriteStateData(w: Writer, v: number, x: Encodable<WriteShareGroupStateRequestWriteStateData>): void {
   const flex = true;
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeWriteShareGroupStateRequestPartitionData); }
+  w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeWriteShareGroupStateRequestPartitionData);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultWriteShareGroupStateRequestWriteStateData(): WriteShareGroupStateRequestWriteStateData {
-  return { topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultWriteShareGroupStateRequestWriteStateData(x: Encodable<WriteShareGroupStateRequestWriteStateData>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readWriteShareGroupStateRequestPartitionData(r: Reader, v: number): WriteShareGroupStateRequestPartitionData {
@@ -122,24 +104,12 @@ export function readWriteShareGroupStateRequestPartitionData(r: Reader, v: numbe
 
 export function writeWriteShareGroupStateRequestPartitionData(w: Writer, v: number, x: Encodable<WriteShareGroupStateRequestPartitionData>): void {
   const flex = true;
-  { const val = (x.partition ?? 0); w.int32(val); }
-  { const val = (x.stateEpoch ?? 0); w.int32(val); }
-  { const val = (x.leaderEpoch ?? 0); w.int32(val); }
-  { const val = (x.startOffset ?? 0n); w.int64(val); }
-  { const val = (x.stateBatches ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeWriteShareGroupStateRequestStateBatch); }
+  w.int32((x.partition ?? 0));
+  w.int32((x.stateEpoch ?? 0));
+  w.int32((x.leaderEpoch ?? 0));
+  w.int64((x.startOffset ?? 0n));
+  writeArray(w, flex, v, (x.stateBatches ?? EMPTY_ARRAY), writeWriteShareGroupStateRequestStateBatch);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultWriteShareGroupStateRequestPartitionData(): WriteShareGroupStateRequestPartitionData {
-  return { partition: 0, stateEpoch: 0, leaderEpoch: 0, startOffset: 0n, stateBatches: [] };
-}
-
-export function isDefaultWriteShareGroupStateRequestPartitionData(x: Encodable<WriteShareGroupStateRequestPartitionData>): boolean {
-  return (x.partition === undefined || x.partition === 0)
-    && (x.stateEpoch === undefined || x.stateEpoch === 0)
-    && (x.leaderEpoch === undefined || x.leaderEpoch === 0)
-    && (x.startOffset === undefined || x.startOffset === 0n)
-    && (x.stateBatches === undefined || (x.stateBatches !== null && x.stateBatches.length === 0));
 }
 
 export function readWriteShareGroupStateRequestStateBatch(r: Reader, v: number): WriteShareGroupStateRequestStateBatch {
@@ -159,22 +129,11 @@ export function readWriteShareGroupStateRequestStateBatch(r: Reader, v: number):
 
 export function writeWriteShareGroupStateRequestStateBatch(w: Writer, v: number, x: Encodable<WriteShareGroupStateRequestStateBatch>): void {
   const flex = true;
-  { const val = (x.firstOffset ?? 0n); w.int64(val); }
-  { const val = (x.lastOffset ?? 0n); w.int64(val); }
-  { const val = (x.deliveryState ?? 0); w.int8(val); }
-  { const val = (x.deliveryCount ?? 0); w.int16(val); }
+  w.int64((x.firstOffset ?? 0n));
+  w.int64((x.lastOffset ?? 0n));
+  w.int8((x.deliveryState ?? 0));
+  w.int16((x.deliveryCount ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultWriteShareGroupStateRequestStateBatch(): WriteShareGroupStateRequestStateBatch {
-  return { firstOffset: 0n, lastOffset: 0n, deliveryState: 0, deliveryCount: 0 };
-}
-
-export function isDefaultWriteShareGroupStateRequestStateBatch(x: Encodable<WriteShareGroupStateRequestStateBatch>): boolean {
-  return (x.firstOffset === undefined || x.firstOffset === 0n)
-    && (x.lastOffset === undefined || x.lastOffset === 0n)
-    && (x.deliveryState === undefined || x.deliveryState === 0)
-    && (x.deliveryCount === undefined || x.deliveryCount === 0);
 }
 
 export const WriteShareGroupStateRequest: MessageCodec<WriteShareGroupStateRequest> = messageCodec<WriteShareGroupStateRequest>(
@@ -221,16 +180,8 @@ export function readWriteShareGroupStateResponse(r: Reader, v: number): WriteSha
 
 export function writeWriteShareGroupStateResponse(w: Writer, v: number, x: Encodable<WriteShareGroupStateResponse>): void {
   const flex = true;
-  { const val = (x.results ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeWriteShareGroupStateResponseWriteStateResult); }
+  writeArray(w, flex, v, (x.results ?? EMPTY_ARRAY), writeWriteShareGroupStateResponseWriteStateResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultWriteShareGroupStateResponse(): WriteShareGroupStateResponse {
-  return { results: [] };
-}
-
-export function isDefaultWriteShareGroupStateResponse(x: Encodable<WriteShareGroupStateResponse>): boolean {
-  return (x.results === undefined || (x.results !== null && x.results.length === 0));
 }
 
 export function readWriteShareGroupStateResponseWriteStateResult(r: Reader, v: number): WriteShareGroupStateResponseWriteStateResult {
@@ -248,18 +199,9 @@ export function readWriteShareGroupStateResponseWriteStateResult(r: Reader, v: n
 
 export function writeWriteShareGroupStateResponseWriteStateResult(w: Writer, v: number, x: Encodable<WriteShareGroupStateResponseWriteStateResult>): void {
   const flex = true;
-  { const val = (x.topicId ?? ZERO_UUID); w.uuid(val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeWriteShareGroupStateResponsePartitionResult); }
+  w.uuid((x.topicId ?? ZERO_UUID));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeWriteShareGroupStateResponsePartitionResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultWriteShareGroupStateResponseWriteStateResult(): WriteShareGroupStateResponseWriteStateResult {
-  return { topicId: ZERO_UUID, partitions: [] };
-}
-
-export function isDefaultWriteShareGroupStateResponseWriteStateResult(x: Encodable<WriteShareGroupStateResponseWriteStateResult>): boolean {
-  return (x.topicId === undefined || x.topicId === ZERO_UUID)
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readWriteShareGroupStateResponsePartitionResult(r: Reader, v: number): WriteShareGroupStateResponsePartitionResult {
@@ -278,20 +220,10 @@ export function readWriteShareGroupStateResponsePartitionResult(r: Reader, v: nu
 
 export function writeWriteShareGroupStateResponsePartitionResult(w: Writer, v: number, x: Encodable<WriteShareGroupStateResponsePartitionResult>): void {
   const flex = true;
-  { const val = (x.partition ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
-  { const val = (x.errorMessage === undefined ? null : x.errorMessage); w.nstr(flex, val); }
+  w.int32((x.partition ?? 0));
+  w.int16((x.errorCode ?? 0));
+  w.nstr(flex, (x.errorMessage === undefined ? null : x.errorMessage));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultWriteShareGroupStateResponsePartitionResult(): WriteShareGroupStateResponsePartitionResult {
-  return { partition: 0, errorCode: 0, errorMessage: null };
-}
-
-export function isDefaultWriteShareGroupStateResponsePartitionResult(x: Encodable<WriteShareGroupStateResponsePartitionResult>): boolean {
-  return (x.partition === undefined || x.partition === 0)
-    && (x.errorCode === undefined || x.errorCode === 0)
-    && (x.errorMessage === undefined || x.errorMessage === null);
 }
 
 export const WriteShareGroupStateResponse: MessageCodec<WriteShareGroupStateResponse> = messageCodec<WriteShareGroupStateResponse>(

@@ -46,16 +46,8 @@ export function readWriteTxnMarkersRequest(r: Reader, v: number): WriteTxnMarker
 
 export function writeWriteTxnMarkersRequest(w: Writer, v: number, x: Encodable<WriteTxnMarkersRequest>): void {
   const flex = v >= 1;
-  { const val = (x.markers ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeWriteTxnMarkersRequestWritableTxnMarker); }
+  writeArray(w, flex, v, (x.markers ?? EMPTY_ARRAY), writeWriteTxnMarkersRequestWritableTxnMarker);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultWriteTxnMarkersRequest(): WriteTxnMarkersRequest {
-  return { markers: [] };
-}
-
-export function isDefaultWriteTxnMarkersRequest(x: Encodable<WriteTxnMarkersRequest>): boolean {
-  return (x.markers === undefined || (x.markers !== null && x.markers.length === 0));
 }
 
 export function readWriteTxnMarkersRequestWritableTxnMarker(r: Reader, v: number): WriteTxnMarkersRequestWritableTxnMarker {
@@ -76,24 +68,12 @@ export function readWriteTxnMarkersRequestWritableTxnMarker(r: Reader, v: number
 
 export function writeWriteTxnMarkersRequestWritableTxnMarker(w: Writer, v: number, x: Encodable<WriteTxnMarkersRequestWritableTxnMarker>): void {
   const flex = v >= 1;
-  { const val = (x.producerId ?? 0n); w.int64(val); }
-  { const val = (x.producerEpoch ?? 0); w.int16(val); }
-  { const val = (x.transactionResult ?? false); w.bool(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeWriteTxnMarkersRequestWritableTxnMarkerTopic); }
-  { const val = (x.coordinatorEpoch ?? 0); w.int32(val); }
+  w.int64((x.producerId ?? 0n));
+  w.int16((x.producerEpoch ?? 0));
+  w.bool((x.transactionResult ?? false));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeWriteTxnMarkersRequestWritableTxnMarkerTopic);
+  w.int32((x.coordinatorEpoch ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultWriteTxnMarkersRequestWritableTxnMarker(): WriteTxnMarkersRequestWritableTxnMarker {
-  return { producerId: 0n, producerEpoch: 0, transactionResult: false, topics: [], coordinatorEpoch: 0 };
-}
-
-export function isDefaultWriteTxnMarkersRequestWritableTxnMarker(x: Encodable<WriteTxnMarkersRequestWritableTxnMarker>): boolean {
-  return (x.producerId === undefined || x.producerId === 0n)
-    && (x.producerEpoch === undefined || x.producerEpoch === 0)
-    && (x.transactionResult === undefined || x.transactionResult === false)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0))
-    && (x.coordinatorEpoch === undefined || x.coordinatorEpoch === 0);
 }
 
 export function readWriteTxnMarkersRequestWritableTxnMarkerTopic(r: Reader, v: number): WriteTxnMarkersRequestWritableTxnMarkerTopic {
@@ -111,18 +91,9 @@ export function readWriteTxnMarkersRequestWritableTxnMarkerTopic(r: Reader, v: n
 
 export function writeWriteTxnMarkersRequestWritableTxnMarkerTopic(w: Writer, v: number, x: Encodable<WriteTxnMarkersRequestWritableTxnMarkerTopic>): void {
   const flex = v >= 1;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitionIndexes ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeElement.int32); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitionIndexes ?? EMPTY_ARRAY), writeElement.int32);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultWriteTxnMarkersRequestWritableTxnMarkerTopic(): WriteTxnMarkersRequestWritableTxnMarkerTopic {
-  return { name: "", partitionIndexes: [] };
-}
-
-export function isDefaultWriteTxnMarkersRequestWritableTxnMarkerTopic(x: Encodable<WriteTxnMarkersRequestWritableTxnMarkerTopic>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitionIndexes === undefined || (x.partitionIndexes !== null && x.partitionIndexes.length === 0));
 }
 
 export const WriteTxnMarkersRequest: MessageCodec<WriteTxnMarkersRequest> = messageCodec<WriteTxnMarkersRequest>(
@@ -175,16 +146,8 @@ export function readWriteTxnMarkersResponse(r: Reader, v: number): WriteTxnMarke
 
 export function writeWriteTxnMarkersResponse(w: Writer, v: number, x: Encodable<WriteTxnMarkersResponse>): void {
   const flex = v >= 1;
-  { const val = (x.markers ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeWriteTxnMarkersResponseWritableTxnMarkerResult); }
+  writeArray(w, flex, v, (x.markers ?? EMPTY_ARRAY), writeWriteTxnMarkersResponseWritableTxnMarkerResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultWriteTxnMarkersResponse(): WriteTxnMarkersResponse {
-  return { markers: [] };
-}
-
-export function isDefaultWriteTxnMarkersResponse(x: Encodable<WriteTxnMarkersResponse>): boolean {
-  return (x.markers === undefined || (x.markers !== null && x.markers.length === 0));
 }
 
 export function readWriteTxnMarkersResponseWritableTxnMarkerResult(r: Reader, v: number): WriteTxnMarkersResponseWritableTxnMarkerResult {
@@ -202,18 +165,9 @@ export function readWriteTxnMarkersResponseWritableTxnMarkerResult(r: Reader, v:
 
 export function writeWriteTxnMarkersResponseWritableTxnMarkerResult(w: Writer, v: number, x: Encodable<WriteTxnMarkersResponseWritableTxnMarkerResult>): void {
   const flex = v >= 1;
-  { const val = (x.producerId ?? 0n); w.int64(val); }
-  { const val = (x.topics ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeWriteTxnMarkersResponseWritableTxnMarkerTopicResult); }
+  w.int64((x.producerId ?? 0n));
+  writeArray(w, flex, v, (x.topics ?? EMPTY_ARRAY), writeWriteTxnMarkersResponseWritableTxnMarkerTopicResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultWriteTxnMarkersResponseWritableTxnMarkerResult(): WriteTxnMarkersResponseWritableTxnMarkerResult {
-  return { producerId: 0n, topics: [] };
-}
-
-export function isDefaultWriteTxnMarkersResponseWritableTxnMarkerResult(x: Encodable<WriteTxnMarkersResponseWritableTxnMarkerResult>): boolean {
-  return (x.producerId === undefined || x.producerId === 0n)
-    && (x.topics === undefined || (x.topics !== null && x.topics.length === 0));
 }
 
 export function readWriteTxnMarkersResponseWritableTxnMarkerTopicResult(r: Reader, v: number): WriteTxnMarkersResponseWritableTxnMarkerTopicResult {
@@ -231,18 +185,9 @@ export function readWriteTxnMarkersResponseWritableTxnMarkerTopicResult(r: Reade
 
 export function writeWriteTxnMarkersResponseWritableTxnMarkerTopicResult(w: Writer, v: number, x: Encodable<WriteTxnMarkersResponseWritableTxnMarkerTopicResult>): void {
   const flex = v >= 1;
-  { const val = (x.name ?? ""); w.str(flex, val); }
-  { const val = (x.partitions ?? EMPTY_ARRAY); writeArray(w, flex, v, val, writeWriteTxnMarkersResponseWritableTxnMarkerPartitionResult); }
+  w.str(flex, (x.name ?? ""));
+  writeArray(w, flex, v, (x.partitions ?? EMPTY_ARRAY), writeWriteTxnMarkersResponseWritableTxnMarkerPartitionResult);
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultWriteTxnMarkersResponseWritableTxnMarkerTopicResult(): WriteTxnMarkersResponseWritableTxnMarkerTopicResult {
-  return { name: "", partitions: [] };
-}
-
-export function isDefaultWriteTxnMarkersResponseWritableTxnMarkerTopicResult(x: Encodable<WriteTxnMarkersResponseWritableTxnMarkerTopicResult>): boolean {
-  return (x.name === undefined || x.name === "")
-    && (x.partitions === undefined || (x.partitions !== null && x.partitions.length === 0));
 }
 
 export function readWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(r: Reader, v: number): WriteTxnMarkersResponseWritableTxnMarkerPartitionResult {
@@ -260,18 +205,9 @@ export function readWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(r: R
 
 export function writeWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(w: Writer, v: number, x: Encodable<WriteTxnMarkersResponseWritableTxnMarkerPartitionResult>): void {
   const flex = v >= 1;
-  { const val = (x.partitionIndex ?? 0); w.int32(val); }
-  { const val = (x.errorCode ?? 0); w.int16(val); }
+  w.int32((x.partitionIndex ?? 0));
+  w.int16((x.errorCode ?? 0));
   if (flex) w.taggedFields(undefined, x._unknownTaggedFields);
-}
-
-export function defaultWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(): WriteTxnMarkersResponseWritableTxnMarkerPartitionResult {
-  return { partitionIndex: 0, errorCode: 0 };
-}
-
-export function isDefaultWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(x: Encodable<WriteTxnMarkersResponseWritableTxnMarkerPartitionResult>): boolean {
-  return (x.partitionIndex === undefined || x.partitionIndex === 0)
-    && (x.errorCode === undefined || x.errorCode === 0);
 }
 
 export const WriteTxnMarkersResponse: MessageCodec<WriteTxnMarkersResponse> = messageCodec<WriteTxnMarkersResponse>(
