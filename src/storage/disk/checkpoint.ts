@@ -1,0 +1,51 @@
+/**
+ * Kafka's offset checkpoint files (log-start-offset-checkpoint, recovery-point-offset-checkpoint):
+ *
+ *   0                      version
+ *   2                      number of entries
+ *   my-topic 0 1234        topic, partition, offset
+ *   my-topic 1 0
+ *
+ * Written atomically (temp file, fsync, rename, fsync directory).
+ */
+import { atomicWrite, readFileOrNull } from './fs-util.js';
+
+export interface CheckpointEntry {
+  topic: string;
+  partition: number;
+  offset: bigint;
+}
+
+export const checkpointKey = (topic: string, partition: number): string => `${topic} ${partition}`;
+
+export function formatCheckpoint(entries: Iterable<CheckpointEntry>): string {
+  const list = [...entries];
+  return ['0', String(list.length), ...list.map((e) => `${e.topic} ${e.partition} ${e.offset}`)].join('\n') + '\n';
+}
+
+export function parseCheckpoint(text: string): CheckpointEntry[] {
+  const lines = text.split('\n').filter((l) => l.length > 0);
+  if (lines[0] !== '0') throw new Error(`unsupported checkpoint version ${lines[0] ?? '(empty file)'}`);
+  const count = Number(lines[1]);
+  if (!Number.isInteger(count) || count < 0 || lines.length - 2 !== count) {
+    throw new Error(`checkpoint announces ${lines[1] ?? '?'} entries, holds ${lines.length - 2}`);
+  }
+  return lines.slice(2).map((line) => {
+    const m = /^(\S+) (\d+) (-?\d+)$/.exec(line);
+    if (!m) throw new Error(`malformed checkpoint line "${line}"`);
+    return { topic: m[1]!, partition: Number(m[2]), offset: BigInt(m[3]!) };
+  });
+}
+
+/** Entries keyed by `checkpointKey`; an absent file is empty. */
+export async function readCheckpoint(path: string): Promise<Map<string, CheckpointEntry>> {
+  const data = await readFileOrNull(path);
+  const map = new Map<string, CheckpointEntry>();
+  if (data === null) return map;
+  for (const e of parseCheckpoint(data.toString('utf8'))) map.set(checkpointKey(e.topic, e.partition), e);
+  return map;
+}
+
+export async function writeCheckpoint(path: string, entries: Iterable<CheckpointEntry>): Promise<void> {
+  await atomicWrite(path, formatCheckpoint(entries));
+}

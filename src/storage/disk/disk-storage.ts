@@ -1,0 +1,362 @@
+/**
+ * The disk engine: Kafka's log directory layout and file formats under one data directory.
+ *
+ *   <dataDir>/meta.properties                 version=1, cluster.id, node.id (Kafka's format)
+ *   <dataDir>/__samsa_topics.json             the topic table, replaced atomically
+ *   <dataDir>/log-start-offset-checkpoint     Kafka's checkpoint format
+ *   <dataDir>/.samsa_clean_shutdown           written by close(), removed by open()
+ *   <dataDir>/<topic>-<partition>/partition.metadata
+ *   <dataDir>/<topic>-<partition>/<20-digit base offset>.log | .index | .timeindex
+ *
+ * See partition-log.ts for appends and reads, recovery.ts for what happens at open.
+ */
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { randomUuid } from '../../../protocol/primitives/uuid.js';
+import type { LogConfig, PartitionLog, Storage, StoredState, TopicRecord } from '../storage.js';
+import { checkpointKey, readCheckpoint, writeCheckpoint, type CheckpointEntry } from './checkpoint.js';
+import { FileHandleCache } from './file-cache.js';
+import { atomicWrite, fsyncDir, readFileOrNull, unlinkIfExists } from './fs-util.js';
+import { silentLogger, type StorageLogger } from './logger.js';
+import { loadOrCreateMetaProperties, type MetaProperties } from './meta-properties.js';
+import {
+  CLEAN_SHUTDOWN_FILE,
+  DELETE_DIR_SUFFIX,
+  LOG_START_OFFSET_CHECKPOINT_FILE,
+  PARTITION_METADATA_FILE,
+  partitionDirName,
+  partitionDirPattern,
+  STRAY_DIR_SUFFIX,
+  TOPICS_FILE,
+} from './names.js';
+import { DiskPartitionLog, type PartitionServices } from './partition-log.js';
+import { loadPartition } from './recovery.js';
+import type { Segment } from './segment.js';
+
+export interface DiskStorageOptions {
+  dataDir: string;
+  /** This broker's node id, recorded in (and checked against) meta.properties. */
+  nodeId: number;
+  logger?: StorageLogger;
+  /** Written batches each partition keeps in memory for tail reads. Default 1 MiB. */
+  tailCacheBytes?: number;
+  /** Read descriptors kept open over all partitions. Default 256. */
+  maxOpenReadFiles?: number;
+  /** Memory for the loaded indexes of inactive segments, over all partitions. Default 64 MiB. */
+  indexCacheBytes?: number;
+  /** Wall clock in ms (tests). Default Date.now. */
+  now?: () => number;
+}
+
+interface OpenState {
+  meta: MetaProperties;
+  /** The previous run ended with close(). */
+  clean: boolean;
+}
+
+interface OpenLog {
+  topic: string;
+  partition: number;
+  log: Promise<DiskPartitionLog>;
+}
+
+interface TopicsFile {
+  version: 1;
+  topics: TopicRecord[];
+}
+
+export class DiskStorage implements Storage {
+  readonly kind = 'disk';
+  readonly dataDir: string;
+  private readonly nodeId: number;
+  private readonly logger: StorageLogger;
+  private readonly files: FileHandleCache;
+  private readonly services: PartitionServices;
+  private readonly indexCacheBytes: number;
+  private readonly indexLru = new Map<Segment, number>();
+  private indexBytes = 0;
+  private state: Promise<OpenState> | null = null;
+  private readonly logs = new Map<string, OpenLog>();
+  /** Partition directories opened (hence recovered) during this run. */
+  private readonly recovered = new Set<string>();
+  private checkpoint = new Map<string, CheckpointEntry>();
+  private checkpointWrites: Promise<void> = Promise.resolve();
+  private topicWrites: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(options: DiskStorageOptions) {
+    this.dataDir = options.dataDir;
+    this.nodeId = options.nodeId;
+    this.logger = options.logger ?? silentLogger;
+    this.files = new FileHandleCache(options.maxOpenReadFiles ?? 256);
+    this.indexCacheBytes = options.indexCacheBytes ?? 64 * 1024 * 1024;
+    const now = options.now ?? Date.now;
+    this.services = {
+      logger: this.logger,
+      files: this.files,
+      tailCacheBytes: options.tailCacheBytes ?? 1024 * 1024,
+      now,
+      logStartOffsetChanged: () => this.writeLogStartCheckpoint(),
+      indexesUsed: (seg) => this.indexesUsed(seg),
+      segmentGone: (seg) => this.forgetIndexes(seg),
+    };
+  }
+
+  /** Whether the previous run shut down cleanly (known after open()). */
+  async wasCleanShutdown(): Promise<boolean> {
+    return (await this.init()).clean;
+  }
+
+  async open(): Promise<StoredState> {
+    const { meta } = await this.init();
+    const data = await readFileOrNull(join(this.dataDir, TOPICS_FILE));
+    let topics: TopicRecord[] = [];
+    if (data !== null) {
+      const parsed = JSON.parse(data.toString('utf8')) as TopicsFile;
+      if (parsed.version !== 1 || !Array.isArray(parsed.topics)) throw new Error(`${TOPICS_FILE}: unsupported content`);
+      topics = parsed.topics.map((t) => ({ name: t.name, topicId: t.topicId, partitions: t.partitions, configs: { ...t.configs } }));
+    }
+    return { clusterId: meta.clusterId, topics };
+  }
+
+  private init(): Promise<OpenState> {
+    this.state ??= this.doInit();
+    return this.state;
+  }
+
+  private async doInit(): Promise<OpenState> {
+    await fsp.mkdir(this.dataDir, { recursive: true });
+    const meta = await loadOrCreateMetaProperties(this.dataDir, this.nodeId);
+    const marker = join(this.dataDir, CLEAN_SHUTDOWN_FILE);
+    const clean = (await readFileOrNull(marker)) !== null;
+    if (clean) {
+      await unlinkIfExists(marker);
+      await fsyncDir(this.dataDir);
+    } else {
+      this.logger.info({ dataDir: this.dataDir }, 'no clean-shutdown marker: partitions will be recovered');
+    }
+    for (const entry of await fsp.readdir(this.dataDir, { withFileTypes: true })) {
+      if (entry.isDirectory() && entry.name.endsWith(DELETE_DIR_SUFFIX)) {
+        await fsp.rm(join(this.dataDir, entry.name), { recursive: true, force: true });
+      }
+    }
+    try {
+      this.checkpoint = await readCheckpoint(join(this.dataDir, LOG_START_OFFSET_CHECKPOINT_FILE));
+    } catch (e) {
+      this.logger.warn({ err: e }, 'ignoring an unreadable log-start-offset checkpoint');
+    }
+    return { meta, clean };
+  }
+
+  saveTopics(topics: readonly TopicRecord[]): Promise<void> {
+    const file: TopicsFile = { version: 1, topics: topics.map((t) => ({ ...t, configs: { ...t.configs } })) };
+    const write = this.topicWrites.then(async () => {
+      await this.init();
+      await atomicWrite(join(this.dataDir, TOPICS_FILE), JSON.stringify(file, null, 2) + '\n');
+    });
+    this.topicWrites = write.catch(() => undefined);
+    return write;
+  }
+
+  openPartition(topic: TopicRecord, partition: number, config: LogConfig): Promise<PartitionLog> {
+    if (this.closed) return Promise.reject(new Error('storage is closed'));
+    const key = partitionDirName(topic.name, partition);
+    const existing = this.logs.get(key);
+    if (existing) {
+      return existing.log.then((log) => {
+        log.setConfig(config);
+        return log;
+      });
+    }
+    const log = this.openLog(topic, partition, config);
+    this.logs.set(key, { topic: topic.name, partition, log });
+    log.catch(() => {
+      if (this.logs.get(key)?.log === log) this.logs.delete(key);
+    });
+    return log;
+  }
+
+  private async openLog(topic: TopicRecord, partition: number, config: LogConfig): Promise<DiskPartitionLog> {
+    const { clean } = await this.init();
+    const name = partitionDirName(topic.name, partition);
+    const dir = join(this.dataDir, name);
+    const metadataPath = join(dir, PARTITION_METADATA_FILE);
+    let existed = true;
+    try {
+      await fsp.access(dir);
+    } catch {
+      existed = false;
+    }
+    const metadata = existed ? await readFileOrNull(metadataPath) : null;
+    if (metadata !== null) {
+      const id = /topic_id:\s*(\S+)/.exec(metadata.toString('utf8'))?.[1];
+      if (id !== topic.topicId) {
+        // Left behind by a deleted topic of the same name: set it aside, as Kafka does with strays.
+        const stray = `${dir}.${randomUuid().replace(/[^A-Za-z0-9]/g, '')}${STRAY_DIR_SUFFIX}`;
+        this.logger.warn({ partition: name, found: id, expected: topic.topicId, movedTo: stray }, 'partition directory belongs to another topic id');
+        await fsp.rename(dir, stray);
+        existed = false;
+      }
+    }
+    const ck = checkpointKey(topic.name, partition);
+    const loaded = await loadPartition({
+      dir,
+      clean: clean || !existed,
+      indexIntervalBytes: config.indexIntervalBytes,
+      checkpointedLogStart: existed ? this.checkpoint.get(ck)?.offset : undefined,
+      logger: this.logger,
+      now: this.services.now(),
+      name,
+    });
+    if (metadata === null || !existed) {
+      await atomicWrite(metadataPath, `version: 0\ntopic_id: ${topic.topicId}\n`);
+      if (!existed) await fsyncDir(this.dataDir);
+    }
+    this.recovered.add(name);
+    const log = new DiskPartitionLog(topic.name, partition, topic.topicId, dir, loaded.segments, loaded.logStartOffset, config, this.services);
+    this.checkpoint.set(ck, { topic: topic.name, partition, offset: log.logStartOffset });
+    if (existed) {
+      this.logger.info(
+        { partition: name, segments: loaded.segments.length, logStartOffset: String(log.logStartOffset), logEndOffset: String(log.logEndOffset), truncatedBytes: loaded.truncatedBytes },
+        'loaded partition',
+      );
+    }
+    return log;
+  }
+
+  async deleteTopicData(topic: TopicRecord): Promise<void> {
+    await this.init();
+    const pattern = partitionDirPattern(topic.name);
+    for (const [key, open] of [...this.logs]) {
+      if (open.topic !== topic.name) continue;
+      this.logs.delete(key);
+      const log = await open.log.catch(() => null);
+      if (log) {
+        log.markDeleted();
+        await log.close();
+      }
+    }
+    const doomed: string[] = [];
+    for (const entry of await fsp.readdir(this.dataDir, { withFileTypes: true })) {
+      if (!entry.isDirectory() || !pattern.test(entry.name)) continue;
+      const target = `${entry.name}.${randomUuid().replace(/[^A-Za-z0-9]/g, '')}${DELETE_DIR_SUFFIX}`;
+      await fsp.rename(join(this.dataDir, entry.name), join(this.dataDir, target));
+      doomed.push(target);
+    }
+    await fsyncDir(this.dataDir);
+    for (const name of doomed) await fsp.rm(join(this.dataDir, name), { recursive: true, force: true });
+    let changed = false;
+    for (const [key, e] of [...this.checkpoint]) {
+      if (e.topic === topic.name) {
+        this.checkpoint.delete(key);
+        changed = true;
+      }
+    }
+    if (changed) await this.writeLogStartCheckpoint();
+  }
+
+  async flush(): Promise<void> {
+    const logs = await this.openLogs();
+    await Promise.all(logs.map((log) => log.flush()));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.state === null) return;
+    await this.init();
+    const logs = await this.openLogs();
+    const results = await Promise.all(logs.map((log) => log.close()));
+    let clean = results.every((ok) => ok);
+    try {
+      await this.writeLogStartCheckpoint(logs);
+    } catch (e) {
+      clean = false;
+      this.logger.error({ err: e }, 'could not write the log start offset checkpoint');
+    }
+    this.logs.clear();
+    await this.files.closeAll();
+    if (clean && !(await this.init()).clean) {
+      // After an unclean start, a partition never opened in this run was never recovered: leave
+      // the marker out so that the next start recovers it.
+      const unrecovered = await this.unrecoveredPartitionDirs();
+      if (unrecovered.length > 0) {
+        clean = false;
+        this.logger.info({ partitions: unrecovered.slice(0, 10), count: unrecovered.length }, 'partitions not recovered in this run: next start recovers');
+      }
+    }
+    if (clean) {
+      await atomicWrite(join(this.dataDir, CLEAN_SHUTDOWN_FILE), JSON.stringify({ version: 0, time: this.services.now() }) + '\n');
+    } else {
+      this.logger.warn({ dataDir: this.dataDir }, 'a partition failed: not marking the shutdown clean, recovery runs at next start');
+    }
+  }
+
+  /**
+   * Tests: behave like a killed process. Waits for writes in flight, then drops every descriptor
+   * and timer without sealing indexes, fsyncing, checkpointing or writing the clean-shutdown marker.
+   */
+  async simulateCrash(): Promise<void> {
+    this.closed = true;
+    const logs = await this.openLogs();
+    for (const log of logs) await log.abandon();
+    this.logs.clear();
+    await this.files.closeAll();
+  }
+
+  private async unrecoveredPartitionDirs(): Promise<string[]> {
+    const out: string[] = [];
+    for (const e of await fsp.readdir(this.dataDir, { withFileTypes: true })) {
+      if (e.isDirectory() && /^.+-\d+$/.test(e.name) && !this.recovered.has(e.name)) out.push(e.name);
+    }
+    return out;
+  }
+
+  /** Open read descriptors (tests, metrics). */
+  get openReadFiles(): number {
+    return this.files.openCount;
+  }
+
+  private async openLogs(): Promise<DiskPartitionLog[]> {
+    const settled = await Promise.allSettled([...this.logs.values()].map((o) => o.log));
+    return settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  }
+
+  /** Rewrites log-start-offset-checkpoint with the current start of every open log (others kept). */
+  private writeLogStartCheckpoint(logs?: DiskPartitionLog[]): Promise<void> {
+    const write = this.checkpointWrites.then(async () => {
+      for (const log of logs ?? (await this.openLogs())) {
+        this.checkpoint.set(checkpointKey(log.topic, log.partition), { topic: log.topic, partition: log.partition, offset: log.logStartOffset });
+      }
+      await writeCheckpoint(join(this.dataDir, LOG_START_OFFSET_CHECKPOINT_FILE), this.checkpoint.values());
+    });
+    this.checkpointWrites = write.catch(() => undefined);
+    return write;
+  }
+
+  private indexesUsed(seg: Segment): void {
+    const known = this.indexLru.get(seg);
+    if (known !== undefined) {
+      this.indexLru.delete(seg);
+      this.indexLru.set(seg, known);
+      return;
+    }
+    const bytes = (seg.offsetIndex?.memoryBytes ?? 0) + (seg.timeIndex?.memoryBytes ?? 0);
+    this.indexLru.set(seg, bytes);
+    this.indexBytes += bytes;
+    for (const [old, size] of this.indexLru) {
+      if (this.indexBytes <= this.indexCacheBytes) break;
+      if (old === seg) continue;
+      this.indexLru.delete(old);
+      this.indexBytes -= size;
+      old.unloadIndexes();
+    }
+  }
+
+  private forgetIndexes(seg: Segment): void {
+    const size = this.indexLru.get(seg);
+    if (size === undefined) return;
+    this.indexLru.delete(seg);
+    this.indexBytes -= size;
+  }
+}

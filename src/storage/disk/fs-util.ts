@@ -1,0 +1,106 @@
+/** Small file-system helpers: positioned full reads and writes, fsync of directories, atomic replace. */
+import { constants, promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { TEMP_SUFFIX } from './names.js';
+
+/** Read-write, created when missing, never truncated. */
+export const OPEN_RW_CREATE = constants.O_RDWR | constants.O_CREAT;
+
+export function errorCode(e: unknown): string | undefined {
+  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
+}
+
+export const isNotFound = (e: unknown): boolean => errorCode(e) === 'ENOENT';
+
+/** Flushes a directory's entries (new, renamed, removed files). A no-op where directories cannot be fsynced. */
+export async function fsyncDir(dir: string): Promise<void> {
+  let fh: FileHandle;
+  try {
+    fh = await fsp.open(dir, 'r');
+  } catch (e) {
+    if (isNotFound(e)) return;
+    throw e;
+  }
+  try {
+    await fh.sync();
+  } catch (e) {
+    const code = errorCode(e);
+    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF') throw e;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Replaces `path` atomically: write a temp file, fsync it, rename over, fsync the directory. */
+export async function atomicWrite(path: string, data: string | Buffer): Promise<void> {
+  const tmp = path + TEMP_SUFFIX;
+  const fh = await fsp.open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fsp.rename(tmp, path);
+  await fsyncDir(dirname(path));
+}
+
+/** Reads a whole file, or null when it does not exist. */
+export async function readFileOrNull(path: string): Promise<Buffer | null> {
+  try {
+    return await fsp.readFile(path);
+  } catch (e) {
+    if (isNotFound(e)) return null;
+    throw e;
+  }
+}
+
+export async function statOrNull(path: string): Promise<import('node:fs').Stats | null> {
+  try {
+    return await fsp.stat(path);
+  } catch (e) {
+    if (isNotFound(e)) return null;
+    throw e;
+  }
+}
+
+export async function unlinkIfExists(path: string): Promise<void> {
+  try {
+    await fsp.unlink(path);
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+  }
+}
+
+/**
+ * Reads up to `length` bytes at `position`, looping over short reads; the result is shorter only
+ * at end of file.
+ */
+export async function readAt(fh: FileHandle, length: number, position: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(Math.max(0, length));
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await fh.read(buf, done, length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done === length ? buf : buf.subarray(0, done);
+}
+
+/** Writes every buffer at `position` in order (one writev when the kernel takes it all). */
+export async function writeAllAt(fh: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+  let bufs = buffers;
+  let pos = position;
+  while (bufs.length > 0) {
+    const { bytesWritten } = bufs.length === 1 ? await fh.write(bufs[0]!, 0, bufs[0]!.length, pos) : await fh.writev(bufs, pos);
+    let left = bytesWritten;
+    pos += bytesWritten;
+    let i = 0;
+    while (i < bufs.length && left >= bufs[i]!.length) left -= bufs[i++]!.length;
+    const rest = bufs.slice(i);
+    if (rest.length > 0 && left > 0) rest[0] = rest[0]!.subarray(left);
+    if (bytesWritten === 0 && rest.length > 0) throw new Error('write made no progress');
+    bufs = rest;
+  }
+}

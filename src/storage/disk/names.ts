@@ -1,0 +1,55 @@
+/**
+ * File and directory names of the disk engine. They follow Kafka's log directory layout, so
+ * Kafka's tools (kafka-dump-log and friends) can read what we write.
+ */
+
+export const LOG_SUFFIX = '.log';
+export const INDEX_SUFFIX = '.index';
+export const TIME_INDEX_SUFFIX = '.timeindex';
+/** A segment file waiting for its delayed unlink (Kafka's file.delete.delay.ms). */
+export const DELETED_SUFFIX = '.deleted';
+/** Temporary file of an atomic write. */
+export const TEMP_SUFFIX = '.tmp';
+
+export const META_PROPERTIES_FILE = 'meta.properties';
+export const TOPICS_FILE = '__samsa_topics.json';
+export const CLEAN_SHUTDOWN_FILE = '.samsa_clean_shutdown';
+export const LOG_START_OFFSET_CHECKPOINT_FILE = 'log-start-offset-checkpoint';
+export const PARTITION_METADATA_FILE = 'partition.metadata';
+
+/** Suffix of a partition directory renamed away before its removal (Kafka: `-delete`). */
+export const DELETE_DIR_SUFFIX = '-delete';
+/** Suffix of a partition directory whose topic id does not match the topic (Kafka: `-stray`). */
+export const STRAY_DIR_SUFFIX = '-stray';
+
+const OFFSET_DIGITS = 20;
+
+/** `00000000000000001234.log` for base offset 1234. */
+export function segmentFileName(baseOffset: bigint, suffix: string): string {
+  return baseOffset.toString().padStart(OFFSET_DIGITS, '0') + suffix;
+}
+
+export interface ParsedSegmentFile {
+  baseOffset: bigint;
+  /** `.log`, `.index`, `.timeindex` or another Kafka suffix such as `.txnindex`. */
+  suffix: string;
+  /** `.deleted`, `.tmp`, `.cleaned`, `.swap` when present. */
+  trailer: string | null;
+}
+
+const SEGMENT_FILE = /^(\d{20})(\.[a-z]+)(\.deleted|\.tmp|\.cleaned|\.swap)?$/;
+
+export function parseSegmentFileName(name: string): ParsedSegmentFile | null {
+  const m = SEGMENT_FILE.exec(name);
+  if (!m) return null;
+  return { baseOffset: BigInt(m[1]!), suffix: m[2]!, trailer: m[3] ?? null };
+}
+
+export function partitionDirName(topic: string, partition: number): string {
+  return `${topic}-${partition}`;
+}
+
+/** Matches the partition directories of one topic: `<topic>-<n>`, and nothing of `<topic>-x-<n>`. */
+export function partitionDirPattern(topic: string): RegExp {
+  return new RegExp(`^${topic.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d+)$`);
+}

@@ -1,0 +1,719 @@
+/**
+ * The disk engine's PartitionLog: a directory of segments plus an in-memory tail cache.
+ *
+ * Appends: the offset is assigned at call time, the batch is stamped in place (base offset, leader
+ * epoch, LogAppendTime) and copied into the tail cache (a BatchArena). All file I/O of a partition
+ * runs on one serial queue: a drain task takes every pending append and writes them with a single
+ * writev per segment (batches that arrive meanwhile wait for the next drain, so concurrent appends
+ * coalesce), updates the indexes the way Kafka's LogSegment.append does, fsyncs per flush.messages
+ * / flush.ms, and only then advances the high watermark, resolves the appends and wakes listeners.
+ * Rolls, retention and flushes run on the same queue, so at most one write is in flight.
+ *
+ * Reads never wait for that queue: recent batches come from the tail cache, older ones from the
+ * segment files (offset index lookup, then one positioned read, rarely two).
+ */
+import { promises as fsp } from 'node:fs';
+import {
+  BATCH_HEADER_SIZE,
+  LOG_OVERHEAD,
+  readBaseOffset,
+  readBatchSize,
+  readLastOffset,
+  readLastOffsetDelta,
+  readMagic,
+  setBaseOffset,
+  setLogAppendTime,
+  setPartitionLeaderEpoch,
+} from '../../../protocol/records/index.js';
+import { BatchArena, type ArenaEntry } from '../batch-arena.js';
+import type { AppendOptions, AppendResult, LogConfig, PartitionLog, ReadOptions, ReadResult } from '../storage.js';
+import type { FileHandleCache } from './file-cache.js';
+import { fsyncDir, isNotFound, readAt, writeAllAt } from './fs-util.js';
+import { INT32_MAX } from './index-buffer.js';
+import type { StorageLogger } from './logger.js';
+import { DELETED_SUFFIX } from './names.js';
+import { loadSegmentIndexes } from './recovery.js';
+import { scanBatches } from './scan.js';
+import { Segment } from './segment.js';
+
+/** What a partition log needs from its DiskStorage. */
+export interface PartitionServices {
+  readonly logger: StorageLogger;
+  readonly files: FileHandleCache;
+  /** Bytes of written batches kept in the tail cache of each partition. */
+  readonly tailCacheBytes: number;
+  now(): number;
+  /** Persist the log start offsets (retention moved one). */
+  logStartOffsetChanged(): Promise<void>;
+  /** An inactive segment's indexes were loaded or used (LRU bookkeeping). */
+  indexesUsed(seg: Segment): void;
+  /** A segment left the log: forget its indexes. */
+  segmentGone(seg: Segment): void;
+}
+
+export class PartitionFailedError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PartitionFailedError';
+  }
+}
+
+/** A batch larger than segment.bytes can never be stored (Kafka: RecordBatchTooLargeException). */
+export class RecordBatchTooLargeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RecordBatchTooLargeError';
+  }
+}
+
+interface PendingAppend {
+  entry: ArenaEntry;
+  resolve(r: AppendResult): void;
+  reject(e: unknown): void;
+}
+
+export interface PartitionStats {
+  /** write/writev calls on .log files. */
+  logWrites: number;
+  /** write calls on index files. */
+  indexWrites: number;
+  /** fdatasync calls. */
+  syncs: number;
+  rolls: number;
+  /** Reads served from the tail cache / from segment files. */
+  cacheReads: number;
+  fileReads: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+const EMPTY_READ: ReadResult = Object.freeze({ records: EMPTY }) as ReadResult;
+/** Bytes read past maxBytes so that the batch an index entry points at and the wanted one share one read. */
+const READ_SLACK = 4096;
+
+export class DiskPartitionLog implements PartitionLog {
+  private readonly arena = new BatchArena();
+  private pending: PendingAppend[] = [];
+  private drainQueued = false;
+  /** The serial I/O queue. */
+  private queue: Promise<void> = Promise.resolve();
+  private readonly listeners = new Set<() => void>();
+  private nextOffset: bigint;
+  private hw: bigint;
+  private startOffset: bigint;
+  private bytes: number;
+  /** Offsets written since the last fsync of the active segment's log. */
+  private unflushedMessages = 0;
+  /** Log or index bytes written since the last full fsync (flush(), roll, close). */
+  private unsynced = false;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private readonly pendingDeletes = new Map<NodeJS.Timeout, () => Promise<void>>();
+  private failure: Error | null = null;
+  private closing = false;
+  readonly stats: PartitionStats = { logWrites: 0, indexWrites: 0, syncs: 0, rolls: 0, cacheReads: 0, fileReads: 0 };
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly topicId: string,
+    readonly dir: string,
+    private segments: Segment[],
+    logStartOffset: bigint,
+    private config: LogConfig,
+    private readonly services: PartitionServices,
+  ) {
+    const active = segments[segments.length - 1]!;
+    this.nextOffset = active.nextOffset;
+    this.hw = active.nextOffset;
+    this.startOffset = logStartOffset;
+    this.bytes = segments.reduce((n, s) => n + s.size, 0);
+  }
+
+  get logStartOffset(): bigint {
+    return this.startOffset;
+  }
+
+  get logEndOffset(): bigint {
+    return this.nextOffset;
+  }
+
+  get highWatermark(): bigint {
+    return this.hw;
+  }
+
+  get size(): number {
+    return this.bytes;
+  }
+
+  /** Whether a write or fsync failed: the partition then refuses appends until reopened. */
+  get failed(): Error | null {
+    return this.failure;
+  }
+
+  /** The segments' base offsets, oldest first. */
+  get segmentBaseOffsets(): bigint[] {
+    return this.segments.map((s) => s.baseOffset);
+  }
+
+  private get active(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  private get name(): string {
+    return `${this.topic}-${this.partition}`;
+  }
+
+  // ---------------------------------------------------------------- append
+
+  append(batch: Buffer, options: AppendOptions): Promise<AppendResult> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closing) return Promise.reject(new PartitionFailedError(`partition ${this.name} is closed`));
+    if (batch.length < BATCH_HEADER_SIZE || readMagic(batch) !== 2) {
+      return Promise.reject(new RangeError(`not a magic-2 record batch (${batch.length} bytes)`));
+    }
+    const size = readBatchSize(batch);
+    if (size < BATCH_HEADER_SIZE || size > batch.length) {
+      return Promise.reject(new RangeError(`batch length field says ${size} bytes, the buffer holds ${batch.length}`));
+    }
+    if (size > this.config.segmentBytes) {
+      return Promise.reject(new RecordBatchTooLargeError(`batch of ${size} bytes exceeds segment.bytes ${this.config.segmentBytes}`));
+    }
+    const baseOffset = this.nextOffset;
+    setBaseOffset(batch, 0, baseOffset);
+    setPartitionLeaderEpoch(batch, 0, options.leaderEpoch);
+    if (options.logAppendTime !== undefined) setLogAppendTime(batch, options.logAppendTime);
+    this.nextOffset = baseOffset + BigInt(readLastOffsetDelta(batch)) + 1n;
+    const entry = this.arena.add(batch);
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.pending.push({ entry, resolve, reject });
+      if (!this.drainQueued) {
+        this.drainQueued = true;
+        void this.enqueue(() => this.drain());
+      }
+    });
+  }
+
+  /** Runs `task` after every earlier I/O task of this partition. */
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task);
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async drain(): Promise<void> {
+    this.drainQueued = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    if (this.failure) {
+      for (const p of batch) p.reject(this.failure);
+      return;
+    }
+    try {
+      await this.writePending(batch);
+      const cfg = this.config;
+      if (this.unflushedMessages >= cfg.flushMessages || cfg.flushMs <= 0) await this.syncActive();
+      else this.armFlushTimer();
+    } catch (e) {
+      this.fail(e);
+      for (const p of batch) p.reject(this.failure);
+      return;
+    }
+    const last = batch[batch.length - 1]!.entry;
+    this.hw = last.lastOffset + 1n;
+    for (const p of batch) p.resolve({ baseOffset: p.entry.baseOffset, lastOffset: p.entry.lastOffset, logStartOffset: this.startOffset });
+    this.trimTailCache();
+    for (const l of this.listeners) {
+      try {
+        l();
+      } catch (e) {
+        this.services.logger.error({ partition: this.name, err: e }, 'append listener threw');
+      }
+    }
+  }
+
+  /** Writes the batches in order, one writev per segment, rolling where Kafka would. */
+  private async writePending(list: PendingAppend[]): Promise<void> {
+    let seg = this.active;
+    let group: ArenaEntry[] = [];
+    let groupBytes = 0;
+    for (const { entry } of list) {
+      if (this.shouldRoll(seg, seg.size + groupBytes, group[0] ?? null, entry)) {
+        if (group.length > 0) await this.writeGroup(seg, group);
+        group = [];
+        groupBytes = 0;
+        seg = await this.roll(entry.baseOffset);
+      }
+      group.push(entry);
+      groupBytes += entry.size;
+    }
+    if (group.length > 0) await this.writeGroup(seg, group);
+  }
+
+  /**
+   * Kafka's LogSegment.shouldRoll, for one batch: the segment would pass segment.bytes; or
+   * segment.ms has elapsed, measured from the max timestamp of the segment's first batch to this
+   * batch's (wall clock since creation when the first batch has no timestamp); or the batch's
+   * last offset does not fit the index's int32 relative offsets. Never rolls an empty segment.
+   */
+  private shouldRoll(seg: Segment, size: number, firstInGroup: ArenaEntry | null, e: ArenaEntry): boolean {
+    if (size === 0) return false;
+    if (size + e.size > this.config.segmentBytes) return true;
+    if (e.lastOffset - seg.baseOffset > BigInt(INT32_MAX)) return true;
+    const first = seg.size > 0 ? seg.firstBatchTimestamp : (firstInGroup?.maxTimestamp ?? null);
+    const waited = first !== null && first >= 0n ? e.maxTimestamp - first : BigInt(this.services.now() - seg.created);
+    return waited > BigInt(this.config.segmentMs);
+  }
+
+  private async writeGroup(seg: Segment, group: ArenaEntry[]): Promise<void> {
+    // Consecutive arena entries in one block are contiguous: one iovec for each run.
+    const iov: Buffer[] = [];
+    let runBlock: Buffer | null = null;
+    let runStart = 0;
+    let runEnd = 0;
+    for (const e of group) {
+      if (e.block === runBlock && e.pos === runEnd) {
+        runEnd += e.size;
+        continue;
+      }
+      if (runBlock) iov.push(runBlock.subarray(runStart, runEnd));
+      runBlock = e.block;
+      runStart = e.pos;
+      runEnd = e.pos + e.size;
+    }
+    if (runBlock) iov.push(runBlock.subarray(runStart, runEnd));
+    let position = seg.size;
+    await writeAllAt(seg.logFh!, iov, position);
+    this.stats.logWrites++;
+    this.unsynced = true;
+    for (const e of group) {
+      seg.appendedBatch({ position, size: e.size, baseOffset: e.baseOffset, lastOffset: e.lastOffset, maxTimestamp: e.maxTimestamp }, this.config.indexIntervalBytes);
+      position += e.size;
+      this.bytes += e.size;
+      this.unflushedMessages += Number(e.lastOffset - e.baseOffset) + 1;
+    }
+    this.stats.indexWrites += await seg.persistIndexes();
+  }
+
+  /**
+   * Closes the active segment (sealed time index, fsynced log and indexes, descriptors closed)
+   * and starts a new one at `baseOffset`.
+   */
+  private async roll(baseOffset: bigint): Promise<Segment> {
+    const old = this.active;
+    old.sealTimeIndex();
+    this.stats.indexWrites += await old.persistIndexes();
+    this.stats.syncs += await old.sync(true);
+    this.unflushedMessages = 0;
+    this.unsynced = false;
+    this.clearFlushTimer();
+    await old.closeWriter();
+    this.services.indexesUsed(old);
+    const seg = new Segment(this.dir, baseOffset, this.services.now());
+    seg.resetDerivedState(0, 0);
+    await seg.openWriter();
+    // Files of an earlier, unreadable incarnation at this offset would be wrong: start empty.
+    for (const fh of [seg.logFh!, seg.indexFh!, seg.timeIndexFh!]) await fh.truncate(0);
+    await fsyncDir(this.dir);
+    this.segments = [...this.segments, seg];
+    this.stats.rolls++;
+    this.services.logger.info({ partition: this.name, baseOffset: String(baseOffset) }, 'rolled segment');
+    return seg;
+  }
+
+  private async syncActive(): Promise<void> {
+    this.clearFlushTimer();
+    if (this.unflushedMessages === 0) return;
+    this.unflushedMessages = 0;
+    this.stats.syncs += await this.active.sync(false);
+  }
+
+  private armFlushTimer(): void {
+    const ms = this.config.flushMs;
+    if (this.flushTimer || this.unflushedMessages === 0 || ms >= Number.MAX_SAFE_INTEGER || ms > 0x7fffffff) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      void this.enqueue(async () => {
+        if (this.failure || this.closing) return;
+        try {
+          await this.syncActive();
+        } catch (e) {
+          this.fail(e);
+        }
+      });
+    }, ms);
+    this.flushTimer.unref();
+  }
+
+  private clearFlushTimer(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+  }
+
+  /** After a failed write or fsync: refuse everything from now on; reject what is pending. */
+  private fail(e: unknown): void {
+    if (!this.failure) {
+      const message = e instanceof Error ? e.message : String(e);
+      this.failure = new PartitionFailedError(`partition ${this.name} failed: ${message}`, { cause: e });
+      this.services.logger.error({ partition: this.name, err: e }, 'log write failed; partition refuses further appends');
+    }
+    const pending = this.pending;
+    this.pending = [];
+    for (const p of pending) p.reject(this.failure);
+  }
+
+  /** Keeps at most tailCacheBytes of written batches (pending ones always stay). */
+  private trimTailCache(): void {
+    let drop = 0;
+    let bytes = this.arena.bytes;
+    const limit = this.services.tailCacheBytes;
+    while (drop < this.arena.count && bytes > limit) {
+      const e = this.arena.at(drop);
+      if (e.lastOffset >= this.hw) break;
+      bytes -= e.size;
+      drop++;
+    }
+    if (drop > 0) this.arena.dropFront(drop);
+  }
+
+  // ---------------------------------------------------------------- read
+
+  async read(offset: bigint, maxBytes: number, options: ReadOptions): Promise<ReadResult> {
+    const hw = this.hw;
+    if (offset >= hw) return EMPTY_READ;
+    const maxOffset = options.maxOffset < hw ? options.maxOffset : hw;
+    const budget = Math.max(0, maxBytes);
+    const first = this.arena.first;
+    if (first && offset >= first.baseOffset) {
+      this.stats.cacheReads++;
+      return { records: this.arena.slice(this.arena.search(offset), budget, maxOffset, options.minOneBatch) };
+    }
+    const segs = this.segments;
+    for (let i = floorSegment(segs, offset); i < segs.length; i++) {
+      const seg = segs[i]!;
+      if (seg.size === 0) continue;
+      let out: Buffer | null;
+      try {
+        out = await this.readSegment(seg, offset, budget, maxOffset, options.minOneBatch);
+      } catch (e) {
+        // The segment went away under us (retention): the caller sees the new logStartOffset.
+        if (isNotFound(e) || seg.deleted) return EMPTY_READ;
+        throw e;
+      }
+      if (out !== null) {
+        this.stats.fileReads++;
+        return { records: out };
+      }
+    }
+    return EMPTY_READ;
+  }
+
+  /** Inactive segments load their indexes on demand. */
+  private async indexes(seg: Segment): Promise<void> {
+    if (!seg.offsetIndex || !seg.timeIndex) {
+      await loadSegmentIndexes(seg, { indexIntervalBytes: this.config.indexIntervalBytes, logger: this.services.logger, name: this.name, now: this.services.now() });
+    }
+    if (!seg.writable) this.services.indexesUsed(seg);
+  }
+
+  /**
+   * Whole batches of one segment from the one containing `offset`; null when no batch of this
+   * segment reaches `offset` (the caller moves to the next segment).
+   */
+  private async readSegment(seg: Segment, offset: bigint, maxBytes: number, maxOffset: bigint, minOne: boolean): Promise<Buffer | null> {
+    await this.indexes(seg);
+    const end = seg.size;
+    const start = seg.offsetIndex!.lookup(offset).position;
+    if (start >= end) return null;
+    const lease = await this.services.files.acquire(seg.logPath);
+    try {
+      const fh = lease.fh;
+      const chunk = (at: number): number => Math.min(end - at, Math.max(maxBytes, BATCH_HEADER_SIZE) + this.config.indexIntervalBytes + READ_SLACK);
+      let buf = await readAt(fh, chunk(start), start);
+      let bufPos = start;
+      let p = 0;
+      // Walk headers from the indexed position to the batch holding `offset`.
+      for (;;) {
+        const at = bufPos + p;
+        if (at >= end) return null;
+        if (buf.length - p < BATCH_HEADER_SIZE) {
+          buf = await readAt(fh, chunk(at), at);
+          bufPos = at;
+          p = 0;
+          if (buf.length < BATCH_HEADER_SIZE) return null;
+        }
+        const size = readBatchSize(buf, p);
+        if (size < BATCH_HEADER_SIZE) throw new Error(`${seg.logPath}: corrupt batch length at ${at}`);
+        if (readLastOffset(buf, p) >= offset) break;
+        p += size;
+      }
+      if (readBaseOffset(buf, p) >= maxOffset) return EMPTY;
+      const firstSize = readBatchSize(buf, p);
+      if (firstSize > maxBytes && !minOne) return EMPTY;
+      const from = bufPos + p;
+      const want = Math.min(Math.max(maxBytes, firstSize), end - from);
+      if (bufPos + buf.length < from + want) {
+        buf = await readAt(fh, want, from);
+        bufPos = from;
+        p = 0;
+      }
+      if (buf.length - p < firstSize) return EMPTY; // the file is shorter than the segment thinks: nothing whole to return
+      // Whole batches within the budget and below maxOffset.
+      let q = p + firstSize;
+      const limit = p + want;
+      while (q + LOG_OVERHEAD <= buf.length) {
+        const size = readBatchSize(buf, q);
+        if (size < BATCH_HEADER_SIZE || q + size > limit || readBaseOffset(buf, q) >= maxOffset) break;
+        q += size;
+      }
+      return buf.subarray(p, q);
+    } finally {
+      lease.release();
+    }
+  }
+
+  async findBatchByTimestamp(timestamp: bigint): Promise<Buffer | null> {
+    for (const seg of this.segments) {
+      if (seg.size === 0 || seg.maxTimestamp < timestamp) continue;
+      try {
+        await this.indexes(seg);
+        const entry = seg.timeIndex!.lookup(timestamp);
+        const from = seg.offsetIndex!.lookup(entry.offset).position;
+        return await this.findInSegment(seg, from, (ts) => ts >= timestamp);
+      } catch (e) {
+        if (isNotFound(e) || seg.deleted) continue;
+        throw e;
+      }
+    }
+    return null;
+  }
+
+  async findMaxTimestampBatch(): Promise<Buffer | null> {
+    let best: Segment | null = null;
+    for (const seg of this.segments) {
+      if (seg.size > 0 && (best === null || seg.maxTimestamp > best.maxTimestamp)) best = seg;
+    }
+    if (best === null) return null;
+    const seg = best;
+    const max = seg.maxTimestamp;
+    try {
+      await this.indexes(seg);
+      let from = 0;
+      if (max >= 0n) from = seg.maxTimestampPosition >= 0 ? seg.maxTimestampPosition : seg.offsetIndex!.lookup(seg.maxTimestampOffset).position;
+      return await this.findInSegment(seg, from, (ts) => ts >= max);
+    } catch (e) {
+      if (isNotFound(e) || seg.deleted) return null;
+      throw e;
+    }
+  }
+
+  /** The first batch at or after `from` whose max timestamp satisfies `match` (headers only, then the batch). */
+  private async findInSegment(seg: Segment, from: number, match: (maxTimestamp: bigint) => boolean): Promise<Buffer | null> {
+    const lease = await this.services.files.acquire(seg.logPath);
+    try {
+      let found: { position: number; size: number } | null = null;
+      const hw = this.hw;
+      await scanBatches(
+        lease.fh,
+        from,
+        seg.size,
+        { validateOffsets: false, crc: false, wholeBatches: false, minBaseOffset: seg.baseOffset, segmentBase: seg.baseOffset, chunkSize: 64 * 1024 },
+        (b) => {
+          if (b.baseOffset >= hw) return false;
+          if (match(b.maxTimestamp)) {
+            found = { position: b.position, size: b.size };
+            return false;
+          }
+          return true;
+        },
+      );
+      if (found === null) return null;
+      const { position, size } = found;
+      const bytes = await readAt(lease.fh, size, position);
+      return bytes.length === size ? bytes : null;
+    } finally {
+      lease.release();
+    }
+  }
+
+  onAppend(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  setConfig(config: LogConfig): void {
+    this.config = config;
+  }
+
+  // ---------------------------------------------------------------- retention
+
+  enforceRetention(now: number): Promise<number> {
+    return this.enqueue(() => this.deleteExpired(now));
+  }
+
+  /**
+   * Kafka's deleteOldSegments: from the oldest, whole segments whose largest timestamp is older
+   * than retention.ms, then while the log stays at or above retention.bytes without them. The
+   * active segment goes too when everything expired (a new empty segment is rolled first); an
+   * empty active segment never does.
+   */
+  private async deleteExpired(now: number): Promise<number> {
+    if (this.failure || this.closing) return 0;
+    const cfg = this.config;
+    const segs = this.segments;
+    let n = 0;
+    const deletable = (seg: Segment, i: number): boolean => !(i === segs.length - 1 && seg.size === 0);
+    if (cfg.retentionMs >= 0) {
+      while (n < segs.length && deletable(segs[n]!, n) && now - segs[n]!.largestTimestamp() > cfg.retentionMs) n++;
+    }
+    if (cfg.retentionBytes >= 0 && this.bytes >= cfg.retentionBytes) {
+      let diff = this.bytes - cfg.retentionBytes;
+      for (let i = 0; i < n; i++) diff -= segs[i]!.size;
+      while (n < segs.length && deletable(segs[n]!, n) && diff - segs[n]!.size >= 0) {
+        diff -= segs[n]!.size;
+        n++;
+      }
+    }
+    if (n === 0) return 0;
+    try {
+      if (n === segs.length) await this.roll(this.active.nextOffset);
+    } catch (e) {
+      this.fail(e);
+      return 0;
+    }
+    const gone = this.segments.slice(0, n);
+    this.segments = this.segments.slice(n);
+    let freed = 0;
+    for (const seg of gone) {
+      freed += seg.size;
+      await this.deleteSegment(seg);
+    }
+    this.bytes -= freed;
+    this.startOffset = this.segments[0]!.baseOffset;
+    const keep = this.arena.search(this.startOffset);
+    if (keep > 0) this.arena.dropFront(keep);
+    this.services.logger.info({ partition: this.name, segments: gone.length, bytes: freed, logStartOffset: String(this.startOffset) }, 'retention deleted segments');
+    try {
+      await this.services.logStartOffsetChanged();
+    } catch (e) {
+      this.services.logger.error({ partition: this.name, err: e }, 'could not write the log start offset checkpoint');
+    }
+    return freed;
+  }
+
+  /** Renames the segment's files to `.deleted` and unlinks them after file.delete.delay.ms. */
+  private async deleteSegment(seg: Segment): Promise<void> {
+    seg.deleted = true;
+    this.services.segmentGone(seg);
+    await seg.closeWriter();
+    const renamed: string[] = [];
+    for (const path of seg.paths) {
+      this.services.files.invalidate(path);
+      try {
+        await fsp.rename(path, path + DELETED_SUFFIX);
+        renamed.push(path + DELETED_SUFFIX);
+      } catch (e) {
+        if (!isNotFound(e)) this.services.logger.warn({ partition: this.name, file: path, err: e }, 'could not rename a deleted segment file');
+      }
+    }
+    const unlink = async (): Promise<void> => {
+      for (const p of renamed) await fsp.unlink(p).catch(() => undefined);
+    };
+    const delay = this.config.fileDeleteDelayMs;
+    if (delay <= 0) {
+      await unlink();
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.pendingDeletes.delete(timer);
+      void unlink();
+    }, Math.min(delay, 0x7fffffff));
+    timer.unref();
+    this.pendingDeletes.set(timer, unlink);
+  }
+
+  // ---------------------------------------------------------------- flush and close
+
+  /** fsyncs the active segment's log and indexes, when anything was written since the last time. */
+  flush(): Promise<void> {
+    return this.enqueue(async () => {
+      if (this.failure || !this.unsynced) return;
+      try {
+        this.clearFlushTimer();
+        this.stats.indexWrites += await this.active.persistIndexes();
+        this.stats.syncs += await this.active.sync(true);
+        this.unflushedMessages = 0;
+        this.unsynced = false;
+      } catch (e) {
+        this.fail(e);
+        throw this.failure;
+      }
+    });
+  }
+
+  /**
+   * Waits for every queued write, seals and fsyncs the active segment, closes descriptors and
+   * finishes delayed deletions. Returns whether the log is consistent on disk (no failure).
+   */
+  close(): Promise<boolean> {
+    this.closing = true;
+    return this.enqueue(async () => {
+      this.clearFlushTimer();
+      for (const [timer, unlink] of this.pendingDeletes) {
+        clearTimeout(timer);
+        await unlink();
+      }
+      this.pendingDeletes.clear();
+      const active = this.active;
+      if (!this.failure && active.writable) {
+        try {
+          active.sealTimeIndex();
+          await active.persistIndexes();
+          await active.sync(true);
+        } catch (e) {
+          this.fail(e);
+        }
+      }
+      for (const seg of this.segments) await seg.closeWriter();
+      for (const seg of this.segments) for (const p of seg.paths) this.services.files.invalidate(p);
+      this.arena.clear();
+      return this.failure === null;
+    });
+  }
+
+  /** Tests: drop descriptors and timers like a killed process, without flushing or sealing anything. */
+  async abandon(): Promise<void> {
+    this.closing = true;
+    await this.queue;
+    this.clearFlushTimer();
+    for (const timer of this.pendingDeletes.keys()) clearTimeout(timer);
+    this.pendingDeletes.clear();
+    for (const seg of this.segments) await seg.closeWriter();
+    for (const seg of this.segments) for (const p of seg.paths) this.services.files.invalidate(p);
+  }
+
+  /** Marks every segment deleted (the topic is going away). */
+  markDeleted(): void {
+    for (const seg of this.segments) {
+      seg.deleted = true;
+      this.services.segmentGone(seg);
+    }
+  }
+}
+
+/** Index of the last segment whose base offset is ≤ offset (0 when offset precedes them all). */
+function floorSegment(segs: readonly Segment[], offset: bigint): number {
+  let lo = 0;
+  let hi = segs.length - 1;
+  let found = 0;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (segs[mid]!.baseOffset <= offset) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
+}

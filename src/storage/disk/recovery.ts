@@ -1,0 +1,371 @@
+/**
+ * Loading a partition directory at open, and rebuilding indexes.
+ *
+ * - Leftovers are removed: `*.deleted` / `*.tmp` / `*.cleaned` / `*.swap` segment files, and index
+ *   files whose `.log` is gone.
+ * - Segments are sorted by base offset (the 20-digit file name).
+ * - Older segments were fsynced and sealed when they were rolled. After a clean shutdown only their
+ *   index sizes and last entries are checked; after an unclean one their index files are read and
+ *   validated in full. A missing or corrupt index is rebuilt by scanning the segment; should the
+ *   scan meet an invalid batch, the segment is truncated there and every later segment dropped
+ *   (what Kafka's log recovery does).
+ * - The last segment is always checked from its last offset-index entry to the end of the file,
+ *   batch by batch: sane length, magic 2, offsets increasing and within int32 of the base offset,
+ *   and (after an unclean shutdown) the CRC-32C. The file is truncated at the first torn or
+ *   invalid batch. Index entries past the last good batch are dropped, missing ones re-added; an
+ *   index that does not agree with the log (corrupt, or its last entry not naming the batch it
+ *   points at) is rebuilt from position 0.
+ */
+import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { readBatchHeader } from '../../../protocol/records/index.js';
+import { atomicWrite, isNotFound, readAt, readFileOrNull, statOrNull, unlinkIfExists } from './fs-util.js';
+import type { StorageLogger } from './logger.js';
+import { INDEX_SUFFIX, LOG_SUFFIX, parseSegmentFileName, TIME_INDEX_SUFFIX } from './names.js';
+import { OFFSET_INDEX_ENTRY_SIZE, OffsetIndex } from './offset-index.js';
+import { scanBatches, type ScanOutcome } from './scan.js';
+import { Segment } from './segment.js';
+import { TIME_INDEX_ENTRY_SIZE, TimeIndex } from './time-index.js';
+import { join } from 'node:path';
+
+export interface LoadOptions {
+  dir: string;
+  /** The previous process wrote the clean-shutdown marker. */
+  clean: boolean;
+  indexIntervalBytes: number;
+  /** logStartOffset from the checkpoint, if the partition has an entry. */
+  checkpointedLogStart: bigint | undefined;
+  logger: StorageLogger;
+  now: number;
+  /** `topic-partition`, for log lines. */
+  name: string;
+}
+
+export interface LoadedLog {
+  /** Sorted by base offset; the last one is open for writing. */
+  segments: Segment[];
+  logStartOffset: bigint;
+  /** Bytes cut from torn or invalid tails. */
+  truncatedBytes: number;
+}
+
+export async function loadPartition(o: LoadOptions): Promise<LoadedLog> {
+  await fsp.mkdir(o.dir, { recursive: true });
+  const names = await fsp.readdir(o.dir);
+  const logBases = new Set<bigint>();
+  for (const name of names) {
+    const f = parseSegmentFileName(name);
+    if (f && f.trailer === null && f.suffix === LOG_SUFFIX) logBases.add(f.baseOffset);
+  }
+  for (const name of names) {
+    const f = parseSegmentFileName(name);
+    if (!f) continue;
+    const orphanIndex = f.trailer === null && (f.suffix === INDEX_SUFFIX || f.suffix === TIME_INDEX_SUFFIX) && !logBases.has(f.baseOffset);
+    if (f.trailer !== null || orphanIndex) {
+      o.logger.info({ partition: o.name, file: name }, 'removing leftover segment file');
+      await unlinkIfExists(join(o.dir, name));
+    }
+  }
+  const bases = [...logBases].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+
+  const segments: Segment[] = [];
+  let truncatedBytes = 0;
+  for (let i = 0; i < bases.length; i++) {
+    const seg = new Segment(o.dir, bases[i]!, o.now);
+    segments.push(seg);
+    if (i === bases.length - 1) {
+      truncatedBytes += await recoverActive(seg, o);
+      break;
+    }
+    const cut = await loadInactive(seg, bases[i + 1]!, o);
+    if (cut >= 0) {
+      truncatedBytes += cut;
+      // An invalid batch inside an older segment: everything after it is unreachable. Drop the
+      // later segments and carry on with this one as the active segment.
+      for (const later of bases.slice(i + 1)) {
+        const dropped = new Segment(o.dir, later, o.now);
+        const st = await statOrNull(dropped.logPath);
+        truncatedBytes += st?.size ?? 0;
+        o.logger.error({ partition: o.name, segment: String(later) }, 'dropping segment after an invalid batch in an earlier segment');
+        for (const p of dropped.paths) await unlinkIfExists(p);
+      }
+      segments.pop();
+      const active = new Segment(o.dir, bases[i]!, o.now);
+      segments.push(active);
+      truncatedBytes += await recoverActive(active, o);
+      break;
+    }
+  }
+  if (segments.length === 0) {
+    const seg = new Segment(o.dir, o.checkpointedLogStart ?? 0n, o.now);
+    seg.resetDerivedState(0, 0);
+    await seg.openWriter();
+    await seg.persistIndexes();
+    segments.push(seg);
+  }
+  const active = segments[segments.length - 1]!;
+  let logStartOffset = segments[0]!.baseOffset;
+  const cp = o.checkpointedLogStart;
+  if (cp !== undefined && cp > logStartOffset) logStartOffset = cp < active.nextOffset ? cp : active.nextOffset;
+  return { segments, logStartOffset, truncatedBytes };
+}
+
+/**
+ * Checks an older segment; rebuilds its indexes when missing or corrupt. Returns -1 when the
+ * segment is usable as is, else the bytes truncated from it (then it must become the active one).
+ */
+async function loadInactive(seg: Segment, nextBase: bigint, o: LoadOptions): Promise<number> {
+  const st = await fsp.stat(seg.logPath);
+  seg.size = st.size;
+  seg.mtimeMs = st.mtimeMs;
+  seg.nextOffset = nextBase;
+  const problem = o.clean ? await lightIndexCheck(seg, nextBase) : await fullIndexCheck(seg, nextBase);
+  if (problem === null) return -1;
+  o.logger.warn({ partition: o.name, segment: String(seg.baseOffset), problem }, 'rebuilding segment indexes');
+  const fh = await fsp.open(seg.logPath, 'r+');
+  try {
+    const { scratch, outcome } = await rebuildFromLog(seg, fh, st.size, o.indexIntervalBytes);
+    adopt(seg, scratch);
+    if (outcome.invalid !== null) {
+      o.logger.error({ partition: o.name, segment: String(seg.baseOffset), position: outcome.end, reason: outcome.invalid }, 'invalid batch in an older segment, truncating');
+      await fh.truncate(outcome.end);
+      await fh.datasync();
+      return st.size - outcome.end;
+    }
+    seg.sealTimeIndex();
+    await writeIndexFiles(seg);
+    return -1;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Clean shutdown: sizes are whole entries, the last offset entry points inside the log, the last time entry inside the segment. */
+async function lightIndexCheck(seg: Segment, nextBase: bigint): Promise<string | null> {
+  const idx = await statOrNull(seg.indexPath);
+  const tim = await statOrNull(seg.timeIndexPath);
+  if (!idx || !tim) return 'index file missing';
+  if (idx.size % OFFSET_INDEX_ENTRY_SIZE !== 0) return `offset index size ${idx.size}`;
+  if (tim.size % TIME_INDEX_ENTRY_SIZE !== 0) return `time index size ${tim.size}`;
+  if (idx.size > 0) {
+    const last = await readTail(seg.indexPath, OFFSET_INDEX_ENTRY_SIZE);
+    const rel = last.readInt32BE(0);
+    const pos = last.readInt32BE(4);
+    if (rel < 0 || pos < 0 || pos >= seg.size) return `last offset index entry (${rel}, ${pos}) outside the log`;
+  }
+  if (tim.size > 0) {
+    const last = await readTail(seg.timeIndexPath, TIME_INDEX_ENTRY_SIZE);
+    const ts = last.readBigInt64BE(0);
+    const offset = seg.baseOffset + BigInt(last.readInt32BE(8));
+    if (ts < 0n || offset < seg.baseOffset || offset >= nextBase) return `last time index entry (${ts}, ${offset}) outside the segment`;
+    seg.maxTimestamp = ts;
+    seg.maxTimestampOffset = offset;
+  }
+  return null;
+}
+
+/** Unclean shutdown: every entry of both index files is checked. */
+async function fullIndexCheck(seg: Segment, nextBase: bigint): Promise<string | null> {
+  const idxData = await readFileOrNull(seg.indexPath);
+  const timData = await readFileOrNull(seg.timeIndexPath);
+  if (idxData === null || timData === null) return 'index file missing';
+  const idx = OffsetIndex.parse(seg.baseOffset, idxData, seg.size);
+  if (typeof idx === 'string') return `offset index: ${idx}`;
+  const tim = TimeIndex.parse(seg.baseOffset, timData, nextBase - 1n);
+  if (typeof tim === 'string') return `time index: ${tim}`;
+  const last = tim.lastEntry();
+  seg.maxTimestamp = last.timestamp;
+  seg.maxTimestampOffset = last.offset;
+  return null;
+}
+
+async function readTail(path: string, bytes: number): Promise<Buffer> {
+  const fh = await fsp.open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    return await readAt(fh, bytes, size - bytes);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Recovers the last segment and opens it for writing. Returns the bytes truncated.
+ */
+async function recoverActive(seg: Segment, o: LoadOptions): Promise<number> {
+  const idxData = await readFileOrNull(seg.indexPath);
+  const timData = await readFileOrNull(seg.timeIndexPath);
+  await seg.openWriter();
+  const fh = seg.logFh!;
+  const st = await fh.stat();
+  const fileSize = st.size;
+  seg.mtimeMs = st.mtimeMs;
+  const base = seg.baseOffset;
+
+  let rebuild: string | null = null;
+  let outcome: ScanOutcome | null = null;
+  const idx = idxData === null ? 'missing' : OffsetIndex.parse(base, idxData, fileSize);
+  const tim = timData === null ? 'missing' : TimeIndex.parse(base, timData);
+  if (typeof idx === 'string') rebuild = `offset index: ${idx}`;
+  else if (typeof tim === 'string') rebuild = `time index: ${tim}`;
+  else {
+    // Resume from the last indexed batch: everything before it is trusted.
+    const indexed = idx.entries > 0;
+    const last = idx.lastEntry();
+    tim.truncateAbove(indexed ? last.offset : base - 1n);
+    seg.offsetIndex = idx;
+    seg.timeIndex = tim;
+    const tl = tim.lastEntry();
+    seg.maxTimestamp = tl.timestamp;
+    seg.maxTimestampOffset = tl.offset;
+    seg.maxTimestampPosition = -1;
+    seg.size = last.position;
+    const state = { first: indexed, mismatch: null as string | null };
+    outcome = await scanBatches(
+      fh,
+      last.position,
+      fileSize,
+      { validateOffsets: true, crc: !o.clean, wholeBatches: false, minBaseOffset: base, segmentBase: base },
+      (b) => {
+        if (state.first) {
+          state.first = false;
+          if (b.lastOffset !== last.offset) {
+            state.mismatch = `last index entry names offset ${last.offset}, the batch at ${b.position} ends at ${b.lastOffset}`;
+            return false;
+          }
+          // This batch is already indexed: account for it as Kafka's append did right after indexing it.
+          if (b.maxTimestamp > seg.maxTimestamp) {
+            seg.maxTimestamp = b.maxTimestamp;
+            seg.maxTimestampOffset = b.lastOffset;
+            seg.maxTimestampPosition = b.position;
+          }
+          seg.bytesSinceLastIndexEntry = b.size;
+          seg.size = b.position + b.size;
+          seg.nextOffset = b.lastOffset + 1n;
+          return true;
+        }
+        seg.appendedBatch(b, o.indexIntervalBytes);
+        return true;
+      },
+    );
+    if (state.mismatch !== null) rebuild = state.mismatch;
+    else if (indexed && outcome.invalid !== null && outcome.end === last.position) rebuild = `indexed batch invalid: ${outcome.invalid}`;
+  }
+  if (rebuild !== null) {
+    o.logger.warn({ partition: o.name, segment: String(base), problem: rebuild }, 'rebuilding segment indexes');
+    const r = await rebuildFromLog(seg, fh, fileSize, o.indexIntervalBytes);
+    outcome = r.outcome;
+    adopt(seg, r.scratch);
+    // Nothing of the old files is trusted: the next persist rewrites them from the first byte.
+    seg.offsetIndex!.distrustFile(idxData?.length ?? 0);
+    seg.timeIndex!.distrustFile(timData?.length ?? 0);
+  }
+  const end = outcome!.end;
+  if (outcome!.invalid !== null) {
+    o.logger.warn({ partition: o.name, segment: String(base), position: end, bytes: fileSize - end, reason: outcome!.invalid }, 'truncating torn or invalid log tail');
+  }
+  if (end < fileSize) {
+    await fh.truncate(end);
+    await fh.datasync();
+  }
+  seg.size = end;
+  if (seg.size === 0) {
+    seg.nextOffset = base;
+    seg.firstBatchTimestamp = null;
+  } else if (seg.firstBatchTimestamp === null) {
+    seg.firstBatchTimestamp = readBatchHeader(await readAt(fh, 61, 0)).maxTimestamp;
+  }
+  seg.sealTimeIndex();
+  await seg.persistIndexes();
+  if (fileSize !== end) await seg.sync(true);
+  return fileSize - end;
+}
+
+/** Scans a whole segment (validating, with CRC) into a scratch segment holding the rebuilt state. */
+export async function rebuildFromLog(seg: Segment, fh: FileHandle, fileSize: number, indexIntervalBytes: number): Promise<{ scratch: Segment; outcome: ScanOutcome }> {
+  const scratch = new Segment(seg.dir, seg.baseOffset, seg.created);
+  scratch.resetDerivedState(0, 0);
+  const outcome = await scanBatches(
+    fh,
+    0,
+    fileSize,
+    { validateOffsets: true, crc: true, wholeBatches: false, minBaseOffset: seg.baseOffset, segmentBase: seg.baseOffset },
+    (b) => scratch.appendedBatch(b, indexIntervalBytes),
+  );
+  return { scratch, outcome };
+}
+
+/** Takes the rebuilt log-derived state of `scratch`. */
+function adopt(seg: Segment, scratch: Segment): void {
+  seg.offsetIndex = scratch.offsetIndex;
+  seg.timeIndex = scratch.timeIndex;
+  seg.size = scratch.size;
+  seg.nextOffset = scratch.nextOffset;
+  seg.maxTimestamp = scratch.maxTimestamp;
+  seg.maxTimestampOffset = scratch.maxTimestampOffset;
+  seg.maxTimestampPosition = scratch.maxTimestampPosition;
+  seg.firstBatchTimestamp = scratch.firstBatchTimestamp;
+  seg.bytesSinceLastIndexEntry = scratch.bytesSinceLastIndexEntry;
+}
+
+/** Writes both index files of an inactive segment from memory. */
+export async function writeIndexFiles(seg: Segment): Promise<void> {
+  await atomicWrite(seg.indexPath, seg.offsetIndex!.toBuffer());
+  await atomicWrite(seg.timeIndexPath, seg.timeIndex!.toBuffer());
+  seg.offsetIndex!.markPersisted();
+  seg.timeIndex!.markPersisted();
+}
+
+export interface IndexLoadOptions {
+  indexIntervalBytes: number;
+  logger: StorageLogger;
+  name: string;
+  now: number;
+}
+
+/**
+ * Loads the indexes of an inactive segment on first use, validating every entry; rebuilds them
+ * from the log when missing or corrupt. Throws ENOENT when the segment was deleted meanwhile.
+ */
+export async function loadSegmentIndexes(seg: Segment, o: IndexLoadOptions): Promise<void> {
+  if (seg.offsetIndex && seg.timeIndex) return;
+  if (!seg.indexLoad) {
+    seg.indexLoad = doLoad(seg, o).finally(() => {
+      seg.indexLoad = null;
+    });
+  }
+  await seg.indexLoad;
+}
+
+async function doLoad(seg: Segment, o: IndexLoadOptions): Promise<void> {
+  const idxData = await readFileOrNull(seg.indexPath);
+  const timData = await readFileOrNull(seg.timeIndexPath);
+  const idx = idxData === null ? 'missing' : OffsetIndex.parse(seg.baseOffset, idxData, seg.size);
+  const tim = timData === null ? 'missing' : TimeIndex.parse(seg.baseOffset, timData, seg.nextOffset - 1n);
+  if (typeof idx !== 'string' && typeof tim !== 'string') {
+    seg.offsetIndex = idx;
+    seg.timeIndex = tim;
+    return;
+  }
+  if (seg.deleted) throw Object.assign(new Error(`segment ${seg.logPath} was deleted`), { code: 'ENOENT' });
+  o.logger.warn({ partition: o.name, segment: String(seg.baseOffset), problem: typeof idx === 'string' ? idx : tim }, 'rebuilding segment indexes');
+  let fh: FileHandle;
+  try {
+    fh = await fsp.open(seg.logPath, 'r');
+  } catch (e) {
+    if (isNotFound(e)) seg.deleted = true;
+    throw e;
+  }
+  try {
+    const { scratch, outcome } = await rebuildFromLog(seg, fh, seg.size, o.indexIntervalBytes);
+    if (outcome.invalid !== null) {
+      o.logger.error({ partition: o.name, segment: String(seg.baseOffset), position: outcome.end, reason: outcome.invalid }, 'invalid batch in an older segment; indexing up to it');
+    }
+    scratch.sealTimeIndex();
+    seg.offsetIndex = scratch.offsetIndex;
+    seg.timeIndex = scratch.timeIndex;
+    if (!seg.deleted) await writeIndexFiles(seg);
+  } finally {
+    await fh.close();
+  }
+}

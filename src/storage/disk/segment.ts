@@ -1,0 +1,164 @@
+/**
+ * One segment of a partition log: `<base>.log` with its `<base>.index` and `<base>.timeindex`.
+ * The in-memory state mirrors Kafka's LogSegment: size, next offset, largest timestamp and the
+ * batch holding it, bytes since the last index entry, and the timestamp used for time-based rolls.
+ * Only the active segment keeps file descriptors open (for writing); reads go through the shared
+ * FileHandleCache. Indexes of older segments are loaded on demand.
+ */
+import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OPEN_RW_CREATE } from './fs-util.js';
+import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName, TIME_INDEX_SUFFIX } from './names.js';
+import { OffsetIndex } from './offset-index.js';
+import type { BatchInfo } from './scan.js';
+import { NO_TIMESTAMP, TimeIndex } from './time-index.js';
+
+export class Segment {
+  readonly logPath: string;
+  readonly indexPath: string;
+  readonly timeIndexPath: string;
+
+  /** Bytes of complete, written batches. */
+  size = 0;
+  /** Offset after the last batch (the base offset while empty). */
+  nextOffset: bigint;
+  /** Largest batch max timestamp, NO_TIMESTAMP when none. */
+  maxTimestamp = NO_TIMESTAMP;
+  /** Last offset of the first batch holding maxTimestamp. */
+  maxTimestampOffset: bigint;
+  /** Its position, -1 when not known (then found through the offset index). */
+  maxTimestampPosition = -1;
+  /** Max timestamp of the first batch: what Kafka measures segment.ms against. */
+  firstBatchTimestamp: bigint | null = null;
+  /** Wall-clock time the segment was created or loaded. */
+  created: number;
+  /** File modification time, for retention of segments without timestamps. */
+  mtimeMs: number;
+  bytesSinceLastIndexEntry = 0;
+
+  offsetIndex: OffsetIndex | null = null;
+  timeIndex: TimeIndex | null = null;
+  /** A pending lazy load of the indexes. */
+  indexLoad: Promise<void> | null = null;
+
+  logFh: FileHandle | null = null;
+  indexFh: FileHandle | null = null;
+  timeIndexFh: FileHandle | null = null;
+
+  /** Set once the segment left the log (retention, topic deletion). */
+  deleted = false;
+
+  constructor(
+    readonly dir: string,
+    readonly baseOffset: bigint,
+    now: number,
+  ) {
+    this.logPath = join(dir, segmentFileName(baseOffset, LOG_SUFFIX));
+    this.indexPath = join(dir, segmentFileName(baseOffset, INDEX_SUFFIX));
+    this.timeIndexPath = join(dir, segmentFileName(baseOffset, TIME_INDEX_SUFFIX));
+    this.nextOffset = baseOffset;
+    this.maxTimestampOffset = baseOffset;
+    this.created = now;
+    this.mtimeMs = now;
+  }
+
+  get paths(): string[] {
+    return [this.logPath, this.indexPath, this.timeIndexPath];
+  }
+
+  get writable(): boolean {
+    return this.logFh !== null;
+  }
+
+  /** Clears everything derived from the log, before a rebuild from its batches. */
+  resetDerivedState(indexFileBytes: number, timeIndexFileBytes: number): void {
+    this.size = 0;
+    this.nextOffset = this.baseOffset;
+    this.maxTimestamp = NO_TIMESTAMP;
+    this.maxTimestampOffset = this.baseOffset;
+    this.maxTimestampPosition = -1;
+    this.firstBatchTimestamp = null;
+    this.bytesSinceLastIndexEntry = 0;
+    this.offsetIndex = new OffsetIndex(this.baseOffset, null, indexFileBytes);
+    this.timeIndex = new TimeIndex(this.baseOffset, null, timeIndexFileBytes);
+  }
+
+  /**
+   * Accounts for one batch written at `batch.position` (Kafka's LogSegment.append, per batch):
+   * track the largest timestamp; once more than indexIntervalBytes were appended since the last
+   * index entry, index this batch (its last offset → its position) and the largest timestamp so far.
+   */
+  appendedBatch(batch: BatchInfo, indexIntervalBytes: number): void {
+    if (batch.position === 0) this.firstBatchTimestamp = batch.maxTimestamp;
+    if (batch.maxTimestamp > this.maxTimestamp) {
+      this.maxTimestamp = batch.maxTimestamp;
+      this.maxTimestampOffset = batch.lastOffset;
+      this.maxTimestampPosition = batch.position;
+    }
+    if (this.bytesSinceLastIndexEntry > indexIntervalBytes) {
+      this.offsetIndex!.append(batch.lastOffset, batch.position);
+      this.timeIndex!.maybeAppend(this.maxTimestamp, this.maxTimestampOffset);
+      this.bytesSinceLastIndexEntry = 0;
+    }
+    this.bytesSinceLastIndexEntry += batch.size;
+    this.size = batch.position + batch.size;
+    this.nextOffset = batch.lastOffset + 1n;
+  }
+
+  /** Kafka's onBecomeInactiveSegment / close: the time index ends with the segment's largest timestamp. */
+  sealTimeIndex(): void {
+    if (this.timeIndex && this.maxTimestamp >= 0n) this.timeIndex.maybeAppend(this.maxTimestamp, this.maxTimestampOffset);
+  }
+
+  /** What retention.ms compares: the largest timestamp, or the file's mtime when there is none. */
+  largestTimestamp(): number {
+    return this.maxTimestamp >= 0n ? Number(this.maxTimestamp) : this.mtimeMs;
+  }
+
+  /** Opens the three files for appending (created when missing, never truncated). */
+  async openWriter(): Promise<void> {
+    if (this.logFh) return;
+    const opened: FileHandle[] = [];
+    try {
+      for (const path of this.paths) opened.push(await fsp.open(path, OPEN_RW_CREATE, 0o644));
+    } catch (e) {
+      await Promise.all(opened.map((fh) => fh.close().catch(() => undefined)));
+      throw e;
+    }
+    [this.logFh, this.indexFh, this.timeIndexFh] = opened as [FileHandle, FileHandle, FileHandle];
+  }
+
+  /** Writes index entries not yet on disk; returns the number of write calls. */
+  async persistIndexes(): Promise<number> {
+    if (!this.indexFh || !this.timeIndexFh) return 0;
+    let writes = 0;
+    if (this.offsetIndex) writes += await this.offsetIndex.persist(this.indexFh);
+    if (this.timeIndex) writes += await this.timeIndex.persist(this.timeIndexFh);
+    return writes;
+  }
+
+  /** fdatasync of the log, and of the indexes when `indexes`. */
+  async sync(indexes: boolean): Promise<number> {
+    if (!this.logFh) return 0;
+    await this.logFh.datasync();
+    if (!indexes) return 1;
+    await this.indexFh!.datasync();
+    await this.timeIndexFh!.datasync();
+    return 3;
+  }
+
+  /** Closes the write descriptors (errors ignored: used on shutdown and failure paths too). */
+  async closeWriter(): Promise<void> {
+    const fhs = [this.logFh, this.indexFh, this.timeIndexFh];
+    this.logFh = this.indexFh = this.timeIndexFh = null;
+    await Promise.all(fhs.map((fh) => fh?.close().catch(() => undefined)));
+  }
+
+  /** Drops loaded indexes of an inactive segment (they are reloaded on demand). */
+  unloadIndexes(): void {
+    if (this.writable) return;
+    this.offsetIndex = null;
+    this.timeIndex = null;
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * The seam between Kafka semantics and where bytes live. The broker talks only to these interfaces;
+ * the disk engine (segment files), the memory engine and later a shared database implement them.
+ *
+ * Record batches cross this seam as opaque magic-2 batches: engines read their headers (offsets,
+ * lengths, timestamps) but never decode records.
+ */
+
+/** A topic as persisted: its identity and its configuration overrides (Kafka config names). */
+export interface TopicRecord {
+  name: string;
+  /** Kafka UUID in base64url form. */
+  topicId: string;
+  partitions: number;
+  /** Topic-level config overrides only; defaults come from the broker config. */
+  configs: Record<string, string>;
+}
+
+/** The log settings a partition follows, resolved from topic overrides and broker defaults. */
+export interface LogConfig {
+  segmentBytes: number;
+  segmentMs: number;
+  /** -1: keep forever. */
+  retentionMs: number;
+  /** -1: no size limit. */
+  retentionBytes: number;
+  indexIntervalBytes: number;
+  /** fsync after this many messages; Number.MAX_SAFE_INTEGER for never. */
+  flushMessages: number;
+  /** fsync when the oldest unflushed write is this old; Number.MAX_SAFE_INTEGER for never. */
+  flushMs: number;
+  /** How long a deleted segment lingers (Kafka renames to .deleted first). */
+  fileDeleteDelayMs: number;
+}
+
+export interface AppendOptions {
+  /** When set, the batch is stamped with this LogAppendTime (attribute bit and max timestamp, CRC recomputed). */
+  logAppendTime?: bigint;
+  /** Written into the batch's partitionLeaderEpoch field. */
+  leaderEpoch: number;
+}
+
+export interface AppendResult {
+  baseOffset: bigint;
+  lastOffset: bigint;
+  logStartOffset: bigint;
+}
+
+export interface ReadOptions {
+  /** Return nothing at or past this offset (high watermark or last stable offset). */
+  maxOffset: bigint;
+  /** Return the first batch even when it is larger than maxBytes (KIP-74). */
+  minOneBatch: boolean;
+}
+
+export interface ReadResult {
+  /** Whole batches in offset order, contiguous; the first may start before the fetch offset. */
+  records: Buffer;
+}
+
+export interface PartitionLog {
+  readonly topic: string;
+  readonly partition: number;
+  /** First offset still in the log. */
+  readonly logStartOffset: bigint;
+  /** Offset the next batch gets; includes appends whose write is still in progress. */
+  readonly logEndOffset: bigint;
+  /** Offset after the last batch whose write completed: what readers may see. */
+  readonly highWatermark: bigint;
+  /** Bytes of batches held. */
+  readonly size: number;
+
+  /**
+   * Appends one validated magic-2 batch. The offset is assigned synchronously, so calls made in
+   * order land in the log in that order; the promise resolves once the batch is written.
+   * The engine may modify and keep the buffer.
+   */
+  append(batch: Buffer, options: AppendOptions): Promise<AppendResult>;
+
+  /** Whole batches from the one containing `offset`, up to maxBytes. */
+  read(offset: bigint, maxBytes: number, options: ReadOptions): Promise<ReadResult>;
+
+  /** The first batch whose max timestamp is ≥ timestamp, or null (for ListOffsets by time). */
+  findBatchByTimestamp(timestamp: bigint): Promise<Buffer | null>;
+
+  /** The batch holding the largest timestamp, or null when the log is empty. */
+  findMaxTimestampBatch(): Promise<Buffer | null>;
+
+  /** Calls `listener` after each completed append; returns the unsubscribe function. */
+  onAppend(listener: () => void): () => void;
+
+  /** Applies new settings (a config change) from now on. */
+  setConfig(config: LogConfig): void;
+
+  /** Deletes expired segments or batches by retention.ms / retention.bytes; returns bytes freed. */
+  enforceRetention(now: number): Promise<number>;
+}
+
+export interface StoredState {
+  clusterId: string;
+  topics: TopicRecord[];
+}
+
+export interface Storage {
+  readonly kind: string;
+  /** Loads (or initialises) what was stored: cluster id and topics. */
+  open(): Promise<StoredState>;
+  /** Persists the whole topic table atomically. */
+  saveTopics(topics: readonly TopicRecord[]): Promise<void>;
+  /** Opens, recovering if needed, or creates the log of one partition. */
+  openPartition(topic: TopicRecord, partition: number, config: LogConfig): Promise<PartitionLog>;
+  /** Removes every partition log of a topic. */
+  deleteTopicData(topic: TopicRecord): Promise<void>;
+  /** Flushes everything written to stable storage (fsync for disk). */
+  flush(): Promise<void>;
+  /** Flushes and releases everything. */
+  close(): Promise<void>;
+}

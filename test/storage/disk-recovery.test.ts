@@ -1,0 +1,316 @@
+/** Reopening the disk engine: clean restarts, torn writes, lost and corrupt indexes. */
+import assert from 'node:assert/strict';
+import { appendFile, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { DiskPartitionLog, DiskStorage } from '../../src/storage/disk/index.js';
+import type { LogConfig } from '../../src/storage/storage.js';
+import { checkSegmentIndexes, logBatches, segmentFiles } from './disk-helpers.js';
+import { appendAll, batchesIn, diskStorage, logConfig, makeBatch, readAll, tempDir, topicRecord } from './helpers.js';
+
+const CONFIG = logConfig({ segmentBytes: 3000, indexIntervalBytes: 200 });
+
+async function openLog(dir: string, config: LogConfig = CONFIG): Promise<{ storage: DiskStorage; log: DiskPartitionLog }> {
+  const storage = diskStorage(dir, { tailCacheBytes: 0 });
+  await storage.open();
+  const log = (await storage.openPartition(topicRecord(), 0, config)) as DiskPartitionLog;
+  return { storage, log };
+}
+
+/** 40 batches over several segments; returns the log's content as read back. */
+async function populate(log: DiskPartitionLog, count = 40): Promise<Buffer> {
+  await appendAll(log, Array.from({ length: count }, (_, i) => makeBatch({ count: 1 + (i % 3), valueSize: 40 + (i % 7) * 10, timestamp: 10_000 + i * 10, tag: `r${i}` })));
+  return readAll(log, 0n);
+}
+
+/** As populate, then more batches until the last segment holds at least `n` batches. */
+async function populateWithTail(log: DiskPartitionLog, dir: string, n = 6): Promise<Buffer> {
+  await populate(log);
+  let i = 0;
+  while (logBatches(await readFile(await lastSegmentLog(dir))).length < n) {
+    await log.append(makeBatch({ valueSize: 30, timestamp: 20_000 + i, tag: `tail${i++}` }), { leaderEpoch: 0 });
+  }
+  return readAll(log, 0n);
+}
+
+async function files(pdir: string): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  for (const n of (await readdir(pdir)).sort()) out.set(n, await readFile(join(pdir, n)));
+  return out;
+}
+
+const pdirOf = (dir: string): string => join(dir, 'orders-0');
+
+async function lastSegmentLog(dir: string): Promise<string> {
+  const logs = (await readdir(pdirOf(dir))).filter((n) => n.endsWith('.log')).sort();
+  return join(pdirOf(dir), logs[logs.length - 1]!);
+}
+
+describe('disk engine recovery', () => {
+  it('reopens after close() with the same offsets, data and files, and appends continue', async (t) => {
+    const dir = await tempDir(t);
+    const a = await openLog(dir);
+    const content = await populate(a.log);
+    const end = a.log.logEndOffset;
+    await a.storage.close();
+    assert.ok((await stat(join(dir, '.samsa_clean_shutdown'))).isFile(), 'close() writes the clean-shutdown marker');
+    const before = await files(pdirOf(dir));
+
+    const b = await openLog(dir);
+    assert.equal(await b.storage.wasCleanShutdown(), true);
+    await assert.rejects(stat(join(dir, '.samsa_clean_shutdown')), { code: 'ENOENT' }, 'open() removes the marker');
+    assert.equal(b.log.logEndOffset, end);
+    assert.equal(b.log.highWatermark, end);
+    assert.equal(b.log.logStartOffset, 0n);
+    assert.deepEqual(await readAll(b.log, 0n), content);
+    assert.deepEqual(await b.log.findMaxTimestampBatch(), (await b.log.read(end - 1n, 1, { maxOffset: end, minOneBatch: true })).records);
+    await b.storage.close();
+    assert.deepEqual(await files(pdirOf(dir)), before, 'a reopen without appends changes no file');
+
+    const c = await openLog(dir);
+    const r = await c.log.append(makeBatch({ count: 2 }), { leaderEpoch: 1 });
+    assert.equal(r.baseOffset, end);
+    assert.equal(c.log.logEndOffset, end + 2n);
+    await c.storage.close();
+  });
+
+  it('after a crash, truncates garbage appended to the last segment', async (t) => {
+    const dir = await tempDir(t);
+    const a = await openLog(dir);
+    const content = await populate(a.log);
+    const end = a.log.logEndOffset;
+    await a.storage.simulateCrash();
+    const last = await lastSegmentLog(dir);
+    const size = (await stat(last)).size;
+    await appendFile(last, Buffer.from('this is not a record batch, just garbage bytes at the tail of the log'));
+
+    const b = await openLog(dir);
+    t.after(() => b.storage.close());
+    assert.equal(await b.storage.wasCleanShutdown(), false);
+    assert.equal((await stat(last)).size, size, 'garbage cut off');
+    assert.equal(b.log.logEndOffset, end);
+    assert.deepEqual(await readAll(b.log, 0n), content);
+    assert.equal((await b.log.append(makeBatch(), { leaderEpoch: 0 })).baseOffset, end, 'no gap, no reuse');
+  });
+
+  it('after a crash, truncates a batch torn in the middle and resumes at its base offset', async (t) => {
+    const dir = await tempDir(t);
+    const a = await openLog(dir);
+    const content = await populateWithTail(a.log, dir);
+    await a.storage.simulateCrash();
+    const last = await lastSegmentLog(dir);
+    const batches = logBatches(await readFile(last));
+    assert.ok(batches.length >= 3);
+    const torn = batches[batches.length - 1]!;
+    await truncate(last, torn.position + Math.floor(torn.size / 2));
+
+    const b = await openLog(dir);
+    t.after(() => b.storage.close());
+    assert.equal((await stat(last)).size, torn.position, 'cut at the last good batch');
+    const survivors = batchesIn(content).slice(0, -1);
+    const lastGood = survivors[survivors.length - 1]!;
+    assert.equal(b.log.logEndOffset, lastGood.lastOffset + 1n);
+    assert.deepEqual(await readAll(b.log, 0n), content.subarray(0, content.length - torn.size));
+    const next = await b.log.append(makeBatch({ count: 2, tag: 'after' }), { leaderEpoch: 0 });
+    assert.equal(next.baseOffset, lastGood.lastOffset + 1n);
+    const after = batchesIn(await readAll(b.log, 0n));
+    for (let i = 1; i < after.length; i++) assert.equal(after[i]!.baseOffset, after[i - 1]!.lastOffset + 1n, 'offsets contiguous');
+  });
+
+  for (const which of ['last batch', 'batch of the last index entry'] as const) {
+    it(`after a crash, truncates at the first batch failing its CRC (${which})`, async (t) => {
+      const dir = await tempDir(t);
+      const a = await openLog(dir);
+      const content = await populateWithTail(a.log, dir);
+      await a.storage.simulateCrash();
+      const last = await lastSegmentLog(dir);
+      const data = await readFile(last);
+      const batches = logBatches(data);
+      const index = await readFile(last.replace(/\.log$/, '.index'));
+      const indexedPos = index.length >= 8 ? index.readInt32BE(index.length - 4) : 0;
+      // The tail is validated from the last index entry on: corrupt a batch there.
+      const badAt = which === 'last batch' ? batches.length - 1 : batches.findIndex((b) => b.position === indexedPos);
+      assert.ok(badAt >= 1, 'a good batch precedes the corrupt one');
+      const bad = batches[badAt]!;
+      data[bad.position + bad.size - 3]! ^= 0xff; // a flipped byte inside the records
+      await writeFile(last, data);
+
+      const b = await openLog(dir);
+      t.after(() => b.storage.close());
+      assert.equal((await stat(last)).size, bad.position);
+      assert.equal(b.log.logEndOffset, batches[badAt - 1]!.lastOffset + 1n);
+      const dropped = batches.slice(badAt).reduce((n, x) => n + x.size, 0);
+      assert.deepEqual(await readAll(b.log, 0n), content.subarray(0, content.length - dropped));
+      assert.equal((await b.log.append(makeBatch(), { leaderEpoch: 0 })).baseOffset, batches[badAt - 1]!.lastOffset + 1n);
+    });
+  }
+
+  it('after a crash, cuts a zero-filled tail (a file extended but never written)', async (t) => {
+    const dir = await tempDir(t);
+    const a = await openLog(dir);
+    const content = await populate(a.log, 10);
+    await a.storage.simulateCrash();
+    const last = await lastSegmentLog(dir);
+    const size = (await stat(last)).size;
+    await appendFile(last, Buffer.alloc(4096));
+    const b = await openLog(dir);
+    t.after(() => b.storage.close());
+    assert.equal((await stat(last)).size, size);
+    assert.deepEqual(await readAll(b.log, 0n), content);
+  });
+
+  for (const clean of [true, false]) {
+    it(`rebuilds deleted index files to the bytes Kafka's rules give (${clean ? 'clean' : 'unclean'} shutdown)`, async (t) => {
+      const dir = await tempDir(t);
+      const a = await openLog(dir);
+      const content = await populate(a.log, 60);
+      await a.storage.close();
+      const reference = await files(pdirOf(dir));
+      const segs = await segmentFiles(pdirOf(dir));
+      assert.ok(segs.length >= 3);
+      for (const s of segs) checkSegmentIndexes(s, 200, true);
+      for (const name of reference.keys()) if (name.endsWith('index')) await rm(join(pdirOf(dir), name));
+      if (!clean) await rm(join(dir, '.samsa_clean_shutdown'));
+
+      const b = await openLog(dir);
+      assert.deepEqual(await readAll(b.log, 0n), content, 'reads work through rebuilt indexes');
+      const found = await b.log.findBatchByTimestamp(10_105n);
+      assert.ok(found);
+      assert.equal(batchesIn(found)[0]!.maxTimestamp, 10_110n, 'the time index leads to the first batch at or after 10 105');
+      await b.storage.close();
+      assert.deepEqual(await files(pdirOf(dir)), reference);
+    });
+  }
+
+  for (const [what, damage] of [
+    ['a size that is not a multiple of the entry size', (b: Buffer) => Buffer.concat([b, Buffer.from([1, 2, 3])])],
+    ['decreasing entries', (b: Buffer) => Buffer.concat([b, b.subarray(0, 12)])],
+    ['an entry pointing past the log', (b: Buffer) => Buffer.concat([b, Buffer.from([0, 0, 0x7f, 0xff, 0x7f, 0xff, 0xff, 0xf0])])],
+  ] as const) {
+    it(`rebuilds an offset index with ${what} after a crash`, async (t) => {
+      const dir = await tempDir(t);
+      const a = await openLog(dir);
+      const content = await populate(a.log, 60);
+      await a.storage.close();
+      const reference = await files(pdirOf(dir));
+      await rm(join(dir, '.samsa_clean_shutdown'));
+      for (const [name, data] of reference) if (name.endsWith('.index')) await writeFile(join(pdirOf(dir), name), damage(data));
+
+      const b = await openLog(dir);
+      assert.deepEqual(await readAll(b.log, 0n), content);
+      await b.storage.close();
+      assert.deepEqual(await files(pdirOf(dir)), reference);
+    });
+  }
+
+  it('drops index entries of a truncated tail and re-adds the ones lost', async (t) => {
+    const dir = await tempDir(t);
+    const a = await openLog(dir, logConfig({ indexIntervalBytes: 200 }));
+    const content = await populate(a.log, 30);
+    await a.storage.close();
+    const reference = await files(pdirOf(dir));
+    const indexName = [...reference.keys()].find((n) => n.endsWith('.index'))!;
+    const index = reference.get(indexName)!;
+    assert.ok(index.length >= 4 * 8, 'several index entries');
+    // The crash lost the last two index entries: recovery scans from the last one left.
+    await writeFile(join(pdirOf(dir), indexName), index.subarray(0, index.length - 16));
+    await rm(join(dir, '.samsa_clean_shutdown'));
+    const b = await openLog(dir, logConfig({ indexIntervalBytes: 200 }));
+    assert.deepEqual(await readAll(b.log, 0n), content);
+    await b.storage.close();
+    assert.deepEqual(await files(pdirOf(dir)), reference, 'the lost entries are back');
+  });
+
+  it('rebuilds an index whose last entry does not match the batch it points at', async (t) => {
+    const dir = await tempDir(t);
+    const a = await openLog(dir, logConfig({ indexIntervalBytes: 200 }));
+    const content = await populate(a.log, 30);
+    await a.storage.close();
+    const reference = await files(pdirOf(dir));
+    const indexName = [...reference.keys()].find((n) => n.endsWith('.index'))!;
+    const index = Buffer.from(reference.get(indexName)!);
+    index.writeInt32BE(index.readInt32BE(index.length - 8) + 1, index.length - 8);
+    await writeFile(join(pdirOf(dir), indexName), index);
+    await rm(join(dir, '.samsa_clean_shutdown'));
+    const b = await openLog(dir, logConfig({ indexIntervalBytes: 200 }));
+    assert.deepEqual(await readAll(b.log, 0n), content);
+    await b.storage.close();
+    assert.deepEqual(await files(pdirOf(dir)), reference);
+  });
+
+  it('does not mark a shutdown clean while a partition of an unclean start was never recovered', async (t) => {
+    const dir = await tempDir(t);
+    const a = await openLog(dir);
+    const content = await populateWithTail(a.log, dir);
+    await a.storage.simulateCrash();
+    await appendFile(await lastSegmentLog(dir), Buffer.alloc(100, 7));
+    // A run that never opens the partition.
+    const idle = diskStorage(dir);
+    await idle.open();
+    await idle.close();
+    await assert.rejects(stat(join(dir, '.samsa_clean_shutdown')), { code: 'ENOENT' });
+    const b = await openLog(dir);
+    t.after(() => b.storage.close());
+    assert.equal(await b.storage.wasCleanShutdown(), false);
+    assert.deepEqual(await readAll(b.log, 0n), content, 'the garbage tail is still recovered');
+  });
+
+  it('removes leftovers: .deleted and .tmp files, index files without a log', async (t) => {
+    const dir = await tempDir(t);
+    const a = await openLog(dir);
+    await populate(a.log, 5);
+    await a.storage.close();
+    const pdir = pdirOf(dir);
+    await writeFile(join(pdir, '00000000000000000999.log.deleted'), 'x');
+    await writeFile(join(pdir, '00000000000000000998.index'), 'x');
+    await writeFile(join(pdir, '00000000000000000998.timeindex'), 'x');
+    await writeFile(join(pdir, '00000000000000000000.index.tmp'), 'x');
+    const b = await openLog(dir);
+    await b.storage.close();
+    const names = await readdir(pdir);
+    assert.deepEqual(names.filter((n) => n.includes('99') || n.endsWith('.tmp')), []);
+  });
+
+  it('a log whose segment files are all gone restarts empty at the checkpointed log start offset', async (t) => {
+    const dir = await tempDir(t);
+    const size = makeBatch({ valueSize: 100 }).length;
+    const config = logConfig({ segmentBytes: size + 10, retentionBytes: size * 2 });
+    const a = await openLog(dir, config);
+    await appendAll(a.log, Array.from({ length: 6 }, () => makeBatch({ valueSize: 100 })));
+    await a.log.enforceRetention(Date.now());
+    assert.equal(a.log.logStartOffset, 4n);
+    await a.storage.simulateCrash();
+    for (const n of await readdir(pdirOf(dir))) if (/^\d{20}\./.test(n)) await rm(join(pdirOf(dir), n));
+
+    const b = await openLog(dir, config);
+    t.after(() => b.storage.close());
+    assert.equal(b.log.logStartOffset, 4n);
+    assert.equal(b.log.logEndOffset, 4n);
+    assert.deepEqual(b.log.segmentBaseOffsets, [4n]);
+    assert.equal((await b.log.append(makeBatch(), { leaderEpoch: 0 })).baseOffset, 4n);
+    assert.ok((await stat(join(pdirOf(dir), '00000000000000000004.log'))).isFile());
+  });
+
+  it('an invalid batch inside an older segment truncates there and drops the later segments', async (t) => {
+    const dir = await tempDir(t);
+    const a = await openLog(dir);
+    await populate(a.log, 40);
+    await a.storage.simulateCrash();
+    const segs = await segmentFiles(pdirOf(dir));
+    assert.ok(segs.length >= 3);
+    const victim = segs[1]!;
+    const name = `${victim.base.toString().padStart(20, '0')}`;
+    const data = Buffer.from(victim.log);
+    const batches = logBatches(data);
+    data[batches[2]!.position + 40]! ^= 0x55;
+    await writeFile(join(pdirOf(dir), `${name}.log`), data);
+    await rm(join(pdirOf(dir), `${name}.index`)); // forces the scan of that segment
+
+    const b = await openLog(dir);
+    t.after(() => b.storage.close());
+    assert.deepEqual(b.log.segmentBaseOffsets, [segs[0]!.base, victim.base]);
+    assert.equal(b.log.logEndOffset, batches[1]!.lastOffset + 1n);
+    assert.equal((await stat(join(pdirOf(dir), `${name}.log`))).size, batches[2]!.position);
+    assert.equal((await b.log.append(makeBatch(), { leaderEpoch: 0 })).baseOffset, batches[1]!.lastOffset + 1n);
+  });
+});
