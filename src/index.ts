@@ -1,1 +1,62 @@
-export {};
+/**
+ * Embedding Samsa: `const b = await startBroker({ port: 0 })` gives a broker on an ephemeral port,
+ * in memory by default, for a test run; `await b.stop()` ends it.
+ */
+import { Broker, VERSION } from './broker.js';
+import { BrokerConfig, type Properties } from './config.js';
+import { type Logger, createLogger, silentLogger } from './logger.js';
+
+export { Broker, VERSION } from './broker.js';
+export { BrokerConfig, parseProperties } from './config.js';
+export type { Storage, PartitionLog, TopicRecord } from './storage/storage.js';
+
+export interface StartBrokerOptions {
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  /** Address to bind; default 127.0.0.1. */
+  host?: string;
+  /** Host and port clients are told to connect to; default the bound address. */
+  advertisedListener?: string;
+  /** 'memory' (default when embedded) or 'disk'. */
+  storage?: 'memory' | 'disk';
+  /** For the disk engine; default ./data. */
+  dataDir?: string;
+  nodeId?: number;
+  /** Any Kafka broker setting by its server.properties name, e.g. { 'num.partitions': 3 }. */
+  config?: Record<string, string | number | boolean>;
+  /** A pino logger, or a level name for a new one; silent by default. */
+  logger?: Logger | string;
+}
+
+export interface RunningBroker {
+  /** "host:port", ready for a client's bootstrap servers. */
+  bootstrap: string;
+  host: string;
+  port: number;
+  broker: Broker;
+  stop(): Promise<void>;
+}
+
+/** The properties a set of options stands for (shared by the CLI and embedding). */
+export function propertiesFrom(options: StartBrokerOptions): Properties {
+  const props: Properties = {};
+  for (const [k, v] of Object.entries(options.config ?? {})) props[k] = String(v);
+  const host = options.host ?? '127.0.0.1';
+  props['listeners'] = `PLAINTEXT://${host.includes(':') ? `[${host}]` : host}:${options.port ?? 0}`;
+  if (options.advertisedListener) props['advertised.listeners'] = options.advertisedListener;
+  if (options.storage) props['samsa.storage'] = options.storage;
+  else if (!('samsa.storage' in props)) props['samsa.storage'] = 'memory';
+  if (options.dataDir) props['log.dirs'] = options.dataDir;
+  if (options.nodeId !== undefined) props['node.id'] = String(options.nodeId);
+  return props;
+}
+
+export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
+  const config = new BrokerConfig(propertiesFrom(options));
+  const log = typeof options.logger === 'object' ? options.logger : options.logger ? createLogger({ level: options.logger, pretty: false }) : silentLogger();
+  const broker = new Broker(config, log);
+  await broker.start();
+  const { host, port } = broker.advertised;
+  log.info({ version: VERSION, bootstrap: `${host}:${port}` }, 'embedded broker started');
+  return { bootstrap: `${host}:${port}`, host, port, broker, stop: () => broker.stop() };
+}

@@ -1,0 +1,46 @@
+/** What request handlers see: the decoded request and the broker they act on. */
+import type { RequestHeader } from '../../protocol/generated/index.js';
+import type { BrokerConfig, Endpoint } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { TopicRegistry } from '../cluster/topics.js';
+import type { Connection } from '../server/connection.js';
+
+export interface BrokerState {
+  readonly config: BrokerConfig;
+  readonly log: Logger;
+  readonly topics: TopicRegistry;
+  readonly clusterId: string;
+  readonly nodeId: number;
+  readonly advertised: Endpoint;
+  /** Set when shutdown begins: long polls return at once. */
+  readonly shuttingDown: boolean;
+  /** Resolves when shutdown begins. */
+  readonly shutdownSignal: Promise<void>;
+}
+
+export interface RequestContext<Body = any> {
+  readonly broker: BrokerState;
+  readonly header: RequestHeader;
+  readonly apiVersion: number;
+  readonly body: Body;
+  readonly connection: Connection;
+}
+
+/** A response body to encode at a version other than the request's (the ApiVersions fallback). */
+export class VersionedBody {
+  constructor(
+    readonly body: unknown,
+    readonly version: number,
+  ) {}
+}
+
+/** A handler returns the response body, a VersionedBody, or null for no response at all. */
+export type Handler = (ctx: RequestContext) => unknown | Promise<unknown>;
+
+export interface ApiHandler {
+  apiKey: number;
+  /** The versions this broker implements and advertises. */
+  minVersion: number;
+  maxVersion: number;
+  handle: Handler;
+}

@@ -1,0 +1,129 @@
+/** CreateTopics (v0–7) and the validation shared with auto-creation. */
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { ApiKey } from '../../protocol/generated/index.js';
+import type { CreateTopicsRequest, CreateTopicsResponse, CreateTopicsResponseCreatableTopicResult } from '../../protocol/generated/index.js';
+import type { Encodable } from '../../protocol/primitives/types.js';
+import { ZERO_UUID } from '../../protocol/primitives/uuid.js';
+import { TOPIC_CONFIGS, effectiveConfig, invalidReason } from '../cluster/topic-configs.js';
+import { type Topic, invalidTopicName } from '../cluster/topics.js';
+import type { ApiHandler, BrokerState, RequestContext } from './context.js';
+
+export interface TopicSpec {
+  name: string;
+  numPartitions: number;
+  replicationFactor: number;
+  assignments: readonly { partitionIndex: number; brokerIds: readonly number[] }[];
+  configs: readonly { name: string; value: string | null }[];
+}
+
+export interface CreateOutcome {
+  errorCode: number;
+  errorMessage: string | null;
+  numPartitions: number;
+  replicationFactor: number;
+  configs: Record<string, string>;
+  /** Set when creation started (not for validate-only or errors). */
+  created?: Promise<Topic>;
+}
+
+/** Validates a topic creation the way Kafka's controller does and, unless validateOnly, starts it. */
+export function createTopic(broker: BrokerState, spec: TopicSpec, validateOnly: boolean): CreateOutcome {
+  const fail = (errorCode: number, errorMessage: string): CreateOutcome => ({ errorCode, errorMessage, numPartitions: -1, replicationFactor: -1, configs: {} });
+  const registry = broker.topics;
+  const badName = invalidTopicName(spec.name);
+  if (badName) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, badName);
+  if (registry.get(spec.name) || registry.isCreating(spec.name)) return fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${spec.name}' already exists.`);
+  const other = registry.collision(spec.name);
+  if (other) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic '${spec.name}' collides with existing topic: ${other}`);
+
+  let numPartitions = spec.numPartitions;
+  let replicationFactor = spec.replicationFactor;
+  if (spec.assignments.length > 0) {
+    if (replicationFactor !== -1) return fail(ErrorCode.INVALID_REQUEST, 'A manual partition assignment was specified, but replication factor was not set to -1.');
+    if (numPartitions !== -1) return fail(ErrorCode.INVALID_REQUEST, 'A manual partition assignment was specified, but numPartitions was not set to -1.');
+    const sorted = [...spec.assignments].sort((a, b) => a.partitionIndex - b.partitionIndex);
+    for (let i = 0; i < sorted.length; i++) {
+      const a = sorted[i];
+      if (i > 0 && a.partitionIndex === sorted[i - 1].partitionIndex) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `Found multiple manual partition assignments for partition ${a.partitionIndex}`);
+      if (a.brokerIds.length === 0) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'The manual partition assignment includes an empty replica list.');
+      if (a.brokerIds.length !== sorted[0].brokerIds.length) {
+        return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `The manual partition assignment includes a partition with ${a.brokerIds.length} replica(s), but this is not consistent with previous partitions, which have ${sorted[0].brokerIds.length} replica(s).`);
+      }
+      const dup = a.brokerIds.find((b, j) => a.brokerIds.indexOf(b) !== j);
+      if (dup !== undefined) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `The manual partition assignment includes the broker ${dup} more than once.`);
+      const unknown = a.brokerIds.find((b) => b !== broker.nodeId);
+      if (unknown !== undefined) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `The manual partition assignment includes broker ${unknown}, but no such broker is registered.`);
+      if (a.partitionIndex !== i) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'partitions should be a consecutive 0-based integer sequence');
+    }
+    numPartitions = sorted.length;
+    replicationFactor = sorted[0].brokerIds.length;
+  } else {
+    if (numPartitions === -1) numPartitions = broker.config.number('num.partitions');
+    if (replicationFactor === -1) replicationFactor = broker.config.number('default.replication.factor');
+    if (replicationFactor <= 0) return fail(ErrorCode.INVALID_REPLICATION_FACTOR, 'Replication factor must be larger than 0, or -1 to use the default value.');
+    if (numPartitions <= 0) return fail(ErrorCode.INVALID_PARTITIONS, 'Number of partitions was set to an invalid non-positive value.');
+    if (replicationFactor > 1) {
+      return fail(ErrorCode.INVALID_REPLICATION_FACTOR, `Unable to replicate the partition ${replicationFactor} time(s): The target replication factor of ${replicationFactor} cannot be reached because only 1 broker(s) are registered.`);
+    }
+  }
+
+  const nulls = spec.configs.filter((c) => c.value === null).map((c) => c.name);
+  if (nulls.length > 0) return fail(ErrorCode.INVALID_CONFIG, `Null value not supported for topic configs: ${nulls.join(',')}`);
+  const configs: Record<string, string> = {};
+  for (const c of spec.configs) {
+    if (c.value === null) continue;
+    const reason = invalidReason(c.name, c.value);
+    if (reason) return fail(ErrorCode.INVALID_CONFIG, reason);
+    configs[c.name] = c.value.trim();
+  }
+  const outcome: CreateOutcome = { errorCode: ErrorCode.NONE, errorMessage: null, numPartitions, replicationFactor, configs };
+  if (!validateOnly) outcome.created = registry.create(spec.name, numPartitions, configs);
+  return outcome;
+}
+
+async function handle(ctx: RequestContext<CreateTopicsRequest>): Promise<Encodable<CreateTopicsResponse>> {
+  const { broker, body, apiVersion } = ctx;
+  const counts = new Map<string, number>();
+  for (const t of body.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
+  const results = body.topics.filter((t) => counts.get(t.name) === 1).map((t) => ({ name: t.name, outcome: createTopic(broker, t, body.validateOnly) }));
+  // As in Kafka: one INVALID_REQUEST result per duplicated name, after the others.
+  for (const [name, n] of counts) {
+    if (n > 1) results.push({ name, outcome: { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Duplicate topic name.', numPartitions: -1, replicationFactor: -1, configs: {} } });
+  }
+  const topics: Encodable<CreateTopicsResponseCreatableTopicResult>[] = [];
+  for (const { name, outcome } of results) {
+    let topicId = ZERO_UUID;
+    let errorCode = outcome.errorCode;
+    let errorMessage = outcome.errorMessage;
+    if (outcome.created) {
+      try {
+        topicId = (await outcome.created).id;
+      } catch (err) {
+        broker.log.error({ err, topic: name }, 'topic creation failed');
+        errorCode = ErrorCode.UNKNOWN_SERVER_ERROR;
+        errorMessage = String(err);
+      }
+    }
+    const ok = errorCode === ErrorCode.NONE;
+    topics.push({
+      name,
+      topicId,
+      errorCode,
+      errorMessage: apiVersion >= 1 ? errorMessage : null,
+      numPartitions: ok ? outcome.numPartitions : -1,
+      replicationFactor: ok ? outcome.replicationFactor : -1,
+      configs: ok && apiVersion >= 5
+        ? TOPIC_CONFIGS.map((d) => ({
+            name: d.name,
+            value: effectiveConfig(d.name, outcome.configs, broker.config),
+            readOnly: false,
+            configSource: d.name in outcome.configs ? 1 : 5,
+            isSensitive: false,
+          }))
+        : [],
+    });
+  }
+  return { throttleTimeMs: 0, topics };
+}
+
+export const createTopicsHandler: ApiHandler = { apiKey: ApiKey.CreateTopics, minVersion: 0, maxVersion: 7, handle };

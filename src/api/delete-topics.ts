@@ -1,0 +1,64 @@
+/** DeleteTopics (v0–6): by name, and by topic id from v6. */
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { ApiKey } from '../../protocol/generated/index.js';
+import type { DeleteTopicsRequest, DeleteTopicsResponse, DeleteTopicsResponseDeletableTopicResult } from '../../protocol/generated/index.js';
+import type { Encodable } from '../../protocol/primitives/types.js';
+import { ZERO_UUID } from '../../protocol/primitives/uuid.js';
+import type { Topic } from '../cluster/topics.js';
+import type { ApiHandler, RequestContext } from './context.js';
+
+async function handle(ctx: RequestContext<DeleteTopicsRequest>): Promise<Encodable<DeleteTopicsResponse>> {
+  const { broker, body, apiVersion } = ctx;
+  const wanted = apiVersion >= 6 ? body.topics : body.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));
+  const responses: Encodable<DeleteTopicsResponseDeletableTopicResult>[] = [];
+  const deletions: Promise<void>[] = [];
+  const seen = new Set<Topic>();
+  const names = new Map<string, number>();
+  const ids = new Map<string, number>();
+  for (const w of wanted) {
+    if (w.name !== null) names.set(w.name, (names.get(w.name) ?? 0) + 1);
+    else ids.set(w.topicId, (ids.get(w.topicId) ?? 0) + 1);
+  }
+  for (const w of wanted) {
+    const result = { name: w.name, topicId: w.topicId, errorCode: ErrorCode.NONE as number, errorMessage: null as string | null };
+    responses.push(result);
+    const invalid =
+      w.name !== null && w.topicId !== ZERO_UUID ? 'You may not specify both topic name and topic id.'
+      : w.name === null && w.topicId === ZERO_UUID ? 'Neither topic name nor id were specified.'
+      : w.name !== null && names.get(w.name)! > 1 ? 'Duplicate topic name.'
+      : w.name === null && ids.get(w.topicId)! > 1 ? 'Duplicate topic id.'
+      : null;
+    if (invalid) {
+      result.errorCode = ErrorCode.INVALID_REQUEST;
+      result.errorMessage = invalid;
+      continue;
+    }
+    const topic = w.name !== null ? broker.topics.get(w.name) : broker.topics.getById(w.topicId);
+    if (!topic) {
+      result.errorCode = w.name !== null ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.UNKNOWN_TOPIC_ID;
+      result.errorMessage = w.name !== null ? 'This server does not host this topic-partition.' : null;
+      continue;
+    }
+    if (!broker.config.bool('delete.topic.enable')) {
+      result.errorCode = ErrorCode.TOPIC_DELETION_DISABLED;
+      result.errorMessage = 'Topic deletion is disabled.';
+      continue;
+    }
+    result.name = topic.name;
+    result.topicId = topic.id;
+    if (seen.has(topic)) continue;
+    seen.add(topic);
+    deletions.push(
+      broker.topics.delete(topic).catch((err: unknown) => {
+        broker.log.error({ err, topic: topic.name }, 'topic deletion failed');
+        result.errorCode = ErrorCode.UNKNOWN_SERVER_ERROR;
+        result.errorMessage = String(err);
+      }),
+    );
+  }
+  await Promise.all(deletions);
+  if (apiVersion < 5) for (const r of responses) r.errorMessage = null;
+  return { throttleTimeMs: 0, responses };
+}
+
+export const deleteTopicsHandler: ApiHandler = { apiKey: ApiKey.DeleteTopics, minVersion: 0, maxVersion: 6, handle };

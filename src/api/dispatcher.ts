@@ -1,0 +1,38 @@
+/** Routes decoded requests to their handlers; the handler table is also what ApiVersions advertises. */
+import type { DecodedRequest } from '../../protocol/frames.js';
+import type { Connection, Reply, RequestDispatcher } from '../server/connection.js';
+import { type ApiHandler, type BrokerState, VersionedBody } from './context.js';
+
+export class Dispatcher implements RequestDispatcher {
+  private readonly table: (ApiHandler | undefined)[] = [];
+
+  constructor(
+    private readonly broker: BrokerState,
+    handlers: readonly ApiHandler[],
+  ) {
+    for (const h of handlers) this.table[h.apiKey] = h;
+  }
+
+  /** The advertised API versions, in key order. */
+  get apis(): readonly ApiHandler[] {
+    return this.table.filter((h): h is ApiHandler => h !== undefined);
+  }
+
+  dispatch(request: DecodedRequest, connection: Connection): Promise<Reply | null> {
+    const { header } = request;
+    const h = this.table[header.requestApiKey];
+    // ApiVersions answers unknown versions itself (KIP-511); other out-of-range versions close the connection.
+    const inRange = h !== undefined && header.requestApiVersion >= h.minVersion && header.requestApiVersion <= h.maxVersion;
+    if (!h || (!inRange && request.body !== null)) {
+      const what = h ? `version ${header.requestApiVersion} of ${request.api.name} is not supported` : `${request.api.name} is not supported`;
+      connection.close(what, 'warn', { apiKey: header.requestApiKey, apiVersion: header.requestApiVersion, clientId: header.clientId });
+      return new Promise(() => {}); // never answered: the connection is closing
+    }
+    const ctx = { broker: this.broker, header, apiVersion: header.requestApiVersion, body: request.body, connection };
+    return Promise.resolve(h.handle(ctx)).then((result) => {
+      if (result === null) return null;
+      if (result instanceof VersionedBody) return { body: result.body, version: result.version };
+      return { body: result };
+    });
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * Fetch (v0–17). Stored batches are returned as they are (v4+), never decoded, as slices of the
+ * log; v0–3 get them converted down to magic 0/1. Long polls wait for appends, MaxWaitMs or
+ * shutdown. Fetch sessions (KIP-227) are declined: every response has session id 0, so clients
+ * send full fetch requests, which is legal for every client.
+ */
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { ApiKey } from '../../protocol/generated/index.js';
+import type { FetchRequest, FetchRequestFetchTopic, FetchResponse, FetchResponsePartitionData } from '../../protocol/generated/index.js';
+import type { Encodable } from '../../protocol/primitives/types.js';
+import { ZERO_UUID } from '../../protocol/primitives/uuid.js';
+import { CompressionCodec, RecordsError, compressionOf, downConvert, iterateBatches, readAttributes } from '../../protocol/records/index.js';
+import type { Topic } from '../cluster/topics.js';
+import type { PartitionLog } from '../storage/storage.js';
+import type { ApiHandler, BrokerState, RequestContext } from './context.js';
+
+const READ_COMMITTED = 1;
+const EMPTY: Buffer = Buffer.alloc(0);
+
+type PartitionData = Encodable<FetchResponsePartitionData>;
+
+interface Target {
+  topicIndex: number;
+  topic: Topic | undefined;
+  log: PartitionLog | undefined;
+  partition: number;
+  fetchOffset: bigint;
+  partitionMaxBytes: number;
+  currentLeaderEpoch: number;
+}
+
+function hasZstd(records: Buffer): boolean {
+  for (const b of iterateBatches(records)) {
+    if (b.magic === 2 && compressionOf(readAttributes(b.buf)) === CompressionCodec.Zstd) return true;
+  }
+  return false;
+}
+
+class FetchOperation {
+  private readonly targets: Target[] = [];
+  private readonly readCommitted: boolean;
+
+  constructor(
+    private readonly broker: BrokerState,
+    private readonly version: number,
+    private readonly body: FetchRequest,
+  ) {
+    this.readCommitted = version >= 4 && body.isolationLevel === READ_COMMITTED;
+    body.topics.forEach((t: FetchRequestFetchTopic, topicIndex) => {
+      const topic = version >= 13 ? broker.topics.getById(t.topicId) : broker.topics.get(t.topic);
+      for (const p of t.partitions) {
+        this.targets.push({
+          topicIndex, topic, log: topic?.partitions[p.partition], partition: p.partition,
+          fetchOffset: p.fetchOffset, partitionMaxBytes: p.partitionMaxBytes, currentLeaderEpoch: p.currentLeaderEpoch,
+        });
+      }
+    });
+  }
+
+  get logs(): PartitionLog[] {
+    return this.targets.flatMap((t) => (t.log ? [t.log] : []));
+  }
+
+  /** Reads every partition once, in request order, sharing the response size budget. */
+  async read(): Promise<{ partitions: PartitionData[]; bytes: number; hasError: boolean }> {
+    // v0–2 treat sizes as hard limits; v3+ always return the first batch of the first non-empty partition (KIP-74).
+    let minOne = this.version >= 3;
+    let remaining = this.version >= 3 ? this.body.maxBytes : Number.MAX_SAFE_INTEGER;
+    let bytes = 0;
+    let hasError = false;
+    const partitions: PartitionData[] = [];
+    for (const t of this.targets) {
+      const data = await this.readOne(t, Math.min(t.partitionMaxBytes, remaining), minOne);
+      const size = (data.records as Buffer | null)?.length ?? 0;
+      if (size > 0) {
+        minOne = false;
+        remaining = Math.max(0, remaining - size);
+        bytes += size;
+      }
+      if (data.errorCode !== ErrorCode.NONE) hasError = true;
+      partitions.push(data);
+    }
+    return { partitions, bytes, hasError };
+  }
+
+  private async readOne(t: Target, maxBytes: number, minOne: boolean): Promise<PartitionData> {
+    const base = { partitionIndex: t.partition, abortedTransactions: this.readCommitted ? [] : null, preferredReadReplica: -1 };
+    const fail = (errorCode: number): PartitionData => ({ ...base, errorCode, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, records: EMPTY });
+    if (!t.topic) return fail(this.version >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    if (!t.log) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    if (t.currentLeaderEpoch >= 0 && t.currentLeaderEpoch !== t.topic.leaderEpoch) {
+      return fail(t.currentLeaderEpoch > t.topic.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH);
+    }
+    const log = t.log;
+    const highWatermark = log.highWatermark;
+    const lastStableOffset = highWatermark; // no transactions yet: everything is stable
+    const offsets = { highWatermark, lastStableOffset, logStartOffset: log.logStartOffset };
+    if (t.fetchOffset < log.logStartOffset || t.fetchOffset > log.logEndOffset) return fail(ErrorCode.OFFSET_OUT_OF_RANGE);
+    const maxOffset = this.readCommitted ? lastStableOffset : highWatermark;
+    let records = EMPTY;
+    if (t.fetchOffset < maxOffset) {
+      records = (await log.read(t.fetchOffset, maxBytes, { maxOffset, minOneBatch: minOne })).records;
+    }
+    if (records.length > 0 && this.version < 10 && hasZstd(records)) return fail(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE);
+    if (records.length > 0 && this.version < 4) {
+      try {
+        records = downConvert(records, this.version < 2 ? 0 : 1, { minOffset: t.fetchOffset });
+      } catch (e) {
+        if (e instanceof RecordsError) return fail(e.kafkaErrorCode);
+        throw e;
+      }
+    }
+    return { ...base, ...offsets, errorCode: ErrorCode.NONE, records };
+  }
+
+  /** Groups partition results back under their topics, in request order. */
+  response(partitions: PartitionData[], errorCode = ErrorCode.NONE as number): Encodable<FetchResponse> {
+    const responses = this.body.topics.map((t) => ({ topic: t.topic, topicId: this.version >= 13 ? t.topicId : ZERO_UUID, partitions: [] as PartitionData[] }));
+    this.targets.forEach((t, i) => responses[t.topicIndex].partitions.push(partitions[i]));
+    return { throttleTimeMs: 0, errorCode, sessionId: 0, responses };
+  }
+}
+
+/** Waits until one of the logs is appended to, the timeout passes, or the broker shuts down. */
+function waitForAppend(broker: BrokerState, logs: PartitionLog[], timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const unsubscribe: (() => void)[] = [];
+    const done = () => {
+      clearTimeout(timer);
+      for (const u of unsubscribe) u();
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    for (const log of logs) unsubscribe.push(log.onAppend(done));
+    void broker.shutdownSignal.then(done);
+  });
+}
+
+async function handle(ctx: RequestContext<FetchRequest>): Promise<Encodable<FetchResponse>> {
+  const { broker, body, apiVersion } = ctx;
+  const op = new FetchOperation(broker, apiVersion, body);
+  if (apiVersion >= 7) {
+    // Session id 0 with epoch -1 (sessionless) or 0 (asking for a session we decline) is a full fetch.
+    if (body.sessionId !== 0) return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] };
+    if (body.sessionEpoch !== 0 && body.sessionEpoch !== -1) return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_FETCH_SESSION_EPOCH, sessionId: 0, responses: [] };
+  }
+  const deadline = Date.now() + Math.max(0, body.maxWaitMs);
+  for (;;) {
+    const { partitions, bytes, hasError } = await op.read();
+    const left = deadline - Date.now();
+    if (bytes >= body.minBytes || hasError || left <= 0 || broker.shuttingDown || op.logs.length === 0) return op.response(partitions);
+    await waitForAppend(broker, op.logs, left);
+  }
+}
+
+export const fetchHandler: ApiHandler = { apiKey: ApiKey.Fetch, minVersion: 0, maxVersion: 17, handle };

@@ -1,0 +1,69 @@
+/** Metadata (v0–12): this node as the only broker and controller, topics with ids, auto-creation. */
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { ApiKey } from '../../protocol/generated/index.js';
+import type { MetadataRequest, MetadataResponse, MetadataResponseTopic } from '../../protocol/generated/index.js';
+import type { Encodable } from '../../protocol/primitives/types.js';
+import { ZERO_UUID } from '../../protocol/primitives/uuid.js';
+import { type Topic, invalidTopicName } from '../cluster/topics.js';
+import type { ApiHandler, BrokerState, RequestContext } from './context.js';
+import { createTopic } from './create-topics.js';
+
+export function partitionsMetadata(broker: BrokerState, topic: Topic) {
+  return topic.partitions.map((_, i) => ({
+    errorCode: ErrorCode.NONE,
+    partitionIndex: i,
+    leaderId: broker.nodeId,
+    leaderEpoch: topic.leaderEpoch,
+    replicaNodes: [broker.nodeId],
+    isrNodes: [broker.nodeId],
+    offlineReplicas: [],
+  }));
+}
+
+function topicMetadata(broker: BrokerState, topic: Topic): Encodable<MetadataResponseTopic> {
+  return { errorCode: ErrorCode.NONE, name: topic.name, topicId: topic.id, isInternal: topic.isInternal, partitions: partitionsMetadata(broker, topic) };
+}
+
+function errorTopic(errorCode: number, name: string | null, topicId = ZERO_UUID): Encodable<MetadataResponseTopic> {
+  return { errorCode, name, topicId, isInternal: false, partitions: [] };
+}
+
+function handle(ctx: RequestContext<MetadataRequest>): Encodable<MetadataResponse> {
+  const { broker, body, apiVersion } = ctx;
+  const registry = broker.topics;
+  // v0: an empty list means all topics; v1+: null means all, empty means none.
+  const all = body.topics === null || (apiVersion === 0 && body.topics.length === 0);
+  let topics: Encodable<MetadataResponseTopic>[];
+  if (all) {
+    topics = registry.all().map((t) => topicMetadata(broker, t));
+  } else {
+    const autoCreate = broker.config.bool('auto.create.topics.enable') && (apiVersion < 4 || body.allowAutoTopicCreation);
+    topics = body.topics!.map((req) => {
+      if (req.name === null) {
+        const byId = registry.getById(req.topicId);
+        return byId ? topicMetadata(broker, byId) : errorTopic(ErrorCode.UNKNOWN_TOPIC_ID, null, req.topicId);
+      }
+      const topic = registry.get(req.name);
+      if (topic) return topicMetadata(broker, topic);
+      if (invalidTopicName(req.name) !== null) return errorTopic(ErrorCode.INVALID_TOPIC_EXCEPTION, req.name);
+      if (registry.isCreating(req.name)) return errorTopic(ErrorCode.LEADER_NOT_AVAILABLE, req.name);
+      if (!autoCreate) return errorTopic(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, req.name);
+      const result = createTopic(broker, { name: req.name, numPartitions: -1, replicationFactor: -1, assignments: [], configs: [] }, false);
+      if (result.errorCode !== ErrorCode.NONE) {
+        broker.log.warn({ topic: req.name, error: result.errorMessage }, 'auto-creation refused');
+        return errorTopic(result.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS ? ErrorCode.LEADER_NOT_AVAILABLE : result.errorCode, req.name);
+      }
+      // As in Kafka, the topic exists for the client from its next metadata request on.
+      return errorTopic(ErrorCode.LEADER_NOT_AVAILABLE, req.name);
+    });
+  }
+  return {
+    throttleTimeMs: 0,
+    brokers: [{ nodeId: broker.nodeId, host: broker.advertised.host, port: broker.advertised.port, rack: null }],
+    clusterId: broker.clusterId,
+    controllerId: broker.nodeId,
+    topics,
+  };
+}
+
+export const metadataHandler: ApiHandler = { apiKey: ApiKey.Metadata, minVersion: 0, maxVersion: 12, handle };

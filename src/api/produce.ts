@@ -1,0 +1,81 @@
+/**
+ * Produce (v0–11). The hot path: validate each batch by its header and CRC, hand it to the
+ * partition log (which assigns offsets in place), never decode records. Legacy magic 0/1 input
+ * (v0–2) is converted to one magic-2 batch first, as Kafka 3.x stores only magic 2.
+ */
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { ApiKey } from '../../protocol/generated/index.js';
+import type { ProduceRequest, ProduceResponse, ProduceResponsePartitionProduceResponse } from '../../protocol/generated/index.js';
+import type { Encodable } from '../../protocol/primitives/types.js';
+import { RecordsError, readBatchSize, upConvert, validateProduceRecords } from '../../protocol/records/index.js';
+import { effectiveConfig } from '../cluster/topic-configs.js';
+import type { AppendResult } from '../storage/storage.js';
+import type { ApiHandler, BrokerState, RequestContext } from './context.js';
+
+type PartitionResponse = Encodable<ProduceResponsePartitionProduceResponse>;
+
+function failed(index: number, errorCode: number, errorMessage: string | null = null): PartitionResponse {
+  return { index, errorCode, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n, recordErrors: [], errorMessage };
+}
+
+/** Validates one partition's data and starts its append; everything up to `append` runs synchronously. */
+function produceOne(broker: BrokerState, version: number, topicName: string, index: number, records: Buffer | null): PartitionResponse | Promise<PartitionResponse> {
+  const topic = broker.topics.get(topicName);
+  const log = topic?.partitions[index];
+  if (!topic || !log) return failed(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.');
+  if (records === null || records.length === 0) return failed(index, ErrorCode.INVALID_RECORD, 'Produce request has no record batch');
+
+  let batch: Buffer;
+  try {
+    if (version < 3) {
+      batch = upConvert(records);
+      if (batch.length === 0) return failed(index, ErrorCode.INVALID_RECORD, 'Produce request has no messages');
+    } else {
+      const v = validateProduceRecords(records, { deep: false, allowZstd: version >= 7, requireZeroBaseOffset: true });
+      if (!v.ok) return failed(index, v.error.kafkaErrorCode, v.error.message);
+      batch = v.batch;
+    }
+  } catch (e) {
+    if (e instanceof RecordsError) return failed(index, e.kafkaErrorCode, e.message);
+    throw e;
+  }
+
+  const maxMessageBytes = Number(effectiveConfig('max.message.bytes', topic.record.configs, broker.config));
+  if (readBatchSize(batch) > maxMessageBytes) {
+    return failed(index, ErrorCode.MESSAGE_TOO_LARGE, `The batch of ${readBatchSize(batch)} bytes is larger than max.message.bytes (${maxMessageBytes}).`);
+  }
+  const logAppendTime = effectiveConfig('message.timestamp.type', topic.record.configs, broker.config) === 'LogAppendTime' ? BigInt(Date.now()) : undefined;
+  return log.append(batch, { logAppendTime, leaderEpoch: topic.leaderEpoch }).then(
+    (r: AppendResult): PartitionResponse => ({
+      index, errorCode: ErrorCode.NONE, baseOffset: r.baseOffset, logAppendTimeMs: logAppendTime ?? -1n, logStartOffset: r.logStartOffset, recordErrors: [], errorMessage: null,
+    }),
+    (err: unknown): PartitionResponse => {
+      broker.log.error({ err, topic: topicName, partition: index }, 'append failed');
+      return failed(index, ErrorCode.KAFKA_STORAGE_ERROR, 'Disk error when trying to access log file on the disk.');
+    },
+  );
+}
+
+function handle(ctx: RequestContext<ProduceRequest>): Promise<Encodable<ProduceResponse> | null> | null {
+  const { broker, body, apiVersion } = ctx;
+  const badAcks = body.acks !== 0 && body.acks !== 1 && body.acks !== -1;
+  const topics = body.topicData.map((t) => ({
+    name: t.name,
+    partitions: t.partitionData.map((p) =>
+      badAcks ? failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS) : produceOne(broker, apiVersion, t.name, p.index, p.records),
+    ),
+  }));
+  const done = Promise.all(topics.map(async (t) => ({ name: t.name, partitionResponses: await Promise.all(t.partitions) })));
+  if (body.acks === 0) {
+    // No response at all; as in Kafka, a failure closes the connection so the producer notices
+    // and refreshes its metadata.
+    done.then((responses) => {
+      const failures = responses.flatMap((t) => t.partitionResponses.filter((p) => p.errorCode !== ErrorCode.NONE).map((p) => ({ topic: t.name, partition: p.index, errorCode: p.errorCode })));
+      if (failures.length > 0) ctx.connection.close('error during produce request with acks=0', 'info', { failures });
+    }, () => {});
+    return null;
+  }
+  return done.then((responses) => ({ responses, throttleTimeMs: 0 }));
+}
+
+export const produceHandler: ApiHandler = { apiKey: ApiKey.Produce, minVersion: 0, maxVersion: 11, handle };

@@ -1,0 +1,109 @@
+/** A running broker: configuration, storage, topics, the TCP server and background work. */
+import { createRequire } from 'node:module';
+import { apiVersionsHandler } from './api/api-versions.js';
+import type { ApiHandler, BrokerState } from './api/context.js';
+import { createTopicsHandler } from './api/create-topics.js';
+import { deleteTopicsHandler } from './api/delete-topics.js';
+import { Dispatcher } from './api/dispatcher.js';
+import { fetchHandler } from './api/fetch.js';
+import { listOffsetsHandler } from './api/list-offsets.js';
+import { metadataHandler } from './api/metadata.js';
+import { produceHandler } from './api/produce.js';
+import { TopicRegistry } from './cluster/topics.js';
+import { BrokerConfig, type Endpoint } from './config.js';
+import type { Logger } from './logger.js';
+import { KafkaServer } from './server/server.js';
+import { DiskStorage } from './storage/disk/disk-storage.js';
+import { MemoryStorage } from './storage/memory/memory-storage.js';
+import type { Storage } from './storage/storage.js';
+
+export const VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
+function createStorage(config: BrokerConfig, log: Logger): Storage {
+  if (config.storage === 'memory') return new MemoryStorage();
+  return new DiskStorage({ dataDir: config.dataDir, nodeId: config.nodeId, logger: log });
+}
+
+export class Broker implements BrokerState {
+  readonly topics: TopicRegistry;
+  readonly nodeId: number;
+  clusterId = '';
+  /** The address clients are told to use (the bound port when the configured one was 0). */
+  advertised: Endpoint;
+  /** The address actually bound. */
+  bound: Endpoint = { host: '', port: 0 };
+  shuttingDown = false;
+  readonly shutdownSignal: Promise<void>;
+  private signalShutdown!: () => void;
+  private readonly storage: Storage;
+  private readonly server: KafkaServer;
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    readonly config: BrokerConfig,
+    readonly log: Logger,
+    storage?: Storage,
+  ) {
+    this.nodeId = config.nodeId;
+    this.advertised = config.advertised;
+    this.storage = storage ?? createStorage(config, log);
+    this.topics = new TopicRegistry(this.storage, config, log);
+    this.shutdownSignal = new Promise((resolve) => (this.signalShutdown = resolve));
+    let dispatcher: Dispatcher | undefined;
+    const handlers: ApiHandler[] = [
+      produceHandler, fetchHandler, listOffsetsHandler, metadataHandler,
+      apiVersionsHandler(() => dispatcher!.apis), createTopicsHandler, deleteTopicsHandler,
+    ];
+    dispatcher = new Dispatcher(this, handlers);
+    this.server = new KafkaServer(
+      dispatcher,
+      {
+        maxRequestSize: config.number('socket.request.max.bytes'),
+        idleTimeoutMs: config.number('connections.max.idle.ms'),
+        maxInFlight: 1000,
+      },
+      log,
+    );
+  }
+
+  async start(): Promise<void> {
+    const state = await this.storage.open();
+    this.clusterId = state.clusterId;
+    await this.topics.load(state.topics);
+    const listener = this.config.listener;
+    this.bound = await this.server.listen(listener.host, listener.port);
+    if (this.advertised.port === 0) this.advertised = { host: this.advertised.host, port: this.bound.port };
+    const interval = this.config.number('log.retention.check.interval.ms');
+    this.retentionTimer = setInterval(() => void this.enforceRetention(), interval);
+    this.retentionTimer.unref();
+  }
+
+  /** One retention pass over every partition (also run on the timer). */
+  async enforceRetention(): Promise<void> {
+    const now = Date.now();
+    for (const topic of this.topics.all()) {
+      for (const log of topic.partitions) {
+        try {
+          const freed = await log.enforceRetention(now);
+          if (freed > 0) this.log.info({ topic: topic.name, partition: log.partition, freed, logStartOffset: String(log.logStartOffset) }, 'retention deleted old data');
+        } catch (err) {
+          this.log.error({ err, topic: topic.name, partition: log.partition }, 'retention failed');
+        }
+      }
+    }
+  }
+
+  /** Graceful stop: stop accepting, finish in-flight requests, flush and close the storage. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.shuttingDown = true;
+      this.signalShutdown();
+      clearInterval(this.retentionTimer);
+      await this.server.close();
+      await this.storage.close();
+      this.log.info('broker stopped');
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+/** The `samsa` command. `samsa` alone (or `samsa start`) runs a broker on localhost:9092 with data in ./data. */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { Broker, VERSION } from '../broker.js';
+import { BrokerConfig, ConfigError, type Properties, parseProperties } from '../config.js';
+import { createLogger } from '../logger.js';
+
+interface StartArgs {
+  port?: number;
+  host?: string;
+  'advertised-listener'?: string;
+  'data-dir'?: string;
+  storage?: string;
+  'node-id'?: number;
+  config?: string;
+  set?: string[];
+  'log-level'?: string;
+}
+
+/** Config file first, then the dedicated flags, then --set: the most specific wins. */
+export function propertiesFromArgs(args: StartArgs): Properties {
+  const props: Properties = {};
+  if (args.config) Object.assign(props, parseProperties(readFileSync(args.config, 'utf8')));
+  const listener = props['listeners'] ? new BrokerConfig({ listeners: props['listeners'] }).listener : { host: 'localhost', port: 9092 };
+  const host = args.host ?? listener.host;
+  const port = args.port ?? listener.port;
+  props['listeners'] = `PLAINTEXT://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (args['advertised-listener']) props['advertised.listeners'] = args['advertised-listener'];
+  if (args['data-dir']) props['log.dirs'] = args['data-dir'];
+  if (args.storage) props['samsa.storage'] = args.storage;
+  if (args['node-id'] !== undefined) props['node.id'] = String(args['node-id']);
+  for (const kv of args.set ?? []) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new ConfigError(`--set expects key=value, got "${kv}"`);
+    props[kv.slice(0, i).trim()] = kv.slice(i + 1).trim();
+  }
+  return props;
+}
+
+async function start(args: StartArgs): Promise<void> {
+  const startedAt = performance.now();
+  const log = createLogger({ level: args['log-level'] });
+  let config: BrokerConfig;
+  try {
+    config = new BrokerConfig(propertiesFromArgs(args));
+  } catch (e) {
+    if (e instanceof ConfigError || (e as NodeJS.ErrnoException).code === 'ENOENT') {
+      console.error(`samsa: ${(e as Error).message}`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const broker = new Broker(config, log);
+  try {
+    await broker.start();
+  } catch (err) {
+    log.fatal({ err }, 'broker failed to start');
+    process.exit(1);
+  }
+  const { host, port } = broker.bound;
+  log.info(
+    {
+      version: VERSION, listening: `${host}:${port}`, advertised: `${broker.advertised.host}:${broker.advertised.port}`,
+      storage: config.storage, dataDir: config.storage === 'disk' ? resolve(config.dataDir) : undefined,
+      nodeId: config.nodeId, startupMs: Math.round(performance.now() - startedAt),
+    },
+    `Samsa ${VERSION} listening on ${host}:${port}`,
+  );
+  let signals = 0;
+  const shutdown = (signal: string) => {
+    if (++signals > 1) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    log.info({ signal }, 'shutting down');
+    broker.stop().then(() => process.exit(0), (err: unknown) => {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+await yargs(hideBin(process.argv))
+  .scriptName('samsa')
+  .usage('$0 [start] [options]\n\nA Kafka-compatible message broker. Existing Kafka clients connect to it unchanged.')
+  .command(
+    ['start', '$0'],
+    'Run a broker (the default command)',
+    (y) =>
+      y
+        .option('port', { alias: 'p', type: 'number', describe: 'TCP port to listen on (default 9092; 0 picks a free one)' })
+        .option('host', { type: 'string', describe: 'Address to bind (default localhost; 0.0.0.0 for every interface)' })
+        .option('advertised-listener', { type: 'string', describe: 'host:port clients are told to connect to, when it differs from the bound address (Kafka advertised.listeners)' })
+        .option('data-dir', { alias: 'd', type: 'string', describe: 'Directory for the log and metadata (Kafka log.dirs; default ./data)' })
+        .option('storage', { choices: ['disk', 'memory'], describe: 'disk: durable segment files in --data-dir (default); memory: nothing survives a restart' })
+        .option('node-id', { type: 'number', describe: 'This broker\'s id in Metadata responses (Kafka node.id; default 1)' })
+        .option('config', { alias: 'c', type: 'string', describe: 'A Kafka server.properties file; its keys are read as Kafka reads them' })
+        .option('set', { alias: 's', type: 'string', array: true, describe: 'Override any setting by its Kafka name, e.g. --set num.partitions=3 (repeatable)' })
+        .option('log-level', { type: 'string', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], describe: 'Log verbosity (default info; or SAMSA_LOG_LEVEL)' })
+        .example('$0', 'broker on localhost:9092, data in ./data')
+        .example('$0 --port 0 --storage memory', 'throwaway broker on a free port')
+        .example('$0 -c server.properties --set log.retention.hours=1', 'Kafka config file with an override'),
+    (args) => start(args as StartArgs),
+  )
+  .version(VERSION)
+  .strict()
+  .help()
+  .parseAsync();

@@ -1,0 +1,143 @@
+/** The topics this broker hosts: names, ids, partitions and their logs, persisted through the storage engine. */
+import { randomUuid } from '../../protocol/primitives/uuid.js';
+import type { BrokerConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { PartitionLog, Storage, TopicRecord } from '../storage/storage.js';
+import { logConfigFor } from './topic-configs.js';
+
+export const MAX_TOPIC_NAME_LENGTH = 249;
+
+/** Kafka's Topic.validate: why a name is illegal, or null. */
+export function invalidTopicName(name: string): string | null {
+  if (name.length === 0) return 'Topic name is illegal, it can\'t be empty';
+  if (name === '.' || name === '..') return 'Topic name cannot be "." or ".."';
+  if (name.length > MAX_TOPIC_NAME_LENGTH) return `Topic name is illegal, it can't be longer than ${MAX_TOPIC_NAME_LENGTH} characters, topic name: ${name}`;
+  if (!/^[a-zA-Z0-9._-]+$/.test(name)) return `Topic name "${name}" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'`;
+  return null;
+}
+
+/** Topics whose names differ only by '.' versus '_' collide in metric names; Kafka refuses the second. */
+export function collides(a: string, b: string): boolean {
+  return a !== b && a.replace(/\./g, '_') === b.replace(/\./g, '_');
+}
+
+export class Topic {
+  /** Single node: the leader epoch starts at 0 and changes only if leadership ever moves. */
+  readonly leaderEpoch = 0;
+
+  constructor(
+    public record: TopicRecord,
+    readonly partitions: PartitionLog[],
+  ) {}
+
+  get name(): string {
+    return this.record.name;
+  }
+
+  get id(): string {
+    return this.record.topicId;
+  }
+
+  get isInternal(): boolean {
+    return this.name.startsWith('__');
+  }
+}
+
+export class TopicRegistry {
+  private readonly byName = new Map<string, Topic>();
+  private readonly byId = new Map<string, Topic>();
+  /** Creations in progress, so concurrent requests for one name create it once. */
+  private readonly creating = new Map<string, Promise<Topic>>();
+  /** What the topic table on storage should say: every topic, including those being created. */
+  private readonly records = new Map<string, TopicRecord>();
+  /** Writes of the topic table, one at a time, each writing the state current when it starts. */
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly config: BrokerConfig,
+    private readonly log: Logger,
+  ) {}
+
+  async load(records: readonly TopicRecord[]): Promise<void> {
+    for (const record of records) {
+      this.records.set(record.name, record);
+      const topic = new Topic(record, await this.openPartitions(record, 0));
+      this.byName.set(record.name, topic);
+      this.byId.set(record.topicId, topic);
+    }
+  }
+
+  private async openPartitions(record: TopicRecord, from: number): Promise<PartitionLog[]> {
+    const logConfig = logConfigFor(record.configs, this.config);
+    const out: PartitionLog[] = [];
+    for (let p = from; p < record.partitions; p++) out.push(await this.storage.openPartition(record, p, logConfig));
+    return out;
+  }
+
+  get(name: string): Topic | undefined {
+    return this.byName.get(name);
+  }
+
+  getById(id: string): Topic | undefined {
+    return this.byId.get(id);
+  }
+
+  all(): Topic[] {
+    return [...this.byName.values()];
+  }
+
+  /** A topic that exists, or is being created, whose name collides with `name`. */
+  collision(name: string): string | undefined {
+    for (const other of [...this.byName.keys(), ...this.creating.keys()]) if (collides(name, other)) return other;
+    return undefined;
+  }
+
+  isCreating(name: string): boolean {
+    return this.creating.has(name);
+  }
+
+  /** Creates a topic (already validated by the caller); concurrent calls for one name share the result. */
+  create(name: string, partitions: number, configs: Record<string, string>): Promise<Topic> {
+    const existing = this.byName.get(name);
+    if (existing) return Promise.resolve(existing);
+    const inFlight = this.creating.get(name);
+    if (inFlight) return inFlight;
+    const p = (async () => {
+      const record: TopicRecord = { name, topicId: randomUuid(), partitions, configs: { ...configs } };
+      this.records.set(name, record);
+      let partitionLogs: PartitionLog[];
+      try {
+        await this.persist();
+        partitionLogs = await this.openPartitions(record, 0);
+      } catch (err) {
+        this.records.delete(name);
+        throw err;
+      }
+      const topic = new Topic(record, partitionLogs);
+      this.byName.set(name, topic);
+      this.byId.set(record.topicId, topic);
+      this.log.info({ topic: name, topicId: record.topicId, partitions, configs }, 'topic created');
+      return topic;
+    })();
+    this.creating.set(name, p);
+    const done = () => this.creating.delete(name);
+    p.then(done, done);
+    return p;
+  }
+
+  async delete(topic: Topic): Promise<void> {
+    this.byName.delete(topic.name);
+    this.byId.delete(topic.id);
+    this.records.delete(topic.name);
+    await this.persist();
+    await this.storage.deleteTopicData(topic.record);
+    this.log.info({ topic: topic.name, topicId: topic.id }, 'topic deleted');
+  }
+
+  private persist(): Promise<void> {
+    const next = this.saving.then(() => this.storage.saveTopics([...this.records.values()]));
+    this.saving = next.catch(() => {});
+    return next;
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Broker configuration under Kafka's own names (server.properties keys), with Kafka's defaults.
+ * Everything user-facing — the CLI, --config files, --set overrides, embedding — ends up here.
+ */
+
+export type Properties = Record<string, string>;
+
+/** Kafka broker defaults for the keys Samsa reads (values as Kafka documents them). */
+export const BROKER_DEFAULTS: Properties = {
+  'node.id': '1',
+  'listeners': 'PLAINTEXT://localhost:9092',
+  'log.dirs': './data',
+  'samsa.storage': 'disk',
+  'num.partitions': '1',
+  'default.replication.factor': '1',
+  'auto.create.topics.enable': 'true',
+  'delete.topic.enable': 'true',
+  'socket.request.max.bytes': '104857600',
+  'connections.max.idle.ms': '600000',
+  'message.max.bytes': '1048588',
+  'log.segment.bytes': '1073741824',
+  'log.roll.hours': '168',
+  'log.retention.hours': '168',
+  'log.retention.bytes': '-1',
+  'log.retention.check.interval.ms': '300000',
+  'log.index.interval.bytes': '4096',
+  'log.flush.interval.messages': '9223372036854775807',
+  'log.flush.scheduler.interval.ms': '9223372036854775807',
+  'log.message.timestamp.type': 'CreateTime',
+  'log.segment.delete.delay.ms': '60000',
+  'log.cleanup.policy': 'delete',
+  'compression.type': 'producer',
+  'min.insync.replicas': '1',
+};
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses Java-properties text: key=value or key: value lines, # and ! comments, \ line continuation. */
+export function parseProperties(text: string): Properties {
+  const out: Properties = {};
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i].trim();
+    if (line === '' || line.startsWith('#') || line.startsWith('!')) continue;
+    while (line.endsWith('\\') && i + 1 < lines.length) line = line.slice(0, -1) + lines[++i].trim();
+    const m = /^([^=:\s]+)\s*[=:\s]\s*(.*)$/.exec(line);
+    if (m) out[m[1]] = m[2];
+    else out[line] = '';
+  }
+  return out;
+}
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+/** "PLAINTEXT://host:port[,…]" or "host:port" → the first endpoint. */
+export function parseListener(value: string): Endpoint {
+  const first = value.split(',')[0].trim();
+  const m = /^(?:[A-Za-z_]+:\/\/)?(\[[^\]]*\]|[^:]*):(\d+)$/.exec(first);
+  if (!m) throw new ConfigError(`cannot parse listener "${value}" (expected PLAINTEXT://host:port or host:port)`);
+  const port = Number(m[2]);
+  if (port > 65535) throw new ConfigError(`port out of range in "${value}"`);
+  return { host: m[1].replace(/^\[|\]$/g, ''), port };
+}
+
+export class BrokerConfig {
+  readonly props: Properties;
+
+  constructor(overrides: Properties = {}) {
+    this.props = { ...BROKER_DEFAULTS, ...overrides };
+    // Fail at start-up, not at first use.
+    void this.nodeId;
+    void this.listener;
+    void this.advertised;
+    if (!['disk', 'memory'].includes(this.storage)) throw new ConfigError(`samsa.storage must be disk or memory, not "${this.storage}"`);
+  }
+
+  get(name: string): string | undefined {
+    return this.props[name];
+  }
+
+  has(name: string): boolean {
+    return name in this.props && this.props[name] !== '';
+  }
+
+  /** An integer property (Kafka int or long; longs beyond 2^53 are clamped to MAX_SAFE_INTEGER). */
+  number(name: string): number {
+    const raw = this.props[name];
+    if (raw === undefined) throw new ConfigError(`missing config ${name}`);
+    const n = Number(raw.trim());
+    if (!Number.isFinite(n) || !Number.isInteger(n)) throw new ConfigError(`${name} must be an integer, not "${raw}"`);
+    return Math.min(n, Number.MAX_SAFE_INTEGER);
+  }
+
+  bool(name: string): boolean {
+    const raw = (this.props[name] ?? '').trim().toLowerCase();
+    if (raw !== 'true' && raw !== 'false') throw new ConfigError(`${name} must be true or false, not "${this.props[name]}"`);
+    return raw === 'true';
+  }
+
+  get nodeId(): number {
+    return this.has('node.id') ? this.number('node.id') : this.number('broker.id');
+  }
+
+  get listener(): Endpoint {
+    return parseListener(this.props['listeners']);
+  }
+
+  /** Where clients are told to connect; the listener's address unless advertised.listeners says otherwise. */
+  get advertised(): Endpoint {
+    const ep = this.has('advertised.listeners') ? parseListener(this.props['advertised.listeners']) : this.listener;
+    // A wildcard bind address is no use to a client.
+    if (ep.host === '' || ep.host === '0.0.0.0' || ep.host === '::') return { host: 'localhost', port: ep.port };
+    return ep;
+  }
+
+  get dataDir(): string {
+    return (this.props['log.dirs'] ?? this.props['log.dir']).split(',')[0].trim();
+  }
+
+  get storage(): string {
+    return this.props['samsa.storage'];
+  }
+
+  /** A time given by Kafka as .ms/.minutes/.hours variants, in ms (the most precise one set wins). */
+  duration(base: string): number {
+    if (this.has(`${base}.ms`)) return this.number(`${base}.ms`);
+    if (this.has(`${base}.minutes`)) return this.number(`${base}.minutes`) * 60_000;
+    return this.number(`${base}.hours`) * 3_600_000;
+  }
+}

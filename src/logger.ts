@@ -1,0 +1,28 @@
+/** The broker's structured logger: pino, JSON by default, readable when a terminal is attached. */
+import { createRequire } from 'node:module';
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+export interface LoggerOptions {
+  level?: string;
+  /** Human-readable lines instead of JSON; defaults to true when stdout is a terminal. */
+  pretty?: boolean;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? process.env.SAMSA_LOG_LEVEL ?? 'info';
+  const pretty = options.pretty ?? process.stdout.isTTY === true;
+  if (pretty) {
+    // Loaded only when wanted, and as a plain stream rather than a worker-thread transport:
+    // it keeps start-up fast and memory low.
+    const prettyStream = createRequire(import.meta.url)('pino-pretty') as (o: object) => NodeJS.WritableStream;
+    return pino({ level }, prettyStream({ colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', sync: true }));
+  }
+  return pino({ level, base: { name: 'samsa' } });
+}
+
+/** A logger that discards everything (embedded use and tests, unless asked otherwise). */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

@@ -1,0 +1,203 @@
+/**
+ * One client connection: frames in, requests dispatched in arrival order (their handlers may run
+ * concurrently), responses written strictly in request order. Reading pauses while the client is
+ * slow to read responses or too many requests are in flight.
+ */
+import type { Socket } from 'node:net';
+import { encodeLeniently } from '../../protocol/codec.js';
+import { RequestDecodeError, decodeRequest, encodeResponse } from '../../protocol/frames.js';
+import type { DecodedRequest } from '../../protocol/frames.js';
+import type { Logger } from '../logger.js';
+import { FrameSplitter, FrameTooLargeError } from './frame-splitter.js';
+
+/** What a handler produced: a body to encode at the request's version (or another), or nothing. */
+export interface Reply {
+  body: unknown;
+  /** Differs from the request's version only for the ApiVersions fallback. */
+  version?: number;
+}
+
+export interface RequestDispatcher {
+  /** Called synchronously in arrival order; null means "send no response" (acks=0 produce). */
+  dispatch(request: DecodedRequest, connection: Connection): Promise<Reply | null>;
+}
+
+export interface ConnectionOptions {
+  maxRequestSize: number;
+  idleTimeoutMs: number;
+  maxInFlight: number;
+}
+
+interface Slot {
+  request: DecodedRequest;
+  done: boolean;
+  chunks: Buffer[] | null;
+}
+
+let nextId = 0;
+
+export class Connection {
+  readonly id = ++nextId;
+  readonly remote: string;
+  private readonly splitter: FrameSplitter;
+  private readonly slots: Slot[] = [];
+  private closed = false;
+  private draining = false;
+  private writeBlocked = false;
+  private drainWaiters: (() => void)[] = [];
+  /** Negotiated per connection, e.g. the SASL handshake version (later issues). */
+  readonly state: Record<string, unknown> = {};
+
+  constructor(
+    readonly socket: Socket,
+    private readonly dispatcher: RequestDispatcher,
+    private readonly options: ConnectionOptions,
+    private readonly log: Logger,
+  ) {
+    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.splitter = new FrameSplitter(options.maxRequestSize);
+    socket.setNoDelay(true);
+    socket.setTimeout(options.idleTimeoutMs);
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.onData(chunk);
+      } catch (err) {
+        // Whatever a client sends costs at most its own connection.
+        this.log.error({ err, connection: this.id }, 'unexpected error handling client data');
+        this.close('internal error while reading a request', 'warn');
+      }
+    });
+    socket.on('drain', () => {
+      this.writeBlocked = false;
+      this.updateFlow();
+    });
+    socket.on('timeout', () => {
+      if (this.slots.length === 0) this.close('idle for longer than connections.max.idle.ms', 'debug');
+    });
+    socket.on('error', (err) => this.close(`socket error: ${err.message}`, 'debug'));
+    socket.on('close', () => this.onClosed());
+  }
+
+  get inFlight(): number {
+    return this.slots.length;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed || this.draining) return;
+    let frames: Buffer[];
+    try {
+      frames = this.splitter.push(chunk);
+    } catch (e) {
+      if (e instanceof FrameTooLargeError) return this.close(e.message, 'warn');
+      throw e;
+    }
+    for (const frame of frames) {
+      if (this.closed) return;
+      this.onFrame(frame);
+    }
+    this.updateFlow();
+  }
+
+  private onFrame(frame: Buffer): void {
+    let request: DecodedRequest;
+    try {
+      request = decodeRequest(frame);
+    } catch (e) {
+      if (e instanceof RequestDecodeError) {
+        return this.close(`malformed request: ${e.code} ${e.message}`, 'warn', {
+          apiKey: e.apiKey, apiVersion: e.apiVersion, correlationId: e.correlationId,
+        });
+      }
+      throw e;
+    }
+    const slot: Slot = { request, done: false, chunks: null };
+    this.slots.push(slot);
+    let pending: Promise<Reply | null>;
+    try {
+      pending = this.dispatcher.dispatch(request, this);
+    } catch (e) {
+      pending = Promise.reject(e);
+    }
+    pending.then(
+      (reply) => {
+        slot.done = true;
+        if (reply !== null && !this.closed) {
+          const h = request.header;
+          const encode = () => encodeResponse(h.requestApiKey, h.requestApiVersion, h.correlationId, reply.body, reply.version ?? h.requestApiVersion);
+          try {
+            slot.chunks = encode();
+          } catch (err) {
+            // A value this version cannot carry is a broker bug; log it, and answer without that value.
+            this.log.error({ err, apiKey: h.requestApiKey, apiVersion: h.requestApiVersion, clientId: h.clientId }, `${request.api.name} response does not fit its version`);
+            try {
+              slot.chunks = encodeLeniently(encode);
+            } catch {
+              return this.close(`cannot encode ${request.api.name} response`, 'warn');
+            }
+          }
+        }
+        this.writeReady();
+      },
+      (err: unknown) => {
+        slot.done = true;
+        const h = request.header;
+        this.log.error({ err, apiKey: h.requestApiKey, apiVersion: h.requestApiVersion, clientId: h.clientId }, `${request.api.name} failed`);
+        this.close(`handler error in ${request.api.name}`, 'warn');
+      },
+    );
+  }
+
+  /** Writes every finished response at the head of the queue: responses never overtake each other. */
+  private writeReady(): void {
+    if (this.closed) return;
+    let wrote = false;
+    while (this.slots.length > 0 && this.slots[0].done) {
+      const slot = this.slots.shift()!;
+      if (slot.chunks === null) continue;
+      if (!wrote) this.socket.cork();
+      wrote = true;
+      for (const c of slot.chunks) {
+        if (!this.socket.write(c)) this.writeBlocked = true;
+      }
+    }
+    if (wrote) this.socket.uncork();
+    this.updateFlow();
+    if (this.slots.length === 0) {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Backpressure: stop reading while responses pile up unread or too many requests are in flight. */
+  private updateFlow(): void {
+    if (this.closed) return;
+    const stop = this.draining || this.writeBlocked || this.slots.length >= this.options.maxInFlight;
+    if (stop && !this.socket.isPaused()) this.socket.pause();
+    else if (!stop && this.socket.isPaused()) this.socket.resume();
+  }
+
+  /** Stops reading and resolves once every request already read has been answered. */
+  drain(): Promise<void> {
+    this.draining = true;
+    this.updateFlow();
+    if (this.slots.length === 0 || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  close(reason: string, level: 'debug' | 'info' | 'warn' = 'info', extra: object = {}): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.log[level]({ connection: this.id, remote: this.remote, ...extra }, `closing connection: ${reason}`);
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+
+  private onClosed(): void {
+    this.closed = true;
+    this.slots.length = 0;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+}

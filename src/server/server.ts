@@ -1,0 +1,51 @@
+/** The TCP listener: accepts connections and shuts down gracefully (stop accepting, answer what was read). */
+import { type Server as NetServer, createServer } from 'node:net';
+import type { Logger } from '../logger.js';
+import { Connection, type ConnectionOptions, type RequestDispatcher } from './connection.js';
+
+export class KafkaServer {
+  private readonly server: NetServer;
+  private readonly connections = new Set<Connection>();
+
+  constructor(
+    dispatcher: RequestDispatcher,
+    options: ConnectionOptions,
+    private readonly log: Logger,
+  ) {
+    this.server = createServer((socket) => {
+      const conn = new Connection(socket, dispatcher, options, log);
+      this.connections.add(conn);
+      socket.on('close', () => this.connections.delete(conn));
+      log.debug({ connection: conn.id, remote: conn.remote }, 'connection accepted');
+    });
+    this.server.on('error', (err) => log.error({ err }, 'listener error'));
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once('error', onError);
+      this.server.listen({ host, port, backlog: 1024 }, () => {
+        this.server.off('error', onError);
+        const addr = this.server.address();
+        if (addr === null || typeof addr === 'string') return reject(new Error('listener has no TCP address'));
+        resolve({ host: addr.address, port: addr.port });
+      });
+    });
+  }
+
+  /** Stops accepting, lets every connection answer the requests it has read (up to graceMs), then closes them. */
+  async close(graceMs = 10_000): Promise<void> {
+    const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const drained = Promise.all([...this.connections].map((c) => c.drain()));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([drained, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
+    for (const c of this.connections) c.close('broker shutting down', 'debug');
+    await stopped;
+  }
+}

@@ -1,0 +1,393 @@
+/**
+ * The broker's APIs at the protocol level, over real TCP, with exact versions: what each request
+ * gets back, error codes included. Real clients are exercised in the interop tests.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { ApiKey } from '../../protocol/generated/index.js';
+import { ZERO_UUID } from '../../protocol/primitives/uuid.js';
+import { buildRecordBatch, CompressionCodec, decodeRecords, iterateBatches, readMessageSet, writeBatchCrc } from '../../protocol/records/index.js';
+import { type RunningBroker, startBroker } from '../../src/index.js';
+import { RawClient } from '../support/raw-client.js';
+
+let broker: RunningBroker;
+let client: RawClient;
+
+before(async () => {
+  broker = await startBroker({ port: 0, config: { 'num.partitions': 2 } });
+  client = await RawClient.connect(broker.port);
+});
+after(async () => {
+  client.close();
+  await broker.stop();
+});
+
+function batch(values: string[], opts: { compression?: CompressionCodec; timestamp?: number } = {}): Buffer {
+  const ts = BigInt(opts.timestamp ?? Date.now());
+  return buildRecordBatch({
+    baseOffset: 0n,
+    compression: opts.compression ?? CompressionCodec.None,
+    records: values.map((v, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(v), headers: [], timestamp: ts + BigInt(i) })),
+  });
+}
+
+async function createTopic(name: string, partitions = 1, configs: { name: string; value: string }[] = []): Promise<void> {
+  const r = await client.send(ApiKey.CreateTopics, 7, { topics: [{ name, numPartitions: partitions, replicationFactor: 1, assignments: [], configs }], timeoutMs: 5000, validateOnly: false });
+  assert.equal(r.topics[0].errorCode, ErrorCode.NONE, r.topics[0].errorMessage);
+}
+
+async function produce(topic: string, partition: number, records: Buffer, version = 9, acks = -1): Promise<any> {
+  const r = await client.send(ApiKey.Produce, version, { transactionalId: null, acks, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: partition, records }] }] });
+  return r.responses[0].partitionResponses[0];
+}
+
+function fetchBody(topic: string, partition: number, offset: bigint, extra: Record<string, unknown> = {}) {
+  return {
+    replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+    topics: [{ topic, topicId: broker.broker.topics.get(topic)?.id ?? ZERO_UUID, partitions: [{ partition, currentLeaderEpoch: -1, fetchOffset: offset, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
+    forgottenTopicsData: [], rackId: '', ...extra,
+  };
+}
+
+describe('ApiVersions', () => {
+  test('v0 and v3 list the implemented APIs; the response header is v0 even for v3', async () => {
+    for (const v of [0, 3, 4]) {
+      const r = await client.send(ApiKey.ApiVersions, v, { clientSoftwareName: 'samsa-test', clientSoftwareVersion: '1.0' });
+      assert.equal(r.errorCode, 0);
+      const produce = r.apiKeys.find((k: any) => k.apiKey === ApiKey.Produce);
+      assert.deepEqual([produce.minVersion, produce.maxVersion], [0, 11]);
+      const fetch = r.apiKeys.find((k: any) => k.apiKey === ApiKey.Fetch);
+      assert.deepEqual([fetch.minVersion, fetch.maxVersion], [0, 17]);
+      assert.ok(!r.apiKeys.some((k: any) => k.apiKey === 71 || k.apiKey === 72), 'telemetry must not be advertised');
+    }
+  });
+
+  test('an unknown version is answered with UNSUPPORTED_VERSION and a v0 body', async () => {
+    const { encodeRequest } = await import('../../protocol/frames.js');
+    const raw = await RawClient.connect(broker.port);
+    const frame = encodeRequest(ApiKey.ApiVersions, 3, 77, 'x', { clientSoftwareName: 'a', clientSoftwareVersion: 'b' });
+    frame.writeInt16BE(9, 6); // bump the version in the header
+    const got = new Promise<Buffer>((resolve) => raw.socket.once('data', resolve));
+    raw.writeRaw(frame);
+    const resp = await got;
+    assert.equal(resp.readInt32BE(4), 77, 'correlation id');
+    assert.equal(resp.readInt16BE(8), ErrorCode.UNSUPPORTED_VERSION);
+    assert.equal(resp.readInt32BE(10), 1, 'one api key');
+    assert.deepEqual([resp.readInt16BE(14), resp.readInt16BE(16), resp.readInt16BE(18)], [18, 0, 4]);
+    raw.close();
+  });
+
+  test('v3 with an invalid client software name gets INVALID_REQUEST and the connection stays open', async () => {
+    const r = await client.send(ApiKey.ApiVersions, 3, { clientSoftwareName: '-bad name-', clientSoftwareVersion: '1' });
+    assert.equal(r.errorCode, ErrorCode.INVALID_REQUEST);
+    assert.deepEqual(r.apiKeys, []);
+    const ok = await client.send(ApiKey.ApiVersions, 0, {});
+    assert.equal(ok.errorCode, 0);
+  });
+});
+
+describe('Metadata', () => {
+  test('null vs empty topic lists per version', async () => {
+    await createTopic('md-a');
+    const all1 = await client.send(ApiKey.Metadata, 1, { topics: null });
+    assert.ok(all1.topics.some((t: any) => t.name === 'md-a'));
+    const none = await client.send(ApiKey.Metadata, 1, { topics: [] });
+    assert.equal(none.topics.length, 0);
+    const all0 = await client.send(ApiKey.Metadata, 0, { topics: [] });
+    assert.ok(all0.topics.some((t: any) => t.name === 'md-a'));
+    assert.equal(all1.controllerId, 1);
+    assert.deepEqual(all1.brokers.map((b: any) => [b.nodeId, b.port]), [[1, broker.port]]);
+  });
+
+  test('auto-creation answers LEADER_NOT_AVAILABLE, then the topic exists with num.partitions', async () => {
+    const first = await client.send(ApiKey.Metadata, 9, { topics: [{ name: 'md-auto' }], allowAutoTopicCreation: true });
+    assert.equal(first.topics[0].errorCode, ErrorCode.LEADER_NOT_AVAILABLE);
+    let t: any;
+    for (let i = 0; i < 50; i++) {
+      t = (await client.send(ApiKey.Metadata, 12, { topics: [{ name: 'md-auto', topicId: ZERO_UUID }] })).topics[0];
+      if (t.errorCode === 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(t.errorCode, 0);
+    assert.equal(t.partitions.length, 2);
+    assert.notEqual(t.topicId, ZERO_UUID);
+    assert.deepEqual(t.partitions.map((p: any) => [p.partitionIndex, p.leaderId, p.leaderEpoch, p.replicaNodes, p.isrNodes]), [[0, 1, 0, [1], [1]], [1, 1, 0, [1], [1]]]);
+  });
+
+  test('no auto-creation when the request forbids it; invalid names are INVALID_TOPIC_EXCEPTION', async () => {
+    const r = await client.send(ApiKey.Metadata, 9, { topics: [{ name: 'md-nope' }, { name: 'bad name!' }], allowAutoTopicCreation: false });
+    assert.deepEqual(r.topics.map((t: any) => t.errorCode), [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.INVALID_TOPIC_EXCEPTION]);
+    assert.equal(broker.broker.topics.get('md-nope'), undefined);
+  });
+
+  test('topics by id (v12): known and unknown', async () => {
+    await createTopic('md-id');
+    const id = broker.broker.topics.get('md-id')!.id;
+    const r = await client.send(ApiKey.Metadata, 12, { topics: [{ name: null, topicId: id }, { name: null, topicId: 'AAAAAAAAAAAAAAAAAAAAAQ' }] });
+    assert.equal(r.topics[0].name, 'md-id');
+    assert.equal(r.topics[0].errorCode, 0);
+    assert.equal(r.topics[1].errorCode, ErrorCode.UNKNOWN_TOPIC_ID);
+    assert.equal(r.topics[1].name, null);
+  });
+});
+
+describe('CreateTopics and DeleteTopics', () => {
+  test('errors: exists, invalid name, bad partitions, replication factor, unknown or invalid config, duplicates', async () => {
+    await createTopic('ct-exists');
+    const r = await client.send(ApiKey.CreateTopics, 7, {
+      timeoutMs: 1000, validateOnly: false,
+      topics: [
+        { name: 'ct-exists', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] },
+        { name: 'bad/name', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] },
+        { name: 'ct-zero', numPartitions: 0, replicationFactor: 1, assignments: [], configs: [] },
+        { name: 'ct-rf3', numPartitions: 1, replicationFactor: 3, assignments: [], configs: [] },
+        { name: 'ct-cfg', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [{ name: 'no.such.config', value: '1' }] },
+        { name: 'ct-val', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [{ name: 'retention.ms', value: 'abc' }] },
+        { name: 'ct-dup', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] },
+        { name: 'ct-dup', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] },
+      ],
+    });
+    const byName = new Map(r.topics.map((t: any) => [t.name, t]));
+    assert.equal((byName.get('ct-exists') as any).errorCode, ErrorCode.TOPIC_ALREADY_EXISTS);
+    assert.equal((byName.get('bad/name') as any).errorCode, ErrorCode.INVALID_TOPIC_EXCEPTION);
+    assert.equal((byName.get('ct-zero') as any).errorCode, ErrorCode.INVALID_PARTITIONS);
+    assert.equal((byName.get('ct-rf3') as any).errorCode, ErrorCode.INVALID_REPLICATION_FACTOR);
+    assert.equal((byName.get('ct-cfg') as any).errorCode, ErrorCode.INVALID_CONFIG);
+    assert.match((byName.get('ct-val') as any).errorMessage, /retention.ms/);
+    assert.equal((byName.get('ct-dup') as any).errorCode, ErrorCode.INVALID_REQUEST);
+    assert.equal(r.topics.length, 7);
+    for (const n of ['ct-zero', 'ct-rf3', 'ct-cfg', 'ct-val', 'ct-dup']) assert.equal(broker.broker.topics.get(n), undefined, n);
+  });
+
+  test('validateOnly creates nothing; success returns partitions, replication and configs (v5+)', async () => {
+    const v = await client.send(ApiKey.CreateTopics, 7, { timeoutMs: 1000, validateOnly: true, topics: [{ name: 'ct-validate', numPartitions: 4, replicationFactor: -1, assignments: [], configs: [] }] });
+    assert.equal(v.topics[0].errorCode, 0);
+    assert.equal(v.topics[0].numPartitions, 4);
+    assert.equal(broker.broker.topics.get('ct-validate'), undefined);
+    const c = await client.send(ApiKey.CreateTopics, 5, { timeoutMs: 1000, validateOnly: false, topics: [{ name: 'ct-real', numPartitions: -1, replicationFactor: -1, assignments: [], configs: [{ name: 'retention.ms', value: '1000' }] }] });
+    assert.equal(c.topics[0].numPartitions, 2);
+    assert.equal(c.topics[0].replicationFactor, 1);
+    assert.equal(c.topics[0].configs.find((x: any) => x.name === 'retention.ms').value, '1000');
+  });
+
+  test('delete by name (v1) and by id (v6), unknown ones answered per topic', async () => {
+    await createTopic('dt-name');
+    await createTopic('dt-id');
+    const id = broker.broker.topics.get('dt-id')!.id;
+    const a = await client.send(ApiKey.DeleteTopics, 1, { topicNames: ['dt-name', 'dt-missing'], timeoutMs: 1000 });
+    assert.deepEqual(a.responses.map((r: any) => [r.name, r.errorCode]), [['dt-name', 0], ['dt-missing', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]);
+    const b = await client.send(ApiKey.DeleteTopics, 6, { topics: [{ name: null, topicId: id }, { name: null, topicId: 'AAAAAAAAAAAAAAAAAAAAAQ' }], timeoutMs: 1000 });
+    assert.deepEqual(b.responses.map((r: any) => [r.name, r.errorCode]), [['dt-id', 0], [null, ErrorCode.UNKNOWN_TOPIC_ID]]);
+    assert.equal(broker.broker.topics.get('dt-name'), undefined);
+    assert.equal(broker.broker.topics.get('dt-id'), undefined);
+  });
+});
+
+describe('Produce', () => {
+  test('offsets are assigned consecutively and returned; fetch gives the records back', async () => {
+    await createTopic('p-basic');
+    const a = await produce('p-basic', 0, batch(['a', 'b', 'c']));
+    const b = await produce('p-basic', 0, batch(['d']), 3);
+    assert.deepEqual([a.errorCode, a.baseOffset, b.errorCode, b.baseOffset], [0, 0n, 0, 3n]);
+    const f = await client.send(ApiKey.Fetch, 11, fetchBody('p-basic', 0, 0n));
+    const p = f.responses[0].partitions[0];
+    assert.equal(p.highWatermark, 4n);
+    assert.equal(p.lastStableOffset, 4n);
+    const values = [...iterateBatches(p.records)].flatMap((v) => decodeRecords(v.buf).map((r) => `${r.offset}:${r.value}`));
+    assert.deepEqual(values, ['0:a', '1:b', '2:c', '3:d']);
+  });
+
+  test('errors: unknown partition, corrupt CRC, not one batch, non-zero base offset, too large, bad acks, zstd before v7', async () => {
+    await createTopic('p-err', 1, [{ name: 'max.message.bytes', value: '200' }]);
+    assert.equal((await produce('p-missing', 0, batch(['x']))).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    assert.equal((await produce('p-err', 5, batch(['x']))).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    const corrupt = batch(['x']);
+    corrupt[corrupt.length - 1] ^= 0xff;
+    assert.equal((await produce('p-err', 0, corrupt)).errorCode, ErrorCode.CORRUPT_MESSAGE);
+    assert.equal((await produce('p-err', 0, Buffer.concat([batch(['x']), batch(['y'])]))).errorCode, ErrorCode.INVALID_RECORD);
+    const shifted = batch(['x']);
+    shifted.writeBigInt64BE(5n, 0);
+    assert.equal((await produce('p-err', 0, shifted)).errorCode, ErrorCode.INVALID_RECORD);
+    const big = await produce('p-err', 0, batch(['x'.repeat(500)]));
+    assert.equal(big.errorCode, ErrorCode.MESSAGE_TOO_LARGE);
+    assert.equal(big.baseOffset, -1n);
+    assert.equal((await produce('p-err', 0, batch(['x']), 9, 2)).errorCode, ErrorCode.INVALID_REQUIRED_ACKS);
+    assert.equal((await produce('p-err', 0, batch(['x'], { compression: CompressionCodec.Zstd }), 6)).errorCode, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE);
+    const ok = await produce('p-err', 0, batch(['fine']));
+    assert.deepEqual([ok.errorCode, ok.baseOffset], [0, 0n], 'failed batches took no offsets');
+  });
+
+  test('LogAppendTime topics stamp the batch and answer the time', async () => {
+    await createTopic('p-lat', 1, [{ name: 'message.timestamp.type', value: 'LogAppendTime' }]);
+    const before = BigInt(Date.now());
+    const r = await produce('p-lat', 0, batch(['x'], { timestamp: 1000 }));
+    assert.ok(r.logAppendTimeMs >= before, `${r.logAppendTimeMs} < ${before}`);
+    const f = await client.send(ApiKey.Fetch, 11, fetchBody('p-lat', 0, 0n));
+    const [rec] = decodeRecords(f.responses[0].partitions[0].records);
+    assert.equal(rec.timestamp, r.logAppendTimeMs);
+  });
+
+  test('acks=0 gets no response, and the next request is answered in order', async () => {
+    await createTopic('p-acks0');
+    client.sendNoResponse(ApiKey.Produce, 9, { transactionalId: null, acks: 0, timeoutMs: 1000, topicData: [{ name: 'p-acks0', partitionData: [{ index: 0, records: batch(['q']) }] }] });
+    const m = await client.send(ApiKey.Metadata, 1, { topics: [{ name: 'p-acks0' }] });
+    assert.equal(m.topics[0].errorCode, 0);
+    const f = await client.send(ApiKey.Fetch, 11, fetchBody('p-acks0', 0, 0n));
+    assert.equal(f.responses[0].partitions[0].highWatermark, 1n);
+  });
+
+  test('acks=0 with an error closes the connection, as Kafka does', async () => {
+    const c = await RawClient.connect(broker.port);
+    c.sendNoResponse(ApiKey.Produce, 9, { transactionalId: null, acks: 0, timeoutMs: 1000, topicData: [{ name: 'p-nowhere', partitionData: [{ index: 0, records: batch(['q']) }] }] });
+    assert.equal(await c.waitClosed(), true);
+  });
+
+  test('legacy magic 0 and 1 message sets (Produce v0 and v2) are stored as magic 2', async () => {
+    const { buildMessageSet } = await import('../../protocol/records/index.js');
+    await createTopic('p-legacy');
+    const v0 = buildMessageSet({ magic: 0, messages: [{ offset: 0n, key: Buffer.from('k'), value: Buffer.from('m0') }] });
+    const v1 = buildMessageSet({ magic: 1, compression: CompressionCodec.Gzip, messages: [{ offset: 0n, key: null, value: Buffer.from('m1'), timestamp: 1234n }, { offset: 1n, key: null, value: Buffer.from('m2'), timestamp: 1235n }] });
+    assert.equal((await produce('p-legacy', 0, v0, 0)).baseOffset, 0n);
+    assert.equal((await produce('p-legacy', 0, v1, 2)).baseOffset, 1n);
+    const f = await client.send(ApiKey.Fetch, 11, fetchBody('p-legacy', 0, 0n));
+    const recs = [...iterateBatches(f.responses[0].partitions[0].records)].flatMap((b) => (assert.equal(b.magic, 2), decodeRecords(b.buf)));
+    assert.deepEqual(recs.map((r) => [r.offset, String(r.value), r.timestamp]), [[0n, 'm0', -1n], [1n, 'm1', 1234n], [2n, 'm2', 1235n]]);
+  });
+});
+
+describe('Fetch', () => {
+  test('offset out of range below the start and above the end; at the end is empty, not an error', async () => {
+    await createTopic('f-range');
+    await produce('f-range', 0, batch(['a', 'b']));
+    const at = (o: bigint) => client.send(ApiKey.Fetch, 11, fetchBody('f-range', 0, o)).then((r) => r.responses[0].partitions[0]);
+    assert.equal((await at(3n)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+    const end = await at(2n);
+    assert.deepEqual([end.errorCode, end.records.length, end.highWatermark], [0, 0, 2n]);
+    assert.equal((await at(-1n)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+  });
+
+  test('a fetch from the middle of a batch returns the whole batch', async () => {
+    await createTopic('f-mid');
+    await produce('f-mid', 0, batch(['a', 'b', 'c']));
+    const p = (await client.send(ApiKey.Fetch, 4, fetchBody('f-mid', 0, 1n))).responses[0].partitions[0];
+    const recs = decodeRecords(p.records);
+    assert.deepEqual(recs.map((r) => r.offset), [0n, 1n, 2n]);
+  });
+
+  test('the first batch is returned even when larger than the limits (KIP-74); later ones respect them', async () => {
+    await createTopic('f-big');
+    await produce('f-big', 0, batch(['x'.repeat(3000)]));
+    await produce('f-big', 0, batch(['y'.repeat(3000)]));
+    const p = (await client.send(ApiKey.Fetch, 11, { ...fetchBody('f-big', 0, 0n), maxBytes: 100 })).responses[0].partitions[0];
+    const batches = [...iterateBatches(p.records)];
+    assert.equal(batches.length, 1);
+    assert.equal(decodeRecords(batches[0].buf)[0].value!.length, 3000);
+  });
+
+  test('long poll: returns soon after a produce, and not before MaxWaitMs when nothing comes', async () => {
+    await createTopic('f-poll');
+    const c2 = await RawClient.connect(broker.port);
+    const t0 = Date.now();
+    const empty = await c2.send(ApiKey.Fetch, 11, { ...fetchBody('f-poll', 0, 0n), maxWaitMs: 300 });
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 290, `returned after ${waited} ms`);
+    assert.equal(empty.responses[0].partitions[0].records.length, 0);
+    const pending = c2.send(ApiKey.Fetch, 11, { ...fetchBody('f-poll', 0, 0n), maxWaitMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    const sent = Date.now();
+    await produce('f-poll', 0, batch(['wake']));
+    const woke = await pending;
+    const latency = Date.now() - sent;
+    assert.ok(latency < 200, `woke ${latency} ms after the produce`);
+    assert.equal(decodeRecords(woke.responses[0].partitions[0].records)[0].value!.toString(), 'wake');
+    c2.close();
+  });
+
+  test('topic ids (v13+), unknown ids per partition', async () => {
+    await createTopic('f-ids');
+    await produce('f-ids', 0, batch(['a']));
+    const ok = await client.send(ApiKey.Fetch, 13, fetchBody('f-ids', 0, 0n));
+    assert.equal(ok.responses[0].topicId, broker.broker.topics.get('f-ids')!.id);
+    assert.equal(ok.responses[0].partitions[0].records.length > 0, true);
+    const body = fetchBody('f-ids', 0, 0n);
+    body.topics[0].topicId = 'AAAAAAAAAAAAAAAAAAAAAQ';
+    const bad = await client.send(ApiKey.Fetch, 13, body);
+    assert.equal(bad.responses[0].partitions[0].errorCode, ErrorCode.UNKNOWN_TOPIC_ID);
+  });
+
+  test('sessions are declined with id 0; unknown ids and bad epochs are errors', async () => {
+    await createTopic('f-sess');
+    const open = await client.send(ApiKey.Fetch, 12, { ...fetchBody('f-sess', 0, 0n), sessionId: 0, sessionEpoch: 0 });
+    assert.deepEqual([open.errorCode, open.sessionId, open.responses.length], [0, 0, 1]);
+    const unknown = await client.send(ApiKey.Fetch, 12, { ...fetchBody('f-sess', 0, 0n), sessionId: 1234, sessionEpoch: 1 });
+    assert.equal(unknown.errorCode, ErrorCode.FETCH_SESSION_ID_NOT_FOUND);
+    const epoch = await client.send(ApiKey.Fetch, 12, { ...fetchBody('f-sess', 0, 0n), sessionId: 0, sessionEpoch: 5 });
+    assert.equal(epoch.errorCode, ErrorCode.INVALID_FETCH_SESSION_EPOCH);
+  });
+
+  test('read_committed gets an empty aborted-transactions list, read_uncommitted null', async () => {
+    await createTopic('f-iso');
+    await produce('f-iso', 0, batch(['a']));
+    const rc = (await client.send(ApiKey.Fetch, 11, { ...fetchBody('f-iso', 0, 0n), isolationLevel: 1 })).responses[0].partitions[0];
+    const ru = (await client.send(ApiKey.Fetch, 11, fetchBody('f-iso', 0, 0n))).responses[0].partitions[0];
+    assert.deepEqual(rc.abortedTransactions, []);
+    assert.equal(ru.abortedTransactions, null);
+    assert.equal(rc.lastStableOffset, 1n);
+  });
+
+  test('Fetch v0–3 get magic 0/1 message sets; zstd is refused before v10', async () => {
+    await createTopic('f-old');
+    await produce('f-old', 0, batch(['a', 'b'], { compression: CompressionCodec.Gzip }));
+    for (const [v, magic] of [[0, 0], [3, 1]] as const) {
+      const p = (await client.send(ApiKey.Fetch, v, fetchBody('f-old', 0, 0n))).responses[0].partitions[0];
+      const { messages } = readMessageSet(p.records);
+      assert.deepEqual(messages.map((m) => [m.magic, m.offset, String(m.value)]), [[magic, 0n, 'a'], [magic, 1n, 'b']]);
+    }
+    await createTopic('f-zstd');
+    await produce('f-zstd', 0, batch(['z'], { compression: CompressionCodec.Zstd }));
+    assert.equal((await client.send(ApiKey.Fetch, 9, fetchBody('f-zstd', 0, 0n))).responses[0].partitions[0].errorCode, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE);
+    assert.equal((await client.send(ApiKey.Fetch, 10, fetchBody('f-zstd', 0, 0n))).responses[0].partitions[0].errorCode, 0);
+  });
+});
+
+describe('ListOffsets', () => {
+  test('earliest, latest, by timestamp (exact record), max timestamp, pending upload, and version gates', async () => {
+    await createTopic('lo');
+    await produce('lo', 0, batch(['a', 'b', 'c'], { timestamp: 1000 })); // 1000, 1001, 1002
+    await produce('lo', 0, batch(['d'], { timestamp: 5000 }));
+    await produce('lo', 0, batch(['e'], { timestamp: 3000 }));
+    const ask = async (timestamp: bigint, v = 9) => {
+      const r = await client.send(ApiKey.ListOffsets, v, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'lo', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp, maxNumOffsets: 1 }] }] });
+      return r.topics[0].partitions[0];
+    };
+    assert.equal((await ask(-2n)).offset, 0n);
+    assert.equal((await ask(-1n)).offset, 5n);
+    assert.deepEqual([(await ask(1001n)).offset, (await ask(1001n)).timestamp], [1n, 1001n]);
+    assert.deepEqual([(await ask(1003n)).offset, (await ask(1003n)).timestamp], [3n, 5000n]);
+    assert.equal((await ask(9999n)).offset, -1n);
+    const max = await ask(-3n);
+    assert.deepEqual([max.offset, max.timestamp], [3n, 5000n]);
+    assert.deepEqual([(await ask(-5n)).offset, (await ask(-5n)).errorCode], [-1n, 0]);
+    assert.equal((await ask(-3n, 6)).errorCode, ErrorCode.UNSUPPORTED_VERSION);
+    assert.equal((await ask(-7n)).errorCode, ErrorCode.UNSUPPORTED_VERSION);
+    const v0 = await client.send(ApiKey.ListOffsets, 0, { replicaId: -1, topics: [{ name: 'lo', partitions: [{ partitionIndex: 0, timestamp: -1n, maxNumOffsets: 1 }] }] });
+    assert.deepEqual(v0.topics[0].partitions[0].oldStyleOffsets, [5n]);
+  });
+
+  test('a partition asked for twice is INVALID_REQUEST; unknown topics are UNKNOWN_TOPIC_OR_PARTITION', async () => {
+    const r = await client.send(ApiKey.ListOffsets, 5, { replicaId: -1, isolationLevel: 0, topics: [
+      { name: 'lo', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }, { partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -2n }] },
+      { name: 'lo-missing', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }] },
+    ] });
+    assert.deepEqual(r.topics[0].partitions.map((p: any) => p.errorCode), [ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_REQUEST]);
+    assert.equal(r.topics[1].partitions[0].errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  });
+});
+
+test('writeBatchCrc keeps a rewritten batch valid (sanity for the corrupt-CRC case above)', () => {
+  const b = batch(['x']);
+  const crc = b.readUInt32BE(17);
+  b[b.length - 1] ^= 0xff;
+  assert.notEqual(writeBatchCrc(b), crc);
+});
