@@ -15,9 +15,9 @@ test(`${COUNT} messages over 8 partitions come back complete and in order per pa
   try {
     broker = await startBrokerProcess(['--port', '0', '--data-dir', dir.path, '--set', 'num.partitions=8']);
     let input = '';
-    for (let i = 0; i < COUNT; i++) input += `${i}\n`;
-    // Unkeyed messages: librdkafka spreads batches over all partitions.
-    await kcatProduce(broker.bootstrap, 'volume', input, ['-X', 'linger.ms=20', '-X', 'batch.num.messages=10000', '-X', 'queue.buffering.max.messages=1000000']);
+    for (let i = 0; i < COUNT; i++) input += `${i % 997}:${i}\n`;
+    // Keyed messages, so librdkafka's hash partitioner spreads them over every partition.
+    await kcatProduce(broker.bootstrap, 'volume', input, ['-K', ':', '-X', 'linger.ms=20', '-X', 'batch.num.messages=10000', '-X', 'queue.buffering.max.messages=1000000']);
 
     const read = await kcatReadAll(broker.bootstrap, 'volume');
     assert.equal(read.length, COUNT, 'every message came back once');

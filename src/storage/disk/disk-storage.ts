@@ -23,6 +23,7 @@ import {
   CLEAN_SHUTDOWN_FILE,
   DELETE_DIR_SUFFIX,
   LOG_START_OFFSET_CHECKPOINT_FILE,
+  META_PROPERTIES_FILE,
   PARTITION_METADATA_FILE,
   partitionDirName,
   partitionDirPattern,
@@ -126,13 +127,14 @@ export class DiskStorage implements Storage {
 
   private async doInit(): Promise<OpenState> {
     await fsp.mkdir(this.dataDir, { recursive: true });
+    const fresh = (await readFileOrNull(join(this.dataDir, META_PROPERTIES_FILE))) === null;
     const meta = await loadOrCreateMetaProperties(this.dataDir, this.nodeId);
     const marker = join(this.dataDir, CLEAN_SHUTDOWN_FILE);
     const clean = (await readFileOrNull(marker)) !== null;
     if (clean) {
       await unlinkIfExists(marker);
       await fsyncDir(this.dataDir);
-    } else {
+    } else if (!fresh) {
       this.logger.info({ dataDir: this.dataDir }, 'no clean-shutdown marker: partitions will be recovered');
     }
     for (const entry of await fsp.readdir(this.dataDir, { withFileTypes: true })) {
