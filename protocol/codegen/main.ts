@@ -13,15 +13,24 @@ import { importSchemas } from './import.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const DEFINITIONS_DIR = join(ROOT, 'protocol/definitions');
+/** Hand-maintained definitions of Kafka's internal records (__consumer_offsets, __transaction_state). */
+export const INTERNAL_DEFINITIONS_DIR = join(ROOT, 'protocol/internal-definitions');
 export const GENERATED_DIR = join(ROOT, 'protocol/generated');
 export const DEFAULT_SCHEMAS_DIR = join(ROOT, '../shared/kafka-protocol/messages');
 
-export function readDefinitions(dir = DEFINITIONS_DIR): Map<string, DefinitionFile> {
-  const out = new Map<string, DefinitionFile>();
+function readDir(dir: string, into: Map<string, DefinitionFile>): Map<string, DefinitionFile> {
+  if (!existsSync(dir)) return into;
   for (const name of readdirSync(dir).sort()) {
-    if (name.endsWith('.json')) out.set(name, JSON.parse(readFileSync(join(dir, name), 'utf8')) as DefinitionFile);
+    if (!name.endsWith('.json')) continue;
+    if (into.has(name)) throw new Error(`definition ${name} exists twice`);
+    into.set(name, JSON.parse(readFileSync(join(dir, name), 'utf8')) as DefinitionFile);
   }
-  return out;
+  return into;
+}
+
+/** Every definition the generator works from: the imported ones and the internal records. */
+export function readDefinitions(imported?: Map<string, DefinitionFile>): Map<string, DefinitionFile> {
+  return readDir(INTERNAL_DEFINITIONS_DIR, new Map(imported ?? readDir(DEFINITIONS_DIR, new Map())));
 }
 
 /** Compares wanted file contents with a directory; returns the names that differ, are missing or are extra. */
@@ -53,10 +62,10 @@ function main(argv: string[]): number {
     console.log(`imported ${defs.size} definition files from ${schemas}`);
   } else {
     console.log(`upstream schemas not found at ${schemas}: using the committed definitions`);
-    defs = readDefinitions();
+    defs = readDir(DEFINITIONS_DIR, new Map());
   }
 
-  const code = generateAll(defs);
+  const code = generateAll(readDefinitions(defs));
   if (check) problems = problems.concat(diffDir(GENERATED_DIR, code, '.ts').map((n) => `protocol/generated/${n}`));
   else writeDir(GENERATED_DIR, code, '.ts');
   console.log(`generated ${code.size} files`);
