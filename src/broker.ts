@@ -10,6 +10,11 @@ import { listOffsetsHandler } from './api/list-offsets.js';
 import { metadataHandler } from './api/metadata.js';
 import { produceHandler } from './api/produce.js';
 import { TopicRegistry } from './cluster/topics.js';
+import { groupHandlers } from './api/groups.js';
+import { offsetHandlers } from './api/offsets.js';
+import { GroupCoordinator } from './coordinator/groups/group-coordinator.js';
+import { OffsetsTopicStore } from './coordinator/groups/group-store.js';
+import { OffsetManager } from './coordinator/groups/offset-manager.js';
 import { BrokerConfig, type Endpoint } from './config.js';
 import type { Logger } from './logger.js';
 import { KafkaServer } from './server/server.js';
@@ -26,6 +31,9 @@ function createStorage(config: BrokerConfig, log: Logger): Storage {
 
 export class Broker implements BrokerState {
   readonly topics: TopicRegistry;
+  readonly groups: GroupCoordinator;
+  readonly offsets: OffsetManager;
+  readonly offsetsTopic: OffsetsTopicStore;
   readonly nodeId: number;
   clusterId = '';
   /** The address clients are told to use (the bound port when the configured one was 0). */
@@ -38,6 +46,7 @@ export class Broker implements BrokerState {
   private readonly storage: Storage;
   private readonly server: KafkaServer;
   private retentionTimer: NodeJS.Timeout | undefined;
+  private offsetExpiryTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -49,11 +58,29 @@ export class Broker implements BrokerState {
     this.advertised = config.advertised;
     this.storage = storage ?? createStorage(config, log);
     this.topics = new TopicRegistry(this.storage, config, log);
+    this.offsetsTopic = new OffsetsTopicStore(this.topics, config);
+    this.groups = new GroupCoordinator(
+      {
+        minSessionTimeoutMs: config.number('group.min.session.timeout.ms'),
+        maxSessionTimeoutMs: config.number('group.max.session.timeout.ms'),
+        initialRebalanceDelayMs: config.number('group.initial.rebalance.delay.ms'),
+        maxGroupSize: config.number('group.max.size'),
+      },
+      this.offsetsTopic,
+      log,
+    );
+    this.offsets = new OffsetManager(
+      this.groups,
+      this.offsetsTopic,
+      { metadataMaxBytes: config.number('offset.metadata.max.bytes'), retentionMs: config.number('offsets.retention.minutes') * 60_000 },
+      log,
+    );
     this.shutdownSignal = new Promise((resolve) => (this.signalShutdown = resolve));
     let dispatcher: Dispatcher | undefined;
     const handlers: ApiHandler[] = [
       produceHandler, fetchHandler, listOffsetsHandler, metadataHandler,
       apiVersionsHandler(() => dispatcher!.apis), createTopicsHandler, deleteTopicsHandler,
+      ...groupHandlers, ...offsetHandlers,
     ];
     dispatcher = new Dispatcher(this, handlers);
     this.server = new KafkaServer(
@@ -74,6 +101,13 @@ export class Broker implements BrokerState {
     const listener = this.config.listener;
     this.bound = await this.server.listen(listener.host, listener.port);
     if (this.advertised.port === 0) this.advertised = { host: this.advertised.host, port: this.bound.port };
+    // Groups and offsets load in the background; until then group APIs answer COORDINATOR_LOAD_IN_PROGRESS.
+    this.offsets.load().catch((err: unknown) => {
+      this.log.error({ err }, 'could not load __consumer_offsets; starting with no groups');
+      this.groups.loading = false;
+    });
+    this.offsetExpiryTimer = setInterval(() => void this.offsets.expireOffsets(), this.config.number('offsets.retention.check.interval.ms'));
+    this.offsetExpiryTimer.unref();
     const interval = this.config.number('log.retention.check.interval.ms');
     this.retentionTimer = setInterval(() => void this.enforceRetention(), interval);
     this.retentionTimer.unref();
@@ -100,7 +134,9 @@ export class Broker implements BrokerState {
       this.shuttingDown = true;
       this.signalShutdown();
       clearInterval(this.retentionTimer);
+      clearInterval(this.offsetExpiryTimer);
       await this.server.close();
+      this.groups.close();
       await this.storage.close();
       this.log.info('broker stopped');
     })();

@@ -31,6 +31,15 @@ export const BROKER_DEFAULTS: Properties = {
   'log.cleanup.policy': 'delete',
   'compression.type': 'producer',
   'min.insync.replicas': '1',
+  'group.min.session.timeout.ms': '6000',
+  'group.max.session.timeout.ms': '1800000',
+  'group.initial.rebalance.delay.ms': '3000',
+  'group.max.size': '2147483647',
+  'offset.metadata.max.bytes': '4096',
+  'offsets.retention.minutes': '10080',
+  'offsets.retention.check.interval.ms': '600000',
+  'offsets.topic.num.partitions': '50',
+  'offsets.topic.segment.bytes': '104857600',
 };
 
 export class ConfigError extends Error {

@@ -3,12 +3,18 @@ import type { RequestHeader } from '../../protocol/generated/index.js';
 import type { BrokerConfig, Endpoint } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { TopicRegistry } from '../cluster/topics.js';
+import type { GroupCoordinator } from '../coordinator/groups/group-coordinator.js';
+import type { OffsetsTopicStore } from '../coordinator/groups/group-store.js';
+import type { OffsetManager } from '../coordinator/groups/offset-manager.js';
 import type { Connection } from '../server/connection.js';
 
 export interface BrokerState {
   readonly config: BrokerConfig;
   readonly log: Logger;
   readonly topics: TopicRegistry;
+  readonly groups: GroupCoordinator;
+  readonly offsets: OffsetManager;
+  readonly offsetsTopic: OffsetsTopicStore;
   readonly clusterId: string;
   readonly nodeId: number;
   readonly advertised: Endpoint;

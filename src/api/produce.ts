@@ -19,10 +19,11 @@ function failed(index: number, errorCode: number, errorMessage: string | null = 
 }
 
 /** Validates one partition's data and starts its append; everything up to `append` runs synchronously. */
-function produceOne(broker: BrokerState, version: number, topicName: string, index: number, records: Buffer | null): PartitionResponse | Promise<PartitionResponse> {
+function produceOne(broker: BrokerState, version: number, clientId: string | null, topicName: string, index: number, records: Buffer | null): PartitionResponse | Promise<PartitionResponse> {
   const topic = broker.topics.get(topicName);
   const log = topic?.partitions[index];
   if (!topic || !log) return failed(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.');
+  if (topic.isInternal && clientId !== '__admin_client') return failed(index, ErrorCode.INVALID_TOPIC_EXCEPTION);
   if (records === null || records.length === 0) return failed(index, ErrorCode.INVALID_RECORD, 'Produce request has no record batch');
 
   let batch: Buffer;
@@ -62,7 +63,7 @@ function handle(ctx: RequestContext<ProduceRequest>): Promise<Encodable<ProduceR
   const topics = body.topicData.map((t) => ({
     name: t.name,
     partitions: t.partitionData.map((p) =>
-      badAcks ? failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS) : produceOne(broker, apiVersion, t.name, p.index, p.records),
+      badAcks ? failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS) : produceOne(broker, apiVersion, ctx.header.clientId, t.name, p.index, p.records),
     ),
   }));
   const done = Promise.all(topics.map(async (t) => ({ name: t.name, partitionResponses: await Promise.all(t.partitions) })));

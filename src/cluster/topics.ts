@@ -7,6 +7,9 @@ import { logConfigFor } from './topic-configs.js';
 
 export const MAX_TOPIC_NAME_LENGTH = 249;
 
+/** Kafka's Topic.isInternal: the coordinators' own topics. */
+export const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state', '__share_group_state']);
+
 /** Kafka's Topic.validate: why a name is illegal, or null. */
 export function invalidTopicName(name: string): string | null {
   if (name.length === 0) return 'Topic name is illegal, it can\'t be empty';
@@ -39,7 +42,7 @@ export class Topic {
   }
 
   get isInternal(): boolean {
-    return this.name.startsWith('__');
+    return INTERNAL_TOPICS.has(this.name);
   }
 }
 

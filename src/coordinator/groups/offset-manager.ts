@@ -1,0 +1,229 @@
+/**
+ * Committed offsets and the group-level admin operations around them (OffsetCommit, OffsetFetch,
+ * OffsetDelete, DeleteGroups, retention), with the same validation as Kafka's coordinator.
+ * Also loads __consumer_offsets back into the coordinator at start.
+ */
+import { ErrorCode } from '../../../protocol/error-codes.js';
+import type { Logger } from '../../logger.js';
+import { ClassicGroup, type CommittedOffset, offsetKey } from './classic-group.js';
+import type { GroupCoordinator } from './group-coordinator.js';
+import type { GroupStore } from './group-store.js';
+import type { GroupRecord } from './offsets-topic.js';
+
+export interface OffsetToCommit {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  leaderEpoch: number;
+  metadata: string | null;
+  /** -1: now. */
+  commitTimestamp: bigint;
+  /** -1: no expiry of its own. */
+  expireTimestamp: bigint;
+}
+
+export interface CommitRequest {
+  groupId: string;
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string | null;
+  offsets: OffsetToCommit[];
+}
+
+export interface FetchedOffset {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  leaderEpoch: number;
+  metadata: string;
+  errorCode: number;
+}
+
+export interface OffsetManagerConfig {
+  metadataMaxBytes: number;
+  retentionMs: number;
+}
+
+export class OffsetManager {
+  constructor(
+    private readonly coordinator: GroupCoordinator,
+    private readonly store: GroupStore,
+    private readonly config: OffsetManagerConfig,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Validates who commits (Kafka's validateOffsetCommit); NONE or the error for every partition. */
+  private validateCommit(req: CommitRequest): { error: number; group?: ClassicGroup } {
+    const c = this.coordinator;
+    if (c.loading) return { error: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS };
+    let group = c.groups.get(req.groupId);
+    if (!group) {
+      if (req.generationId >= 0) return { error: ErrorCode.ILLEGAL_GENERATION };
+      // A "simple" commit (no group membership) creates an empty group to hold the offsets.
+      group = new ClassicGroup(req.groupId, this.now());
+      c.groups.set(req.groupId, group);
+    }
+    if (group.state === 'Dead') return { error: ErrorCode.COORDINATOR_NOT_AVAILABLE };
+    if (req.generationId < 0 && group.state === 'Empty') return { error: ErrorCode.NONE, group };
+    if (req.generationId >= 0 || req.memberId !== '' || req.groupInstanceId !== null) {
+      const e = group.validateMember(req.memberId, req.groupInstanceId);
+      if (e !== ErrorCode.NONE) return { error: e };
+      if (req.generationId !== group.generationId) return { error: ErrorCode.ILLEGAL_GENERATION };
+    } else {
+      return { error: ErrorCode.UNKNOWN_MEMBER_ID };
+    }
+    if (group.state === 'CompletingRebalance') return { error: ErrorCode.REBALANCE_IN_PROGRESS };
+    const member = group.members.get(req.memberId);
+    if (member && (group.state === 'Stable' || group.state === 'PreparingRebalance')) c.heartbeatReceived(group, member);
+    return { error: ErrorCode.NONE, group };
+  }
+
+  /** Commits offsets; resolves to one error code per requested partition, in request order. */
+  async commit(req: CommitRequest): Promise<number[]> {
+    const { error, group } = this.validateCommit(req);
+    if (error !== ErrorCode.NONE || !group) return req.offsets.map(() => error);
+    const now = BigInt(this.now());
+    const errors = req.offsets.map((o) => ((o.metadata ?? '').length > this.config.metadataMaxBytes ? ErrorCode.OFFSET_METADATA_TOO_LARGE : ErrorCode.NONE));
+    const accepted = req.offsets.filter((_, i) => errors[i] === ErrorCode.NONE);
+    const values = accepted.map((o) => ({
+      topic: o.topic,
+      partition: o.partition,
+      offset: o.offset,
+      leaderEpoch: o.leaderEpoch,
+      metadata: o.metadata ?? '',
+      commitTimestamp: o.commitTimestamp >= 0n ? o.commitTimestamp : now,
+      expireTimestamp: o.expireTimestamp,
+    }));
+    try {
+      await this.store.append(group.groupId, values.map((v) => ({ kind: 'offset', group: group.groupId, topic: v.topic, partition: v.partition, value: v })));
+    } catch (err) {
+      this.log.error({ err, group: group.groupId }, 'could not store committed offsets');
+      return errors.map((e) => (e === ErrorCode.NONE ? ErrorCode.NOT_COORDINATOR : e));
+    }
+    for (const v of values) group.offsets.set(offsetKey(v.topic, v.partition), v);
+    return errors;
+  }
+
+  /** Committed offsets of a group: the partitions asked for (-1 where none), or all when `partitions` is null. */
+  fetch(groupId: string, partitions: { topic: string; partition: number }[] | null): { errorCode: number; offsets: FetchedOffset[] } {
+    if (this.coordinator.loading) return { errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, offsets: [] };
+    const group = this.coordinator.groups.get(groupId);
+    const stored = group?.offsets ?? new Map<string, CommittedOffset & { topic: string; partition: number }>();
+    const out = (p: { topic: string; partition: number }): FetchedOffset => {
+      const o = stored.get(offsetKey(p.topic, p.partition));
+      return o
+        ? { topic: p.topic, partition: p.partition, offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata, errorCode: ErrorCode.NONE }
+        : { topic: p.topic, partition: p.partition, offset: -1n, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE };
+    };
+    if (partitions === null) return { errorCode: ErrorCode.NONE, offsets: [...stored.values()].map(out) };
+    return { errorCode: ErrorCode.NONE, offsets: partitions.map(out) };
+  }
+
+  /** DeleteGroups for one group. */
+  async deleteGroup(groupId: string): Promise<number> {
+    if (this.coordinator.loading) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
+    const group = this.coordinator.groups.get(groupId);
+    if (!group || group.state === 'Dead') return ErrorCode.GROUP_ID_NOT_FOUND;
+    if (group.state !== 'Empty') return ErrorCode.NON_EMPTY_GROUP;
+    const records: GroupRecord[] = [...group.offsets.values()].map((o) => ({ kind: 'offset', group: groupId, topic: o.topic, partition: o.partition, value: null }));
+    if (group.generationId > 0) records.push({ kind: 'group', group: groupId, value: null });
+    this.coordinator.removeGroup(groupId);
+    try {
+      await this.store.append(groupId, records);
+    } catch (err) {
+      this.log.error({ err, group: groupId }, 'could not write the deletion of a group');
+    }
+    return ErrorCode.NONE;
+  }
+
+  /** OffsetDelete: a group-level error, or per-partition errors in request order. */
+  async deleteOffsets(groupId: string, partitions: { topic: string; partition: number }[]): Promise<{ errorCode: number; partitions: number[] }> {
+    if (this.coordinator.loading) return { errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, partitions: [] };
+    const group = this.coordinator.groups.get(groupId);
+    if (!group || group.state === 'Dead') return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, partitions: [] };
+    if (group.state !== 'Empty' && group.protocolType !== 'consumer') return { errorCode: ErrorCode.NON_EMPTY_GROUP, partitions: [] };
+    const errors = partitions.map((p) => (group.state !== 'Empty' && group.isSubscribedTo(p.topic) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode.NONE));
+    const doomed = partitions.filter((_, i) => errors[i] === ErrorCode.NONE);
+    const records: GroupRecord[] = doomed.filter((p) => group.offsets.has(offsetKey(p.topic, p.partition))).map((p) => ({ kind: 'offset', group: groupId, topic: p.topic, partition: p.partition, value: null }));
+    try {
+      await this.store.append(groupId, records);
+    } catch (err) {
+      this.log.error({ err, group: groupId }, 'could not write offset deletions');
+      return { errorCode: ErrorCode.NOT_COORDINATOR, partitions: [] };
+    }
+    for (const p of doomed) group.offsets.delete(offsetKey(p.topic, p.partition));
+    return { errorCode: ErrorCode.NONE, partitions: errors };
+  }
+
+  /** KIP-211 expiry: offsets of empty groups after the retention, unsubscribed topics of stable consumer groups. */
+  async expireOffsets(): Promise<number> {
+    if (this.coordinator.loading) return 0;
+    const now = this.now();
+    let expired = 0;
+    for (const group of [...this.coordinator.groups.values()]) {
+      const records: GroupRecord[] = [];
+      for (const [key, o] of group.offsets) {
+        const since = this.retentionStart(group, o);
+        if (since === null) continue;
+        const due = o.expireTimestamp >= 0n ? now >= Number(o.expireTimestamp) : now - since >= this.config.retentionMs;
+        if (due) {
+          group.offsets.delete(key);
+          records.push({ kind: 'offset', group: group.groupId, topic: o.topic, partition: o.partition, value: null });
+        }
+      }
+      expired += records.length;
+      if (group.state === 'Empty' && group.offsets.size === 0) {
+        if (group.generationId > 0) records.push({ kind: 'group', group: group.groupId, value: null });
+        this.coordinator.removeGroup(group.groupId);
+      }
+      if (records.length > 0) {
+        await this.store.append(group.groupId, records).catch((err: unknown) => this.log.warn({ err, group: group.groupId }, 'could not write offset expiry; retrying next time'));
+      }
+    }
+    if (expired > 0) this.log.info({ expired }, 'expired committed offsets');
+    return expired;
+  }
+
+  /** When an offset's retention clock started, or null when it cannot expire in the group's state. */
+  private retentionStart(group: ClassicGroup, o: CommittedOffset & { topic: string }): number | null {
+    if (group.protocolType === null) return Number(o.commitTimestamp); // simple commits, no membership
+    if (group.state === 'Empty') return group.currentStateTimestamp;
+    if (group.state === 'Stable' && group.protocolType === 'consumer' && group.subscribedTopics !== null && !group.subscribedTopics.has(o.topic)) {
+      return Number(o.commitTimestamp);
+    }
+    return null;
+  }
+
+  /** Replays __consumer_offsets into the coordinator, then opens it for requests. */
+  async load(): Promise<void> {
+    const c = this.coordinator;
+    const metadata = new Map<string, GroupRecord & { kind: 'group' }>();
+    const offsets = new Map<string, Map<string, CommittedOffset & { topic: string; partition: number }>>();
+    let count = 0;
+    for await (const r of this.store.load()) {
+      count++;
+      if (r.kind === 'group') {
+        if (r.value === null) {
+          metadata.delete(r.group);
+          offsets.delete(r.group); // a deleted group's offsets were tombstoned before its metadata
+        } else metadata.set(r.group, r);
+        continue;
+      }
+      let g = offsets.get(r.group);
+      if (!g) offsets.set(r.group, (g = new Map()));
+      if (r.value === null) g.delete(offsetKey(r.topic, r.partition));
+      else g.set(offsetKey(r.topic, r.partition), { topic: r.topic, partition: r.partition, ...r.value });
+    }
+    for (const [id, r] of metadata) c.restore(id, r.value!);
+    for (const [id, g] of offsets) {
+      if (g.size === 0) continue;
+      let group = c.groups.get(id);
+      if (!group) c.groups.set(id, (group = new ClassicGroup(id, this.now())));
+      for (const [k, o] of g) group.offsets.set(k, o);
+    }
+    c.loading = false;
+    c.startSessions();
+    this.log.info({ records: count, groups: c.groups.size }, 'loaded consumer groups and offsets');
+  }
+}
