@@ -1,0 +1,112 @@
+/**
+ * Group administration as users run it with kafkajs admin: list and describe groups with members
+ * and assignments, committed offsets and lag, resetting offsets of an empty group, deleting groups
+ * and offsets (OffsetDelete through the raw protocol, which kafkajs lacks).
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import kafkajs from 'kafkajs';
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { ApiKey } from '../../protocol/generated/index.js';
+import { type RunningBroker, startBroker } from '../../src/index.js';
+import { type Consumer, kafka, waitFor } from '../support/kafkajs.js';
+import { RawClient } from '../support/raw-client.js';
+
+const { AssignerProtocol } = kafkajs;
+let broker: RunningBroker;
+before(async () => {
+  broker = await startBroker({ port: 0, config: { 'group.initial.rebalance.delay.ms': 0, 'group.min.session.timeout.ms': 1000 } });
+});
+after(() => broker.stop());
+
+async function consumeAll(groupId: string, topic: string, count: number): Promise<Consumer> {
+  const consumer = kafka(broker.bootstrap, `${groupId}-member`).consumer({ groupId, maxWaitTimeInMs: 250, heartbeatInterval: 300 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let n = 0;
+  await consumer.run({ autoCommitThreshold: 1, eachMessage: async () => void n++ });
+  await waitFor(() => n >= count, 20_000, `${count} messages consumed`);
+  return consumer;
+}
+
+test('list, describe, offsets and lag, reset of an empty group, delete', { timeout: 60_000 }, async () => {
+  const topic = 'admin-groups';
+  const admin = kafka(broker.bootstrap).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 3 }] });
+  const producer = kafka(broker.bootstrap).producer();
+  await producer.connect();
+  await producer.send({ topic, messages: Array.from({ length: 30 }, (_, i) => ({ partition: i % 3, value: `m${i}` })) });
+  const consumer = await consumeAll('admin-g', topic, 30);
+
+  const listed = await admin.listGroups();
+  assert.ok(listed.groups.some((g) => g.groupId === 'admin-g' && g.protocolType === 'consumer'));
+  const { groups: [described] } = await admin.describeGroups(['admin-g']);
+  assert.equal(described.state, 'Stable');
+  assert.equal(described.protocolType, 'consumer');
+  assert.equal(described.members.length, 1);
+  const assignment = AssignerProtocol.MemberAssignment.decode(described.members[0].memberAssignment)!;
+  assert.deepEqual(assignment.assignment[topic].slice().sort(), [0, 1, 2]);
+  const metadata = AssignerProtocol.MemberMetadata.decode(described.members[0].memberMetadata)!;
+  assert.deepEqual(metadata.topics, [topic]);
+
+  // A non-empty group refuses to be reset or deleted.
+  await assert.rejects(admin.setOffsets({ groupId: 'admin-g', topic, partitions: [{ partition: 0, offset: '0' }] }));
+  const del = await admin.deleteGroups(['admin-g']).catch((e: { groups?: { errorCode: number }[] }) => e.groups ?? []);
+  assert.equal(del[0].errorCode, ErrorCode.NON_EMPTY_GROUP);
+
+  await producer.send({ topic, messages: [{ partition: 1, value: 'late' }] });
+  await consumer.stop();
+  await consumer.disconnect();
+  const committed = await admin.fetchOffsets({ groupId: 'admin-g', topics: [topic] });
+  const ends = await admin.fetchTopicOffsets(topic);
+  const lag = ends.map((e) => Number(e.high) - Number(committed[0].partitions.find((p) => p.partition === e.partition)!.offset));
+  assert.equal(lag.reduce((a, b) => a + b, 0), 1, 'one message produced after the consumer stopped');
+
+  await admin.setOffsets({ groupId: 'admin-g', topic, partitions: [{ partition: 0, offset: '4' }] });
+  let offsets = await admin.fetchOffsets({ groupId: 'admin-g', topics: [topic] });
+  assert.equal(offsets[0].partitions.find((p) => p.partition === 0)!.offset, '4');
+  await admin.resetOffsets({ groupId: 'admin-g', topic, earliest: true });
+  offsets = await admin.fetchOffsets({ groupId: 'admin-g', topics: [topic] });
+  // kafkajs commits -2, Kafka's "earliest" marker, which the next consumer resolves.
+  for (const p of offsets[0].partitions) assert.equal(p.offset, '-2', `partition ${p.partition}`);
+  const again = await consumeAll('admin-g', topic, 31);
+  await again.disconnect();
+
+  const { groups: [empty] } = await admin.describeGroups(['admin-g']);
+  assert.equal(empty.state, 'Empty');
+  await admin.deleteGroups(['admin-g']);
+  const { groups: [gone] } = await admin.describeGroups(['admin-g']);
+  assert.equal(gone.state, 'Dead');
+  offsets = await admin.fetchOffsets({ groupId: 'admin-g', topics: [topic] });
+  assert.ok(offsets[0].partitions.every((p) => p.offset === '-1'), 'offsets went with the group');
+  assert.ok(!(await admin.listGroups()).groups.some((g) => g.groupId === 'admin-g'));
+  await producer.disconnect();
+  await admin.disconnect();
+});
+
+test('OffsetDelete: refused for topics the group still subscribes to, allowed once it is empty', { timeout: 60_000 }, async () => {
+  const topic = 'admin-offset-delete';
+  const admin = kafka(broker.bootstrap).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+  const producer = kafka(broker.bootstrap).producer();
+  await producer.connect();
+  await producer.send({ topic, messages: [{ value: 'x' }, { value: 'y' }] });
+  const consumer = await consumeAll('od-g', topic, 2);
+  const raw = await RawClient.connect(broker.port);
+  const del = () => raw.send(ApiKey.OffsetDelete, 0, { groupId: 'od-g', topics: [{ name: topic, partitions: [{ partitionIndex: 0 }] }] });
+  const busy = await del();
+  assert.equal(busy.errorCode, ErrorCode.NONE);
+  assert.equal(busy.topics[0].partitions[0].errorCode, ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC);
+  await consumer.disconnect();
+  const done = await del();
+  assert.equal(done.topics[0].partitions[0].errorCode, ErrorCode.NONE);
+  const offsets = await admin.fetchOffsets({ groupId: 'od-g', topics: [topic] });
+  assert.equal(offsets[0].partitions[0].offset, '-1');
+  const missing = await raw.send(ApiKey.OffsetDelete, 0, { groupId: 'no-such-group', topics: [{ name: topic, partitions: [{ partitionIndex: 0 }] }] });
+  assert.equal(missing.errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
+  raw.close();
+  await producer.disconnect();
+  await admin.disconnect();
+});
