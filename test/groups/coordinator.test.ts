@@ -1,0 +1,104 @@
+/**
+ * The group coordinator's timing rules, driven directly with a recording store and a controlled
+ * clock: offset retention (KIP-211), load from records, persistence of what Kafka persists.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { GroupCoordinator } from '../../src/coordinator/groups/group-coordinator.js';
+import type { GroupStore } from '../../src/coordinator/groups/group-store.js';
+import { OffsetManager } from '../../src/coordinator/groups/offset-manager.js';
+import { type GroupRecord, decodeRecord, encodeRecord, partitionFor } from '../../src/coordinator/groups/offsets-topic.js';
+import { silentLogger } from '../../src/logger.js';
+
+class RecordingStore implements GroupStore {
+  readonly records: GroupRecord[] = [];
+  append(_groupId: string, records: GroupRecord[]): Promise<void> {
+    // Through the real encoding, so what is loaded back is what Kafka would read.
+    for (const r of records) {
+      const { key, value } = encodeRecord(r);
+      this.records.push(decodeRecord(key, value)!);
+    }
+    return Promise.resolve();
+  }
+  async *load(): AsyncIterable<GroupRecord> {
+    yield* this.records;
+  }
+}
+
+function setup(now: { t: number }, store = new RecordingStore()) {
+  const log = silentLogger();
+  const coordinator = new GroupCoordinator({ minSessionTimeoutMs: 10, maxSessionTimeoutMs: 60_000, initialRebalanceDelayMs: 0, maxGroupSize: 100 }, store, log, () => now.t);
+  const offsets = new OffsetManager(coordinator, store, { metadataMaxBytes: 10, retentionMs: 1000 }, log, () => now.t);
+  return { coordinator, offsets, store };
+}
+
+const commit = (groupId: string, offset: bigint, metadata: string | null = '') => ({
+  groupId, generationId: -1, memberId: '', groupInstanceId: null,
+  offsets: [{ topic: 't', partition: 0, offset, leaderEpoch: -1, metadata, commitTimestamp: -1n, expireTimestamp: -1n }],
+});
+
+test('partitionFor follows Java String.hashCode (values checked on a JVM)', () => {
+  assert.equal(partitionFor('', 50), 0);
+  assert.equal(partitionFor('a', 50), 47);
+  assert.equal(partitionFor('my-group', 50), 12);
+  assert.equal(partitionFor('polygenelubricants', 50), 0); // hashCode is Integer.MIN_VALUE
+  assert.equal(partitionFor('grüppe-😀', 50), 14);
+});
+
+test('simple commits are stored, fetched, size-checked, expire after the retention and survive a reload', async () => {
+  const now = { t: 1_000_000 };
+  const { coordinator, offsets, store } = setup(now);
+  await offsets.load();
+  assert.deepEqual(await offsets.commit(commit('g1', 42n, 'meta')), [ErrorCode.NONE]);
+  assert.deepEqual(await offsets.commit(commit('g1', 43n, 'x'.repeat(11))), [ErrorCode.OFFSET_METADATA_TOO_LARGE]);
+  assert.equal(offsets.fetch('g1', [{ topic: 't', partition: 0 }]).offsets[0].offset, 42n);
+  assert.equal(offsets.fetch('g1', [{ topic: 't', partition: 1 }]).offsets[0].offset, -1n);
+  assert.equal(offsets.fetch('nobody', null).offsets.length, 0);
+
+  // Reload from the records into a fresh coordinator.
+  const again = setup(now, store);
+  await again.offsets.load();
+  assert.equal(again.offsets.fetch('g1', null).offsets[0].offset, 42n);
+
+  now.t += 999;
+  assert.equal(await offsets.expireOffsets(), 0);
+  now.t += 1;
+  assert.equal(await offsets.expireOffsets(), 1);
+  assert.equal(offsets.fetch('g1', null).offsets.length, 0);
+  assert.equal(coordinator.groups.has('g1'), false, 'an empty group with no offsets is removed');
+  const tombstone = store.records[store.records.length - 1];
+  assert.deepEqual([tombstone.kind, tombstone.value], ['offset', null]);
+});
+
+test('a member commit needs the current generation; a simple commit into a live group is refused', async () => {
+  const now = { t: 0 };
+  const { coordinator, offsets } = setup(now);
+  await offsets.load();
+  const joined = await coordinator.join({
+    groupId: 'g2', memberId: '', groupInstanceId: null, sessionTimeoutMs: 30_000, rebalanceTimeoutMs: 30_000, protocolType: 'consumer',
+    protocols: [{ name: 'range', metadata: Buffer.alloc(0) }], clientId: 'c', clientHost: '/127.0.0.1', requireKnownMemberId: false, supportSkipAssignment: false,
+  });
+  assert.equal(joined.errorCode, ErrorCode.NONE);
+  assert.equal(joined.generationId, 1);
+  assert.equal(joined.leader, joined.memberId);
+  const member = { groupId: 'g2', memberId: joined.memberId, groupInstanceId: null, offsets: commit('g2', 1n).offsets };
+  // Awaiting the leader's SyncGroup: commits are refused.
+  assert.deepEqual(await offsets.commit({ ...member, generationId: 1 }), [ErrorCode.REBALANCE_IN_PROGRESS]);
+  const synced = await coordinator.sync({ groupId: 'g2', generationId: 1, memberId: joined.memberId, groupInstanceId: null, protocolType: null, protocolName: null, assignments: [{ memberId: joined.memberId, assignment: Buffer.from('A') }] });
+  assert.deepEqual([synced.errorCode, String(synced.assignment)], [ErrorCode.NONE, 'A']);
+  assert.deepEqual(await offsets.commit({ ...member, generationId: 1 }), [ErrorCode.NONE]);
+  assert.deepEqual(await offsets.commit({ ...member, generationId: 0 }), [ErrorCode.ILLEGAL_GENERATION]);
+  assert.deepEqual(await offsets.commit({ ...member, memberId: 'stranger', generationId: 1 }), [ErrorCode.UNKNOWN_MEMBER_ID]);
+  assert.deepEqual(await offsets.commit(commit('g2', 5n)), [ErrorCode.UNKNOWN_MEMBER_ID]);
+  assert.equal(coordinator.heartbeat({ groupId: 'g2', generationId: 1, memberId: joined.memberId, groupInstanceId: null }), ErrorCode.NONE);
+  assert.equal(await offsets.deleteGroup('g2'), ErrorCode.NON_EMPTY_GROUP);
+  coordinator.close();
+});
+
+test('while loading, group APIs answer as Kafka does', () => {
+  const { coordinator, offsets } = setup({ t: 0 });
+  assert.equal(coordinator.heartbeat({ groupId: 'g', generationId: 1, memberId: 'm', groupInstanceId: null }), ErrorCode.NONE);
+  assert.equal(offsets.fetch('g', null).errorCode, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+  assert.equal(coordinator.leave('g', [{ memberId: 'm', groupInstanceId: null }]).errorCode, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+});
