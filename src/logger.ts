@@ -17,7 +17,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     // Loaded only when wanted, and as a plain stream rather than a worker-thread transport:
     // it keeps start-up fast and memory low.
     const prettyStream = createRequire(import.meta.url)('pino-pretty') as (o: object) => NodeJS.WritableStream;
-    return pino({ level }, prettyStream({ colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', sync: true }));
+    return pino({ level }, prettyStream({ colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,name', singleLine: true, sync: true }));
   }
   return pino({ level, base: { name: 'samsa' } });
 }

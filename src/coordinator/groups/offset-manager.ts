@@ -224,6 +224,6 @@ export class OffsetManager {
     }
     c.loading = false;
     c.startSessions();
-    this.log.info({ records: count, groups: c.groups.size }, 'loaded consumer groups and offsets');
+    if (count > 0) this.log.info({ records: count, groups: c.groups.size }, 'loaded consumer groups and offsets');
   }
 }
