@@ -309,17 +309,22 @@ function pruneHelpers(parts: string[]): string[] {
   }
 }
 
-export function generateMessageFile(messages: MessageDef[], apiKey: number): string {
+/** The declarations of some messages (those of one definition file), without imports. */
+export function generateMessages(messages: MessageDef[], apiKey: number): string {
   const models = messages.map(buildMessage);
   const seen = new Set<string>();
   for (const m of models) for (const s of m.structs) {
     if (seen.has(s.ts)) throw new Error(`duplicate interface ${s.ts}`);
     seen.add(s.ts);
   }
-  const body = pruneHelpers(models.flatMap((m) => new MessageGen(m).all(apiKey))).join('\n');
-  return `${HEADER}/* eslint-disable */\n${pruneImports(body)}\n${body}`;
+  return pruneHelpers(models.flatMap((m) => new MessageGen(m).all(apiKey))).join('\n');
 }
 
-export function generateApiFile(api: ApiDef): string {
-  return generateMessageFile([api.request, api.response], api.apiKey);
+export function generateApiMessages(api: ApiDef): string {
+  return generateMessages([api.request, api.response], api.apiKey);
+}
+
+/** A whole module: the header, the imports the body uses, the body. */
+export function moduleOf(body: string): string {
+  return `${HEADER}/* eslint-disable */\n${pruneImports(body)}\n${body}`;
 }

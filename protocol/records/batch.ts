@@ -2,25 +2,10 @@
  * RecordBatch v2 header (RECORDS.md §1.1–1.2): a buffer-layout description for full decode and
  * encode, plus direct accessors for the broker's hot path that read or patch single fields.
  */
-import { Layout, struct, s8, s16be, s32be, u32be } from 'buffer-layout';
+import { createRequire } from 'node:module';
+import type { Layout as LayoutType, Structure } from 'buffer-layout';
 import { crc32c } from './crc32c.js';
 import { corrupt } from './errors.js';
-
-/** buffer-layout's own 64-bit layouts decode to lossy doubles; offsets and ids need all 64 bits. */
-class Int64BE extends Layout<bigint> {
-  constructor(property: string) {
-    super(8, property);
-  }
-
-  override decode(b: Buffer, offset = 0): bigint {
-    return b.readBigInt64BE(offset);
-  }
-
-  override encode(src: bigint, b: Buffer, offset = 0): number {
-    b.writeBigInt64BE(BigInt.asIntN(64, src), offset);
-    return 8;
-  }
-}
 
 export interface RecordBatchHeader {
   baseOffset: bigint;
@@ -38,21 +23,47 @@ export interface RecordBatchHeader {
   recordCount: number;
 }
 
-export const RecordBatchHeaderLayout = struct<RecordBatchHeader>([
-  new Int64BE('baseOffset'),
-  s32be('batchLength'),
-  s32be('partitionLeaderEpoch'),
-  s8('magic'),
-  u32be('crc'),
-  s16be('attributes'),
-  s32be('lastOffsetDelta'),
-  new Int64BE('baseTimestamp'),
-  new Int64BE('maxTimestamp'),
-  new Int64BE('producerId'),
-  s16be('producerEpoch'),
-  s32be('baseSequence'),
-  s32be('recordCount'),
-]);
+let headerLayout: Structure<RecordBatchHeader> | undefined;
+
+/**
+ * The 61-byte header as a buffer-layout Structure, for full decodes and encodes. Built on first
+ * use: the hot path only touches single fields, and loading the library costs start-up time.
+ */
+export function recordBatchHeaderLayout(): Structure<RecordBatchHeader> {
+  if (headerLayout) return headerLayout;
+  const { Layout, struct, s8, s16be, s32be, u32be } = createRequire(import.meta.url)('buffer-layout') as typeof import('buffer-layout');
+  /** buffer-layout's own 64-bit layouts decode to lossy doubles; offsets and ids need all 64 bits. */
+  class Int64BE extends (Layout as typeof LayoutType)<bigint> {
+    constructor(property: string) {
+      super(8, property);
+    }
+
+    override decode(b: Buffer, offset = 0): bigint {
+      return b.readBigInt64BE(offset);
+    }
+
+    override encode(src: bigint, b: Buffer, offset = 0): number {
+      b.writeBigInt64BE(BigInt.asIntN(64, src), offset);
+      return 8;
+    }
+  }
+  headerLayout = struct<RecordBatchHeader>([
+    new Int64BE('baseOffset'),
+    s32be('batchLength'),
+    s32be('partitionLeaderEpoch'),
+    s8('magic'),
+    u32be('crc'),
+    s16be('attributes'),
+    s32be('lastOffsetDelta'),
+    new Int64BE('baseTimestamp'),
+    new Int64BE('maxTimestamp'),
+    new Int64BE('producerId'),
+    s16be('producerEpoch'),
+    s32be('baseSequence'),
+    s32be('recordCount'),
+  ]);
+  return headerLayout;
+}
 
 export const BATCH_HEADER_SIZE = 61;
 /** baseOffset + length: the bytes before what `batchLength` counts, in every format. */
@@ -83,12 +94,12 @@ export function readBatchHeader(buf: Buffer, pos = 0): RecordBatchHeader {
   if (pos < 0 || buf.length - pos < BATCH_HEADER_SIZE) {
     throw corrupt('TRUNCATED', `record batch header needs ${BATCH_HEADER_SIZE} bytes, have ${buf.length - pos}`);
   }
-  return RecordBatchHeaderLayout.decode(buf, pos);
+  return recordBatchHeaderLayout().decode(buf, pos);
 }
 
 /** Writes all 61 header bytes as given (the CRC is not computed here). Returns bytes written. */
 export function writeBatchHeader(buf: Buffer, header: RecordBatchHeader, pos = 0): number {
-  return RecordBatchHeaderLayout.encode(header, buf, pos);
+  return recordBatchHeaderLayout().encode(header, buf, pos);
 }
 
 // --- single-field accessors: `pos` is where the batch starts inside `buf` ---

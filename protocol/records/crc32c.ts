@@ -4,7 +4,12 @@
  * bench/records/crc32c.ts can keep justifying which one `crc32c` points at, and so that tests can
  * check each against the other.
  */
-import nodeRsCrc32 from '@node-rs/crc32';
+import { createRequire } from 'node:module';
+
+type NodeRsCrc32 = typeof import('@node-rs/crc32');
+let native: NodeRsCrc32 | undefined;
+/** Loaded on first use: a native addon costs start-up time. */
+export const nodeRsCrc32 = (): NodeRsCrc32 => (native ??= createRequire(import.meta.url)('@node-rs/crc32') as NodeRsCrc32);
 
 // Reflected form of the Castagnoli polynomial 0x1EDC6F41.
 const POLY = 0x82f63b78;
@@ -54,7 +59,7 @@ export function crc32cJs(buf: Uint8Array, previous = 0): number {
 
 /** Native CRC-32C (SSE4.2 / ARMv8 CRC instructions via @node-rs/crc32). */
 export function crc32cNative(buf: Uint8Array, previous = 0): number {
-  return nodeRsCrc32.crc32c(buf, previous) >>> 0;
+  return nodeRsCrc32().crc32c(buf, previous) >>> 0;
 }
 
 /**

@@ -4,7 +4,6 @@
  * client and broker did.
  */
 import zlib from 'node:zlib';
-import nodeRsCrc32 from '@node-rs/crc32';
 import { LOG_OVERHEAD, TimestampType } from './batch.js';
 import { type BytesInput, toBytes } from './builder.js';
 import {
@@ -14,6 +13,7 @@ import {
   decompress,
   isKnownCodec,
 } from './compression.js';
+import { nodeRsCrc32 } from './crc32c.js';
 import { corrupt, invalid, RecordsError } from './errors.js';
 import { iterateBatches, MIN_LENGTH_BY_MAGIC, type TruncatedTail } from './iterate.js';
 
@@ -26,7 +26,7 @@ export const LEGACY_ATTR_TIMESTAMP_TYPE = 0x08;
 
 /** CRC-32 (IEEE), as legacy messages use. zlib.crc32 needs Node 20.15; fall back to native. */
 export const crc32Ieee: (data: Uint8Array) => number =
-  typeof zlib.crc32 === 'function' ? (d) => zlib.crc32(d) >>> 0 : (d) => nodeRsCrc32.crc32(d) >>> 0;
+  typeof zlib.crc32 === 'function' ? (d) => zlib.crc32(d) >>> 0 : (d) => nodeRsCrc32().crc32(d) >>> 0;
 
 export type LegacyMagic = 0 | 1;
 

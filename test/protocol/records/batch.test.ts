@@ -27,7 +27,7 @@ import {
   readMaxTimestamp,
   readPartitionLeaderEpoch,
   readRecordCount,
-  RecordBatchHeaderLayout,
+  recordBatchHeaderLayout,
   type RecordBatchHeader,
   RECORDS_OFFSET,
   setBaseOffset,
@@ -70,13 +70,13 @@ const sample = (): Buffer =>
 describe('batch header layout', () => {
   it('spans 61 bytes with fields at the offsets of RECORDS.md §1.1', () => {
     assert.equal(BATCH_HEADER_SIZE, 61);
-    assert.equal(RecordBatchHeaderLayout.span, 61);
+    assert.equal(recordBatchHeaderLayout().span, 61);
     const expected: [string, number][] = [
       ['baseOffset', 0], ['batchLength', 8], ['partitionLeaderEpoch', 12], ['magic', 16], ['crc', 17],
       ['attributes', 21], ['lastOffsetDelta', 23], ['baseTimestamp', 27], ['maxTimestamp', 35],
       ['producerId', 43], ['producerEpoch', 51], ['baseSequence', 53], ['recordCount', 57],
     ];
-    for (const [field, offset] of expected) assert.equal(RecordBatchHeaderLayout.offsetOf(field), offset, field);
+    for (const [field, offset] of expected) assert.equal(recordBatchHeaderLayout().offsetOf(field), offset, field);
     assert.equal(MAGIC_OFFSET, 16);
     assert.equal(CRC_OFFSET, 17);
     assert.equal(ATTRIBUTES_OFFSET, 21);
