@@ -1,8 +1,10 @@
 /** `npm run bench`: every benchmark, printed as markdown. */
+import { brokerBench } from './broker.js';
 import { protocolBench } from './protocol.js';
 
 const sections: Record<string, () => string[] | Promise<string[]>> = {
   protocol: protocolBench,
+  broker: brokerBench,
 };
 
 const only = process.argv.slice(2);

@@ -18,7 +18,8 @@ export interface ArenaEntry {
 }
 
 export class BatchArena {
-  private entries: ArenaEntry[] = [];
+  /** Dropped entries are cleared to undefined at once, so their blocks can be collected. */
+  private entries: (ArenaEntry | undefined)[] = [];
   /** Index of the first live entry: dropping from the front is O(1), compaction happens in bulk. */
   private head = 0;
   private block: Buffer | null = null;
@@ -42,7 +43,7 @@ export class BatchArena {
   }
 
   at(i: number): ArenaEntry {
-    return this.entries[this.head + i];
+    return this.entries[this.head + i]!;
   }
 
   /** Copies a batch (its offsets already assigned) into the arena; returns the stored view. */
@@ -80,7 +81,7 @@ export class BatchArena {
     let hi = this.entries.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.entries[mid].lastOffset < offset) lo = mid + 1;
+      if (this.entries[mid]!.lastOffset < offset) lo = mid + 1;
       else hi = mid;
     }
     return lo - this.head;
@@ -96,7 +97,7 @@ export class BatchArena {
     if (first.size > maxBytes && !minOne) return EMPTY;
     let end = first.pos + first.size;
     for (let j = this.head + i + 1; j < this.entries.length; j++) {
-      const e = this.entries[j];
+      const e = this.entries[j]!;
       if (e.block !== first.block || e.pos !== end || e.baseOffset >= maxOffset) break;
       if (end + e.size - first.pos > maxBytes) break;
       end += e.size;
@@ -107,7 +108,8 @@ export class BatchArena {
   /** Drops the first n live entries. */
   dropFront(n: number): void {
     for (let k = 0; k < n && this.head < this.entries.length; k++) {
-      this.bytesHeld -= this.entries[this.head].size;
+      this.bytesHeld -= this.entries[this.head]!.size;
+      this.entries[this.head] = undefined;
       this.head++;
     }
     if (this.head > 1024 && this.head * 2 > this.entries.length) {
