@@ -15,6 +15,12 @@ import { offsetHandlers } from './api/offsets.js';
 import { GroupCoordinator } from './coordinator/groups/group-coordinator.js';
 import { OffsetsTopicStore } from './coordinator/groups/group-store.js';
 import { OffsetManager } from './coordinator/groups/offset-manager.js';
+import { OFFSETS_TOPIC, partitionFor } from './coordinator/groups/offsets-topic.js';
+import { PartitionMarkerWriter } from './coordinator/txn/markers.js';
+import { ProducerIdBlocks, type ProducerIdPersistence } from './coordinator/txn/producer-ids.js';
+import { TransactionCoordinator } from './coordinator/txn/transaction-coordinator.js';
+import { TransactionTopicStore } from './coordinator/txn/transaction-log.js';
+import { transactionHandlers } from './api/transactions.js';
 import { BrokerConfig, type Endpoint } from './config.js';
 import type { Logger } from './logger.js';
 import { KafkaServer } from './server/server.js';
@@ -34,6 +40,8 @@ export class Broker implements BrokerState {
   readonly groups: GroupCoordinator;
   readonly offsets: OffsetManager;
   readonly offsetsTopic: OffsetsTopicStore;
+  readonly transactions: TransactionCoordinator;
+  readonly transactionTopic: TransactionTopicStore;
   readonly nodeId: number;
   clusterId = '';
   /** The address clients are told to use (the bound port when the configured one was 0). */
@@ -47,6 +55,7 @@ export class Broker implements BrokerState {
   private readonly server: KafkaServer;
   private retentionTimer: NodeJS.Timeout | undefined;
   private offsetExpiryTimer: NodeJS.Timeout | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -75,12 +84,30 @@ export class Broker implements BrokerState {
       { metadataMaxBytes: config.number('offset.metadata.max.bytes'), retentionMs: config.number('offsets.retention.minutes') * 60_000 },
       log,
     );
+    this.transactionTopic = new TransactionTopicStore(this.topics, config);
+    const markers = new PartitionMarkerWriter(
+      this.topics,
+      {
+        onTransactionCompleted: (partition, producerId, commit) => {
+          const n = this.topics.get(OFFSETS_TOPIC)?.partitions.length ?? 0;
+          this.offsets.transactionCompleted((group) => partitionFor(group, n) === partition, producerId, commit);
+        },
+      },
+      log,
+    );
+    this.transactions = new TransactionCoordinator(
+      { maxTimeoutMs: config.number('transaction.max.timeout.ms'), expirationMs: config.number('transactional.id.expiration.ms') },
+      this.transactionTopic,
+      markers,
+      new ProducerIdBlocks(this.producerIdPersistence()),
+      log,
+    );
     this.shutdownSignal = new Promise((resolve) => (this.signalShutdown = resolve));
     let dispatcher: Dispatcher | undefined;
     const handlers: ApiHandler[] = [
       produceHandler, fetchHandler, listOffsetsHandler, metadataHandler,
       apiVersionsHandler(() => dispatcher!.apis), createTopicsHandler, deleteTopicsHandler,
-      ...groupHandlers, ...offsetHandlers,
+      ...groupHandlers, ...offsetHandlers, ...transactionHandlers,
     ];
     dispatcher = new Dispatcher(this, handlers);
     this.server = new KafkaServer(
@@ -108,9 +135,36 @@ export class Broker implements BrokerState {
     });
     this.offsetExpiryTimer = setInterval(() => void this.offsets.expireOffsets(), this.config.number('offsets.retention.check.interval.ms'));
     this.offsetExpiryTimer.unref();
+    this.transactions.load().catch((err: unknown) => {
+      this.log.error({ err }, 'could not load __transaction_state; starting with no transactions');
+      this.transactions.loading = false;
+    });
+    this.every('transaction.abort.timed.out.transaction.cleanup.interval.ms', () => this.transactions.abortTimedOut());
+    this.every('transaction.remove.expired.transaction.cleanup.interval.ms', () => void this.transactions.expire());
+    this.every('producer.id.expiration.check.interval.ms', () => this.expireProducers());
     const interval = this.config.number('log.retention.check.interval.ms');
     this.retentionTimer = setInterval(() => void this.enforceRetention(), interval);
     this.retentionTimer.unref();
+  }
+
+  private every(intervalConfig: string, task: () => unknown): void {
+    const t = setInterval(task, this.config.number(intervalConfig));
+    t.unref();
+    this.timers.push(t);
+  }
+
+  /** Forgets idle producers without open transactions (producer.id.expiration.ms). */
+  expireProducers(): void {
+    const now = BigInt(Date.now());
+    const expiration = BigInt(this.config.number('producer.id.expiration.ms'));
+    for (const topic of this.topics.all()) for (const p of topic.producers) p.expire(now, expiration);
+  }
+
+  /** Where producer-id blocks are recorded. */
+  private producerIdPersistence(): ProducerIdPersistence {
+    // TODO(storage state): not yet durable across restarts.
+    let next = 0n;
+    return { load: async () => next, save: async (n) => void (next = n) };
   }
 
   /** One retention pass over every partition (also run on the timer). */
@@ -135,6 +189,7 @@ export class Broker implements BrokerState {
       this.signalShutdown();
       clearInterval(this.retentionTimer);
       clearInterval(this.offsetExpiryTimer);
+      for (const t of this.timers) clearInterval(t);
       await this.server.close();
       this.groups.close();
       await this.storage.close();

@@ -6,6 +6,8 @@ import type { TopicRegistry } from '../cluster/topics.js';
 import type { GroupCoordinator } from '../coordinator/groups/group-coordinator.js';
 import type { OffsetsTopicStore } from '../coordinator/groups/group-store.js';
 import type { OffsetManager } from '../coordinator/groups/offset-manager.js';
+import type { TransactionCoordinator } from '../coordinator/txn/transaction-coordinator.js';
+import type { TransactionTopicStore } from '../coordinator/txn/transaction-log.js';
 import type { Connection } from '../server/connection.js';
 
 export interface BrokerState {
@@ -15,6 +17,8 @@ export interface BrokerState {
   readonly groups: GroupCoordinator;
   readonly offsets: OffsetManager;
   readonly offsetsTopic: OffsetsTopicStore;
+  readonly transactions: TransactionCoordinator;
+  readonly transactionTopic: TransactionTopicStore;
   readonly clusterId: string;
   readonly nodeId: number;
   readonly advertised: Endpoint;

@@ -9,7 +9,7 @@ import { ApiKey } from '../../protocol/generated/index.js';
 import type { FetchRequest, FetchRequestFetchTopic, FetchResponse, FetchResponsePartitionData } from '../../protocol/generated/index.js';
 import type { Encodable } from '../../protocol/primitives/types.js';
 import { ZERO_UUID } from '../../protocol/primitives/uuid.js';
-import { CompressionCodec, RecordsError, compressionOf, downConvert, iterateBatches, readAttributes } from '../../protocol/records/index.js';
+import { CompressionCodec, RecordsError, compressionOf, downConvert, iterateBatches, readAttributes, readLastOffsetDelta } from '../../protocol/records/index.js';
 import type { Topic } from '../cluster/topics.js';
 import type { PartitionLog } from '../storage/storage.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
@@ -27,6 +27,13 @@ interface Target {
   fetchOffset: bigint;
   partitionMaxBytes: number;
   currentLeaderEpoch: number;
+}
+
+/** The offset after the last whole batch in `records`. */
+function endOffsetOf(records: Buffer): bigint {
+  let end = 0n;
+  for (const b of iterateBatches(records)) end = b.baseOffset + BigInt(b.magic === 2 ? readLastOffsetDelta(b.buf) : 0) + 1n;
+  return end;
 }
 
 function hasZstd(records: Buffer): boolean {
@@ -92,8 +99,9 @@ class FetchOperation {
       return fail(t.currentLeaderEpoch > t.topic.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH);
     }
     const log = t.log;
+    const producers = t.topic.producers[t.partition];
     const highWatermark = log.highWatermark;
-    const lastStableOffset = highWatermark; // no transactions yet: everything is stable
+    const lastStableOffset = producers.lastStableOffset(highWatermark);
     const offsets = { highWatermark, lastStableOffset, logStartOffset: log.logStartOffset };
     if (t.fetchOffset < log.logStartOffset || t.fetchOffset > log.logEndOffset) return fail(ErrorCode.OFFSET_OUT_OF_RANGE);
     const maxOffset = this.readCommitted ? lastStableOffset : highWatermark;
@@ -110,7 +118,9 @@ class FetchOperation {
         throw e;
       }
     }
-    return { ...base, ...offsets, errorCode: ErrorCode.NONE, records };
+    // read_committed consumers drop the records of aborted transactions in what they were sent.
+    const abortedTransactions = this.readCommitted ? producers.abortedBetween(t.fetchOffset, records.length > 0 ? endOffsetOf(records) : maxOffset) : null;
+    return { ...base, ...offsets, abortedTransactions, errorCode: ErrorCode.NONE, records };
   }
 
   /** Groups partition results back under their topics, in request order. */

@@ -18,8 +18,12 @@ async function coordinatorFor(broker: BrokerState, keyType: number, version: num
     await broker.offsetsTopic.ensureTopic();
     return { errorCode: ErrorCode.NONE, errorMessage: null };
   }
-  if (keyType === SHARE_KEY && version < 6) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Share groups need FindCoordinator v6' };
-  // Transactions and share groups have no coordinator here yet.
+  if (keyType === TRANSACTION_KEY) {
+    await broker.transactionTopic.ensureTopic();
+    return { errorCode: ErrorCode.NONE, errorMessage: null };
+  }
+  if (version < 6) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Share groups need FindCoordinator v6' };
+  // Share groups (KIP-932) have no coordinator here.
   return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'The coordinator is not available.' };
 }
 

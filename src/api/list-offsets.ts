@@ -57,13 +57,14 @@ async function lookup(topic: Topic | undefined, p: { partitionIndex: number; tim
   if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== topic.leaderEpoch) {
     return fail(p.currentLeaderEpoch > topic.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH);
   }
-  const limit = log.highWatermark; // the last stable offset once transactions exist
+  // Readers see up to the high watermark, read_committed ones only up to the last stable offset.
+  const limit = readCommitted ? topic.producers[p.partitionIndex].lastStableOffset(log.highWatermark) : log.highWatermark;
   let found: Found;
   // Special timestamps exist from specific versions; anything else negative is not a timestamp.
   const minVersion = SPECIAL_MIN_VERSION.get(p.timestamp);
   if (p.timestamp < 0n && (minVersion === undefined || version < minVersion)) return fail(ErrorCode.UNSUPPORTED_VERSION);
   switch (p.timestamp) {
-    case LATEST: found = { offset: readCommitted ? limit : log.highWatermark, timestamp: -1n }; break;
+    case LATEST: found = { offset: limit, timestamp: -1n }; break;
     case EARLIEST:
     case EARLIEST_LOCAL: found = { offset: log.logStartOffset, timestamp: -1n }; break;
     case MAX_TIMESTAMP: found = await maxTimestamp(log, limit); break;

@@ -58,22 +58,29 @@ function topicsOf(offsets: FetchedOffset[], v: number) {
   }));
 }
 
-function fetchGroup(broker: BrokerState, groupId: string, topics: { name: string; partitionIndexes: number[] }[] | null) {
+function fetchGroup(broker: BrokerState, groupId: string, topics: { name: string; partitionIndexes: number[] }[] | null, requireStable = false) {
   const wanted = topics === null ? null : topics.flatMap((t) => t.partitionIndexes.map((partition) => ({ topic: t.name, partition })));
-  return broker.offsets.fetch(groupId, wanted);
+  const r = broker.offsets.fetch(groupId, wanted);
+  if (requireStable) {
+    // Offsets committed in a transaction still open are not answered yet (v7+, KIP-447).
+    for (const o of r.offsets) {
+      if (broker.offsets.hasPendingTxnOffset(groupId, o.topic, o.partition)) Object.assign(o, { offset: -1n, errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT });
+    }
+  }
+  return r;
 }
 
 function offsetFetch(ctx: RequestContext<OffsetFetchRequest>): unknown {
   const { broker, body, apiVersion } = ctx;
   if (apiVersion >= 8) {
     const groups = body.groups.map((g) => {
-      const r = fetchGroup(broker, g.groupId, g.topics);
+      const r = fetchGroup(broker, g.groupId, g.topics, body.requireStable);
       return { groupId: g.groupId, errorCode: r.errorCode, topics: topicsOf(r.offsets, apiVersion) };
     });
     return { throttleTimeMs: 0, groups };
   }
   // v0–1 have no null topic list and no group-level error: a group error goes on every partition.
-  const r = fetchGroup(broker, body.groupId, apiVersion >= 2 ? body.topics : body.topics ?? []);
+  const r = fetchGroup(broker, body.groupId, apiVersion >= 2 ? body.topics : body.topics ?? [], apiVersion >= 7 && body.requireStable);
   if (apiVersion < 2 && r.errorCode !== ErrorCode.NONE) {
     const failed = (body.topics ?? []).flatMap((t) => t.partitionIndexes.map((partition) => ({ topic: t.name, partition, offset: -1n, leaderEpoch: -1, metadata: '', errorCode: r.errorCode })));
     return { throttleTimeMs: 0, topics: topicsOf(failed, apiVersion) };

@@ -7,7 +7,11 @@ import { ErrorCode } from '../../protocol/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
 import type { ProduceRequest, ProduceResponse, ProduceResponsePartitionProduceResponse } from '../../protocol/generated/index.js';
 import type { Encodable } from '../../protocol/primitives/types.js';
-import { RecordsError, readBatchSize, upConvert, validateProduceRecords } from '../../protocol/records/index.js';
+import {
+  RecordsError, isTransactional, readAttributes, readBaseSequence, readBatchSize, readLastOffsetDelta, readMaxTimestamp, readProducerEpoch, readProducerId,
+  upConvert, validateProduceRecords,
+} from '../../protocol/records/index.js';
+import type { Topic } from '../cluster/topics.js';
 import { effectiveConfig } from '../cluster/topic-configs.js';
 import type { AppendResult } from '../storage/storage.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
@@ -19,7 +23,35 @@ function failed(index: number, errorCode: number, errorMessage: string | null = 
 }
 
 /** Validates one partition's data and starts its append; everything up to `append` runs synchronously. */
-function produceOne(broker: BrokerState, version: number, clientId: string | null, topicName: string, index: number, records: Buffer | null): PartitionResponse | Promise<PartitionResponse> {
+/**
+ * Idempotence and transactions (Kafka's ProducerAppendInfo): a duplicate of one of the producer's
+ * last five batches is answered with its original offsets; epochs, sequences and the transaction
+ * are checked. Records the batch in the producer state at the offset it is about to get, so the
+ * next batch of a pipelining producer is checked against it. Null means "append it".
+ */
+function checkProducer(broker: BrokerState, ctx: RequestContext<ProduceRequest>, topic: Topic, index: number, batch: Buffer, producerId: bigint): PartitionResponse | null {
+  const transactional = isTransactional(readAttributes(batch));
+  if (transactional && ctx.body.transactionalId === null) return failed(index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+  const info = { producerId, epoch: readProducerEpoch(batch), baseSequence: readBaseSequence(batch), offsetDelta: readLastOffsetDelta(batch), maxTimestamp: readMaxTimestamp(batch), transactional };
+  const producers = topic.producers[index];
+  const log = topic.partitions[index];
+  const verdict = producers.check(info, 'client');
+  if (verdict.kind === 'duplicate') {
+    const d = verdict.batch;
+    return { index, errorCode: ErrorCode.NONE, baseOffset: d.firstOffset, logAppendTimeMs: d.timestamp, logStartOffset: log.logStartOffset, recordErrors: [], errorMessage: null };
+  }
+  if (verdict.kind === 'error') return { ...failed(index, verdict.errorCode), logStartOffset: log.logStartOffset };
+  // KIP-890: a transactional write must belong to a transaction the coordinator knows.
+  if (transactional && !producers.hasOngoingTransaction(producerId) && !broker.transactions.inTransaction(producerId, info.epoch, topic.name, index)) {
+    return failed(index, ctx.apiVersion >= 11 ? ErrorCode.TRANSACTION_ABORTABLE : ErrorCode.INVALID_TXN_STATE, 'Partition was not added to the transaction');
+  }
+  producers.appended(info, log.logEndOffset);
+  return null;
+}
+
+function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, topicName: string, index: number, records: Buffer | null): PartitionResponse | Promise<PartitionResponse> {
+  const version = ctx.apiVersion;
+  const clientId = ctx.header.clientId;
   const topic = broker.topics.get(topicName);
   const log = topic?.partitions[index];
   if (!topic || !log) return failed(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.');
@@ -45,6 +77,15 @@ function produceOne(broker: BrokerState, version: number, clientId: string | nul
   if (readBatchSize(batch) > maxMessageBytes) {
     return failed(index, ErrorCode.MESSAGE_TOO_LARGE, `The batch of ${readBatchSize(batch)} bytes is larger than max.message.bytes (${maxMessageBytes}).`);
   }
+  const segmentBytes = Number(effectiveConfig('segment.bytes', topic.record.configs, broker.config));
+  if (readBatchSize(batch) > segmentBytes) {
+    return failed(index, ErrorCode.RECORD_LIST_TOO_LARGE, `The batch of ${readBatchSize(batch)} bytes is larger than segment.bytes (${segmentBytes}).`);
+  }
+  const producerId = readProducerId(batch);
+  if (producerId >= 0n) {
+    const checked = checkProducer(broker, ctx, topic, index, batch, producerId);
+    if (checked !== null) return checked;
+  }
   const logAppendTime = effectiveConfig('message.timestamp.type', topic.record.configs, broker.config) === 'LogAppendTime' ? BigInt(Date.now()) : undefined;
   return log.append(batch, { logAppendTime, leaderEpoch: topic.leaderEpoch }).then(
     (r: AppendResult): PartitionResponse => ({
@@ -63,7 +104,7 @@ function handle(ctx: RequestContext<ProduceRequest>): Promise<Encodable<ProduceR
   const topics = body.topicData.map((t) => ({
     name: t.name,
     partitions: t.partitionData.map((p) =>
-      badAcks ? failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS) : produceOne(broker, apiVersion, ctx.header.clientId, t.name, p.index, p.records),
+      badAcks ? failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS) : produceOne(broker, ctx, t.name, p.index, p.records),
     ),
   }));
   const done = Promise.all(topics.map(async (t) => ({ name: t.name, partitionResponses: await Promise.all(t.partitions) })));

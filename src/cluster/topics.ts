@@ -2,6 +2,8 @@
 import { randomUuid } from '../../protocol/primitives/uuid.js';
 import type { BrokerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
+import { ProducerStateManager } from '../coordinator/producers/producer-state.js';
+import { rebuildProducerState } from '../coordinator/producers/rebuild.js';
 import type { PartitionLog, Storage, TopicRecord } from '../storage/storage.js';
 import { logConfigFor } from './topic-configs.js';
 
@@ -28,10 +30,16 @@ export class Topic {
   /** Single node: the leader epoch starts at 0 and changes only if leadership ever moves. */
   readonly leaderEpoch = 0;
 
+  /** Producer state per partition (idempotence and transactions), index-aligned with `partitions`. */
+  readonly producers: ProducerStateManager[];
+
   constructor(
     public record: TopicRecord,
     readonly partitions: PartitionLog[],
-  ) {}
+    producers?: ProducerStateManager[],
+  ) {
+    this.producers = producers ?? partitions.map(() => new ProducerStateManager());
+  }
 
   get name(): string {
     return this.record.name;
@@ -65,7 +73,9 @@ export class TopicRegistry {
   async load(records: readonly TopicRecord[]): Promise<void> {
     for (const record of records) {
       this.records.set(record.name, record);
-      const topic = new Topic(record, await this.openPartitions(record, 0));
+      const logs = await this.openPartitions(record, 0);
+      // Producer state comes back from the log itself (batch headers and markers).
+      const topic = new Topic(record, logs, await Promise.all(logs.map((l) => rebuildProducerState(l))));
       this.byName.set(record.name, topic);
       this.byId.set(record.topicId, topic);
     }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { GroupCoordinator } from '../../src/coordinator/groups/group-coordinator.js';
-import type { GroupStore } from '../../src/coordinator/groups/group-store.js';
+import type { GroupStore, LoadedEvent } from '../../src/coordinator/groups/group-store.js';
 import { OffsetManager } from '../../src/coordinator/groups/offset-manager.js';
 import { type GroupRecord, decodeRecord, encodeRecord, partitionFor } from '../../src/coordinator/groups/offsets-topic.js';
 import { silentLogger } from '../../src/logger.js';
@@ -21,8 +21,8 @@ class RecordingStore implements GroupStore {
     }
     return Promise.resolve();
   }
-  async *load(): AsyncIterable<GroupRecord> {
-    yield* this.records;
+  async *load(): AsyncIterable<LoadedEvent> {
+    for (const record of this.records) yield { kind: 'record', record, producerId: null };
   }
 }
 

@@ -114,6 +114,8 @@ export class ClassicGroup {
   /** Topics the members subscribe to, for offset expiry and OffsetDelete; null when unknown. */
   subscribedTopics: Set<string> | null = null;
   readonly offsets = new Map<string, CommittedOffset & { topic: string; partition: number }>();
+  /** Offsets committed inside transactions not yet ended, by producer id (TxnOffsetCommit). */
+  readonly pendingTxnOffsets = new Map<bigint, Map<string, CommittedOffset & { topic: string; partition: number }>>();
   joinTimer: NodeJS.Timeout | null = null;
   syncTimer: NodeJS.Timeout | null = null;
 

@@ -199,10 +199,26 @@ export class OffsetManager {
   async load(): Promise<void> {
     const c = this.coordinator;
     const metadata = new Map<string, GroupRecord & { kind: 'group' }>();
-    const offsets = new Map<string, Map<string, CommittedOffset & { topic: string; partition: number }>>();
+    type Stored = CommittedOffset & { topic: string; partition: number };
+    const offsets = new Map<string, Map<string, Stored>>();
+    // Transactional commits wait for their marker: producer id → group → offsets.
+    const pending = new Map<bigint, Map<string, Map<string, Stored | null>>>();
+    const apply = (group: string, key: string, value: Stored | null) => {
+      let g = offsets.get(group);
+      if (!g) offsets.set(group, (g = new Map()));
+      if (value === null) g.delete(key);
+      else g.set(key, value);
+    };
     let count = 0;
-    for await (const r of this.store.load()) {
+    for await (const e of this.store.load()) {
       count++;
+      if (e.kind === 'marker') {
+        const txn = pending.get(e.producerId);
+        pending.delete(e.producerId);
+        if (txn && e.commit) for (const [group, g] of txn) for (const [key, v] of g) apply(group, key, v);
+        continue;
+      }
+      const r = e.record;
       if (r.kind === 'group') {
         if (r.value === null) {
           metadata.delete(r.group);
@@ -210,20 +226,99 @@ export class OffsetManager {
         } else metadata.set(r.group, r);
         continue;
       }
-      let g = offsets.get(r.group);
-      if (!g) offsets.set(r.group, (g = new Map()));
-      if (r.value === null) g.delete(offsetKey(r.topic, r.partition));
-      else g.set(offsetKey(r.topic, r.partition), { topic: r.topic, partition: r.partition, ...r.value });
+      const key = offsetKey(r.topic, r.partition);
+      const value = r.value === null ? null : { topic: r.topic, partition: r.partition, ...r.value };
+      if (e.producerId === null) {
+        apply(r.group, key, value);
+        continue;
+      }
+      let txn = pending.get(e.producerId);
+      if (!txn) pending.set(e.producerId, (txn = new Map()));
+      let g = txn.get(r.group);
+      if (!g) txn.set(r.group, (g = new Map()));
+      g.set(key, value);
     }
     for (const [id, r] of metadata) c.restore(id, r.value!);
-    for (const [id, g] of offsets) {
-      if (g.size === 0) continue;
+    const groupOf = (id: string) => {
       let group = c.groups.get(id);
       if (!group) c.groups.set(id, (group = new ClassicGroup(id, this.now())));
+      return group;
+    };
+    for (const [id, g] of offsets) {
+      if (g.size === 0) continue;
+      const group = groupOf(id);
       for (const [k, o] of g) group.offsets.set(k, o);
+    }
+    // Transactions still open: their offsets stay pending until the coordinator ends them.
+    for (const [pid, txn] of pending) {
+      for (const [id, g] of txn) {
+        const stored = new Map([...g].filter((e): e is [string, Stored] => e[1] !== null));
+        if (stored.size > 0) groupOf(id).pendingTxnOffsets.set(pid, stored);
+      }
     }
     c.loading = false;
     c.startSessions();
     if (count > 0) this.log.info({ records: count, groups: c.groups.size }, 'loaded consumer groups and offsets');
+  }
+
+  // ---- Transactional offsets --------------------------------------------------------------------
+
+  /**
+   * TxnOffsetCommit: offsets written inside the producer's transaction, applied when it commits.
+   * `inTransaction` tells whether the group's offsets partition was added to the transaction.
+   */
+  async txnCommit(req: CommitRequest & { producerId: bigint; producerEpoch: number; inTransaction: boolean; version: number }): Promise<number[]> {
+    const c = this.coordinator;
+    const all = (e: number) => req.offsets.map(() => e);
+    if (c.loading) return all(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+    if (req.groupId === '') return all(ErrorCode.INVALID_GROUP_ID);
+    let group = c.groups.get(req.groupId);
+    if (!group) {
+      group = new ClassicGroup(req.groupId, this.now());
+      c.groups.set(req.groupId, group);
+    }
+    if (group.state === 'Dead') return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    if (!(req.generationId < 0 && group.state === 'Empty') && (req.generationId >= 0 || req.memberId !== '' || req.groupInstanceId !== null)) {
+      const e = group.validateMember(req.memberId, req.groupInstanceId);
+      if (e !== ErrorCode.NONE) return all(e);
+      if (req.generationId !== group.generationId) return all(ErrorCode.ILLEGAL_GENERATION);
+    }
+    if (!req.inTransaction) return all(req.version >= 4 ? ErrorCode.TRANSACTION_ABORTABLE : ErrorCode.INVALID_TXN_STATE);
+    const now = BigInt(this.now());
+    const errors = req.offsets.map((o) => ((o.metadata ?? '').length > this.config.metadataMaxBytes ? ErrorCode.OFFSET_METADATA_TOO_LARGE : ErrorCode.NONE));
+    const values = req.offsets.filter((_, i) => errors[i] === ErrorCode.NONE).map((o) => ({
+      topic: o.topic, partition: o.partition, offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata ?? '', commitTimestamp: now, expireTimestamp: -1n,
+    }));
+    try {
+      await this.store.append(group.groupId, values.map((v) => ({ kind: 'offset', group: group.groupId, topic: v.topic, partition: v.partition, value: v })), { producerId: req.producerId, producerEpoch: req.producerEpoch });
+    } catch (err) {
+      const code = (err as { errorCode?: number }).errorCode ?? ErrorCode.NOT_COORDINATOR;
+      if ((err as { errorCode?: number }).errorCode === undefined) this.log.error({ err, group: group.groupId }, 'could not store transactional offsets');
+      return errors.map((e) => (e === ErrorCode.NONE ? code : e));
+    }
+    let pending = group.pendingTxnOffsets.get(req.producerId);
+    if (!pending) group.pendingTxnOffsets.set(req.producerId, (pending = new Map()));
+    for (const v of values) pending.set(offsetKey(v.topic, v.partition), v);
+    return errors;
+  }
+
+  /** A transaction marker reached an offsets partition: apply or drop that producer's pending offsets there. */
+  transactionCompleted(groupsInPartition: (groupId: string) => boolean, producerId: bigint, commit: boolean): void {
+    for (const group of this.coordinator.groups.values()) {
+      if (!groupsInPartition(group.groupId)) continue;
+      const pending = group.pendingTxnOffsets.get(producerId);
+      if (!pending) continue;
+      group.pendingTxnOffsets.delete(producerId);
+      if (commit) for (const [k, o] of pending) group.offsets.set(k, o);
+    }
+  }
+
+  /** Partitions with transactional commits not yet ended (OffsetFetch requireStable). */
+  hasPendingTxnOffset(groupId: string, topic: string, partition: number): boolean {
+    const group = this.coordinator.groups.get(groupId);
+    if (!group) return false;
+    const key = offsetKey(topic, partition);
+    for (const p of group.pendingTxnOffsets.values()) if (p.has(key)) return true;
+    return false;
   }
 }

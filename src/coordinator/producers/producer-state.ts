@@ -1,0 +1,215 @@
+/**
+ * Producer state of one partition (Kafka's ProducerStateManager): per producer id the epoch and
+ * its last five batches, for duplicate detection and sequence checks; the transactions still
+ * open on the partition, which bound the last stable offset; and the aborted transactions that
+ * read_committed consumers must be told about.
+ *
+ * Everything here works from batch headers (and the single record of a control batch); data
+ * records are never decoded.
+ */
+import { ErrorCode } from '../../../protocol/error-codes.js';
+
+/** Kafka keeps the metadata of this many batches per producer. */
+export const RETAINED_BATCHES = 5;
+const INT32_MAX = 2147483647;
+
+export interface BatchMetadata {
+  firstSeq: number;
+  lastSeq: number;
+  firstOffset: bigint;
+  lastOffset: bigint;
+  timestamp: bigint;
+}
+
+export interface ProducerEntry {
+  producerId: bigint;
+  epoch: number;
+  coordinatorEpoch: number;
+  lastTimestamp: bigint;
+  /** First offset of the producer's open transaction on this partition, or null. */
+  txnFirstOffset: bigint | null;
+  batches: BatchMetadata[];
+}
+
+export interface AbortedTxn {
+  producerId: bigint;
+  firstOffset: bigint;
+  /** Offset of the ABORT marker. */
+  lastOffset: bigint;
+  lastStableOffset: bigint;
+}
+
+/** What a producer-stamped batch is, as far as this partition can tell from its header. */
+export interface ProducerBatch {
+  producerId: bigint;
+  epoch: number;
+  baseSequence: number;
+  /** lastOffsetDelta: records - 1. */
+  offsetDelta: number;
+  maxTimestamp: bigint;
+  transactional: boolean;
+}
+
+export type Verdict =
+  | { kind: 'append' }
+  | { kind: 'duplicate'; batch: BatchMetadata }
+  | { kind: 'error'; errorCode: number; message: string };
+
+/** Who is writing: a client's produce (full checks) or the broker itself (markers, coordinator writes, log recovery). */
+export type Origin = 'client' | 'coordinator' | 'replay';
+
+function lastSequence(baseSequence: number, offsetDelta: number): number {
+  const s = baseSequence + offsetDelta;
+  return s > INT32_MAX ? s - INT32_MAX - 1 : s;
+}
+
+function inSequence(lastSeq: number, nextSeq: number): boolean {
+  return nextSeq === lastSeq + 1 || (nextSeq === 0 && lastSeq === INT32_MAX);
+}
+
+export class ProducerStateManager {
+  readonly producers = new Map<bigint, ProducerEntry>();
+  /** Open transactions: producer id → first offset. */
+  private readonly ongoing = new Map<bigint, bigint>();
+  /** Aborted transactions, in marker order. */
+  readonly aborted: AbortedTxn[] = [];
+  /**
+   * Transactions whose marker is appended but not yet below the high watermark: they keep the
+   * last stable offset back until readers can see their marker (Kafka's unreplicatedTxns).
+   */
+  private readonly completing: { firstOffset: bigint; markerOffset: bigint }[] = [];
+
+  /**
+   * Checks a batch before it is appended (Kafka's ProducerAppendInfo): duplicates of one of the
+   * last five batches, epochs, sequences and the transactional state.
+   */
+  check(b: ProducerBatch, origin: Origin): Verdict {
+    const entry = this.producers.get(b.producerId);
+    const firstSeq = b.baseSequence;
+    const lastSeq = lastSequence(firstSeq, b.offsetDelta);
+    if (origin === 'client' && entry && entry.epoch === b.epoch) {
+      const dup = entry.batches.find((m) => m.firstSeq === firstSeq && m.lastSeq === lastSeq);
+      if (dup) return { kind: 'duplicate', batch: dup };
+    }
+    if (origin === 'replay') return { kind: 'append' };
+    if (entry && b.epoch < entry.epoch) {
+      return { kind: 'error', errorCode: ErrorCode.INVALID_PRODUCER_EPOCH, message: `Epoch ${b.epoch} of producer ${b.producerId} is older than ${entry.epoch}` };
+    }
+    if (origin === 'client' && entry) {
+      if (b.epoch !== entry.epoch) {
+        if (firstSeq !== 0) return { kind: 'error', errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, message: `Invalid sequence number for new epoch of producer ${b.producerId}: ${firstSeq} (expected 0)` };
+      } else {
+        const last = entry.batches.length > 0 ? entry.batches[entry.batches.length - 1].lastSeq : -1;
+        if (!inSequence(last, firstSeq)) {
+          return { kind: 'error', errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, message: `Out of order sequence number for producer ${b.producerId}: ${firstSeq} after ${last}` };
+        }
+      }
+    }
+    if (!b.transactional && entry?.txnFirstOffset != null && entry.epoch === b.epoch) {
+      return { kind: 'error', errorCode: ErrorCode.INVALID_TXN_STATE, message: `Expected a transactional write from producer ${b.producerId}` };
+    }
+    return { kind: 'append' };
+  }
+
+  /** Records an appended data batch at its assigned offsets. */
+  appended(b: ProducerBatch, firstOffset: bigint): void {
+    let entry = this.producers.get(b.producerId);
+    if (!entry) {
+      entry = { producerId: b.producerId, epoch: b.epoch, coordinatorEpoch: -1, lastTimestamp: b.maxTimestamp, txnFirstOffset: null, batches: [] };
+      this.producers.set(b.producerId, entry);
+    }
+    if (entry.epoch !== b.epoch) {
+      entry.epoch = b.epoch;
+      entry.batches = [];
+    }
+    entry.lastTimestamp = b.maxTimestamp;
+    entry.batches.push({ firstSeq: b.baseSequence, lastSeq: lastSequence(b.baseSequence, b.offsetDelta), firstOffset, lastOffset: firstOffset + BigInt(b.offsetDelta), timestamp: b.maxTimestamp });
+    if (entry.batches.length > RETAINED_BATCHES) entry.batches.shift();
+    if (b.transactional && entry.txnFirstOffset === null) {
+      entry.txnFirstOffset = firstOffset;
+      this.ongoing.set(b.producerId, firstOffset);
+    }
+  }
+
+  /** Checks a transaction marker (epoch, coordinator epoch). */
+  checkMarker(producerId: bigint, epoch: number, coordinatorEpoch: number): Verdict {
+    const entry = this.producers.get(producerId);
+    if (entry && epoch < entry.epoch) return { kind: 'error', errorCode: ErrorCode.INVALID_PRODUCER_EPOCH, message: `Marker epoch ${epoch} is older than ${entry.epoch}` };
+    if (entry && entry.coordinatorEpoch > coordinatorEpoch) return { kind: 'error', errorCode: ErrorCode.TRANSACTION_COORDINATOR_FENCED, message: 'Marker from a fenced coordinator' };
+    return { kind: 'append' };
+  }
+
+  /**
+   * Records a COMMIT/ABORT marker appended at `offset`; returns the completed transaction's first
+   * offset, or null when the producer had nothing open here.
+   */
+  markerAppended(producerId: bigint, epoch: number, coordinatorEpoch: number, commit: boolean, offset: bigint, timestamp: bigint): bigint | null {
+    let entry = this.producers.get(producerId);
+    if (!entry) {
+      entry = { producerId, epoch, coordinatorEpoch, lastTimestamp: timestamp, txnFirstOffset: null, batches: [] };
+      this.producers.set(producerId, entry);
+    }
+    const first = entry.txnFirstOffset;
+    if (entry.epoch !== epoch) {
+      entry.epoch = epoch;
+      entry.batches = [];
+    }
+    entry.coordinatorEpoch = coordinatorEpoch;
+    entry.lastTimestamp = timestamp;
+    entry.txnFirstOffset = null;
+    this.ongoing.delete(producerId);
+    if (first === null) return null;
+    this.completing.push({ firstOffset: first, markerOffset: offset });
+    if (!commit) this.aborted.push({ producerId, firstOffset: first, lastOffset: offset, lastStableOffset: this.firstUnstableOffset() ?? offset + 1n });
+    return first;
+  }
+
+  /** First offset of the oldest open transaction, or null. */
+  firstUnstableOffset(): bigint | null {
+    let min: bigint | null = null;
+    for (const o of this.ongoing.values()) if (min === null || o < min) min = o;
+    return min;
+  }
+
+  /** The last stable offset for a high watermark: nothing at or after an open transaction is stable. */
+  lastStableOffset(highWatermark: bigint): bigint {
+    let first = this.firstUnstableOffset();
+    for (let i = this.completing.length - 1; i >= 0; i--) {
+      const c = this.completing[i];
+      if (c.markerOffset < highWatermark) this.completing.splice(i, 1);
+      else if (first === null || c.firstOffset < first) first = c.firstOffset;
+    }
+    return first !== null && first < highWatermark ? first : highWatermark;
+  }
+
+  hasOngoingTransaction(producerId: bigint): boolean {
+    return this.ongoing.has(producerId);
+  }
+
+  /** Aborted transactions a read_committed fetch of [from, upTo) must report, sorted by first offset. */
+  abortedBetween(from: bigint, upTo: bigint): { producerId: bigint; firstOffset: bigint }[] {
+    return this.aborted
+      .filter((a) => a.lastOffset >= from && a.firstOffset < upTo)
+      .sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0))
+      .map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset }));
+  }
+
+  /** The log now starts at `offset`: forget aborted transactions wholly before it. */
+  logStartMoved(offset: bigint): void {
+    let drop = 0;
+    while (drop < this.aborted.length && this.aborted[drop].lastOffset < offset) drop++;
+    if (drop > 0) this.aborted.splice(0, drop);
+  }
+
+  /** Drops producers idle for longer than the expiration that have no open transaction. */
+  expire(now: bigint, expirationMs: bigint): number {
+    let n = 0;
+    for (const [id, e] of this.producers) {
+      if (e.txnFirstOffset === null && now - e.lastTimestamp >= expirationMs) {
+        this.producers.delete(id);
+        n++;
+      }
+    }
+    return n;
+  }
+}

@@ -1,0 +1,44 @@
+/** Rebuilds a partition's producer state from its log, reading batch headers (and markers) only. */
+import {
+  ControlRecordType, isControl, isTransactional, iterateBatches, readAttributes, readBaseSequence, readControlRecord,
+  readLastOffsetDelta, readMaxTimestamp, readProducerEpoch, readProducerId,
+} from '../../../protocol/records/index.js';
+import type { PartitionLog } from '../../storage/storage.js';
+import { ProducerStateManager } from './producer-state.js';
+
+const CHUNK = 4 * 1024 * 1024;
+
+/** Applies one stored batch to the state, as the log replays it. */
+export function replayBatch(state: ProducerStateManager, batch: Buffer, baseOffset: bigint): void {
+  const producerId = readProducerId(batch);
+  if (producerId < 0n) return;
+  const attributes = readAttributes(batch);
+  const epoch = readProducerEpoch(batch);
+  const maxTimestamp = readMaxTimestamp(batch);
+  if (isControl(attributes)) {
+    const info = readControlRecord(batch);
+    if (info.marker) state.markerAppended(producerId, epoch, info.marker.coordinatorEpoch, info.type === ControlRecordType.COMMIT, info.offset, maxTimestamp);
+    return;
+  }
+  state.appended({ producerId, epoch, baseSequence: readBaseSequence(batch), offsetDelta: readLastOffsetDelta(batch), maxTimestamp, transactional: isTransactional(attributes) }, baseOffset);
+}
+
+export async function rebuildProducerState(log: PartitionLog, from = log.logStartOffset, state = new ProducerStateManager()): Promise<ProducerStateManager> {
+  let offset = from;
+  const end = log.logEndOffset;
+  while (offset < end) {
+    const { records } = await log.read(offset, CHUNK, { maxOffset: end, minOneBatch: true });
+    if (records.length === 0) break;
+    const before = offset;
+    for (const b of iterateBatches(records)) {
+      if (b.magic !== 2) continue;
+      const last = b.baseOffset + BigInt(readLastOffsetDelta(b.buf));
+      if (last < offset) continue;
+      replayBatch(state, b.buf, b.baseOffset);
+      offset = last + 1n;
+    }
+    if (offset === before) break;
+  }
+  state.logStartMoved(log.logStartOffset);
+  return state;
+}
