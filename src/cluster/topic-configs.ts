@@ -113,6 +113,9 @@ function num(name: string, overrides: Record<string, string>, broker: BrokerConf
 }
 
 export function logConfigFor(overrides: Record<string, string>, broker: BrokerConfig): LogConfig {
+  const policy = effectiveConfig('cleanup.policy', overrides, broker).split(',').map((s) => s.trim());
+  const compact = policy.includes('compact');
+  const del = policy.includes('delete');
   return {
     segmentBytes: num('segment.bytes', overrides, broker),
     segmentMs: num('segment.ms', overrides, broker),
@@ -122,5 +125,10 @@ export function logConfigFor(overrides: Record<string, string>, broker: BrokerCo
     flushMessages: num('flush.messages', overrides, broker),
     flushMs: num('flush.ms', overrides, broker),
     fileDeleteDelayMs: num('file.delete.delay.ms', overrides, broker),
+    cleanupPolicy: compact && del ? 'compact,delete' : compact ? 'compact' : 'delete',
+    deleteRetentionMs: num('delete.retention.ms', overrides, broker),
+    minCompactionLagMs: num('min.compaction.lag.ms', overrides, broker),
+    maxCompactionLagMs: num('max.compaction.lag.ms', overrides, broker),
+    minCleanableDirtyRatio: num('min.cleanable.dirty.ratio', overrides, broker),
   };
 }

@@ -31,6 +31,55 @@ export interface LogConfig {
   flushMs: number;
   /** How long a deleted segment lingers (Kafka renames to .deleted first). */
   fileDeleteDelayMs: number;
+  /** cleanup.policy: retention deletes old segments ('delete'), the cleaner compacts ('compact'), or both. */
+  cleanupPolicy: CleanupPolicy;
+  /** delete.retention.ms: how long a tombstone (and a removable transaction marker) outlives its first cleaning. */
+  deleteRetentionMs: number;
+  /** min.compaction.lag.ms: segments holding a record newer than this are not cleaned. */
+  minCompactionLagMs: number;
+  /** max.compaction.lag.ms: dirty data older than this makes the log due whatever its dirty ratio. */
+  maxCompactionLagMs: number;
+  /** min.cleanable.dirty.ratio: the share of dirty bytes above which the log is due for cleaning. */
+  minCleanableDirtyRatio: number;
+}
+
+export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
+
+export const policyCompacts = (p: CleanupPolicy): boolean => p !== 'delete';
+export const policyDeletes = (p: CleanupPolicy): boolean => p !== 'compact';
+
+/** What one compact() call did. */
+export interface CompactionResult {
+  /** First dirty offset of the cleaning round this call worked on (the cleaner checkpoint before it). */
+  firstDirtyOffset: bigint;
+  /** Offsets below this are clean once the round completes: the next cleaner checkpoint. */
+  cleanedUpTo: bigint;
+  /** The round finished (the checkpoint was written); false: more of the round remains for the next call. */
+  complete: boolean;
+  /** Segments replaced by cleaned ones in this call. */
+  segmentsCleaned: number;
+  bytesRead: number;
+  bytesWritten: number;
+  /** Bytes of the log before minus after this call's segment replacements. */
+  bytesFreed: number;
+  recordsRead: number;
+  recordsRetained: number;
+}
+
+/** DeleteRecords beyond the high watermark or to a negative offset (Kafka: OFFSET_OUT_OF_RANGE). */
+export class OffsetOutOfRangeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OffsetOutOfRangeError';
+  }
+}
+
+/** DeleteRecords on a partition whose cleanup.policy lacks 'delete' (Kafka: POLICY_VIOLATION). */
+export class PolicyViolationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PolicyViolationError';
+  }
 }
 
 export interface AppendOptions {
@@ -92,8 +141,27 @@ export interface PartitionLog {
   /** Applies new settings (a config change) from now on. */
   setConfig(config: LogConfig): void;
 
-  /** Deletes expired segments or batches by retention.ms / retention.bytes; returns bytes freed. */
+  /**
+   * Deletes segments (or batches) below the log start offset, and, when cleanup.policy includes
+   * 'delete', expired ones by retention.ms / retention.bytes; returns bytes freed.
+   */
   enforceRetention(now: number): Promise<number>;
+
+  /**
+   * One bounded pass of the log cleaner (Kafka's LogCleaner for this partition): null when the
+   * policy has no 'compact' or the log is not due (dirty ratio not above min.cleanable.dirty.ratio
+   * and no dirty data older than max.compaction.lag.ms). Never touches the active segment nor
+   * segments within min.compaction.lag.ms. The broker calls it on a timer (log.cleaner.backoff.ms);
+   * a round too big for one call continues at the next.
+   */
+  compact(now: number): Promise<CompactionResult | null>;
+
+  /**
+   * DeleteRecords: moves the log start offset to max(current, offset) (-1: the high watermark),
+   * persists it and deletes the segments wholly below it. Returns the new log start offset.
+   * Throws OffsetOutOfRangeError past the high watermark, PolicyViolationError without 'delete'.
+   */
+  deleteRecordsBefore(offset: bigint): Promise<bigint>;
 }
 
 export interface StoredState {

@@ -4,7 +4,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  ATTR_CONTROL,
   buildRecordBatch,
+  decodeRecords,
+  readAttributes,
   readBaseOffset,
   readLastOffset,
   readMaxTimestamp,
@@ -32,6 +35,11 @@ export function logConfig(overrides: Partial<LogConfig> = {}): LogConfig {
     flushMessages: Number.MAX_SAFE_INTEGER,
     flushMs: Number.MAX_SAFE_INTEGER,
     fileDeleteDelayMs: 0,
+    cleanupPolicy: 'delete',
+    deleteRetentionMs: 86_400_000,
+    minCompactionLagMs: 0,
+    maxCompactionLagMs: Number.MAX_SAFE_INTEGER,
+    minCleanableDirtyRatio: 0.5,
     ...overrides,
   };
 }
@@ -106,7 +114,7 @@ export interface EngineFactory {
 }
 
 export const ENGINES: EngineFactory[] = [
-  { name: 'memory', disk: false, create: () => new MemoryStorage() },
+  { name: 'memory', disk: false, create: (_dir, o) => new MemoryStorage({ now: o?.now }) },
   { name: 'disk', disk: true, create: (dir, o) => new DiskStorage({ dataDir: dir, nodeId: 1, ...o }) },
   // No tail cache: every read goes to the segment files.
   { name: 'disk (uncached reads)', disk: true, create: (dir, o) => new DiskStorage({ dataDir: dir, nodeId: 1, tailCacheBytes: 0, ...o }) },
@@ -119,4 +127,39 @@ export function diskStorage(dir: string, options: Partial<DiskStorageOptions> = 
 /** Appends batches in order, awaiting all; returns the results. */
 export async function appendAll(log: PartitionLog, batches: Buffer[], leaderEpoch = 0) {
   return Promise.all(batches.map((b) => log.append(b, { leaderEpoch })));
+}
+
+export interface KeyedRecord {
+  key: string | null;
+  /** null: a tombstone. */
+  value: string | null;
+  timestamp?: number;
+}
+
+/** A batch of keyed records (timestamp 1 000 unless given), optionally idempotent/transactional. */
+export function keyedBatch(records: KeyedRecord[], o: { producerId?: bigint; producerEpoch?: number; baseSequence?: number; transactional?: boolean; compression?: number } = {}): Buffer {
+  return buildRecordBatch({
+    records: records.map((r) => ({ key: r.key, value: r.value, timestamp: r.timestamp ?? 1_000 })),
+    producerId: o.producerId,
+    producerEpoch: o.producerEpoch,
+    baseSequence: o.baseSequence,
+    transactional: o.transactional,
+    compression: o.compression,
+  });
+}
+
+export interface VisibleRecord {
+  offset: bigint;
+  key: string | null;
+  value: string | null;
+}
+
+/** Every record a consumer would see (control batches left out), reading from the log start. */
+export async function visibleRecords(log: PartitionLog): Promise<VisibleRecord[]> {
+  const out: VisibleRecord[] = [];
+  for (const b of splitBatches(await readAll(log)).batches) {
+    if (readAttributes(b.buf) & ATTR_CONTROL) continue;
+    for (const r of decodeRecords(b.buf)) out.push({ offset: r.offset, key: r.key?.toString() ?? null, value: r.value?.toString() ?? null });
+  }
+  return out;
 }

@@ -4,6 +4,7 @@
  *   <dataDir>/meta.properties                 version=1, cluster.id, node.id (Kafka's format)
  *   <dataDir>/__samsa_topics.json             the topic table, replaced atomically
  *   <dataDir>/log-start-offset-checkpoint     Kafka's checkpoint format
+ *   <dataDir>/cleaner-offset-checkpoint       first dirty offset of compacted partitions (same format)
  *   <dataDir>/.samsa_clean_shutdown           written by close(), removed by open()
  *   <dataDir>/<topic>-<partition>/partition.metadata
  *   <dataDir>/<topic>-<partition>/<20-digit base offset>.log | .index | .timeindex
@@ -19,7 +20,9 @@ import { FileHandleCache } from './file-cache.js';
 import { atomicWrite, fsyncDir, readFileOrNull, unlinkIfExists } from './fs-util.js';
 import { silentLogger, type StorageLogger } from './logger.js';
 import { loadOrCreateMetaProperties, type MetaProperties } from './meta-properties.js';
+import { DEFAULT_PRODUCER_ID_EXPIRATION_MS } from '../compaction.js';
 import {
+  CLEANER_OFFSET_CHECKPOINT_FILE,
   CLEAN_SHUTDOWN_FILE,
   DELETE_DIR_SUFFIX,
   LOG_START_OFFSET_CHECKPOINT_FILE,
@@ -47,6 +50,14 @@ export interface DiskStorageOptions {
   indexCacheBytes?: number;
   /** Wall clock in ms (tests). Default Date.now. */
   now?: () => number;
+  /** Bytes one compact() call reads before it stops at the end of a segment group. Default 64 MiB. */
+  cleanerBytesPerPass?: number;
+  /** Memory for a cleaning round's key → offset map (Kafka's log.cleaner.dedupe.buffer.size). Default 32 MiB. */
+  cleanerDedupeBufferBytes?: number;
+  /** Producers idle longer no longer pin their last batch in compacted logs (producer.id.expiration.ms). Default 1 day. */
+  producerIdExpirationMs?: number;
+  /** Tests: called at each step of a cleaning; throwing `{ simulatedCrash: true }` stops it like a kill. */
+  cleanerHook?: (stage: string) => void;
 }
 
 interface OpenState {
@@ -82,6 +93,8 @@ export class DiskStorage implements Storage {
   private readonly recovered = new Set<string>();
   private checkpoint = new Map<string, CheckpointEntry>();
   private checkpointWrites: Promise<void> = Promise.resolve();
+  private cleanerCheckpoint = new Map<string, CheckpointEntry>();
+  private cleanerCheckpointWrites: Promise<void> = Promise.resolve();
   private topicWrites: Promise<void> = Promise.resolve();
   private closed = false;
 
@@ -100,6 +113,14 @@ export class DiskStorage implements Storage {
       logStartOffsetChanged: () => this.writeLogStartCheckpoint(),
       indexesUsed: (seg) => this.indexesUsed(seg),
       segmentGone: (seg) => this.forgetIndexes(seg),
+      cleaner: {
+        bytesPerPass: options.cleanerBytesPerPass ?? 64 * 1024 * 1024,
+        dedupeBufferBytes: options.cleanerDedupeBufferBytes ?? 32 * 1024 * 1024,
+        producerIdExpirationMs: options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+      },
+      cleanerCheckpoint: (topic, partition) => this.cleanerCheckpoint.get(checkpointKey(topic, partition))?.offset,
+      cleanerCheckpointChanged: (topic, partition, offset) => this.writeCleanerCheckpoint(topic, partition, offset),
+      cleanerHook: options.cleanerHook,
     };
   }
 
@@ -146,6 +167,11 @@ export class DiskStorage implements Storage {
       this.checkpoint = await readCheckpoint(join(this.dataDir, LOG_START_OFFSET_CHECKPOINT_FILE));
     } catch (e) {
       this.logger.warn({ err: e }, 'ignoring an unreadable log-start-offset checkpoint');
+    }
+    try {
+      this.cleanerCheckpoint = await readCheckpoint(join(this.dataDir, CLEANER_OFFSET_CHECKPOINT_FILE));
+    } catch (e) {
+      this.logger.warn({ err: e }, 'ignoring an unreadable cleaner-offset checkpoint: compacted logs are cleaned from their start');
     }
     return { meta, clean };
   }
@@ -201,6 +227,7 @@ export class DiskStorage implements Storage {
       }
     }
     const ck = checkpointKey(topic.name, partition);
+    if (!existed && this.cleanerCheckpoint.delete(ck)) await this.writeCleanerCheckpoint();
     const loaded = await loadPartition({
       dir,
       clean: clean || !existed,
@@ -255,6 +282,14 @@ export class DiskStorage implements Storage {
       }
     }
     if (changed) await this.writeLogStartCheckpoint();
+    let cleanerChanged = false;
+    for (const [key, e] of [...this.cleanerCheckpoint]) {
+      if (e.topic === topic.name) {
+        this.cleanerCheckpoint.delete(key);
+        cleanerChanged = true;
+      }
+    }
+    if (cleanerChanged) await this.writeCleanerCheckpoint();
   }
 
   async flush(): Promise<void> {
@@ -333,6 +368,16 @@ export class DiskStorage implements Storage {
       await writeCheckpoint(join(this.dataDir, LOG_START_OFFSET_CHECKPOINT_FILE), this.checkpoint.values());
     });
     this.checkpointWrites = write.catch(() => undefined);
+    return write;
+  }
+
+  /** Sets (when given) one partition's first dirty offset and rewrites cleaner-offset-checkpoint. */
+  private writeCleanerCheckpoint(topic?: string, partition?: number, offset?: bigint): Promise<void> {
+    if (topic !== undefined && partition !== undefined && offset !== undefined) {
+      this.cleanerCheckpoint.set(checkpointKey(topic, partition), { topic, partition, offset });
+    }
+    const write = this.cleanerCheckpointWrites.then(() => writeCheckpoint(join(this.dataDir, CLEANER_OFFSET_CHECKPOINT_FILE), this.cleanerCheckpoint.values()));
+    this.cleanerCheckpointWrites = write.catch(() => undefined);
     return write;
   }
 

@@ -10,11 +10,17 @@ export const TIME_INDEX_SUFFIX = '.timeindex';
 export const DELETED_SUFFIX = '.deleted';
 /** Temporary file of an atomic write. */
 export const TEMP_SUFFIX = '.tmp';
+/** A segment the cleaner is writing (Kafka's CleanedFileSuffix): removed by recovery. */
+export const CLEANED_SUFFIX = '.cleaned';
+/** A cleaned segment ready to replace others (Kafka's SwapFileSuffix): recovery completes the swap. */
+export const SWAP_SUFFIX = '.swap';
 
 export const META_PROPERTIES_FILE = 'meta.properties';
 export const TOPICS_FILE = '__samsa_topics.json';
 export const CLEAN_SHUTDOWN_FILE = '.samsa_clean_shutdown';
 export const LOG_START_OFFSET_CHECKPOINT_FILE = 'log-start-offset-checkpoint';
+/** The first dirty offset of every compacted partition (Kafka's cleaner-offset-checkpoint). */
+export const CLEANER_OFFSET_CHECKPOINT_FILE = 'cleaner-offset-checkpoint';
 export const PARTITION_METADATA_FILE = 'partition.metadata';
 
 /** Suffix of a partition directory renamed away before its removal (Kafka: `-delete`). */

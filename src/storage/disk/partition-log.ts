@@ -11,6 +11,10 @@
  *
  * Reads never wait for that queue: recent batches come from the tail cache, older ones from the
  * segment files (offset index lookup, then one positioned read, rarely two).
+ *
+ * Compaction (cleaner.ts) reads inactive segments and writes cleaned ones outside the queue; only
+ * the swap of cleaned segments for the originals runs on it. A read that meets a segment replaced
+ * meanwhile starts again on the current segments, so it returns whole batches of one version.
  */
 import { promises as fsp } from 'node:fs';
 import {
@@ -26,12 +30,25 @@ import {
   setPartitionLeaderEpoch,
 } from '../../../protocol/records/index.js';
 import { BatchArena, type ArenaEntry } from '../batch-arena.js';
-import type { AppendOptions, AppendResult, LogConfig, PartitionLog, ReadOptions, ReadResult } from '../storage.js';
+import { ProducerSummary } from '../compaction.js';
+import {
+  OffsetOutOfRangeError,
+  PolicyViolationError,
+  policyDeletes,
+  type AppendOptions,
+  type AppendResult,
+  type CompactionResult,
+  type LogConfig,
+  type PartitionLog,
+  type ReadOptions,
+  type ReadResult,
+} from '../storage.js';
+import { isSimulatedCrash, LogCleaner, type CleanerOptions } from './cleaner.js';
 import type { FileHandleCache } from './file-cache.js';
 import { fsyncDir, isNotFound, readAt, writeAllAt } from './fs-util.js';
 import { INT32_MAX } from './index-buffer.js';
 import type { StorageLogger } from './logger.js';
-import { DELETED_SUFFIX } from './names.js';
+import { CLEANED_SUFFIX, DELETED_SUFFIX, SWAP_SUFFIX } from './names.js';
 import { loadSegmentIndexes } from './recovery.js';
 import { scanBatches } from './scan.js';
 import { Segment } from './segment.js';
@@ -49,6 +66,13 @@ export interface PartitionServices {
   indexesUsed(seg: Segment): void;
   /** A segment left the log: forget its indexes. */
   segmentGone(seg: Segment): void;
+  readonly cleaner: CleanerOptions;
+  /** The partition's entry in cleaner-offset-checkpoint. */
+  cleanerCheckpoint(topic: string, partition: number): bigint | undefined;
+  /** Persists a new first dirty offset in cleaner-offset-checkpoint. */
+  cleanerCheckpointChanged(topic: string, partition: number, offset: bigint): Promise<void>;
+  /** Tests: called at each step of a cleaning where a crash can be simulated (by throwing). */
+  cleanerHook?(stage: string): void;
 }
 
 export class PartitionFailedError extends Error {
@@ -89,6 +113,9 @@ const EMPTY = Buffer.alloc(0);
 const EMPTY_READ: ReadResult = Object.freeze({ records: EMPTY }) as ReadResult;
 /** Bytes read past maxBytes so that the batch an index entry points at and the wanted one share one read. */
 const READ_SLACK = 4096;
+/** Thrown inside a read that met a replaced segment: the read starts again. */
+const RETRY = Symbol('retry read');
+const MAX_READ_ATTEMPTS = 20;
 
 export class DiskPartitionLog implements PartitionLog {
   private readonly arena = new BatchArena();
@@ -109,6 +136,11 @@ export class DiskPartitionLog implements PartitionLog {
   private readonly pendingDeletes = new Map<NodeJS.Timeout, () => Promise<void>>();
   private failure: Error | null = null;
   private closing = false;
+  private readonly cleaner: LogCleaner;
+  /** The compact() call in progress. */
+  private cleaning: Promise<CompactionResult | null> | null = null;
+  /** Producer summaries of this run's appends to segments whose earlier content is not summarised. */
+  private readonly lateSummaries = new WeakMap<Segment, ProducerSummary>();
   readonly stats: PartitionStats = { logWrites: 0, indexWrites: 0, syncs: 0, rolls: 0, cacheReads: 0, fileReads: 0 };
 
   constructor(
@@ -126,6 +158,34 @@ export class DiskPartitionLog implements PartitionLog {
     this.hw = active.nextOffset;
     this.startOffset = logStartOffset;
     this.bytes = segments.reduce((n, s) => n + s.size, 0);
+    const self = this; // for the getters below
+    this.cleaner = new LogCleaner(
+      {
+        name: this.name,
+        dir,
+        get logStartOffset() {
+          return self.startOffset;
+        },
+        get logEndOffset() {
+          return self.nextOffset;
+        },
+        get highWatermark() {
+          return self.hw;
+        },
+        get config() {
+          return self.config;
+        },
+        logger: services.logger,
+        currentSegments: () => this.segments,
+        stopping: () => this.closing || this.failure !== null,
+        lateSummary: (seg) => this.lateSummaries.get(seg) ?? null,
+        replaceSegments: (group, cleaned) => this.replaceSegments(group, cleaned),
+        readCheckpoint: () => services.cleanerCheckpoint(topic, partition),
+        writeCheckpoint: (offset) => services.cleanerCheckpointChanged(topic, partition, offset),
+        hook: (stage) => services.cleanerHook?.(stage),
+      },
+      services.cleaner,
+    );
   }
 
   get logStartOffset(): bigint {
@@ -158,7 +218,7 @@ export class DiskPartitionLog implements PartitionLog {
     return this.segments[this.segments.length - 1]!;
   }
 
-  private get name(): string {
+  get name(): string {
     return `${this.topic}-${this.partition}`;
   }
 
@@ -288,13 +348,21 @@ export class DiskPartitionLog implements PartitionLog {
     await writeAllAt(seg.logFh!, iov, position);
     this.stats.logWrites++;
     this.unsynced = true;
+    const summary = seg.summary ?? this.lateSummary(seg);
     for (const e of group) {
+      summary.add(e.block.subarray(e.pos, e.pos + e.size));
       seg.appendedBatch({ position, size: e.size, baseOffset: e.baseOffset, lastOffset: e.lastOffset, maxTimestamp: e.maxTimestamp }, this.config.indexIntervalBytes);
       position += e.size;
       this.bytes += e.size;
       this.unflushedMessages += Number(e.lastOffset - e.baseOffset) + 1;
     }
     this.stats.indexWrites += await seg.persistIndexes();
+  }
+
+  private lateSummary(seg: Segment): ProducerSummary {
+    let s = this.lateSummaries.get(seg);
+    if (!s) this.lateSummaries.set(seg, (s = new ProducerSummary()));
+    return s;
   }
 
   /**
@@ -313,6 +381,7 @@ export class DiskPartitionLog implements PartitionLog {
     this.services.indexesUsed(old);
     const seg = new Segment(this.dir, baseOffset, this.services.now());
     seg.resetDerivedState(0, 0);
+    seg.summary = new ProducerSummary();
     await seg.openWriter();
     // Files of an earlier, unreadable incarnation at this offset would be wrong: start empty.
     for (const fh of [seg.logFh!, seg.indexFh!, seg.timeIndexFh!]) await fh.truncate(0);
@@ -381,6 +450,29 @@ export class DiskPartitionLog implements PartitionLog {
   // ---------------------------------------------------------------- read
 
   async read(offset: bigint, maxBytes: number, options: ReadOptions): Promise<ReadResult> {
+    // Below the log start offset (retention, DeleteRecords) nothing is served: read from the start.
+    const from = offset < this.startOffset ? this.startOffset : offset;
+    return this.retrying(() => this.readOnce(from, maxBytes, options));
+  }
+
+  /** Runs a read again while it meets segments replaced by the cleaner under it. */
+  private async retrying<T>(op: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await op();
+      } catch (e) {
+        if (e !== RETRY) throw e;
+        if (attempt >= MAX_READ_ATTEMPTS) throw new Error(`partition ${this.name}: segments kept changing under a read`);
+      }
+    }
+  }
+
+  /** Whether an error of a segment read means "the segment was swapped: read again". */
+  private static mustRetry(seg: Segment, e: unknown): boolean {
+    return e === RETRY || seg.replaced || (isNotFound(e) && !seg.deleted);
+  }
+
+  private async readOnce(offset: bigint, maxBytes: number, options: ReadOptions): Promise<ReadResult> {
     const hw = this.hw;
     if (offset >= hw) return EMPTY_READ;
     const maxOffset = options.maxOffset < hw ? options.maxOffset : hw;
@@ -398,6 +490,7 @@ export class DiskPartitionLog implements PartitionLog {
       try {
         out = await this.readSegment(seg, offset, budget, maxOffset, options.minOneBatch);
       } catch (e) {
+        if (DiskPartitionLog.mustRetry(seg, e)) throw RETRY;
         // The segment went away under us (retention): the caller sees the new logStartOffset.
         if (isNotFound(e) || seg.deleted) return EMPTY_READ;
         throw e;
@@ -429,6 +522,8 @@ export class DiskPartitionLog implements PartitionLog {
     if (start >= end) return null;
     const lease = await this.services.files.acquire(seg.logPath);
     try {
+      // Replaced after its indexes were read: this descriptor may be the cleaned file's.
+      if (seg.replaced) throw RETRY;
       const fh = lease.fh;
       const chunk = (at: number): number => Math.min(end - at, Math.max(maxBytes, BATCH_HEADER_SIZE) + this.config.indexIntervalBytes + READ_SLACK);
       let buf = await readAt(fh, chunk(start), start);
@@ -474,7 +569,11 @@ export class DiskPartitionLog implements PartitionLog {
     }
   }
 
-  async findBatchByTimestamp(timestamp: bigint): Promise<Buffer | null> {
+  findBatchByTimestamp(timestamp: bigint): Promise<Buffer | null> {
+    return this.retrying(() => this.findBatchByTimestampOnce(timestamp));
+  }
+
+  private async findBatchByTimestampOnce(timestamp: bigint): Promise<Buffer | null> {
     for (const seg of this.segments) {
       if (seg.size === 0 || seg.maxTimestamp < timestamp) continue;
       try {
@@ -483,6 +582,7 @@ export class DiskPartitionLog implements PartitionLog {
         const from = seg.offsetIndex!.lookup(entry.offset).position;
         return await this.findInSegment(seg, from, (ts) => ts >= timestamp);
       } catch (e) {
+        if (DiskPartitionLog.mustRetry(seg, e)) throw RETRY;
         if (isNotFound(e) || seg.deleted) continue;
         throw e;
       }
@@ -490,7 +590,11 @@ export class DiskPartitionLog implements PartitionLog {
     return null;
   }
 
-  async findMaxTimestampBatch(): Promise<Buffer | null> {
+  findMaxTimestampBatch(): Promise<Buffer | null> {
+    return this.retrying(() => this.findMaxTimestampBatchOnce());
+  }
+
+  private async findMaxTimestampBatchOnce(): Promise<Buffer | null> {
     let best: Segment | null = null;
     for (const seg of this.segments) {
       if (seg.size > 0 && (best === null || seg.maxTimestamp > best.maxTimestamp)) best = seg;
@@ -504,6 +608,7 @@ export class DiskPartitionLog implements PartitionLog {
       if (max >= 0n) from = seg.maxTimestampPosition >= 0 ? seg.maxTimestampPosition : seg.offsetIndex!.lookup(seg.maxTimestampOffset).position;
       return await this.findInSegment(seg, from, (ts) => ts >= max);
     } catch (e) {
+      if (DiskPartitionLog.mustRetry(seg, e)) throw RETRY;
       if (isNotFound(e) || seg.deleted) return null;
       throw e;
     }
@@ -513,6 +618,7 @@ export class DiskPartitionLog implements PartitionLog {
   private async findInSegment(seg: Segment, from: number, match: (maxTimestamp: bigint) => boolean): Promise<Buffer | null> {
     const lease = await this.services.files.acquire(seg.logPath);
     try {
+      if (seg.replaced) throw RETRY;
       let found: { position: number; size: number } | null = null;
       const hw = this.hw;
       await scanBatches(
@@ -544,6 +650,7 @@ export class DiskPartitionLog implements PartitionLog {
   }
 
   setConfig(config: LogConfig): void {
+    if (config.cleanupPolicy !== this.config.cleanupPolicy) this.cleaner.reset();
     this.config = config;
   }
 
@@ -554,9 +661,10 @@ export class DiskPartitionLog implements PartitionLog {
   }
 
   /**
-   * Kafka's deleteOldSegments: from the oldest, whole segments whose largest timestamp is older
-   * than retention.ms, then while the log stays at or above retention.bytes without them. The
-   * active segment goes too when everything expired (a new empty segment is rolled first); an
+   * Kafka's deleteOldSegments: segments wholly below the log start offset (DeleteRecords); then,
+   * when cleanup.policy includes 'delete', from the oldest, whole segments whose largest timestamp
+   * is older than retention.ms, then while the log stays at or above retention.bytes without them.
+   * The active segment goes too when everything expired (a new empty segment is rolled first); an
    * empty active segment never does.
    */
   private async deleteExpired(now: number): Promise<number> {
@@ -565,6 +673,8 @@ export class DiskPartitionLog implements PartitionLog {
     const segs = this.segments;
     let n = 0;
     const deletable = (seg: Segment, i: number): boolean => !(i === segs.length - 1 && seg.size === 0);
+    while (n + 1 < segs.length && segs[n + 1]!.baseOffset <= this.startOffset) n++;
+    if (!policyDeletes(cfg.cleanupPolicy)) return this.deleteFront(n);
     if (cfg.retentionMs >= 0) {
       while (n < segs.length && deletable(segs[n]!, n) && now - segs[n]!.largestTimestamp() > cfg.retentionMs) n++;
     }
@@ -576,9 +686,14 @@ export class DiskPartitionLog implements PartitionLog {
         n++;
       }
     }
+    return this.deleteFront(n);
+  }
+
+  /** Deletes the first n segments (all of them: after rolling an empty one); moves the log start. */
+  private async deleteFront(n: number): Promise<number> {
     if (n === 0) return 0;
     try {
-      if (n === segs.length) await this.roll(this.active.nextOffset);
+      if (n === this.segments.length) await this.roll(this.active.nextOffset);
     } catch (e) {
       this.fail(e);
       return 0;
@@ -591,7 +706,7 @@ export class DiskPartitionLog implements PartitionLog {
       await this.deleteSegment(seg);
     }
     this.bytes -= freed;
-    this.startOffset = this.segments[0]!.baseOffset;
+    if (this.segments[0]!.baseOffset > this.startOffset) this.startOffset = this.segments[0]!.baseOffset;
     const keep = this.arena.search(this.startOffset);
     if (keep > 0) this.arena.dropFront(keep);
     this.services.logger.info({ partition: this.name, segments: gone.length, bytes: freed, logStartOffset: String(this.startOffset) }, 'retention deleted segments');
@@ -601,6 +716,111 @@ export class DiskPartitionLog implements PartitionLog {
       this.services.logger.error({ partition: this.name, err: e }, 'could not write the log start offset checkpoint');
     }
     return freed;
+  }
+
+  // ---------------------------------------------------------------- DeleteRecords
+
+  deleteRecordsBefore(offset: bigint): Promise<bigint> {
+    return this.enqueue(async () => {
+      if (this.failure) throw this.failure;
+      if (this.closing) throw new PartitionFailedError(`partition ${this.name} is closed`);
+      if (!policyDeletes(this.config.cleanupPolicy)) {
+        throw new PolicyViolationError(`Records of partition ${this.name} can not be deleted due to the configured policy`);
+      }
+      const target = offset === -1n ? this.hw : offset;
+      if (target < 0n) throw new OffsetOutOfRangeError(`The offset ${offset} for partition ${this.name} is not valid`);
+      if (target > this.hw) {
+        throw new OffsetOutOfRangeError(`Cannot increment the log start offset to ${target} of partition ${this.name} since it is larger than the high watermark ${this.hw}`);
+      }
+      if (target <= this.startOffset) return this.startOffset;
+      this.startOffset = target;
+      const keep = this.arena.search(target);
+      if (keep > 0) this.arena.dropFront(keep);
+      this.services.logger.info({ partition: this.name, logStartOffset: String(target) }, 'log start offset moved by DeleteRecords');
+      let n = 0;
+      while (n + 1 < this.segments.length && this.segments[n + 1]!.baseOffset <= target) n++;
+      if (n > 0) await this.deleteFront(n);
+      else await this.services.logStartOffsetChanged();
+      return this.startOffset;
+    });
+  }
+
+  // ---------------------------------------------------------------- compaction
+
+  compact(now: number): Promise<CompactionResult | null> {
+    if (this.failure || this.closing) return Promise.resolve(null);
+    const previous = this.cleaning ?? Promise.resolve(null);
+    const run = previous
+      .catch(() => null)
+      .then(() => (this.failure || this.closing ? null : this.cleaner.run(now)));
+    this.cleaning = run;
+    void run.catch(() => undefined).finally(() => {
+      if (this.cleaning === run) this.cleaning = null;
+    });
+    return run;
+  }
+
+  /**
+   * Kafka's replaceSegments, on the I/O queue: the cleaned segment's files go from `.cleaned` to
+   * `.swap` (from then on recovery completes the swap), the segment list changes in memory, the
+   * replaced segments are deleted (renamed `.deleted`, except the one whose name the cleaned
+   * segment takes), and the `.swap` files take their final names. Returns false, changing nothing,
+   * when the group is no longer in the log as it was.
+   */
+  private replaceSegments(group: Segment[], cleaned: Segment): Promise<boolean> {
+    return this.enqueue(async () => {
+      if (this.failure || this.closing) return false;
+      const at = this.segments.indexOf(group[0]!);
+      if (at < 0 || group.some((s, i) => this.segments[at + i] !== s || s.deleted) || at + group.length >= this.segments.length) return false;
+      const hook = (stage: string): void => this.services.cleanerHook?.(stage);
+      // 1. .cleaned → .swap, indexes first: a .log.swap means a complete cleaned segment.
+      const renameAll = async (fromSuffix: string, toSuffix: string, stage: string): Promise<void> => {
+        const from = cleaned.pathsWith(fromSuffix);
+        const to = cleaned.pathsWith(toSuffix);
+        for (const i of [2, 1, 0]) {
+          await fsp.rename(from[i]!, to[i]!);
+          hook(`${stage}:${i === 0 ? 'log' : i === 1 ? 'index' : 'timeindex'}`);
+        }
+        await fsyncDir(this.dir);
+      };
+      await renameAll(CLEANED_SUFFIX, SWAP_SUFFIX, 'swap');
+      cleaned.fileSuffix = SWAP_SUFFIX;
+      // 2. In memory: readers of the old segments start again on the new list.
+      cleaned.pinned = true;
+      for (const old of group) {
+        old.replaced = true;
+        old.deleted = true;
+        this.services.segmentGone(old);
+        for (const p of old.paths) this.services.files.invalidate(p);
+      }
+      this.segments = [...this.segments.slice(0, at), cleaned, ...this.segments.slice(at + group.length)];
+      const before = group.reduce((n, s) => n + s.size, 0);
+      this.bytes += cleaned.size - before;
+      // The tail cache may hold batches of the segments just cleaned: keep only the active segment's.
+      const stale = this.arena.search(this.active.baseOffset);
+      if (stale > 0) this.arena.dropFront(stale);
+      await Promise.allSettled(group.map((s) => s.indexLoad));
+      hook('in-memory');
+      // 3. The replaced segments go, except the one at the cleaned segment's base (renamed over below).
+      for (const old of group) if (old.baseOffset !== cleaned.baseOffset) await this.deleteSegment(old);
+      hook('old-deleted');
+      // 4. .swap → final names, the log last.
+      const finals = cleaned.pathsWith('');
+      await renameAll(SWAP_SUFFIX, '', 'final');
+      for (const p of [...finals, ...cleaned.pathsWith(SWAP_SUFFIX)]) this.services.files.invalidate(p);
+      cleaned.fileSuffix = '';
+      cleaned.pinned = false;
+      this.services.indexesUsed(cleaned);
+      this.services.logger.info(
+        { partition: this.name, segments: group.map((s) => String(s.baseOffset)), bytesBefore: before, bytesAfter: cleaned.size },
+        'swapped in a cleaned segment',
+      );
+      return true;
+    }).catch((e: unknown) => {
+      if (isSimulatedCrash(e)) throw e;
+      this.fail(e);
+      throw e;
+    });
   }
 
   /** Renames the segment's files to `.deleted` and unlinks them after file.delete.delay.ms. */
@@ -657,8 +877,9 @@ export class DiskPartitionLog implements PartitionLog {
    * Waits for every queued write, seals and fsyncs the active segment, closes descriptors and
    * finishes delayed deletions. Returns whether the log is consistent on disk (no failure).
    */
-  close(): Promise<boolean> {
+  async close(): Promise<boolean> {
     this.closing = true;
+    await this.cleaning?.catch(() => undefined);
     return this.enqueue(async () => {
       this.clearFlushTimer();
       for (const [timer, unlink] of this.pendingDeletes) {
@@ -686,6 +907,7 @@ export class DiskPartitionLog implements PartitionLog {
   /** Tests: drop descriptors and timers like a killed process, without flushing or sealing anything. */
   async abandon(): Promise<void> {
     this.closing = true;
+    await this.cleaning?.catch(() => undefined);
     await this.queue;
     this.clearFlushTimer();
     for (const timer of this.pendingDeletes.keys()) clearTimeout(timer);

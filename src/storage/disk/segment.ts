@@ -11,13 +11,18 @@ import { join } from 'node:path';
 import { OPEN_RW_CREATE } from './fs-util.js';
 import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName, TIME_INDEX_SUFFIX } from './names.js';
 import { OffsetIndex } from './offset-index.js';
+import type { ProducerSummary } from '../compaction.js';
 import type { BatchInfo } from './scan.js';
 import { NO_TIMESTAMP, TimeIndex } from './time-index.js';
 
 export class Segment {
-  readonly logPath: string;
-  readonly indexPath: string;
-  readonly timeIndexPath: string;
+  /** `<dir>/<20-digit base offset>`: the file names without their suffixes. */
+  private readonly stem: string;
+  /**
+   * Appended to every file name: '' normally; '.cleaned' / '.swap' while the cleaner swaps this
+   * segment in (Kafka's suffixes), so reads always open the files this object describes.
+   */
+  fileSuffix = '';
 
   /** Bytes of complete, written batches. */
   size = 0;
@@ -46,21 +51,47 @@ export class Segment {
   indexFh: FileHandle | null = null;
   timeIndexFh: FileHandle | null = null;
 
-  /** Set once the segment left the log (retention, topic deletion). */
+  /** Set once the segment left the log (retention, topic deletion, replaced by a cleaned one). */
   deleted = false;
+  /** Set when a cleaned segment took its place: its readers retry on the current segments. */
+  replaced = false;
+  /** Indexes must stay loaded (a cleaned segment while its files are being renamed). */
+  pinned = false;
+  /**
+   * Producers' last batches and transaction markers in this segment, once known (the cleaner
+   * scans segments of earlier runs once; appends and cleaning keep it up to date).
+   */
+  summary: ProducerSummary | null = null;
+  /** Max timestamp of the first batch read back from the file (max.compaction.lag.ms). */
+  firstBatchTimestampLoaded = false;
 
   constructor(
     readonly dir: string,
     readonly baseOffset: bigint,
     now: number,
   ) {
-    this.logPath = join(dir, segmentFileName(baseOffset, LOG_SUFFIX));
-    this.indexPath = join(dir, segmentFileName(baseOffset, INDEX_SUFFIX));
-    this.timeIndexPath = join(dir, segmentFileName(baseOffset, TIME_INDEX_SUFFIX));
+    this.stem = join(dir, segmentFileName(baseOffset, ''));
     this.nextOffset = baseOffset;
     this.maxTimestampOffset = baseOffset;
     this.created = now;
     this.mtimeMs = now;
+  }
+
+  get logPath(): string {
+    return this.stem + LOG_SUFFIX + this.fileSuffix;
+  }
+
+  get indexPath(): string {
+    return this.stem + INDEX_SUFFIX + this.fileSuffix;
+  }
+
+  get timeIndexPath(): string {
+    return this.stem + TIME_INDEX_SUFFIX + this.fileSuffix;
+  }
+
+  /** The three files under the given suffix. */
+  pathsWith(suffix: string): string[] {
+    return [this.stem + LOG_SUFFIX + suffix, this.stem + INDEX_SUFFIX + suffix, this.stem + TIME_INDEX_SUFFIX + suffix];
   }
 
   get paths(): string[] {
@@ -157,7 +188,7 @@ export class Segment {
 
   /** Drops loaded indexes of an inactive segment (they are reloaded on demand). */
   unloadIndexes(): void {
-    if (this.writable) return;
+    if (this.writable || this.pinned) return;
     this.offsetIndex = null;
     this.timeIndex = null;
   }

@@ -1,28 +1,132 @@
 /**
  * The memory engine: every partition is a BatchArena. For tests and embedding; nothing survives
  * the process. Offsets, retention and reads behave as on disk, at batch rather than segment grain.
+ *
+ * Compaction must look the same as on disk, so the log is also cut into virtual segments by the
+ * disk engine's roll rules (segment.bytes, segment.ms, int32 offsets): the cleaner (compaction.ts)
+ * then decides and cleans exactly as the disk engine does, rebuilding the arena with the result.
  */
 import { randomUuid } from '../../../protocol/primitives/uuid.js';
 import {
   readLastOffsetDelta,
+  readMaxTimestamp,
   setBaseOffset,
   setLogAppendTime,
   setPartitionLeaderEpoch,
 } from '../../../protocol/records/index.js';
-import { BatchArena } from '../batch-arena.js';
-import type { AppendOptions, AppendResult, LogConfig, PartitionLog, ReadOptions, ReadResult, Storage, StoredState, TopicRecord } from '../storage.js';
+import { BatchArena, type ArenaEntry } from '../batch-arena.js';
+import {
+  cleanBatch,
+  DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+  groupSegmentsBySize,
+  mapBatch,
+  OffsetMap,
+  planCleaning,
+  ProducerSummary,
+  producerStateKeeper,
+  segmentsIn,
+  TxnIndex,
+  TxnTracker,
+  type CleanContext,
+} from '../compaction.js';
+import {
+  OffsetOutOfRangeError,
+  PolicyViolationError,
+  policyDeletes,
+  type AppendOptions,
+  type AppendResult,
+  type CompactionResult,
+  type LogConfig,
+  type PartitionLog,
+  type ReadOptions,
+  type ReadResult,
+  type Storage,
+  type StoredState,
+  type TopicRecord,
+} from '../storage.js';
+
+export interface MemoryStorageOptions {
+  /** Wall clock in ms (tests). Default Date.now. */
+  now?: () => number;
+  /** Memory for a cleaning round's key → offset map. Default 32 MiB. */
+  cleanerDedupeBufferBytes?: number;
+  /** Producers idle longer no longer pin their last batch in compacted logs. Default 1 day. */
+  producerIdExpirationMs?: number;
+}
+
+/** A segment as the disk engine would have cut it: metadata only, the batches are in the arena. */
+interface VirtualSegment {
+  baseOffset: bigint;
+  bytes: number;
+  /** Max timestamp of the first batch. */
+  firstBatchTimestamp: bigint | null;
+  maxTimestamp: bigint;
+  created: number;
+}
+
+const INT32_MAX = 0x7fffffffn;
 
 export class MemoryPartitionLog implements PartitionLog {
   private readonly arena = new BatchArena();
   private nextOffset = 0n;
   private startOffset = 0n;
   private readonly listeners = new Set<() => void>();
+  private segments: VirtualSegment[];
+  private cleanerCheckpoint: bigint | undefined;
+  private cleaning: Promise<CompactionResult | null> = Promise.resolve(null);
+  private readonly now: () => number;
 
   constructor(
     readonly topic: string,
     readonly partition: number,
     private config: LogConfig,
-  ) {}
+    private readonly options: MemoryStorageOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.segments = [this.newSegment(0n)];
+  }
+
+  private newSegment(baseOffset: bigint): VirtualSegment {
+    return { baseOffset, bytes: 0, firstBatchTimestamp: null, maxTimestamp: -1n, created: this.now() };
+  }
+
+  private get active(): VirtualSegment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  /** The disk engine's shouldRoll for one batch. */
+  private shouldRoll(seg: VirtualSegment, e: ArenaEntry): boolean {
+    if (seg.bytes === 0) return false;
+    if (seg.bytes + e.size > this.config.segmentBytes) return true;
+    if (e.lastOffset - seg.baseOffset > INT32_MAX) return true;
+    const first = seg.firstBatchTimestamp;
+    const waited = first !== null && first >= 0n ? e.maxTimestamp - first : BigInt(this.now() - seg.created);
+    return waited > BigInt(this.config.segmentMs);
+  }
+
+  private account(seg: VirtualSegment, e: ArenaEntry): void {
+    if (seg.bytes === 0) seg.firstBatchTimestamp = e.maxTimestamp;
+    if (e.maxTimestamp > seg.maxTimestamp) seg.maxTimestamp = e.maxTimestamp;
+    seg.bytes += e.size;
+  }
+
+  /** After batches left the front: drop the segments wholly before the first batch, recount the first. */
+  private trimSegments(): void {
+    const first = this.arena.first;
+    const start = first ? first.baseOffset : this.nextOffset;
+    while (this.segments.length > 1 && this.segments[1]!.baseOffset <= start) this.segments.shift();
+    const seg = this.segments[0]!;
+    const end = this.segments[1]?.baseOffset ?? this.nextOffset;
+    seg.bytes = 0;
+    seg.maxTimestamp = -1n;
+    seg.firstBatchTimestamp = null;
+    for (let i = 0; i < this.arena.count; i++) {
+      const e = this.arena.at(i);
+      if (e.baseOffset >= end) break;
+      this.account(seg, e);
+    }
+    if (this.segments.length === 1 && seg.bytes === 0 && seg.baseOffset < start) this.segments[0] = this.newSegment(start);
+  }
 
   get logStartOffset(): bigint {
     return this.startOffset;
@@ -47,7 +151,9 @@ export class MemoryPartitionLog implements PartitionLog {
     if (options.logAppendTime !== undefined) setLogAppendTime(batch, options.logAppendTime);
     const lastOffset = baseOffset + BigInt(readLastOffsetDelta(batch));
     this.nextOffset = lastOffset + 1n;
-    this.arena.add(batch);
+    const entry = this.arena.add(batch);
+    if (this.shouldRoll(this.active, entry)) this.segments.push(this.newSegment(baseOffset));
+    this.account(this.active, entry);
     queueMicrotask(() => this.notify());
     return Promise.resolve({ baseOffset, lastOffset, logStartOffset: this.startOffset });
   }
@@ -57,7 +163,7 @@ export class MemoryPartitionLog implements PartitionLog {
   }
 
   read(offset: bigint, maxBytes: number, options: ReadOptions): Promise<ReadResult> {
-    const i = this.arena.search(offset);
+    const i = this.arena.search(offset < this.startOffset ? this.startOffset : offset);
     return Promise.resolve({ records: this.arena.slice(i, maxBytes, options.maxOffset, options.minOneBatch) });
   }
 
@@ -88,7 +194,14 @@ export class MemoryPartitionLog implements PartitionLog {
 
   enforceRetention(now: number): Promise<number> {
     const before = this.arena.bytes;
-    let drop = 0;
+    let drop = this.arena.search(this.startOffset);
+    if (!policyDeletes(this.config.cleanupPolicy)) {
+      if (drop > 0) {
+        this.arena.dropFront(drop);
+        this.trimSegments();
+      }
+      return Promise.resolve(before - this.arena.bytes);
+    }
     if (this.config.retentionMs >= 0) {
       const horizon = BigInt(now - this.config.retentionMs);
       while (drop < this.arena.count && this.arena.at(drop).maxTimestamp < horizon) drop++;
@@ -103,9 +216,139 @@ export class MemoryPartitionLog implements PartitionLog {
     }
     if (drop > 0) {
       this.arena.dropFront(drop);
-      this.startOffset = this.arena.first?.baseOffset ?? this.nextOffset;
+      const first = this.arena.first?.baseOffset ?? this.nextOffset;
+      if (first > this.startOffset) this.startOffset = first;
+      this.trimSegments();
     }
     return Promise.resolve(before - this.arena.bytes);
+  }
+
+  deleteRecordsBefore(offset: bigint): Promise<bigint> {
+    if (!policyDeletes(this.config.cleanupPolicy)) {
+      return Promise.reject(new PolicyViolationError(`Records of partition ${this.topic}-${this.partition} can not be deleted due to the configured policy`));
+    }
+    const target = offset === -1n ? this.highWatermark : offset;
+    if (target < 0n || target > this.highWatermark) {
+      return Promise.reject(new OffsetOutOfRangeError(`Cannot increment the log start offset to ${target} of partition ${this.topic}-${this.partition} since it is larger than the high watermark ${this.highWatermark}`));
+    }
+    if (target > this.startOffset) {
+      this.startOffset = target;
+      const drop = this.arena.search(target);
+      if (drop > 0) {
+        this.arena.dropFront(drop);
+        this.trimSegments();
+      }
+    }
+    return Promise.resolve(this.startOffset);
+  }
+
+  /** One whole cleaning round (the disk engine's, over the arena and the virtual segments). */
+  compact(now: number): Promise<CompactionResult | null> {
+    const run = this.cleaning.catch(() => null).then(() => this.compactOnce(now));
+    this.cleaning = run;
+    return run;
+  }
+
+  private async compactOnce(now: number): Promise<CompactionResult | null> {
+    const cfg = this.config;
+    const startBefore = this.startOffset;
+    if (cfg.cleanupPolicy === 'delete') return null;
+    const segs = this.segments;
+    const entriesOf = (from: bigint, to: bigint): ArenaEntry[] => {
+      const out: ArenaEntry[] = [];
+      for (let i = this.arena.search(from); i < this.arena.count; i++) {
+        const e = this.arena.at(i);
+        if (e.baseOffset >= to) break;
+        if (e.baseOffset >= from) out.push(e);
+      }
+      return out;
+    };
+    const plan = planCleaning({
+      segments: segs.map((s) => ({ baseOffset: s.baseOffset, size: s.bytes, largestTimestamp: s.maxTimestamp >= 0n ? Number(s.maxTimestamp) : s.created, firstBatchTimestamp: s.firstBatchTimestamp })),
+      logStartOffset: this.startOffset,
+      logEndOffset: this.nextOffset,
+      lastStableOffset: this.highWatermark,
+      checkpoint: this.cleanerCheckpoint,
+      now,
+      minCompactionLagMs: cfg.minCompactionLagMs,
+      maxCompactionLagMs: cfg.maxCompactionLagMs,
+      minCleanableDirtyRatio: cfg.minCleanableDirtyRatio,
+    });
+    if (plan.checkpointReset) this.cleanerCheckpoint = plan.firstDirtyOffset;
+    if (!plan.due) return null;
+    const segEnd = (i: number): bigint => segs[i + 1]?.baseOffset ?? this.nextOffset;
+    const whole = new ProducerSummary();
+    for (let i = 0; i < this.arena.count; i++) whole.add(this.arena.view(this.arena.at(i)));
+    const txnIndex = new TxnIndex(whole.markers);
+    const result: CompactionResult = { firstDirtyOffset: plan.firstDirtyOffset, cleanedUpTo: 0n, complete: true, segmentsCleaned: 0, bytesRead: 0, bytesWritten: 0, bytesFreed: 0, recordsRead: 0, recordsRetained: 0 };
+
+    const map = new OffsetMap(this.options.cleanerDedupeBufferBytes ?? 32 * 1024 * 1024);
+    const dirty = segmentsIn(segs, plan.firstDirtyOffset, plan.firstUncleanableOffset);
+    let stopped = false;
+    for (let i = 0; i < dirty.length && !stopped; i++) {
+      const seg = dirty[i]!;
+      const nextBase = i + 1 < dirty.length ? dirty[i + 1]!.baseOffset : plan.firstUncleanableOffset;
+      for (const e of entriesOf(seg.baseOffset, nextBase)) {
+        if (map.latestOffset >= 0n && map.full) {
+          stopped = true;
+          break;
+        }
+        result.bytesRead += e.size;
+        await mapBatch(this.arena.view(e), map, txnIndex, plan.firstDirtyOffset);
+      }
+      if (!stopped) map.updateLatestOffset(nextBase - 1n);
+    }
+    if (map.latestOffset < plan.firstDirtyOffset) return null;
+    const endOffset = map.latestOffset + 1n;
+    result.cleanedUpTo = endOffset;
+
+    const ctx: CleanContext = {
+      map,
+      now,
+      deleteRetentionMs: cfg.deleteRetentionMs,
+      txn: new TxnTracker(txnIndex),
+      upperBound: plan.firstUncleanableOffset,
+      keepsProducerState: producerStateKeeper(whole.producers, now, this.options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS),
+    };
+    const toClean = segs.slice(0, segs.length - 1).filter((s) => s.baseOffset < endOffset);
+    const groups = groupSegmentsBySize(toClean.map((s) => ({ ...s, size: s.bytes })), cfg.segmentBytes, plan.firstUncleanableOffset);
+    const cleanedSegments: VirtualSegment[] = [];
+    const kept: Buffer[] = [];
+    for (const group of groups) {
+      const last = segs.indexOf(toClean[toClean.findIndex((s) => s.baseOffset === group[group.length - 1]!.baseOffset)]!);
+      const seg: VirtualSegment = { baseOffset: group[0]!.baseOffset, bytes: 0, firstBatchTimestamp: null, maxTimestamp: -1n, created: segs[last]!.created };
+      for (const e of entriesOf(group[0]!.baseOffset, segEnd(last))) {
+        const batch = this.arena.view(e);
+        result.bytesRead += e.size;
+        const o = await cleanBatch(batch, ctx);
+        result.recordsRead += o.recordsRead;
+        result.recordsRetained += o.recordsRetained;
+        if (o.out === null) continue;
+        const out = o.verbatim ? Buffer.from(o.out) : o.out;
+        if (seg.bytes === 0) seg.firstBatchTimestamp = readMaxTimestamp(out);
+        const ts = readMaxTimestamp(out);
+        if (ts > seg.maxTimestamp) seg.maxTimestamp = ts;
+        seg.bytes += out.length;
+        kept.push(out);
+      }
+      result.segmentsCleaned += group.length;
+      result.bytesWritten += seg.bytes;
+      cleanedSegments.push(seg);
+    }
+    // Retention or DeleteRecords ran meanwhile (codecs may await): this result would bring data back.
+    if (this.startOffset !== startBefore) return null;
+    // Rebuild the arena: the cleaned batches, then the batches of the segments left as they were
+    // (appends made meanwhile included: they are all in the active segment or later).
+    const cleanedEnd = toClean.length > 0 ? segEnd(segs.indexOf(toClean[toClean.length - 1]!)) : segs[0]!.baseOffset;
+    const rest = entriesOf(cleanedEnd, this.nextOffset).map((e) => Buffer.from(this.arena.view(e)));
+    const before = this.arena.bytes;
+    this.arena.clear();
+    for (const b of kept) this.arena.add(b);
+    for (const b of rest) this.arena.add(b);
+    result.bytesFreed = before - this.arena.bytes;
+    this.segments = [...cleanedSegments, ...this.segments.filter((s) => s.baseOffset >= cleanedEnd)];
+    this.cleanerCheckpoint = endOffset;
+    return result;
   }
 }
 
@@ -113,6 +356,8 @@ export class MemoryStorage implements Storage {
   readonly kind = 'memory';
   private topics: TopicRecord[] = [];
   private readonly clusterId = randomUuid();
+
+  constructor(private readonly options: MemoryStorageOptions = {}) {}
 
   open(): Promise<StoredState> {
     return Promise.resolve({ clusterId: this.clusterId, topics: [...this.topics] });
@@ -124,7 +369,7 @@ export class MemoryStorage implements Storage {
   }
 
   openPartition(topic: TopicRecord, partition: number, config: LogConfig): Promise<PartitionLog> {
-    return Promise.resolve(new MemoryPartitionLog(topic.name, partition, config));
+    return Promise.resolve(new MemoryPartitionLog(topic.name, partition, config, this.options));
   }
 
   deleteTopicData(): Promise<void> {
