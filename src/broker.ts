@@ -142,6 +142,7 @@ export class Broker implements BrokerState {
     this.every('transaction.abort.timed.out.transaction.cleanup.interval.ms', () => this.transactions.abortTimedOut());
     this.every('transaction.remove.expired.transaction.cleanup.interval.ms', () => void this.transactions.expire());
     this.every('producer.id.expiration.check.interval.ms', () => this.expireProducers());
+    if (this.config.bool('log.cleaner.enable')) this.every('log.cleaner.backoff.ms', () => void this.compactLogs());
     const interval = this.config.number('log.retention.check.interval.ms');
     this.retentionTimer = setInterval(() => void this.enforceRetention(), interval);
     this.retentionTimer.unref();
@@ -153,6 +154,29 @@ export class Broker implements BrokerState {
     this.timers.push(t);
   }
 
+  private compacting = false;
+
+  /** One cleaner pass over every compacted partition, never past an open transaction. */
+  async compactLogs(): Promise<void> {
+    if (this.compacting) return;
+    this.compacting = true;
+    try {
+      for (const topic of this.topics.all()) {
+        for (let i = 0; i < topic.partitions.length; i++) {
+          const log = topic.partitions[i];
+          try {
+            const r = await log.compact(Date.now(), topic.producers[i].lastStableOffset(log.highWatermark));
+            if (r && r.bytesFreed > 0) this.log.info({ topic: topic.name, partition: i, freed: r.bytesFreed, retained: r.recordsRetained }, 'compacted');
+          } catch (err) {
+            this.log.error({ err, topic: topic.name, partition: i }, 'compaction failed');
+          }
+        }
+      }
+    } finally {
+      this.compacting = false;
+    }
+  }
+
   /** Forgets idle producers without open transactions (producer.id.expiration.ms). */
   expireProducers(): void {
     const now = BigInt(Date.now());
@@ -160,11 +184,15 @@ export class Broker implements BrokerState {
     for (const topic of this.topics.all()) for (const p of topic.producers) p.expire(now, expiration);
   }
 
-  /** Where producer-id blocks are recorded. */
+  /** Producer-id blocks are recorded through the storage engine, so ids are never reused after a restart. */
   private producerIdPersistence(): ProducerIdPersistence {
-    // TODO(storage state): not yet durable across restarts.
-    let next = 0n;
-    return { load: async () => next, save: async (n) => void (next = n) };
+    return {
+      load: async () => {
+        const text = await this.storage.readState('producer-ids');
+        return text === null ? 0n : BigInt((JSON.parse(text) as { nextProducerId: string }).nextProducerId);
+      },
+      save: (next) => this.storage.writeState('producer-ids', JSON.stringify({ version: 1, nextProducerId: String(next) }) + '\n'),
+    };
   }
 
   /** One retention pass over every partition (also run on the timer). */

@@ -48,6 +48,12 @@ export const BROKER_DEFAULTS: Properties = {
   'transaction.remove.expired.transaction.cleanup.interval.ms': '3600000',
   'producer.id.expiration.ms': '86400000',
   'producer.id.expiration.check.interval.ms': '600000',
+  'log.cleaner.enable': 'true',
+  'log.cleaner.backoff.ms': '15000',
+  'log.cleaner.delete.retention.ms': '86400000',
+  'log.cleaner.min.compaction.lag.ms': '0',
+  'log.cleaner.max.compaction.lag.ms': '9223372036854775807',
+  'log.cleaner.min.cleanable.ratio': '0.5',
 };
 
 export class ConfigError extends Error {

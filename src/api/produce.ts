@@ -8,7 +8,7 @@ import { ApiKey } from '../../protocol/generated/index.js';
 import type { ProduceRequest, ProduceResponse, ProduceResponsePartitionProduceResponse } from '../../protocol/generated/index.js';
 import type { Encodable } from '../../protocol/primitives/types.js';
 import {
-  RecordsError, isTransactional, readAttributes, readBaseSequence, readBatchSize, readLastOffsetDelta, readMaxTimestamp, readProducerEpoch, readProducerId,
+  RecordsError, isTransactional, readAttributes, readRecords, readBaseSequence, readBatchSize, readLastOffsetDelta, readMaxTimestamp, readProducerEpoch, readProducerId,
   upConvert, validateProduceRecords,
 } from '../../protocol/records/index.js';
 import type { Topic } from '../cluster/topics.js';
@@ -23,6 +23,17 @@ function failed(index: number, errorCode: number, errorMessage: string | null = 
 }
 
 /** Validates one partition's data and starts its append; everything up to `append` runs synchronously. */
+/** Whether a record has no key; a batch whose records cannot be read counts as having one. */
+function hasKeylessRecord(batch: Buffer): boolean {
+  try {
+    for (const r of readRecords(batch)) if (r.key === null) return true;
+    return false;
+  } catch (e) {
+    if (e instanceof RecordsError) return true;
+    throw e;
+  }
+}
+
 /**
  * Idempotence and transactions (Kafka's ProducerAppendInfo): a duplicate of one of the producer's
  * last five batches is answered with its original offsets; epochs, sequences and the transaction
@@ -80,6 +91,10 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
   const segmentBytes = Number(effectiveConfig('segment.bytes', topic.record.configs, broker.config));
   if (readBatchSize(batch) > segmentBytes) {
     return failed(index, ErrorCode.RECORD_LIST_TOO_LARGE, `The batch of ${readBatchSize(batch)} bytes is larger than segment.bytes (${segmentBytes}).`);
+  }
+  if (effectiveConfig('cleanup.policy', topic.record.configs, broker.config).includes('compact') && hasKeylessRecord(batch)) {
+    // The one case where Kafka looks inside records on produce, and so do we.
+    return { ...failed(index, ErrorCode.INVALID_RECORD, `Compacted topic cannot accept message without key in topic partition ${topicName}-${index}.`), logStartOffset: log.logStartOffset };
   }
   const producerId = readProducerId(batch);
   if (producerId >= 0n) {

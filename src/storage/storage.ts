@@ -154,7 +154,7 @@ export interface PartitionLog {
    * segments within min.compaction.lag.ms. The broker calls it on a timer (log.cleaner.backoff.ms);
    * a round too big for one call continues at the next.
    */
-  compact(now: number): Promise<CompactionResult | null>;
+  compact(now: number, lastStableOffset?: bigint): Promise<CompactionResult | null>;
 
   /**
    * DeleteRecords: moves the log start offset to max(current, offset) (-1: the high watermark),
@@ -175,6 +175,10 @@ export interface Storage {
   open(): Promise<StoredState>;
   /** Persists the whole topic table atomically. */
   saveTopics(topics: readonly TopicRecord[]): Promise<void>;
+  /** A small named document kept beside the logs (e.g. reserved producer ids), or null if never written. */
+  readState(name: string): Promise<string | null>;
+  /** Replaces a named document atomically and durably. */
+  writeState(name: string, text: string): Promise<void>;
   /** Opens, recovering if needed, or creates the log of one partition. */
   openPartition(topic: TopicRecord, partition: number, config: LogConfig): Promise<PartitionLog>;
   /** Removes every partition log of a topic. */

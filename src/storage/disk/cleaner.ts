@@ -116,7 +116,7 @@ export class LogCleaner {
     this.round = null;
   }
 
-  async run(now: number): Promise<CompactionResult | null> {
+  async run(now: number, lastStableOffset: bigint): Promise<CompactionResult | null> {
     const host = this.host;
     const cfg = host.config;
     if (cfg.cleanupPolicy === 'delete') {
@@ -126,7 +126,7 @@ export class LogCleaner {
     const result: CompactionResult = { firstDirtyOffset: 0n, cleanedUpTo: 0n, complete: false, segmentsCleaned: 0, bytesRead: 0, bytesWritten: 0, bytesFreed: 0, recordsRead: 0, recordsRetained: 0 };
     try {
       if (this.round === null) {
-        const round = await this.startRound(now, result);
+        const round = await this.startRound(now, result, lastStableOffset);
         if (round === null) return null;
         this.round = round;
       }
@@ -160,7 +160,7 @@ export class LogCleaner {
     }
   }
 
-  private async startRound(now: number, result: CompactionResult): Promise<Round | null> {
+  private async startRound(now: number, result: CompactionResult, lastStableOffset: bigint): Promise<Round | null> {
     const host = this.host;
     const cfg = host.config;
     const segs = host.currentSegments();
@@ -169,7 +169,7 @@ export class LogCleaner {
       segments: segs.map((s) => ({ baseOffset: s.baseOffset, size: s.size, largestTimestamp: s.largestTimestamp(), firstBatchTimestamp: s.firstBatchTimestamp })),
       logStartOffset: host.logStartOffset,
       logEndOffset: host.logEndOffset,
-      lastStableOffset: host.highWatermark,
+      lastStableOffset,
       checkpoint: host.readCheckpoint(),
       now,
       minCompactionLagMs: cfg.minCompactionLagMs,

@@ -32,6 +32,7 @@ import {
   partitionDirPattern,
   STRAY_DIR_SUFFIX,
   TOPICS_FILE,
+  stateFileName,
 } from './names.js';
 import { DiskPartitionLog, type PartitionServices } from './partition-log.js';
 import { loadPartition } from './recovery.js';
@@ -174,6 +175,21 @@ export class DiskStorage implements Storage {
       this.logger.warn({ err: e }, 'ignoring an unreadable cleaner-offset checkpoint: compacted logs are cleaned from their start');
     }
     return { meta, clean };
+  }
+
+  async readState(name: string): Promise<string | null> {
+    const data = await readFileOrNull(join(this.dataDir, stateFileName(name)));
+    return data === null ? null : data.toString('utf8');
+  }
+
+  writeState(name: string, text: string): Promise<void> {
+    // Serialised with the topic table writes: both are small and must not interleave renames.
+    const write = this.topicWrites.then(async () => {
+      await this.init();
+      await atomicWrite(join(this.dataDir, stateFileName(name)), text);
+    });
+    this.topicWrites = write.catch(() => {});
+    return write;
   }
 
   saveTopics(topics: readonly TopicRecord[]): Promise<void> {

@@ -17,6 +17,12 @@ export const SWAP_SUFFIX = '.swap';
 
 export const META_PROPERTIES_FILE = 'meta.properties';
 export const TOPICS_FILE = '__samsa_topics.json';
+
+/** Where Storage.writeState keeps a named document. */
+export function stateFileName(name: string): string {
+  if (!/^[a-z0-9-]+$/.test(name)) throw new Error(`bad state name ${name}`);
+  return `__samsa_${name}.json`;
+}
 export const CLEAN_SHUTDOWN_FILE = '.samsa_clean_shutdown';
 export const LOG_START_OFFSET_CHECKPOINT_FILE = 'log-start-offset-checkpoint';
 /** The first dirty offset of every compacted partition (Kafka's cleaner-offset-checkpoint). */

@@ -747,12 +747,13 @@ export class DiskPartitionLog implements PartitionLog {
 
   // ---------------------------------------------------------------- compaction
 
-  compact(now: number): Promise<CompactionResult | null> {
+  /** `lastStableOffset`: cleaning never goes past it (open transactions); the high watermark by default. */
+  compact(now: number, lastStableOffset?: bigint): Promise<CompactionResult | null> {
     if (this.failure || this.closing) return Promise.resolve(null);
     const previous = this.cleaning ?? Promise.resolve(null);
     const run = previous
       .catch(() => null)
-      .then(() => (this.failure || this.closing ? null : this.cleaner.run(now)));
+      .then(() => (this.failure || this.closing ? null : this.cleaner.run(now, lastStableOffset ?? this.hw)));
     this.cleaning = run;
     void run.catch(() => undefined).finally(() => {
       if (this.cleaning === run) this.cleaning = null;

@@ -243,13 +243,13 @@ export class MemoryPartitionLog implements PartitionLog {
   }
 
   /** One whole cleaning round (the disk engine's, over the arena and the virtual segments). */
-  compact(now: number): Promise<CompactionResult | null> {
-    const run = this.cleaning.catch(() => null).then(() => this.compactOnce(now));
+  compact(now: number, lastStableOffset?: bigint): Promise<CompactionResult | null> {
+    const run = this.cleaning.catch(() => null).then(() => this.compactOnce(now, lastStableOffset ?? this.highWatermark));
     this.cleaning = run;
     return run;
   }
 
-  private async compactOnce(now: number): Promise<CompactionResult | null> {
+  private async compactOnce(now: number, lastStableOffset: bigint): Promise<CompactionResult | null> {
     const cfg = this.config;
     const startBefore = this.startOffset;
     if (cfg.cleanupPolicy === 'delete') return null;
@@ -267,7 +267,7 @@ export class MemoryPartitionLog implements PartitionLog {
       segments: segs.map((s) => ({ baseOffset: s.baseOffset, size: s.bytes, largestTimestamp: s.maxTimestamp >= 0n ? Number(s.maxTimestamp) : s.created, firstBatchTimestamp: s.firstBatchTimestamp })),
       logStartOffset: this.startOffset,
       logEndOffset: this.nextOffset,
-      lastStableOffset: this.highWatermark,
+      lastStableOffset,
       checkpoint: this.cleanerCheckpoint,
       now,
       minCompactionLagMs: cfg.minCompactionLagMs,
@@ -361,6 +361,17 @@ export class MemoryStorage implements Storage {
 
   open(): Promise<StoredState> {
     return Promise.resolve({ clusterId: this.clusterId, topics: [...this.topics] });
+  }
+
+  private readonly state = new Map<string, string>();
+
+  readState(name: string): Promise<string | null> {
+    return Promise.resolve(this.state.get(name) ?? null);
+  }
+
+  writeState(name: string, text: string): Promise<void> {
+    this.state.set(name, text);
+    return Promise.resolve();
   }
 
   saveTopics(topics: readonly TopicRecord[]): Promise<void> {
