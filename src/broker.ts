@@ -143,6 +143,7 @@ export class Broker implements BrokerState {
     this.every('transaction.remove.expired.transaction.cleanup.interval.ms', () => void this.transactions.expire());
     this.every('producer.id.expiration.check.interval.ms', () => this.expireProducers());
     if (this.config.bool('log.cleaner.enable')) this.every('log.cleaner.backoff.ms', () => void this.compactLogs());
+    this.every('samsa.producer.snapshot.interval.ms', () => void this.topics.snapshotProducers());
     const interval = this.config.number('log.retention.check.interval.ms');
     this.retentionTimer = setInterval(() => void this.enforceRetention(), interval);
     this.retentionTimer.unref();
@@ -220,6 +221,7 @@ export class Broker implements BrokerState {
       for (const t of this.timers) clearInterval(t);
       await this.server.close();
       this.groups.close();
+      await this.topics.snapshotProducers();
       await this.storage.close();
       this.log.info('broker stopped');
     })();

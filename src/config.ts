@@ -48,6 +48,7 @@ export const BROKER_DEFAULTS: Properties = {
   'transaction.remove.expired.transaction.cleanup.interval.ms': '3600000',
   'producer.id.expiration.ms': '86400000',
   'producer.id.expiration.check.interval.ms': '600000',
+  'samsa.producer.snapshot.interval.ms': '30000',
   'log.cleaner.enable': 'true',
   'log.cleaner.backoff.ms': '15000',
   'log.cleaner.delete.retention.ms': '86400000',

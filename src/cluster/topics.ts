@@ -3,7 +3,7 @@ import { randomUuid } from '../../protocol/primitives/uuid.js';
 import type { BrokerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { ProducerStateManager } from '../coordinator/producers/producer-state.js';
-import { rebuildProducerState } from '../coordinator/producers/rebuild.js';
+import { loadProducerState, snapshotProducerState } from '../coordinator/producers/rebuild.js';
 import type { PartitionLog, Storage, TopicRecord } from '../storage/storage.js';
 import { logConfigFor } from './topic-configs.js';
 
@@ -75,7 +75,7 @@ export class TopicRegistry {
       this.records.set(record.name, record);
       const logs = await this.openPartitions(record, 0);
       // Producer state comes back from the log itself (batch headers and markers).
-      const topic = new Topic(record, logs, await Promise.all(logs.map((l) => rebuildProducerState(l))));
+      const topic = new Topic(record, logs, await Promise.all(logs.map((l) => loadProducerState(l))));
       this.byName.set(record.name, topic);
       this.byId.set(record.topicId, topic);
     }
@@ -146,6 +146,22 @@ export class TopicRegistry {
     await this.persist();
     await this.storage.deleteTopicData(topic.record);
     this.log.info({ topic: topic.name, topicId: topic.id }, 'topic deleted');
+  }
+
+  private snapshotted = new WeakMap<object, number>();
+
+  /** Snapshots every partition's producer state that changed (on a timer, and before shutdown). */
+  async snapshotProducers(): Promise<void> {
+    for (const topic of this.all()) {
+      for (let i = 0; i < topic.partitions.length; i++) {
+        const state = topic.producers[i];
+        try {
+          this.snapshotted.set(state, await snapshotProducerState(topic.partitions[i], state, this.snapshotted.get(state) ?? 0));
+        } catch (err) {
+          this.log.warn({ err, topic: topic.name, partition: i }, 'could not snapshot producer state');
+        }
+      }
+    }
   }
 
   private persist(): Promise<void> {

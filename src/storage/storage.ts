@@ -157,6 +157,15 @@ export interface PartitionLog {
   compact(now: number, lastStableOffset?: bigint): Promise<CompactionResult | null>;
 
   /**
+   * Keeps a snapshot of state derived from the log up to `offset` (the producer state), so a
+   * restart replays only what follows. Older snapshots may be dropped.
+   */
+  writeSnapshot(offset: bigint, data: Buffer): Promise<void>;
+
+  /** The newest snapshot taken at or below the log end offset, or null. */
+  readSnapshot(): Promise<{ offset: bigint; data: Buffer } | null>;
+
+  /**
    * DeleteRecords: moves the log start offset to max(current, offset) (-1: the high watermark),
    * persists it and deletes the segments wholly below it. Returns the new log start offset.
    * Throws OffsetOutOfRangeError past the high watermark, PolicyViolationError without 'delete'.

@@ -67,7 +67,15 @@ function inSequence(lastSeq: number, nextSeq: number): boolean {
   return nextSeq === lastSeq + 1 || (nextSeq === 0 && lastSeq === INT32_MAX);
 }
 
+interface SnapshotJson {
+  version: 1;
+  producers: { id: string; epoch: number; coordinatorEpoch: number; lastTimestamp: string; txnFirstOffset: string | null; batches: { firstSeq: number; lastSeq: number; firstOffset: string; lastOffset: string; timestamp: string }[] }[];
+  aborted: { producerId: string; firstOffset: string; lastOffset: string; lastStableOffset: string }[];
+}
+
 export class ProducerStateManager {
+  /** Bumped on every change, so snapshots are written only when something changed. */
+  changes = 0;
   readonly producers = new Map<bigint, ProducerEntry>();
   /** Open transactions: producer id → first offset. */
   private readonly ongoing = new Map<bigint, bigint>();
@@ -113,6 +121,7 @@ export class ProducerStateManager {
 
   /** Records an appended data batch at its assigned offsets. */
   appended(b: ProducerBatch, firstOffset: bigint): void {
+    this.changes++;
     let entry = this.producers.get(b.producerId);
     if (!entry) {
       entry = { producerId: b.producerId, epoch: b.epoch, coordinatorEpoch: -1, lastTimestamp: b.maxTimestamp, txnFirstOffset: null, batches: [] };
@@ -144,6 +153,7 @@ export class ProducerStateManager {
    * offset, or null when the producer had nothing open here.
    */
   markerAppended(producerId: bigint, epoch: number, coordinatorEpoch: number, commit: boolean, offset: bigint, timestamp: bigint): bigint | null {
+    this.changes++;
     let entry = this.producers.get(producerId);
     if (!entry) {
       entry = { producerId, epoch, coordinatorEpoch, lastTimestamp: timestamp, txnFirstOffset: null, batches: [] };
@@ -199,6 +209,40 @@ export class ProducerStateManager {
     let drop = 0;
     while (drop < this.aborted.length && this.aborted[drop].lastOffset < offset) drop++;
     if (drop > 0) this.aborted.splice(0, drop);
+  }
+
+  /**
+   * The state as a snapshot (our own JSON format: Kafka's producer snapshot has no room for the
+   * aborted transactions, which Kafka keeps in .txnindex files instead).
+   */
+  toSnapshot(): Buffer {
+    const json: SnapshotJson = {
+      version: 1,
+      producers: [...this.producers.values()].map((e) => ({
+        id: String(e.producerId), epoch: e.epoch, coordinatorEpoch: e.coordinatorEpoch, lastTimestamp: String(e.lastTimestamp),
+        txnFirstOffset: e.txnFirstOffset === null ? null : String(e.txnFirstOffset),
+        batches: e.batches.map((b) => ({ firstSeq: b.firstSeq, lastSeq: b.lastSeq, firstOffset: String(b.firstOffset), lastOffset: String(b.lastOffset), timestamp: String(b.timestamp) })),
+      })),
+      aborted: this.aborted.map((a) => ({ producerId: String(a.producerId), firstOffset: String(a.firstOffset), lastOffset: String(a.lastOffset), lastStableOffset: String(a.lastStableOffset) })),
+    };
+    return Buffer.from(JSON.stringify(json));
+  }
+
+  static fromSnapshot(data: Buffer): ProducerStateManager {
+    const json = JSON.parse(data.toString('utf8')) as SnapshotJson;
+    if (json.version !== 1) throw new Error(`unknown producer snapshot version ${String(json.version)}`);
+    const state = new ProducerStateManager();
+    for (const p of json.producers) {
+      const entry: ProducerEntry = {
+        producerId: BigInt(p.id), epoch: p.epoch, coordinatorEpoch: p.coordinatorEpoch, lastTimestamp: BigInt(p.lastTimestamp),
+        txnFirstOffset: p.txnFirstOffset === null ? null : BigInt(p.txnFirstOffset),
+        batches: p.batches.map((b) => ({ firstSeq: b.firstSeq, lastSeq: b.lastSeq, firstOffset: BigInt(b.firstOffset), lastOffset: BigInt(b.lastOffset), timestamp: BigInt(b.timestamp) })),
+      };
+      state.producers.set(entry.producerId, entry);
+      if (entry.txnFirstOffset !== null) state.ongoing.set(entry.producerId, entry.txnFirstOffset);
+    }
+    for (const a of json.aborted) state.aborted.push({ producerId: BigInt(a.producerId), firstOffset: BigInt(a.firstOffset), lastOffset: BigInt(a.lastOffset), lastStableOffset: BigInt(a.lastStableOffset) });
+    return state;
   }
 
   /** Drops producers idle for longer than the expiration that have no open transaction. */

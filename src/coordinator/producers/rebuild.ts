@@ -23,8 +23,32 @@ export function replayBatch(state: ProducerStateManager, batch: Buffer, baseOffs
   state.appended({ producerId, epoch, baseSequence: readBaseSequence(batch), offsetDelta: readLastOffsetDelta(batch), maxTimestamp, transactional: isTransactional(attributes) }, baseOffset);
 }
 
+/**
+ * The producer state of a partition at start: the newest snapshot, then the batches written after
+ * it (all of the log when there is no usable snapshot).
+ */
+export async function loadProducerState(log: PartitionLog): Promise<ProducerStateManager> {
+  const snapshot = await log.readSnapshot().catch(() => null);
+  if (snapshot) {
+    try {
+      return await rebuildProducerState(log, snapshot.offset, ProducerStateManager.fromSnapshot(snapshot.data));
+    } catch {
+      // A damaged snapshot: replay the whole log instead.
+    }
+  }
+  return rebuildProducerState(log);
+}
+
+/** Snapshots the state when it changed and no append is in flight (so the log holds all of it). */
+export async function snapshotProducerState(log: PartitionLog, state: ProducerStateManager, lastChanges: number): Promise<number> {
+  if (state.changes === lastChanges || log.logEndOffset !== log.highWatermark) return lastChanges;
+  const changes = state.changes;
+  await log.writeSnapshot(log.logEndOffset, state.toSnapshot());
+  return changes;
+}
+
 export async function rebuildProducerState(log: PartitionLog, from = log.logStartOffset, state = new ProducerStateManager()): Promise<ProducerStateManager> {
-  let offset = from;
+  let offset = from < log.logStartOffset ? log.logStartOffset : from;
   const end = log.logEndOffset;
   while (offset < end) {
     const { records } = await log.read(offset, CHUNK, { maxOffset: end, minOneBatch: true });

@@ -18,6 +18,10 @@ export const SWAP_SUFFIX = '.swap';
 export const META_PROPERTIES_FILE = 'meta.properties';
 export const TOPICS_FILE = '__samsa_topics.json';
 
+/** Producer-state snapshots: `<20-digit offset>.producer-state` (our own format, so not Kafka's `.snapshot`). */
+export const SNAPSHOT_SUFFIX = '.producer-state';
+export const SNAPSHOT_FILE = /^(\d{20})\.producer-state$/;
+
 /** Where Storage.writeState keeps a named document. */
 export function stateFileName(name: string): string {
   if (!/^[a-z0-9-]+$/.test(name)) throw new Error(`bad state name ${name}`);

@@ -17,6 +17,7 @@
  * meanwhile starts again on the current segments, so it returns whole batches of one version.
  */
 import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
 import {
   BATCH_HEADER_SIZE,
   LOG_OVERHEAD,
@@ -45,10 +46,10 @@ import {
 } from '../storage.js';
 import { isSimulatedCrash, LogCleaner, type CleanerOptions } from './cleaner.js';
 import type { FileHandleCache } from './file-cache.js';
-import { fsyncDir, isNotFound, readAt, writeAllAt } from './fs-util.js';
+import { atomicWrite, fsyncDir, isNotFound, readAt, readFileOrNull, writeAllAt } from './fs-util.js';
 import { INT32_MAX } from './index-buffer.js';
 import type { StorageLogger } from './logger.js';
-import { CLEANED_SUFFIX, DELETED_SUFFIX, SWAP_SUFFIX } from './names.js';
+import { CLEANED_SUFFIX, DELETED_SUFFIX, SNAPSHOT_FILE, SNAPSHOT_SUFFIX, SWAP_SUFFIX } from './names.js';
 import { loadSegmentIndexes } from './recovery.js';
 import { scanBatches } from './scan.js';
 import { Segment } from './segment.js';
@@ -853,6 +854,34 @@ export class DiskPartitionLog implements PartitionLog {
     }, Math.min(delay, 0x7fffffff));
     timer.unref();
     this.pendingDeletes.set(timer, unlink);
+  }
+
+  // ---------------------------------------------------------------- snapshots
+
+  writeSnapshot(offset: bigint, data: Buffer): Promise<void> {
+    return this.enqueue(async () => {
+      if (this.failure || this.closing) return;
+      await atomicWrite(join(this.dir, `${offset.toString().padStart(20, '0')}${SNAPSHOT_SUFFIX}`), data);
+      // Keep the two newest: the older one survives a snapshot that a crash leaves ahead of the log.
+      const names = (await fsp.readdir(this.dir)).filter((n) => SNAPSHOT_FILE.test(n)).sort();
+      for (const n of names.slice(0, -2)) await fsp.unlink(join(this.dir, n)).catch(() => undefined);
+    });
+  }
+
+  async readSnapshot(): Promise<{ offset: bigint; data: Buffer } | null> {
+    let names: string[];
+    try {
+      names = (await fsp.readdir(this.dir)).filter((n) => SNAPSHOT_FILE.test(n)).sort().reverse();
+    } catch {
+      return null;
+    }
+    for (const n of names) {
+      const offset = BigInt(SNAPSHOT_FILE.exec(n)![1]!);
+      if (offset > this.nextOffset) continue;
+      const data = await readFileOrNull(join(this.dir, n));
+      if (data !== null) return { offset, data };
+    }
+    return null;
   }
 
   // ---------------------------------------------------------------- flush and close

@@ -242,6 +242,17 @@ export class MemoryPartitionLog implements PartitionLog {
     return Promise.resolve(this.startOffset);
   }
 
+  private snapshot: { offset: bigint; data: Buffer } | null = null;
+
+  writeSnapshot(offset: bigint, data: Buffer): Promise<void> {
+    this.snapshot = { offset, data: Buffer.from(data) };
+    return Promise.resolve();
+  }
+
+  readSnapshot(): Promise<{ offset: bigint; data: Buffer } | null> {
+    return Promise.resolve(this.snapshot !== null && this.snapshot.offset <= this.nextOffset ? this.snapshot : null);
+  }
+
   /** One whole cleaning round (the disk engine's, over the arena and the virtual segments). */
   compact(now: number, lastStableOffset?: bigint): Promise<CompactionResult | null> {
     const run = this.cleaning.catch(() => null).then(() => this.compactOnce(now, lastStableOffset ?? this.highWatermark));

@@ -1,0 +1,63 @@
+/**
+ * Producer state survives restarts: after a clean stop it comes back from the snapshot alone,
+ * after a crash from the last snapshot plus the log after it — either way a retried batch is still
+ * recognised as a duplicate and answered with its original offset.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { ApiKey } from '../../protocol/generated/index.js';
+import { buildRecordBatch } from '../../protocol/records/index.js';
+import { type BrokerProcess, startBrokerProcess, tempDir } from '../support/processes.js';
+import { RawClient } from '../support/raw-client.js';
+
+function batch(producerId: bigint, baseSequence: number, values: string[]): Buffer {
+  return buildRecordBatch({ baseOffset: 0n, producerId, producerEpoch: 0, baseSequence, records: values.map((v) => ({ key: null, value: Buffer.from(v), headers: [], timestamp: BigInt(Date.now()) })) });
+}
+
+async function produce(c: RawClient, records: Buffer) {
+  const r = await c.send(ApiKey.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'ps', partitionData: [{ index: 0, records }] }] });
+  return r.responses[0].partitionResponses[0];
+}
+
+for (const stop of ['SIGTERM', 'SIGKILL'] as const) {
+  test(`after ${stop}, a retried idempotent batch is still a duplicate`, { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    const args = ['--port', '0', '--data-dir', dir.path, '--set', 'samsa.producer.snapshot.interval.ms=200'];
+    let broker: BrokerProcess | undefined;
+    try {
+      broker = await startBrokerProcess(args);
+      let c = await RawClient.connect(broker.port);
+      await c.send(ApiKey.CreateTopics, 5, { timeoutMs: 5000, validateOnly: false, topics: [{ name: 'ps', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }] });
+      const init = await c.send(ApiKey.InitProducerId, 1, { transactionalId: null, transactionTimeoutMs: 1000 });
+      const pid: bigint = init.producerId;
+      assert.deepEqual([(await produce(c, batch(pid, 0, ['a', 'b']))).baseOffset, (await produce(c, batch(pid, 2, ['c']))).baseOffset], [0n, 2n]);
+      await new Promise((r) => setTimeout(r, 600)); // a periodic snapshot is taken
+      const last = await produce(c, batch(pid, 3, ['d', 'e']));
+      assert.equal(last.baseOffset, 3n);
+      c.close();
+      if (stop === 'SIGTERM') await broker.stop();
+      else await broker.kill();
+      const snapshots = readdirSync(join(dir.path, 'ps-0')).filter((f) => f.endsWith('.producer-state'));
+      assert.ok(snapshots.length >= 1, 'a snapshot file exists');
+      if (stop === 'SIGTERM') assert.ok(snapshots.includes(`${'5'.padStart(20, '0')}.producer-state`), `a final snapshot at the log end: ${snapshots}`);
+
+      broker = await startBrokerProcess(args);
+      c = await RawClient.connect(broker.port);
+      const retried = await produce(c, batch(pid, 3, ['d', 'e']));
+      assert.deepEqual([retried.errorCode, retried.baseOffset], [ErrorCode.NONE, 3n], 'the retry is answered with the original offset');
+      const gap = await produce(c, batch(pid, 9, ['x']));
+      assert.equal(gap.errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+      const next = await produce(c, batch(pid, 5, ['f']));
+      assert.deepEqual([next.errorCode, next.baseOffset], [ErrorCode.NONE, 5n]);
+      const init2 = await c.send(ApiKey.InitProducerId, 1, { transactionalId: null, transactionTimeoutMs: 1000 });
+      assert.ok(init2.producerId > pid, 'producer ids are not reused after a restart');
+      c.close();
+    } finally {
+      await broker?.stop();
+      dir.remove();
+    }
+  });
+}
