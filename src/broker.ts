@@ -115,7 +115,9 @@ export class Broker implements BrokerState {
       {
         maxRequestSize: config.number('socket.request.max.bytes'),
         idleTimeoutMs: config.number('connections.max.idle.ms'),
-        maxInFlight: 1000,
+        // Clients pipeline a handful of requests; more than this waits in the socket.
+        maxInFlight: 100,
+        maxUnsentBytes: 16 * 1024 * 1024,
       },
       log,
     );
@@ -194,6 +196,11 @@ export class Broker implements BrokerState {
       },
       save: (next) => this.storage.writeState('producer-ids', JSON.stringify({ version: 1, nextProducerId: String(next) }) + '\n'),
     };
+  }
+
+  /** The open client connections and what each holds (for metrics and tests). */
+  connections() {
+    return this.server.connectionStats();
   }
 
   /** One retention pass over every partition (also run on the timer). */

@@ -26,6 +26,8 @@ export interface ConnectionOptions {
   maxRequestSize: number;
   idleTimeoutMs: number;
   maxInFlight: number;
+  /** Stop taking requests while this many response bytes wait for the client to read them. */
+  maxUnsentBytes: number;
 }
 
 interface Slot {
@@ -35,6 +37,7 @@ interface Slot {
 }
 
 let nextId = 0;
+const EMPTY = Buffer.alloc(0);
 
 export class Connection {
   readonly id = ++nextId;
@@ -43,7 +46,9 @@ export class Connection {
   private readonly slots: Slot[] = [];
   private closed = false;
   private draining = false;
-  private writeBlocked = false;
+  /** Frames read but not yet dispatched (the connection was full); from waitingHead on. */
+  private readonly waiting: Buffer[] = [];
+  private waitingHead = 0;
   private drainWaiters: (() => void)[] = [];
   /** Negotiated per connection, e.g. the SASL handshake version (later issues). */
   readonly state: Record<string, unknown> = {};
@@ -67,10 +72,7 @@ export class Connection {
         this.close('internal error while reading a request', 'warn');
       }
     });
-    socket.on('drain', () => {
-      this.writeBlocked = false;
-      this.updateFlow();
-    });
+    socket.on('drain', () => this.pump());
     socket.on('timeout', () => {
       if (this.slots.length === 0) this.close('idle for longer than connections.max.idle.ms', 'debug');
     });
@@ -84,16 +86,30 @@ export class Connection {
 
   private onData(chunk: Buffer): void {
     if (this.closed || this.draining) return;
-    let frames: Buffer[];
     try {
-      frames = this.splitter.push(chunk);
+      for (const frame of this.splitter.push(chunk)) this.waiting.push(frame);
     } catch (e) {
       if (e instanceof FrameTooLargeError) return this.close(e.message, 'warn');
       throw e;
     }
-    for (const frame of frames) {
-      if (this.closed) return;
+    this.pump();
+  }
+
+  /** The connection has as much work as it may hold: requests in flight, or answers the client has not taken. */
+  private get full(): boolean {
+    return this.slots.length >= this.options.maxInFlight || this.socket.writableLength >= this.options.maxUnsentBytes;
+  }
+
+  /** Dispatches the frames read so far, in order, while there is room; reading stops while any wait. */
+  private pump(): void {
+    while (this.waitingHead < this.waiting.length && !this.closed && !this.draining && !this.full) {
+      const frame = this.waiting[this.waitingHead];
+      this.waiting[this.waitingHead++] = EMPTY;
       this.onFrame(frame);
+    }
+    if (this.waitingHead === this.waiting.length) {
+      this.waiting.length = 0;
+      this.waitingHead = 0;
     }
     this.updateFlow();
   }
@@ -156,12 +172,10 @@ export class Connection {
       if (slot.chunks === null) continue;
       if (!wrote) this.socket.cork();
       wrote = true;
-      for (const c of slot.chunks) {
-        if (!this.socket.write(c)) this.writeBlocked = true;
-      }
+      for (const c of slot.chunks) this.socket.write(c);
     }
     if (wrote) this.socket.uncork();
-    this.updateFlow();
+    this.pump();
     if (this.slots.length === 0) {
       const waiters = this.drainWaiters;
       this.drainWaiters = [];
@@ -169,10 +183,10 @@ export class Connection {
     }
   }
 
-  /** Backpressure: stop reading while responses pile up unread or too many requests are in flight. */
+  /** Backpressure: stop reading while answers pile up unread, requests are in flight or frames wait. */
   private updateFlow(): void {
     if (this.closed) return;
-    const stop = this.draining || this.writeBlocked || this.slots.length >= this.options.maxInFlight;
+    const stop = this.draining || this.waitingHead < this.waiting.length || this.full;
     if (stop && !this.socket.isPaused()) this.socket.pause();
     else if (!stop && this.socket.isPaused()) this.socket.resume();
   }

@@ -25,6 +25,11 @@ export class KafkaServer {
     return this.connections.size;
   }
 
+  /** What each connection holds right now (for metrics and tests). */
+  connectionStats(): { id: number; remote: string; inFlight: number; unsentBytes: number; reading: boolean }[] {
+    return [...this.connections].map((c) => ({ id: c.id, remote: c.remote, inFlight: c.inFlight, unsentBytes: c.socket.writableLength, reading: !c.socket.isPaused() }));
+  }
+
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);

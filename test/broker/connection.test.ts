@@ -1,0 +1,117 @@
+/**
+ * Connection handling as a user meets it: a client that stops reading is paused rather than
+ * buffered without bound, idle connections are closed after connections.max.idle.ms, and SIGTERM
+ * answers what is in flight before the process exits cleanly.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'node:net';
+import { test } from 'node:test';
+import { encodeRequest } from '../../protocol/frames.js';
+import { ApiKey } from '../../protocol/generated/index.js';
+import { buildRecordBatch } from '../../protocol/records/index.js';
+import { startBroker } from '../../src/index.js';
+import { CLI, run, startBrokerProcess, tempDir } from '../support/processes.js';
+import { RawClient } from '../support/raw-client.js';
+
+test('a client that never reads its responses is paused, not buffered without bound', { timeout: 60_000 }, async () => {
+  const broker = await startBroker({ port: 0 });
+  try {
+    const c = await RawClient.connect(broker.port);
+    await c.send(ApiKey.CreateTopics, 5, { timeoutMs: 1000, validateOnly: false, topics: [{ name: 'bp', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }] });
+    const value = Buffer.alloc(900 * 1024, 7);
+    await c.send(ApiKey.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 1000, topicData: [{ name: 'bp', partitionData: [{ index: 0, records: buildRecordBatch({ baseOffset: 0n, records: [{ key: null, value, headers: [] }] }) }] }] });
+    c.close();
+    // Each fetch answers ~900 KiB. Send 2,000 of them (1.8 GB of answers) and read nothing.
+    const fetch = encodeRequest(ApiKey.Fetch, 11, 1, 'slow', {
+      replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, rackId: '', forgottenTopicsData: [],
+      topics: [{ topic: 'bp', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
+    });
+    const before = process.memoryUsage().rss;
+    const slow = connect({ port: broker.port, host: '127.0.0.1' });
+    slow.pause();
+    await new Promise((r) => slow.once('connect', r));
+    let written = 0;
+    for (let i = 0; i < 2000; i++) {
+      if (!slow.write(fetch)) {
+        written = i + 1;
+        break;
+      }
+      written = i + 1;
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    const grown = process.memoryUsage().rss - before;
+    assert.ok(grown < 300 * 1024 * 1024, `the broker buffered ${Math.round(grown / 1048576)} MiB for a client that does not read`);
+    const stats = broker.broker.connections().find((s) => s.remote.endsWith(`:${slow.localPort}`))!;
+    assert.equal(stats.reading, false, 'the broker stopped reading from the slow client');
+    const answered = 2000 - stats.inFlight;
+    // Without backpressure all 2,000 answers (1.8 GB) would be queued for the socket.
+    assert.ok(stats.unsentBytes < 500 * 900 * 1024, `${Math.round(stats.unsentBytes / 1048576)} MiB queued for the socket (${answered} answered)`);
+    // Meanwhile another client is served normally.
+    const other = await RawClient.connect(broker.port);
+    const md = await other.send(ApiKey.Metadata, 1, { topics: [{ name: 'bp' }] });
+    assert.equal(md.topics[0].errorCode, 0);
+    other.close();
+    slow.destroy();
+    assert.ok(written > 0);
+  } finally {
+    await broker.stop();
+  }
+});
+
+test('connections idle for longer than connections.max.idle.ms are closed', async () => {
+  const broker = await startBroker({ port: 0, config: { 'connections.max.idle.ms': 300 } });
+  try {
+    const c = await RawClient.connect(broker.port);
+    await c.send(ApiKey.ApiVersions, 0, {});
+    const t0 = Date.now();
+    assert.equal(await c.waitClosed(3000), true, 'closed');
+    assert.ok(Date.now() - t0 >= 250, 'not before the idle time');
+  } finally {
+    await broker.stop();
+  }
+});
+
+test('SIGTERM answers the requests in flight, then the process exits 0; a config file and --set are applied', { timeout: 30_000 }, async () => {
+  const dir = tempDir();
+  const props = join(dir.path, 'server.properties');
+  writeFileSync(props, '# a Kafka server.properties\nnum.partitions=3\nauto.create.topics.enable = true\nlog.dirs=' + join(dir.path, 'data') + '\n');
+  const broker = await startBrokerProcess(['--port', '0', '--config', props, '--set', 'default.replication.factor=1']);
+  try {
+    const c = await RawClient.connect(broker.port);
+    await c.send(ApiKey.Metadata, 4, { topics: [{ name: 'from-config' }], allowAutoTopicCreation: true });
+    let md: any;
+    for (let i = 0; i < 20; i++) {
+      md = await c.send(ApiKey.Metadata, 4, { topics: [{ name: 'from-config' }], allowAutoTopicCreation: true });
+      if (md.topics[0].errorCode === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(md.topics[0].partitions.length, 3, 'num.partitions from the config file');
+    // A long poll in flight when the signal arrives is answered (early), not dropped.
+    const pending = c.send(ApiKey.Fetch, 11, {
+      replicaId: -1, maxWaitMs: 20_000, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, rackId: '', forgottenTopicsData: [],
+      topics: [{ topic: 'from-config', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = Date.now();
+    const code = broker.stop();
+    const answer = await pending;
+    assert.equal(answer.responses[0].partitions[0].errorCode, 0);
+    assert.equal(await code, 0, 'clean exit');
+    assert.ok(Date.now() - t0 < 5000, 'the long poll did not hold the shutdown');
+    assert.ok(broker.logs.some((l) => l.includes('broker stopped')));
+  } finally {
+    await broker.stop();
+    dir.remove();
+  }
+});
+
+test('--help explains every option', async () => {
+  const r = await run(process.execPath, [CLI, '--help']);
+  assert.equal(r.code, 0);
+  for (const flag of ['--port', '--host', '--advertised-listener', '--data-dir', '--storage', '--node-id', '--config', '--set', '--log-level']) assert.ok(r.stdout.includes(flag), flag);
+  const bad = await run(process.execPath, [CLI, '--storage', 'tape']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /storage/);
+});
