@@ -6,10 +6,9 @@ import { TransactionLogKey, TransactionLogValue } from '../../../protocol/genera
 import type { TransactionLogValue as TxnValue } from '../../../protocol/generated/index.js';
 import { Reader } from '../../../protocol/primitives/reader.js';
 import { Writer } from '../../../protocol/primitives/writer.js';
-import { buildRecordBatch, iterateBatches, isControl, readAttributes, readRecords } from '../../../protocol/records/index.js';
 import type { BrokerConfig } from '../../config.js';
 import type { Topic, TopicRegistry } from '../../cluster/topics.js';
-import { partitionFor } from '../groups/offsets-topic.js';
+import { InternalTopic } from '../internal-topic.js';
 
 export const TRANSACTION_TOPIC = '__transaction_state';
 
@@ -41,58 +40,35 @@ export interface TxnStore {
   load(): AsyncIterable<TxnRecord>;
 }
 
+/** __transaction_state, created with Kafka's settings for it. */
 export class TransactionTopicStore implements TxnStore {
-  private topic: Promise<Topic> | null = null;
+  private readonly topic: InternalTopic;
 
-  constructor(
-    private readonly topics: TopicRegistry,
-    private readonly config: BrokerConfig,
-  ) {}
-
-  ensureTopic(): Promise<Topic> {
-    const existing = this.topics.get(TRANSACTION_TOPIC);
-    if (existing) return Promise.resolve(existing);
-    this.topic ??= this.topics.create(TRANSACTION_TOPIC, this.config.number('transaction.state.log.num.partitions'), {
-      'cleanup.policy': 'compact',
-      'compression.type': 'uncompressed',
-      'segment.bytes': String(this.config.number('transaction.state.log.segment.bytes')),
-      'unclean.leader.election.enable': 'false',
-    });
-    return this.topic;
+  constructor(topics: TopicRegistry, config: BrokerConfig) {
+    this.topic = new InternalTopic(topics, TRANSACTION_TOPIC, () => ({
+      partitions: config.number('transaction.state.log.num.partitions'),
+      configs: {
+        'cleanup.policy': 'compact',
+        'compression.type': 'uncompressed',
+        'segment.bytes': String(config.number('transaction.state.log.segment.bytes')),
+        'unclean.leader.election.enable': 'false',
+      },
+    }));
   }
 
-  async append(transactionalId: string, record: TxnRecord): Promise<void> {
-    const topic = await this.ensureTopic();
-    const log = topic.partitions[partitionFor(transactionalId, topic.partitions.length)];
-    const batch = buildRecordBatch({ baseOffset: 0n, records: [{ ...encodeTxnRecord(record), headers: [], timestamp: BigInt(Date.now()) }] });
-    await log.append(batch, { leaderEpoch: topic.leaderEpoch });
+  ensureTopic(): Promise<Topic> {
+    return this.topic.ensure();
+  }
+
+  append(transactionalId: string, record: TxnRecord): Promise<void> {
+    return this.topic.append(transactionalId, [encodeTxnRecord(record)]);
   }
 
   async *load(): AsyncIterable<TxnRecord> {
-    const topic = this.topics.get(TRANSACTION_TOPIC);
-    if (!topic) return;
-    for (const log of topic.partitions) {
-      let offset = log.logStartOffset;
-      const end = log.highWatermark;
-      while (offset < end) {
-        const { records } = await log.read(offset, 1 << 20, { maxOffset: end, minOneBatch: true });
-        if (records.length === 0) break;
-        const before = offset;
-        for (const b of iterateBatches(records)) {
-          if (b.magic !== 2 || isControl(readAttributes(b.buf))) {
-            offset = b.baseOffset + 1n;
-            continue;
-          }
-          for (const r of readRecords(b.buf)) {
-            if (r.offset < offset) continue;
-            offset = r.offset + 1n;
-            if (r.key === null) continue;
-            const rec = decodeTxnRecord(r.key, r.value);
-            if (rec) yield rec;
-          }
-        }
-        if (offset === before) break;
-      }
+    for await (const e of this.topic.load()) {
+      if (e.kind !== 'record') continue;
+      const record = decodeTxnRecord(e.key, e.value);
+      if (record) yield record;
     }
   }
 }
