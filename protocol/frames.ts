@@ -52,6 +52,8 @@ export interface DecodedRequest {
    * which must still be answered (UNSUPPORTED_VERSION with a v0 body).
    */
   body: any;
+  /** Bytes of the frame (header and body, without the size prefix). */
+  size: number;
 }
 
 /** Decodes a request frame (without its size prefix). Throws RequestDecodeError. */
@@ -77,9 +79,9 @@ export function decodeRequest(frame: Buffer): DecodedRequest {
   } catch (e) {
     return fail(e);
   }
-  if (!supported) return { header, api, body: null };
+  if (!supported) return { header, api, body: null, size: frame.length };
   try {
-    return { header, api, body: api.request.read(r, apiVersion) };
+    return { header, api, body: api.request.read(r, apiVersion), size: frame.length };
   } catch (e) {
     return fail(e);
   }

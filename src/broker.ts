@@ -21,6 +21,10 @@ import { ProducerIdBlocks, type ProducerIdPersistence } from './coordinator/txn/
 import { TransactionCoordinator } from './coordinator/txn/transaction-coordinator.js';
 import { TransactionTopicStore } from './coordinator/txn/transaction-log.js';
 import { transactionHandlers } from './api/transactions.js';
+import { clusterAdminHandlers } from './api/cluster-admin.js';
+import { ClientQuotas } from './quotas/quota-manager.js';
+import { configHandlers } from './api/configs.js';
+import { DynamicBrokerConfigs, applyLogConfigs } from './cluster/dynamic-configs.js';
 import { BrokerConfig, type Endpoint } from './config.js';
 import type { Logger } from './logger.js';
 import { KafkaServer } from './server/server.js';
@@ -42,6 +46,8 @@ export class Broker implements BrokerState {
   readonly offsetsTopic: OffsetsTopicStore;
   readonly transactions: TransactionCoordinator;
   readonly transactionTopic: TransactionTopicStore;
+  readonly quotas: ClientQuotas;
+  readonly dynamicConfigs: DynamicBrokerConfigs;
   readonly nodeId: number;
   clusterId = '';
   /** The address clients are told to use (the bound port when the configured one was 0). */
@@ -85,6 +91,8 @@ export class Broker implements BrokerState {
       log,
     );
     this.transactionTopic = new TransactionTopicStore(this.topics, config);
+    this.quotas = new ClientQuotas(this.storage, { samples: config.number('quota.window.num'), windowSeconds: config.number('quota.window.size.seconds') });
+    this.dynamicConfigs = new DynamicBrokerConfigs(config, this.storage, log, () => applyLogConfigs(this.topics.all(), config));
     const markers = new PartitionMarkerWriter(
       this.topics,
       {
@@ -107,7 +115,7 @@ export class Broker implements BrokerState {
     const handlers: ApiHandler[] = [
       produceHandler, fetchHandler, listOffsetsHandler, metadataHandler,
       apiVersionsHandler(() => dispatcher!.apis), createTopicsHandler, deleteTopicsHandler,
-      ...groupHandlers, ...offsetHandlers, ...transactionHandlers,
+      ...groupHandlers, ...offsetHandlers, ...transactionHandlers, ...configHandlers, ...clusterAdminHandlers,
     ];
     dispatcher = new Dispatcher(this, handlers);
     this.server = new KafkaServer(
@@ -126,7 +134,10 @@ export class Broker implements BrokerState {
   async start(): Promise<void> {
     const state = await this.storage.open();
     this.clusterId = state.clusterId;
+    // Dynamic broker configs first: they are defaults of the partitions' log settings.
+    await this.dynamicConfigs.load();
     await this.topics.load(state.topics);
+    await this.quotas.load();
     const listener = this.config.listener;
     this.bound = await this.server.listen(listener.host, listener.port);
     if (this.advertised.port === 0) this.advertised = { host: this.advertised.host, port: this.bound.port };

@@ -55,6 +55,8 @@ export const BROKER_DEFAULTS: Properties = {
   'log.cleaner.min.compaction.lag.ms': '0',
   'log.cleaner.max.compaction.lag.ms': '9223372036854775807',
   'log.cleaner.min.cleanable.ratio': '0.5',
+  'quota.window.num': '11',
+  'quota.window.size.seconds': '1',
 };
 
 export class ConfigError extends Error {
@@ -92,9 +94,18 @@ export function parseListener(value: string): Endpoint {
 }
 
 export class BrokerConfig {
+  /** Defaults with the start-up settings over them. */
   readonly props: Properties;
+  /** What was set at start-up (server.properties, --set, embedding options): Kafka's static broker configs. */
+  readonly staticProps: Readonly<Properties>;
+  /** Dynamic broker configs (AlterConfigs) for this broker and as cluster-wide defaults; both win over `props`. */
+  private dynamicBroker: Properties = {};
+  private dynamicDefault: Properties = {};
+  /** Bumped on every dynamic change, so values derived from the config can tell they are stale. */
+  generation = 0;
 
   constructor(overrides: Properties = {}) {
+    this.staticProps = { ...overrides };
     this.props = { ...BROKER_DEFAULTS, ...overrides };
     // Fail at start-up, not at first use.
     void this.nodeId;
@@ -104,16 +115,29 @@ export class BrokerConfig {
   }
 
   get(name: string): string | undefined {
-    return this.props[name];
+    return this.dynamicBroker[name] ?? this.dynamicDefault[name] ?? this.props[name];
   }
 
   has(name: string): boolean {
-    return name in this.props && this.props[name] !== '';
+    const v = this.get(name);
+    return v !== undefined && v !== '';
+  }
+
+  /** The dynamic configs in force: this broker's own, and the cluster-wide defaults. */
+  get dynamic(): { broker: Readonly<Properties>; clusterDefault: Readonly<Properties> } {
+    return { broker: this.dynamicBroker, clusterDefault: this.dynamicDefault };
+  }
+
+  /** Replaces the dynamic configs of one level (validated by the caller). */
+  setDynamic(level: 'broker' | 'clusterDefault', props: Properties): void {
+    if (level === 'broker') this.dynamicBroker = { ...props };
+    else this.dynamicDefault = { ...props };
+    this.generation++;
   }
 
   /** An integer property (Kafka int or long; longs beyond 2^53 are clamped to MAX_SAFE_INTEGER). */
   number(name: string): number {
-    const raw = this.props[name];
+    const raw = this.get(name);
     if (raw === undefined) throw new ConfigError(`missing config ${name}`);
     const n = Number(raw.trim());
     if (!Number.isFinite(n) || !Number.isInteger(n)) throw new ConfigError(`${name} must be an integer, not "${raw}"`);
@@ -121,13 +145,15 @@ export class BrokerConfig {
   }
 
   bool(name: string): boolean {
-    const raw = (this.props[name] ?? '').trim().toLowerCase();
-    if (raw !== 'true' && raw !== 'false') throw new ConfigError(`${name} must be true or false, not "${this.props[name]}"`);
+    const raw = (this.get(name) ?? '').trim().toLowerCase();
+    if (raw !== 'true' && raw !== 'false') throw new ConfigError(`${name} must be true or false, not "${this.get(name)}"`);
     return raw === 'true';
   }
 
   get nodeId(): number {
-    return this.has('node.id') ? this.number('node.id') : this.number('broker.id');
+    // broker.id is the older name: it counts when it is set and node.id is not.
+    const fromBrokerId = !this.has('node.id') || (!('node.id' in this.staticProps) && 'broker.id' in this.staticProps);
+    return fromBrokerId ? this.number('broker.id') : this.number('node.id');
   }
 
   get listener(): Endpoint {

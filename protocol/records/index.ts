@@ -37,3 +37,4 @@ export * from './compression.js';
 export { isXerialFramed, type SnappyFraming } from './snappy.js';
 export * from './legacy.js';
 export * from './convert.js';
+export { recompressBatch, type RecompressOptions } from './recompress.js';

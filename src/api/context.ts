@@ -8,7 +8,10 @@ import type { OffsetsTopicStore } from '../coordinator/groups/group-store.js';
 import type { OffsetManager } from '../coordinator/groups/offset-manager.js';
 import type { TransactionCoordinator } from '../coordinator/txn/transaction-coordinator.js';
 import type { TransactionTopicStore } from '../coordinator/txn/transaction-log.js';
+import type { DynamicBrokerConfigs } from '../cluster/dynamic-configs.js';
 import type { Connection } from '../server/connection.js';
+import type { ClientQuotas } from '../quotas/quota-manager.js';
+import type { RequestQuota } from '../quotas/request-quota.js';
 
 export interface BrokerState {
   readonly config: BrokerConfig;
@@ -19,6 +22,10 @@ export interface BrokerState {
   readonly offsetsTopic: OffsetsTopicStore;
   readonly transactions: TransactionCoordinator;
   readonly transactionTopic: TransactionTopicStore;
+  /** Dynamic broker configs (AlterConfigs on the broker resource), persisted through the storage engine. */
+  readonly dynamicConfigs: DynamicBrokerConfigs;
+  /** Client quotas: their configuration and the rates measured against them. */
+  readonly quotas: ClientQuotas;
   readonly clusterId: string;
   readonly nodeId: number;
   readonly advertised: Endpoint;
@@ -34,6 +41,11 @@ export interface RequestContext<Body = any> {
   readonly apiVersion: number;
   readonly body: Body;
   readonly connection: Connection;
+  /**
+   * This request's quotas. Every response gets the request-time throttle unless the handler settles
+   * the throttle itself (Produce, Fetch: bandwidth quotas).
+   */
+  readonly quota: RequestQuota;
 }
 
 /** A response body to encode at a version other than the request's (the ApiVersions fallback). */

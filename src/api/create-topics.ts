@@ -4,7 +4,8 @@ import { ApiKey } from '../../protocol/generated/index.js';
 import type { CreateTopicsRequest, CreateTopicsResponse, CreateTopicsResponseCreatableTopicResult } from '../../protocol/generated/index.js';
 import type { Encodable } from '../../protocol/primitives/types.js';
 import { ZERO_UUID } from '../../protocol/primitives/uuid.js';
-import { TOPIC_CONFIGS, effectiveConfig, invalidReason } from '../cluster/topic-configs.js';
+import { effectiveTopicConfigs } from '../cluster/config-describe.js';
+import { invalidReason, validateTopicConfigs } from '../cluster/topic-configs.js';
 import { type Topic, invalidTopicName } from '../cluster/topics.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
 
@@ -76,6 +77,9 @@ export function createTopic(broker: BrokerState, spec: TopicSpec, validateOnly: 
     if (reason) return fail(ErrorCode.INVALID_CONFIG, reason);
     configs[c.name] = c.value.trim();
   }
+  // The rules across configs (compaction lags, tiered storage), as the controller applies them.
+  const conflict = validateTopicConfigs(configs, broker.config);
+  if (conflict) return fail(ErrorCode.INVALID_CONFIG, conflict);
   const outcome: CreateOutcome = { errorCode: ErrorCode.NONE, errorMessage: null, numPartitions, replicationFactor, configs };
   if (!validateOnly) outcome.created = registry.create(spec.name, numPartitions, configs);
   return outcome;
@@ -113,13 +117,7 @@ async function handle(ctx: RequestContext<CreateTopicsRequest>): Promise<Encodab
       numPartitions: ok ? outcome.numPartitions : -1,
       replicationFactor: ok ? outcome.replicationFactor : -1,
       configs: ok && apiVersion >= 5
-        ? TOPIC_CONFIGS.map((d) => ({
-            name: d.name,
-            value: effectiveConfig(d.name, outcome.configs, broker.config),
-            readOnly: false,
-            configSource: d.name in outcome.configs ? 1 : 5,
-            isSensitive: false,
-          }))
+        ? effectiveTopicConfigs(outcome.configs, broker.config).map((c) => ({ name: c.name, value: c.value, readOnly: false, configSource: c.source, isSensitive: false }))
         : [],
     });
   }

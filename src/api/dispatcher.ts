@@ -2,6 +2,14 @@
 import type { DecodedRequest } from '../../protocol/frames.js';
 import type { Connection, Reply, RequestDispatcher } from '../server/connection.js';
 import { type ApiHandler, type BrokerState, VersionedBody } from './context.js';
+import { RequestQuota } from '../quotas/request-quota.js';
+
+/** A response body carrying the throttle time of a violated quota (the larger, if it has one of its own). */
+function withThrottle(body: unknown, throttleMs: number): unknown {
+  if (throttleMs <= 0 || typeof body !== 'object' || body === null) return body;
+  const own = (body as { throttleTimeMs?: number }).throttleTimeMs ?? 0;
+  return { ...body, throttleTimeMs: Math.max(own, throttleMs) };
+}
 
 export class Dispatcher implements RequestDispatcher {
   private readonly table: (ApiHandler | undefined)[] = [];
@@ -28,11 +36,19 @@ export class Dispatcher implements RequestDispatcher {
       connection.close(what, 'warn', { apiKey: header.requestApiKey, apiVersion: header.requestApiVersion, clientId: header.clientId });
       return new Promise(() => {}); // never answered: the connection is closing
     }
-    const ctx = { broker: this.broker, header, apiVersion: header.requestApiVersion, body: request.body, connection };
-    return Promise.resolve(h.handle(ctx)).then((result) => {
+    // The request quota counts the time the handler runs before it first waits (its synchronous part).
+    const started = process.hrtime.bigint();
+    let handlingNanos: number | undefined;
+    const quota = new RequestQuota(this.broker.quotas, header.requestApiKey, header.clientId ?? '', request.size, connection,
+      () => handlingNanos ?? Number(process.hrtime.bigint() - started));
+    const ctx = { broker: this.broker, header, apiVersion: header.requestApiVersion, body: request.body, connection, quota };
+    const handled = h.handle(ctx);
+    handlingNanos = Number(process.hrtime.bigint() - started);
+    return Promise.resolve(handled).then((result) => {
       if (result === null) return null;
+      const throttleMs = quota.finish();
       if (result instanceof VersionedBody) return { body: result.body, version: result.version };
-      return { body: result };
+      return { body: withThrottle(result, throttleMs) };
     });
   }
 }

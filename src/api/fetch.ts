@@ -147,7 +147,12 @@ function waitForAppend(broker: BrokerState, logs: PartitionLog[], timeoutMs: num
 }
 
 async function handle(ctx: RequestContext<FetchRequest>): Promise<Encodable<FetchResponse>> {
-  const { broker, body, apiVersion } = ctx;
+  const { broker, apiVersion } = ctx;
+  // A consumer byte-rate quota caps what one fetch may return (Kafka: getMaxValueInQuotaWindow).
+  const quotaMaxBytes = Math.floor(ctx.quota.fetchMaxBytes());
+  const body = quotaMaxBytes < ctx.body.maxBytes
+    ? { ...ctx.body, maxBytes: quotaMaxBytes, minBytes: Math.min(ctx.body.minBytes, quotaMaxBytes) }
+    : ctx.body;
   const op = new FetchOperation(broker, apiVersion, body);
   if (apiVersion >= 7) {
     // Session id 0 with epoch -1 (sessionless) or 0 (asking for a session we decline) is a full fetch.
@@ -158,7 +163,11 @@ async function handle(ctx: RequestContext<FetchRequest>): Promise<Encodable<Fetc
   for (;;) {
     const { partitions, bytes, hasError } = await op.read();
     const left = deadline - Date.now();
-    if (bytes >= body.minBytes || hasError || left <= 0 || broker.shuttingDown || op.logs.length === 0) return op.response(partitions);
+    if (bytes >= body.minBytes || hasError || left <= 0 || broker.shuttingDown || op.logs.length === 0) {
+      // A violated quota (bytes or request time) gets an empty answer with the throttle time, as in Kafka.
+      const throttleTimeMs = ctx.quota.fetched(bytes);
+      return throttleTimeMs > 0 ? { throttleTimeMs, errorCode: ErrorCode.NONE, sessionId: 0, responses: [] } : op.response(partitions);
+    }
     await waitForAppend(broker, op.logs, left);
   }
 }

@@ -8,11 +8,13 @@ import { ApiKey } from '../../protocol/generated/index.js';
 import type { ProduceRequest, ProduceResponse, ProduceResponsePartitionProduceResponse } from '../../protocol/generated/index.js';
 import type { Encodable } from '../../protocol/primitives/types.js';
 import {
-  RecordsError, isTransactional, readAttributes, readRecords, readBaseSequence, readBatchSize, readLastOffsetDelta, readMaxTimestamp, readProducerEpoch, readProducerId,
+  RecordsError, isTransactional, readAttributes, readBaseSequence, readBatchSize, readLastOffsetDelta, readMaxTimestamp, readProducerEpoch, readProducerId,
   upConvert, validateProduceRecords,
 } from '../../protocol/records/index.js';
 import type { Topic } from '../cluster/topics.js';
-import { effectiveConfig } from '../cluster/topic-configs.js';
+import { verificationError } from '../coordinator/txn/transaction-coordinator.js';
+import { produceSettings } from '../cluster/produce-settings.js';
+import { checkRecords, needsRecompression, recompress } from './produce-records.js';
 import type { AppendResult } from '../storage/storage.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
 
@@ -20,18 +22,6 @@ type PartitionResponse = Encodable<ProduceResponsePartitionProduceResponse>;
 
 function failed(index: number, errorCode: number, errorMessage: string | null = null): PartitionResponse {
   return { index, errorCode, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n, recordErrors: [], errorMessage };
-}
-
-/** Validates one partition's data and starts its append; everything up to `append` runs synchronously. */
-/** Whether a record has no key; a batch whose records cannot be read counts as having one. */
-function hasKeylessRecord(batch: Buffer): boolean {
-  try {
-    for (const r of readRecords(batch)) if (r.key === null) return true;
-    return false;
-  } catch (e) {
-    if (e instanceof RecordsError) return true;
-    throw e;
-  }
 }
 
 /**
@@ -53,13 +43,18 @@ function checkProducer(broker: BrokerState, ctx: RequestContext<ProduceRequest>,
   }
   if (verdict.kind === 'error') return { ...failed(index, verdict.errorCode), logStartOffset: log.logStartOffset };
   // KIP-890: a transactional write must belong to a transaction the coordinator knows.
-  if (transactional && !producers.hasOngoingTransaction(producerId) && !broker.transactions.inTransaction(producerId, info.epoch, topic.name, index)) {
-    return failed(index, ctx.apiVersion >= 11 ? ErrorCode.TRANSACTION_ABORTABLE : ErrorCode.INVALID_TXN_STATE, 'Partition was not added to the transaction');
+  if (transactional && !producers.hasOngoingTransaction(producerId)) {
+    const verified = broker.transactions.verify(producerId, info.epoch, topic.name, index);
+    if (verified !== ErrorCode.NONE) {
+      const errorCode = verificationError(verified, ctx.apiVersion >= 11);
+      return failed(index, errorCode, errorCode === ErrorCode.INVALID_TXN_STATE || errorCode === ErrorCode.TRANSACTION_ABORTABLE ? 'Partition was not added to the transaction' : null);
+    }
   }
   producers.appended(info, log.logEndOffset);
   return null;
 }
 
+/** Validates one partition's data and starts its append; everything up to `append` runs synchronously. */
 function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, topicName: string, index: number, records: Buffer | null): PartitionResponse | Promise<PartitionResponse> {
   const version = ctx.apiVersion;
   const clientId = ctx.header.clientId;
@@ -67,6 +62,9 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
   const log = topic?.partitions[index];
   if (!topic || !log) return failed(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.');
   if (topic.isInternal && clientId !== '__admin_client') return failed(index, ErrorCode.INVALID_TOPIC_EXCEPTION);
+  const settings = produceSettings(topic.record.configs, broker.config);
+  // The ISR of a partition on a single broker is that broker alone.
+  if (ctx.body.acks === -1 && settings.minInsyncReplicas > 1) return { ...failed(index, ErrorCode.NOT_ENOUGH_REPLICAS), logStartOffset: log.logStartOffset };
   if (records === null || records.length === 0) return failed(index, ErrorCode.INVALID_RECORD, 'Produce request has no record batch');
 
   let batch: Buffer;
@@ -84,24 +82,36 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
     throw e;
   }
 
-  const maxMessageBytes = Number(effectiveConfig('max.message.bytes', topic.record.configs, broker.config));
+  const { maxMessageBytes, segmentBytes } = settings;
   if (readBatchSize(batch) > maxMessageBytes) {
     return failed(index, ErrorCode.MESSAGE_TOO_LARGE, `The batch of ${readBatchSize(batch)} bytes is larger than max.message.bytes (${maxMessageBytes}).`);
   }
-  const segmentBytes = Number(effectiveConfig('segment.bytes', topic.record.configs, broker.config));
   if (readBatchSize(batch) > segmentBytes) {
     return failed(index, ErrorCode.RECORD_LIST_TOO_LARGE, `The batch of ${readBatchSize(batch)} bytes is larger than segment.bytes (${segmentBytes}).`);
   }
-  if (effectiveConfig('cleanup.policy', topic.record.configs, broker.config).includes('compact') && hasKeylessRecord(batch)) {
-    // The one case where Kafka looks inside records on produce, and so do we.
-    return { ...failed(index, ErrorCode.INVALID_RECORD, `Compacted topic cannot accept message without key in topic partition ${topicName}-${index}.`), logStartOffset: log.logStartOffset };
+  const timed = settings.logAppendTime || settings.timestampBeforeMaxMs !== null || settings.timestampAfterMaxMs !== null;
+  const now = timed ? BigInt(Date.now()) : 0n;
+  // Keys on compacted topics and timestamp bounds: the only reasons to read records on produce.
+  const bad = checkRecords(batch, settings, now, `${topicName}-${index}`);
+  if (bad !== null) return { ...failed(index, bad.errorCode, bad.errorMessage), logStartOffset: log.logStartOffset, recordErrors: bad.recordErrors };
+  if (needsRecompression(batch, settings)) {
+    // compression.type names another codec than the producer's: rebuild the batch (Kafka's LogValidator).
+    try {
+      batch = recompress(batch, settings);
+    } catch (e) {
+      if (e instanceof RecordsError) return failed(index, e.kafkaErrorCode, e.message);
+      throw e;
+    }
+    if (readBatchSize(batch) > maxMessageBytes) {
+      return failed(index, ErrorCode.MESSAGE_TOO_LARGE, `Message batch size is ${readBatchSize(batch)} bytes in append to partition ${topicName}-${index} which exceeds the maximum configured size of ${maxMessageBytes}.`);
+    }
   }
   const producerId = readProducerId(batch);
   if (producerId >= 0n) {
     const checked = checkProducer(broker, ctx, topic, index, batch, producerId);
     if (checked !== null) return checked;
   }
-  const logAppendTime = effectiveConfig('message.timestamp.type', topic.record.configs, broker.config) === 'LogAppendTime' ? BigInt(Date.now()) : undefined;
+  const logAppendTime = settings.logAppendTime ? now : undefined;
   return log.append(batch, { logAppendTime, leaderEpoch: topic.leaderEpoch }).then(
     (r: AppendResult): PartitionResponse => ({
       index, errorCode: ErrorCode.NONE, baseOffset: r.baseOffset, logAppendTimeMs: logAppendTime ?? -1n, logStartOffset: r.logStartOffset, recordErrors: [], errorMessage: null,
@@ -127,12 +137,14 @@ function handle(ctx: RequestContext<ProduceRequest>): Promise<Encodable<ProduceR
     // No response at all; as in Kafka, a failure closes the connection so the producer notices
     // and refreshes its metadata.
     done.then((responses) => {
+      // The bandwidth quota still counts the request (and may mute the connection).
+      ctx.quota.produced(body.acks);
       const failures = responses.flatMap((t) => t.partitionResponses.filter((p) => p.errorCode !== ErrorCode.NONE).map((p) => ({ topic: t.name, partition: p.index, errorCode: p.errorCode })));
       if (failures.length > 0) ctx.connection.close('error during produce request with acks=0', 'info', { failures });
     }, () => {});
     return null;
   }
-  return done.then((responses) => ({ responses, throttleTimeMs: 0 }));
+  return done.then((responses) => ({ responses, throttleTimeMs: ctx.quota.produced(body.acks) }));
 }
 
 export const produceHandler: ApiHandler = { apiKey: ApiKey.Produce, minVersion: 0, maxVersion: 11, handle };

@@ -10,6 +10,7 @@ import type {
   ListTransactionsRequest, TxnOffsetCommitRequest,
 } from '../../protocol/generated/index.js';
 import { OFFSETS_TOPIC, partitionFor } from '../coordinator/groups/offsets-topic.js';
+import { verificationError } from '../coordinator/txn/transaction-coordinator.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
 
 /** Clients before these versions do not know PRODUCER_FENCED and get INVALID_PRODUCER_EPOCH (as from Kafka). */
@@ -52,7 +53,7 @@ async function addTopics(broker: BrokerState, apiVersion: number, transactionalI
   if (verifyOnly) {
     return topics.map((t) => ({
       name: t.name,
-      resultsByPartition: t.partitions.map((p) => ({ partitionIndex: p, partitionErrorCode: broker.transactions.inTransaction(producerId, producerEpoch, t.name, p) ? ErrorCode.NONE : ErrorCode.TRANSACTION_ABORTABLE })),
+      resultsByPartition: t.partitions.map((p) => ({ partitionIndex: p, partitionErrorCode: broker.transactions.verify(producerId, producerEpoch, t.name, p) })),
     }));
   }
   const unknown = topics.some((t) => t.partitions.some((p) => !knownPartition(broker, t.name, p)));
@@ -101,7 +102,7 @@ async function txnOffsetCommit(ctx: RequestContext<TxnOffsetCommitRequest>): Pro
     const errors = await broker.offsets.txnCommit({
       groupId: body.groupId, generationId: apiVersion >= 3 ? body.generationId : -1, memberId: apiVersion >= 3 ? body.memberId : '',
       groupInstanceId: apiVersion >= 3 ? body.groupInstanceId : null, offsets, producerId: body.producerId, producerEpoch: body.producerEpoch,
-      inTransaction: broker.transactions.inTransaction(body.producerId, body.producerEpoch, OFFSETS_TOPIC, partition), version: apiVersion,
+      verified: verificationError(broker.transactions.verify(body.producerId, body.producerEpoch, OFFSETS_TOPIC, partition), apiVersion >= 4),
     });
     errors.forEach((e, i) => (slots[i].errorCode = apiVersion < 2 && e === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS ? ErrorCode.COORDINATOR_NOT_AVAILABLE : e));
   }

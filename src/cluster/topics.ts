@@ -26,9 +26,11 @@ export function collides(a: string, b: string): boolean {
   return a !== b && a.replace(/\./g, '_') === b.replace(/\./g, '_');
 }
 
+/** Single node: the leader epoch starts at 0 and changes only if leadership ever moves. */
+export const LEADER_EPOCH = 0;
+
 export class Topic {
-  /** Single node: the leader epoch starts at 0 and changes only if leadership ever moves. */
-  readonly leaderEpoch = 0;
+  readonly leaderEpoch = LEADER_EPOCH;
 
   /** Producer state per partition (idempotence and transactions), index-aligned with `partitions`. */
   readonly producers: ProducerStateManager[];
@@ -81,10 +83,15 @@ export class TopicRegistry {
     }
   }
 
-  private async openPartitions(record: TopicRecord, from: number): Promise<PartitionLog[]> {
+  private async openPartitions(record: TopicRecord, from: number, to = record.partitions): Promise<PartitionLog[]> {
     const logConfig = logConfigFor(record.configs, this.config);
     const out: PartitionLog[] = [];
-    for (let p = from; p < record.partitions; p++) out.push(await this.storage.openPartition(record, p, logConfig));
+    for (let p = from; p < to; p++) {
+      const log = await this.storage.openPartition(record, p, logConfig);
+      // This broker becomes the partition's leader: its epoch starts at the log end (leader-epoch-checkpoint).
+      await log.assignLeaderEpoch(LEADER_EPOCH);
+      out.push(log);
+    }
     return out;
   }
 
@@ -137,6 +144,64 @@ export class TopicRegistry {
     const done = () => this.creating.delete(name);
     p.then(done, done);
     return p;
+  }
+
+  /** Partition additions in progress, per topic, applied one after the other. */
+  private readonly growing = new Map<Topic, Promise<void>>();
+
+  /**
+   * CreatePartitions, already validated against `topic.record.partitions` (which counts additions
+   * in progress from the moment of this call): persists the new count in the topic table, then
+   * opens the new partitions' logs and producer states. Clients see them from their next Metadata.
+   */
+  addPartitions(topic: Topic, count: number): Promise<void> {
+    const record = topic.record;
+    const from = record.partitions;
+    if (!Number.isInteger(count) || count <= from) return Promise.reject(new RangeError(`topic ${topic.name} has ${from} partitions, cannot grow to ${count}`));
+    record.partitions = count;
+    const run = (this.growing.get(topic) ?? Promise.resolve()).catch(() => {}).then(async () => {
+      if (this.byName.get(topic.name) !== topic) throw new Error(`topic ${topic.name} was deleted`);
+      try {
+        await this.persist();
+      } catch (err) {
+        if (record.partitions === count) record.partitions = from;
+        throw err;
+      }
+      // From what is open: an earlier addition that failed leaves its partitions to this one.
+      const logs = await this.openPartitions(record, topic.partitions.length, count);
+      const producers = await Promise.all(logs.map((l) => loadProducerState(l)));
+      topic.partitions.push(...logs);
+      topic.producers.push(...producers);
+      this.log.info({ topic: topic.name, from, to: count }, 'partitions added');
+    });
+    this.growing.set(topic, run);
+    const done = () => {
+      if (this.growing.get(topic) === run) this.growing.delete(topic);
+    };
+    run.then(done, done);
+    return run;
+  }
+
+  /**
+   * Replaces a topic's config overrides (already validated): written to the topic table, then
+   * applied to every open partition log. The configs object is replaced, never changed in place,
+   * so anything derived from it can tell when it is stale.
+   */
+  async updateConfigs(topic: Topic, configs: Record<string, string>): Promise<void> {
+    const record = topic.record;
+    const before = record.configs;
+    const after = { ...configs };
+    record.configs = after;
+    try {
+      await this.persist();
+    } catch (err) {
+      if (record.configs === after) record.configs = before;
+      throw err;
+    }
+    if (record.configs !== after) return; // a later update won; it applies its own settings
+    const logConfig = logConfigFor(after, this.config);
+    for (const log of topic.partitions) log.setConfig(logConfig);
+    this.log.info({ topic: topic.name, configs: after }, 'topic configs changed');
   }
 
   async delete(topic: Topic): Promise<void> {

@@ -50,6 +50,9 @@ export class Connection {
   private readonly waiting: Buffer[] = [];
   private waitingHead = 0;
   private drainWaiters: (() => void)[] = [];
+  /** Set while a quota throttles the client: no request is read or dispatched until it fires. */
+  private throttleTimer: NodeJS.Timeout | null = null;
+  private throttledUntil = 0;
   /** Negotiated per connection, e.g. the SASL handshake version (later issues). */
   readonly state: Record<string, unknown> = {};
 
@@ -95,9 +98,29 @@ export class Connection {
     this.pump();
   }
 
-  /** The connection has as much work as it may hold: requests in flight, or answers the client has not taken. */
+  /** The connection takes no more work: requests in flight, answers the client has not taken, or a quota throttle. */
   private get full(): boolean {
-    return this.slots.length >= this.options.maxInFlight || this.socket.writableLength >= this.options.maxUnsentBytes;
+    return this.slots.length >= this.options.maxInFlight || this.socket.writableLength >= this.options.maxUnsentBytes || this.throttleTimer !== null;
+  }
+
+  /**
+   * KIP-219: the client exceeded a quota. Its answer still goes out at once, but no further request
+   * is read or dispatched for `ms` milliseconds (the longest of overlapping throttles wins).
+   */
+  throttle(ms: number): void {
+    if (ms <= 0 || this.closed) return;
+    const until = Date.now() + ms;
+    if (this.throttleTimer !== null) {
+      if (until <= this.throttledUntil) return;
+      clearTimeout(this.throttleTimer);
+    }
+    this.throttledUntil = until;
+    this.throttleTimer = setTimeout(() => {
+      this.throttleTimer = null;
+      this.pump();
+    }, ms);
+    this.throttleTimer.unref();
+    this.updateFlow();
   }
 
   /** Dispatches the frames read so far, in order, while there is room; reading stops while any wait. */
@@ -209,6 +232,8 @@ export class Connection {
 
   private onClosed(): void {
     this.closed = true;
+    if (this.throttleTimer !== null) clearTimeout(this.throttleTimer);
+    this.throttleTimer = null;
     this.slots.length = 0;
     const waiters = this.drainWaiters;
     this.drainWaiters = [];

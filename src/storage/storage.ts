@@ -6,6 +6,10 @@
  * lengths, timestamps) but never decode records.
  */
 
+import type { EpochEndOffset } from './leader-epoch.js';
+
+export type { EpochEndOffset } from './leader-epoch.js';
+
 /** A topic as persisted: its identity and its configuration overrides (Kafka config names). */
 export interface TopicRecord {
   name: string;
@@ -171,6 +175,17 @@ export interface PartitionLog {
    * Throws OffsetOutOfRangeError past the high watermark, PolicyViolationError without 'delete'.
    */
   deleteRecordsBefore(offset: bigint): Promise<bigint>;
+
+  /**
+   * Kafka's leader epoch cache (leader-epoch.ts): this broker leads the partition in `epoch` from
+   * the log end offset on (Kafka's maybeAssignEpochStartOffset when a replica becomes leader).
+   * Appends record their batches' epochs themselves; the disk engine persists the cache in the
+   * partition's leader-epoch-checkpoint file.
+   */
+  assignLeaderEpoch(epoch: number): Promise<void>;
+
+  /** OffsetForLeaderEpoch: the largest epoch ≤ `epoch` and its end offset, or -1/-1 when unknown. */
+  endOffsetForEpoch(epoch: number): EpochEndOffset;
 }
 
 export interface StoredState {

@@ -55,7 +55,9 @@ describe('disk engine layout', () => {
 
     const pdir = join(dir, 'payments-1');
     assert.equal(await readFile(join(pdir, 'partition.metadata'), 'utf8'), `version: 0\ntopic_id: ${topic.topicId}\n`);
-    const names = (await readdir(pdir)).filter((n) => n !== 'partition.metadata').sort();
+    // Kafka's leader epoch cache: the epoch the batches were appended in, from the first offset.
+    assert.equal(await readFile(join(pdir, 'leader-epoch-checkpoint'), 'utf8'), '0\n1\n4 0\n');
+    const names = (await readdir(pdir)).filter((n) => n !== 'partition.metadata' && n !== 'leader-epoch-checkpoint').sort();
     for (const n of names) assert.match(n, /^\d{20}\.(log|index|timeindex)$/);
     const segs = await segmentFiles(pdir);
     assert.ok(segs.length >= 5, `several segments (${segs.length})`);

@@ -265,9 +265,10 @@ export class OffsetManager {
 
   /**
    * TxnOffsetCommit: offsets written inside the producer's transaction, applied when it commits.
-   * `inTransaction` tells whether the group's offsets partition was added to the transaction.
+   * `verified` is the coordinator's verdict on the group's offsets partition (NONE when it was
+   * added to the transaction), already mapped for the request version.
    */
-  async txnCommit(req: CommitRequest & { producerId: bigint; producerEpoch: number; inTransaction: boolean; version: number }): Promise<number[]> {
+  async txnCommit(req: CommitRequest & { producerId: bigint; producerEpoch: number; verified: number }): Promise<number[]> {
     const c = this.coordinator;
     const all = (e: number) => req.offsets.map(() => e);
     if (c.loading) return all(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
@@ -283,7 +284,7 @@ export class OffsetManager {
       if (e !== ErrorCode.NONE) return all(e);
       if (req.generationId !== group.generationId) return all(ErrorCode.ILLEGAL_GENERATION);
     }
-    if (!req.inTransaction) return all(req.version >= 4 ? ErrorCode.TRANSACTION_ABORTABLE : ErrorCode.INVALID_TXN_STATE);
+    if (req.verified !== ErrorCode.NONE) return all(req.verified);
     const now = BigInt(this.now());
     const errors = req.offsets.map((o) => ((o.metadata ?? '').length > this.config.metadataMaxBytes ? ErrorCode.OFFSET_METADATA_TOO_LARGE : ErrorCode.NONE));
     const values = req.offsets.filter((_, i) => errors[i] === ErrorCode.NONE).map((o) => ({

@@ -48,6 +48,24 @@ export interface TxnConfig {
   expirationMs: number;
 }
 
+/**
+ * How a partition leader reports a failed verification (Kafka's AddPartitionsToTxnManager):
+ * older clients know neither PRODUCER_FENCED nor TRANSACTION_ABORTABLE, and a transaction being
+ * completed is retriable for them.
+ */
+export function verificationError(errorCode: number, keepsAbortable: boolean): number {
+  switch (errorCode) {
+    case ErrorCode.PRODUCER_FENCED:
+      return ErrorCode.INVALID_PRODUCER_EPOCH;
+    case ErrorCode.TRANSACTION_ABORTABLE:
+      return keepsAbortable ? errorCode : ErrorCode.INVALID_TXN_STATE;
+    case ErrorCode.CONCURRENT_TRANSACTIONS:
+      return ErrorCode.NOT_ENOUGH_REPLICAS;
+    default:
+      return errorCode;
+  }
+}
+
 export function partitionKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
@@ -161,12 +179,16 @@ export class TransactionCoordinator {
     return this.transition(meta, { state: 'Ongoing', partitions: union, startTimestamp: fresh ? this.now() : meta.startTimestamp });
   }
 
-  /** KIP-890 verification: a transactional produce must be to a partition of the producer's open transaction. */
-  inTransaction(producerId: bigint, epoch: number, topic: string, partition: number): boolean {
-    for (const meta of this.txns.values()) {
-      if (meta.producerId === producerId) return meta.epoch === epoch && meta.state === 'Ongoing' && meta.partitions.has(partitionKey(topic, partition));
-    }
-    return false;
+  /**
+   * KIP-890 verification (Kafka's handleVerifyPartitionsInTransaction): may this producer write
+   * transactionally to this partition? NONE, or why not.
+   */
+  verify(producerId: bigint, epoch: number, topic: string, partition: number): number {
+    const meta = [...this.txns.values()].find((m) => m.producerId === producerId);
+    if (!meta) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
+    if (meta.epoch !== epoch) return ErrorCode.PRODUCER_FENCED;
+    if (meta.state === 'PrepareCommit' || meta.state === 'PrepareAbort') return ErrorCode.CONCURRENT_TRANSACTIONS;
+    return meta.state === 'Ongoing' && meta.partitions.has(partitionKey(topic, partition)) ? ErrorCode.NONE : ErrorCode.TRANSACTION_ABORTABLE;
   }
 
   // ---- EndTxn ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
  *   <dataDir>/cleaner-offset-checkpoint       first dirty offset of compacted partitions (same format)
  *   <dataDir>/.samsa_clean_shutdown           written by close(), removed by open()
  *   <dataDir>/<topic>-<partition>/partition.metadata
+ *   <dataDir>/<topic>-<partition>/leader-epoch-checkpoint   Kafka's format: leader epochs and their start offsets
  *   <dataDir>/<topic>-<partition>/<20-digit base offset>.log | .index | .timeindex
  *
  * See partition-log.ts for appends and reads, recovery.ts for what happens at open.
@@ -259,6 +260,7 @@ export class DiskStorage implements Storage {
     }
     this.recovered.add(name);
     const log = new DiskPartitionLog(topic.name, partition, topic.topicId, dir, loaded.segments, loaded.logStartOffset, config, this.services);
+    await log.loadLeaderEpochs();
     this.checkpoint.set(ck, { topic: topic.name, partition, offset: log.logStartOffset });
     if (existed) {
       this.logger.info(

@@ -32,6 +32,7 @@ import {
 } from '../../../protocol/records/index.js';
 import { BatchArena, type ArenaEntry } from '../batch-arena.js';
 import { ProducerSummary } from '../compaction.js';
+import { LEADER_EPOCH_CHECKPOINT_FILE, LeaderEpochCache, formatLeaderEpochCheckpoint, parseLeaderEpochCheckpoint, type EpochEndOffset } from '../leader-epoch.js';
 import {
   OffsetOutOfRangeError,
   PolicyViolationError,
@@ -142,6 +143,8 @@ export class DiskPartitionLog implements PartitionLog {
   private cleaning: Promise<CompactionResult | null> | null = null;
   /** Producer summaries of this run's appends to segments whose earlier content is not summarised. */
   private readonly lateSummaries = new WeakMap<Segment, ProducerSummary>();
+  /** Leader epochs and their start offsets, kept in leader-epoch-checkpoint. */
+  private epochs = new LeaderEpochCache();
   readonly stats: PartitionStats = { logWrites: 0, indexWrites: 0, syncs: 0, rolls: 0, cacheReads: 0, fileReads: 0 };
 
   constructor(
@@ -243,6 +246,7 @@ export class DiskPartitionLog implements PartitionLog {
     setPartitionLeaderEpoch(batch, 0, options.leaderEpoch);
     if (options.logAppendTime !== undefined) setLogAppendTime(batch, options.logAppendTime);
     this.nextOffset = baseOffset + BigInt(readLastOffsetDelta(batch)) + 1n;
+    if (options.leaderEpoch >= 0 && this.epochs.assign(options.leaderEpoch, baseOffset)) void this.enqueue(() => this.writeLeaderEpochs());
     const entry = this.arena.add(batch);
     return new Promise<AppendResult>((resolve, reject) => {
       this.pending.push({ entry, resolve, reject });
@@ -710,6 +714,7 @@ export class DiskPartitionLog implements PartitionLog {
     if (this.segments[0]!.baseOffset > this.startOffset) this.startOffset = this.segments[0]!.baseOffset;
     const keep = this.arena.search(this.startOffset);
     if (keep > 0) this.arena.dropFront(keep);
+    if (this.epochs.truncateFromStart(this.startOffset)) await this.writeLeaderEpochs();
     this.services.logger.info({ partition: this.name, segments: gone.length, bytes: freed, logStartOffset: String(this.startOffset) }, 'retention deleted segments');
     try {
       await this.services.logStartOffsetChanged();
@@ -738,12 +743,51 @@ export class DiskPartitionLog implements PartitionLog {
       const keep = this.arena.search(target);
       if (keep > 0) this.arena.dropFront(keep);
       this.services.logger.info({ partition: this.name, logStartOffset: String(target) }, 'log start offset moved by DeleteRecords');
+      if (this.epochs.truncateFromStart(target)) await this.writeLeaderEpochs();
       let n = 0;
       while (n + 1 < this.segments.length && this.segments[n + 1]!.baseOffset <= target) n++;
       if (n > 0) await this.deleteFront(n);
       else await this.services.logStartOffsetChanged();
       return this.startOffset;
     });
+  }
+
+  // ---------------------------------------------------------------- leader epochs
+
+  /** Reads leader-epoch-checkpoint at open, dropping entries the recovered log no longer covers. */
+  async loadLeaderEpochs(): Promise<void> {
+    const path = join(this.dir, LEADER_EPOCH_CHECKPOINT_FILE);
+    let changed = false;
+    try {
+      const data = await readFileOrNull(path);
+      this.epochs = new LeaderEpochCache(data === null ? [] : parseLeaderEpochCheckpoint(data.toString('utf8')));
+    } catch (e) {
+      this.services.logger.warn({ partition: this.name, err: e }, 'ignoring an unreadable leader-epoch-checkpoint');
+      this.epochs = new LeaderEpochCache();
+      changed = true;
+    }
+    if (this.epochs.truncateFromEnd(this.nextOffset)) changed = true;
+    if (this.epochs.truncateFromStart(this.startOffset)) changed = true;
+    if (changed) await this.enqueue(() => this.writeLeaderEpochs());
+  }
+
+  assignLeaderEpoch(epoch: number): Promise<void> {
+    if (!this.epochs.assign(epoch, this.nextOffset)) return Promise.resolve();
+    return this.enqueue(() => this.writeLeaderEpochs());
+  }
+
+  endOffsetForEpoch(epoch: number): EpochEndOffset {
+    return this.epochs.endOffsetFor(epoch, this.nextOffset);
+  }
+
+  /** Rewrites leader-epoch-checkpoint (on the I/O queue); a failure is logged, the cache stays right in memory. */
+  private async writeLeaderEpochs(): Promise<void> {
+    if (this.failure || this.segments.some((s) => s.deleted)) return;
+    try {
+      await atomicWrite(join(this.dir, LEADER_EPOCH_CHECKPOINT_FILE), formatLeaderEpochCheckpoint(this.epochs.all));
+    } catch (e) {
+      this.services.logger.error({ partition: this.name, err: e }, 'could not write leader-epoch-checkpoint');
+    }
   }
 
   // ---------------------------------------------------------------- compaction

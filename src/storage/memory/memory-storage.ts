@@ -15,6 +15,7 @@ import {
   setPartitionLeaderEpoch,
 } from '../../../protocol/records/index.js';
 import { BatchArena, type ArenaEntry } from '../batch-arena.js';
+import { LeaderEpochCache, type EpochEndOffset } from '../leader-epoch.js';
 import {
   cleanBatch,
   DEFAULT_PRODUCER_ID_EXPIRATION_MS,
@@ -75,6 +76,7 @@ export class MemoryPartitionLog implements PartitionLog {
   private cleanerCheckpoint: bigint | undefined;
   private cleaning: Promise<CompactionResult | null> = Promise.resolve(null);
   private readonly now: () => number;
+  private readonly epochs = new LeaderEpochCache();
 
   constructor(
     readonly topic: string,
@@ -151,6 +153,7 @@ export class MemoryPartitionLog implements PartitionLog {
     if (options.logAppendTime !== undefined) setLogAppendTime(batch, options.logAppendTime);
     const lastOffset = baseOffset + BigInt(readLastOffsetDelta(batch));
     this.nextOffset = lastOffset + 1n;
+    if (options.leaderEpoch >= 0) this.epochs.assign(options.leaderEpoch, baseOffset);
     const entry = this.arena.add(batch);
     if (this.shouldRoll(this.active, entry)) this.segments.push(this.newSegment(baseOffset));
     this.account(this.active, entry);
@@ -219,6 +222,7 @@ export class MemoryPartitionLog implements PartitionLog {
       const first = this.arena.first?.baseOffset ?? this.nextOffset;
       if (first > this.startOffset) this.startOffset = first;
       this.trimSegments();
+      this.epochs.truncateFromStart(this.startOffset);
     }
     return Promise.resolve(before - this.arena.bytes);
   }
@@ -233,6 +237,7 @@ export class MemoryPartitionLog implements PartitionLog {
     }
     if (target > this.startOffset) {
       this.startOffset = target;
+      this.epochs.truncateFromStart(target);
       const drop = this.arena.search(target);
       if (drop > 0) {
         this.arena.dropFront(drop);
@@ -251,6 +256,15 @@ export class MemoryPartitionLog implements PartitionLog {
 
   readSnapshot(): Promise<{ offset: bigint; data: Buffer } | null> {
     return Promise.resolve(this.snapshot !== null && this.snapshot.offset <= this.nextOffset ? this.snapshot : null);
+  }
+
+  assignLeaderEpoch(epoch: number): Promise<void> {
+    this.epochs.assign(epoch, this.nextOffset);
+    return Promise.resolve();
+  }
+
+  endOffsetForEpoch(epoch: number): EpochEndOffset {
+    return this.epochs.endOffsetFor(epoch, this.nextOffset);
   }
 
   /** One whole cleaning round (the disk engine's, over the arena and the virtual segments). */

@@ -1,0 +1,96 @@
+/**
+ * CreatePartitions (v0–3): grows topics the way Kafka's KRaft controller does
+ * (ReplicationControlManager.createPartitions). The new count is written to the topic table before
+ * the new partitions open; clients see them from their next Metadata request.
+ */
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { ApiKey } from '../../protocol/generated/index.js';
+import type { CreatePartitionsRequest, CreatePartitionsRequestCreatePartitionsTopic, CreatePartitionsResponse, CreatePartitionsResponseCreatePartitionsTopicResult } from '../../protocol/generated/index.js';
+import type { Encodable } from '../../protocol/primitives/types.js';
+import type { ApiHandler, BrokerState, RequestContext } from './context.js';
+
+type Result = Encodable<CreatePartitionsResponseCreatePartitionsTopicResult>;
+
+class Refused extends Error {
+  constructor(
+    readonly errorCode: number,
+    message: string | null,
+  ) {
+    super(message ?? '');
+  }
+}
+
+/**
+ * Kafka's validateManualPartitionAssignment: why a replica list cannot be used here (only this
+ * broker exists), or null. With a replication factor, the list must also have that many replicas.
+ */
+export function manualAssignmentError(nodeId: number, brokerIds: readonly number[], replicationFactor?: number): string | null {
+  if (brokerIds.length === 0) return 'The manual partition assignment includes an empty replica list.';
+  const sorted = [...brokerIds].sort((a, b) => a - b);
+  let previous: number | undefined;
+  for (const id of sorted) {
+    if (id !== nodeId) return `The manual partition assignment includes broker ${id}, but no such broker is registered.`;
+    if (id === previous) return `The manual partition assignment includes the broker ${previous} more than once.`;
+    previous = id;
+  }
+  if (replicationFactor !== undefined && sorted.length !== replicationFactor) {
+    return `The manual partition assignment includes a partition with ${sorted.length} replica(s), but this is not consistent with previous partitions, which have ${replicationFactor} replica(s).`;
+  }
+  return null;
+}
+
+/** Validates one topic's growth; starts it unless validateOnly. */
+function grow(broker: BrokerState, t: CreatePartitionsRequestCreatePartitionsTopic, validateOnly: boolean): Promise<void> | null {
+  const topic = broker.topics.get(t.name);
+  if (!topic) throw new Refused(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, null);
+  // What the topic table says, additions still opening included: a second request sees the first.
+  const current = topic.record.partitions;
+  if (t.count === current) throw new Refused(ErrorCode.INVALID_PARTITIONS, `Topic already has ${current} partition(s).`);
+  if (t.count < current) throw new Refused(ErrorCode.INVALID_PARTITIONS, `The topic ${t.name} currently has ${current} partition(s); ${t.count} would not be an increase.`);
+  const additional = t.count - current;
+  if (t.assignments !== null) {
+    if (t.assignments.length !== additional) {
+      throw new Refused(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `Attempted to add ${additional} additional partition(s), but only ${t.assignments.length} assignment(s) were specified.`);
+    }
+    // Every partition of this broker has one replica: this one.
+    for (const a of t.assignments) {
+      const error = manualAssignmentError(broker.nodeId, a.brokerIds, 1);
+      if (error !== null) throw new Refused(ErrorCode.INVALID_REPLICA_ASSIGNMENT, error);
+    }
+  }
+  return validateOnly ? null : broker.topics.addPartitions(topic, t.count);
+}
+
+async function handle(ctx: RequestContext<CreatePartitionsRequest>): Promise<Encodable<CreatePartitionsResponse>> {
+  const { broker, body } = ctx;
+  const counts = new Map<string, number>();
+  for (const t of body.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
+  // As Kafka's ControllerApis: the duplicated names first, each once, then the others in order.
+  const results: Result[] = [...counts].filter(([, n]) => n > 1).map(([name]) => ({ name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Duplicate topic name.' }));
+  const pending: { result: Result; done: Promise<void> }[] = [];
+  for (const t of body.topics) {
+    if (counts.get(t.name)! > 1) continue;
+    const result: Result = { name: t.name, errorCode: ErrorCode.NONE, errorMessage: null };
+    results.push(result);
+    try {
+      const done = grow(broker, t, body.validateOnly);
+      if (done) pending.push({ result, done });
+    } catch (e) {
+      if (!(e instanceof Refused)) throw e;
+      result.errorCode = e.errorCode;
+      result.errorMessage = e.message === '' ? null : e.message;
+    }
+  }
+  for (const { result, done } of pending) {
+    try {
+      await done;
+    } catch (err) {
+      broker.log.error({ err, topic: result.name }, 'adding partitions failed');
+      result.errorCode = ErrorCode.UNKNOWN_SERVER_ERROR;
+      result.errorMessage = null;
+    }
+  }
+  return { throttleTimeMs: 0, results };
+}
+
+export const createPartitionsHandler: ApiHandler = { apiKey: ApiKey.CreatePartitions, minVersion: 0, maxVersion: 3, handle };

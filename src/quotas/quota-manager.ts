@@ -1,0 +1,204 @@
+/**
+ * Kafka's client quota managers (ClientQuotaManager, ClientRequestQuotaManager with the default
+ * quota callback): one per quota type — produce bytes, fetch bytes, request time. Each keeps a
+ * sampled rate per (user, client id) group and answers, when a value is recorded, how long the
+ * client must be throttled for the rate to fall back to its quota:
+ *
+ *   throttle = (rate - quota) / quota × window
+ *
+ * The quota of a request is the most specific one configured, in Kafka's order:
+ *   user+client-id, user+default client-id, user, default user+client-id,
+ *   default user+default client-id, default user, client-id, default client-id.
+ * Which rate a request counts in follows Kafka too: while only one level of quotas has ever been
+ * configured (say client-id), clients share a rate by that level alone.
+ *
+ * Without authentication every client is Kafka's User:ANONYMOUS, so user quotas apply through
+ * the user "ANONYMOUS" or the default user.
+ */
+import {
+  CLIENT_ID, CONSUMER_BYTE_RATE, PRODUCER_BYTE_RATE, REQUEST_PERCENTAGE, USER,
+  ClientQuotaStore, entityOf, type QuotaEntity, type QuotaStorePersistence,
+} from './client-quota-store.js';
+import { SampledRate } from './rate.js';
+
+/** The principal of every connection without authentication (Kafka's KafkaPrincipal.ANONYMOUS). */
+export const ANONYMOUS_USER = 'ANONYMOUS';
+
+export type QuotaType = 'produce' | 'fetch' | 'request';
+
+const QUOTA_KEY: Record<QuotaType, string> = { produce: PRODUCER_BYTE_RATE, fetch: CONSUMER_BYTE_RATE, request: REQUEST_PERCENTAGE };
+
+/** Kafka's QuotaTypes bits: which levels of quotas were ever configured (until restart). */
+const CLIENT_ID_ENABLED = 1;
+const USER_ENABLED = 2;
+const USER_CLIENT_ID_ENABLED = 4;
+
+/** Rates unused this long are dropped (Kafka: InactiveSensorExpirationTimeSeconds). */
+const INACTIVE_RATE_EXPIRATION_MS = 3_600_000;
+
+export interface QuotaWindowConfig {
+  /** quota.window.num */
+  samples: number;
+  /** quota.window.size.seconds */
+  windowSeconds: number;
+}
+
+/** A user or client-id part of a quota entity: a name, or the default entity. */
+type Part = { name: string } | 'default';
+
+export class ClientQuotaManager {
+  private enabled = 0;
+  private readonly rates = new Map<string, SampledRate>();
+  private lastExpiry = 0;
+  readonly key: string;
+
+  constructor(
+    readonly type: QuotaType,
+    private readonly store: ClientQuotaStore,
+    private readonly window: QuotaWindowConfig,
+    /** Throttle times are capped at this (the request quota caps at one window). */
+    private readonly maxThrottleMs = Number.MAX_SAFE_INTEGER,
+  ) {
+    this.key = QUOTA_KEY[type];
+  }
+
+  /** Whether a quota of this type was ever configured (Kafka records nothing until then). */
+  get quotasEnabled(): boolean {
+    return this.enabled !== 0;
+  }
+
+  /** Kafka's updateQuota bookkeeping: a quota of this type changed on `entity`. */
+  quotaChanged(entity: QuotaEntity): void {
+    const user = entity.has(USER);
+    const client = entity.has(CLIENT_ID);
+    if (user && client) this.enabled |= USER_CLIENT_ID_ENABLED;
+    else if (user) this.enabled |= USER_ENABLED;
+    else if (client) this.enabled |= CLIENT_ID_ENABLED;
+  }
+
+  /** Records `value` for the client unless no quota of this type exists; returns the throttle time in ms. */
+  maybeRecordAndGetThrottleTimeMs(user: string, clientId: string, value: number, now: number): number {
+    return this.quotasEnabled ? this.recordAndGetThrottleTimeMs(user, clientId, value, now) : 0;
+  }
+
+  recordAndGetThrottleTimeMs(user: string, clientId: string, value: number, now: number): number {
+    const [userTag, clientTag] = this.metricTags(user, clientId);
+    const rate = this.rateFor(userTag, clientTag, now);
+    rate.record(value, now);
+    const bound = this.quotaLimit(userTag, clientTag);
+    if (bound === undefined) return 0;
+    const measured = rate.measure(now);
+    if (measured <= bound) return 0;
+    return Math.min(Math.round(((measured - bound) / bound) * rate.windowSize(now)), this.maxThrottleMs);
+  }
+
+  /** Takes back a recorded value (a throttled fetch returns nothing). */
+  unrecord(user: string, clientId: string, value: number, now: number): void {
+    if (!this.quotasEnabled) return;
+    const [userTag, clientTag] = this.metricTags(user, clientId);
+    this.rateFor(userTag, clientTag, now).record(-value, now);
+  }
+
+  /**
+   * The most that can be recorded at once without certainly being throttled, even with nothing
+   * recorded before: quota × (samples − 1) × window (Kafka caps fetch sizes with it).
+   */
+  maxValueInQuotaWindow(user: string, clientId: string): number {
+    if (!this.quotasEnabled) return Number.MAX_SAFE_INTEGER;
+    const bound = this.quotaLimit(...this.metricTags(user, clientId));
+    return bound === undefined ? Number.MAX_SAFE_INTEGER : bound * (this.window.samples - 1) * this.window.windowSeconds;
+  }
+
+  /** The quota applying to a client (undefined: unlimited), as Kafka's `quota(user, clientId)`. */
+  quotaFor(user: string, clientId: string): number | undefined {
+    return this.quotaLimit(...this.metricTags(user, clientId));
+  }
+
+  /** Kafka's DefaultQuotaCallback.quotaMetricTags: which (user, client-id) group a client's rate is kept for. */
+  private metricTags(user: string, clientId: string): [string, string] {
+    switch (this.enabled) {
+      case 0:
+      case CLIENT_ID_ENABLED:
+        return ['', clientId];
+      case USER_ENABLED:
+        return [user, ''];
+      case USER_CLIENT_ID_ENABLED:
+        return [user, clientId];
+      default: {
+        const u: Part = { name: user };
+        const c: Part = { name: clientId };
+        if (this.has(u, c) || this.has(u, 'default')) return [user, clientId];
+        if (this.has(u, null)) return [user, ''];
+        if (this.has('default', c) || this.has('default', 'default')) return [user, clientId];
+        if (this.has('default', null)) return [user, ''];
+        return ['', clientId];
+      }
+    }
+  }
+
+  /** Kafka's DefaultQuotaCallback.quotaLimit for a metric group. */
+  private quotaLimit(userTag: string, clientTag: string): number | undefined {
+    const u: Part = { name: userTag };
+    const c: Part = { name: clientTag };
+    if (userTag !== '' && clientTag !== '') {
+      return this.get(u, c) ?? this.get(u, 'default') ?? this.get('default', c) ?? this.get('default', 'default');
+    }
+    if (userTag !== '') return this.get(u, null) ?? this.get('default', null);
+    if (clientTag !== '') return this.get(null, c) ?? this.get(null, 'default');
+    return undefined;
+  }
+
+  private get(user: Part | null, client: Part | null): number | undefined {
+    const parts: [string, string | null][] = [];
+    if (user !== null) parts.push([USER, user === 'default' ? null : user.name]);
+    if (client !== null) parts.push([CLIENT_ID, client === 'default' ? null : client.name]);
+    return this.store.value(entityOf(parts), this.key);
+  }
+
+  private has(user: Part | null, client: Part | null): boolean {
+    return this.get(user, client) !== undefined;
+  }
+
+  private rateFor(userTag: string, clientTag: string, now: number): SampledRate {
+    if (now - this.lastExpiry > 60_000) {
+      this.lastExpiry = now;
+      for (const [k, r] of this.rates) if (now - r.lastRecordMs > INACTIVE_RATE_EXPIRATION_MS) this.rates.delete(k);
+    }
+    const k = `${userTag}\u0000${clientTag}`;
+    let rate = this.rates.get(k);
+    if (!rate) {
+      rate = new SampledRate(this.window.samples, this.window.windowSeconds * 1000);
+      this.rates.set(k, rate);
+    }
+    return rate;
+  }
+}
+
+/** The broker's quota configuration and its three managers. */
+export class ClientQuotas {
+  readonly store: ClientQuotaStore;
+  readonly produce: ClientQuotaManager;
+  readonly fetch: ClientQuotaManager;
+  readonly request: ClientQuotaManager;
+
+  constructor(
+    persistence: QuotaStorePersistence,
+    readonly window: QuotaWindowConfig,
+    /** The clock quotas are measured with (tests inject one). */
+    readonly now: () => number = Date.now,
+  ) {
+    this.store = new ClientQuotaStore(persistence);
+    this.produce = new ClientQuotaManager('produce', this.store, window);
+    this.fetch = new ClientQuotaManager('fetch', this.store, window);
+    // Kafka's request quota never throttles for more than one window.
+    this.request = new ClientQuotaManager('request', this.store, window, window.windowSeconds * 1000);
+    const managers = [this.produce, this.fetch, this.request];
+    this.store.onChange((entity, key) => {
+      for (const m of managers) if (m.key === key) m.quotaChanged(entity);
+    });
+  }
+
+  load(): Promise<void> {
+    return this.store.load();
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The quotas of one request, as Kafka's KafkaApis applies them: every request counts its processing
+ * time against request_percentage; Produce also counts its size against producer_byte_rate, Fetch its
+ * response size against consumer_byte_rate. A violated quota gives the response a throttle time, and
+ * the connection reads nothing more for that long (KIP-219: answer first, then mute the channel).
+ */
+import { ANONYMOUS_USER, type ClientQuotas } from './quota-manager.js';
+
+/** What can be throttled: the client's connection. */
+export interface Throttleable {
+  throttle(ms: number): void;
+}
+
+/** Kafka's cluster actions (broker-to-broker and controller APIs): exempt from the request quota. */
+const EXEMPT_API_KEYS = new Set([4, 5, 6, 7, 27, 52, 53, 54, 55, 56, 57, 58, 62, 63, 67, 83, 84, 85, 86, 87]);
+
+const NANOS_TO_PERCENTAGE_PER_SECOND = 100 / 1e9;
+
+export class RequestQuota {
+  /** The response's throttle time is settled (Produce, Fetch); the dispatcher leaves it alone. */
+  private settled = false;
+  private requestThrottle: number | undefined;
+  readonly user = ANONYMOUS_USER;
+
+  constructor(
+    private readonly quotas: ClientQuotas,
+    private readonly apiKey: number,
+    readonly clientId: string,
+    /** Size of the request frame (header and body), Kafka's request.sizeInBytes. */
+    readonly requestSize: number,
+    private readonly connection: Throttleable,
+    /** Time spent handling the request so far, in nanoseconds. */
+    private readonly handlingNanos: () => number,
+  ) {}
+
+  /** Kafka's quotas.request.maybeRecordAndGetThrottleTimeMs: records this request's time once. */
+  requestThrottleMs(): number {
+    if (this.requestThrottle === undefined) {
+      const percent = this.handlingNanos() * NANOS_TO_PERCENTAGE_PER_SECOND;
+      this.requestThrottle = EXEMPT_API_KEYS.has(this.apiKey) ? 0 : this.quotas.request.maybeRecordAndGetThrottleTimeMs(this.user, this.clientId, percent, this.quotas.now());
+    }
+    return this.requestThrottle;
+  }
+
+  /**
+   * Produce answered: records the request size (and, unless acks=0, its time), mutes the connection
+   * for the larger throttle; returns it for the response.
+   */
+  produced(acks: number): number {
+    const bandwidth = this.quotas.produce.maybeRecordAndGetThrottleTimeMs(this.user, this.clientId, this.requestSize, this.quotas.now());
+    const request = acks === 0 ? 0 : this.requestThrottleMs();
+    return this.settle(Math.max(bandwidth, request));
+  }
+
+  /** The most a fetch may return without certainly being throttled (Kafka caps fetch.max.bytes with it). */
+  fetchMaxBytes(): number {
+    return this.quotas.fetch.maxValueInQuotaWindow(this.user, this.clientId);
+  }
+
+  /**
+   * Fetch answered with `bytes`: records them and the request time; when either quota is violated
+   * the bytes are taken back (Kafka answers a throttled fetch with no data) and the throttle time
+   * is returned, 0 otherwise.
+   */
+  fetched(bytes: number): number {
+    const now = this.quotas.now();
+    const request = this.requestThrottleMs();
+    const bandwidth = this.quotas.fetch.maybeRecordAndGetThrottleTimeMs(this.user, this.clientId, bytes, now);
+    const throttle = Math.max(bandwidth, request);
+    if (throttle > 0) this.quotas.fetch.unrecord(this.user, this.clientId, bytes, now);
+    return this.settle(throttle);
+  }
+
+  /** Any other request answered: its throttle time (0 when settled by the handler or exempt). */
+  finish(): number {
+    return this.settled ? 0 : this.settle(this.requestThrottleMs());
+  }
+
+  private settle(ms: number): number {
+    this.settled = true;
+    if (ms > 0) this.connection.throttle(ms);
+    return ms;
+  }
+}

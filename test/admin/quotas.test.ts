@@ -1,0 +1,187 @@
+/**
+ * Client quotas end to end. A producer_byte_rate set with AlterClientQuotas throttles only its client
+ * id: Produce answers carry throttle_time_ms once the rate over Kafka's window (11 samples of 1 s)
+ * passes the quota, the connection then reads nothing for that long (KIP-219), and a kafkajs
+ * producer or consumer held to a quota moves data at about the quota's rate. request_percentage
+ * throttles any API. Quotas persist across a restart and stop applying once removed.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { encodeRequest } from '../../protocol/frames.js';
+import { ApiKey } from '../../protocol/generated/index.js';
+import { buildRecordBatch } from '../../protocol/records/index.js';
+import { type RunningBroker, startBroker } from '../../src/index.js';
+import { kafka, waitFor } from '../support/kafkajs.js';
+import { tempDir } from '../support/processes.js';
+import { RawClient } from '../support/raw-client.js';
+
+let broker: RunningBroker;
+let admin: RawClient;
+before(async () => {
+  broker = await startBroker({ port: 0 });
+  admin = await RawClient.connect(broker.port);
+});
+after(async () => {
+  admin.close();
+  await broker.stop();
+});
+
+type Entity = [string, string | null][];
+
+async function setQuota(client: RawClient, entity: Entity, values: Record<string, number | null>): Promise<void> {
+  const r = await client.send(ApiKey.AlterClientQuotas, 1, {
+    entries: [{
+      entity: entity.map(([entityType, entityName]) => ({ entityType, entityName })),
+      ops: Object.entries(values).map(([key, value]) => ({ key, value: value ?? 0, remove: value === null })),
+    }],
+    validateOnly: false,
+  });
+  assert.equal(r.entries[0].errorCode, ErrorCode.NONE, r.entries[0].errorMessage);
+}
+
+async function createTopic(client: RawClient, name: string): Promise<void> {
+  const r = await client.send(ApiKey.CreateTopics, 4, { topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+  assert.equal(r.topics[0].errorCode, ErrorCode.NONE);
+}
+
+function produceBody(topic: string, value: Buffer) {
+  return { transactionalId: null, acks: 1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: 0, records: buildRecordBatch({ baseOffset: 0n, records: [{ value, headers: [] }] }) }] }] };
+}
+
+test('Produce over producer_byte_rate: throttle_time_ms from the sampled rate, then a muted connection; other clients unaffected', { timeout: 60_000 }, async () => {
+  const quota = 10_000;
+  await createTopic(admin, 'q-raw');
+  await setQuota(admin, [['client-id', 'raw-slow']], { producer_byte_rate: quota });
+  const client = await RawClient.connect(broker.port);
+  const body = produceBody('q-raw', Buffer.alloc(4000, 'x'));
+  // What the quota counts: the whole request, header included (Kafka's request.sizeInBytes).
+  const size = encodeRequest(ApiKey.Produce, 7, 1, 'raw-slow', body).length - 4;
+  let sent = 0;
+  let throttle = 0;
+  while (throttle === 0) {
+    const r = await client.send(ApiKey.Produce, 7, body, 'raw-slow');
+    assert.equal(r.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
+    sent += size;
+    throttle = r.throttleTimeMs;
+    assert.ok(sent < 200_000, `still not throttled after ${sent} bytes`);
+  }
+  // The first ten windows count as ten seconds: the quota allows 10–11 s worth of bytes before throttling.
+  assert.ok(sent > quota * 10 && sent <= quota * 11 + size, `throttled after ${sent} bytes`);
+  // Throttle = (rate - quota) / quota × window = bytes × 1000 / quota - window: at most one request's worth.
+  assert.ok(throttle > 0 && throttle <= Math.ceil((size * 1000) / quota), `throttle ${throttle} ms`);
+
+  // Muted: the next request is read only once the throttle time has passed.
+  const start = Date.now();
+  const next = await client.send(ApiKey.Produce, 7, body, 'raw-slow');
+  assert.ok(Date.now() - start >= throttle - 15, `answered after ${Date.now() - start} ms, throttle was ${throttle} ms`);
+  assert.ok(next.throttleTimeMs > throttle, 'still over the quota, by more');
+  // Another client id (on another connection) has no quota.
+  const other = await RawClient.connect(broker.port);
+  const t0 = Date.now();
+  const free = await other.send(ApiKey.Produce, 7, body, 'raw-free');
+  assert.equal(free.throttleTimeMs, 0);
+  assert.ok(Date.now() - t0 < 500);
+  other.close();
+  client.close();
+});
+
+test('request_percentage throttles any request, capped at one window', { timeout: 30_000 }, async () => {
+  await setQuota(admin, [['client-id', 'busy']], { request_percentage: 0.0001 });
+  const client = await RawClient.connect(broker.port);
+  let throttle = 0;
+  for (let i = 0; i < 50 && throttle === 0; i++) throttle = (await client.send(ApiKey.Metadata, 9, { topics: null, allowAutoTopicCreation: false }, 'busy')).throttleTimeMs;
+  assert.ok(throttle > 0 && throttle <= 1000, `Metadata throttled ${throttle} ms`);
+  const versions = await client.send(ApiKey.ApiVersions, 3, { clientSoftwareName: 'raw', clientSoftwareVersion: '1' }, 'busy');
+  assert.ok(versions.throttleTimeMs > 0 && versions.throttleTimeMs <= 1000, `ApiVersions throttled ${versions.throttleTimeMs} ms`);
+  const quotas = await client.send(ApiKey.DescribeClientQuotas, 0, { components: [{ entityType: 'client-id', matchType: 0, match: 'busy' }], strict: true }, 'busy');
+  assert.deepEqual(quotas.entries, [{ entity: [{ entityType: 'client-id', entityName: 'busy' }], values: [{ key: 'request_percentage', value: 0.0001 }] }]);
+  assert.ok(quotas.throttleTimeMs > 0, 'DescribeClientQuotas is throttled too');
+  client.close();
+  // Removed: no more throttling once the rate is recomputed against no quota.
+  await setQuota(admin, [['client-id', 'busy']], { request_percentage: null });
+  const after = await RawClient.connect(broker.port);
+  await new Promise((r) => setTimeout(r, 1100));
+  assert.equal((await after.send(ApiKey.Metadata, 9, { topics: null, allowAutoTopicCreation: false }, 'busy')).throttleTimeMs, 0);
+  after.close();
+});
+
+test('a kafkajs producer and consumer held to their byte rates move data at about the quota', { timeout: 90_000 }, async () => {
+  // Three 1 s samples: the rate settles within seconds instead of Kafka's default ten.
+  const b = await startBroker({ port: 0, config: { 'quota.window.num': 3, 'group.initial.rebalance.delay.ms': 0 } });
+  try {
+    const raw = await RawClient.connect(b.port);
+    const quota = 40_000;
+    await setQuota(raw, [['client-id', 'kjs-slow']], { producer_byte_rate: quota, consumer_byte_rate: quota });
+    await createTopic(raw, 'q-rate');
+    raw.close();
+
+    const producer = kafka(b.bootstrap, 'kjs-slow').producer();
+    await producer.connect();
+    const value = 'v'.repeat(2000);
+    const acked: number[] = [];
+    const start = Date.now();
+    while (Date.now() - start < 8000) {
+      await producer.send({ topic: 'q-rate', messages: [{ value }] });
+      acked.push(Date.now() - start);
+    }
+    await producer.disconnect();
+    // Past the first windows' allowance, requests (~2.1 KB each) flow at about the quota's rate.
+    const steady = acked.filter((t) => t >= 3000).length;
+    const rate = (steady * 2100) / 5;
+    assert.ok(rate > quota * 0.6 && rate < quota * 1.4, `${steady} sends in the last 5 s: ${Math.round(rate)} B/s against ${quota}`);
+    assert.ok(acked.length < 400, `${acked.length} sends in 8 s (unthrottled would be thousands)`);
+
+    // More data than the consumer may take in the time it is given, written by a client without quota.
+    const fast = kafka(b.bootstrap, 'kjs-fast').producer();
+    await fast.connect();
+    for (let i = 0; i < 10; i++) await fast.send({ topic: 'q-rate', messages: Array.from({ length: 40 }, () => ({ value })) });
+    await fast.disconnect();
+    const available = acked.length + 400;
+
+    const consumer = kafka(b.bootstrap, 'kjs-slow').consumer({ groupId: 'q-rate-readers', maxWaitTimeInMs: 100, maxBytes: 1 << 20 });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'q-rate', fromBeginning: true });
+    let joinedAt = 0;
+    consumer.on(consumer.events.GROUP_JOIN, () => void (joinedAt = Date.now()));
+    const received: number[] = [];
+    await consumer.run({ eachMessage: async () => void received.push(Date.now()) });
+    await waitFor(() => joinedAt > 0 && Date.now() - joinedAt > 8000, 30_000, 'eight seconds of consuming');
+    await consumer.disconnect();
+    const bytes = received.filter((t) => t - joinedAt < 8000).length * 2000;
+    // A fetch is capped at quota × (samples - 1) windows, and an over-quota fetch comes back empty.
+    assert.ok(bytes < quota * 2 + quota * 8 * 1.3, `${bytes} B consumed in 8 s against ${quota} B/s`);
+    assert.ok(bytes > quota * 8 * 0.4, `${bytes} B consumed in 8 s: held to the quota, not starved`);
+    assert.ok(received.length < available, 'the consumer did not get everything');
+  } finally {
+    await b.stop();
+  }
+});
+
+test('quotas survive a restart and are described as set', { timeout: 30_000 }, async () => {
+  const dir = tempDir();
+  try {
+    const b1 = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
+    const c1 = await RawClient.connect(b1.port);
+    await setQuota(c1, [['user', null], ['client-id', 'app']], { consumer_byte_rate: 5000, producer_byte_rate: 7000 });
+    await setQuota(c1, [['ip', '127.0.0.1']], { connection_creation_rate: 30 });
+    c1.close();
+    await b1.stop();
+    const b2 = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
+    try {
+      const c2 = await RawClient.connect(b2.port);
+      const all = await c2.send(ApiKey.DescribeClientQuotas, 1, { components: [], strict: false });
+      assert.deepEqual(all.entries, [
+        { entity: [{ entityType: 'user', entityName: null }, { entityType: 'client-id', entityName: 'app' }], values: [{ key: 'consumer_byte_rate', value: 5000 }, { key: 'producer_byte_rate', value: 7000 }] },
+        { entity: [{ entityType: 'ip', entityName: '127.0.0.1' }], values: [{ key: 'connection_creation_rate', value: 30 }] },
+      ]);
+      c2.close();
+      assert.equal(b2.broker.quotas.produce.quotaFor('ANONYMOUS', 'app'), 7000, 'enforced again after the restart');
+      assert.equal(b2.broker.quotas.produce.quotaFor('ANONYMOUS', 'other'), undefined);
+    } finally {
+      await b2.stop();
+    }
+  } finally {
+    dir.remove();
+  }
+});
