@@ -1,0 +1,152 @@
+/**
+ * The transaction coordinator's answers at the protocol level (RawClient), against Kafka 3.9:
+ * InitProducerId timeouts, KIP-360 epoch bumps and fencing (with PRODUCER_FENCED shown as
+ * INVALID_PRODUCER_EPOCH to old request versions); AddPartitionsToTxn with a wrong producer or an
+ * unknown partition; transactional writes to a partition not in the transaction (KIP-890
+ * verification); the EndTxn state table; TxnOffsetCommit without AddOffsetsToTxn or with a stale epoch.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { ApiKey } from '../../protocol/generated/index.js';
+import { type RunningBroker, startBroker } from '../../src/index.js';
+import { RawClient } from '../support/raw-client.js';
+import {
+  type RawProducer, addPartitions, createTopics, describeTransaction, endTxn, errorName, initProducer, initProducerId, produceNext, readPartition,
+} from './support.js';
+
+let broker: RunningBroker;
+let client: RawClient;
+
+before(async () => {
+  broker = await startBroker({ port: 0, config: { 'transaction.max.timeout.ms': 60_000 } });
+  client = await RawClient.connect(broker.port);
+  await createTopics(client, [{ name: 'ce', partitions: 3 }]);
+});
+after(async () => {
+  client.close();
+  await broker.stop();
+});
+
+const E = ErrorCode;
+const eq = (got: number, want: number, what: string) => assert.equal(got, want, `${what}: got ${errorName(got)}, want ${errorName(want)}`);
+
+test('InitProducerId: timeouts, KIP-360 bumps with an expected epoch, fencing by version', async () => {
+  eq((await initProducerId(client, 'ce-init', 60_001)).errorCode, E.INVALID_TRANSACTION_TIMEOUT, 'timeout above transaction.max.timeout.ms');
+  eq((await initProducerId(client, 'ce-init', 0)).errorCode, E.INVALID_TRANSACTION_TIMEOUT, 'timeout 0');
+  eq((await initProducerId(client, '', 1000)).errorCode, E.INVALID_REQUEST, 'empty transactional id');
+  const half = await client.send(ApiKey.InitProducerId, 3, { transactionalId: 'ce-init', transactionTimeoutMs: 1000, producerId: 5n, producerEpoch: -1 });
+  eq(half.errorCode, E.INVALID_REQUEST, 'a producer id without an epoch');
+  const idem = await initProducerId(client, null, -1);
+  assert.deepEqual([idem.errorCode, idem.producerEpoch], [E.NONE, 0], 'an idempotent producer ignores the timeout');
+
+  const first = await initProducerId(client, 'ce-init', 1000);
+  assert.deepEqual([first.errorCode, first.producerEpoch], [E.NONE, 0]);
+  const pid = first.producerId;
+  assert.notEqual(pid, idem.producerId);
+  const bump = (producerId: bigint, producerEpoch: number, version = 4) =>
+    client.send(ApiKey.InitProducerId, version, { transactionalId: 'ce-init', transactionTimeoutMs: 1000, producerId, producerEpoch });
+  const bumped = await bump(pid, 0);
+  assert.deepEqual([bumped.errorCode, bumped.producerId, bumped.producerEpoch], [E.NONE, pid, 1], 'KIP-360: the current epoch is bumped');
+  const retried = await bump(pid, 0);
+  assert.deepEqual([retried.errorCode, retried.producerId, retried.producerEpoch], [E.NONE, pid, 1], 'a retry of that bump gets the same epoch');
+  eq((await bump(pid, 7)).errorCode, E.PRODUCER_FENCED, 'an epoch that is neither the current nor the last one (v4)');
+  eq((await bump(pid, 7, 3)).errorCode, E.INVALID_PRODUCER_EPOCH, 'the same with v3, which has no PRODUCER_FENCED');
+  eq((await bump(pid + 1000n, 1)).errorCode, E.PRODUCER_FENCED, 'another producer id');
+  const plain = await initProducerId(client, 'ce-init', 1000, 0);
+  assert.deepEqual([plain.errorCode, plain.producerId, plain.producerEpoch], [E.NONE, pid, 2], 'v0 without an expected epoch bumps too');
+});
+
+test('AddPartitionsToTxn: wrong producer, stale epoch, unknown partitions', async () => {
+  const p = await initProducer(client, 'ce-add');
+  await initProducer(client, 'ce-add'); // epoch + 1: `p` is now stale
+  const cur = await describeTransaction(client, 'ce-add');
+  const now: RawProducer = { producerId: cur.producerId, epoch: cur.producerEpoch, seq: new Map() };
+  assert.deepEqual(await addPartitions(client, 'ce-add', { ...now, producerId: now.producerId + 77n }, 'ce', [0, 1]), [E.INVALID_PRODUCER_ID_MAPPING, E.INVALID_PRODUCER_ID_MAPPING], 'wrong producer id');
+  assert.deepEqual(await addPartitions(client, 'ce-nobody', now, 'ce', [0]), [E.INVALID_PRODUCER_ID_MAPPING], 'unknown transactional id');
+  assert.deepEqual(await addPartitions(client, 'ce-add', p, 'ce', [0]), [E.PRODUCER_FENCED], 'stale epoch, v3');
+  const v1 = await client.send(ApiKey.AddPartitionsToTxn, 1, { v3AndBelowTransactionalId: 'ce-add', v3AndBelowProducerId: p.producerId, v3AndBelowProducerEpoch: p.epoch, v3AndBelowTopics: [{ name: 'ce', partitions: [0] }] });
+  eq(v1.resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode, E.INVALID_PRODUCER_EPOCH, 'stale epoch, v1');
+  const mixed = await client.send(ApiKey.AddPartitionsToTxn, 3, {
+    v3AndBelowTransactionalId: 'ce-add', v3AndBelowProducerId: now.producerId, v3AndBelowProducerEpoch: now.epoch,
+    v3AndBelowTopics: [{ name: 'ce', partitions: [0, 9] }, { name: 'ce-missing', partitions: [0] }],
+  });
+  assert.deepEqual(
+    mixed.resultsByTopicV3AndBelow.map((t: any) => [t.name, t.resultsByPartition.map((r: any) => [r.partitionIndex, r.partitionErrorCode])]),
+    [['ce', [[0, E.OPERATION_NOT_ATTEMPTED], [9, E.UNKNOWN_TOPIC_OR_PARTITION]]], ['ce-missing', [[0, E.UNKNOWN_TOPIC_OR_PARTITION]]]],
+  );
+  assert.equal((await describeTransaction(client, 'ce-add')).transactionState, 'Empty', 'nothing was added');
+  assert.deepEqual(await addPartitions(client, 'ce-add', now, 'ce', [0, 1]), [E.NONE, E.NONE]);
+  const d = await describeTransaction(client, 'ce-add');
+  assert.deepEqual([d.transactionState, d.topics.map((t: any) => [t.topic, [...t.partitions].sort()])], ['Ongoing', [['ce', [0, 1]]]]);
+  assert.equal(await endTxn(client, 'ce-add', now, false), E.NONE);
+});
+
+test('a transactional write to a partition not added to the transaction is refused (verification)', async () => {
+  const p = await initProducer(client, 'ce-verify');
+  const before = (await readPartition(client, 'ce', 2)).highWatermark;
+  const r = await produceNext(client, p, 'ce', 2, ['not-added'], 'ce-verify');
+  eq(r.errorCode, E.INVALID_TXN_STATE, 'produce v9 to a partition outside the transaction');
+  assert.deepEqual(await addPartitions(client, 'ce-verify', p, 'ce', [1]), [E.NONE]);
+  eq((await produceNext(client, p, 'ce', 2, ['still-not'], 'ce-verify')).errorCode, E.INVALID_TXN_STATE, 'another partition is in the transaction, not this one');
+  assert.equal((await readPartition(client, 'ce', 2)).highWatermark, before, 'nothing was appended');
+  eq((await produceNext(client, p, 'ce', 1, ['added'], 'ce-verify')).errorCode, E.NONE, 'the added partition');
+  assert.equal(await endTxn(client, 'ce-verify', p, true), E.NONE);
+});
+
+test('a fenced producer writing to a partition it never wrote to gets INVALID_PRODUCER_EPOCH', async () => {
+  // Kafka verifies the write with the coordinator, which answers PRODUCER_FENCED for the old epoch,
+  // and the produce response carries INVALID_PRODUCER_EPOCH.
+  const old = await initProducer(client, 'ce-fenced');
+  assert.deepEqual(await addPartitions(client, 'ce-fenced', old, 'ce', [0]), [E.NONE]);
+  await initProducer(client, 'ce-fenced'); // aborts the (empty) transaction, bumps the epoch twice
+  const r = await produceNext(client, old, 'ce', 2, ['zombie'], 'ce-fenced');
+  eq(r.errorCode, E.INVALID_PRODUCER_EPOCH, 'transactional produce with a fenced epoch to an untouched partition');
+});
+
+test('EndTxn: the state table, stale epochs by version, wrong producer', async () => {
+  const p = await initProducer(client, 'ce-end');
+  eq(await endTxn(client, 'ce-end', p, true), E.INVALID_TXN_STATE, 'commit with no transaction (Empty)');
+  eq(await endTxn(client, 'ce-end', p, false), E.INVALID_TXN_STATE, 'abort with no transaction (Empty)');
+  assert.deepEqual(await addPartitions(client, 'ce-end', p, 'ce', [0]), [E.NONE]);
+  eq((await produceNext(client, p, 'ce', 0, ['e0'], 'ce-end')).errorCode, E.NONE, 'produce');
+  eq(await endTxn(client, 'ce-end', { ...p, producerId: p.producerId + 55n }, true), E.INVALID_PRODUCER_ID_MAPPING, 'wrong producer id');
+  eq(await endTxn(client, 'ce-end', p, true), E.NONE, 'commit');
+  eq(await endTxn(client, 'ce-end', p, true), E.NONE, 'commit again (a retry) in CompleteCommit');
+  eq(await endTxn(client, 'ce-end', p, false), E.INVALID_TXN_STATE, 'abort in CompleteCommit');
+  assert.deepEqual(await addPartitions(client, 'ce-end', p, 'ce', [0]), [E.NONE], 'a new transaction, same epoch');
+  eq(await endTxn(client, 'ce-end', p, false), E.NONE, 'abort');
+  eq(await endTxn(client, 'ce-end', p, false), E.NONE, 'abort again in CompleteAbort');
+  eq(await endTxn(client, 'ce-end', p, true), E.INVALID_TXN_STATE, 'commit in CompleteAbort');
+  await initProducer(client, 'ce-end');
+  eq(await endTxn(client, 'ce-end', p, true, 1), E.INVALID_PRODUCER_EPOCH, 'stale epoch, v1');
+  eq(await endTxn(client, 'ce-end', p, true, 2), E.PRODUCER_FENCED, 'stale epoch, v2');
+});
+
+async function txnOffsetCommit(transactionalId: string, p: RawProducer, groupId: string, offset: bigint, version = 3): Promise<number> {
+  const r = await client.send(ApiKey.TxnOffsetCommit, version, {
+    transactionalId, groupId, producerId: p.producerId, producerEpoch: p.epoch, generationId: -1, memberId: '', groupInstanceId: null,
+    topics: [{ name: 'ce', partitions: [{ partitionIndex: 0, committedOffset: offset, committedLeaderEpoch: -1, committedMetadata: '' }] }],
+  });
+  return r.topics[0].partitions[0].errorCode;
+}
+
+async function committed(groupId: string): Promise<bigint> {
+  const r = await client.send(ApiKey.OffsetFetch, 7, { groupId, topics: [{ name: 'ce', partitionIndexes: [0] }], requireStable: true });
+  return r.topics[0].partitions[0].committedOffset;
+}
+
+test('TxnOffsetCommit needs AddOffsetsToTxn first, and the current epoch', async () => {
+  await initProducer(client, 'ce-offsets');
+  const p = await initProducer(client, 'ce-offsets'); // epoch 1: epoch 0 is stale
+  assert.equal(p.epoch, 1);
+  assert.deepEqual(await addPartitions(client, 'ce-offsets', p, 'ce', [0]), [E.NONE]);
+  eq(await txnOffsetCommit('ce-offsets', p, 'ce-group', 3n), E.INVALID_TXN_STATE, 'v3 without AddOffsetsToTxn');
+  eq(await txnOffsetCommit('ce-offsets', p, 'ce-group', 3n, 4), E.TRANSACTION_ABORTABLE, 'v4 without AddOffsetsToTxn');
+  const add = await client.send(ApiKey.AddOffsetsToTxn, 3, { transactionalId: 'ce-offsets', producerId: p.producerId, producerEpoch: p.epoch, groupId: 'ce-group' });
+  eq(add.errorCode, E.NONE, 'AddOffsetsToTxn');
+  eq(await txnOffsetCommit('ce-offsets', p, 'ce-group', 4n), E.NONE, 'after AddOffsetsToTxn');
+  eq(await txnOffsetCommit('ce-offsets', { ...p, epoch: p.epoch - 1 }, 'ce-group', 5n), E.INVALID_PRODUCER_EPOCH, 'a stale epoch');
+  assert.equal(await endTxn(client, 'ce-offsets', p, true), E.NONE);
+  assert.equal(await committed('ce-group'), 4n, 'only the accepted commit was applied');
+});
