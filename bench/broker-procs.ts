@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 
 /** The repository root (this file runs from dist/bench/). */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const CLI = join(ROOT, 'dist/src/cli/main.js');
+/** The samsa command as users run it (the bundle built by npm run build). */
+export const CLI = join(ROOT, 'dist/samsa.mjs');
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

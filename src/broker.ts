@@ -1,5 +1,7 @@
 /** A running broker: configuration, storage, topics, the TCP server and background work. */
-import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { apiVersionsHandler } from './api/api-versions.js';
 import type { ApiHandler, BrokerState } from './api/context.js';
 import { createTopicsHandler } from './api/create-topics.js';
@@ -32,7 +34,23 @@ import { DiskStorage } from './storage/disk/disk-storage.js';
 import { MemoryStorage } from './storage/memory/memory-storage.js';
 import type { Storage } from './storage/storage.js';
 
-export const VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+/** Samsa's version, from the package.json above this module (wherever the build put it). */
+export const VERSION: string = packageVersion();
+
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'samsa' && pkg.version) return pkg.version;
+    } catch {
+      // not here: look one level up
+    }
+    const up = dirname(dir);
+    if (up === dir) return 'unknown';
+    dir = up;
+  }
+}
 
 function createStorage(config: BrokerConfig, log: Logger): Storage {
   if (config.storage === 'memory') return new MemoryStorage();

@@ -2,8 +2,8 @@
 /** The `samsa` command. `samsa` alone (or `samsa start`) runs a broker on localhost:9092 with data in ./data. */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
+import { createRequire } from 'node:module';
+import type { Argv } from 'yargs';
 import { Broker, VERSION } from '../broker.js';
 import { BrokerConfig, ConfigError, type Properties, parseProperties } from '../config.js';
 import { createLogger } from '../logger.js';
@@ -84,6 +84,11 @@ async function start(args: StartArgs): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
+
+// yargs through require: its CommonJS build is one file, its ESM entry dozens (start-up time).
+const require = createRequire(import.meta.url);
+const yargs = require('yargs/yargs') as (args: string[]) => Argv;
+const { hideBin } = require('yargs/helpers') as { hideBin: (argv: string[]) => string[] };
 
 await yargs(hideBin(process.argv))
   .scriptName('samsa')

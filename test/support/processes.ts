@@ -1,12 +1,13 @@
 /** Running real programs from tests: the broker as a process, kcat, Python clients. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-export const CLI = join(ROOT, 'dist/src/cli/main.js');
+/** The samsa command as users run it: the bundle `npm run build` makes (the unbundled entry until it exists). */
+export const CLI = existsSync(join(ROOT, 'dist/samsa.mjs')) ? join(ROOT, 'dist/samsa.mjs') : join(ROOT, 'dist/src/cli/main.js');
 export const PYTHON = '/usr/bin/python3';
 
 export interface RunResult {
