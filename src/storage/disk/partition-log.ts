@@ -112,6 +112,7 @@ export interface PartitionStats {
 }
 
 const EMPTY = Buffer.alloc(0);
+const INDEX_PERSIST_INTERVAL_MS = 1000;
 const EMPTY_READ: ReadResult = Object.freeze({ records: EMPTY }) as ReadResult;
 /** Bytes read past maxBytes so that the batch an index entry points at and the wanted one share one read. */
 const READ_SLACK = 4096;
@@ -135,6 +136,7 @@ export class DiskPartitionLog implements PartitionLog {
   /** Log or index bytes written since the last full fsync (flush(), roll, close). */
   private unsynced = false;
   private flushTimer: NodeJS.Timeout | null = null;
+  private indexesPersistedAt = 0;
   private readonly pendingDeletes = new Map<NodeJS.Timeout, () => Promise<void>>();
   private failure: Error | null = null;
   private closing = false;
@@ -361,7 +363,13 @@ export class DiskPartitionLog implements PartitionLog {
       this.bytes += e.size;
       this.unflushedMessages += Number(e.lastOffset - e.baseOffset) + 1;
     }
-    this.stats.indexWrites += await seg.persistIndexes();
+    // Index entries live in memory; the files are brought up to date at most once a second (and at
+    // roll, flush and close): recovery re-derives any entry a crash loses from the log itself.
+    const now = this.services.now();
+    if (now - this.indexesPersistedAt >= INDEX_PERSIST_INTERVAL_MS) {
+      this.indexesPersistedAt = now;
+      this.stats.indexWrites += await seg.persistIndexes();
+    }
   }
 
   private lateSummary(seg: Segment): ProducerSummary {
