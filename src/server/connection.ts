@@ -8,7 +8,7 @@ import { encodeLeniently } from '../../protocol/codec.js';
 import { RequestDecodeError, decodeRequest, encodeResponse } from '../../protocol/frames.js';
 import type { DecodedRequest } from '../../protocol/frames.js';
 import type { Logger } from '../logger.js';
-import { FrameSplitter, FrameTooLargeError } from './frame-splitter.js';
+import { FramePool, FrameSplitter, FrameTooLargeError } from './frame-splitter.js';
 
 /** What a handler produced: a body to encode at the request's version (or another), or nothing. */
 export interface Reply {
@@ -18,7 +18,11 @@ export interface Reply {
 }
 
 export interface RequestDispatcher {
-  /** Called synchronously in arrival order; null means "send no response" (acks=0 produce). */
+  /**
+   * Called synchronously in arrival order; null means "send no response" (acks=0 produce).
+   * The request's bytes fields are views into a frame buffer that is reused once the reply is
+   * encoded: a handler that keeps bytes beyond that copies them (produce's logs copy batches).
+   */
   dispatch(request: DecodedRequest, connection: Connection): Promise<Reply | null>;
 }
 
@@ -43,6 +47,8 @@ export class Connection {
   readonly id = ++nextId;
   readonly remote: string;
   private readonly splitter: FrameSplitter;
+  /** Frame buffers come back here once their request is answered (see RequestDispatcher). */
+  private readonly frames = new FramePool(16 * 1024 * 1024);
   private readonly slots: Slot[] = [];
   private closed = false;
   private draining = false;
@@ -63,7 +69,7 @@ export class Connection {
     private readonly log: Logger,
   ) {
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.splitter = new FrameSplitter(options.maxRequestSize);
+    this.splitter = new FrameSplitter(options.maxRequestSize, this.frames);
     socket.setNoDelay(true);
     socket.setTimeout(options.idleTimeoutMs);
     socket.on('data', (chunk: Buffer) => {
@@ -175,10 +181,12 @@ export class Connection {
             }
           }
         }
+        this.frames.release(frame);
         this.writeReady();
       },
       (err: unknown) => {
         slot.done = true;
+        this.frames.release(frame);
         const h = request.header;
         this.log.error({ err, apiKey: h.requestApiKey, apiVersion: h.requestApiVersion, clientId: h.clientId }, `${request.api.name} failed`);
         this.close(`handler error in ${request.api.name}`, 'warn');
