@@ -46,6 +46,11 @@ export interface RequestContext<Body = any> {
    * the throttle itself (Produce, Fetch: bandwidth quotas).
    */
   readonly quota: RequestQuota;
+  /**
+   * Runs `f` once the response is written to the socket, or once it never will be (no response,
+   * connection closed): for memory the response points into, such as the log's cache blocks.
+   */
+  afterSent(f: () => void): void;
 }
 
 /** A response body to encode at a version other than the request's (the ApiVersions fallback). */

@@ -1,7 +1,7 @@
 /** Routes decoded requests to their handlers; the handler table is also what ApiVersions advertises. */
 import type { DecodedRequest } from '../../protocol/frames.js';
 import type { Connection, Reply, RequestDispatcher } from '../server/connection.js';
-import { type ApiHandler, type BrokerState, VersionedBody } from './context.js';
+import { type ApiHandler, type BrokerState, type RequestContext, VersionedBody } from './context.js';
 import { RequestQuota } from '../quotas/request-quota.js';
 
 /** A response body carrying the throttle time of a violated quota (the larger, if it has one of its own). */
@@ -41,14 +41,22 @@ export class Dispatcher implements RequestDispatcher {
     let handlingNanos: number | undefined;
     const quota = new RequestQuota(this.broker.quotas, header.requestApiKey, header.clientId ?? '', request.size, connection,
       () => handlingNanos ?? Number(process.hrtime.bigint() - started));
-    const ctx = { broker: this.broker, header, apiVersion: header.requestApiVersion, body: request.body, connection, quota };
+    const sent: (() => void)[] = [];
+    const afterSent = (f: () => void) => void sent.push(f);
+    const onSent = () => {
+      for (const f of sent.splice(0)) f();
+    };
+    const ctx: RequestContext = { broker: this.broker, header, apiVersion: header.requestApiVersion, body: request.body, connection, quota, afterSent };
     const handled = h.handle(ctx);
     handlingNanos = Number(process.hrtime.bigint() - started);
     return Promise.resolve(handled).then((result) => {
-      if (result === null) return null;
+      if (result === null) {
+        onSent();
+        return null;
+      }
       const throttleMs = quota.finish();
-      if (result instanceof VersionedBody) return { body: result.body, version: result.version };
-      return { body: withThrottle(result, throttleMs) };
+      if (result instanceof VersionedBody) return { body: result.body, version: result.version, onSent };
+      return { body: withThrottle(result, throttleMs), onSent };
     });
   }
 }

@@ -68,8 +68,12 @@ class FetchOperation {
     return this.targets.flatMap((t) => (t.log ? [t.log] : []));
   }
 
-  /** Reads every partition once, in request order, sharing the response size budget. */
-  async read(): Promise<{ partitions: PartitionData[]; bytes: number; hasError: boolean }> {
+  /**
+   * Reads every partition once, in request order, sharing the response size budget. The records
+   * may point into the log's cache: `releases` gets what gives that memory back, to call once
+   * the response is written (or dropped).
+   */
+  async read(releases: (() => void)[]): Promise<{ partitions: PartitionData[]; bytes: number; hasError: boolean }> {
     // v0–2 treat sizes as hard limits; v3+ always return the first batch of the first non-empty partition (KIP-74).
     let minOne = this.version >= 3;
     let remaining = this.version >= 3 ? this.body.maxBytes : Number.MAX_SAFE_INTEGER;
@@ -77,7 +81,7 @@ class FetchOperation {
     let hasError = false;
     const partitions: PartitionData[] = [];
     for (const t of this.targets) {
-      const data = await this.readOne(t, Math.min(t.partitionMaxBytes, remaining), minOne);
+      const data = await this.readOne(t, Math.min(t.partitionMaxBytes, remaining), minOne, releases);
       const size = (data.records as Buffer | null)?.length ?? 0;
       if (size > 0) {
         minOne = false;
@@ -90,7 +94,7 @@ class FetchOperation {
     return { partitions, bytes, hasError };
   }
 
-  private async readOne(t: Target, maxBytes: number, minOne: boolean): Promise<PartitionData> {
+  private async readOne(t: Target, maxBytes: number, minOne: boolean, releases: (() => void)[]): Promise<PartitionData> {
     const base = { partitionIndex: t.partition, abortedTransactions: this.readCommitted ? [] : null, preferredReadReplica: -1 };
     const fail = (errorCode: number): PartitionData => ({ ...base, errorCode, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, records: EMPTY });
     if (!t.topic) return fail(this.version >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
@@ -107,11 +111,14 @@ class FetchOperation {
     const maxOffset = this.readCommitted ? lastStableOffset : highWatermark;
     let records = EMPTY;
     if (t.fetchOffset < maxOffset) {
-      records = (await log.read(t.fetchOffset, maxBytes, { maxOffset, minOneBatch: minOne })).records;
+      const read = await log.read(t.fetchOffset, maxBytes, { maxOffset, minOneBatch: minOne });
+      records = read.records;
+      if (read.release) releases.push(read.release);
     }
     if (records.length > 0 && this.version < 10 && hasZstd(records)) return fail(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE);
     if (records.length > 0 && this.version < 4) {
       try {
+        // The converted copy no longer points into the log.
         records = downConvert(records, this.version < 2 ? 0 : 1, { minOffset: t.fetchOffset });
       } catch (e) {
         if (e instanceof RecordsError) return fail(e.kafkaErrorCode);
@@ -161,13 +168,20 @@ async function handle(ctx: RequestContext<FetchRequest>): Promise<Encodable<Fetc
   }
   const deadline = Date.now() + Math.max(0, body.maxWaitMs);
   for (;;) {
-    const { partitions, bytes, hasError } = await op.read();
+    const releases: (() => void)[] = [];
+    const { partitions, bytes, hasError } = await op.read(releases);
     const left = deadline - Date.now();
     if (bytes >= body.minBytes || hasError || left <= 0 || broker.shuttingDown || op.logs.length === 0) {
       // A violated quota (bytes or request time) gets an empty answer with the throttle time, as in Kafka.
       const throttleTimeMs = ctx.quota.fetched(bytes);
-      return throttleTimeMs > 0 ? { throttleTimeMs, errorCode: ErrorCode.NONE, sessionId: 0, responses: [] } : op.response(partitions);
+      if (throttleTimeMs > 0) {
+        for (const release of releases) release();
+        return { throttleTimeMs, errorCode: ErrorCode.NONE, sessionId: 0, responses: [] };
+      }
+      for (const release of releases) ctx.afterSent(release);
+      return op.response(partitions);
     }
+    for (const release of releases) release();
     await waitForAppend(broker, op.logs, left);
   }
 }

@@ -15,6 +15,8 @@ export interface Reply {
   body: unknown;
   /** Differs from the request's version only for the ApiVersions fallback. */
   version?: number;
+  /** Runs once the response is written to the socket, or once it never will be. */
+  onSent?: () => void;
 }
 
 export interface RequestDispatcher {
@@ -38,6 +40,7 @@ interface Slot {
   request: DecodedRequest;
   done: boolean;
   chunks: Buffer[] | null;
+  onSent: (() => void) | null;
 }
 
 let nextId = 0;
@@ -155,7 +158,7 @@ export class Connection {
       }
       throw e;
     }
-    const slot: Slot = { request, done: false, chunks: null };
+    const slot: Slot = { request, done: false, chunks: null, onSent: null };
     this.slots.push(slot);
     let pending: Promise<Reply | null>;
     try {
@@ -166,6 +169,7 @@ export class Connection {
     pending.then(
       (reply) => {
         slot.done = true;
+        if (reply !== null) slot.onSent = reply.onSent ?? null;
         if (reply !== null && !this.closed) {
           const h = request.header;
           const encode = () => encodeResponse(h.requestApiKey, h.requestApiVersion, h.correlationId, reply.body, reply.version ?? h.requestApiVersion);
@@ -177,11 +181,13 @@ export class Connection {
             try {
               slot.chunks = encodeLeniently(encode);
             } catch {
+              Connection.sent(slot);
               return this.close(`cannot encode ${request.api.name} response`, 'warn');
             }
           }
         }
         this.frames.release(frame);
+        if (this.closed) Connection.sent(slot);
         this.writeReady();
       },
       (err: unknown) => {
@@ -200,10 +206,18 @@ export class Connection {
     let wrote = false;
     while (this.slots.length > 0 && this.slots[0].done) {
       const slot = this.slots.shift()!;
-      if (slot.chunks === null) continue;
+      if (slot.chunks === null) {
+        Connection.sent(slot);
+        continue;
+      }
       if (!wrote) this.socket.cork();
       wrote = true;
-      for (const c of slot.chunks) this.socket.write(c);
+      const last = slot.chunks.length - 1;
+      for (let i = 0; i < last; i++) this.socket.write(slot.chunks[i]);
+      // The callback runs once the kernel has the bytes, or with an error once it never will.
+      const onSent = slot.onSent;
+      this.socket.write(slot.chunks[last], onSent === null ? undefined : () => onSent());
+      slot.chunks = null;
     }
     if (wrote) this.socket.uncork();
     this.pump();
@@ -230,9 +244,18 @@ export class Connection {
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
+  /** Runs a response's onSent at most once. */
+  private static sent(slot: Slot): void {
+    const f = slot.onSent;
+    slot.onSent = null;
+    slot.chunks = null;
+    if (f !== null) f();
+  }
+
   close(reason: string, level: 'debug' | 'info' | 'warn' = 'info', extra: object = {}): void {
     if (this.closed) return;
     this.closed = true;
+    for (const slot of this.slots) if (slot.done) Connection.sent(slot);
     this.log[level]({ connection: this.id, remote: this.remote, ...extra }, `closing connection: ${reason}`);
     this.socket.end();
     setTimeout(() => this.socket.destroy(), 1000).unref();

@@ -2,19 +2,45 @@
  * Batches kept in memory, copied into large blocks so that consecutive batches are contiguous:
  * a fetch is then one slice of a block, with no per-consumer copy. Used as the whole log by the
  * memory engine and as the recent-batches cache by the disk engine.
+ *
+ * A recycling arena (the disk engine's cache, which keeps turning over) hands its dropped 1 MiB
+ * blocks back to a pool for the next ones: fresh memory for every megabyte produced costs page
+ * faults, unmapping and garbage collection that dominate a busy broker. A block is reused only
+ * once nothing can still read it: every slice handed out holds a lease on its block until the
+ * reader releases it (a fetch response, once written to its socket). A reader that never releases
+ * only keeps its block out of the pool; the garbage collector then frees it as before.
  */
 import { readBatchSize, readLastOffsetDelta, readMaxTimestamp, readBaseOffset } from '../../protocol/records/index.js';
 
 const FIRST_BLOCK_SIZE = 64 * 1024;
 const BLOCK_SIZE = 1024 * 1024;
+/** Free blocks kept for reuse, shared by every recycling arena of the process. */
+const POOL_MAX_BLOCKS = 16;
+const pool: Buffer[] = [];
+
+export interface ArenaBlock {
+  readonly buf: Buffer;
+  /** Entries of this arena still in the block. */
+  live: number;
+  /** Slices handed out and not yet released (and writes in progress). */
+  leases: number;
+  /** No entry will be added to or kept in it again. */
+  retired: boolean;
+}
 
 export interface ArenaEntry {
   baseOffset: bigint;
   lastOffset: bigint;
   maxTimestamp: bigint;
-  block: Buffer;
+  block: ArenaBlock;
   pos: number;
   size: number;
+}
+
+/** Contiguous batches and, for a recycling arena, the release of the lease on their block. */
+export interface ArenaSlice {
+  records: Buffer;
+  release?: () => void;
 }
 
 export class BatchArena {
@@ -22,9 +48,11 @@ export class BatchArena {
   private entries: (ArenaEntry | undefined)[] = [];
   /** Index of the first live entry: dropping from the front is O(1), compaction happens in bulk. */
   private head = 0;
-  private block: Buffer | null = null;
+  private block: ArenaBlock | null = null;
   private blockUsed = 0;
   private bytesHeld = 0;
+
+  constructor(private readonly options: { recycle?: boolean } = {}) {}
 
   get bytes(): number {
     return this.bytesHeld;
@@ -49,13 +77,17 @@ export class BatchArena {
   /** Copies a batch (its offsets already assigned) into the arena; returns the stored view. */
   add(batch: Buffer): ArenaEntry {
     const size = readBatchSize(batch);
-    if (this.block === null || this.blockUsed + size > this.block.length) {
+    if (this.block === null || this.blockUsed + size > this.block.buf.length) {
       // Blocks start small and double up to 1 MiB, so thousands of quiet partitions stay cheap.
-      const next = this.block === null ? FIRST_BLOCK_SIZE : Math.min(this.block.length * 2, BLOCK_SIZE);
-      this.block = Buffer.allocUnsafe(Math.max(next, size));
+      const previous = this.block;
+      const next = previous === null ? FIRST_BLOCK_SIZE : Math.min(previous.buf.length * 2, BLOCK_SIZE);
+      const length = Math.max(next, size);
+      const buf = (length === BLOCK_SIZE && this.options.recycle && pool.pop()) || Buffer.allocUnsafe(length);
+      this.block = { buf, live: 0, leases: 0, retired: false };
       this.blockUsed = 0;
+      if (previous !== null && previous.live === 0) this.retire(previous);
     }
-    batch.copy(this.block, this.blockUsed, 0, size);
+    batch.copy(this.block.buf, this.blockUsed, 0, size);
     const baseOffset = readBaseOffset(batch);
     const entry: ArenaEntry = {
       baseOffset,
@@ -66,13 +98,25 @@ export class BatchArena {
       size,
     };
     this.blockUsed += size;
+    this.block.live++;
     this.entries.push(entry);
     this.bytesHeld += size;
     return entry;
   }
 
+  /** The batch's bytes; only for use before the arena changes again (no lease is taken). */
   view(e: ArenaEntry): Buffer {
-    return e.block.subarray(e.pos, e.pos + e.size);
+    return e.block.buf.subarray(e.pos, e.pos + e.size);
+  }
+
+  /** Keeps the block from reuse until unpin (e.g. while a write of its bytes is in progress). */
+  pin(block: ArenaBlock): void {
+    block.leases++;
+  }
+
+  unpin(block: ArenaBlock): void {
+    block.leases--;
+    if (block.leases === 0 && block.retired) this.recycle(block);
   }
 
   /** Position (relative to the first live entry) of the first batch whose last offset is ≥ offset; count if none. */
@@ -91,10 +135,10 @@ export class BatchArena {
    * Contiguous batches starting at position i, up to maxBytes (the first always, when minOne),
    * stopping before maxOffset and at a block boundary.
    */
-  slice(i: number, maxBytes: number, maxOffset: bigint, minOne: boolean): Buffer {
+  slice(i: number, maxBytes: number, maxOffset: bigint, minOne: boolean): ArenaSlice {
     const first = this.entries[this.head + i];
-    if (!first || first.baseOffset >= maxOffset) return EMPTY;
-    if (first.size > maxBytes && !minOne) return EMPTY;
+    if (!first || first.baseOffset >= maxOffset) return EMPTY_SLICE;
+    if (first.size > maxBytes && !minOne) return EMPTY_SLICE;
     let end = first.pos + first.size;
     for (let j = this.head + i + 1; j < this.entries.length; j++) {
       const e = this.entries[j]!;
@@ -102,13 +146,27 @@ export class BatchArena {
       if (end + e.size - first.pos > maxBytes) break;
       end += e.size;
     }
-    return first.block.subarray(first.pos, end);
+    const records = first.block.buf.subarray(first.pos, end);
+    if (!this.options.recycle) return { records };
+    const block = first.block;
+    this.pin(block);
+    let released = false;
+    return {
+      records,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.unpin(block);
+      },
+    };
   }
 
   /** Drops the first n live entries. */
   dropFront(n: number): void {
     for (let k = 0; k < n && this.head < this.entries.length; k++) {
-      this.bytesHeld -= this.entries[this.head]!.size;
+      const e = this.entries[this.head]!;
+      this.bytesHeld -= e.size;
+      if (--e.block.live === 0 && e.block !== this.block) this.retire(e.block);
       this.entries[this.head] = undefined;
       this.head++;
     }
@@ -123,12 +181,26 @@ export class BatchArena {
   }
 
   clear(): void {
+    for (let j = this.head; j < this.entries.length; j++) {
+      const e = this.entries[j]!;
+      if (--e.block.live === 0 && e.block !== this.block) this.retire(e.block);
+    }
+    if (this.block !== null) this.retire(this.block);
     this.entries = [];
     this.head = 0;
     this.block = null;
     this.blockUsed = 0;
     this.bytesHeld = 0;
   }
+
+  private retire(block: ArenaBlock): void {
+    block.retired = true;
+    if (block.leases === 0) this.recycle(block);
+  }
+
+  private recycle(block: ArenaBlock): void {
+    if (this.options.recycle && block.buf.length === BLOCK_SIZE && pool.length < POOL_MAX_BLOCKS) pool.push(block.buf);
+  }
 }
 
-const EMPTY = Buffer.alloc(0);
+const EMPTY_SLICE: ArenaSlice = Object.freeze({ records: Buffer.alloc(0) });

@@ -109,6 +109,12 @@ export interface ReadOptions {
 export interface ReadResult {
   /** Whole batches in offset order, contiguous; the first may start before the fetch offset. */
   records: Buffer;
+  /**
+   * When present, the engine reuses the memory behind `records` once this is called: a reader
+   * that keeps them only while a response is written calls it then. Readers that never call it
+   * just keep that memory from reuse.
+   */
+  release?: () => void;
 }
 
 export interface PartitionLog {

@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import { test } from 'node:test';
 import { encodeRequest } from '../../protocol/frames.js';
 import { ApiKey } from '../../protocol/generated/index.js';
-import { buildRecordBatch } from '../../protocol/records/index.js';
+import { buildRecordBatch, decodeRecords, verifyBatchCrc } from '../../protocol/records/index.js';
 import { startBroker } from '../../src/index.js';
 import { CLI, run, startBrokerProcess, tempDir } from '../support/processes.js';
 import { RawClient } from '../support/raw-client.js';
@@ -114,4 +114,47 @@ test('--help explains every option', async () => {
   const bad = await run(process.execPath, [CLI, '--storage', 'tape']);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /storage/);
+});
+
+test('responses waiting for a slow reader keep their bytes while producers turn the log cache over', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const broker = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
+  try {
+    const producer = await RawClient.connect(broker.port);
+    await producer.send(ApiKey.CreateTopics, 5, { timeoutMs: 1000, validateOnly: false, topics: [{ name: 'turnover', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }] });
+    const produce = (fill: number) => producer.send(ApiKey.Produce, 9, {
+      transactionalId: null, acks: -1, timeoutMs: 1000,
+      topicData: [{ name: 'turnover', partitionData: [{ index: 0, records: buildRecordBatch({ baseOffset: 0n, records: [{ key: null, value: Buffer.alloc(600 * 1024, fill), headers: [] }] }) }] }],
+    });
+    // The cache's first blocks are small; from the third batch on each fills a pooled 1 MiB block.
+    await produce(0);
+    await produce(0);
+    await produce(1);
+    // A reader asks for that batch (served from the cache) many times over and reads nothing yet.
+    const slow = await RawClient.connect(broker.port);
+    slow.socket.pause();
+    const body = {
+      replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, rackId: '', forgottenTopicsData: [],
+      topics: [{ topic: 'turnover', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 2n, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
+    };
+    const answers = Array.from({ length: 30 }, () => slow.send(ApiKey.Fetch, 11, body));
+    await new Promise((r) => setTimeout(r, 300));
+    const stats = broker.broker.connections().find((s) => s.remote.endsWith(`:${slow.socket.localPort}`))!;
+    assert.ok(stats.unsentBytes > 5 * 600 * 1024, `responses wait in the broker (${stats.unsentBytes} bytes)`);
+    // 40 more batches of other bytes: that batch leaves the 1 MiB cache, its block is free to reuse.
+    for (let i = 0; i < 40; i++) await produce(2 + (i % 200));
+    slow.socket.resume();
+    for (const answer of await Promise.all(answers)) {
+      const records: Buffer = answer.responses[0].partitions[0].records;
+      assert.ok(verifyBatchCrc(records), 'the batch reached the client intact');
+      const decoded = decodeRecords(records);
+      assert.equal(decoded.length, 1);
+      assert.ok(decoded[0].value!.equals(Buffer.alloc(600 * 1024, 1)), 'the batch at offset 2, not a later one');
+    }
+    producer.close();
+    slow.close();
+  } finally {
+    await broker.stop();
+  }
 });

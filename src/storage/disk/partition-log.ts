@@ -30,7 +30,7 @@ import {
   setLogAppendTime,
   setPartitionLeaderEpoch,
 } from '../../../protocol/records/index.js';
-import { BatchArena, type ArenaEntry } from '../batch-arena.js';
+import { BatchArena, type ArenaBlock, type ArenaEntry } from '../batch-arena.js';
 import { ProducerSummary } from '../compaction.js';
 import { LEADER_EPOCH_CHECKPOINT_FILE, LeaderEpochCache, formatLeaderEpochCheckpoint, parseLeaderEpochCheckpoint, type EpochEndOffset } from '../leader-epoch.js';
 import {
@@ -121,7 +121,8 @@ const RETRY = Symbol('retry read');
 const MAX_READ_ATTEMPTS = 20;
 
 export class DiskPartitionLog implements PartitionLog {
-  private readonly arena = new BatchArena();
+  /** Recent batches (and those being written), served to readers at the tail without file reads. */
+  private readonly arena = new BatchArena({ recycle: true });
   private pending: PendingAppend[] = [];
   private drainQueued = false;
   /** The serial I/O queue. */
@@ -335,9 +336,11 @@ export class DiskPartitionLog implements PartitionLog {
   }
 
   private async writeGroup(seg: Segment, group: ArenaEntry[]): Promise<void> {
-    // Consecutive arena entries in one block are contiguous: one iovec for each run.
+    // Consecutive arena entries in one block are contiguous: one iovec for each run. The blocks
+    // stay pinned while the write is in progress, so the cache cannot hand them out for reuse.
     const iov: Buffer[] = [];
-    let runBlock: Buffer | null = null;
+    const pinned: ArenaBlock[] = [];
+    let runBlock: ArenaBlock | null = null;
     let runStart = 0;
     let runEnd = 0;
     for (const e of group) {
@@ -345,23 +348,29 @@ export class DiskPartitionLog implements PartitionLog {
         runEnd += e.size;
         continue;
       }
-      if (runBlock) iov.push(runBlock.subarray(runStart, runEnd));
+      if (runBlock) iov.push(runBlock.buf.subarray(runStart, runEnd));
       runBlock = e.block;
       runStart = e.pos;
       runEnd = e.pos + e.size;
+      this.arena.pin(runBlock);
+      pinned.push(runBlock);
     }
-    if (runBlock) iov.push(runBlock.subarray(runStart, runEnd));
+    if (runBlock) iov.push(runBlock.buf.subarray(runStart, runEnd));
     let position = seg.size;
-    await writeAllAt(seg.logFh!, iov, position);
-    this.stats.logWrites++;
-    this.unsynced = true;
-    const summary = seg.summary ?? this.lateSummary(seg);
-    for (const e of group) {
-      summary.add(e.block.subarray(e.pos, e.pos + e.size));
-      seg.appendedBatch({ position, size: e.size, baseOffset: e.baseOffset, lastOffset: e.lastOffset, maxTimestamp: e.maxTimestamp }, this.config.indexIntervalBytes);
-      position += e.size;
-      this.bytes += e.size;
-      this.unflushedMessages += Number(e.lastOffset - e.baseOffset) + 1;
+    try {
+      await writeAllAt(seg.logFh!, iov, position);
+      this.stats.logWrites++;
+      this.unsynced = true;
+      const summary = seg.summary ?? this.lateSummary(seg);
+      for (const e of group) {
+        summary.add(this.arena.view(e));
+        seg.appendedBatch({ position, size: e.size, baseOffset: e.baseOffset, lastOffset: e.lastOffset, maxTimestamp: e.maxTimestamp }, this.config.indexIntervalBytes);
+        position += e.size;
+        this.bytes += e.size;
+        this.unflushedMessages += Number(e.lastOffset - e.baseOffset) + 1;
+      }
+    } finally {
+      for (const b of pinned) this.arena.unpin(b);
     }
     // Index entries live in memory; the files are brought up to date at most once a second (and at
     // roll, flush and close): recovery re-derives any entry a crash loses from the log itself.
@@ -493,7 +502,7 @@ export class DiskPartitionLog implements PartitionLog {
     const first = this.arena.first;
     if (first && offset >= first.baseOffset) {
       this.stats.cacheReads++;
-      return { records: this.arena.slice(this.arena.search(offset), budget, maxOffset, options.minOneBatch) };
+      return this.arena.slice(this.arena.search(offset), budget, maxOffset, options.minOneBatch);
     }
     const segs = this.segments;
     for (let i = floorSegment(segs, offset); i < segs.length; i++) {

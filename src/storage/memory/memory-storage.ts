@@ -167,7 +167,7 @@ export class MemoryPartitionLog implements PartitionLog {
 
   read(offset: bigint, maxBytes: number, options: ReadOptions): Promise<ReadResult> {
     const i = this.arena.search(offset < this.startOffset ? this.startOffset : offset);
-    return Promise.resolve({ records: this.arena.slice(i, maxBytes, options.maxOffset, options.minOneBatch) });
+    return Promise.resolve(this.arena.slice(i, maxBytes, options.maxOffset, options.minOneBatch));
   }
 
   findBatchByTimestamp(timestamp: bigint): Promise<Buffer | null> {
