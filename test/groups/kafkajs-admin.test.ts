@@ -100,6 +100,8 @@ test('OffsetDelete: refused for topics the group still subscribes to, allowed on
   assert.equal(busy.errorCode, ErrorCode.NONE);
   assert.equal(busy.topics[0].partitions[0].errorCode, ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC);
   await consumer.disconnect();
+  // The member's LeaveGroup may race a rebalance the consumer had begun; wait for the group to empty.
+  for (let i = 0; i < 100 && (await admin.describeGroups(['od-g'])).groups[0].state !== 'Empty'; i++) await new Promise((r) => setTimeout(r, 50));
   const done = await del();
   assert.equal(done.topics[0].partitions[0].errorCode, ErrorCode.NONE);
   const offsets = await admin.fetchOffsets({ groupId: 'od-g', topics: [topic] });
