@@ -11,12 +11,12 @@
  * only keeps its block out of the pool; the garbage collector then frees it as before.
  */
 import { readBatchSize, readLastOffsetDelta, readMaxTimestamp, readBaseOffset } from '../../protocol/records/index.js';
+import { BufferPool } from './buffer-pool.js';
 
 const FIRST_BLOCK_SIZE = 64 * 1024;
 const BLOCK_SIZE = 1024 * 1024;
 /** Free blocks kept for reuse, shared by every recycling arena of the process. */
-const POOL_MAX_BLOCKS = 16;
-const pool: Buffer[] = [];
+const pool = new BufferPool(BLOCK_SIZE, 16);
 
 export interface ArenaBlock {
   readonly buf: Buffer;
@@ -82,7 +82,7 @@ export class BatchArena {
       const previous = this.block;
       const next = previous === null ? FIRST_BLOCK_SIZE : Math.min(previous.buf.length * 2, BLOCK_SIZE);
       const length = Math.max(next, size);
-      const buf = (length === BLOCK_SIZE && this.options.recycle && pool.pop()) || Buffer.allocUnsafe(length);
+      const buf = length === BLOCK_SIZE && this.options.recycle ? pool.take() : Buffer.allocUnsafe(length);
       this.block = { buf, live: 0, leases: 0, retired: false };
       this.blockUsed = 0;
       if (previous !== null && previous.live === 0) this.retire(previous);
@@ -199,7 +199,7 @@ export class BatchArena {
   }
 
   private recycle(block: ArenaBlock): void {
-    if (this.options.recycle && block.buf.length === BLOCK_SIZE && pool.length < POOL_MAX_BLOCKS) pool.push(block.buf);
+    if (this.options.recycle) pool.give(block.buf);
   }
 }
 

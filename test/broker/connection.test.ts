@@ -116,7 +116,7 @@ test('--help explains every option', async () => {
   assert.match(bad.stderr, /storage/);
 });
 
-test('responses waiting for a slow reader keep their bytes while producers turn the log cache over', { timeout: 60_000 }, async (t) => {
+test('responses waiting for a slow reader keep their bytes while the cache and read buffers are reused', { timeout: 60_000 }, async (t) => {
   const dir = tempDir();
   t.after(dir.remove);
   const broker = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
@@ -127,33 +127,54 @@ test('responses waiting for a slow reader keep their bytes while producers turn 
       transactionalId: null, acks: -1, timeoutMs: 1000,
       topicData: [{ name: 'turnover', partitionData: [{ index: 0, records: buildRecordBatch({ baseOffset: 0n, records: [{ key: null, value: Buffer.alloc(600 * 1024, fill), headers: [] }] }) }] }],
     });
+    const fetchAt = (offset: bigint) => ({
+      replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, rackId: '', forgottenTopicsData: [],
+      topics: [{ topic: 'turnover', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: offset, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
+    });
+    /**
+     * A reader that reads nothing until told: 20 fetches at `fillAt` fill the socket's kernel
+     * buffers, so that the 3 fetches of offset 2 after them wait in the broker.
+     */
+    const slowReader = async (fillAt: bigint) => {
+      const slow = await RawClient.connect(broker.port);
+      slow.socket.pause();
+      const fill = Array.from({ length: 20 }, () => slow.send(ApiKey.Fetch, 11, fetchAt(fillAt)));
+      const answers = Array.from({ length: 3 }, () => slow.send(ApiKey.Fetch, 11, fetchAt(2n)));
+      await new Promise((r) => setTimeout(r, 300));
+      const stats = broker.broker.connections().find((s) => s.remote.endsWith(`:${slow.socket.localPort}`))!;
+      assert.ok(stats.unsentBytes >= 3 * 600 * 1024, `responses wait in the broker (${stats.unsentBytes} bytes)`);
+      return async () => {
+        slow.socket.resume();
+        for (const answer of await Promise.all(fill)) assert.ok(verifyBatchCrc(answer.responses[0].partitions[0].records));
+        for (const answer of await Promise.all(answers)) {
+          const records: Buffer = answer.responses[0].partitions[0].records;
+          assert.ok(verifyBatchCrc(records), 'the batch reached the client intact');
+          const decoded = decodeRecords(records);
+          assert.equal(decoded.length, 1);
+          assert.ok(decoded[0].value!.equals(Buffer.alloc(600 * 1024, 1)), 'the batch at offset 2, not another');
+        }
+        slow.close();
+      };
+    };
     // The cache's first blocks are small; from the third batch on each fills a pooled 1 MiB block.
     await produce(0);
     await produce(0);
     await produce(1);
-    // A reader asks for that batch (served from the cache) many times over and reads nothing yet.
-    const slow = await RawClient.connect(broker.port);
-    slow.socket.pause();
-    const body = {
-      replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, rackId: '', forgottenTopicsData: [],
-      topics: [{ topic: 'turnover', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 2n, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
-    };
-    const answers = Array.from({ length: 30 }, () => slow.send(ApiKey.Fetch, 11, body));
-    await new Promise((r) => setTimeout(r, 300));
-    const stats = broker.broker.connections().find((s) => s.remote.endsWith(`:${slow.socket.localPort}`))!;
-    assert.ok(stats.unsentBytes > 5 * 600 * 1024, `responses wait in the broker (${stats.unsentBytes} bytes)`);
-    // 40 more batches of other bytes: that batch leaves the 1 MiB cache, its block is free to reuse.
-    for (let i = 0; i < 40; i++) await produce(2 + (i % 200));
-    slow.socket.resume();
-    for (const answer of await Promise.all(answers)) {
-      const records: Buffer = answer.responses[0].partitions[0].records;
-      assert.ok(verifyBatchCrc(records), 'the batch reached the client intact');
-      const decoded = decodeRecords(records);
-      assert.equal(decoded.length, 1);
-      assert.ok(decoded[0].value!.equals(Buffer.alloc(600 * 1024, 1)), 'the batch at offset 2, not a later one');
+    // Served from the cache; then 40 batches of other bytes push offset 2 out, its block free to reuse.
+    const fromCache = await slowReader(2n);
+    for (let i = 0; i < 40; i++) await produce(2 + i);
+    await fromCache();
+    // Served from the segment file (the fill from the cache, offset 42 being the last); meanwhile
+    // another reader's file reads take pooled buffers.
+    const fromFile = await slowReader(42n);
+    const other = await RawClient.connect(broker.port);
+    for (let i = 3; i < 40; i++) {
+      const r = await other.send(ApiKey.Fetch, 11, fetchAt(BigInt(i)));
+      assert.equal(decodeRecords(r.responses[0].partitions[0].records)[0].value![0], 2 + i - 3);
     }
+    await fromFile();
+    other.close();
     producer.close();
-    slow.close();
   } finally {
     await broker.stop();
   }

@@ -75,17 +75,17 @@ export async function unlinkIfExists(path: string): Promise<void> {
 
 /**
  * Reads up to `length` bytes at `position`, looping over short reads; the result is shorter only
- * at end of file.
+ * at end of file. With `into` (at least `length` bytes) the result is a view of it.
  */
-export async function readAt(fh: FileHandle, length: number, position: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(Math.max(0, length));
+export async function readAt(fh: FileHandle, length: number, position: number, into?: Buffer): Promise<Buffer> {
+  const buf = into ?? Buffer.allocUnsafe(Math.max(0, length));
   let done = 0;
   while (done < length) {
     const { bytesRead } = await fh.read(buf, done, length - done, position + done);
     if (bytesRead === 0) break;
     done += bytesRead;
   }
-  return done === length ? buf : buf.subarray(0, done);
+  return done === buf.length ? buf : buf.subarray(0, done);
 }
 
 /** Writes every buffer at `position` in order (one writev when the kernel takes it all). */

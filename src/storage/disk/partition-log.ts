@@ -31,6 +31,7 @@ import {
   setPartitionLeaderEpoch,
 } from '../../../protocol/records/index.js';
 import { BatchArena, type ArenaBlock, type ArenaEntry } from '../batch-arena.js';
+import { BufferPool } from '../buffer-pool.js';
 import { ProducerSummary } from '../compaction.js';
 import { LEADER_EPOCH_CHECKPOINT_FILE, LeaderEpochCache, formatLeaderEpochCheckpoint, parseLeaderEpochCheckpoint, type EpochEndOffset } from '../leader-epoch.js';
 import {
@@ -114,6 +115,11 @@ export interface PartitionStats {
 const EMPTY = Buffer.alloc(0);
 const INDEX_PERSIST_INTERVAL_MS = 1000;
 const EMPTY_READ: ReadResult = Object.freeze({ records: EMPTY }) as ReadResult;
+/**
+ * Buffers for segment reads of a fetch's usual size (1 MiB and the slack read around it), shared
+ * by every partition of the process.
+ */
+const readBuffers = new BufferPool(1024 * 1024 + 64 * 1024, 8);
 /** Bytes read past maxBytes so that the batch an index entry points at and the wanted one share one read. */
 const READ_SLACK = 4096;
 /** Thrown inside a read that met a replaced segment: the read starts again. */
@@ -508,7 +514,7 @@ export class DiskPartitionLog implements PartitionLog {
     for (let i = floorSegment(segs, offset); i < segs.length; i++) {
       const seg = segs[i]!;
       if (seg.size === 0) continue;
-      let out: Buffer | null;
+      let out: ReadResult | null;
       try {
         out = await this.readSegment(seg, offset, budget, maxOffset, options.minOneBatch);
       } catch (e) {
@@ -519,7 +525,7 @@ export class DiskPartitionLog implements PartitionLog {
       }
       if (out !== null) {
         this.stats.fileReads++;
-        return { records: out };
+        return out;
       }
     }
     return EMPTY_READ;
@@ -537,18 +543,24 @@ export class DiskPartitionLog implements PartitionLog {
    * Whole batches of one segment from the one containing `offset`; null when no batch of this
    * segment reaches `offset` (the caller moves to the next segment).
    */
-  private async readSegment(seg: Segment, offset: bigint, maxBytes: number, maxOffset: bigint, minOne: boolean): Promise<Buffer | null> {
+  private async readSegment(seg: Segment, offset: bigint, maxBytes: number, maxOffset: bigint, minOne: boolean): Promise<ReadResult | null> {
     await this.indexes(seg);
     const end = seg.size;
     const start = seg.offsetIndex!.lookup(offset).position;
     if (start >= end) return null;
     const lease = await this.services.files.acquire(seg.logPath);
+    // Reads that fit go into a pooled buffer, handed back when the caller releases the result.
+    let pooled: Buffer | null = null;
+    const load = (length: number, at: number): Promise<Buffer> => {
+      if (pooled !== null) readBuffers.give(pooled);
+      pooled = length <= readBuffers.size ? readBuffers.take() : null;
+      return readAt(lease.fh, length, at, pooled ?? undefined);
+    };
     try {
       // Replaced after its indexes were read: this descriptor may be the cleaned file's.
       if (seg.replaced) throw RETRY;
-      const fh = lease.fh;
       const chunk = (at: number): number => Math.min(end - at, Math.max(maxBytes, BATCH_HEADER_SIZE) + this.config.indexIntervalBytes + READ_SLACK);
-      let buf = await readAt(fh, chunk(start), start);
+      let buf = await load(chunk(start), start);
       let bufPos = start;
       let p = 0;
       // Walk headers from the indexed position to the batch holding `offset`.
@@ -556,7 +568,7 @@ export class DiskPartitionLog implements PartitionLog {
         const at = bufPos + p;
         if (at >= end) return null;
         if (buf.length - p < BATCH_HEADER_SIZE) {
-          buf = await readAt(fh, chunk(at), at);
+          buf = await load(chunk(at), at);
           bufPos = at;
           p = 0;
           if (buf.length < BATCH_HEADER_SIZE) return null;
@@ -566,17 +578,17 @@ export class DiskPartitionLog implements PartitionLog {
         if (readLastOffset(buf, p) >= offset) break;
         p += size;
       }
-      if (readBaseOffset(buf, p) >= maxOffset) return EMPTY;
+      if (readBaseOffset(buf, p) >= maxOffset) return EMPTY_READ;
       const firstSize = readBatchSize(buf, p);
-      if (firstSize > maxBytes && !minOne) return EMPTY;
+      if (firstSize > maxBytes && !minOne) return EMPTY_READ;
       const from = bufPos + p;
       const want = Math.min(Math.max(maxBytes, firstSize), end - from);
       if (bufPos + buf.length < from + want) {
-        buf = await readAt(fh, want, from);
+        buf = await load(want, from);
         bufPos = from;
         p = 0;
       }
-      if (buf.length - p < firstSize) return EMPTY; // the file is shorter than the segment thinks: nothing whole to return
+      if (buf.length - p < firstSize) return EMPTY_READ; // the file is shorter than the segment thinks: nothing whole to return
       // Whole batches within the budget and below maxOffset.
       let q = p + firstSize;
       const limit = p + want;
@@ -585,8 +597,21 @@ export class DiskPartitionLog implements PartitionLog {
         if (size < BATCH_HEADER_SIZE || q + size > limit || readBaseOffset(buf, q) >= maxOffset) break;
         q += size;
       }
-      return buf.subarray(p, q);
+      const records = buf.subarray(p, q);
+      const held: Buffer | null = pooled;
+      pooled = null;
+      if (held === null) return { records };
+      let released = false;
+      return {
+        records,
+        release: () => {
+          if (released) return;
+          released = true;
+          readBuffers.give(held);
+        },
+      };
     } finally {
+      if (pooled !== null) readBuffers.give(pooled);
       lease.release();
     }
   }
