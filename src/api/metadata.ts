@@ -28,7 +28,7 @@ function errorTopic(errorCode: number, name: string | null, topicId = ZERO_UUID)
   return { errorCode, name, topicId, isInternal: false, partitions: [] };
 }
 
-async function handle(ctx: RequestContext<MetadataRequest>): Promise<Encodable<MetadataResponse>> {
+function handle(ctx: RequestContext<MetadataRequest>): Encodable<MetadataResponse> {
   const { broker, body, apiVersion } = ctx;
   const registry = broker.topics;
   // v0: an empty list means all topics; v1+: null means all, empty means none.
@@ -38,7 +38,7 @@ async function handle(ctx: RequestContext<MetadataRequest>): Promise<Encodable<M
     topics = registry.all().map((t) => topicMetadata(broker, t));
   } else {
     const autoCreate = broker.config.bool('auto.create.topics.enable') && (apiVersion < 4 || body.allowAutoTopicCreation);
-    topics = await Promise.all(body.topics!.map(async (req) => {
+    topics = body.topics!.map((req) => {
       if (req.name === null) {
         const byId = registry.getById(req.topicId);
         return byId ? topicMetadata(broker, byId) : errorTopic(ErrorCode.UNKNOWN_TOPIC_ID, null, req.topicId);
@@ -46,26 +46,16 @@ async function handle(ctx: RequestContext<MetadataRequest>): Promise<Encodable<M
       const topic = registry.get(req.name);
       if (topic) return topicMetadata(broker, topic);
       if (invalidTopicName(req.name) !== null) return errorTopic(ErrorCode.INVALID_TOPIC_EXCEPTION, req.name);
-      let created = registry.whenCreated(req.name);
-      if (!created) {
-        if (!autoCreate) return errorTopic(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, req.name);
-        const result = createTopic(broker, { name: req.name, numPartitions: -1, replicationFactor: -1, assignments: [], configs: [] }, false);
-        if (result.errorCode !== ErrorCode.NONE) {
-          broker.log.warn({ topic: req.name, error: result.errorMessage }, 'auto-creation refused');
-          return errorTopic(result.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS ? ErrorCode.LEADER_NOT_AVAILABLE : result.errorCode, req.name);
-        }
-        created = result.created!;
+      if (registry.isCreating(req.name)) return errorTopic(ErrorCode.LEADER_NOT_AVAILABLE, req.name);
+      if (!autoCreate) return errorTopic(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, req.name);
+      const result = createTopic(broker, { name: req.name, numPartitions: -1, replicationFactor: -1, assignments: [], configs: [] }, false);
+      if (result.errorCode !== ErrorCode.NONE) {
+        broker.log.warn({ topic: req.name, error: result.errorMessage }, 'auto-creation refused');
+        return errorTopic(result.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS ? ErrorCode.LEADER_NOT_AVAILABLE : result.errorCode, req.name);
       }
-      // Kafka answers LEADER_NOT_AVAILABLE while its controller creates the topic, and clients ask
-      // again after a back-off (a second, for librdkafka). Creation here takes milliseconds, so the
-      // answer waits for it and the client can produce at once.
-      try {
-        return topicMetadata(broker, await created);
-      } catch (err) {
-        broker.log.error({ err, topic: req.name }, 'topic creation failed');
-        return errorTopic(ErrorCode.LEADER_NOT_AVAILABLE, req.name);
-      }
-    }));
+      // As in Kafka, the topic exists for the client from its next metadata request on.
+      return errorTopic(ErrorCode.LEADER_NOT_AVAILABLE, req.name);
+    });
   }
   return {
     throttleTimeMs: 0,

@@ -117,11 +117,6 @@ export class TopicRegistry {
     return this.creating.has(name);
   }
 
-  /** The creation of `name` in progress, if any. */
-  whenCreated(name: string): Promise<Topic> | undefined {
-    return this.creating.get(name);
-  }
-
   /** Creates a topic (already validated by the caller); concurrent calls for one name share the result. */
   create(name: string, partitions: number, configs: Record<string, string>): Promise<Topic> {
     const existing = this.byName.get(name);
