@@ -1,9 +1,11 @@
 /** `npm run bench`: every benchmark, printed as markdown. */
 import { brokerBench } from './broker.js';
 import { protocolBench } from './protocol.js';
+import { crc32cBench } from './records/crc32c.js';
 
 const sections: Record<string, () => string[] | Promise<string[]>> = {
   protocol: protocolBench,
+  crc32c: crc32cBench,
   broker: brokerBench,
 };
 

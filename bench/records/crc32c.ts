@@ -3,7 +3,7 @@
  * (@node-rs/crc32) and the exported `crc32c`, which dispatches on length.
  * Each measurement runs in its own process so that V8 sees a single callee at the timing
  * call site; measuring several in one process skews whichever runs later.
- * Run: npx tsc -p . && node dist/bench/records/crc32c.js
+ * Part of `npm run bench` (section crc32c).
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -37,23 +37,27 @@ function opsPerSecond(fn: (b: Buffer) => number, buf: Buffer, minMs = 500): numb
   return iterations / (Number(elapsed) / 1e9);
 }
 
-if (process.argv[2] === '--child') {
-  const name = process.argv[3] as ImplName;
-  const size = Number(process.argv[4]);
-  console.log(opsPerSecond(impls[name], randomBytes(size)));
-} else {
+/** The table: calls and MB/s per implementation and size, with native ÷ JS. */
+export function crc32cBench(): string[] {
   const self = fileURLToPath(import.meta.url);
   const fmt = (n: number): string => n.toLocaleString('en-US', { maximumFractionDigits: 0 });
-  console.log('size     impl          ops/s         MB/s');
+  const out = ['## CRC-32C', '', '(each measurement in its own process; `crc32c` is what the broker calls: JS below 256 B, native above)', '',
+    '| size | implementation | calls/s | MB/s | ÷ JS |', '| --- | --- | --- | --- | --- |'];
   for (const [label, size] of sizes) {
     const check = randomBytes(size);
     if (crc32cJs(check) !== crc32cNative(check)) throw new Error('implementations disagree');
     const ops = {} as Record<ImplName, number>;
     for (const name of Object.keys(impls) as ImplName[]) {
       ops[name] = Number(execFileSync(process.execPath, [self, '--child', name, String(size)]).toString());
-      const mbs = (ops[name] * size) / 1e6;
-      console.log(`${label.padEnd(8)} ${name.padEnd(8)} ${fmt(ops[name]).padStart(12)} ${fmt(mbs).padStart(12)}`);
+      out.push(`| ${label} | ${name} | ${fmt(ops[name])} | ${fmt((ops[name] * size) / 1e6)} | ${(ops[name] / ops.js).toFixed(2)}× |`);
     }
-    console.log(`${label.padEnd(8)} native/js: ${(ops.native / ops.js).toFixed(2)}x`);
   }
+  out.push('');
+  return out;
+}
+
+if (process.argv[2] === '--child') {
+  const name = process.argv[3] as ImplName;
+  const size = Number(process.argv[4]);
+  console.log(opsPerSecond(impls[name], randomBytes(size)));
 }
