@@ -11,7 +11,7 @@
  * only keeps its block out of the pool; the garbage collector then frees it as before.
  */
 import { readBatchSize, readLastOffsetDelta, readMaxTimestamp, readBaseOffset } from '../../protocol/records/index.js';
-import { BufferPool } from './buffer-pool.js';
+import { BufferPool, once } from './buffer-pool.js';
 
 const FIRST_BLOCK_SIZE = 64 * 1024;
 const BLOCK_SIZE = 1024 * 1024;
@@ -150,15 +150,7 @@ export class BatchArena {
     if (!this.options.recycle) return { records };
     const block = first.block;
     this.pin(block);
-    let released = false;
-    return {
-      records,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.unpin(block);
-      },
-    };
+    return { records, release: once(() => this.unpin(block)) };
   }
 
   /** Drops the first n live entries. */

@@ -20,3 +20,13 @@ export class BufferPool {
     if (buf.length === this.size && this.free.length < this.maxFree) this.free.push(buf);
   }
 }
+
+/** `f` made safe to call more than once: only the first call runs it (releases of leases). */
+export function once(f: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    f();
+  };
+}

@@ -6,6 +6,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import { once } from '../buffer-pool.js';
 
 interface Entry {
   path: string;
@@ -50,16 +51,13 @@ export class FileHandleCache {
       if (this.entries.get(path) === e) this.entries.delete(path);
       throw err;
     }
-    let released = false;
     return {
       fh,
-      release: () => {
-        if (released) return;
-        released = true;
+      release: once(() => {
         e.refs--;
         if (e.refs === 0 && e.doomed) this.close(e);
         else if (e.refs === 0) this.trim();
-      },
+      }),
     };
   }
 

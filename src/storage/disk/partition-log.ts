@@ -31,7 +31,7 @@ import {
   setPartitionLeaderEpoch,
 } from '../../../protocol/records/index.js';
 import { BatchArena, type ArenaBlock, type ArenaEntry } from '../batch-arena.js';
-import { BufferPool } from '../buffer-pool.js';
+import { BufferPool, once } from '../buffer-pool.js';
 import { ProducerSummary } from '../compaction.js';
 import { LEADER_EPOCH_CHECKPOINT_FILE, LeaderEpochCache, formatLeaderEpochCheckpoint, parseLeaderEpochCheckpoint, type EpochEndOffset } from '../leader-epoch.js';
 import {
@@ -600,16 +600,7 @@ export class DiskPartitionLog implements PartitionLog {
       const records = buf.subarray(p, q);
       const held: Buffer | null = pooled;
       pooled = null;
-      if (held === null) return { records };
-      let released = false;
-      return {
-        records,
-        release: () => {
-          if (released) return;
-          released = true;
-          readBuffers.give(held);
-        },
-      };
+      return held === null ? { records } : { records, release: once(() => readBuffers.give(held)) };
     } finally {
       if (pooled !== null) readBuffers.give(pooled);
       lease.release();
