@@ -4,7 +4,6 @@
  * responses, and kcat reads with a chosen isolation level.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { type Server, type Socket, connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { ErrorCode } from '../../protocol/error-codes.js';
@@ -13,8 +12,9 @@ import {
   buildRecordBatch, isControl, isTransactional, iterateBatches, readAttributes, readBaseSequence, readControlRecord, readProducerEpoch, readProducerId,
   readRecords,
 } from '../../protocol/records/index.js';
-import { PYTHON, ROOT, run } from '../support/processes.js';
+import { ROOT, run } from '../support/processes.js';
 import { RawClient } from '../support/raw-client.js';
+import { PyProcess } from '../groups/support-py/py-process.js';
 import { Random } from '../support/random.js';
 
 export const TXN_PY = join(ROOT, 'test/transactions');
@@ -387,52 +387,9 @@ export function freePort(): Promise<number> {
 
 // ---- A long-running Python client ----------------------------------------------------------------
 
-export interface PyEvent {
-  ev: string;
-  [k: string]: unknown;
-}
-
 /** `python3 -u test/transactions/<script> <json>`, printing one JSON event per line. */
-export class PyEvents {
-  readonly events: PyEvent[] = [];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private stderr = '';
-  private partial = '';
-  private readonly child: ChildProcessWithoutNullStreams;
-
-  constructor(readonly name: string, script: string, args: unknown) {
-    this.child = spawn(PYTHON, ['-u', join(TXN_PY, script), JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stdout.on('data', (d: Buffer) => {
-      const lines = (this.partial + d.toString('utf8')).split('\n');
-      this.partial = lines.pop()!;
-      for (const l of lines) {
-        if (!l.trim()) continue;
-        try {
-          this.events.push(JSON.parse(l) as PyEvent);
-        } catch {
-          this.stderr += `[stdout, not JSON] ${l}\n`;
-        }
-      }
-    });
-    this.child.stderr.on('data', (d: Buffer) => (this.stderr += d.toString('utf8')));
-    this.child.stdin.on('error', () => {});
-    this.exited = new Promise((resolve) => this.child.on('close', (code, signal) => resolve({ code, signal })));
-  }
-
-  of(ev: string): PyEvent[] {
-    return this.events.filter((e) => e.ev === ev);
-  }
-
-  last(ev: string): PyEvent | undefined {
-    for (let i = this.events.length - 1; i >= 0; i--) if (this.events[i].ev === ev) return this.events[i];
-    return undefined;
-  }
-
-  kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
-  }
-
-  diagnostics(): string {
-    return `--- ${this.name}: last events ---\n${this.events.slice(-15).map((e) => JSON.stringify(e)).join('\n')}\n--- ${this.name}: stderr ---\n${this.stderr.slice(-3000)}`;
+export class PyEvents extends PyProcess {
+  constructor(name: string, script: string, args: unknown) {
+    super(name, script, args, TXN_PY);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * A long-running Python client driven from a test: it prints one JSON event per line on stdout
- * ({"ev": ...}) and reads one JSON command per line on stdin. Used by the group interop tests.
+ * ({"ev": ...}) and reads one JSON command per line on stdin. Used by the group and transaction
+ * interop tests.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -20,9 +21,9 @@ export class PyProcess {
   private partial = '';
   private readonly child: ChildProcessWithoutNullStreams;
 
-  /** Starts `python3 support-py/<script> <json args>`. */
-  constructor(readonly name: string, script: string, args: unknown) {
-    this.child = spawn(PYTHON, ['-u', join(SUPPORT_PY, script), JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  /** Starts `python3 <dir>/<script> <json args>` (dir: this directory unless given). */
+  constructor(readonly name: string, script: string, args: unknown, dir = SUPPORT_PY) {
+    this.child = spawn(PYTHON, ['-u', join(dir, script), JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdout.on('data', (d: Buffer) => {
       const lines = (this.partial + d.toString('utf8')).split('\n');
       this.partial = lines.pop()!;
@@ -42,6 +43,11 @@ export class PyProcess {
 
   of(ev: string): PyEvent[] {
     return this.events.filter((e) => e.ev === ev);
+  }
+
+  last(ev: string): PyEvent | undefined {
+    for (let i = this.events.length - 1; i >= 0; i--) if (this.events[i].ev === ev) return this.events[i];
+    return undefined;
   }
 
   send(cmd: Record<string, unknown>): void {
