@@ -3,7 +3,7 @@ import { randomUuid } from '../../protocol/primitives/uuid.js';
 import type { BrokerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { ProducerStateManager } from '../coordinator/producers/producer-state.js';
-import { loadProducerState, snapshotProducerState } from '../coordinator/producers/rebuild.js';
+import { type SnapshotMark, loadProducerState, snapshotProducerState } from '../coordinator/producers/rebuild.js';
 import type { PartitionLog, Storage, TopicRecord } from '../storage/storage.js';
 import { logConfigFor } from './topic-configs.js';
 
@@ -213,15 +213,15 @@ export class TopicRegistry {
     this.log.info({ topic: topic.name, topicId: topic.id }, 'topic deleted');
   }
 
-  private snapshotted = new WeakMap<object, number>();
+  private snapshotted = new WeakMap<object, SnapshotMark>();
 
-  /** Snapshots every partition's producer state that changed (on a timer, and before shutdown). */
+  /** Snapshots every partition's producer state that changed or whose log grew (on a timer, and before shutdown). */
   async snapshotProducers(): Promise<void> {
     for (const topic of this.all()) {
       for (let i = 0; i < topic.partitions.length; i++) {
         const state = topic.producers[i];
         try {
-          this.snapshotted.set(state, await snapshotProducerState(topic.partitions[i], state, this.snapshotted.get(state) ?? 0));
+          this.snapshotted.set(state, await snapshotProducerState(topic.partitions[i], state, this.snapshotted.get(state) ?? { changes: 0, offset: 0n }));
         } catch (err) {
           this.log.warn({ err, topic: topic.name, partition: i }, 'could not snapshot producer state');
         }

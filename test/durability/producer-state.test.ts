@@ -61,3 +61,22 @@ for (const stop of ['SIGTERM', 'SIGKILL'] as const) {
     }
   });
 }
+
+test('a log written without producer ids is snapshotted at its end on a clean stop, so a restart need not read it', { timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  const args = ['--port', '0', '--data-dir', dir.path];
+  let broker: BrokerProcess | undefined;
+  try {
+    broker = await startBrokerProcess(args);
+    const c = await RawClient.connect(broker.port);
+    await c.send(ApiKey.CreateTopics, 5, { timeoutMs: 5000, validateOnly: false, topics: [{ name: 'ps', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }] });
+    for (let i = 0; i < 3; i++) assert.equal((await produce(c, batch(-1n, -1, ['a', 'b']))).baseOffset, BigInt(2 * i));
+    c.close();
+    await broker.stop();
+    const snapshots = readdirSync(join(dir.path, 'ps-0')).filter((f) => f.endsWith('.producer-state'));
+    assert.deepEqual(snapshots, [`${'6'.padStart(20, '0')}.producer-state`]);
+  } finally {
+    await broker?.stop();
+    dir.remove();
+  }
+});

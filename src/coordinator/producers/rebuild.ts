@@ -39,12 +39,23 @@ export async function loadProducerState(log: PartitionLog): Promise<ProducerStat
   return rebuildProducerState(log);
 }
 
-/** Snapshots the state when it changed and no append is in flight (so the log holds all of it). */
-export async function snapshotProducerState(log: PartitionLog, state: ProducerStateManager, lastChanges: number): Promise<number> {
-  if (state.changes === lastChanges || log.logEndOffset !== log.highWatermark) return lastChanges;
+/** What the last snapshot of a partition covered. */
+export interface SnapshotMark {
+  changes: number;
+  offset: bigint;
+}
+
+/**
+ * Snapshots the state when it changed or the log grew since `last`, and no append is in flight
+ * (so the log holds all of it). A log without producer ids gets snapshots too: they are what
+ * spares the next start reading the whole log.
+ */
+export async function snapshotProducerState(log: PartitionLog, state: ProducerStateManager, last: SnapshotMark): Promise<SnapshotMark> {
+  const offset = log.logEndOffset;
+  if ((state.changes === last.changes && offset === last.offset) || offset !== log.highWatermark) return last;
   const changes = state.changes;
-  await log.writeSnapshot(log.logEndOffset, state.toSnapshot());
-  return changes;
+  await log.writeSnapshot(offset, state.toSnapshot());
+  return { changes, offset };
 }
 
 export async function rebuildProducerState(log: PartitionLog, from = log.logStartOffset, state = new ProducerStateManager()): Promise<ProducerStateManager> {
