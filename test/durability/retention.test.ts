@@ -61,6 +61,11 @@ test('retention.ms deletes expired segments; consumers below the log start reset
     }
     assert.equal(start, 160n, 'the log now starts at the fresh message');
     assert.ok(!segments(partDir).includes(before[0]), 'the oldest segment file is gone');
+    // As in Kafka, 'fresh' would expire in turn 1.5 s from now (active segment included): keep it.
+    const alter = await c.send(ApiKey.IncrementalAlterConfigs, 0, {
+      resources: [{ resourceType: 2, resourceName: 'ret-time', configs: [{ name: 'retention.ms', configOperation: 0, value: '3600000' }] }], validateOnly: false,
+    });
+    assert.equal(alter.responses[0].errorCode, ErrorCode.NONE);
 
     const f = await c.send(ApiKey.Fetch, 11, {
       replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, rackId: '', forgottenTopicsData: [],
