@@ -1,19 +1,17 @@
 #!/usr/bin/python3
 """confluent-kafka-python driver for the compat suite (Debian python3-confluent-kafka, librdkafka
 from Debian). Reads one op as JSON on stdin (see compat/ops.ts), prints one JSON result line."""
-import json
-import sys
 import time
 
 import confluent_kafka
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic
 
+import driver_common
+from driver_common import Failure, serve
+
 ASSIGN_TIMEOUT = 30
 
-
-class Failure(Exception):
-    pass
 
 
 def common(req):
@@ -70,15 +68,7 @@ def poll_error(m):
 
 
 def until(check, timeout, what, poll=None):
-    deadline = time.time() + timeout
-    while not check():
-        if time.time() > deadline:
-            raise Failure('timed out after %ss: %s' % (timeout, what))
-        if poll:
-            poll()
-        else:
-            time.sleep(0.05)
-
+    return driver_common.until(check, timeout, what, poll, poll_waits=True)
 
 def op_version(op, req):
     return {'version': '%s (librdkafka %s)' % (confluent_kafka.version()[0], confluent_kafka.libversion()[0])}
@@ -317,19 +307,5 @@ def describe(e):
     return {'name': type(e).__name__, 'message': str(e)[:600]}
 
 
-def main():
-    req = json.loads(sys.stdin.read())
-    op = req['op']
-    try:
-        f = OPS.get(op['op'])
-        if f is None:
-            raise Failure('op %s not implemented by this driver' % op['op'])
-        out = {'ok': True, **(f(op, req) or {})}
-    except Exception as e:  # every client error becomes the op's answer
-        out = {'ok': False, 'error': describe(e)}
-    sys.stdout.write('\n' + json.dumps(out) + '\n')
-    sys.stdout.flush()
-
-
 if __name__ == '__main__':
-    main()
+    serve(OPS, describe)

@@ -2,9 +2,7 @@
 """kafka-python driver for the compat suite (Debian python3-kafka; snappy, lz4 and zstd through
 Debian's python3-snappy, python3-lz4 and python3-zstandard, as kafka-python documents). Reads one op
 as JSON on stdin (see compat/ops.ts), prints one JSON result line."""
-import json
 import logging
-import sys
 import threading
 import time
 
@@ -14,11 +12,10 @@ from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTo
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata
 
+from driver_common import Failure, serve, until
+
 logging.disable(logging.CRITICAL)
 
-
-class Failure(Exception):
-    pass
 
 
 def b(s):
@@ -54,16 +51,6 @@ def consumer(req, **extra):
             'session_timeout_ms': 10000, 'heartbeat_interval_ms': 500, 'api_version_auto_timeout_ms': 10000}
     conf.update(extra)
     return KafkaConsumer(**conf)
-
-
-def until(check, timeout, what, poll=None):
-    deadline = time.time() + timeout
-    while not check():
-        if time.time() > deadline:
-            raise Failure('timed out after %ss: %s' % (timeout, what))
-        if poll:
-            poll()
-        time.sleep(0.05)
 
 
 def op_version(op, req):
@@ -277,22 +264,5 @@ def describe(e):
     return out
 
 
-def main():
-    import faulthandler, os
-    if os.environ.get("COMPAT_DEBUG_HANG"):
-        faulthandler.dump_traceback_later(int(os.environ["COMPAT_DEBUG_HANG"]), exit=True)
-    req = json.loads(sys.stdin.read())
-    op = req['op']
-    try:
-        f = OPS.get(op['op'])
-        if f is None:
-            raise Failure('op %s not implemented by this driver' % op['op'])
-        out = {'ok': True, **(f(op, req) or {})}
-    except Exception as e:  # every client error becomes the op's answer
-        out = {'ok': False, 'error': describe(e)}
-    sys.stdout.write('\n' + json.dumps(out) + '\n')
-    sys.stdout.flush()
-
-
 if __name__ == '__main__':
-    main()
+    serve(OPS, describe)
