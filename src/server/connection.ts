@@ -8,7 +8,8 @@ import { encodeLeniently } from '../../protocol/codec.js';
 import { RequestDecodeError, decodeRequest, encodeResponse } from '../../protocol/frames.js';
 import type { DecodedRequest } from '../../protocol/frames.js';
 import type { Logger } from '../logger.js';
-import { FramePool, FrameSplitter, FrameTooLargeError } from './frame-splitter.js';
+import { FramePool, FrameReader, FrameTooLargeError } from './frame-reader.js';
+import { readInto } from './socket-reads.js';
 
 /** What a handler produced: a body to encode at the request's version (or another), or nothing. */
 export interface Reply {
@@ -45,11 +46,17 @@ interface Slot {
 
 let nextId = 0;
 const EMPTY = Buffer.alloc(0);
+/**
+ * Where reads land between frames. One buffer serves every connection: each read is consumed
+ * (copied into its frames) before the next read of any socket can start.
+ */
+const STAGING = Buffer.allocUnsafe(64 * 1024);
 
 export class Connection {
   readonly id = ++nextId;
   readonly remote: string;
-  private readonly splitter: FrameSplitter;
+  readonly socket: Socket;
+  private readonly reader: FrameReader;
   /** Frame buffers come back here once their request is answered (see RequestDispatcher). */
   private readonly frames = new FramePool(16 * 1024 * 1024);
   private readonly slots: Slot[] = [];
@@ -65,25 +72,29 @@ export class Connection {
   /** Negotiated per connection, e.g. the SASL handshake version (later issues). */
   readonly state: Record<string, unknown> = {};
 
+  /** `accepted` comes paused (the server's pauseOnConnect); reading starts here. */
   constructor(
-    readonly socket: Socket,
+    accepted: Socket,
     private readonly dispatcher: RequestDispatcher,
     private readonly options: ConnectionOptions,
     private readonly log: Logger,
   ) {
-    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.splitter = new FrameSplitter(options.maxRequestSize, this.frames);
+    this.remote = `${accepted.remoteAddress}:${accepted.remotePort}`;
+    this.reader = new FrameReader(options.maxRequestSize, this.frames);
+    const socket = (this.socket = readInto(accepted, {
+      target: () => this.reader.target(STAGING),
+      landed: (bytes) => {
+        try {
+          this.onData(bytes);
+        } catch (err) {
+          // Whatever a client sends costs at most its own connection.
+          this.log.error({ err, connection: this.id }, 'unexpected error handling client data');
+          this.close('internal error while reading a request', 'warn');
+        }
+      },
+    }));
     socket.setNoDelay(true);
     socket.setTimeout(options.idleTimeoutMs);
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        this.onData(chunk);
-      } catch (err) {
-        // Whatever a client sends costs at most its own connection.
-        this.log.error({ err, connection: this.id }, 'unexpected error handling client data');
-        this.close('internal error while reading a request', 'warn');
-      }
-    });
     socket.on('drain', () => this.pump());
     socket.on('timeout', () => {
       if (this.slots.length === 0) this.close('idle for longer than connections.max.idle.ms', 'debug');
@@ -96,10 +107,10 @@ export class Connection {
     return this.slots.length;
   }
 
-  private onData(chunk: Buffer): void {
+  private onData(bytes: Buffer): void {
     if (this.closed || this.draining) return;
     try {
-      for (const frame of this.splitter.push(chunk)) this.waiting.push(frame);
+      this.reader.landed(bytes, this.waiting);
     } catch (e) {
       if (e instanceof FrameTooLargeError) return this.close(e.message, 'warn');
       throw e;
@@ -258,6 +269,8 @@ export class Connection {
     for (const slot of this.slots) if (slot.done) Connection.sent(slot);
     this.log[level]({ connection: this.id, remote: this.remote, ...extra }, `closing connection: ${reason}`);
     this.socket.end();
+    // Keep reading (and dropping) so the client's own close is seen and the socket can finish.
+    this.socket.resume();
     setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 

@@ -12,10 +12,10 @@ export class KafkaServer {
     options: ConnectionOptions,
     private readonly log: Logger,
   ) {
-    this.server = createServer((socket) => {
-      const conn = new Connection(socket, dispatcher, options, log);
+    this.server = createServer({ pauseOnConnect: true }, (accepted) => {
+      const conn = new Connection(accepted, dispatcher, options, log);
       this.connections.add(conn);
-      socket.on('close', () => this.connections.delete(conn));
+      conn.socket.on('close', () => this.connections.delete(conn));
       log.debug({ connection: conn.id, remote: conn.remote }, 'connection accepted');
     });
     this.server.on('error', (err) => log.error({ err }, 'listener error'));

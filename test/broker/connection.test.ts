@@ -179,3 +179,65 @@ test('responses waiting for a slow reader keep their bytes while the cache and r
     await broker.stop();
   }
 });
+
+test('pipelined requests arrive intact however the stream is cut: small frames, large frames read in place, sizes split across reads', { timeout: 60_000 }, async () => {
+  const broker = await startBroker({ port: 0 });
+  try {
+    const c = await RawClient.connect(broker.port);
+    await c.send(ApiKey.CreateTopics, 5, { timeoutMs: 1000, validateOnly: false, topics: [{ name: 'cuts', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }] });
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const values: Buffer[] = [];
+    // One round: ApiVersions, a large produce, Metadata, a small produce — as one byte stream.
+    const round = () => {
+      const big = Buffer.from(Array.from({ length: 300 * 1024 }, () => Math.floor(random() * 256)));
+      const small = Buffer.from(`small ${values.length}`);
+      values.push(big, small);
+      const produce = (value: Buffer) => c.prepare(ApiKey.Produce, 9, {
+        transactionalId: null, acks: -1, timeoutMs: 1000,
+        topicData: [{ name: 'cuts', partitionData: [{ index: 0, records: buildRecordBatch({ baseOffset: 0n, records: [{ key: null, value, headers: [] }] }) }] }],
+      });
+      return [c.prepare(ApiKey.ApiVersions, 3, { clientSoftwareName: 'cuts', clientSoftwareVersion: '1' }), produce(big), c.prepare(ApiKey.Metadata, 1, { topics: [{ name: 'cuts' }] }), produce(small)];
+    };
+    const requests = [...round(), ...round(), ...round()];
+    const stream = Buffer.concat(requests.map((r) => r.bytes));
+    // Cut into pieces of up to 100 KiB, and inside every frame's size field (after 1, 2 or 3 of its
+    // bytes); each piece is its own write after a pause, so reads end anywhere.
+    const cuts = new Set<number>([stream.length]);
+    for (let at = 0, i = 0; i < requests.length; at += requests[i++].bytes.length) cuts.add(at + 1 + (i % 3));
+    for (let at = 0; at < stream.length; at += 1 + Math.floor(random() * 100 * 1024)) cuts.add(at);
+    let from = 0;
+    for (const to of [...cuts].sort((a, b) => a - b)) {
+      if (to <= from) continue;
+      c.writeRaw(stream.subarray(from, to));
+      from = to;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const answers = await Promise.all(requests.map((r) => r.response));
+    for (let i = 0; i < answers.length; i += 4) {
+      assert.equal(answers[i].errorCode, 0, 'ApiVersions');
+      assert.equal(answers[i + 2].topics[0].errorCode, 0, 'Metadata');
+      for (const [k, offset] of [[1, (i / 4) * 2], [3, (i / 4) * 2 + 1]]) {
+        const p = answers[i + k].responses[0].partitionResponses[0];
+        assert.equal(p.errorCode, 0, 'Produce');
+        assert.equal(p.baseOffset, BigInt(offset));
+      }
+    }
+    // Everything reads back byte-exact, in order.
+    const got: Buffer[] = [];
+    while (got.length < values.length) {
+      const r = await c.send(ApiKey.Fetch, 11, {
+        replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 4 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, rackId: '', forgottenTopicsData: [],
+        topics: [{ topic: 'cuts', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: BigInt(got.length), logStartOffset: -1n, partitionMaxBytes: 4 << 20 }] }],
+      });
+      const records = decodeRecords(r.responses[0].partitions[0].records);
+      assert.ok(records.length > 0);
+      got.push(...records.map((rec) => rec.value!));
+    }
+    assert.equal(got.length, values.length);
+    for (let i = 0; i < values.length; i++) assert.ok(got[i].equals(values[i]), `value ${i} came back as sent`);
+    c.close();
+  } finally {
+    await broker.stop();
+  }
+});

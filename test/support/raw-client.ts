@@ -31,10 +31,16 @@ export class RawClient {
   /** Sends a request; resolves with the decoded response body. */
   send(apiKey: number, version: number, body: unknown, clientId: string | null = 'raw-client'): Promise<any> {
     if (this.closedError) return Promise.reject(this.closedError);
+    const { bytes, response } = this.prepare(apiKey, version, body, clientId);
+    this.socket.write(bytes);
+    return response;
+  }
+
+  /** A request's bytes, for the caller to write however it likes, and its awaited response. */
+  prepare(apiKey: number, version: number, body: unknown, clientId: string | null = 'raw-client'): { bytes: Buffer; response: Promise<any> } {
     const correlationId = this.nextCorrelation++;
-    const p = new Promise<any>((resolve, reject) => this.waiting.set(correlationId, { apiKey, version, resolve, reject }));
-    this.socket.write(encodeRequest(apiKey, version, correlationId, clientId, body));
-    return p;
+    const response = new Promise<any>((resolve, reject) => this.waiting.set(correlationId, { apiKey, version, resolve, reject }));
+    return { bytes: encodeRequest(apiKey, version, correlationId, clientId, body), response };
   }
 
   /** Sends a request that gets no response (acks=0 produce). */
