@@ -143,6 +143,9 @@ export class Broker implements BrokerState {
         idleTimeoutMs: config.number('connections.max.idle.ms'),
         // Clients pipeline a handful of requests; more than this waits in the socket.
         maxInFlight: 100,
+        // A fast producer keeps ~16 one-megabyte requests in flight, enough to keep the log busy
+        // while their memory stays within the pools that recycle it.
+        maxInFlightBytes: 16 * 1024 * 1024,
         maxUnsentBytes: 16 * 1024 * 1024,
       },
       log,

@@ -33,6 +33,8 @@ export interface ConnectionOptions {
   maxRequestSize: number;
   idleTimeoutMs: number;
   maxInFlight: number;
+  /** Stop taking requests while their frames add up to this many bytes (one request is always taken). */
+  maxInFlightBytes: number;
   /** Stop taking requests while this many response bytes wait for the client to read them. */
   maxUnsentBytes: number;
 }
@@ -60,6 +62,8 @@ export class Connection {
   /** Frame buffers come back here once their request is answered (see RequestDispatcher). */
   private readonly frames = new FramePool(16 * 1024 * 1024);
   private readonly slots: Slot[] = [];
+  /** Bytes of the frames of requests dispatched and not yet answered. */
+  private inFlightBytes = 0;
   private closed = false;
   private draining = false;
   /** Frames read but not yet dispatched (the connection was full); from waitingHead on. */
@@ -120,7 +124,7 @@ export class Connection {
 
   /** The connection takes no more work: requests in flight, answers the client has not taken, or a quota throttle. */
   private get full(): boolean {
-    return this.slots.length >= this.options.maxInFlight || this.socket.writableLength >= this.options.maxUnsentBytes || this.throttleTimer !== null;
+    return this.slots.length >= this.options.maxInFlight || this.inFlightBytes >= this.options.maxInFlightBytes || this.socket.writableLength >= this.options.maxUnsentBytes || this.throttleTimer !== null;
   }
 
   /**
@@ -170,6 +174,7 @@ export class Connection {
       throw e;
     }
     const slot: Slot = { request, done: false, chunks: null, onSent: null };
+    this.inFlightBytes += frame.length;
     this.slots.push(slot);
     let pending: Promise<Reply | null>;
     try {
@@ -197,18 +202,23 @@ export class Connection {
             }
           }
         }
-        this.frames.release(frame);
+        this.releaseFrame(frame);
         if (this.closed) Connection.sent(slot);
         this.writeReady();
       },
       (err: unknown) => {
         slot.done = true;
-        this.frames.release(frame);
+        this.releaseFrame(frame);
         const h = request.header;
         this.log.error({ err, apiKey: h.requestApiKey, apiVersion: h.requestApiVersion, clientId: h.clientId }, `${request.api.name} failed`);
         this.close(`handler error in ${request.api.name}`, 'warn');
       },
     );
+  }
+
+  private releaseFrame(frame: Buffer): void {
+    this.inFlightBytes -= frame.length;
+    this.frames.release(frame);
   }
 
   /** Writes every finished response at the head of the queue: responses never overtake each other. */

@@ -241,3 +241,26 @@ test('pipelined requests arrive intact however the stream is cut: small frames, 
     await broker.stop();
   }
 });
+
+test('requests in flight on one connection are bounded by their bytes as well as their number', { timeout: 60_000 }, async () => {
+  // A new group answers its first JoinGroup only after group.initial.rebalance.delay.ms: 30
+  // joins with 1 MiB of metadata each are 30 MiB of requests that would all sit in flight.
+  const broker = await startBroker({ port: 0, config: { 'group.initial.rebalance.delay.ms': 1500 } });
+  try {
+    const c = await RawClient.connect(broker.port);
+    const metadata = Buffer.alloc(1024 * 1024, 1);
+    const joins = Array.from({ length: 30 }, (_, i) => c.send(ApiKey.JoinGroup, 3, {
+      groupId: `g${i}`, sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: '', protocolType: 'consumer', protocols: [{ name: 'range', metadata }],
+    }));
+    await new Promise((r) => setTimeout(r, 700));
+    const stats = broker.broker.connections().find((s) => s.remote.endsWith(`:${c.socket.localPort}`))!;
+    assert.ok(stats.inFlight >= 8 && stats.inFlight <= 17, `${stats.inFlight} joins in flight (16 MiB of requests at most)`);
+    assert.equal(stats.reading, false, 'the rest wait in the socket');
+    // Every join is answered in the end, in order.
+    const answers = await Promise.all(joins);
+    assert.deepEqual(answers.map((a) => a.errorCode), answers.map(() => 0));
+    c.close();
+  } finally {
+    await broker.stop();
+  }
+});
