@@ -69,27 +69,61 @@ class FetchOperation {
   }
 
   /**
-   * Reads every partition once, in request order, sharing the response size budget. The records
-   * may point into the log's cache: `releases` gets what gives that memory back, to call once
-   * the response is written (or dropped).
+   * Reads every partition once, sharing the response size budget as reading them one after the
+   * other in request order would. The records may point into the log's cache: `releases` gets
+   * what gives that memory back, to call once the response is written (or dropped).
+   *
+   * Partitions whose partitionMaxBytes fits in the budget even if every partition before them
+   * returns its own maximum are read at once (each read may wait on its own file); a result is
+   * kept when the in-order read would have had the same limits, and read again otherwise (only
+   * when a first batch larger than the limits was returned before it).
    */
   async read(releases: (() => void)[]): Promise<{ partitions: PartitionData[]; bytes: number; hasError: boolean }> {
     // v0–2 treat sizes as hard limits; v3+ always return the first batch of the first non-empty partition (KIP-74).
     let minOne = this.version >= 3;
     let remaining = this.version >= 3 ? this.body.maxBytes : Number.MAX_SAFE_INTEGER;
+    const early: Promise<{ data: PartitionData; releases: (() => void)[] }>[] = [];
+    for (let i = 0, worst = remaining; i < this.targets.length && this.targets[i].partitionMaxBytes <= worst; i++) {
+      const t = this.targets[i];
+      worst -= t.partitionMaxBytes;
+      const own: (() => void)[] = [];
+      const read = this.readOne(t, t.partitionMaxBytes, minOne, own).then((data) => ({ data, releases: own }));
+      read.catch(() => {}); // a failure surfaces where it is awaited, in order
+      early.push(read);
+    }
     let bytes = 0;
     let hasError = false;
     const partitions: PartitionData[] = [];
-    for (const t of this.targets) {
-      const data = await this.readOne(t, Math.min(t.partitionMaxBytes, remaining), minOne, releases);
-      const size = (data.records as Buffer | null)?.length ?? 0;
-      if (size > 0) {
-        minOne = false;
-        remaining = Math.max(0, remaining - size);
-        bytes += size;
+    let i = 0;
+    try {
+      for (; i < this.targets.length; i++) {
+        const t = this.targets[i];
+        const maxBytes = Math.min(t.partitionMaxBytes, remaining);
+        let data: PartitionData | null = null;
+        if (i < early.length) {
+          const e = await early[i];
+          const size = (e.data.records as Buffer | null)?.length ?? 0;
+          if (maxBytes === t.partitionMaxBytes && (size <= maxBytes || minOne)) {
+            data = e.data;
+            releases.push(...e.releases);
+          } else {
+            for (const release of e.releases) release();
+          }
+        }
+        data ??= await this.readOne(t, maxBytes, minOne, releases);
+        const size = (data.records as Buffer | null)?.length ?? 0;
+        if (size > 0) {
+          minOne = false;
+          remaining = Math.max(0, remaining - size);
+          bytes += size;
+        }
+        if (data.errorCode !== ErrorCode.NONE) hasError = true;
+        partitions.push(data);
       }
-      if (data.errorCode !== ErrorCode.NONE) hasError = true;
-      partitions.push(data);
+    } catch (e) {
+      // Reads still out give their memory back when they finish.
+      for (const rest of early.slice(i + 1)) rest.then((r) => r.releases.forEach((release) => release()), () => {});
+      throw e;
     }
     return { partitions, bytes, hasError };
   }

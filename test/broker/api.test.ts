@@ -285,6 +285,28 @@ describe('Fetch', () => {
     assert.equal(decodeRecords(batches[0].buf)[0].value!.length, 3000);
   });
 
+  test('partitions share the response budget in request order, whatever order their reads finish in', async () => {
+    // Three partitions of three ~3 KB batches; p0 of the second topic starts with a 10 KB batch.
+    const fill = async (topic: string, firstSize: number) => {
+      await createTopic(topic, 3);
+      for (let p = 0; p < 3; p++) {
+        for (let i = 0; i < 3; i++) await produce(topic, p, batch([String(p).repeat(p === 0 && i === 0 ? firstSize : 3000)]));
+      }
+    };
+    const fetchAll = async (topic: string) => {
+      const body = fetchBody(topic, 0, 0n, { maxBytes: 15_000 });
+      body.topics[0].partitions = [0, 1, 2].map((partition) => ({ partition, currentLeaderEpoch: -1, fetchOffset: 0n, logStartOffset: -1n, partitionMaxBytes: 7000 }));
+      const r = await client.send(ApiKey.Fetch, 11, body);
+      return r.responses[0].partitions.map((p: any) => [...iterateBatches(p.records)].length);
+    };
+    await fill('f-share', 3000);
+    // Two batches (~6.1 KB) fit each partition's 7000; the third partition gets what is left (~2.8 KB): none.
+    assert.deepEqual(await fetchAll('f-share'), [2, 2, 0]);
+    await fill('f-share-big', 10_000);
+    // p0's first batch is returned though over the limits; 5 KB are left for p1: one batch, then none.
+    assert.deepEqual(await fetchAll('f-share-big'), [1, 1, 0]);
+  });
+
   test('long poll: returns soon after a produce, and not before MaxWaitMs when nothing comes', async () => {
     await createTopic('f-poll');
     const c2 = await RawClient.connect(broker.port);
