@@ -38,14 +38,20 @@ import {
 import { DiskPartitionLog, type PartitionServices } from './partition-log.js';
 import { loadPartition } from './recovery.js';
 import type { Segment } from './segment.js';
+import { TailCacheBudget } from './tail-cache-budget.js';
 
 export interface DiskStorageOptions {
   dataDir: string;
   /** This broker's node id, recorded in (and checked against) meta.properties. */
   nodeId: number;
   logger?: StorageLogger;
-  /** Written batches each partition keeps in memory for tail reads. Default 1 MiB. */
+  /** Written batches each partition keeps in memory for tail reads. Default 8 MiB. */
   tailCacheBytes?: number;
+  /**
+   * What the tail caches hold together before the partitions appended to least recently give
+   * theirs back (down to 1 MiB each, or tailCacheBytes when smaller). Default 64 MiB.
+   */
+  tailCacheTotalBytes?: number;
   /** Read descriptors kept open over all partitions. Default 256. */
   maxOpenReadFiles?: number;
   /** Memory for the loaded indexes of inactive segments, over all partitions. Default 64 MiB. */
@@ -107,10 +113,11 @@ export class DiskStorage implements Storage {
     this.files = new FileHandleCache(options.maxOpenReadFiles ?? 256);
     this.indexCacheBytes = options.indexCacheBytes ?? 64 * 1024 * 1024;
     const now = options.now ?? Date.now;
+    const tailCacheBytes = options.tailCacheBytes ?? 8 * 1024 * 1024;
     this.services = {
       logger: this.logger,
       files: this.files,
-      tailCacheBytes: options.tailCacheBytes ?? 1024 * 1024,
+      tailCache: new TailCacheBudget(tailCacheBytes, Math.min(tailCacheBytes, 1024 * 1024), options.tailCacheTotalBytes ?? 64 * 1024 * 1024),
       now,
       logStartOffsetChanged: () => this.writeLogStartCheckpoint(),
       indexesUsed: (seg) => this.indexesUsed(seg),

@@ -55,13 +55,14 @@ import { CLEANED_SUFFIX, DELETED_SUFFIX, SNAPSHOT_FILE, SNAPSHOT_SUFFIX, SWAP_SU
 import { loadSegmentIndexes } from './recovery.js';
 import { scanBatches } from './scan.js';
 import { Segment } from './segment.js';
+import type { TailCacheBudget } from './tail-cache-budget.js';
 
 /** What a partition log needs from its DiskStorage. */
 export interface PartitionServices {
   readonly logger: StorageLogger;
   readonly files: FileHandleCache;
-  /** Bytes of written batches kept in the tail cache of each partition. */
-  readonly tailCacheBytes: number;
+  /** How many bytes of written batches each partition keeps in memory. */
+  readonly tailCache: TailCacheBudget;
   now(): number;
   /** Persist the log start offsets (retention moved one). */
   logStartOffsetChanged(): Promise<void>;
@@ -461,11 +462,16 @@ export class DiskPartitionLog implements PartitionLog {
     for (const p of pending) p.reject(this.failure);
   }
 
-  /** Keeps at most tailCacheBytes of written batches (pending ones always stay). */
+  /** Keeps the tail cache within this partition's share, and tells the shared budget its size. */
   private trimTailCache(): void {
+    const budget = this.services.tailCache;
+    budget.report(this, this.shrinkTailCache(budget.perPartition));
+  }
+
+  /** Drops the oldest written batches of the tail cache until at most `limit` bytes remain (batches not yet written always stay). */
+  shrinkTailCache(limit: number): number {
     let drop = 0;
     let bytes = this.arena.bytes;
-    const limit = this.services.tailCacheBytes;
     while (drop < this.arena.count && bytes > limit) {
       const e = this.arena.at(drop);
       if (e.lastOffset >= this.hw) break;
@@ -473,6 +479,7 @@ export class DiskPartitionLog implements PartitionLog {
       drop++;
     }
     if (drop > 0) this.arena.dropFront(drop);
+    return this.arena.bytes;
   }
 
   // ---------------------------------------------------------------- read
@@ -1007,6 +1014,7 @@ export class DiskPartitionLog implements PartitionLog {
       for (const seg of this.segments) await seg.closeWriter();
       for (const seg of this.segments) for (const p of seg.paths) this.services.files.invalidate(p);
       this.arena.clear();
+      this.services.tailCache.forget(this);
       return this.failure === null;
     });
   }
@@ -1019,12 +1027,14 @@ export class DiskPartitionLog implements PartitionLog {
     this.clearFlushTimer();
     for (const timer of this.pendingDeletes.keys()) clearTimeout(timer);
     this.pendingDeletes.clear();
+    this.services.tailCache.forget(this);
     for (const seg of this.segments) await seg.closeWriter();
     for (const seg of this.segments) for (const p of seg.paths) this.services.files.invalidate(p);
   }
 
   /** Marks every segment deleted (the topic is going away). */
   markDeleted(): void {
+    this.services.tailCache.forget(this);
     for (const seg of this.segments) {
       seg.deleted = true;
       this.services.segmentGone(seg);

@@ -1,0 +1,56 @@
+/**
+ * The tail caches of all partitions share one budget. A partition keeps up to `perPartition`
+ * bytes of its latest written batches, so consumers near the end of the log read memory rather
+ * than files; when the caches together hold more than `total`, the partitions appended to least
+ * recently give theirs back down to `floor`.
+ */
+export interface TailCacheHolder {
+  /** Drops the oldest cached batches until at most `bytes` remain; returns the bytes still held. */
+  shrinkTailCache(bytes: number): number;
+}
+
+export class TailCacheBudget {
+  /** Every holder's bytes, least recently appended first. */
+  private readonly held = new Map<TailCacheHolder, number>();
+  /** The holders above the floor, least recently appended first: the only ones to shrink. */
+  private readonly above = new Map<TailCacheHolder, number>();
+  private total = 0;
+
+  constructor(
+    readonly perPartition: number,
+    readonly floor: number,
+    readonly limit: number,
+  ) {}
+
+  get bytes(): number {
+    return this.total;
+  }
+
+  /** `holder` was just appended to and now holds `bytes`; shrinks the coldest others while over the limit. */
+  report(holder: TailCacheHolder, bytes: number): void {
+    this.set(holder, bytes);
+    for (const [h, b] of this.above) {
+      if (this.total <= this.limit) break;
+      if (h === holder) continue;
+      const now = h.shrinkTailCache(this.floor);
+      this.total += now - b;
+      this.above.delete(h);
+      this.held.set(h, now);
+    }
+    if (this.total > this.limit) this.set(holder, holder.shrinkTailCache(Math.max(this.floor, bytes - (this.total - this.limit))));
+  }
+
+  forget(holder: TailCacheHolder): void {
+    this.total -= this.held.get(holder) ?? 0;
+    this.held.delete(holder);
+    this.above.delete(holder);
+  }
+
+  /** Records `bytes` for `holder` as the most recently appended. */
+  private set(holder: TailCacheHolder, bytes: number): void {
+    this.forget(holder);
+    this.held.set(holder, bytes);
+    this.total += bytes;
+    if (bytes > this.floor) this.above.set(holder, bytes);
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The tail caches of all partitions share one budget: a partition keeps its latest batches up to
+ * its own share, and once the caches together pass the total, the partition appended to least
+ * recently gives its cache back down to the floor, so its older batches come from the files.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { DiskPartitionLog } from '../../src/storage/disk/index.js';
+import { appendAll, batchesIn, diskStorage, logConfig, makeBatch, tempDir, topicRecord } from './helpers.js';
+
+const KIB = 1024;
+
+describe('disk engine tail cache', () => {
+  it('keeps each partition within its share and the partitions together within the total, coldest first', async (t) => {
+    const dir = await tempDir(t);
+    const storage = diskStorage(dir, { tailCacheBytes: 4096 * KIB, tailCacheTotalBytes: 6144 * KIB });
+    await storage.open();
+    t.after(() => storage.close());
+    const open = async (p: number) => (await storage.openPartition(topicRecord('orders', 3), p, logConfig())) as DiskPartitionLog;
+    const [p0, p1, p2] = [await open(0), await open(1), await open(2)];
+    // 80 batches of ~64 KiB (5 MiB) to each partition, one batch per offset.
+    const fill = (log: DiskPartitionLog) => appendAll(log, Array.from({ length: 80 }, (_, i) => makeBatch({ valueSize: 64 * KIB, tag: `b${i}` })));
+    /** Where a read of `offset` was served from. */
+    const source = async (log: DiskPartitionLog, offset: bigint) => {
+      const before = { ...log.stats };
+      const { records, release } = await log.read(offset, 1, { maxOffset: log.highWatermark, minOneBatch: true });
+      release?.();
+      assert.equal(batchesIn(records)[0]!.baseOffset, offset);
+      if (log.stats.cacheReads > before.cacheReads) return 'cache';
+      assert.ok(log.stats.fileReads > before.fileReads);
+      return 'file';
+    };
+
+    await fill(p0);
+    assert.equal(await source(p0, 79n), 'cache');
+    assert.equal(await source(p0, 30n), 'cache', 'about 4 MiB back: within the share');
+    assert.equal(await source(p0, 10n), 'file', 'about 4.4 MiB back: past the share');
+
+    await fill(p1);
+    // 8 MiB together is over the 6 MiB total: p0, the colder, keeps only its last ~1 MiB.
+    assert.equal(await source(p1, 30n), 'cache');
+    assert.equal(await source(p0, 30n), 'file');
+    assert.equal(await source(p0, 70n), 'cache', 'the floor stays');
+
+    await fill(p2);
+    // Now p1 is the colder of the two above the floor.
+    assert.equal(await source(p2, 30n), 'cache');
+    assert.equal(await source(p1, 30n), 'file');
+    assert.equal(await source(p1, 70n), 'cache');
+  });
+});
