@@ -10,7 +10,7 @@
  * Rolls, retention and flushes run on the same queue, so at most one write is in flight.
  *
  * Reads never wait for that queue: recent batches come from the tail cache, older ones from the
- * segment files (offset index lookup, then one positioned read, rarely two).
+ * segment files (segment-reads.ts: offset index lookup, then one positioned read, rarely two).
  *
  * Compaction (cleaner.ts) reads inactive segments and writes cleaned ones outside the queue; only
  * the swap of cleaned segments for the originals runs on it. A read that meets a segment replaced
@@ -20,10 +20,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import {
   BATCH_HEADER_SIZE,
-  LOG_OVERHEAD,
-  readBaseOffset,
   readBatchSize,
-  readLastOffset,
   readLastOffsetDelta,
   readMagic,
   setBaseOffset,
@@ -31,7 +28,6 @@ import {
   setPartitionLeaderEpoch,
 } from '../../../protocol/records/index.js';
 import { BatchArena, type ArenaBlock, type ArenaEntry } from '../batch-arena.js';
-import { BufferPool, once } from '../buffer-pool.js';
 import { ProducerSummary } from '../compaction.js';
 import { LEADER_EPOCH_CHECKPOINT_FILE, LeaderEpochCache, formatLeaderEpochCheckpoint, parseLeaderEpochCheckpoint, type EpochEndOffset } from '../leader-epoch.js';
 import {
@@ -48,12 +44,12 @@ import {
 } from '../storage.js';
 import { isSimulatedCrash, LogCleaner, type CleanerOptions } from './cleaner.js';
 import type { FileHandleCache } from './file-cache.js';
-import { atomicWrite, fsyncDir, isNotFound, readAt, readFileOrNull, writeAllAt } from './fs-util.js';
+import { atomicWrite, fsyncDir, isNotFound, readFileOrNull, writeAllAt } from './fs-util.js';
 import { INT32_MAX } from './index-buffer.js';
 import type { StorageLogger } from './logger.js';
 import { CLEANED_SUFFIX, DELETED_SUFFIX, SNAPSHOT_FILE, SNAPSHOT_SUFFIX, SWAP_SUFFIX } from './names.js';
 import { loadSegmentIndexes } from './recovery.js';
-import { scanBatches } from './scan.js';
+import { EMPTY_READ, RETRY, findBatch, readBatches } from './segment-reads.js';
 import { Segment } from './segment.js';
 import type { TailCacheBudget } from './tail-cache-budget.js';
 
@@ -113,18 +109,7 @@ export interface PartitionStats {
   fileReads: number;
 }
 
-const EMPTY = Buffer.alloc(0);
 const INDEX_PERSIST_INTERVAL_MS = 1000;
-const EMPTY_READ: ReadResult = Object.freeze({ records: EMPTY }) as ReadResult;
-/**
- * Buffers for segment reads of a fetch's usual size (1 MiB and the slack read around it), shared
- * by every partition of the process.
- */
-const readBuffers = new BufferPool(1024 * 1024 + 64 * 1024, 8);
-/** Bytes read past maxBytes so that the batch an index entry points at and the wanted one share one read. */
-const READ_SLACK = 4096;
-/** Thrown inside a read that met a replaced segment: the read starts again. */
-const RETRY = Symbol('retry read');
 const MAX_READ_ATTEMPTS = 20;
 
 export class DiskPartitionLog implements PartitionLog {
@@ -552,66 +537,7 @@ export class DiskPartitionLog implements PartitionLog {
    */
   private async readSegment(seg: Segment, offset: bigint, maxBytes: number, maxOffset: bigint, minOne: boolean): Promise<ReadResult | null> {
     await this.indexes(seg);
-    const end = seg.size;
-    const start = seg.offsetIndex!.lookup(offset).position;
-    if (start >= end) return null;
-    const lease = await this.services.files.acquire(seg.logPath);
-    // Reads that fit go into a pooled buffer, handed back when the caller releases the result.
-    let pooled: Buffer | null = null;
-    const load = (length: number, at: number): Promise<Buffer> => {
-      if (pooled !== null) readBuffers.give(pooled);
-      pooled = length <= readBuffers.size ? readBuffers.take() : null;
-      return readAt(lease.fh, length, at, pooled ?? undefined);
-    };
-    try {
-      // Replaced after its indexes were read: this descriptor may be the cleaned file's.
-      if (seg.replaced) throw RETRY;
-      const chunk = (at: number): number => Math.min(end - at, Math.max(maxBytes, BATCH_HEADER_SIZE) + this.config.indexIntervalBytes + READ_SLACK);
-      let buf = await load(chunk(start), start);
-      let bufPos = start;
-      let p = 0;
-      // Walk headers from the indexed position to the batch holding `offset`.
-      for (;;) {
-        const at = bufPos + p;
-        if (at >= end) return null;
-        if (buf.length - p < BATCH_HEADER_SIZE) {
-          buf = await load(chunk(at), at);
-          bufPos = at;
-          p = 0;
-          if (buf.length < BATCH_HEADER_SIZE) return null;
-        }
-        const size = readBatchSize(buf, p);
-        if (size < BATCH_HEADER_SIZE) throw new Error(`${seg.logPath}: corrupt batch length at ${at}`);
-        if (readLastOffset(buf, p) >= offset) break;
-        p += size;
-      }
-      if (readBaseOffset(buf, p) >= maxOffset) return EMPTY_READ;
-      const firstSize = readBatchSize(buf, p);
-      if (firstSize > maxBytes && !minOne) return EMPTY_READ;
-      const from = bufPos + p;
-      const want = Math.min(Math.max(maxBytes, firstSize), end - from);
-      if (bufPos + buf.length < from + want) {
-        buf = await load(want, from);
-        bufPos = from;
-        p = 0;
-      }
-      if (buf.length - p < firstSize) return EMPTY_READ; // the file is shorter than the segment thinks: nothing whole to return
-      // Whole batches within the budget and below maxOffset.
-      let q = p + firstSize;
-      const limit = p + want;
-      while (q + LOG_OVERHEAD <= buf.length) {
-        const size = readBatchSize(buf, q);
-        if (size < BATCH_HEADER_SIZE || q + size > limit || readBaseOffset(buf, q) >= maxOffset) break;
-        q += size;
-      }
-      const records = buf.subarray(p, q);
-      const held: Buffer | null = pooled;
-      pooled = null;
-      return held === null ? { records } : { records, release: once(() => readBuffers.give(held)) };
-    } finally {
-      if (pooled !== null) readBuffers.give(pooled);
-      lease.release();
-    }
+    return readBatches(seg, this.services.files, { offset, maxBytes, maxOffset, minOne, indexIntervalBytes: this.config.indexIntervalBytes });
   }
 
   findBatchByTimestamp(timestamp: bigint): Promise<Buffer | null> {
@@ -625,7 +551,7 @@ export class DiskPartitionLog implements PartitionLog {
         await this.indexes(seg);
         const entry = seg.timeIndex!.lookup(timestamp);
         const from = seg.offsetIndex!.lookup(entry.offset).position;
-        return await this.findInSegment(seg, from, (ts) => ts >= timestamp);
+        return await findBatch(seg, this.services.files, from, this.hw, (ts) => ts >= timestamp);
       } catch (e) {
         if (DiskPartitionLog.mustRetry(seg, e)) throw RETRY;
         if (isNotFound(e) || seg.deleted) continue;
@@ -651,41 +577,11 @@ export class DiskPartitionLog implements PartitionLog {
       await this.indexes(seg);
       let from = 0;
       if (max >= 0n) from = seg.maxTimestampPosition >= 0 ? seg.maxTimestampPosition : seg.offsetIndex!.lookup(seg.maxTimestampOffset).position;
-      return await this.findInSegment(seg, from, (ts) => ts >= max);
+      return await findBatch(seg, this.services.files, from, this.hw, (ts) => ts >= max);
     } catch (e) {
       if (DiskPartitionLog.mustRetry(seg, e)) throw RETRY;
       if (isNotFound(e) || seg.deleted) return null;
       throw e;
-    }
-  }
-
-  /** The first batch at or after `from` whose max timestamp satisfies `match` (headers only, then the batch). */
-  private async findInSegment(seg: Segment, from: number, match: (maxTimestamp: bigint) => boolean): Promise<Buffer | null> {
-    const lease = await this.services.files.acquire(seg.logPath);
-    try {
-      if (seg.replaced) throw RETRY;
-      let found: { position: number; size: number } | null = null;
-      const hw = this.hw;
-      await scanBatches(
-        lease.fh,
-        from,
-        seg.size,
-        { validateOffsets: false, crc: false, wholeBatches: false, minBaseOffset: seg.baseOffset, segmentBase: seg.baseOffset, chunkSize: 64 * 1024 },
-        (b) => {
-          if (b.baseOffset >= hw) return false;
-          if (match(b.maxTimestamp)) {
-            found = { position: b.position, size: b.size };
-            return false;
-          }
-          return true;
-        },
-      );
-      if (found === null) return null;
-      const { position, size } = found;
-      const bytes = await readAt(lease.fh, size, position);
-      return bytes.length === size ? bytes : null;
-    } finally {
-      lease.release();
     }
   }
 
