@@ -47,12 +47,21 @@ export class FramePool {
 
 /** Frames this small come from Node's shared slab rather than the pool. */
 const SMALL_FRAME = 4096;
+/**
+ * A frame up to this size is read into one buffer taken when its size is known; a larger one
+ * (rare: produce requests are usually up to 1 MiB) is read in pieces of this size and joined at
+ * the end, so a client announcing a huge frame holds memory only for what it has sent.
+ */
+export const FRAME_PIECE = 2 * 1024 * 1024;
 
 export class FrameReader {
   private readonly sizeBytes = Buffer.alloc(4);
   private sizeFilled = 0;
-  /** The frame being filled, and how much of it is. */
-  private frame: Buffer | null = null;
+  /** Payload size of the frame being read, and the bytes of it in `pieces` (full) and `piece` (being filled). */
+  private size = 0;
+  private pieces: Buffer[] = [];
+  private received = 0;
+  private piece: Buffer | null = null;
   private filled = 0;
 
   constructor(
@@ -62,12 +71,12 @@ export class FrameReader {
 
   /** Bytes held for a frame not yet complete. */
   get pending(): number {
-    return this.sizeFilled + this.filled;
+    return this.sizeFilled + this.received + this.filled;
   }
 
-  /** Where the next read should land: the rest of the frame being filled, or `staging` between frames. */
+  /** Where the next read should land: the rest of the piece being filled, or `staging` between frames. */
   target(staging: Buffer): Buffer {
-    return this.frame === null ? staging : this.frame.subarray(this.filled);
+    return this.piece === null ? staging : this.piece.subarray(this.filled);
   }
 
   /**
@@ -76,10 +85,10 @@ export class FrameReader {
    * are copied into their frames.
    */
   landed(src: Buffer, out: Buffer[]): void {
-    const f = this.frame;
-    if (f !== null && src.buffer === f.buffer && src.byteOffset === f.byteOffset + this.filled) {
+    const p = this.piece;
+    if (p !== null && src.buffer === p.buffer && src.byteOffset === p.byteOffset + this.filled) {
       this.filled += src.length;
-      if (this.filled === f.length) this.finish(out);
+      if (this.filled === p.length) this.pieceFull(out);
       return;
     }
     this.consume(src, out);
@@ -88,7 +97,7 @@ export class FrameReader {
   private consume(src: Buffer, out: Buffer[]): void {
     let at = 0;
     while (at < src.length) {
-      if (this.frame === null) {
+      if (this.piece === null) {
         if (this.sizeFilled === 0 && src.length - at >= 4) {
           this.begin(src.readInt32BE(at), out);
           at += 4;
@@ -101,11 +110,11 @@ export class FrameReader {
         }
         continue;
       }
-      const k = Math.min(src.length - at, this.frame.length - this.filled);
-      src.copy(this.frame, this.filled, at, at + k);
+      const k = Math.min(src.length - at, this.piece.length - this.filled);
+      src.copy(this.piece, this.filled, at, at + k);
       at += k;
       this.filled += k;
-      if (this.filled === this.frame.length) this.finish(out);
+      if (this.filled === this.piece.length) this.pieceFull(out);
     }
   }
 
@@ -117,14 +126,34 @@ export class FrameReader {
       out.push(EMPTY);
       return;
     }
-    this.frame = size < SMALL_FRAME ? Buffer.allocUnsafe(size) : this.pool.acquire(size);
+    this.size = size;
+    this.received = 0;
+    this.nextPiece();
+  }
+
+  private nextPiece(): void {
+    const n = Math.min(this.size - this.received, FRAME_PIECE);
+    // A frame in one piece is the frame itself (pooled); pieces of a larger one are joined later.
+    this.piece = this.size > FRAME_PIECE ? Buffer.allocUnsafe(n) : n < SMALL_FRAME ? Buffer.allocUnsafe(n) : this.pool.acquire(n);
     this.filled = 0;
   }
 
-  private finish(out: Buffer[]): void {
-    out.push(this.frame!);
-    this.frame = null;
+  private pieceFull(out: Buffer[]): void {
+    const piece = this.piece!;
+    this.received += piece.length;
+    this.piece = null;
     this.filled = 0;
+    if (this.received < this.size) {
+      this.pieces.push(piece);
+      this.nextPiece();
+      return;
+    }
+    if (this.pieces.length === 0) {
+      out.push(piece);
+      return;
+    }
+    out.push(Buffer.concat([...this.pieces, piece], this.size));
+    this.pieces = [];
   }
 }
 

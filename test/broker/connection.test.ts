@@ -184,13 +184,17 @@ test('pipelined requests arrive intact however the stream is cut: small frames, 
   const broker = await startBroker({ port: 0 });
   try {
     const c = await RawClient.connect(broker.port);
-    await c.send(ApiKey.CreateTopics, 5, { timeoutMs: 1000, validateOnly: false, topics: [{ name: 'cuts', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }] });
+    await c.send(ApiKey.CreateTopics, 5, {
+      timeoutMs: 1000, validateOnly: false,
+      topics: [{ name: 'cuts', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [{ name: 'max.message.bytes', value: String(8 << 20) }] }],
+    });
     let seed = 7;
     const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const values: Buffer[] = [];
-    // One round: ApiVersions, a large produce, Metadata, a small produce — as one byte stream.
-    const round = () => {
-      const big = Buffer.from(Array.from({ length: 300 * 1024 }, () => Math.floor(random() * 256)));
+    // One round: ApiVersions, a large produce, Metadata, a small produce — as one byte stream. The
+    // last round's large produce (5 MiB) is read in pieces.
+    const round = (bigSize = 300 * 1024) => {
+      const big = Buffer.from(Array.from({ length: bigSize }, () => Math.floor(random() * 256)));
       const small = Buffer.from(`small ${values.length}`);
       values.push(big, small);
       const produce = (value: Buffer) => c.prepare(ApiKey.Produce, 9, {
@@ -199,7 +203,7 @@ test('pipelined requests arrive intact however the stream is cut: small frames, 
       });
       return [c.prepare(ApiKey.ApiVersions, 3, { clientSoftwareName: 'cuts', clientSoftwareVersion: '1' }), produce(big), c.prepare(ApiKey.Metadata, 1, { topics: [{ name: 'cuts' }] }), produce(small)];
     };
-    const requests = [...round(), ...round(), ...round()];
+    const requests = [...round(), ...round(), ...round(5 << 20)];
     const stream = Buffer.concat(requests.map((r) => r.bytes));
     // Cut into pieces of up to 100 KiB, and inside every frame's size field (after 1, 2 or 3 of its
     // bytes); each piece is its own write after a pause, so reads end anywhere.
@@ -227,8 +231,8 @@ test('pipelined requests arrive intact however the stream is cut: small frames, 
     const got: Buffer[] = [];
     while (got.length < values.length) {
       const r = await c.send(ApiKey.Fetch, 11, {
-        replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 4 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, rackId: '', forgottenTopicsData: [],
-        topics: [{ topic: 'cuts', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: BigInt(got.length), logStartOffset: -1n, partitionMaxBytes: 4 << 20 }] }],
+        replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 8 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, rackId: '', forgottenTopicsData: [],
+        topics: [{ topic: 'cuts', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: BigInt(got.length), logStartOffset: -1n, partitionMaxBytes: 8 << 20 }] }],
       });
       const records = decodeRecords(r.responses[0].partitions[0].records);
       assert.ok(records.length > 0);
@@ -261,6 +265,35 @@ test('requests in flight on one connection are bounded by their bytes as well as
     assert.deepEqual(answers.map((a) => a.errorCode), answers.map(() => 0));
     c.close();
   } finally {
+    await broker.stop();
+  }
+});
+
+test('a client announcing a huge frame holds memory only for what it sends', { timeout: 60_000 }, async () => {
+  const broker = await startBroker({ port: 0 });
+  const sockets: ReturnType<typeof connect>[] = [];
+  try {
+    const before = process.memoryUsage().arrayBuffers;
+    // 30 connections each announce a 90 MiB request (under socket.request.max.bytes) and send 1 KiB of it.
+    for (let i = 0; i < 30; i++) {
+      const s = connect({ port: broker.port, host: '127.0.0.1' });
+      s.on('error', () => {});
+      await new Promise((r) => s.once('connect', r));
+      const head = Buffer.alloc(4 + 1024);
+      head.writeInt32BE(90 * 1024 * 1024, 0);
+      s.write(head);
+      sockets.push(s);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const grown = process.memoryUsage().arrayBuffers - before;
+    assert.ok(grown < 300 * 1024 * 1024, `${Math.round(grown / 1048576)} MiB of buffers for 30 KiB received (2.6 GiB announced)`);
+    // The broker still serves others.
+    const other = await RawClient.connect(broker.port);
+    const md = await other.send(ApiKey.Metadata, 1, { topics: [] });
+    assert.equal(md.brokers.length, 1);
+    other.close();
+  } finally {
+    for (const s of sockets) s.destroy();
     await broker.stop();
   }
 });
