@@ -48,4 +48,23 @@ describe('disk engine tail cache', () => {
     assert.equal(await source(p1, 30n), 'file');
     assert.equal(await source(p1, 70n), 'cache');
   });
+
+  it('counts what retention and DeleteRecords dropped, so a new partition gets its share again', async (t) => {
+    const dir = await tempDir(t);
+    const storage = diskStorage(dir, { tailCacheBytes: 2048 * KIB, tailCacheTotalBytes: 3072 * KIB });
+    await storage.open();
+    t.after(() => storage.close());
+    const logs: DiskPartitionLog[] = [];
+    for (let p = 0; p < 5; p++) logs.push((await storage.openPartition(topicRecord('events', 5), p, logConfig())) as DiskPartitionLog);
+    const fill = (log: DiskPartitionLog) => appendAll(log, Array.from({ length: 40 }, (_, i) => makeBatch({ valueSize: 64 * KIB, tag: `b${i}` })));
+    // Four partitions of 2.5 MiB: each ends at the 1 MiB floor, 4 MiB together (over the total).
+    for (const log of logs.slice(0, 4)) await fill(log);
+    // Their records are deleted: the caches hold nothing now.
+    for (const log of logs.slice(0, 4)) await log.deleteRecordsBefore(log.highWatermark);
+    await fill(logs[4]);
+    const before = logs[4].stats.cacheReads;
+    const { release } = await logs[4].read(12n, 1, { maxOffset: logs[4].highWatermark, minOneBatch: true });
+    release?.();
+    assert.equal(logs[4].stats.cacheReads, before + 1, 'about 1.8 MiB back comes from the cache: the partition kept its 2 MiB share');
+  });
 });

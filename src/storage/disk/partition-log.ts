@@ -453,6 +453,12 @@ export class DiskPartitionLog implements PartitionLog {
     budget.report(this, this.shrinkTailCache(budget.perPartition));
   }
 
+  /** Drops the first n cached batches (retention, DeleteRecords, compaction) and tells the budget. */
+  private dropCached(n: number): void {
+    this.arena.dropFront(n);
+    this.services.tailCache.resize(this, this.arena.bytes);
+  }
+
   /** Drops the oldest written batches of the tail cache until at most `limit` bytes remain (batches not yet written always stay). */
   shrinkTailCache(limit: number): number {
     let drop = 0;
@@ -649,7 +655,7 @@ export class DiskPartitionLog implements PartitionLog {
     this.bytes -= freed;
     if (this.segments[0]!.baseOffset > this.startOffset) this.startOffset = this.segments[0]!.baseOffset;
     const keep = this.arena.search(this.startOffset);
-    if (keep > 0) this.arena.dropFront(keep);
+    if (keep > 0) this.dropCached(keep);
     if (this.epochs.truncateFromStart(this.startOffset)) await this.writeLeaderEpochs();
     this.services.logger.info({ partition: this.name, segments: gone.length, bytes: freed, logStartOffset: String(this.startOffset) }, 'retention deleted segments');
     try {
@@ -677,7 +683,7 @@ export class DiskPartitionLog implements PartitionLog {
       if (target <= this.startOffset) return this.startOffset;
       this.startOffset = target;
       const keep = this.arena.search(target);
-      if (keep > 0) this.arena.dropFront(keep);
+      if (keep > 0) this.dropCached(keep);
       this.services.logger.info({ partition: this.name, logStartOffset: String(target) }, 'log start offset moved by DeleteRecords');
       if (this.epochs.truncateFromStart(target)) await this.writeLeaderEpochs();
       let n = 0;
@@ -780,7 +786,7 @@ export class DiskPartitionLog implements PartitionLog {
       this.bytes += cleaned.size - before;
       // The tail cache may hold batches of the segments just cleaned: keep only the active segment's.
       const stale = this.arena.search(this.active.baseOffset);
-      if (stale > 0) this.arena.dropFront(stale);
+      if (stale > 0) this.dropCached(stale);
       await Promise.allSettled(group.map((s) => s.indexLoad));
       hook('in-memory');
       // 3. The replaced segments go, except the one at the cleaned segment's base (renamed over below).

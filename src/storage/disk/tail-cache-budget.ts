@@ -40,6 +40,16 @@ export class TailCacheBudget {
     if (this.total > this.limit) this.set(holder, holder.shrinkTailCache(Math.max(this.floor, bytes - (this.total - this.limit))));
   }
 
+  /** `holder` now holds `bytes` without having been appended to (its batches were dropped): its place in the order stays. */
+  resize(holder: TailCacheHolder, bytes: number): void {
+    const before = this.held.get(holder);
+    if (before === undefined) return;
+    this.total += bytes - before;
+    this.held.set(holder, bytes);
+    if (bytes <= this.floor) this.above.delete(holder);
+    else if (this.above.has(holder)) this.above.set(holder, bytes);
+  }
+
   forget(holder: TailCacheHolder): void {
     this.total -= this.held.get(holder) ?? 0;
     this.held.delete(holder);
