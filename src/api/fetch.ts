@@ -15,6 +15,8 @@ import type { PartitionLog } from '../storage/storage.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
 
 const READ_COMMITTED = 1;
+/** Partitions of one fetch read at once, at most (each may hold a file descriptor meanwhile). */
+const MAX_CONCURRENT_READS = 16;
 const EMPTY: Buffer = Buffer.alloc(0);
 
 type PartitionData = Encodable<FetchResponsePartitionData>;
@@ -74,23 +76,29 @@ class FetchOperation {
    * what gives that memory back, to call once the response is written (or dropped).
    *
    * Partitions whose partitionMaxBytes fits in the budget even if every partition before them
-   * returns its own maximum are read at once (each read may wait on its own file); a result is
-   * kept when the in-order read would have had the same limits, and read again otherwise (only
-   * when a first batch larger than the limits was returned before it).
+   * returns its own maximum are read at once, up to MAX_CONCURRENT_READS (each read may wait on
+   * its own file); a result is kept when the in-order read would have had the same limits, and
+   * read again otherwise (only when a first batch larger than the limits was returned before it).
    */
   async read(releases: (() => void)[]): Promise<{ partitions: PartitionData[]; bytes: number; hasError: boolean }> {
     // v0–2 treat sizes as hard limits; v3+ always return the first batch of the first non-empty partition (KIP-74).
     let minOne = this.version >= 3;
     let remaining = this.version >= 3 ? this.body.maxBytes : Number.MAX_SAFE_INTEGER;
-    const early: Promise<{ data: PartitionData; releases: (() => void)[] }>[] = [];
-    for (let i = 0, worst = remaining; i < this.targets.length && this.targets[i].partitionMaxBytes <= worst; i++) {
+    // What each early read holds, until it moves to `releases` (kept) or is given back.
+    const held: (() => void)[][] = [];
+    const early: Promise<PartitionData>[] = [];
+    for (let i = 0, worst = remaining; i < this.targets.length && i < MAX_CONCURRENT_READS && this.targets[i].partitionMaxBytes <= worst; i++) {
       const t = this.targets[i];
       worst -= t.partitionMaxBytes;
-      const own: (() => void)[] = [];
-      const read = this.readOne(t, t.partitionMaxBytes, minOne, own).then((data) => ({ data, releases: own }));
+      held.push([]);
+      const read = this.readOne(t, t.partitionMaxBytes, minOne, held[i]);
       read.catch(() => {}); // a failure surfaces where it is awaited, in order
       early.push(read);
     }
+    const giveBack = (i: number) => {
+      for (const release of held[i]) release();
+      held[i] = [];
+    };
     let bytes = 0;
     let hasError = false;
     const partitions: PartitionData[] = [];
@@ -101,13 +109,14 @@ class FetchOperation {
         const maxBytes = Math.min(t.partitionMaxBytes, remaining);
         let data: PartitionData | null = null;
         if (i < early.length) {
-          const e = await early[i];
-          const size = (e.data.records as Buffer | null)?.length ?? 0;
+          data = await early[i];
+          const size = (data.records as Buffer | null)?.length ?? 0;
           if (maxBytes === t.partitionMaxBytes && (size <= maxBytes || minOne)) {
-            data = e.data;
-            releases.push(...e.releases);
+            releases.push(...held[i]);
+            held[i] = [];
           } else {
-            for (const release of e.releases) release();
+            giveBack(i);
+            data = null;
           }
         }
         data ??= await this.readOne(t, maxBytes, minOne, releases);
@@ -121,8 +130,8 @@ class FetchOperation {
         partitions.push(data);
       }
     } catch (e) {
-      // Reads still out give their memory back when they finish.
-      for (const rest of early.slice(i + 1)) rest.then((r) => r.releases.forEach((release) => release()), () => {});
+      // Early reads still out give their memory back when they finish.
+      for (let j = i; j < early.length; j++) early[j].then(() => giveBack(j), () => giveBack(j));
       throw e;
     }
     return { partitions, bytes, hasError };
@@ -203,7 +212,14 @@ async function handle(ctx: RequestContext<FetchRequest>): Promise<Encodable<Fetc
   const deadline = Date.now() + Math.max(0, body.maxWaitMs);
   for (;;) {
     const releases: (() => void)[] = [];
-    const { partitions, bytes, hasError } = await op.read(releases);
+    let result: Awaited<ReturnType<FetchOperation['read']>>;
+    try {
+      result = await op.read(releases);
+    } catch (e) {
+      for (const release of releases) release();
+      throw e;
+    }
+    const { partitions, bytes, hasError } = result;
     const left = deadline - Date.now();
     if (bytes >= body.minBytes || hasError || left <= 0 || broker.shuttingDown || op.logs.length === 0) {
       // A violated quota (bytes or request time) gets an empty answer with the throttle time, as in Kafka.
