@@ -49,7 +49,7 @@ describe('disk engine tail cache', () => {
     assert.equal(await source(p1, 70n), 'cache');
   });
 
-  it('counts what retention and DeleteRecords dropped, so a new partition gets its share again', async (t) => {
+  it('stops counting batches DeleteRecords dropped (retention and compaction alike), so a new partition gets its share again', async (t) => {
     const dir = await tempDir(t);
     const storage = diskStorage(dir, { tailCacheBytes: 2048 * KIB, tailCacheTotalBytes: 3072 * KIB });
     await storage.open();
