@@ -122,9 +122,15 @@ export class Connection {
     this.pump();
   }
 
-  /** The connection takes no more work: requests in flight, answers the client has not taken, or a quota throttle. */
+  /** The connection takes no more work: requests (or their bytes) in flight, answers the client has not taken, or a quota throttle. */
   private get full(): boolean {
-    return this.slots.length >= this.options.maxInFlight || this.inFlightBytes >= this.options.maxInFlightBytes || this.socket.writableLength >= this.options.maxUnsentBytes || this.throttleTimer !== null;
+    const o = this.options;
+    return (
+      this.slots.length >= o.maxInFlight ||
+      this.inFlightBytes >= o.maxInFlightBytes ||
+      this.socket.writableLength >= o.maxUnsentBytes ||
+      this.throttleTimer !== null
+    );
   }
 
   /**
