@@ -113,3 +113,32 @@ test('a segment cut in the middle of a batch is truncated to the last whole batc
     dir.remove();
   }
 });
+
+test('one broker per data directory: a second one is refused while the first runs, and takes over after a SIGKILL', async () => {
+  const dir = tempDir();
+  let first: BrokerProcess | undefined;
+  let third: BrokerProcess | undefined;
+  try {
+    first = await startBrokerProcess(brokerArgs(dir.path));
+    await kcatProduce(first.bootstrap, 'locked', ['a', 'b']);
+    // Another port, the same directory: refused before it touches a partition.
+    const second = await startBrokerProcess(brokerArgs(dir.path)).then(
+      (b) => b.stop().then(() => 'started'),
+      (e: Error) => e.message,
+    );
+    assert.match(second, /in use by process \d+/);
+    assert.doesNotMatch(second, /loaded partition/);
+    // The first one is untouched and still serves.
+    await kcatProduce(first.bootstrap, 'locked', ['c']);
+    assert.deepEqual((await kcatReadAll(first.bootstrap, 'locked')).map((m) => m.value).sort(), ['a', 'b', 'c']);
+    // Killed, it leaves its lock behind; the next broker takes it over.
+    await first.kill();
+    first = undefined;
+    third = await startBrokerProcess(brokerArgs(dir.path));
+    assert.deepEqual((await kcatReadAll(third.bootstrap, 'locked')).map((m) => m.value).sort(), ['a', 'b', 'c']);
+  } finally {
+    await first?.kill();
+    await third?.stop();
+    dir.remove();
+  }
+});

@@ -1,6 +1,7 @@
 /**
  * The disk engine: Kafka's log directory layout and file formats under one data directory.
  *
+ *   <dataDir>/.lock                           the broker using the directory (dir-lock.ts)
  *   <dataDir>/meta.properties                 version=1, cluster.id, node.id (Kafka's format)
  *   <dataDir>/__samsa_topics.json             the topic table, replaced atomically
  *   <dataDir>/log-start-offset-checkpoint     Kafka's checkpoint format
@@ -39,6 +40,7 @@ import { DiskPartitionLog, type PartitionServices } from './partition-log.js';
 import { loadPartition } from './recovery.js';
 import type { Segment } from './segment.js';
 import { TailCacheBudget } from './tail-cache-budget.js';
+import { lockDataDir } from './dir-lock.js';
 
 export interface DiskStorageOptions {
   dataDir: string;
@@ -105,6 +107,7 @@ export class DiskStorage implements Storage {
   private cleanerCheckpointWrites: Promise<void> = Promise.resolve();
   private topicWrites: Promise<void> = Promise.resolve();
   private closed = false;
+  private lock: Awaited<ReturnType<typeof lockDataDir>> | null = null;
 
   constructor(options: DiskStorageOptions) {
     this.dataDir = options.dataDir;
@@ -157,6 +160,16 @@ export class DiskStorage implements Storage {
 
   private async doInit(): Promise<OpenState> {
     await fsp.mkdir(this.dataDir, { recursive: true });
+    this.lock = await lockDataDir(this.dataDir);
+    try {
+      return await this.load();
+    } catch (e) {
+      await this.lock.release();
+      throw e;
+    }
+  }
+
+  private async load(): Promise<OpenState> {
     const fresh = (await readFileOrNull(join(this.dataDir, META_PROPERTIES_FILE))) === null;
     const meta = await loadOrCreateMetaProperties(this.dataDir, this.nodeId);
     const marker = join(this.dataDir, CLEAN_SHUTDOWN_FILE);
@@ -352,6 +365,7 @@ export class DiskStorage implements Storage {
     } else {
       this.logger.warn({ dataDir: this.dataDir }, 'a partition failed: not marking the shutdown clean, recovery runs at next start');
     }
+    await this.lock?.release();
   }
 
   /**
@@ -364,6 +378,7 @@ export class DiskStorage implements Storage {
     for (const log of logs) await log.abandon();
     this.logs.clear();
     await this.files.closeAll();
+    this.lock?.forget();
   }
 
   private async unrecoveredPartitionDirs(): Promise<string[]> {

@@ -1,0 +1,36 @@
+/**
+ * One storage per data directory (Kafka's `.lock`): a second one is refused while the first is
+ * open, and takes over once the first is closed or has crashed.
+ */
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { diskStorage, tempDir } from './helpers.js';
+
+describe('disk engine data directory lock', () => {
+  it('refuses a second storage on an open directory, not after close or a crash', async (t) => {
+    const dir = await tempDir(t);
+    const first = diskStorage(dir);
+    await first.open();
+    await assert.rejects(diskStorage(dir).open(), /already open in this process/);
+    await first.close();
+    const second = diskStorage(dir);
+    await second.open();
+    await second.simulateCrash();
+    const third = diskStorage(dir);
+    await third.open();
+    await third.close();
+  });
+
+  it('refuses a directory locked by another live process, and takes over a dead one', async (t) => {
+    const dir = await tempDir(t);
+    // The parent of this test process is alive (pid 1 at worst); a pid far above pid_max is not.
+    await writeFile(join(dir, '.lock'), JSON.stringify({ pid: process.ppid, started: null }) + '\n');
+    await assert.rejects(diskStorage(dir).open(), new RegExp(`in use by process ${process.ppid}`));
+    await writeFile(join(dir, '.lock'), JSON.stringify({ pid: 99_999_999, started: null }) + '\n');
+    const storage = diskStorage(dir);
+    await storage.open();
+    await storage.close();
+  });
+});
