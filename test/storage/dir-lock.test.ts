@@ -3,7 +3,8 @@
  * open, and takes over once the first is closed or has crashed.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { diskStorage, tempDir } from './helpers.js';
@@ -29,6 +30,20 @@ describe('disk engine data directory lock', () => {
     await writeFile(join(dir, '.lock'), JSON.stringify({ pid: process.ppid, started: null }) + '\n');
     await assert.rejects(diskStorage(dir).open(), new RegExp(`in use by process ${process.ppid}`));
     await writeFile(join(dir, '.lock'), JSON.stringify({ pid: 99_999_999, started: null }) + '\n');
+    const storage = diskStorage(dir);
+    await storage.open();
+    await storage.close();
+  });
+
+  it('takes over from a killed broker that nobody has reaped yet (a zombie)', async (t) => {
+    const dir = await tempDir(t);
+    // The shell's child exits, and the shell becomes a sleep that never reaps it.
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    t.after(() => parent.kill('SIGKILL'));
+    const pid = Number(await new Promise<string>((r) => parent.stdout.once('data', (d: Buffer) => r(d.toString()))));
+    for (let i = 0; i < 100 && !/^\d+ \(.*\) Z/.test(await readFile(`/proc/${pid}/stat`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.match(await readFile(`/proc/${pid}/stat`, 'utf8'), /\) Z /, 'the child is a zombie');
+    await writeFile(join(dir, '.lock'), JSON.stringify({ pid, started: null }) + '\n');
     const storage = diskStorage(dir);
     await storage.open();
     await storage.close();

@@ -29,7 +29,7 @@ const lockedHere = new Set<string>();
 export async function lockDataDir(dir: string): Promise<{ release(): Promise<void>; forget(): void }> {
   const path = join(dir, LOCK_FILE);
   if (lockedHere.has(path)) throw new DataDirInUseError(`${dir} is already open in this process`);
-  const me: Owner = { pid: process.pid, started: startTime(process.pid) };
+  const me: Owner = { pid: process.pid, started: procStat(process.pid)?.started ?? null };
   for (let attempt = 0; ; attempt++) {
     try {
       await fsp.writeFile(path, JSON.stringify(me) + '\n', { flag: 'wx' });
@@ -69,15 +69,18 @@ function alive(owner: Owner): boolean {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  const now = startTime(owner.pid);
-  return owner.started === null || now === null || now === owner.started;
+  const now = procStat(owner.pid);
+  // A killed broker nobody has reaped yet (a container's pid 1 often does not) is gone too.
+  if (now !== null && (now.state === 'Z' || now.state === 'X')) return false;
+  return owner.started === null || now === null || now.started === owner.started;
 }
 
-/** The process's start time (field 22 of /proc/<pid>/stat), or null where there is no /proc. */
-function startTime(pid: number): string | null {
+/** State and start time (fields 3 and 22 of /proc/<pid>/stat), or null where there is no /proc. */
+function procStat(pid: number): { state: string; started: string } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0], started: fields[19] };
   } catch {
     return null;
   }
