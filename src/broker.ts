@@ -1,4 +1,5 @@
 /** A running broker: configuration, storage, topics, the TCP server and background work. */
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,8 +74,8 @@ export class Broker implements BrokerState {
   /** The address actually bound. */
   bound: Endpoint = { host: '', port: 0 };
   shuttingDown = false;
-  readonly shutdownSignal: Promise<void>;
-  private signalShutdown!: () => void;
+  private readonly shutdown = new AbortController();
+  readonly shutdownSignal = this.shutdown.signal;
   private readonly storage: Storage;
   private readonly server: KafkaServer;
   private retentionTimer: NodeJS.Timeout | undefined;
@@ -89,6 +90,8 @@ export class Broker implements BrokerState {
   ) {
     this.nodeId = config.nodeId;
     this.advertised = config.advertised;
+    // Every waiting fetch listens: thousands are normal, not a leak.
+    setMaxListeners(0, this.shutdownSignal);
     this.storage = storage ?? createStorage(config, log);
     this.topics = new TopicRegistry(this.storage, config, log);
     this.offsetsTopic = new OffsetsTopicStore(this.topics, config);
@@ -128,7 +131,6 @@ export class Broker implements BrokerState {
       new ProducerIdBlocks(this.producerIdPersistence()),
       log,
     );
-    this.shutdownSignal = new Promise((resolve) => (this.signalShutdown = resolve));
     let dispatcher: Dispatcher | undefined;
     const handlers: ApiHandler[] = [
       produceHandler, fetchHandler, listOffsetsHandler, metadataHandler,
@@ -254,7 +256,7 @@ export class Broker implements BrokerState {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.shuttingDown = true;
-      this.signalShutdown();
+      this.shutdown.abort();
       clearInterval(this.retentionTimer);
       clearInterval(this.offsetExpiryTimer);
       for (const t of this.timers) clearInterval(t);

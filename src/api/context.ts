@@ -31,8 +31,11 @@ export interface BrokerState {
   readonly advertised: Endpoint;
   /** Set when shutdown begins: long polls return at once. */
   readonly shuttingDown: boolean;
-  /** Resolves when shutdown begins. */
-  readonly shutdownSignal: Promise<void>;
+  /**
+   * Aborted when shutdown begins. A signal rather than a promise: a long poll's listener must come
+   * off again when the poll ends, or every poll of a broker's lifetime stays reachable.
+   */
+  readonly shutdownSignal: AbortSignal;
 }
 
 export interface RequestContext<Body = any> {

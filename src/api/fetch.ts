@@ -188,11 +188,13 @@ function waitForAppend(broker: BrokerState, logs: PartitionLog[], timeoutMs: num
     const done = () => {
       clearTimeout(timer);
       for (const u of unsubscribe) u();
+      broker.shutdownSignal.removeEventListener('abort', done);
       resolve();
     };
     const timer = setTimeout(done, timeoutMs);
     for (const log of logs) unsubscribe.push(log.onAppend(done));
-    void broker.shutdownSignal.then(done);
+    if (broker.shutdownSignal.aborted) done();
+    else broker.shutdownSignal.addEventListener('abort', done);
   });
 }
 

@@ -3,6 +3,7 @@
  * gets back, error codes included. Real clients are exercised in the interop tests.
  */
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
@@ -323,6 +324,25 @@ describe('Fetch', () => {
     const latency = Date.now() - sent;
     assert.ok(latency < 200, `woke ${latency} ms after the produce`);
     assert.equal(decodeRecords(woke.responses[0].partitions[0].records)[0].value!.toString(), 'wake');
+    c2.close();
+  });
+
+  test('a finished long poll leaves no listener behind', async () => {
+    await createTopic('f-poll-many');
+    const c2 = await RawClient.connect(broker.port);
+    const listeners = () => getEventListeners(broker.broker.shutdownSignal, 'abort').length;
+    const before = listeners();
+    // Polls that time out, then polls woken by a produce: a broker serving an idle consumer runs
+    // thousands of each, and each used to stay reachable for the broker's lifetime.
+    for (let i = 0; i < 50; i++) await c2.send(ApiKey.Fetch, 11, { ...fetchBody('f-poll-many', 0, 0n), maxWaitMs: 2 });
+    for (let i = 0; i < 5; i++) {
+      const pending = c2.send(ApiKey.Fetch, 11, { ...fetchBody('f-poll-many', 0, BigInt(i)), maxWaitMs: 10_000 });
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(listeners(), before + 1, 'a waiting poll listens for shutdown');
+      await produce('f-poll-many', 0, batch([`w${i}`]));
+      assert.equal((await pending).responses[0].partitions[0].records.length > 0, true);
+    }
+    assert.equal(listeners(), before);
     c2.close();
   });
 
