@@ -17,7 +17,6 @@ const { Kafka, logLevel, Partitioners } = kafkajs;
 
 export const PYTHON = '/usr/bin/python3';
 
-/** The producer settings used with kcat against every broker. */
 /**
  * The consumer settings used with kcat against every broker. kcat starts its partitions one after
  * the other; with the default fetch.wait.max.ms (500) the first drained partition's long poll
@@ -25,6 +24,7 @@ export const PYTHON = '/usr/bin/python3';
  * transfer of a tenth of a second.
  */
 export const KCAT_CONSUMER = ['-X', 'fetch.wait.max.ms=10'];
+/** The producer settings used with kcat against every broker. */
 export const KCAT_PRODUCER = ['-X', 'acks=1', '-X', 'linger.ms=5', '-X', 'batch.num.messages=10000', '-X', 'queue.buffering.max.messages=1000000'];
 
 interface Exit {
