@@ -33,7 +33,10 @@ export const BROKER_DEFAULTS: Properties = {
   'min.insync.replicas': '1',
   'group.min.session.timeout.ms': '6000',
   'group.max.session.timeout.ms': '1800000',
-  'group.initial.rebalance.delay.ms': '3000',
+  // Kafka's code default is 3000; the server.properties it ships (what `kafka-server-start.sh`
+  // runs in a quickstart or the apache/kafka image) sets 0 for development and testing, and a
+  // group's first join then answers at once instead of after 3 s.
+  'group.initial.rebalance.delay.ms': '0',
   'group.max.size': '2147483647',
   'offset.metadata.max.bytes': '4096',
   'offsets.retention.minutes': '10080',
