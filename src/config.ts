@@ -33,9 +33,9 @@ export const BROKER_DEFAULTS: Properties = {
   'min.insync.replicas': '1',
   'group.min.session.timeout.ms': '6000',
   'group.max.session.timeout.ms': '1800000',
-  // Kafka's code default is 3000; the server.properties it ships (what `kafka-server-start.sh`
-  // runs in a quickstart or the apache/kafka image) sets 0 for development and testing, and a
-  // group's first join then answers at once instead of after 3 s.
+  // Kafka's code default is 3000; the apache/kafka Docker image (the broker Node teams run for
+  // development) and the ZooKeeper-era server.properties set 0, so that a group's first join is
+  // answered at once instead of after 3 s.
   'group.initial.rebalance.delay.ms': '0',
   'group.max.size': '2147483647',
   'offset.metadata.max.bytes': '4096',

@@ -1,6 +1,6 @@
 /**
- * group.initial.rebalance.delay.ms: 0 by default, as in the server.properties Kafka ships, so a
- * group's first join is answered at once; a broker configured as Kafka's code default (3000)
+ * group.initial.rebalance.delay.ms: 0 by default, as in the apache/kafka Docker image, so a
+ * group's first join is answered at once; a broker configured with Kafka's code default (3000)
  * holds it back.
  */
 import assert from 'node:assert/strict';
