@@ -48,4 +48,27 @@ describe('disk engine data directory lock', () => {
     await storage.open();
     await storage.close();
   });
+
+  it('lets exactly one of several processes starting together take over a dead owner\'s lock', { timeout: 60_000 }, async (t) => {
+    const dirLock = new URL('../../src/storage/disk/dir-lock.js', import.meta.url).href;
+    // Each child waits for the same instant, then tries the lock and holds it a moment if it got it.
+    const child = `const { lockDataDir } = await import(${JSON.stringify(dirLock)});
+      const [dir, at] = process.argv.slice(1);
+      while (Date.now() < Number(at)) {}
+      try { await lockDataDir(dir); console.log('locked'); await new Promise((r) => setTimeout(r, 300)); }
+      catch (e) { console.log(e.name); }`;
+    for (let round = 0; round < 10; round++) {
+      const dir = await tempDir(t);
+      await writeFile(join(dir, '.lock'), JSON.stringify({ pid: 99_999_999, started: null }) + '\n');
+      const at = String(Date.now() + 400);
+      const outcomes = await Promise.all(Array.from({ length: 4 }, () => new Promise<string>((resolve) => {
+        const p = spawn(process.execPath, ['--input-type=module', '-e', child, dir, at], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        p.on('exit', () => resolve(out.trim()));
+      })));
+      assert.deepEqual(outcomes.filter((o) => o === 'locked').length, 1, `round ${round}: ${outcomes.join(', ')}`);
+      assert.deepEqual(outcomes.filter((o) => o !== 'locked'), ['DataDirInUseError', 'DataDirInUseError', 'DataDirInUseError']);
+    }
+  });
 });
