@@ -312,6 +312,7 @@ export class DiskStorage implements Storage {
     }
     await fsyncDir(this.dataDir);
     for (const name of doomed) await fsp.rm(join(this.dataDir, name), { recursive: true, force: true });
+    for (const name of this.recovered) if (pattern.test(name)) this.recovered.delete(name);
     let changed = false;
     for (const [key, e] of [...this.checkpoint]) {
       if (e.topic === topic.name) {
