@@ -49,7 +49,7 @@ async function handle(ctx: RequestContext<DeleteTopicsRequest>): Promise<Encodab
     if (seen.has(topic)) continue;
     seen.add(topic);
     deletions.push(
-      broker.topics.delete(topic).catch((err: unknown) => {
+      broker.topics.delete(topic).then(() => broker.offsets.forgetTopic(topic.name)).then(() => undefined, (err: unknown) => {
         broker.log.error({ err, topic: topic.name }, 'topic deletion failed');
         result.errorCode = ErrorCode.UNKNOWN_SERVER_ERROR;
         result.errorMessage = String(err);

@@ -1,7 +1,8 @@
 /**
  * Group administration as users run it with kafkajs admin: list and describe groups with members
  * and assignments, committed offsets and lag, resetting offsets of an empty group, deleting groups
- * and offsets (OffsetDelete through the raw protocol, which kafkajs lacks).
+ * and offsets (OffsetDelete through the raw protocol, which kafkajs lacks), and the offsets of a
+ * deleted topic going with it.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -10,6 +11,7 @@ import { ErrorCode } from '../../protocol/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
 import { type RunningBroker, startBroker } from '../../src/index.js';
 import { type Consumer, kafka, waitFor } from '../support/kafkajs.js';
+import { tempDir } from '../support/processes.js';
 import { RawClient } from '../support/raw-client.js';
 
 const { AssignerProtocol } = kafkajs;
@@ -111,4 +113,44 @@ test('OffsetDelete: refused for topics the group still subscribes to, allowed on
   raw.close();
   await producer.disconnect();
   await admin.disconnect();
+});
+
+test('a deleted topic takes its committed offsets along, also across a restart', { timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  let disk = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
+  try {
+    let admin = kafka(disk.bootstrap).admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'doomed', numPartitions: 2 }, { topic: 'kept', numPartitions: 1 }] });
+    await admin.setOffsets({ groupId: 'only-doomed', topic: 'doomed', partitions: [{ partition: 0, offset: '5' }, { partition: 1, offset: '7' }] });
+    await admin.setOffsets({ groupId: 'both', topic: 'doomed', partitions: [{ partition: 0, offset: '3' }] });
+    await admin.setOffsets({ groupId: 'both', topic: 'kept', partitions: [{ partition: 0, offset: '9' }] });
+    await admin.deleteTopics({ topics: ['doomed'] });
+    await admin.createTopics({ topics: [{ topic: 'doomed', numPartitions: 2 }] });
+
+    const offsetsOf = async (a: typeof admin, groupId: string, topic: string) =>
+      (await a.fetchOffsets({ groupId, topics: [topic] }))[0].partitions.map((p) => [p.partition, p.offset]).sort();
+    const check = async (a: typeof admin) => {
+      // The topic made again under the old name starts with no committed offsets.
+      assert.deepEqual(await offsetsOf(a, 'only-doomed', 'doomed'), [[0, '-1'], [1, '-1']]);
+      assert.deepEqual(await offsetsOf(a, 'both', 'doomed'), [[0, '-1'], [1, '-1']]);
+      assert.deepEqual(await offsetsOf(a, 'both', 'kept'), [[0, '9']]);
+      // A group left with no offsets at all is gone; the other stays.
+      const groups = (await a.listGroups()).groups.map((g) => g.groupId);
+      assert.ok(!groups.includes('only-doomed'), groups.join(', '));
+      assert.ok(groups.includes('both'), groups.join(', '));
+    };
+    await check(admin);
+    await admin.disconnect();
+
+    await disk.stop();
+    disk = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
+    admin = kafka(disk.bootstrap).admin();
+    await admin.connect();
+    await check(admin);
+    await admin.disconnect();
+  } finally {
+    await disk.stop();
+    dir.remove();
+  }
 });

@@ -156,6 +156,36 @@ export class OffsetManager {
     return { errorCode: ErrorCode.NONE, partitions: errors };
   }
 
+  /**
+   * A deleted topic's committed offsets go with it, as in Kafka (cleanupGroupMetadata on deleted
+   * partitions): a topic created again under the same name starts with none, and nothing keeps
+   * them in memory until the retention. An empty group left without offsets is deleted.
+   */
+  async forgetTopic(topic: string): Promise<number> {
+    let removed = 0;
+    for (const group of [...this.coordinator.groups.values()]) {
+      const records: GroupRecord[] = [];
+      for (const [key, o] of group.offsets) {
+        if (o.topic !== topic) continue;
+        group.offsets.delete(key);
+        records.push({ kind: 'offset', group: group.groupId, topic: o.topic, partition: o.partition, value: null });
+      }
+      for (const [producerId, pending] of group.pendingTxnOffsets) {
+        for (const [key, o] of pending) if (o.topic === topic) pending.delete(key);
+        if (pending.size === 0) group.pendingTxnOffsets.delete(producerId);
+      }
+      if (records.length === 0) continue;
+      removed += records.length;
+      if (group.state === 'Empty' && group.offsets.size === 0 && group.pendingTxnOffsets.size === 0) {
+        if (group.generationId > 0) records.push({ kind: 'group', group: group.groupId, value: null });
+        this.coordinator.removeGroup(group.groupId);
+      }
+      await this.store.append(group.groupId, records).catch((err: unknown) => this.log.warn({ err, group: group.groupId, topic }, 'could not write the removal of a deleted topic\'s offsets'));
+    }
+    if (removed > 0) this.log.info({ topic, offsets: removed }, 'removed committed offsets of a deleted topic');
+    return removed;
+  }
+
   /** KIP-211 expiry: offsets of empty groups after the retention, unsubscribed topics of stable consumer groups. */
   async expireOffsets(): Promise<number> {
     if (this.coordinator.loading) return 0;
