@@ -53,14 +53,18 @@ const EMPTY = Buffer.alloc(0);
  * (copied into its frames) before the next read of any socket can start.
  */
 const STAGING = Buffer.allocUnsafe(64 * 1024);
+/**
+ * Frame buffers come back here once their request is answered (see RequestDispatcher). Shared by
+ * every connection with one bound: a pool per connection kept megabytes for each idle client
+ * after a burst.
+ */
+const FRAMES = new FramePool(32 * 1024 * 1024);
 
 export class Connection {
   readonly id = ++nextId;
   readonly remote: string;
   readonly socket: Socket;
   private readonly reader: FrameReader;
-  /** Frame buffers come back here once their request is answered (see RequestDispatcher). */
-  private readonly frames = new FramePool(16 * 1024 * 1024);
   private readonly slots: Slot[] = [];
   /** Bytes of the frames of requests dispatched and not yet answered. */
   private inFlightBytes = 0;
@@ -84,7 +88,7 @@ export class Connection {
     private readonly log: Logger,
   ) {
     this.remote = `${accepted.remoteAddress}:${accepted.remotePort}`;
-    this.reader = new FrameReader(options.maxRequestSize, this.frames);
+    this.reader = new FrameReader(options.maxRequestSize, FRAMES);
     const socket = (this.socket = readInto(accepted, {
       target: () => this.reader.target(STAGING),
       landed: (bytes) => {
@@ -224,7 +228,7 @@ export class Connection {
 
   private releaseFrame(frame: Buffer): void {
     this.inFlightBytes -= frame.length;
-    this.frames.release(frame);
+    FRAMES.release(frame);
   }
 
   /** Writes every finished response at the head of the queue: responses never overtake each other. */

@@ -8,6 +8,8 @@ export class FrameTooLargeError extends Error {
   override readonly name = 'FrameTooLargeError';
 }
 
+const MIN_BUFFER = 64 * 1024;
+
 /**
  * Buffers for frames that span socket chunks, reused once the request they held is answered:
  * large produce requests would otherwise cost a fresh allocation (and garbage) each.
@@ -21,13 +23,19 @@ export class FramePool {
   constructor(private readonly maxFreeBytes: number) {}
 
   acquire(n: number): Buffer {
-    const i = this.free.findIndex((b) => b.length >= n);
+    // The smallest free buffer that fits, unless it would waste most of itself on this frame.
+    const most = 4 * Math.max(n, MIN_BUFFER);
+    let i = -1;
+    for (let j = 0; j < this.free.length; j++) {
+      const len = this.free[j].length;
+      if (len >= n && len <= most && (i < 0 || len < this.free[i].length)) i = j;
+    }
     let buf: Buffer;
     if (i >= 0) {
       buf = this.free.splice(i, 1)[0];
       this.freeBytes -= buf.length;
     } else {
-      buf = Buffer.allocUnsafe(Math.max(n, 64 * 1024));
+      buf = Buffer.allocUnsafe(Math.max(n, MIN_BUFFER));
     }
     const frame = buf.subarray(0, n);
     this.lent.set(frame, buf);

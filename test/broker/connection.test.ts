@@ -8,12 +8,17 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { encodeRequest } from '../../protocol/frames.js';
 import { ApiKey } from '../../protocol/generated/index.js';
 import { buildRecordBatch, decodeRecords, verifyBatchCrc } from '../../protocol/records/index.js';
 import { startBroker } from '../../src/index.js';
 import { CLI, run, startBrokerProcess, tempDir } from '../support/processes.js';
 import { RawClient } from '../support/raw-client.js';
+
+// The global gc(), to measure what is held rather than what awaits collection.
+setFlagsFromString('--expose-gc');
 
 test('a client that never reads its responses is paused, not buffered without bound', { timeout: 60_000 }, async () => {
   const broker = await startBroker({ port: 0 });
@@ -295,5 +300,33 @@ test('a client announcing a huge frame holds memory only for what it sends', { t
   } finally {
     for (const s of sockets) s.destroy();
     await broker.stop();
+  }
+});
+
+test('connections idle after a burst keep no frame buffers of their own', { timeout: 60_000 }, async () => {
+  const gc = runInNewContext('gc', {}) as () => void;
+  // On disk, so that what is stored stays out of memory but for the partition's tail cache (8 MiB).
+  const dir = tempDir();
+  const broker = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
+  const clients: RawClient[] = [];
+  try {
+    const c0 = await RawClient.connect(broker.port);
+    clients.push(c0);
+    await c0.send(ApiKey.CreateTopics, 7, { topics: [{ name: 'burst', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+    const records = buildRecordBatch({ records: [{ key: null, value: Buffer.alloc(20_000, 7), headers: [], timestamp: BigInt(Date.now()) }] });
+    const produce = { transactionalId: null, acks: 1, timeoutMs: 5000, topicData: [{ name: 'burst', partitionData: [{ index: 0, records }] }] };
+    gc();
+    const before = process.memoryUsage().arrayBuffers;
+    // 40 clients each pipeline 80 requests of 20 KB: each frame took a 64 KiB buffer, and every
+    // connection kept up to 16 MiB of them (here 5 MiB each, 200 MiB in all) while idle.
+    for (let i = 0; i < 40; i++) clients.push(await RawClient.connect(broker.port));
+    await Promise.all(clients.slice(1).map((c) => Promise.all(Array.from({ length: 80 }, () => c.send(ApiKey.Produce, 9, produce)))));
+    gc();
+    const held = process.memoryUsage().arrayBuffers - before;
+    assert.ok(held < 80 * 1024 * 1024, `${Math.round(held / 1048576)} MiB held by 40 idle connections`);
+  } finally {
+    for (const c of clients) c.close();
+    await broker.stop();
+    dir.remove();
   }
 });
