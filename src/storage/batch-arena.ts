@@ -14,6 +14,11 @@ import { readBatchSize, readLastOffsetDelta, readMaxTimestamp, readBaseOffset } 
 import { BufferPool, once } from './buffer-pool.js';
 
 const FIRST_BLOCK_SIZE = 64 * 1024;
+/**
+ * Heap bytes an entry costs besides its batch (the object, three bigints, its slot): with
+ * one-record batches, as offset commits or unbatched sends are, this is most of the memory.
+ */
+export const ENTRY_OVERHEAD = 160;
 const BLOCK_SIZE = 1024 * 1024;
 /** Free blocks kept for reuse, shared by every recycling arena of the process. */
 const pool = new BufferPool(BLOCK_SIZE, 16);
@@ -56,6 +61,11 @@ export class BatchArena {
 
   get bytes(): number {
     return this.bytesHeld;
+  }
+
+  /** What the cached batches cost in memory: their bytes and their entries. */
+  get footprint(): number {
+    return this.bytesHeld + this.count * ENTRY_OVERHEAD;
   }
 
   get count(): number {

@@ -67,4 +67,23 @@ describe('disk engine tail cache', () => {
     release?.();
     assert.equal(logs[4].stats.cacheReads, before + 1, 'about 1.8 MiB back comes from the cache: the partition kept its 2 MiB share');
   });
+
+  it('counts what each cached batch costs besides its bytes, so small batches do not hold many times the share', async (t) => {
+    const dir = await tempDir(t);
+    const storage = diskStorage(dir, { tailCacheBytes: 1024 * KIB });
+    await storage.open();
+    t.after(() => storage.close());
+    const log = (await storage.openPartition(topicRecord('commits', 1), 0, logConfig())) as DiskPartitionLog;
+    // 10,000 one-record batches of ~170 bytes: 1 MiB of them is ~6,000, but each entry costs
+    // about as much heap again, so the share holds about half that.
+    await appendAll(log, Array.from({ length: 10_000 }, (_, i) => makeBatch({ valueSize: 100, tag: `c${i}` })));
+    const fromCache = async (offset: bigint) => {
+      const before = log.stats.cacheReads;
+      const { release } = await log.read(offset, 1, { maxOffset: log.highWatermark, minOneBatch: true });
+      release?.();
+      return log.stats.cacheReads > before;
+    };
+    assert.equal(await fromCache(8_000n), true, '2,000 batches back');
+    assert.equal(await fromCache(5_500n), false, '4,500 batches back');
+  });
 });

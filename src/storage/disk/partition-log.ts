@@ -27,7 +27,7 @@ import {
   setLogAppendTime,
   setPartitionLeaderEpoch,
 } from '../../../protocol/records/index.js';
-import { BatchArena, type ArenaBlock, type ArenaEntry } from '../batch-arena.js';
+import { BatchArena, ENTRY_OVERHEAD, type ArenaBlock, type ArenaEntry } from '../batch-arena.js';
 import { ProducerSummary } from '../compaction.js';
 import { LEADER_EPOCH_CHECKPOINT_FILE, LeaderEpochCache, formatLeaderEpochCheckpoint, parseLeaderEpochCheckpoint, type EpochEndOffset } from '../leader-epoch.js';
 import {
@@ -456,21 +456,24 @@ export class DiskPartitionLog implements PartitionLog {
   /** Drops the first n cached batches (retention, DeleteRecords, compaction) and tells the budget. */
   private dropCached(n: number): void {
     this.arena.dropFront(n);
-    this.services.tailCache.resize(this, this.arena.bytes);
+    this.services.tailCache.resize(this, this.arena.footprint);
   }
 
-  /** Drops the oldest written batches of the tail cache until at most `limit` bytes remain (batches not yet written always stay). */
+  /**
+   * Drops the oldest written batches of the tail cache until it costs at most `limit` bytes of
+   * memory, entries included (batches not yet written always stay); returns what it costs.
+   */
   shrinkTailCache(limit: number): number {
     let drop = 0;
-    let bytes = this.arena.bytes;
+    let bytes = this.arena.footprint;
     while (drop < this.arena.count && bytes > limit) {
       const e = this.arena.at(drop);
       if (e.lastOffset >= this.hw) break;
-      bytes -= e.size;
+      bytes -= e.size + ENTRY_OVERHEAD;
       drop++;
     }
     if (drop > 0) this.arena.dropFront(drop);
-    return this.arena.bytes;
+    return this.arena.footprint;
   }
 
   // ---------------------------------------------------------------- read
