@@ -183,13 +183,18 @@ export class ProducerStateManager {
 
   /** The last stable offset for a high watermark: nothing at or after an open transaction is stable. */
   lastStableOffset(highWatermark: bigint): bigint {
+    this.markersVisible(highWatermark);
     let first = this.firstUnstableOffset();
-    for (let i = this.completing.length - 1; i >= 0; i--) {
-      const c = this.completing[i];
-      if (c.markerOffset < highWatermark) this.completing.splice(i, 1);
-      else if (first === null || c.firstOffset < first) first = c.firstOffset;
-    }
+    for (const c of this.completing) if (first === null || c.firstOffset < first) first = c.firstOffset;
     return first !== null && first < highWatermark ? first : highWatermark;
+  }
+
+  /**
+   * Forgets the completing transactions whose marker is below the high watermark. Called when a
+   * marker is written too, not only by readers: a partition nobody reads would keep them all.
+   */
+  markersVisible(highWatermark: bigint): void {
+    for (let i = this.completing.length - 1; i >= 0; i--) if (this.completing[i].markerOffset < highWatermark) this.completing.splice(i, 1);
   }
 
   hasOngoingTransaction(producerId: bigint): boolean {

@@ -35,6 +35,7 @@ export class PartitionMarkerWriter implements MarkerWriter {
     producers.markerAppended(producerId, epoch, coordinatorEpoch, commit, log.logEndOffset, timestamp);
     try {
       await log.append(batch, { leaderEpoch: topic.leaderEpoch });
+      producers.markersVisible(log.highWatermark);
     } catch (err) {
       this.log.error({ err, topic: topicName, partition }, 'could not write a transaction marker');
       return ErrorCode.KAFKA_STORAGE_ERROR;
