@@ -7,6 +7,9 @@ import { type SnapshotMark, loadProducerState, snapshotProducerState } from '../
 import type { PartitionLog, Storage, TopicRecord } from '../storage/storage.js';
 import { logConfigFor } from './topic-configs.js';
 
+/** Partitions of one topic opened at once. */
+const OPEN_CONCURRENCY = 8;
+
 export const MAX_TOPIC_NAME_LENGTH = 249;
 
 /** Kafka's Topic.isInternal: the coordinators' own topics. */
@@ -83,15 +86,24 @@ export class TopicRegistry {
     }
   }
 
+  /**
+   * Opens (or creates) partitions [from, to) several at a time: each new one waits on a few
+   * fsyncs, and one after the other they kept a group's first join waiting about a second for
+   * the 50 partitions of __consumer_offsets.
+   */
   private async openPartitions(record: TopicRecord, from: number, to = record.partitions): Promise<PartitionLog[]> {
     const logConfig = logConfigFor(record.configs, this.config);
-    const out: PartitionLog[] = [];
-    for (let p = from; p < to; p++) {
-      const log = await this.storage.openPartition(record, p, logConfig);
-      // This broker becomes the partition's leader: its epoch starts at the log end (leader-epoch-checkpoint).
-      await log.assignLeaderEpoch(LEADER_EPOCH);
-      out.push(log);
-    }
+    const out: PartitionLog[] = new Array(Math.max(0, to - from));
+    let next = from;
+    const worker = async () => {
+      for (let p = next++; p < to; p = next++) {
+        const log = await this.storage.openPartition(record, p, logConfig);
+        // This broker becomes the partition's leader: its epoch starts at the log end (leader-epoch-checkpoint).
+        await log.assignLeaderEpoch(LEADER_EPOCH);
+        out[p - from] = log;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(OPEN_CONCURRENCY, out.length) }, worker));
     return out;
   }
 
