@@ -6,18 +6,18 @@
  * runs on one serial queue: a drain task takes every pending append and writes them with a single
  * writev per segment (batches that arrive meanwhile wait for the next drain, so concurrent appends
  * coalesce), updates the indexes the way Kafka's LogSegment.append does, fsyncs per flush.messages
- * / flush.ms, and only then advances the high watermark, resolves the appends and wakes listeners.
- * Rolls, retention and flushes run on the same queue, so at most one write is in flight.
+ * / flush.ms (partition-writer.ts), and only then advances the high watermark, resolves the
+ * appends and wakes listeners. Rolls, retention (segment-deletion.ts) and flushes run on the same
+ * queue, so at most one write is in flight.
  *
  * Reads never wait for that queue: recent batches come from the tail cache, older ones from the
- * segment files (segment-reads.ts: offset index lookup, then one positioned read, rarely two).
+ * segment files (partition-reads.ts).
  *
  * Compaction (cleaner.ts) reads inactive segments and writes cleaned ones outside the queue; only
  * the swap of cleaned segments for the originals runs on it. A read that meets a segment replaced
  * meanwhile starts again on the current segments, so it returns whole batches of one version.
  */
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
 import {
   BATCH_HEADER_SIZE,
   readBatchSize,
@@ -27,9 +27,8 @@ import {
   setLogAppendTime,
   setPartitionLeaderEpoch,
 } from '../../../protocol/records/index.js';
-import { BatchArena, ENTRY_OVERHEAD, type ArenaBlock, type ArenaEntry } from '../batch-arena.js';
-import { ProducerSummary } from '../compaction.js';
-import { LEADER_EPOCH_CHECKPOINT_FILE, LeaderEpochCache, formatLeaderEpochCheckpoint, parseLeaderEpochCheckpoint, type EpochEndOffset } from '../leader-epoch.js';
+import { BatchArena, ENTRY_OVERHEAD, type ArenaEntry } from '../batch-arena.js';
+import { LeaderEpochCache, type EpochEndOffset } from '../leader-epoch.js';
 import {
   OffsetOutOfRangeError,
   PolicyViolationError,
@@ -42,38 +41,17 @@ import {
   type ReadOptions,
   type ReadResult,
 } from '../storage.js';
-import { isSimulatedCrash, LogCleaner, type CleanerOptions } from './cleaner.js';
-import type { FileHandleCache } from './file-cache.js';
-import { atomicWrite, fsyncDir, isNotFound, readFileOrNull, writeAllAt } from './fs-util.js';
-import { INT32_MAX } from './index-buffer.js';
-import type { StorageLogger } from './logger.js';
-import { CLEANED_SUFFIX, DELETED_SUFFIX, SNAPSHOT_FILE, SNAPSHOT_SUFFIX, SWAP_SUFFIX } from './names.js';
-import { loadSegmentIndexes } from './recovery.js';
-import { EMPTY_READ, RETRY, findBatch, readBatches } from './segment-reads.js';
-import { Segment } from './segment.js';
-import type { TailCacheBudget } from './tail-cache-budget.js';
+import { isSimulatedCrash, LogCleaner } from './cleaner.js';
+import { fsyncDir } from './fs-util.js';
+import { CLEANED_SUFFIX, SWAP_SUFFIX } from './names.js';
+import { PartitionReader } from './partition-reads.js';
+import type { PartitionServices, PartitionStats } from './partition-services.js';
+import { readLeaderEpochCheckpoint, readProducerSnapshot, writeLeaderEpochCheckpoint, writeProducerSnapshot } from './partition-state-files.js';
+import { PartitionWriter } from './partition-writer.js';
+import { expiredSegmentCount, SegmentDeleter } from './segment-deletion.js';
+import type { Segment } from './segment.js';
 
-/** What a partition log needs from its DiskStorage. */
-export interface PartitionServices {
-  readonly logger: StorageLogger;
-  readonly files: FileHandleCache;
-  /** How many bytes of written batches each partition keeps in memory. */
-  readonly tailCache: TailCacheBudget;
-  now(): number;
-  /** Persist the log start offsets (retention moved one). */
-  logStartOffsetChanged(): Promise<void>;
-  /** An inactive segment's indexes were loaded or used (LRU bookkeeping). */
-  indexesUsed(seg: Segment): void;
-  /** A segment left the log: forget its indexes. */
-  segmentGone(seg: Segment): void;
-  readonly cleaner: CleanerOptions;
-  /** The partition's entry in cleaner-offset-checkpoint. */
-  cleanerCheckpoint(topic: string, partition: number): bigint | undefined;
-  /** Persists a new first dirty offset in cleaner-offset-checkpoint. */
-  cleanerCheckpointChanged(topic: string, partition: number, offset: bigint): Promise<void>;
-  /** Tests: called at each step of a cleaning where a crash can be simulated (by throwing). */
-  cleanerHook?(stage: string): void;
-}
+export type { PartitionServices, PartitionStats } from './partition-services.js';
 
 export class PartitionFailedError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -96,22 +74,6 @@ interface PendingAppend {
   reject(e: unknown): void;
 }
 
-export interface PartitionStats {
-  /** write/writev calls on .log files. */
-  logWrites: number;
-  /** write calls on index files. */
-  indexWrites: number;
-  /** fdatasync calls. */
-  syncs: number;
-  rolls: number;
-  /** Reads served from the tail cache / from segment files. */
-  cacheReads: number;
-  fileReads: number;
-}
-
-const INDEX_PERSIST_INTERVAL_MS = 1000;
-const MAX_READ_ATTEMPTS = 20;
-
 export class DiskPartitionLog implements PartitionLog {
   /** Recent batches (and those being written), served to readers at the tail without file reads. */
   private readonly arena = new BatchArena({ recycle: true });
@@ -124,20 +86,14 @@ export class DiskPartitionLog implements PartitionLog {
   private hw: bigint;
   private startOffset: bigint;
   private bytes: number;
-  /** Offsets written since the last fsync of the active segment's log. */
-  private unflushedMessages = 0;
-  /** Log or index bytes written since the last full fsync (flush(), roll, close). */
-  private unsynced = false;
-  private flushTimer: NodeJS.Timeout | null = null;
-  private indexesPersistedAt = 0;
-  private readonly pendingDeletes = new Map<NodeJS.Timeout, () => Promise<void>>();
   private failure: Error | null = null;
   private closing = false;
+  private readonly writer: PartitionWriter;
+  private readonly reader: PartitionReader;
+  private readonly deleter: SegmentDeleter;
   private readonly cleaner: LogCleaner;
   /** The compact() call in progress. */
   private cleaning: Promise<CompactionResult | null> | null = null;
-  /** Producer summaries of this run's appends to segments whose earlier content is not summarised. */
-  private readonly lateSummaries = new WeakMap<Segment, ProducerSummary>();
   /** Leader epochs and their start offsets, kept in leader-epoch-checkpoint. */
   private epochs = new LeaderEpochCache();
   readonly stats: PartitionStats = { logWrites: 0, indexWrites: 0, syncs: 0, rolls: 0, cacheReads: 0, fileReads: 0 };
@@ -158,6 +114,36 @@ export class DiskPartitionLog implements PartitionLog {
     this.startOffset = logStartOffset;
     this.bytes = segments.reduce((n, s) => n + s.size, 0);
     const self = this; // for the getters below
+    const stopping = (): boolean => this.closing || this.failure !== null;
+    // What the read and write paths see of this log.
+    const pathHost = {
+      name: this.name,
+      dir,
+      arena: this.arena,
+      stats: this.stats,
+      get config() {
+        return self.config;
+      },
+      get highWatermark() {
+        return self.hw;
+      },
+      get active() {
+        return self.active;
+      },
+      currentSegments: () => this.segments,
+      rolled: (seg: Segment) => {
+        this.segments = [...this.segments, seg];
+      },
+      grew: (bytes: number) => {
+        this.bytes += bytes;
+      },
+      enqueue: (task: () => Promise<void>) => this.enqueue(task),
+      stopping,
+      fail: (e: unknown) => this.fail(e),
+    };
+    this.writer = new PartitionWriter(pathHost, services);
+    this.reader = new PartitionReader(pathHost, services);
+    this.deleter = new SegmentDeleter(this.name, services, () => this.config.fileDeleteDelayMs);
     this.cleaner = new LogCleaner(
       {
         name: this.name,
@@ -176,8 +162,8 @@ export class DiskPartitionLog implements PartitionLog {
         },
         logger: services.logger,
         currentSegments: () => this.segments,
-        stopping: () => this.closing || this.failure !== null,
-        lateSummary: (seg) => this.lateSummaries.get(seg) ?? null,
+        stopping,
+        lateSummary: (seg) => this.writer.lateSummary(seg),
         replaceSegments: (group, cleaned) => this.replaceSegments(group, cleaned),
         readCheckpoint: () => services.cleanerCheckpoint(topic, partition),
         writeCheckpoint: (offset) => services.cleanerCheckpointChanged(topic, partition, offset),
@@ -272,10 +258,7 @@ export class DiskPartitionLog implements PartitionLog {
       return;
     }
     try {
-      await this.writePending(batch);
-      const cfg = this.config;
-      if (this.unflushedMessages >= cfg.flushMessages || cfg.flushMs <= 0) await this.syncActive();
-      else this.armFlushTimer();
+      await this.writer.write(batch);
     } catch (e) {
       this.fail(e);
       for (const p of batch) p.reject(this.failure);
@@ -292,147 +275,6 @@ export class DiskPartitionLog implements PartitionLog {
         this.services.logger.error({ partition: this.name, err: e }, 'append listener threw');
       }
     }
-  }
-
-  /** Writes the batches in order, one writev per segment, rolling where Kafka would. */
-  private async writePending(list: PendingAppend[]): Promise<void> {
-    let seg = this.active;
-    let group: ArenaEntry[] = [];
-    let groupBytes = 0;
-    for (const { entry } of list) {
-      if (this.shouldRoll(seg, seg.size + groupBytes, group[0] ?? null, entry)) {
-        if (group.length > 0) await this.writeGroup(seg, group);
-        group = [];
-        groupBytes = 0;
-        seg = await this.roll(entry.baseOffset);
-      }
-      group.push(entry);
-      groupBytes += entry.size;
-    }
-    if (group.length > 0) await this.writeGroup(seg, group);
-  }
-
-  /**
-   * Kafka's LogSegment.shouldRoll, for one batch: the segment would pass segment.bytes; or
-   * segment.ms has elapsed, measured from the max timestamp of the segment's first batch to this
-   * batch's (wall clock since creation when the first batch has no timestamp); or the batch's
-   * last offset does not fit the index's int32 relative offsets. Never rolls an empty segment.
-   */
-  private shouldRoll(seg: Segment, size: number, firstInGroup: ArenaEntry | null, e: ArenaEntry): boolean {
-    if (size === 0) return false;
-    if (size + e.size > this.config.segmentBytes) return true;
-    if (e.lastOffset - seg.baseOffset > BigInt(INT32_MAX)) return true;
-    const first = seg.size > 0 ? seg.firstBatchTimestamp : (firstInGroup?.maxTimestamp ?? null);
-    const waited = first !== null && first >= 0n ? e.maxTimestamp - first : BigInt(this.services.now() - seg.created);
-    return waited > BigInt(this.config.segmentMs);
-  }
-
-  private async writeGroup(seg: Segment, group: ArenaEntry[]): Promise<void> {
-    // Consecutive arena entries in one block are contiguous: one iovec for each run. The blocks
-    // stay pinned while the write is in progress, so the cache cannot hand them out for reuse.
-    const iov: Buffer[] = [];
-    const pinned: ArenaBlock[] = [];
-    let runBlock: ArenaBlock | null = null;
-    let runStart = 0;
-    let runEnd = 0;
-    for (const e of group) {
-      if (e.block === runBlock && e.pos === runEnd) {
-        runEnd += e.size;
-        continue;
-      }
-      if (runBlock) iov.push(runBlock.buf.subarray(runStart, runEnd));
-      runBlock = e.block;
-      runStart = e.pos;
-      runEnd = e.pos + e.size;
-      this.arena.pin(runBlock);
-      pinned.push(runBlock);
-    }
-    if (runBlock) iov.push(runBlock.buf.subarray(runStart, runEnd));
-    let position = seg.size;
-    try {
-      await writeAllAt(seg.logFh!, iov, position);
-      this.stats.logWrites++;
-      this.unsynced = true;
-      const summary = seg.summary ?? this.lateSummary(seg);
-      for (const e of group) {
-        summary.add(this.arena.view(e));
-        seg.appendedBatch({ position, size: e.size, baseOffset: e.baseOffset, lastOffset: e.lastOffset, maxTimestamp: e.maxTimestamp }, this.config.indexIntervalBytes);
-        position += e.size;
-        this.bytes += e.size;
-        this.unflushedMessages += Number(e.lastOffset - e.baseOffset) + 1;
-      }
-    } finally {
-      for (const b of pinned) this.arena.unpin(b);
-    }
-    // Index entries live in memory; the files are brought up to date at most once a second (and at
-    // roll, flush and close): recovery re-derives any entry a crash loses from the log itself.
-    const now = this.services.now();
-    if (now - this.indexesPersistedAt >= INDEX_PERSIST_INTERVAL_MS) {
-      this.indexesPersistedAt = now;
-      this.stats.indexWrites += await seg.persistIndexes();
-    }
-  }
-
-  private lateSummary(seg: Segment): ProducerSummary {
-    let s = this.lateSummaries.get(seg);
-    if (!s) this.lateSummaries.set(seg, (s = new ProducerSummary()));
-    return s;
-  }
-
-  /**
-   * Closes the active segment (sealed time index, fsynced log and indexes, descriptors closed)
-   * and starts a new one at `baseOffset`.
-   */
-  private async roll(baseOffset: bigint): Promise<Segment> {
-    const old = this.active;
-    old.sealTimeIndex();
-    this.stats.indexWrites += await old.persistIndexes();
-    this.stats.syncs += await old.sync(true);
-    this.unflushedMessages = 0;
-    this.unsynced = false;
-    this.clearFlushTimer();
-    await old.closeWriter();
-    this.services.indexesUsed(old);
-    const seg = new Segment(this.dir, baseOffset, this.services.now());
-    seg.resetDerivedState(0, 0);
-    seg.summary = new ProducerSummary();
-    await seg.openWriter();
-    // Files of an earlier, unreadable incarnation at this offset would be wrong: start empty.
-    for (const fh of [seg.logFh!, seg.indexFh!, seg.timeIndexFh!]) await fh.truncate(0);
-    await fsyncDir(this.dir);
-    this.segments = [...this.segments, seg];
-    this.stats.rolls++;
-    this.services.logger.info({ partition: this.name, baseOffset: String(baseOffset) }, 'rolled segment');
-    return seg;
-  }
-
-  private async syncActive(): Promise<void> {
-    this.clearFlushTimer();
-    if (this.unflushedMessages === 0) return;
-    this.unflushedMessages = 0;
-    this.stats.syncs += await this.active.sync(false);
-  }
-
-  private armFlushTimer(): void {
-    const ms = this.config.flushMs;
-    if (this.flushTimer || this.unflushedMessages === 0 || ms >= Number.MAX_SAFE_INTEGER || ms > 0x7fffffff) return;
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = null;
-      void this.enqueue(async () => {
-        if (this.failure || this.closing) return;
-        try {
-          await this.syncActive();
-        } catch (e) {
-          this.fail(e);
-        }
-      });
-    }, ms);
-    this.flushTimer.unref();
-  }
-
-  private clearFlushTimer(): void {
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.flushTimer = null;
   }
 
   /** After a failed write or fsync: refuse everything from now on; reject what is pending. */
@@ -481,117 +323,15 @@ export class DiskPartitionLog implements PartitionLog {
   async read(offset: bigint, maxBytes: number, options: ReadOptions): Promise<ReadResult> {
     // Below the log start offset (retention, DeleteRecords) nothing is served: read from the start.
     const from = offset < this.startOffset ? this.startOffset : offset;
-    return this.retrying(() => this.readOnce(from, maxBytes, options));
-  }
-
-  /** Runs a read again while it meets segments replaced by the cleaner under it. */
-  private async retrying<T>(op: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await op();
-      } catch (e) {
-        if (e !== RETRY) throw e;
-        if (attempt >= MAX_READ_ATTEMPTS) throw new Error(`partition ${this.name}: segments kept changing under a read`);
-      }
-    }
-  }
-
-  /** Whether an error of a segment read means "the segment was swapped: read again". */
-  private static mustRetry(seg: Segment, e: unknown): boolean {
-    return e === RETRY || seg.replaced || (isNotFound(e) && !seg.deleted);
-  }
-
-  private async readOnce(offset: bigint, maxBytes: number, options: ReadOptions): Promise<ReadResult> {
-    const hw = this.hw;
-    if (offset >= hw) return EMPTY_READ;
-    const maxOffset = options.maxOffset < hw ? options.maxOffset : hw;
-    const budget = Math.max(0, maxBytes);
-    const first = this.arena.first;
-    if (first && offset >= first.baseOffset) {
-      this.stats.cacheReads++;
-      return this.arena.slice(this.arena.search(offset), budget, maxOffset, options.minOneBatch);
-    }
-    const segs = this.segments;
-    for (let i = floorSegment(segs, offset); i < segs.length; i++) {
-      const seg = segs[i]!;
-      if (seg.size === 0) continue;
-      let out: ReadResult | null;
-      try {
-        out = await this.readSegment(seg, offset, budget, maxOffset, options.minOneBatch);
-      } catch (e) {
-        if (DiskPartitionLog.mustRetry(seg, e)) throw RETRY;
-        // The segment went away under us (retention): the caller sees the new logStartOffset.
-        if (isNotFound(e) || seg.deleted) return EMPTY_READ;
-        throw e;
-      }
-      if (out !== null) {
-        this.stats.fileReads++;
-        return out;
-      }
-    }
-    return EMPTY_READ;
-  }
-
-  /** Inactive segments load their indexes on demand. */
-  private async indexes(seg: Segment): Promise<void> {
-    if (!seg.offsetIndex || !seg.timeIndex) {
-      await loadSegmentIndexes(seg, { indexIntervalBytes: this.config.indexIntervalBytes, logger: this.services.logger, name: this.name, now: this.services.now() });
-    }
-    if (!seg.writable) this.services.indexesUsed(seg);
-  }
-
-  /**
-   * Whole batches of one segment from the one containing `offset`; null when no batch of this
-   * segment reaches `offset` (the caller moves to the next segment).
-   */
-  private async readSegment(seg: Segment, offset: bigint, maxBytes: number, maxOffset: bigint, minOne: boolean): Promise<ReadResult | null> {
-    await this.indexes(seg);
-    return readBatches(seg, this.services.files, { offset, maxBytes, maxOffset, minOne, indexIntervalBytes: this.config.indexIntervalBytes });
+    return this.reader.read(from, maxBytes, options);
   }
 
   findBatchByTimestamp(timestamp: bigint): Promise<Buffer | null> {
-    return this.retrying(() => this.findBatchByTimestampOnce(timestamp));
-  }
-
-  private async findBatchByTimestampOnce(timestamp: bigint): Promise<Buffer | null> {
-    for (const seg of this.segments) {
-      if (seg.size === 0 || seg.maxTimestamp < timestamp) continue;
-      try {
-        await this.indexes(seg);
-        const entry = seg.timeIndex!.lookup(timestamp);
-        const from = seg.offsetIndex!.lookup(entry.offset).position;
-        return await findBatch(seg, this.services.files, from, this.hw, (ts) => ts >= timestamp);
-      } catch (e) {
-        if (DiskPartitionLog.mustRetry(seg, e)) throw RETRY;
-        if (isNotFound(e) || seg.deleted) continue;
-        throw e;
-      }
-    }
-    return null;
+    return this.reader.findBatchByTimestamp(timestamp);
   }
 
   findMaxTimestampBatch(): Promise<Buffer | null> {
-    return this.retrying(() => this.findMaxTimestampBatchOnce());
-  }
-
-  private async findMaxTimestampBatchOnce(): Promise<Buffer | null> {
-    let best: Segment | null = null;
-    for (const seg of this.segments) {
-      if (seg.size > 0 && (best === null || seg.maxTimestamp > best.maxTimestamp)) best = seg;
-    }
-    if (best === null) return null;
-    const seg = best;
-    const max = seg.maxTimestamp;
-    try {
-      await this.indexes(seg);
-      let from = 0;
-      if (max >= 0n) from = seg.maxTimestampPosition >= 0 ? seg.maxTimestampPosition : seg.offsetIndex!.lookup(seg.maxTimestampOffset).position;
-      return await findBatch(seg, this.services.files, from, this.hw, (ts) => ts >= max);
-    } catch (e) {
-      if (DiskPartitionLog.mustRetry(seg, e)) throw RETRY;
-      if (isNotFound(e) || seg.deleted) return null;
-      throw e;
-    }
+    return this.reader.findMaxTimestampBatch();
   }
 
   onAppend(listener: () => void): () => void {
@@ -607,43 +347,17 @@ export class DiskPartitionLog implements PartitionLog {
   // ---------------------------------------------------------------- retention
 
   enforceRetention(now: number): Promise<number> {
-    return this.enqueue(() => this.deleteExpired(now));
-  }
-
-  /**
-   * Kafka's deleteOldSegments: segments wholly below the log start offset (DeleteRecords); then,
-   * when cleanup.policy includes 'delete', from the oldest, whole segments whose largest timestamp
-   * is older than retention.ms, then while the log stays at or above retention.bytes without them.
-   * The active segment goes too when everything expired (a new empty segment is rolled first); an
-   * empty active segment never does.
-   */
-  private async deleteExpired(now: number): Promise<number> {
-    if (this.failure || this.closing) return 0;
-    const cfg = this.config;
-    const segs = this.segments;
-    let n = 0;
-    const deletable = (seg: Segment, i: number): boolean => !(i === segs.length - 1 && seg.size === 0);
-    while (n + 1 < segs.length && segs[n + 1]!.baseOffset <= this.startOffset) n++;
-    if (!policyDeletes(cfg.cleanupPolicy)) return this.deleteFront(n);
-    if (cfg.retentionMs >= 0) {
-      while (n < segs.length && deletable(segs[n]!, n) && now - segs[n]!.largestTimestamp() > cfg.retentionMs) n++;
-    }
-    if (cfg.retentionBytes >= 0 && this.bytes >= cfg.retentionBytes) {
-      let diff = this.bytes - cfg.retentionBytes;
-      for (let i = 0; i < n; i++) diff -= segs[i]!.size;
-      while (n < segs.length && deletable(segs[n]!, n) && diff - segs[n]!.size >= 0) {
-        diff -= segs[n]!.size;
-        n++;
-      }
-    }
-    return this.deleteFront(n);
+    return this.enqueue(async () => {
+      if (this.failure || this.closing) return 0;
+      return this.deleteFront(expiredSegmentCount(this.segments, this.startOffset, this.bytes, this.config, now));
+    });
   }
 
   /** Deletes the first n segments (all of them: after rolling an empty one); moves the log start. */
   private async deleteFront(n: number): Promise<number> {
     if (n === 0) return 0;
     try {
-      if (n === this.segments.length) await this.roll(this.active.nextOffset);
+      if (n === this.segments.length) await this.writer.roll(this.active.nextOffset);
     } catch (e) {
       this.fail(e);
       return 0;
@@ -653,7 +367,7 @@ export class DiskPartitionLog implements PartitionLog {
     let freed = 0;
     for (const seg of gone) {
       freed += seg.size;
-      await this.deleteSegment(seg);
+      await this.deleter.delete(seg);
     }
     this.bytes -= freed;
     if (this.segments[0]!.baseOffset > this.startOffset) this.startOffset = this.segments[0]!.baseOffset;
@@ -701,11 +415,9 @@ export class DiskPartitionLog implements PartitionLog {
 
   /** Reads leader-epoch-checkpoint at open, dropping entries the recovered log no longer covers. */
   async loadLeaderEpochs(): Promise<void> {
-    const path = join(this.dir, LEADER_EPOCH_CHECKPOINT_FILE);
     let changed = false;
     try {
-      const data = await readFileOrNull(path);
-      this.epochs = new LeaderEpochCache(data === null ? [] : parseLeaderEpochCheckpoint(data.toString('utf8')));
+      this.epochs = new LeaderEpochCache(await readLeaderEpochCheckpoint(this.dir));
     } catch (e) {
       this.services.logger.warn({ partition: this.name, err: e }, 'ignoring an unreadable leader-epoch-checkpoint');
       this.epochs = new LeaderEpochCache();
@@ -729,7 +441,7 @@ export class DiskPartitionLog implements PartitionLog {
   private async writeLeaderEpochs(): Promise<void> {
     if (this.failure || this.segments.some((s) => s.deleted)) return;
     try {
-      await atomicWrite(join(this.dir, LEADER_EPOCH_CHECKPOINT_FILE), formatLeaderEpochCheckpoint(this.epochs.all));
+      await writeLeaderEpochCheckpoint(this.dir, this.epochs.all);
     } catch (e) {
       this.services.logger.error({ partition: this.name, err: e }, 'could not write leader-epoch-checkpoint');
     }
@@ -793,7 +505,7 @@ export class DiskPartitionLog implements PartitionLog {
       await Promise.allSettled(group.map((s) => s.indexLoad));
       hook('in-memory');
       // 3. The replaced segments go, except the one at the cleaned segment's base (renamed over below).
-      for (const old of group) if (old.baseOffset !== cleaned.baseOffset) await this.deleteSegment(old);
+      for (const old of group) if (old.baseOffset !== cleaned.baseOffset) await this.deleter.delete(old);
       hook('old-deleted');
       // 4. .swap → final names, the log last.
       const finals = cleaned.pathsWith('');
@@ -814,63 +526,17 @@ export class DiskPartitionLog implements PartitionLog {
     });
   }
 
-  /** Renames the segment's files to `.deleted` and unlinks them after file.delete.delay.ms. */
-  private async deleteSegment(seg: Segment): Promise<void> {
-    seg.deleted = true;
-    this.services.segmentGone(seg);
-    await seg.closeWriter();
-    const renamed: string[] = [];
-    for (const path of seg.paths) {
-      this.services.files.invalidate(path);
-      try {
-        await fsp.rename(path, path + DELETED_SUFFIX);
-        renamed.push(path + DELETED_SUFFIX);
-      } catch (e) {
-        if (!isNotFound(e)) this.services.logger.warn({ partition: this.name, file: path, err: e }, 'could not rename a deleted segment file');
-      }
-    }
-    const unlink = async (): Promise<void> => {
-      for (const p of renamed) await fsp.unlink(p).catch(() => undefined);
-    };
-    const delay = this.config.fileDeleteDelayMs;
-    if (delay <= 0) {
-      await unlink();
-      return;
-    }
-    const timer = setTimeout(() => {
-      this.pendingDeletes.delete(timer);
-      void unlink();
-    }, Math.min(delay, 0x7fffffff));
-    timer.unref();
-    this.pendingDeletes.set(timer, unlink);
-  }
-
   // ---------------------------------------------------------------- snapshots
 
   writeSnapshot(offset: bigint, data: Buffer): Promise<void> {
     return this.enqueue(async () => {
       if (this.failure || this.closing) return;
-      await atomicWrite(join(this.dir, `${offset.toString().padStart(20, '0')}${SNAPSHOT_SUFFIX}`), data);
-      // Keep the two newest: the older one survives a snapshot that a crash leaves ahead of the log.
-      const names = (await fsp.readdir(this.dir)).filter((n) => SNAPSHOT_FILE.test(n)).sort();
-      for (const n of names.slice(0, -2)) await fsp.unlink(join(this.dir, n)).catch(() => undefined);
+      await writeProducerSnapshot(this.dir, offset, data);
     });
   }
 
-  async readSnapshot(): Promise<{ offset: bigint; data: Buffer } | null> {
-    let names: string[];
-    try {
-      names = (await fsp.readdir(this.dir)).filter((n) => SNAPSHOT_FILE.test(n)).sort().reverse();
-    } catch {
-      return null;
-    }
-    for (const n of names) {
-      const offset = BigInt(SNAPSHOT_FILE.exec(n)![1]!);
-      if (offset > this.nextOffset) continue;
-      const data = await readFileOrNull(join(this.dir, n));
-      if (data !== null) return { offset, data };
-    }
-    return null;
+  readSnapshot(): Promise<{ offset: bigint; data: Buffer } | null> {
+    return readProducerSnapshot(this.dir, () => this.nextOffset);
   }
 
   // ---------------------------------------------------------------- flush and close
@@ -878,13 +544,9 @@ export class DiskPartitionLog implements PartitionLog {
   /** fsyncs the active segment's log and indexes, when anything was written since the last time. */
   flush(): Promise<void> {
     return this.enqueue(async () => {
-      if (this.failure || !this.unsynced) return;
+      if (this.failure || !this.writer.unsynced) return;
       try {
-        this.clearFlushTimer();
-        this.stats.indexWrites += await this.active.persistIndexes();
-        this.stats.syncs += await this.active.sync(true);
-        this.unflushedMessages = 0;
-        this.unsynced = false;
+        await this.writer.syncAll();
       } catch (e) {
         this.fail(e);
         throw this.failure;
@@ -900,12 +562,8 @@ export class DiskPartitionLog implements PartitionLog {
     this.closing = true;
     await this.cleaning?.catch(() => undefined);
     return this.enqueue(async () => {
-      this.clearFlushTimer();
-      for (const [timer, unlink] of this.pendingDeletes) {
-        clearTimeout(timer);
-        await unlink();
-      }
-      this.pendingDeletes.clear();
+      this.writer.clearFlushTimer();
+      await this.deleter.finishPending();
       const active = this.active;
       if (!this.failure && active.writable) {
         try {
@@ -929,9 +587,8 @@ export class DiskPartitionLog implements PartitionLog {
     this.closing = true;
     await this.cleaning?.catch(() => undefined);
     await this.queue;
-    this.clearFlushTimer();
-    for (const timer of this.pendingDeletes.keys()) clearTimeout(timer);
-    this.pendingDeletes.clear();
+    this.writer.clearFlushTimer();
+    this.deleter.cancelPending();
     this.services.tailCache.forget(this);
     for (const seg of this.segments) await seg.closeWriter();
     for (const seg of this.segments) for (const p of seg.paths) this.services.files.invalidate(p);
@@ -945,19 +602,4 @@ export class DiskPartitionLog implements PartitionLog {
       this.services.segmentGone(seg);
     }
   }
-}
-
-/** Index of the last segment whose base offset is ≤ offset (0 when offset precedes them all). */
-function floorSegment(segs: readonly Segment[], offset: bigint): number {
-  let lo = 0;
-  let hi = segs.length - 1;
-  let found = 0;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    if (segs[mid]!.baseOffset <= offset) {
-      found = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return found;
 }

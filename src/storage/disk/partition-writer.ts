@@ -1,0 +1,223 @@
+/**
+ * The write path of a partition log, run on its serial I/O queue: the pending appends go out with
+ * a single writev per segment, rolling where Kafka would; the indexes are updated the way Kafka's
+ * LogSegment.append does; the active segment's log is fsynced per flush.messages / flush.ms.
+ */
+import type { ArenaBlock, ArenaEntry, BatchArena } from '../batch-arena.js';
+import { ProducerSummary } from '../compaction.js';
+import type { LogConfig } from '../storage.js';
+import { fsyncDir, writeAllAt } from './fs-util.js';
+import { INT32_MAX } from './index-buffer.js';
+import type { PartitionServices, PartitionStats } from './partition-services.js';
+import { Segment } from './segment.js';
+
+/** What the write path needs from its partition log. */
+export interface WriteHost {
+  readonly name: string;
+  readonly dir: string;
+  readonly config: LogConfig;
+  /** The tail cache: the batches to write live there. */
+  readonly arena: BatchArena;
+  readonly stats: PartitionStats;
+  /** The active segment (the last). */
+  readonly active: Segment;
+  /** A roll made `seg` the active segment. */
+  rolled(seg: Segment): void;
+  /** `bytes` more of the log are written. */
+  grew(bytes: number): void;
+  /** Runs `task` after every earlier I/O task of the partition. */
+  enqueue(task: () => Promise<void>): Promise<void>;
+  /** Closing or failed: a timed fsync is not wanted any more. */
+  stopping(): boolean;
+  /** After a failed write or fsync: the partition refuses everything from now on. */
+  fail(e: unknown): void;
+}
+
+const INDEX_PERSIST_INTERVAL_MS = 1000;
+
+export class PartitionWriter {
+  /** Offsets written since the last fsync of the active segment's log. */
+  private unflushedMessages = 0;
+  /** Log or index bytes written since the last full fsync (flush(), roll, close). */
+  private unsyncedWrites = false;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private indexesPersistedAt = 0;
+  /** Producer summaries of this run's appends to segments whose earlier content is not summarised. */
+  private readonly lateSummaries = new WeakMap<Segment, ProducerSummary>();
+
+  constructor(
+    private readonly host: WriteHost,
+    private readonly services: PartitionServices,
+  ) {}
+
+  /** Whether log or index bytes were written since the last full fsync. */
+  get unsynced(): boolean {
+    return this.unsyncedWrites;
+  }
+
+  /** Producer summary of this run's appends to `seg`, when its earlier content is not summarised. */
+  lateSummary(seg: Segment): ProducerSummary | null {
+    return this.lateSummaries.get(seg) ?? null;
+  }
+
+  /** Writes the appends' batches, then fsyncs the active segment's log or leaves that to the flush timer. */
+  async write(appends: readonly { readonly entry: ArenaEntry }[]): Promise<void> {
+    await this.writePending(appends);
+    const cfg = this.host.config;
+    if (this.unflushedMessages >= cfg.flushMessages || cfg.flushMs <= 0) await this.syncActive();
+    else this.armFlushTimer();
+  }
+
+  /** Writes the batches in order, one writev per segment, rolling where Kafka would. */
+  private async writePending(list: readonly { readonly entry: ArenaEntry }[]): Promise<void> {
+    let seg = this.host.active;
+    let group: ArenaEntry[] = [];
+    let groupBytes = 0;
+    for (const { entry } of list) {
+      if (this.shouldRoll(seg, seg.size + groupBytes, group[0] ?? null, entry)) {
+        if (group.length > 0) await this.writeGroup(seg, group);
+        group = [];
+        groupBytes = 0;
+        seg = await this.roll(entry.baseOffset);
+      }
+      group.push(entry);
+      groupBytes += entry.size;
+    }
+    if (group.length > 0) await this.writeGroup(seg, group);
+  }
+
+  /**
+   * Kafka's LogSegment.shouldRoll, for one batch: the segment would pass segment.bytes; or
+   * segment.ms has elapsed, measured from the max timestamp of the segment's first batch to this
+   * batch's (wall clock since creation when the first batch has no timestamp); or the batch's
+   * last offset does not fit the index's int32 relative offsets. Never rolls an empty segment.
+   */
+  private shouldRoll(seg: Segment, size: number, firstInGroup: ArenaEntry | null, e: ArenaEntry): boolean {
+    if (size === 0) return false;
+    if (size + e.size > this.host.config.segmentBytes) return true;
+    if (e.lastOffset - seg.baseOffset > BigInt(INT32_MAX)) return true;
+    const first = seg.size > 0 ? seg.firstBatchTimestamp : (firstInGroup?.maxTimestamp ?? null);
+    const waited = first !== null && first >= 0n ? e.maxTimestamp - first : BigInt(this.services.now() - seg.created);
+    return waited > BigInt(this.host.config.segmentMs);
+  }
+
+  private async writeGroup(seg: Segment, group: ArenaEntry[]): Promise<void> {
+    const { arena, stats } = this.host;
+    // Consecutive arena entries in one block are contiguous: one iovec for each run. The blocks
+    // stay pinned while the write is in progress, so the cache cannot hand them out for reuse.
+    const iov: Buffer[] = [];
+    const pinned: ArenaBlock[] = [];
+    let runBlock: ArenaBlock | null = null;
+    let runStart = 0;
+    let runEnd = 0;
+    for (const e of group) {
+      if (e.block === runBlock && e.pos === runEnd) {
+        runEnd += e.size;
+        continue;
+      }
+      if (runBlock) iov.push(runBlock.buf.subarray(runStart, runEnd));
+      runBlock = e.block;
+      runStart = e.pos;
+      runEnd = e.pos + e.size;
+      arena.pin(runBlock);
+      pinned.push(runBlock);
+    }
+    if (runBlock) iov.push(runBlock.buf.subarray(runStart, runEnd));
+    let position = seg.size;
+    try {
+      await writeAllAt(seg.logFh!, iov, position);
+      stats.logWrites++;
+      this.unsyncedWrites = true;
+      const summary = seg.summary ?? this.lateSummaryFor(seg);
+      for (const e of group) {
+        summary.add(arena.view(e));
+        seg.appendedBatch({ position, size: e.size, baseOffset: e.baseOffset, lastOffset: e.lastOffset, maxTimestamp: e.maxTimestamp }, this.host.config.indexIntervalBytes);
+        position += e.size;
+        this.host.grew(e.size);
+        this.unflushedMessages += Number(e.lastOffset - e.baseOffset) + 1;
+      }
+    } finally {
+      for (const b of pinned) arena.unpin(b);
+    }
+    // Index entries live in memory; the files are brought up to date at most once a second (and at
+    // roll, flush and close): recovery re-derives any entry a crash loses from the log itself.
+    const now = this.services.now();
+    if (now - this.indexesPersistedAt >= INDEX_PERSIST_INTERVAL_MS) {
+      this.indexesPersistedAt = now;
+      stats.indexWrites += await seg.persistIndexes();
+    }
+  }
+
+  private lateSummaryFor(seg: Segment): ProducerSummary {
+    let s = this.lateSummaries.get(seg);
+    if (!s) this.lateSummaries.set(seg, (s = new ProducerSummary()));
+    return s;
+  }
+
+  /**
+   * Closes the active segment (sealed time index, fsynced log and indexes, descriptors closed)
+   * and starts a new one at `baseOffset`.
+   */
+  async roll(baseOffset: bigint): Promise<Segment> {
+    const { stats, dir } = this.host;
+    const old = this.host.active;
+    old.sealTimeIndex();
+    stats.indexWrites += await old.persistIndexes();
+    stats.syncs += await old.sync(true);
+    this.unflushedMessages = 0;
+    this.unsyncedWrites = false;
+    this.clearFlushTimer();
+    await old.closeWriter();
+    this.services.indexesUsed(old);
+    const seg = new Segment(dir, baseOffset, this.services.now());
+    seg.resetDerivedState(0, 0);
+    seg.summary = new ProducerSummary();
+    await seg.openWriter();
+    // Files of an earlier, unreadable incarnation at this offset would be wrong: start empty.
+    for (const fh of [seg.logFh!, seg.indexFh!, seg.timeIndexFh!]) await fh.truncate(0);
+    await fsyncDir(dir);
+    this.host.rolled(seg);
+    stats.rolls++;
+    this.services.logger.info({ partition: this.host.name, baseOffset: String(baseOffset) }, 'rolled segment');
+    return seg;
+  }
+
+  /** fsyncs the active segment's log and indexes (flush()). */
+  async syncAll(): Promise<void> {
+    const { stats } = this.host;
+    this.clearFlushTimer();
+    stats.indexWrites += await this.host.active.persistIndexes();
+    stats.syncs += await this.host.active.sync(true);
+    this.unflushedMessages = 0;
+    this.unsyncedWrites = false;
+  }
+
+  private async syncActive(): Promise<void> {
+    this.clearFlushTimer();
+    if (this.unflushedMessages === 0) return;
+    this.unflushedMessages = 0;
+    this.host.stats.syncs += await this.host.active.sync(false);
+  }
+
+  private armFlushTimer(): void {
+    const ms = this.host.config.flushMs;
+    if (this.flushTimer || this.unflushedMessages === 0 || ms >= Number.MAX_SAFE_INTEGER || ms > 0x7fffffff) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      void this.host.enqueue(async () => {
+        if (this.host.stopping()) return;
+        try {
+          await this.syncActive();
+        } catch (e) {
+          this.host.fail(e);
+        }
+      });
+    }, ms);
+    this.flushTimer.unref();
+  }
+
+  clearFlushTimer(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+  }
+}
