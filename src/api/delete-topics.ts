@@ -49,7 +49,8 @@ async function handle(ctx: RequestContext<DeleteTopicsRequest>): Promise<Encodab
     if (seen.has(topic)) continue;
     seen.add(topic);
     deletions.push(
-      broker.topics.delete(topic).then(() => broker.offsets.forgetTopic(topic.name)).then(() => undefined, (err: unknown) => {
+      // The topic leaves the registry and its offsets leave the groups in the same turn.
+      Promise.all([broker.topics.delete(topic), broker.offsets.forgetTopic(topic.name)]).then(() => undefined, (err: unknown) => {
         broker.log.error({ err, topic: topic.name }, 'topic deletion failed');
         result.errorCode = ErrorCode.UNKNOWN_SERVER_ERROR;
         result.errorMessage = String(err);

@@ -95,15 +95,25 @@ export class TopicRegistry {
     const logConfig = logConfigFor(record.configs, this.config);
     const out: PartitionLog[] = new Array(Math.max(0, to - from));
     let next = from;
+    let failed = false;
     const worker = async () => {
-      for (let p = next++; p < to; p = next++) {
-        const log = await this.storage.openPartition(record, p, logConfig);
-        // This broker becomes the partition's leader: its epoch starts at the log end (leader-epoch-checkpoint).
-        await log.assignLeaderEpoch(LEADER_EPOCH);
-        out[p - from] = log;
+      // After a failure no more partitions are started, and the caller hears of it only once
+      // every open in progress has ended (nothing is left opening behind its cleanup).
+      for (let p = next++; p < to && !failed; p = next++) {
+        try {
+          const log = await this.storage.openPartition(record, p, logConfig);
+          // This broker becomes the partition's leader: its epoch starts at the log end (leader-epoch-checkpoint).
+          await log.assignLeaderEpoch(LEADER_EPOCH);
+          out[p - from] = log;
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(OPEN_CONCURRENCY, out.length) }, worker));
+    const results = await Promise.allSettled(Array.from({ length: Math.min(OPEN_CONCURRENCY, out.length) }, worker));
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) throw failure.reason;
     return out;
   }
 
@@ -144,6 +154,8 @@ export class TopicRegistry {
         partitionLogs = await this.openPartitions(record, 0);
       } catch (err) {
         this.records.delete(name);
+        // The partitions that did open: closed and removed, so that a retry starts clean.
+        await this.storage.deleteTopicData(record).catch((e: unknown) => this.log.warn({ err: e, topic: name }, 'could not remove a failed creation'));
         throw err;
       }
       const topic = new Topic(record, partitionLogs);

@@ -337,7 +337,7 @@ describe('Fetch', () => {
     for (let i = 0; i < 50; i++) await c2.send(ApiKey.Fetch, 11, { ...fetchBody('f-poll-many', 0, 0n), maxWaitMs: 2 });
     for (let i = 0; i < 5; i++) {
       const pending = c2.send(ApiKey.Fetch, 11, { ...fetchBody('f-poll-many', 0, BigInt(i)), maxWaitMs: 10_000 });
-      await new Promise((r) => setTimeout(r, 20));
+      for (let waited = 0; listeners() !== before + 1 && waited < 5000; waited += 5) await new Promise((r) => setTimeout(r, 5));
       assert.equal(listeners(), before + 1, 'a waiting poll listens for shutdown');
       await produce('f-poll-many', 0, batch([`w${i}`]));
       assert.equal((await pending).responses[0].partitions[0].records.length > 0, true);

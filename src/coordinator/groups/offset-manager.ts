@@ -45,6 +45,9 @@ export interface OffsetManagerConfig {
 }
 
 export class OffsetManager {
+  /** Topics deleted before the load finished: their offsets are removed once it has. */
+  private readonly deletedWhileLoading = new Set<string>();
+
   constructor(
     private readonly coordinator: GroupCoordinator,
     private readonly store: GroupStore,
@@ -159,28 +162,44 @@ export class OffsetManager {
   /**
    * A deleted topic's committed offsets go with it, as in Kafka (cleanupGroupMetadata on deleted
    * partitions): a topic created again under the same name starts with none, and nothing keeps
-   * them in memory until the retention. An empty group left without offsets is deleted.
+   * them in memory until the retention. Pending transactional offsets go too, with tombstones so
+   * that a replay does not bring them back. An empty group left without offsets is deleted.
+   * Memory changes at once (before any await); the tombstones follow. While the coordinator is
+   * still loading, the topic is remembered and removed when the load ends.
    */
   async forgetTopic(topic: string): Promise<number> {
+    if (this.coordinator.loading) {
+      this.deletedWhileLoading.add(topic);
+      return 0;
+    }
+    const writes: [string, GroupRecord[]][] = [];
     let removed = 0;
     for (const group of [...this.coordinator.groups.values()]) {
-      const records: GroupRecord[] = [];
+      const keys = new Map<string, { topic: string; partition: number }>();
       for (const [key, o] of group.offsets) {
         if (o.topic !== topic) continue;
         group.offsets.delete(key);
-        records.push({ kind: 'offset', group: group.groupId, topic: o.topic, partition: o.partition, value: null });
+        keys.set(key, o);
       }
       for (const [producerId, pending] of group.pendingTxnOffsets) {
-        for (const [key, o] of pending) if (o.topic === topic) pending.delete(key);
+        for (const [key, o] of pending) {
+          if (o.topic !== topic) continue;
+          pending.delete(key);
+          keys.set(key, o);
+        }
         if (pending.size === 0) group.pendingTxnOffsets.delete(producerId);
       }
-      if (records.length === 0) continue;
-      removed += records.length;
+      if (keys.size === 0) continue;
+      removed += keys.size;
+      const records: GroupRecord[] = [...keys.values()].map((o) => ({ kind: 'offset', group: group.groupId, topic: o.topic, partition: o.partition, value: null }));
       if (group.state === 'Empty' && group.offsets.size === 0 && group.pendingTxnOffsets.size === 0) {
         if (group.generationId > 0) records.push({ kind: 'group', group: group.groupId, value: null });
         this.coordinator.removeGroup(group.groupId);
       }
-      await this.store.append(group.groupId, records).catch((err: unknown) => this.log.warn({ err, group: group.groupId, topic }, 'could not write the removal of a deleted topic\'s offsets'));
+      writes.push([group.groupId, records]);
+    }
+    for (const [groupId, records] of writes) {
+      await this.store.append(groupId, records).catch((err: unknown) => this.log.warn({ err, group: groupId, topic }, 'could not write the removal of a deleted topic\'s offsets'));
     }
     if (removed > 0) this.log.info({ topic, offsets: removed }, 'removed committed offsets of a deleted topic');
     return removed;
@@ -260,6 +279,8 @@ export class OffsetManager {
       const value = r.value === null ? null : { topic: r.topic, partition: r.partition, ...r.value };
       if (e.producerId === null) {
         apply(r.group, key, value);
+        // A tombstone outside a transaction removes the key's pending transactional offsets too.
+        if (value === null) for (const txn of pending.values()) txn.get(r.group)?.delete(key);
         continue;
       }
       let txn = pending.get(e.producerId);
@@ -289,6 +310,10 @@ export class OffsetManager {
     c.loading = false;
     c.startSessions();
     if (count > 0) this.log.info({ records: count, groups: c.groups.size }, 'loaded consumer groups and offsets');
+    const deleted = [...this.deletedWhileLoading];
+    this.deletedWhileLoading.clear();
+    // Each call removes from memory before its first await: all of them before any request runs.
+    await Promise.all(deleted.map((t) => this.forgetTopic(t)));
   }
 
   // ---- Transactional offsets --------------------------------------------------------------------

@@ -28,6 +28,13 @@ export function replayBatch(state: ProducerStateManager, batch: Buffer, baseOffs
  * it (all of the log when there is no usable snapshot).
  */
 export async function loadProducerState(log: PartitionLog): Promise<ProducerStateManager> {
+  const state = await loadOrReplay(log);
+  // Markers replayed are all in the log already: none holds the last stable offset back.
+  state.markersVisible(log.highWatermark);
+  return state;
+}
+
+async function loadOrReplay(log: PartitionLog): Promise<ProducerStateManager> {
   const snapshot = await log.readSnapshot().catch(() => null);
   if (snapshot) {
     try {
