@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { diskStorage, tempDir } from './helpers.js';
@@ -49,26 +49,35 @@ describe('disk engine data directory lock', () => {
     await storage.close();
   });
 
-  it('lets exactly one of several processes starting together take over a dead owner\'s lock', { timeout: 60_000 }, async (t) => {
+  it('lets exactly one of several processes starting together take the lock, fresh or left by a dead owner', { timeout: 120_000 }, async (t) => {
     const dirLock = new URL('../../src/storage/disk/dir-lock.js', import.meta.url).href;
-    // Each child waits for the same instant, then tries the lock and holds it a moment if it got it.
+    // Each child waits for the same instant, tries the lock, reports, and keeps what it got until
+    // every child has reported (its stdin closes): a lock given up early would be fairly taken.
     const child = `const { lockDataDir } = await import(${JSON.stringify(dirLock)});
       const [dir, at] = process.argv.slice(1);
       while (Date.now() < Number(at)) {}
-      try { await lockDataDir(dir); console.log('locked'); await new Promise((r) => setTimeout(r, 300)); }
-      catch (e) { console.log(e.name); }`;
-    for (let round = 0; round < 10; round++) {
+      try { await lockDataDir(dir); console.log('locked'); } catch (e) { console.log(e.name); }
+      process.stdin.resume();
+      process.stdin.on('end', () => process.exit(0));`;
+    for (let round = 0; round < 16; round++) {
       const dir = await tempDir(t);
-      await writeFile(join(dir, '.lock'), JSON.stringify({ pid: 99_999_999, started: null }) + '\n');
+      const stale = round % 2 === 0;
+      if (stale) await writeFile(join(dir, '.lock'), JSON.stringify({ pid: 99_999_999, started: null }) + '\n');
       const at = String(Date.now() + 400);
-      const outcomes = await Promise.all(Array.from({ length: 4 }, () => new Promise<string>((resolve) => {
-        const p = spawn(process.execPath, ['--input-type=module', '-e', child, dir, at], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const children = Array.from({ length: 4 }, () => spawn(process.execPath, ['--input-type=module', '-e', child, dir, at], { stdio: ['pipe', 'pipe', 'inherit'] }));
+      const outcomes = await Promise.all(children.map((p) => new Promise<string>((resolve) => {
         let out = '';
-        p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        p.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('\n')) resolve(out.trim());
+        });
         p.on('exit', () => resolve(out.trim()));
       })));
-      assert.deepEqual(outcomes.filter((o) => o === 'locked').length, 1, `round ${round}: ${outcomes.join(', ')}`);
-      assert.deepEqual(outcomes.filter((o) => o !== 'locked'), ['DataDirInUseError', 'DataDirInUseError', 'DataDirInUseError']);
+      await Promise.all(children.map((p) => new Promise((r) => { p.on('exit', r); p.stdin.end(); })));
+      const what = `round ${round} (${stale ? 'stale lock' : 'no lock'}): ${outcomes.join(', ')}`;
+      assert.equal(outcomes.filter((o) => o === 'locked').length, 1, what);
+      assert.deepEqual(outcomes.filter((o) => o !== 'locked'), ['DataDirInUseError', 'DataDirInUseError', 'DataDirInUseError'], what);
+      assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith('.lock')), ['.lock'], `${what}: nothing left but the lock`);
     }
   });
 });

@@ -8,7 +8,7 @@
  * Brokers starting at the same moment may all find the same dead owner's lock. Removing it by name
  * could remove the fresh lock of the one that got there first, and two brokers would run; so the
  * stale file is replaced only by the one process that claims it, by creating a claim file named
- * after the stale file's inode (creation with O_EXCL has a single winner).
+ * after the stale file's inode (link() has a single winner).
  */
 import { readFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -53,30 +53,48 @@ export async function lockDataDir(dir: string): Promise<{ release(): Promise<voi
 }
 
 async function acquire(dir: string, path: string): Promise<void> {
-  const me = JSON.stringify({ pid: process.pid, started: procStat(process.pid)?.started ?? null } satisfies Owner) + '\n';
-  for (let attempt = 0; ; attempt++) {
-    if (attempt > MAX_ATTEMPTS) throw new DataDirInUseError(`${dir}: could not take the lock (${path}); another broker is starting on it`);
-    if (attempt > 0) await sleep(CLAIM_WAIT_MS);
-    try {
-      await fsp.writeFile(path, me, { flag: 'wx' });
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  const me: Owner = { pid: process.pid, started: procStat(process.pid)?.started ?? null };
+  // Written whole under a name of our own first: the lock (and a claim) appears by link(), which
+  // fails if the name exists, so nobody ever reads a lock file half written.
+  const mine = `${path}.${process.pid}.new`;
+  await fsp.writeFile(mine, JSON.stringify(me) + '\n');
+  try {
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > MAX_ATTEMPTS) throw new DataDirInUseError(`${dir}: could not take the lock (${path}); another broker is starting on it`);
+      if (attempt > 0) await sleep(CLAIM_WAIT_MS);
+      if (await linkIfAbsent(mine, path)) break;
+      const current = await readWithInode(path);
+      if (current === null) continue; // released meanwhile
+      const owner = parseOwner(current.data);
+      if (owner !== null && owner.pid !== process.pid && alive(owner)) {
+        throw new DataDirInUseError(`${dir} is in use by process ${owner.pid}: one broker per data directory (${path})`);
+      }
+      if (await replaceStale(path, current, mine)) break;
     }
-    const current = await readWithInode(path);
-    if (current === null) continue; // released meanwhile
-    const owner = parseOwner(current.data);
-    if (owner !== null && owner.pid !== process.pid && alive(owner)) {
-      throw new DataDirInUseError(`${dir} is in use by process ${owner.pid}: one broker per data directory (${path})`);
-    }
-    if (await replaceStale(path, current.ino, me)) break;
+  } finally {
+    await unlinkIfExists(mine);
   }
+  await sweep(dir);
 }
 
 const MAX_ATTEMPTS = 100;
 const CLAIM_WAIT_MS = 20;
+/** Claims on one stale lock that dead claimers may have left before a start gives up. */
+const MAX_CLAIMS = 16;
+const CLAIM = /^\.lock\.takeover-\d+-\d+$/;
+const SCRATCH = /^\.lock\.(\d+)\.new$/;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function linkIfAbsent(existing: string, name: string): Promise<boolean> {
+  try {
+    await fsp.link(existing, name);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+}
 
 /** The file's contents and inode, read through one descriptor so that both are of the same file. */
 async function readWithInode(path: string): Promise<{ data: Buffer; ino: number } | null> {
@@ -95,29 +113,38 @@ async function readWithInode(path: string): Promise<{ data: Buffer; ino: number 
 }
 
 /**
- * Replaces the stale lock (inode `ino`) by ours if this process wins the claim on it; false when
- * another one holds the claim or has already replaced the file (the caller looks again).
+ * Replaces the stale lock `seen` by ours (the file `mine`) if this process wins a claim on it;
+ * false when another one is taking it over or it changed meanwhile (the caller looks again).
+ * Claims are numbered: one a dead claimer left is passed over for the next number, never removed
+ * by name (that could remove a live claimer's).
  */
-async function replaceStale(path: string, ino: number, me: string): Promise<boolean> {
-  const claim = `${path}.takeover-${ino}`;
-  try {
-    await fsp.writeFile(claim, me, { flag: 'wx' });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    // A claimer that died before finishing would block this inode for ever.
-    const claimer = parseOwner(await readFileOrNull(claim));
-    if (claimer !== null && !alive(claimer)) await unlinkIfExists(claim);
-    return false;
+async function replaceStale(path: string, seen: { data: Buffer; ino: number }, mine: string): Promise<boolean> {
+  for (let k = 0; k < MAX_CLAIMS; k++) {
+    const claim = `${path}.takeover-${seen.ino}-${k}`;
+    if (!(await linkIfAbsent(mine, claim))) {
+      const claimer = parseOwner(await readFileOrNull(claim));
+      if (claimer !== null && alive(claimer)) return false;
+      continue;
+    }
+    try {
+      // Only the holder of the live claim replaces this file, so if it is still the one seen
+      // (same inode and contents: an inode number can be reused) it stays until the rename.
+      const now = await readWithInode(path);
+      if (now === null || now.ino !== seen.ino || !now.data.equals(seen.data)) return false;
+      await fsp.rename(mine, path);
+      return true;
+    } finally {
+      await unlinkIfExists(claim);
+    }
   }
-  try {
-    // Only the claim holder replaces this inode, so once it is still there it stays until the rename.
-    if ((await readWithInode(path))?.ino !== ino) return false;
-    const fresh = `${path}.${process.pid}.new`;
-    await fsp.writeFile(fresh, me);
-    await fsp.rename(fresh, path);
-    return true;
-  } finally {
-    await unlinkIfExists(claim);
+  return false;
+}
+
+/** With the lock held: claims and scratch files that processes which are gone left behind. */
+async function sweep(dir: string): Promise<void> {
+  for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
+    const scratch = SCRATCH.exec(name);
+    if (CLAIM.test(name) || (scratch && !alive({ pid: Number(scratch[1]), started: null }))) await unlinkIfExists(join(dir, name)).catch(() => undefined);
   }
 }
 
