@@ -47,7 +47,9 @@ export class FramePool {
     const buf = this.lent.get(frame);
     if (!buf) return;
     this.lent.delete(frame);
-    if (this.freeBytes + buf.length > this.maxFreeBytes) return;
+    if (buf.length > this.maxFreeBytes) return;
+    // The oldest free buffers make room: sizes no frame asks for any more do not stay for ever.
+    while (this.freeBytes + buf.length > this.maxFreeBytes) this.freeBytes -= this.free.shift()!.length;
     this.free.push(buf);
     this.freeBytes += buf.length;
   }
