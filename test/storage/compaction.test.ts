@@ -305,6 +305,28 @@ describe('log compaction: transactions and producer state', () => {
       assert.deepEqual(batches.map(([o, n]) => [o, n]), [[0, 0], [3, 2], [6, 1], [7, 1], [8, 1]], 'producer 1 keeps an empty batch; 2 (expired) and 3 (not its last) lose theirs');
       assert.equal(batches[0]![2], 61, 'a bare batch header');
     });
+
+
+    it(`${engine.name}: a log written under cleanup.policy=delete and then compacted treats producers the same`, async (t) => {
+      // Segments of about two batches, filled while the policy is delete (the disk engine keeps no
+      // producer summaries then and must learn them from the files once compaction is on).
+      const config = { ...COMPACTED, minCleanableDirtyRatio: 0, segmentBytes: 250 };
+      const { storage, log, clock } = await open(t, engine, { ...config, cleanupPolicy: 'delete' });
+      t.after(() => storage.close());
+      const recent = clock.now - 1_000;
+      const old = clock.now - 2 * 86_400_000;
+      await log.append(keyedBatch([rec(1, 0, recent)], { producerId: 1n, producerEpoch: 0, baseSequence: 0 }), { leaderEpoch: 0 });
+      await log.append(keyedBatch([rec(2, 1, old)], { producerId: 2n, producerEpoch: 0, baseSequence: 0 }), { leaderEpoch: 0 });
+      await log.append(keyedBatch([rec(3, 2, old)], { producerId: 3n, producerEpoch: 0, baseSequence: 0 }), { leaderEpoch: 0 });
+      await log.append(keyedBatch([rec(1, 3), rec(2, 4), rec(3, 5)]), { leaderEpoch: 0 });
+      log.setConfig(logConfig(config));
+      await log.append(keyedBatch([rec(3, 6, recent)], { producerId: 3n, producerEpoch: 0, baseSequence: 1 }), { leaderEpoch: 0 });
+      await log.append(keyedBatch([rec(8, 7)]), { leaderEpoch: 0 });
+      await appendRolling(log, config, keyedBatch([rec(9, 8)]));
+      for (let round = 0; round < 10 && (await log.compact(clock.now)); round++);
+      const batches = splitBatches(await readAll(log)).batches.map((b) => [Number(readBaseOffset(b.buf)), readRecordCount(b.buf)]);
+      assert.deepEqual(batches, [[0, 0], [3, 2], [6, 1], [7, 1], [8, 1]], 'producer 1 keeps an empty batch; 2 (expired) and 3 (not its last) lose theirs');
+    });
   }
 });
 

@@ -5,7 +5,7 @@
  */
 import type { ArenaBlock, ArenaEntry, BatchArena } from '../batch-arena.js';
 import { ProducerSummary } from '../compaction.js';
-import type { LogConfig } from '../storage.js';
+import { policyCompacts, type LogConfig } from '../storage.js';
 import { fsyncDir, writeAllAt } from './fs-util.js';
 import { INT32_MAX } from './index-buffer.js';
 import type { PartitionServices, PartitionStats } from './partition-services.js';
@@ -128,9 +128,16 @@ export class PartitionWriter {
       await writeAllAt(seg.logFh!, iov, position);
       stats.logWrites++;
       this.unsyncedWrites = true;
-      const summary = seg.summary ?? this.lateSummaryFor(seg);
+      // Only the cleaner reads producer summaries: a log that is not compacted keeps none (one
+      // entry per producer id per segment adds up), and a segment written meanwhile forgets its
+      // own, to be learnt again by a scan if compaction is turned on.
+      const summary = policyCompacts(this.host.config.cleanupPolicy) ? seg.summary ?? this.lateSummaryFor(seg) : null;
+      if (summary === null) {
+        seg.summary = null;
+        this.lateSummaries.delete(seg);
+      }
       for (const e of group) {
-        summary.add(arena.view(e));
+        summary?.add(arena.view(e));
         seg.appendedBatch({ position, size: e.size, baseOffset: e.baseOffset, lastOffset: e.lastOffset, maxTimestamp: e.maxTimestamp }, this.host.config.indexIntervalBytes);
         position += e.size;
         this.host.grew(e.size);
@@ -171,7 +178,7 @@ export class PartitionWriter {
     this.services.indexesUsed(old);
     const seg = new Segment(dir, baseOffset, this.services.now());
     seg.resetDerivedState(0, 0);
-    seg.summary = new ProducerSummary();
+    seg.summary = policyCompacts(this.host.config.cleanupPolicy) ? new ProducerSummary() : null;
     await seg.openWriter();
     // Files of an earlier, unreadable incarnation at this offset would be wrong: start empty.
     for (const fh of [seg.logFh!, seg.indexFh!, seg.timeIndexFh!]) await fh.truncate(0);
