@@ -102,3 +102,63 @@ test('while loading, group APIs answer as Kafka does', () => {
   assert.equal(offsets.fetch('g', null).errorCode, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
   assert.equal(coordinator.leave('g', [{ memberId: 'm', groupInstanceId: null }]).errorCode, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
 });
+
+/** A recording store whose writes wait until `release()`, to hold a commit in flight. */
+class HeldStore extends RecordingStore {
+  private held: (() => void)[] = [];
+  holding = false;
+  override append(groupId: string, records: GroupRecord[]): Promise<void> {
+    if (!this.holding) return super.append(groupId, records);
+    return new Promise((resolve) => this.held.push(() => void super.append(groupId, records).then(resolve)));
+  }
+  release(): void {
+    this.holding = false;
+    for (const r of this.held.splice(0)) r();
+  }
+}
+
+test('a commit in flight while its topic is deleted: the offset stays gone, the group stays', async () => {
+  const now = { t: 1_000 };
+  const store = new HeldStore();
+  const { coordinator, offsets } = setup(now, store);
+  await offsets.load();
+  // A new simple group: its first commit is in flight when the topic goes.
+  store.holding = true;
+  const first = offsets.commit({ ...commit('g', 5n), offsets: [...commit('g', 5n).offsets, { ...commit('g', 5n).offsets[0], topic: 'other' }] });
+  await offsets.forgetTopic('t');
+  assert.equal(await offsets.expireOffsets(), 0);
+  assert.ok(coordinator.groups.has('g'), 'not removed as an empty group while its commit is in flight');
+  store.release();
+  assert.deepEqual(await first, [ErrorCode.NONE, ErrorCode.NONE]);
+  const fetched = offsets.fetch('g', [{ topic: 't', partition: 0 }, { topic: 'other', partition: 0 }]);
+  assert.deepEqual(fetched.offsets.map((o) => o.offset), [-1n, 5n], "the deleted topic's offset is not brought back; the other topic's is kept");
+  // A commit that begins after the deletion (the topic made again) is applied.
+  assert.deepEqual(await offsets.commit(commit('g', 7n)), [ErrorCode.NONE]);
+  assert.equal(offsets.fetch('g', [{ topic: 't', partition: 0 }]).offsets[0].offset, 7n);
+});
+
+test('a topic deleted while the coordinator is loading loses its offsets when the load ends', async () => {
+  const now = { t: 1_000 };
+  const first = setup(now);
+  await first.offsets.load();
+  await first.offsets.commit(commit('g', 5n));
+  await first.offsets.commit({ ...commit('g', 6n), offsets: [{ ...commit('g', 6n).offsets[0], topic: 'kept' }] });
+  // The same records, loaded by a coordinator that is asked to forget 't' half-way through.
+  let resume!: () => void;
+  const paused = new Promise<void>((r) => (resume = r));
+  const slow = new RecordingStore();
+  slow.records.push(...first.store.records);
+  const origLoad = slow.load.bind(slow);
+  slow.load = async function* () {
+    await paused;
+    yield* origLoad();
+  };
+  const { offsets } = setup(now, slow);
+  const loading = offsets.load();
+  assert.equal(await offsets.forgetTopic('t'), 0, 'nothing to remove yet');
+  resume();
+  await loading;
+  assert.deepEqual(offsets.fetch('g', [{ topic: 't', partition: 0 }, { topic: 'kept', partition: 0 }]).offsets.map((o) => o.offset), [-1n, 6n]);
+  const last = slow.records[slow.records.length - 1];
+  assert.deepEqual([last.kind, last.kind === 'offset' ? last.topic : '', last.value], ['offset', 't', null], 'a tombstone is written');
+});

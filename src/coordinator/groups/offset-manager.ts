@@ -47,6 +47,14 @@ export interface OffsetManagerConfig {
 export class OffsetManager {
   /** Topics deleted before the load finished: their offsets are removed once it has. */
   private readonly deletedWhileLoading = new Set<string>();
+  /**
+   * Commits whose write is in flight, per group, and when each topic was deleted (a count of
+   * deletions) while any were: such a commit must not bring a deleted topic's offset back into
+   * memory, nor land in a group removed meanwhile (Kafka's pendingOffsetCommits).
+   */
+  private readonly commitsInFlight = new Map<ClassicGroup, number>();
+  private deletions = 0;
+  private readonly deletedAt = new Map<string, number>();
 
   constructor(
     private readonly coordinator: GroupCoordinator,
@@ -98,14 +106,26 @@ export class OffsetManager {
       commitTimestamp: o.commitTimestamp >= 0n ? o.commitTimestamp : now,
       expireTimestamp: o.expireTimestamp,
     }));
+    const startedAt = this.deletions;
+    this.commitsInFlight.set(group, (this.commitsInFlight.get(group) ?? 0) + 1);
     try {
       await this.store.append(group.groupId, values.map((v) => ({ kind: 'offset', group: group.groupId, topic: v.topic, partition: v.partition, value: v })));
     } catch (err) {
+      this.commitEnded(group);
       this.log.error({ err, group: group.groupId }, 'could not store committed offsets');
       return errors.map((e) => (e === ErrorCode.NONE ? ErrorCode.NOT_COORDINATOR : e));
     }
-    for (const v of values) group.offsets.set(offsetKey(v.topic, v.partition), v);
+    // A topic deleted since this commit began has its tombstone after this record in the log.
+    for (const v of values) if ((this.deletedAt.get(v.topic) ?? -1) <= startedAt) group.offsets.set(offsetKey(v.topic, v.partition), v);
+    this.commitEnded(group);
     return errors;
+  }
+
+  private commitEnded(group: ClassicGroup): void {
+    const left = this.commitsInFlight.get(group)! - 1;
+    if (left > 0) this.commitsInFlight.set(group, left);
+    else this.commitsInFlight.delete(group);
+    if (this.commitsInFlight.size === 0) this.deletedAt.clear();
   }
 
   /** Committed offsets of a group: the partitions asked for (-1 where none), or all when `partitions` is null. */
@@ -172,6 +192,7 @@ export class OffsetManager {
       this.deletedWhileLoading.add(topic);
       return 0;
     }
+    if (this.commitsInFlight.size > 0) this.deletedAt.set(topic, ++this.deletions);
     const writes: [string, GroupRecord[]][] = [];
     let removed = 0;
     for (const group of [...this.coordinator.groups.values()]) {
@@ -192,7 +213,7 @@ export class OffsetManager {
       if (keys.size === 0) continue;
       removed += keys.size;
       const records: GroupRecord[] = [...keys.values()].map((o) => ({ kind: 'offset', group: group.groupId, topic: o.topic, partition: o.partition, value: null }));
-      if (group.state === 'Empty' && group.offsets.size === 0 && group.pendingTxnOffsets.size === 0) {
+      if (group.state === 'Empty' && group.offsets.size === 0 && group.pendingTxnOffsets.size === 0 && !this.commitsInFlight.has(group)) {
         if (group.generationId > 0) records.push({ kind: 'group', group: group.groupId, value: null });
         this.coordinator.removeGroup(group.groupId);
       }
@@ -222,7 +243,8 @@ export class OffsetManager {
         }
       }
       expired += records.length;
-      if (group.state === 'Empty' && group.offsets.size === 0) {
+      // Kafka's hasOffsets counts commits in flight too: a new simple group has none stored yet.
+      if (group.state === 'Empty' && group.offsets.size === 0 && !this.commitsInFlight.has(group)) {
         if (group.generationId > 0) records.push({ kind: 'group', group: group.groupId, value: null });
         this.coordinator.removeGroup(group.groupId);
       }
