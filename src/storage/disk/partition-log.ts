@@ -114,15 +114,21 @@ export class DiskPartitionLog implements PartitionLog {
     this.startOffset = logStartOffset;
     this.bytes = segments.reduce((n, s) => n + s.size, 0);
     const self = this; // for the getters below
-    const stopping = (): boolean => this.closing || this.failure !== null;
-    // What the read and write paths see of this log.
-    const pathHost = {
+    // What the read and write paths and the cleaner see of this log: one view, live through getters.
+    const host = {
       name: this.name,
       dir,
       arena: this.arena,
       stats: this.stats,
+      logger: services.logger,
       get config() {
         return self.config;
+      },
+      get logStartOffset() {
+        return self.startOffset;
+      },
+      get logEndOffset() {
+        return self.nextOffset;
       },
       get highWatermark() {
         return self.hw;
@@ -138,39 +144,18 @@ export class DiskPartitionLog implements PartitionLog {
         this.bytes += bytes;
       },
       enqueue: (task: () => Promise<void>) => this.enqueue(task),
-      stopping,
+      stopping: (): boolean => this.closing || this.failure !== null,
       fail: (e: unknown) => this.fail(e),
+      lateSummary: (seg: Segment) => this.writer.lateSummary(seg),
+      replaceSegments: (group: Segment[], cleaned: Segment) => this.replaceSegments(group, cleaned),
+      readCheckpoint: () => services.cleanerCheckpoint(topic, partition),
+      writeCheckpoint: (offset: bigint) => services.cleanerCheckpointChanged(topic, partition, offset),
+      hook: (stage: string) => services.cleanerHook?.(stage),
     };
-    this.writer = new PartitionWriter(pathHost, services);
-    this.reader = new PartitionReader(pathHost, services);
+    this.writer = new PartitionWriter(host, services);
+    this.reader = new PartitionReader(host, services);
     this.deleter = new SegmentDeleter(this.name, services, () => this.config.fileDeleteDelayMs);
-    this.cleaner = new LogCleaner(
-      {
-        name: this.name,
-        dir,
-        get logStartOffset() {
-          return self.startOffset;
-        },
-        get logEndOffset() {
-          return self.nextOffset;
-        },
-        get highWatermark() {
-          return self.hw;
-        },
-        get config() {
-          return self.config;
-        },
-        logger: services.logger,
-        currentSegments: () => this.segments,
-        stopping,
-        lateSummary: (seg) => this.writer.lateSummary(seg),
-        replaceSegments: (group, cleaned) => this.replaceSegments(group, cleaned),
-        readCheckpoint: () => services.cleanerCheckpoint(topic, partition),
-        writeCheckpoint: (offset) => services.cleanerCheckpointChanged(topic, partition, offset),
-        hook: (stage) => services.cleanerHook?.(stage),
-      },
-      services.cleaner,
-    );
+    this.cleaner = new LogCleaner(host, services.cleaner);
   }
 
   get logStartOffset(): bigint {
