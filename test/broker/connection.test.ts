@@ -112,6 +112,21 @@ test('SIGTERM answers the requests in flight, then the process exits 0; a config
   }
 });
 
+test('SIGTERM stops the broker even when nobody reads its log any more', { timeout: 30_000 }, async () => {
+  // As when `samsa | head` has exited: every later log line meets a closed pipe (EPIPE).
+  const broker = await startBrokerProcess(['--port', '0', '--storage', 'memory']);
+  const exited = new Promise<number | null>((r) => broker.child.once('exit', (code) => r(code)));
+  try {
+    broker.child.stdout!.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    broker.child.kill('SIGTERM');
+    const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running 10 s after SIGTERM'), 10_000))]);
+    assert.equal(code, 0);
+  } finally {
+    await broker.kill();
+  }
+});
+
 test('--help explains every option', async () => {
   const r = await run(process.execPath, [CLI, '--help']);
   assert.equal(r.code, 0);
