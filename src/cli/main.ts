@@ -1,12 +1,10 @@
-#!/usr/bin/env node
 /** The `samsa` command. `samsa` alone (or `samsa start`) runs a broker on localhost:9092 with data in ./data. */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createRequire } from 'node:module';
-import type { Argv } from 'yargs';
 import { Broker, VERSION } from '../broker.js';
 import { BrokerConfig, ConfigError, type Properties, parseProperties } from '../config.js';
 import { createLogger } from '../logger.js';
+import cli from './yargs.cjs';
 
 interface StartArgs {
   port?: number;
@@ -85,12 +83,7 @@ async function start(args: StartArgs): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
-// yargs through require: its CommonJS build is one file, its ESM entry dozens (start-up time).
-const require = createRequire(import.meta.url);
-const yargs = require('yargs/yargs') as (args: string[]) => Argv;
-const { hideBin } = require('yargs/helpers') as { hideBin: (argv: string[]) => string[] };
-
-await yargs(hideBin(process.argv))
+void cli.yargs(cli.hideBin(process.argv))
   .scriptName('samsa')
   .usage('$0 [start] [options]\n\nA Kafka-compatible message broker. Existing Kafka clients connect to it unchanged.')
   .command(

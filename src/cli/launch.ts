@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+/**
+ * The `samsa` command's entry point (bundled as dist/samsa.mjs). It runs the command's bundle,
+ * dist/samsa-cli.cjs, through a V8 code cache kept next to it: compiling the megabyte of
+ * JavaScript, and then every function start-up calls, is about a third of Samsa's own start-up
+ * time, and Node 20 has no compile cache of its own. The first start without a usable cache
+ * (none yet, another Node version, other V8 flags) writes one once the broker is up; a cache
+ * that cannot be written (a read-only install) only costs that time.
+ */
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { Module, createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Script } from 'node:vm';
+
+const bundle = join(dirname(fileURLToPath(import.meta.url)), 'samsa-cli.cjs');
+const cacheFile = `${bundle}.cache`;
+/** Long enough for the broker to be listening, so the functions start-up compiled are in the cache. */
+const WRITE_CACHE_AFTER_MS = 1000;
+
+/**
+ * V8 checks a cache against its own version, its flags and the source's length only, so the
+ * cache also records which file it was made from: a rebuilt bundle of the same length must not
+ * run functions compiled from the old one.
+ */
+function stamp(): Buffer {
+  const s = statSync(bundle, { bigint: true });
+  return Buffer.from(`${s.ino}:${s.size}:${s.mtimeNs}\n`);
+}
+
+function readCache(madeFrom: Buffer): Buffer | undefined {
+  try {
+    const data = readFileSync(cacheFile);
+    return data.subarray(0, madeFrom.length).equals(madeFrom) ? data.subarray(madeFrom.length) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeCache(madeFrom: Buffer, data: Buffer): void {
+  const scratch = `${cacheFile}.${process.pid}`;
+  try {
+    writeFileSync(scratch, Buffer.concat([madeFrom, data]));
+    renameSync(scratch, cacheFile);
+  } catch {
+    rmSync(scratch, { force: true });
+  }
+}
+
+const bundleStamp = stamp();
+const cachedData = readCache(bundleStamp);
+const script = new Script(Module.wrap(readFileSync(bundle, 'utf8')), { filename: bundle, ...(cachedData ? { cachedData } : {}) });
+if (!cachedData || script.cachedDataRejected) {
+  setTimeout(() => writeCache(bundleStamp, script.createCachedData()), WRITE_CACHE_AFTER_MS).unref();
+}
+const cliModule = { exports: {} };
+(script.runInThisContext() as (...args: unknown[]) => void)(cliModule.exports, createRequire(bundle), cliModule, bundle, dirname(bundle));
