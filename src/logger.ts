@@ -1,6 +1,7 @@
 /** The broker's structured logger: pino, JSON by default, readable when a terminal is attached. */
 import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
+import { stdoutSink } from './stdout-sink.js';
 
 export type { Logger };
 
@@ -19,10 +20,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     const prettyStream = createRequire(import.meta.url)('pino-pretty') as (o: object) => NodeJS.WritableStream;
     return pino({ level }, prettyStream({ colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,name', singleLine: true, sync: true }));
   }
-  // Written synchronously: a broker logs a few lines, not one per message, and pino's buffered
-  // stream retries a write to a closed stdout forever when it flushes at exit (the process then
-  // never stops). Also, the line before an exit is never lost.
-  return pino({ level, base: { name: 'samsa' } }, pino.destination({ fd: 1, sync: true }));
+  return pino({ level, base: { name: 'samsa' } }, stdoutSink());
 }
 
 /** A logger that discards everything (embedded use and tests, unless asked otherwise). */

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { Broker, VERSION } from '../broker.js';
 import { BrokerConfig, ConfigError, type Properties, parseProperties } from '../config.js';
 import { createLogger } from '../logger.js';
+import { flushStdoutLog } from '../stdout-sink.js';
 import cli from './yargs.cjs';
 
 interface StartArgs {
@@ -56,6 +57,7 @@ async function start(args: StartArgs): Promise<void> {
     await broker.start();
   } catch (err) {
     log.fatal({ err }, 'broker failed to start');
+    await flushStdoutLog();
     process.exit(1);
   }
   const { host, port } = broker.bound;
@@ -74,9 +76,10 @@ async function start(args: StartArgs): Promise<void> {
       process.exit(1);
     }
     log.info({ signal }, 'shutting down');
-    broker.stop().then(() => process.exit(0), (err: unknown) => {
+    const exit = (code: number) => flushStdoutLog().then(() => process.exit(code));
+    broker.stop().then(() => exit(0), (err: unknown) => {
       log.error({ err }, 'shutdown failed');
-      process.exit(1);
+      return exit(1);
     });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));

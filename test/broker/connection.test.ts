@@ -127,6 +127,30 @@ test('SIGTERM stops the broker even when nobody reads its log any more', { timeo
   }
 });
 
+test('a broker whose log nobody reads for a while keeps serving, and writes the log out once it is read', { timeout: 60_000 }, async () => {
+  // As a harness that stops reading stdout after "listening": the pipe (64 KiB) fills up.
+  const broker = await startBrokerProcess(['--port', '0', '--storage', 'memory']);
+  try {
+    broker.child.stdout!.pause();
+    const c = await RawClient.connect(broker.port);
+    const topics = 600; // ~150 KiB of "topic created" lines
+    for (let i = 0; i < topics; i += 50) {
+      const r = await Promise.race([
+        c.send(ApiKey.CreateTopics, 5, { timeoutMs: 1000, validateOnly: false, topics: Array.from({ length: 50 }, (_, j) => ({ name: `unread-log-${i + j}`, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] })) }),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer to CreateTopics after ${i} topics`)), 10_000)),
+      ]);
+      assert.deepEqual(r.topics.map((t: { errorCode: number }) => t.errorCode), new Array(50).fill(0));
+    }
+    c.close();
+    broker.child.stdout!.resume();
+    assert.equal(await broker.stop(), 0);
+    assert.equal(broker.logs.filter((l) => l.includes('"topic created"')).length, topics, 'every line reached stdout');
+    assert.ok(broker.logs.some((l) => l.includes('broker stopped')));
+  } finally {
+    await broker.kill();
+  }
+});
+
 test('--help explains every option', async () => {
   const r = await run(process.execPath, [CLI, '--help']);
   assert.equal(r.code, 0);
