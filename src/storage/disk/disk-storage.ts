@@ -32,6 +32,7 @@ import {
   PARTITION_METADATA_FILE,
   partitionDirName,
   partitionDirPattern,
+  setAsideDirName,
   STRAY_DIR_SUFFIX,
   TOPICS_FILE,
   stateFileName,
@@ -41,6 +42,9 @@ import { loadPartition } from './recovery.js';
 import type { Segment } from './segment.js';
 import { TailCacheBudget } from './tail-cache-budget.js';
 import { lockDataDir } from './dir-lock.js';
+
+/** Makes the name of a directory set aside unique: a random UUID in letters and digits only. */
+const uniqueDirId = () => randomUuid().replace(/[^A-Za-z0-9]/g, '');
 
 export interface DiskStorageOptions {
   dataDir: string;
@@ -257,7 +261,7 @@ export class DiskStorage implements Storage {
       const id = /topic_id:\s*(\S+)/.exec(metadata.toString('utf8'))?.[1];
       if (id !== topic.topicId) {
         // Left behind by a deleted topic of the same name: set it aside, as Kafka does with strays.
-        const stray = `${dir}.${randomUuid().replace(/[^A-Za-z0-9]/g, '')}${STRAY_DIR_SUFFIX}`;
+        const stray = join(this.dataDir, setAsideDirName(topic.name, partition, uniqueDirId(), STRAY_DIR_SUFFIX));
         this.logger.warn({ partition: name, found: id, expected: topic.topicId, movedTo: stray }, 'partition directory belongs to another topic id');
         await fsp.rename(dir, stray);
         existed = false;
@@ -305,8 +309,9 @@ export class DiskStorage implements Storage {
     }
     const doomed: string[] = [];
     for (const entry of await fsp.readdir(this.dataDir, { withFileTypes: true })) {
-      if (!entry.isDirectory() || !pattern.test(entry.name)) continue;
-      const target = `${entry.name}.${randomUuid().replace(/[^A-Za-z0-9]/g, '')}${DELETE_DIR_SUFFIX}`;
+      const partition = entry.isDirectory() ? pattern.exec(entry.name)?.[1] : undefined;
+      if (partition === undefined) continue;
+      const target = setAsideDirName(topic.name, Number(partition), uniqueDirId(), DELETE_DIR_SUFFIX);
       await fsp.rename(join(this.dataDir, entry.name), join(this.dataDir, target));
       doomed.push(target);
     }

@@ -65,6 +65,20 @@ export function partitionDirName(topic: string, partition: number): string {
   return `${topic}-${partition}`;
 }
 
+/** The longest file name Linux file systems take (NAME_MAX, in bytes; topic names are ASCII). */
+const MAX_FILE_NAME = 255;
+
+/**
+ * The name a partition directory is renamed to when set aside (`-delete`, `-stray`):
+ * `<topic>-<partition>.<unique id><suffix>`, with the topic cut short when the whole would be too
+ * long for the file system, as Kafka's logDirNameWithSuffixCappedLength does. Only the suffix is
+ * read back.
+ */
+export function setAsideDirName(topic: string, partition: number, uniqueId: string, suffix: string): string {
+  const tail = `-${partition}.${uniqueId}${suffix}`;
+  return topic.slice(0, MAX_FILE_NAME - tail.length) + tail;
+}
+
 /** Matches the partition directories of one topic: `<topic>-<n>`, and nothing of `<topic>-x-<n>`. */
 export function partitionDirPattern(topic: string): RegExp {
   return new RegExp(`^${topic.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d+)$`);
