@@ -28,7 +28,8 @@ import { clusterAdminHandlers } from './api/cluster-admin.js';
 import { ClientQuotas } from './quotas/quota-manager.js';
 import { configHandlers } from './api/configs.js';
 import { DynamicBrokerConfigs, applyLogConfigs } from './cluster/dynamic-configs.js';
-import { BrokerConfig, type Endpoint } from './config.js';
+import { invalidStaticConfigs } from './cluster/broker-configs.js';
+import { BrokerConfig, ConfigError, type Endpoint } from './config.js';
 import type { Logger } from './logger.js';
 import { KafkaServer } from './server/server.js';
 import { DiskStorage } from './storage/disk/disk-storage.js';
@@ -88,6 +89,8 @@ export class Broker implements BrokerState {
     readonly log: Logger,
     storage?: Storage,
   ) {
+    const invalid = invalidStaticConfigs(config.staticProps);
+    if (invalid) throw new ConfigError(invalid);
     this.nodeId = config.nodeId;
     this.advertised = config.advertised;
     // Every waiting fetch listens: thousands are normal, not a leak.

@@ -22,7 +22,9 @@ interface StartArgs {
 /** Config file first, then the dedicated flags, then --set: the most specific wins. */
 export function propertiesFromArgs(args: StartArgs): Properties {
   const props: Properties = {};
-  if (args.config) Object.assign(props, parseProperties(readFileSync(args.config, 'utf8')));
+  if (args.port !== undefined && !Number.isInteger(args.port)) throw new ConfigError('--port expects a port number (0 to 65535)');
+  if (args['node-id'] !== undefined && !Number.isInteger(args['node-id'])) throw new ConfigError('--node-id expects an integer');
+  if (args.config) Object.assign(props, parseProperties(readConfigFile(args.config)));
   const listener = props['listeners'] ? new BrokerConfig({ listeners: props['listeners'] }).listener : { host: 'localhost', port: 9092 };
   const host = args.host ?? listener.host;
   const port = args.port ?? listener.port;
@@ -39,24 +41,42 @@ export function propertiesFromArgs(args: StartArgs): Properties {
   return props;
 }
 
+function readConfigFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read the config file ${path}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * What a start-up failure is logged with: the message alone for what the system refused (a port
+ * in use, a data directory that is a file …), the stack too for anything else (a bug).
+ */
+function failure(err: unknown): object {
+  const e = err as NodeJS.ErrnoException;
+  return e instanceof Error && typeof e.code === 'string' && typeof e.syscall === 'string' ? { error: e.message, code: e.code } : { err };
+}
+
 async function start(args: StartArgs): Promise<void> {
   const startedAt = performance.now();
   const log = createLogger({ level: args['log-level'] });
   let config: BrokerConfig;
+  let broker: Broker;
   try {
     config = new BrokerConfig(propertiesFromArgs(args));
+    broker = new Broker(config, log);
   } catch (e) {
-    if (e instanceof ConfigError || (e as NodeJS.ErrnoException).code === 'ENOENT') {
-      console.error(`samsa: ${(e as Error).message}`);
+    if (e instanceof ConfigError) {
+      console.error(`samsa: ${e.message}`);
       process.exit(2);
     }
     throw e;
   }
-  const broker = new Broker(config, log);
   try {
     await broker.start();
   } catch (err) {
-    log.fatal({ err }, 'broker failed to start');
+    log.fatal(failure(err), `broker failed to start: ${(err as Error).message}`);
     await flushStdoutLog();
     process.exit(1);
   }

@@ -6,9 +6,9 @@
  * Defaults are Samsa's: Kafka's, except where config.ts (BROKER_DEFAULTS) chooses otherwise (for
  * example listeners and log.dirs).
  */
-import { BROKER_DEFAULTS, type BrokerConfig } from '../config.js';
+import { BROKER_DEFAULTS, type BrokerConfig, type Properties } from '../config.js';
 import {
-  COMPRESSION_TYPES, type ConfigDefinition, GZIP_LEVEL, LONG_MAX_STRING, LZ4_LEVEL, METADATA_VERSION, ZSTD_LEVEL, atLeast, between, listOf, oneOf,
+  COMPRESSION_TYPES, type ConfigDefinition, GZIP_LEVEL, checkValue, LONG_MAX_STRING, LZ4_LEVEL, METADATA_VERSION, ZSTD_LEVEL, atLeast, between, listOf, oneOf,
 } from './config-schema.js';
 
 export interface BrokerConfigDef extends ConfigDefinition {
@@ -179,6 +179,20 @@ const BY_NAME = new Map(defs.map((d) => [d.name, d]));
 
 export function brokerConfigDef(name: string): BrokerConfigDef | undefined {
   return BY_NAME.get(name);
+}
+
+/**
+ * Kafka's check of the settings a broker starts with (KafkaConfig's ConfigDef): the reason the
+ * first invalid one is refused, in Kafka's words, or null. Names Kafka does not know pass, as
+ * they do in Kafka.
+ */
+export function invalidStaticConfigs(props: Readonly<Properties>): string | null {
+  for (const [name, value] of Object.entries(props)) {
+    const def = BY_NAME.get(name);
+    const reason = def ? checkValue(def, value) : null;
+    if (reason) return reason;
+  }
+  return null;
 }
 
 /** Samsa's default for a broker config: BROKER_DEFAULTS where it has one, else Kafka's; null when none. */

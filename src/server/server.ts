@@ -18,7 +18,6 @@ export class KafkaServer {
       conn.socket.on('close', () => this.connections.delete(conn));
       log.debug({ connection: conn.id, remote: conn.remote }, 'connection accepted');
     });
-    this.server.on('error', (err) => log.error({ err }, 'listener error'));
   }
 
   get connectionCount(): number {
@@ -36,6 +35,8 @@ export class KafkaServer {
       this.server.once('error', onError);
       this.server.listen({ host, port, backlog: 1024 }, () => {
         this.server.off('error', onError);
+        // From now on an error is the listener's (a failed listen is the caller's to report).
+        this.server.on('error', (err) => this.log.error({ err }, 'listener error'));
         const addr = this.server.address();
         if (addr === null || typeof addr === 'string') return reject(new Error('listener has no TCP address'));
         resolve({ host: addr.address, port: addr.port });

@@ -151,6 +151,38 @@ test('a broker whose log nobody reads for a while keeps serving, and writes the 
   }
 });
 
+test('settings Kafka would refuse stop the start with its message; a port in use is one line, not a stack', { timeout: 30_000 }, async () => {
+  const refused = async (args: string[], message: RegExp) => {
+    const r = await run(process.execPath, [CLI, '--storage', 'memory', ...args], { timeoutMs: 10_000 });
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  };
+  await refused(['--port', '0', '--set', 'num.partitions=abc'], /^samsa: Invalid value abc for configuration num\.partitions: Not a number of type INT$/m);
+  await refused(['--port', '0', '--set', 'num.partitions=0'], /Invalid value 0 for configuration num\.partitions: Value must be at least 1/);
+  await refused(['--port', '0', '--set', 'auto.create.topics.enable=yes'], /Invalid value yes for configuration auto\.create\.topics\.enable: Expected value to be either true or false/);
+  await refused(['--port', 'abc'], /--port expects a port number/);
+  const dir = tempDir();
+  try {
+    await refused(['--port', '0', '--config', dir.path], /cannot read the config file/);
+    const first = await startBrokerProcess(['--port', '0', '--storage', 'memory']);
+    try {
+      const second = await run(process.execPath, [CLI, '--storage', 'memory', '--port', String(first.port), '--host', '127.0.0.1'], { timeoutMs: 10_000 });
+      assert.equal(second.code, 1);
+      const lines = second.stdout.trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; code?: string; err?: unknown });
+      assert.equal(lines.length, 1, second.stdout);
+      assert.equal(lines[0].level, 60);
+      assert.equal(lines[0].code, 'EADDRINUSE');
+      assert.match(lines[0].msg, /broker failed to start: listen EADDRINUSE/);
+      assert.equal(lines[0].err, undefined, 'no stack for what the system refused');
+    } finally {
+      await first.stop();
+    }
+  } finally {
+    dir.remove();
+  }
+});
+
 test('--help explains every option', async () => {
   const r = await run(process.execPath, [CLI, '--help']);
   assert.equal(r.code, 0);
