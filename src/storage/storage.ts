@@ -213,6 +213,11 @@ export interface Storage {
   openPartition(topic: TopicRecord, partition: number, config: LogConfig): Promise<PartitionLog>;
   /** Removes every partition log of a topic. */
   deleteTopicData(topic: TopicRecord): Promise<void>;
+  /**
+   * Sets aside, without reading or removing their data, the partition logs stored for no
+   * partition of `topics`, as Kafka does with the logs its metadata does not know (strays).
+   */
+  setAsideUnknownPartitions(topics: readonly TopicRecord[]): Promise<void>;
   /** Flushes everything written to stable storage (fsync for disk). */
   flush(): Promise<void>;
   /** Flushes and releases everything. */

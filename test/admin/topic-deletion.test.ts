@@ -1,10 +1,12 @@
 /**
  * Deleting topics on the disk engine as users do it: a topic with the longest name Kafka allows
  * is deleted, made again under the same name and holds only its new messages, also across a
- * restart; its partition directories are set aside under names the file system takes.
+ * restart; its partition directories are set aside under names the file system takes, and those
+ * a deletion cut short by a crash left behind are set aside at the next start.
  */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { startBroker } from '../../src/index.js';
 import { kafka } from '../support/kafkajs.js';
@@ -36,6 +38,51 @@ test('a topic with a 249-character name is deleted and made again on disk, also 
     broker = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
     assert.deepEqual(await kcatReadAll(broker.bootstrap, topic), expected);
     assert.deepEqual(readdirSync(dir.path).filter((n) => n.startsWith('long-')).sort(), [`${topic}-0`, `${topic}-1`]);
+  } finally {
+    await broker.stop();
+    dir.remove();
+  }
+});
+
+test('partition directories a deletion cut short left behind are set aside at the next start', { timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  let broker = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
+  try {
+    const admin = kafka(broker.bootstrap).admin();
+    const producer = kafka(broker.bootstrap).producer();
+    await Promise.all([admin.connect(), producer.connect()]);
+    await admin.createTopics({ topics: [{ topic: 'wide', numPartitions: 3 }, { topic: 'kept', numPartitions: 1 }] });
+    await producer.send({ topic: 'wide', messages: [0, 1, 2].map((p) => ({ value: `old-${p}`, partition: p })) });
+    await producer.send({ topic: 'kept', messages: [{ value: 'kept-0' }] });
+    await Promise.all([admin.disconnect(), producer.disconnect()]);
+    await broker.stop();
+
+    // A crash during DeleteTopics after the topic table was saved, before the directories went.
+    const tableFile = join(dir.path, '__samsa_topics.json');
+    const table = JSON.parse(readFileSync(tableFile, 'utf8')) as { topics: { name: string }[] };
+    table.topics = table.topics.filter((t) => t.name !== 'wide');
+    writeFileSync(tableFile, JSON.stringify(table));
+
+    const strays = () => readdirSync(dir.path).filter((n) => /^wide-\d\.[A-Za-z0-9]+-stray$/.test(n));
+    broker = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
+    assert.deepEqual(readdirSync(dir.path).filter((n) => /^wide-\d+$/.test(n)), [], 'no directory of the deleted topic left in use');
+    assert.equal(strays().length, 3, 'its data set aside');
+    assert.deepEqual(await kcatReadAll(broker.bootstrap, 'kept'), [{ partition: 0, offset: 0, value: 'kept-0' }]);
+
+    const admin2 = kafka(broker.bootstrap).admin();
+    const producer2 = kafka(broker.bootstrap).producer();
+    await Promise.all([admin2.connect(), producer2.connect()]);
+    assert.ok(!(await admin2.listTopics()).includes('wide'));
+    await admin2.createTopics({ topics: [{ topic: 'wide', numPartitions: 2 }] });
+    await producer2.send({ topic: 'wide', messages: [{ value: 'new', partition: 1 }] });
+    await Promise.all([admin2.disconnect(), producer2.disconnect()]);
+    const expected = [{ partition: 1, offset: 0, value: 'new' }];
+    assert.deepEqual(await kcatReadAll(broker.bootstrap, 'wide'), expected);
+
+    await broker.stop();
+    broker = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
+    assert.deepEqual(await kcatReadAll(broker.bootstrap, 'wide'), expected);
+    assert.equal(strays().length, 3, 'the new topic\'s directories are its own');
   } finally {
     await broker.stop();
     dir.remove();

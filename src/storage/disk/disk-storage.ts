@@ -31,7 +31,7 @@ import {
   META_PROPERTIES_FILE,
   PARTITION_METADATA_FILE,
   partitionDirName,
-  partitionDirPattern,
+  parsePartitionDirName,
   setAsideDirName,
   STRAY_DIR_SUFFIX,
   TOPICS_FILE,
@@ -155,6 +155,35 @@ export class DiskStorage implements Storage {
       topics = parsed.topics.map((t) => ({ name: t.name, topicId: t.topicId, partitions: t.partitions, configs: { ...t.configs } }));
     }
     return { clusterId: meta.clusterId, topics };
+  }
+
+  /**
+   * Partition directories of no partition in `topics` (the table open() returned) are left by a
+   * deletion a crash cut short (the table is saved first) or by a creation that never completed.
+   * Their data stays, under a `-stray` name; a directory of a known partition under another topic
+   * id is set aside when the partition opens.
+   */
+  async setAsideUnknownPartitions(topics: readonly TopicRecord[]): Promise<void> {
+    await this.init();
+    const partitions = new Map(topics.map((t) => [t.name, t.partitions]));
+    let moved = 0;
+    for (const entry of await fsp.readdir(this.dataDir, { withFileTypes: true })) {
+      const dir = entry.isDirectory() ? parsePartitionDirName(entry.name) : null;
+      if (dir === null) continue;
+      const { topic, partition } = dir;
+      if (partition < (partitions.get(topic) ?? 0)) continue;
+      const target = setAsideDirName(topic, partition, uniqueDirId(), STRAY_DIR_SUFFIX);
+      this.logger.warn({ partition: entry.name, movedTo: target }, 'partition directory of no known topic partition: set aside');
+      await fsp.rename(join(this.dataDir, entry.name), join(this.dataDir, target));
+      const key = checkpointKey(topic, partition);
+      this.checkpoint.delete(key);
+      this.cleanerCheckpoint.delete(key);
+      moved++;
+    }
+    if (moved === 0) return;
+    await fsyncDir(this.dataDir);
+    await this.writeLogStartCheckpoint();
+    await this.writeCleanerCheckpoint();
   }
 
   private init(): Promise<OpenState> {
@@ -297,7 +326,7 @@ export class DiskStorage implements Storage {
 
   async deleteTopicData(topic: TopicRecord): Promise<void> {
     await this.init();
-    const pattern = partitionDirPattern(topic.name);
+    const ofTopic = (name: string) => parsePartitionDirName(name)?.topic === topic.name;
     for (const [key, open] of [...this.logs]) {
       if (open.topic !== topic.name) continue;
       this.logs.delete(key);
@@ -309,15 +338,15 @@ export class DiskStorage implements Storage {
     }
     const doomed: string[] = [];
     for (const entry of await fsp.readdir(this.dataDir, { withFileTypes: true })) {
-      const partition = entry.isDirectory() ? pattern.exec(entry.name)?.[1] : undefined;
-      if (partition === undefined) continue;
-      const target = setAsideDirName(topic.name, Number(partition), uniqueDirId(), DELETE_DIR_SUFFIX);
+      const dir = entry.isDirectory() ? parsePartitionDirName(entry.name) : null;
+      if (dir === null || dir.topic !== topic.name) continue;
+      const target = setAsideDirName(topic.name, dir.partition, uniqueDirId(), DELETE_DIR_SUFFIX);
       await fsp.rename(join(this.dataDir, entry.name), join(this.dataDir, target));
       doomed.push(target);
     }
     await fsyncDir(this.dataDir);
     for (const name of doomed) await fsp.rm(join(this.dataDir, name), { recursive: true, force: true });
-    for (const name of this.recovered) if (pattern.test(name)) this.recovered.delete(name);
+    for (const name of this.recovered) if (ofTopic(name)) this.recovered.delete(name);
     let changed = false;
     for (const [key, e] of [...this.checkpoint]) {
       if (e.topic === topic.name) {

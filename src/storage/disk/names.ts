@@ -79,7 +79,9 @@ export function setAsideDirName(topic: string, partition: number, uniqueId: stri
   return topic.slice(0, MAX_FILE_NAME - tail.length) + tail;
 }
 
-/** Matches the partition directories of one topic: `<topic>-<n>`, and nothing of `<topic>-x-<n>`. */
-export function partitionDirPattern(topic: string): RegExp {
-  return new RegExp(`^${topic.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d+)$`);
+/** The topic and partition of a partition directory's name, or null for any other name. */
+export function parsePartitionDirName(name: string): { topic: string; partition: number } | null {
+  const m = /^(.+)-(\d+)$/.exec(name);
+  return m ? { topic: m[1]!, partition: Number(m[2]) } : null;
 }
+
