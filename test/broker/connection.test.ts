@@ -4,7 +4,7 @@
  * answers what is in flight before the process exits cleanly.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { test } from 'node:test';
@@ -81,7 +81,7 @@ test('connections idle for longer than connections.max.idle.ms are closed', asyn
 test('SIGTERM answers the requests in flight, then the process exits 0; a config file and --set are applied', { timeout: 30_000 }, async () => {
   const dir = tempDir();
   const props = join(dir.path, 'server.properties');
-  writeFileSync(props, '# a Kafka server.properties\nnum.partitions=3\nauto.create.topics.enable = true\nlog.dirs=' + join(dir.path, 'data') + '\n');
+  writeFileSync(props, '# a Kafka server.properties\nnum.partitions=3\nauto.create.topics.enable = true\nlog.dirs=' + join(dir.path, 'data') + ',' + join(dir.path, 'unused') + '\n');
   const broker = await startBrokerProcess(['--port', '0', '--config', props, '--set', 'default.replication.factor=1']);
   try {
     const c = await RawClient.connect(broker.port);
@@ -93,6 +93,8 @@ test('SIGTERM answers the requests in flight, then the process exits 0; a config
       await new Promise((r) => setTimeout(r, 50));
     }
     assert.equal(md.topics[0].partitions.length, 3, 'num.partitions from the config file');
+    assert.ok(existsSync(join(dir.path, 'data', 'from-config-0')), 'the first of log.dirs holds the data');
+    assert.ok(broker.logs.some((l) => l.includes('"level":40') && l.includes('log.dirs names several directories')), 'the others are named in a warning');
     // A long poll in flight when the signal arrives is answered (early), not dropped.
     const pending = c.send(ApiKey.Fetch, 11, {
       replicaId: -1, maxWaitMs: 20_000, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, rackId: '', forgottenTopicsData: [],
