@@ -7,7 +7,7 @@
  * start-up and memory floors.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -110,7 +110,23 @@ function machine(): string[] {
 interface StartSpec {
   cmd: string;
   args: string[];
+  before?: () => void;
   after?: () => void;
+}
+
+/** The V8 code cache the samsa command keeps beside its bundle (src/cli/launch.ts). */
+const CODE_CACHE = `${join(ROOT, 'dist/samsa-cli.cjs')}.cache`;
+
+/** One start, unmeasured, that lives long enough to write the code cache (1 s after starting). */
+async function writeCodeCache(): Promise<void> {
+  const port = await freePort();
+  const proc = spawnTracked('Samsa (writing its code cache)', process.execPath, samsaArgs({ storage: 'memory', port }));
+  try {
+    await pollConnect(port, 15_000, 2);
+    await sleep(1500);
+  } finally {
+    await proc.stop();
+  }
 }
 
 /** Spawn → first accepted connection, STARTS times; also Samsa's own startupMs when it logs one. */
@@ -120,6 +136,7 @@ async function startupTimes(label: string, spec: (port: number, i: number) => St
   for (let i = 0; i < STARTS; i++) {
     const port = await freePort();
     const s = spec(port, i);
+    s.before?.();
     const proc = spawnTracked(label, s.cmd, s.args);
     const exited = new Promise<never>((_, reject) => proc.child.once('exit', (code, sig) => reject(new Error(`exited (${code ?? sig}) before accepting a connection`))));
     exited.catch(() => {});
@@ -169,7 +186,12 @@ async function run(): Promise<string[]> {
   // --- Start-up: spawn → first accepted connection, nothing else running.
   const starts = [
     await startupTimes('bare Node TCP server (floor)', (port) => ({ cmd: process.execPath, args: ['-e', 'require("net").createServer((s) => s.resume()).listen(Number(process.argv[1]), "127.0.0.1")', String(port)] })),
-    await startupTimes('Samsa (memory)', (port) => ({ cmd: process.execPath, args: samsaArgs({ storage: 'memory', port }) })),
+    // The first start after a build compiles the whole bundle and writes the code cache every
+    // later start reads: measured alone (the cache removed before each start), then written.
+    await startupTimes('Samsa (memory), first start after a build', (port) => ({
+      cmd: process.execPath, args: samsaArgs({ storage: 'memory', port }), before: () => rmSync(CODE_CACHE, { force: true }),
+    })),
+    await writeCodeCache().then(() => startupTimes('Samsa (memory)', (port) => ({ cmd: process.execPath, args: samsaArgs({ storage: 'memory', port }) }))),
     await startupTimes('Samsa (disk, empty data dir)', (port, i) => {
       const dir = join(scratch, `start-${i}`);
       return { cmd: process.execPath, args: samsaArgs({ storage: 'disk', port, dataDir: dir }), after: () => removeDir(dir) };
@@ -480,16 +502,17 @@ async function run(): Promise<string[]> {
   ]), '');
 
   // --- Targets
-  const startDisk = median(starts[2].times);
-  const startMem = median(starts[1].times);
+  const [, firstStart, memStart, diskStart] = starts;
+  const startDisk = median(diskStart.times);
+  const startMem = median(memStart.times);
   const idleDisk = idle.get(LABEL.disk)!.rss;
   const idleMem = idle.get(LABEL.memory)!.rss;
   const verdict = (list: string[]) => (list.some((l) => l.includes('✗')) ? 'not met' : list.some((l) => l.includes('n/a')) ? 'met where measured' : 'met');
   out.push('**Targets**', '');
   out.push(`- Produce throughput ≥ the mock cluster's, same client: **${verdict(judged.produce)}** — ${judged.produce.join('; ')}.`);
   out.push(`- Consume throughput ≥ the mock cluster's, same client: **${verdict(judged.consume)}** — ${judged.consume.join('; ')}.`);
-  const startVerdict = starts[1].error || starts[2].error ? 'not measured (a start failed)' : startDisk < STARTUP_TARGET_MS && startMem < STARTUP_TARGET_MS ? 'met' : 'not met';
-  out.push(`- Start-up < ${STARTUP_TARGET_MS} ms: **${startVerdict}** — disk ${ms(startDisk)}, memory ${ms(startMem)} (bare Node ${ms(floor)}).`);
+  const startVerdict = memStart.error || diskStart.error ? 'not measured (a start failed)' : startDisk < STARTUP_TARGET_MS && startMem < STARTUP_TARGET_MS ? 'met' : 'not met';
+  out.push(`- Start-up < ${STARTUP_TARGET_MS} ms: **${startVerdict}** — disk ${ms(startDisk)}, memory ${ms(startMem)} (bare Node ${ms(floor)}; the first start after a build, which writes the code cache: ${ms(median(firstStart.times))}).`);
   out.push(`- Idle RSS < ${mb(IDLE_RSS_TARGET)}: **${idleDisk < IDLE_RSS_TARGET && idleMem < IDLE_RSS_TARGET ? 'met' : 'not met'}** — disk ${mb1(idleDisk)}, memory ${mb1(idleMem)} (bare Node ${mb1(bareIdle.rss)}).`);
   out.push('');
 
