@@ -13,15 +13,23 @@ import { kafka } from '../support/kafkajs.js';
 import { kcatReadAll } from '../support/kcat.js';
 import { tempDir } from '../support/processes.js';
 
+const diskBroker = (dataDir: string) => startBroker({ port: 0, storage: 'disk', dataDir });
+
+/** A connected kafkajs admin and producer. */
+async function connectClients(bootstrap: string) {
+  const admin = kafka(bootstrap).admin();
+  const producer = kafka(bootstrap).producer();
+  await Promise.all([admin.connect(), producer.connect()]);
+  return { admin, producer, disconnect: () => Promise.all([admin.disconnect(), producer.disconnect()]) };
+}
+
 test('a topic with a 249-character name is deleted and made again on disk, also across a restart', { timeout: 60_000 }, async () => {
   const topic = `long-${'x'.repeat(244)}`;
   assert.equal(topic.length, 249, 'the longest topic name Kafka accepts');
   const dir = tempDir();
-  let broker = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
+  let broker = await diskBroker(dir.path);
   try {
-    const admin = kafka(broker.bootstrap).admin();
-    const producer = kafka(broker.bootstrap).producer();
-    await Promise.all([admin.connect(), producer.connect()]);
+    const { admin, producer, disconnect } = await connectClients(broker.bootstrap);
     await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
     await producer.send({ topic, messages: [{ value: 'old-0', partition: 0 }, { value: 'old-1', partition: 1 }] });
     await admin.deleteTopics({ topics: [topic] });
@@ -30,12 +38,12 @@ test('a topic with a 249-character name is deleted and made again on disk, also 
 
     await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
     await producer.send({ topic, messages: [{ value: 'new-1', partition: 1 }] });
-    await Promise.all([admin.disconnect(), producer.disconnect()]);
+    await disconnect();
     const expected = [{ partition: 1, offset: 0, value: 'new-1' }];
     assert.deepEqual(await kcatReadAll(broker.bootstrap, topic), expected);
 
     await broker.stop();
-    broker = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
+    broker = await diskBroker(dir.path);
     assert.deepEqual(await kcatReadAll(broker.bootstrap, topic), expected);
     assert.deepEqual(readdirSync(dir.path).filter((n) => n.startsWith('long-')).sort(), [`${topic}-0`, `${topic}-1`]);
   } finally {
@@ -46,15 +54,13 @@ test('a topic with a 249-character name is deleted and made again on disk, also 
 
 test('partition directories a deletion cut short left behind are set aside at the next start', { timeout: 60_000 }, async () => {
   const dir = tempDir();
-  let broker = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
+  let broker = await diskBroker(dir.path);
   try {
-    const admin = kafka(broker.bootstrap).admin();
-    const producer = kafka(broker.bootstrap).producer();
-    await Promise.all([admin.connect(), producer.connect()]);
+    const { admin, producer, disconnect } = await connectClients(broker.bootstrap);
     await admin.createTopics({ topics: [{ topic: 'wide', numPartitions: 3 }, { topic: 'kept', numPartitions: 1 }] });
     await producer.send({ topic: 'wide', messages: [0, 1, 2].map((p) => ({ value: `old-${p}`, partition: p })) });
     await producer.send({ topic: 'kept', messages: [{ value: 'kept-0' }] });
-    await Promise.all([admin.disconnect(), producer.disconnect()]);
+    await disconnect();
     await broker.stop();
 
     // A crash during DeleteTopics after the topic table was saved, before the directories went.
@@ -64,23 +70,21 @@ test('partition directories a deletion cut short left behind are set aside at th
     writeFileSync(tableFile, JSON.stringify(table));
 
     const strays = () => readdirSync(dir.path).filter((n) => /^wide-\d\.[A-Za-z0-9]+-stray$/.test(n));
-    broker = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
+    broker = await diskBroker(dir.path);
     assert.deepEqual(readdirSync(dir.path).filter((n) => /^wide-\d+$/.test(n)), [], 'no directory of the deleted topic left in use');
     assert.equal(strays().length, 3, 'its data set aside');
     assert.deepEqual(await kcatReadAll(broker.bootstrap, 'kept'), [{ partition: 0, offset: 0, value: 'kept-0' }]);
 
-    const admin2 = kafka(broker.bootstrap).admin();
-    const producer2 = kafka(broker.bootstrap).producer();
-    await Promise.all([admin2.connect(), producer2.connect()]);
-    assert.ok(!(await admin2.listTopics()).includes('wide'));
-    await admin2.createTopics({ topics: [{ topic: 'wide', numPartitions: 2 }] });
-    await producer2.send({ topic: 'wide', messages: [{ value: 'new', partition: 1 }] });
-    await Promise.all([admin2.disconnect(), producer2.disconnect()]);
+    const again = await connectClients(broker.bootstrap);
+    assert.ok(!(await again.admin.listTopics()).includes('wide'));
+    await again.admin.createTopics({ topics: [{ topic: 'wide', numPartitions: 2 }] });
+    await again.producer.send({ topic: 'wide', messages: [{ value: 'new', partition: 1 }] });
+    await again.disconnect();
     const expected = [{ partition: 1, offset: 0, value: 'new' }];
     assert.deepEqual(await kcatReadAll(broker.bootstrap, 'wide'), expected);
 
     await broker.stop();
-    broker = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
+    broker = await diskBroker(dir.path);
     assert.deepEqual(await kcatReadAll(broker.bootstrap, 'wide'), expected);
     assert.equal(strays().length, 3, 'the new topic\'s directories are its own');
   } finally {
