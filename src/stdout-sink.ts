@@ -36,12 +36,15 @@ class StdoutSink {
     return true;
   }
 
-  /** Resolves once everything logged so far is written (or cannot be), or after timeoutMs. */
+  /**
+   * Resolves once everything logged so far is written (or cannot be), or after timeoutMs. The
+   * timer keeps the process alive meanwhile: a retry after EAGAIN does not, and without it a
+   * broker with nothing else left to do would end on its own, before its exit code is set.
+   */
   flush(timeoutMs: number): Promise<void> {
     if (!this.writing) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
-      timer.unref();
       this.idle.push(() => {
         clearTimeout(timer);
         resolve();

@@ -77,6 +77,7 @@ async function start(args: StartArgs): Promise<void> {
     await broker.start();
   } catch (err) {
     log.fatal(failure(err), `broker failed to start: ${(err as Error).message}`);
+    process.exitCode = 1;
     await flushStdoutLog();
     process.exit(1);
   }
@@ -93,10 +94,15 @@ async function start(args: StartArgs): Promise<void> {
   const shutdown = (signal: string) => {
     if (++signals > 1) {
       log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
+      process.exitCode = 1;
+      void flushStdoutLog(100).then(() => process.exit(1));
+      return;
     }
     log.info({ signal }, 'shutting down');
-    const exit = (code: number) => flushStdoutLog().then(() => process.exit(code));
+    const exit = (code: number) => {
+      process.exitCode = code;
+      return flushStdoutLog().then(() => process.exit(code));
+    };
     broker.stop().then(() => exit(0), (err: unknown) => {
       log.error({ err }, 'shutdown failed');
       return exit(1);

@@ -4,6 +4,8 @@
  * answers what is in flight before the process exits cleanly.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
@@ -167,7 +169,7 @@ test('settings Kafka would refuse stop the start with its message; a port in use
   const dir = tempDir();
   try {
     await refused(['--port', '0', '--config', dir.path], /cannot read the config file/);
-    const first = await startBrokerProcess(['--port', '0', '--storage', 'memory']);
+    const first = await startBrokerProcess(['--port', '0', '--storage', 'memory', '--host', '127.0.0.1']);
     try {
       const second = await run(process.execPath, [CLI, '--storage', 'memory', '--port', String(first.port), '--host', '127.0.0.1'], { timeoutMs: 10_000 });
       assert.equal(second.code, 1);
@@ -177,6 +179,20 @@ test('settings Kafka would refuse stop the start with its message; a port in use
       assert.equal(lines[0].code, 'EADDRINUSE');
       assert.match(lines[0].msg, /broker failed to start: listen EADDRINUSE/);
       assert.equal(lines[0].err, undefined, 'no stack for what the system refused');
+
+      // The same failure after more log than a pipe holds (~600 "loaded partition" lines), with
+      // stdout never read: still exit code 1, not a quiet 0 once nothing is left to do.
+      const dataDir = join(dir.path, 'data');
+      const setup = await startBroker({ port: 0, storage: 'disk', dataDir });
+      const c = await RawClient.connect(setup.port);
+      await c.send(ApiKey.CreateTopics, 5, { timeoutMs: 1000, validateOnly: false, topics: [{ name: 'many', numPartitions: 600, replicationFactor: 1, assignments: [], configs: [] }] });
+      c.close();
+      await setup.stop();
+      const unread = spawn(process.execPath, [CLI, '--log-level', 'info', '--data-dir', dataDir, '--port', String(first.port), '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      unread.stdout.pause();
+      const code = await Promise.race([once(unread, 'exit').then(([c]) => c as number | null), new Promise<string>((r) => setTimeout(() => r('still running after 20 s'), 20_000))]);
+      unread.kill('SIGKILL');
+      assert.equal(code, 1);
     } finally {
       await first.stop();
     }
