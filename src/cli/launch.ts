@@ -7,7 +7,8 @@
  * (none yet, another Node version, other V8 flags) writes one once the broker is up; a cache
  * that cannot be written (a read-only install) only costs that time.
  */
-import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { Module, createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,28 +20,41 @@ const cacheFile = `${bundle}.cache`;
 const WRITE_CACHE_AFTER_MS = 1000;
 
 /**
- * V8 checks a cache against its own version, its flags and the source's length only, so the
- * cache also records which file it was made from: a rebuilt bundle of the same length must not
- * run functions compiled from the old one.
+ * V8 checks a cache against its own version, its flags and the source's length only, and reads
+ * its contents on trust (damaged contents crash the process). So the cache begins with a line
+ * naming the bundle it was made from (a rebuilt bundle of the same length must not run functions
+ * compiled from the old one) and a digest of the rest.
  */
-function stamp(): Buffer {
+function stamp(): string {
   const s = statSync(bundle, { bigint: true });
-  return Buffer.from(`${s.ino}:${s.size}:${s.mtimeNs}\n`);
+  return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
 }
 
-function readCache(madeFrom: Buffer): Buffer | undefined {
+const digest = (data: Buffer) => createHash('sha1').update(data).digest('hex');
+
+function readCache(madeFrom: string): Buffer | undefined {
   try {
     const data = readFileSync(cacheFile);
-    return data.subarray(0, madeFrom.length).equals(madeFrom) ? data.subarray(madeFrom.length) : undefined;
+    const eol = data.indexOf(10);
+    const [from, sum] = data.subarray(0, eol).toString('latin1').split(' ');
+    const body = data.subarray(eol + 1);
+    return eol > 0 && from === madeFrom && sum === digest(body) ? body : undefined;
   } catch {
     return undefined;
   }
 }
 
-function writeCache(madeFrom: Buffer, data: Buffer): void {
+function writeCache(madeFrom: string, body: Buffer): void {
   const scratch = `${cacheFile}.${process.pid}`;
   try {
-    writeFileSync(scratch, Buffer.concat([madeFrom, data]));
+    const fd = openSync(scratch, 'w');
+    try {
+      writeSync(fd, `${madeFrom} ${digest(body)}\n`);
+      writeSync(fd, body);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(scratch, cacheFile);
   } catch {
     rmSync(scratch, { force: true });
