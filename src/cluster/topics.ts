@@ -76,7 +76,7 @@ export class TopicRegistry {
   ) {}
 
   async load(records: readonly TopicRecord[]): Promise<void> {
-    await this.storage.setAsideUnknownPartitions(records);
+    await this.storage.setAsideUnknownPartitions?.(records);
     for (const record of records) {
       this.records.set(record.name, record);
       const logs = await this.openPartitions(record, 0);

@@ -216,8 +216,9 @@ export interface Storage {
   /**
    * Sets aside, without reading or removing their data, the partition logs stored for no
    * partition of `topics`, as Kafka does with the logs its metadata does not know (strays).
+   * Engines whose logs cannot outlive their topic table (memory) leave it out.
    */
-  setAsideUnknownPartitions(topics: readonly TopicRecord[]): Promise<void>;
+  setAsideUnknownPartitions?(topics: readonly TopicRecord[]): Promise<void>;
   /** Flushes everything written to stable storage (fsync for disk). */
   flush(): Promise<void>;
   /** Flushes and releases everything. */

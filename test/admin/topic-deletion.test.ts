@@ -5,7 +5,7 @@
  * a deletion cut short by a crash left behind are set aside at the next start.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startBroker } from '../../src/index.js';
@@ -68,11 +68,17 @@ test('partition directories a deletion cut short left behind are set aside at th
     const table = JSON.parse(readFileSync(tableFile, 'utf8')) as { topics: { name: string }[] };
     table.topics = table.topics.filter((t) => t.name !== 'wide');
     writeFileSync(tableFile, JSON.stringify(table));
+    // Not ours, and left alone: directories that are no partition log, and Kafka's own metadata log.
+    mkdirSync(join(dir.path, 'run-1'));
+    mkdirSync(join(dir.path, 'notes-delete'));
+    mkdirSync(join(dir.path, '__cluster_metadata-0'));
+    writeFileSync(join(dir.path, '__cluster_metadata-0', 'partition.metadata'), 'version: 0\ntopic_id: AAAAAAAAAAAAAAAAAAAAAQ\n');
 
     const strays = () => readdirSync(dir.path).filter((n) => /^wide-\d\.[A-Za-z0-9]+-stray$/.test(n));
     broker = await diskBroker(dir.path);
     assert.deepEqual(readdirSync(dir.path).filter((n) => /^wide-\d+$/.test(n)), [], 'no directory of the deleted topic left in use');
     assert.equal(strays().length, 3, 'its data set aside');
+    for (const other of ['run-1', 'notes-delete', '__cluster_metadata-0']) assert.ok(existsSync(join(dir.path, other)), `${other} stays`);
     assert.deepEqual(await kcatReadAll(broker.bootstrap, 'kept'), [{ partition: 0, offset: 0, value: 'kept-0' }]);
 
     const again = await connectClients(broker.bootstrap);

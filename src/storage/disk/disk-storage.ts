@@ -31,6 +31,8 @@ import {
   META_PROPERTIES_FILE,
   PARTITION_METADATA_FILE,
   partitionDirName,
+  isSetAsideDirName,
+  KRAFT_METADATA_TOPIC,
   parsePartitionDirName,
   setAsideDirName,
   STRAY_DIR_SUFFIX,
@@ -171,7 +173,9 @@ export class DiskStorage implements Storage {
       const dir = entry.isDirectory() ? parsePartitionDirName(entry.name) : null;
       if (dir === null) continue;
       const { topic, partition } = dir;
-      if (partition < (partitions.get(topic) ?? 0)) continue;
+      if (partition < (partitions.get(topic) ?? 0) || topic === KRAFT_METADATA_TOPIC) continue;
+      // Only what a partition log leaves: other directories a data directory may hold are not ours.
+      if ((await readFileOrNull(join(this.dataDir, entry.name, PARTITION_METADATA_FILE))) === null) continue;
       const target = setAsideDirName(topic, partition, uniqueDirId(), STRAY_DIR_SUFFIX);
       this.logger.warn({ partition: entry.name, movedTo: target }, 'partition directory of no known topic partition: set aside');
       await fsp.rename(join(this.dataDir, entry.name), join(this.dataDir, target));
@@ -214,7 +218,7 @@ export class DiskStorage implements Storage {
       this.logger.info({ dataDir: this.dataDir }, 'no clean-shutdown marker: partitions will be recovered');
     }
     for (const entry of await fsp.readdir(this.dataDir, { withFileTypes: true })) {
-      if (entry.isDirectory() && entry.name.endsWith(DELETE_DIR_SUFFIX)) {
+      if (entry.isDirectory() && isSetAsideDirName(entry.name, DELETE_DIR_SUFFIX)) {
         await fsp.rm(join(this.dataDir, entry.name), { recursive: true, force: true });
       }
     }

@@ -412,11 +412,6 @@ export class MemoryStorage implements Storage {
     return Promise.resolve();
   }
 
-  /** Nothing outlives the process here, so no partition is ever unknown. */
-  setAsideUnknownPartitions(): Promise<void> {
-    return Promise.resolve();
-  }
-
   flush(): Promise<void> {
     return Promise.resolve();
   }
