@@ -64,6 +64,8 @@ export class TopicRegistry {
   private readonly byId = new Map<string, Topic>();
   /** Creations in progress, so concurrent requests for one name create it once. */
   private readonly creating = new Map<string, Promise<Topic>>();
+  /** Deletions whose data is still being removed: a topic made again under the name waits for them. */
+  private readonly deleting = new Map<string, Promise<void>>();
   /** What the topic table on storage should say: every topic, including those being created. */
   private readonly records = new Map<string, TopicRecord>();
   /** Writes of the topic table, one at a time, each writing the state current when it starts. */
@@ -147,6 +149,9 @@ export class TopicRegistry {
     const inFlight = this.creating.get(name);
     if (inFlight) return inFlight;
     const p = (async () => {
+      // The storage of a topic deleted under this name goes first: its logs are still open, under
+      // the names the new partitions take.
+      await this.deleting.get(name)?.catch(() => {});
       const record: TopicRecord = { name, topicId: randomUuid(), partitions, configs: { ...configs } };
       this.records.set(name, record);
       let partitionLogs: PartitionLog[];
@@ -233,8 +238,13 @@ export class TopicRegistry {
     this.byName.delete(topic.name);
     this.byId.delete(topic.id);
     this.records.delete(topic.name);
-    await this.persist();
-    await this.storage.deleteTopicData(topic.record);
+    const removal = this.persist().then(() => this.storage.deleteTopicData(topic.record));
+    this.deleting.set(topic.name, removal);
+    try {
+      await removal;
+    } finally {
+      if (this.deleting.get(topic.name) === removal) this.deleting.delete(topic.name);
+    }
     this.log.info({ topic: topic.name, topicId: topic.id }, 'topic deleted');
   }
 

@@ -2,16 +2,19 @@
  * Deleting topics on the disk engine as users do it: a topic with the longest name Kafka allows
  * is deleted, made again under the same name and holds only its new messages, also across a
  * restart; its partition directories are set aside under names the file system takes, and those
- * a deletion cut short by a crash left behind are set aside at the next start.
+ * a deletion cut short by a crash left behind are set aside at the next start. A topic made
+ * again while its deletion is under way waits for it.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { ApiKey } from '../../protocol/generated/index.js';
 import { startBroker } from '../../src/index.js';
 import { kafka } from '../support/kafkajs.js';
 import { kcatReadAll } from '../support/kcat.js';
 import { tempDir } from '../support/processes.js';
+import { RawClient } from '../support/raw-client.js';
 
 const diskBroker = (dataDir: string) => startBroker({ port: 0, storage: 'disk', dataDir });
 
@@ -94,6 +97,34 @@ test('partition directories a deletion cut short left behind are set aside at th
     assert.deepEqual(await kcatReadAll(broker.bootstrap, 'wide'), expected);
     assert.equal(strays().length, 3, 'the new topic\'s directories are its own');
   } finally {
+    await broker.stop();
+    dir.remove();
+  }
+});
+
+test('a topic made again while its deletion is still under way gets partition logs of its own', { timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  const broker = await diskBroker(dir.path);
+  const c = await RawClient.connect(broker.port);
+  const createRequest = { timeoutMs: 5000, validateOnly: false, topics: [{ name: 'again', numPartitions: 4, replicationFactor: 1, assignments: [], configs: [] }] };
+  try {
+    const { producer, disconnect } = await connectClients(broker.bootstrap);
+    for (let round = 0; round < 5; round++) {
+      if (round === 0) assert.equal((await c.send(ApiKey.CreateTopics, 5, createRequest)).topics[0].errorCode, 0);
+      await producer.send({ topic: 'again', messages: [0, 1, 2, 3].map((p) => ({ value: `round-${round}`, partition: p })) });
+      // Pipelined on one connection: the creation is handled right after the deletion started.
+      const [deleted, created] = await Promise.all([
+        c.send(ApiKey.DeleteTopics, 4, { topicNames: ['again'], timeoutMs: 5000 }),
+        c.send(ApiKey.CreateTopics, 5, createRequest),
+      ]);
+      assert.equal(deleted.responses[0].errorCode, 0);
+      assert.equal(created.topics[0].errorCode, 0, `round ${round}: ${created.topics[0].errorMessage}`);
+    }
+    await producer.send({ topic: 'again', messages: [{ value: 'last', partition: 2 }] });
+    await disconnect();
+    assert.deepEqual(await kcatReadAll(broker.bootstrap, 'again'), [{ partition: 2, offset: 0, value: 'last' }]);
+  } finally {
+    c.close();
     await broker.stop();
     dir.remove();
   }
