@@ -172,7 +172,8 @@ export class BrokerConfig {
   }
 
   get dataDir(): string {
-    return (this.props['log.dirs'] ?? this.props['log.dir']).split(',')[0].trim();
+    // Kafka's order: log.dirs, else log.dir; Samsa's default (./data) only when neither is set.
+    return (this.staticProps['log.dirs'] ?? this.staticProps['log.dir'] ?? this.props['log.dirs']).split(',')[0].trim();
   }
 
   get storage(): string {

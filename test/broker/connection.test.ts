@@ -201,6 +201,19 @@ test('settings Kafka would refuse stop the start with its message; a port in use
   }
 });
 
+test('log.dir names the data directory when log.dirs is not set, as in Kafka', { timeout: 30_000 }, async () => {
+  const dir = tempDir();
+  const broker = await startBrokerProcess(['--port', '0', '--set', `log.dir=${join(dir.path, 'from-log-dir')}`]);
+  try {
+    const started = broker.logs.map((l) => JSON.parse(l) as { listening?: string; dataDir?: string }).find((j) => j.listening);
+    assert.equal(started?.dataDir, join(dir.path, 'from-log-dir'));
+    assert.ok(existsSync(join(dir.path, 'from-log-dir', 'meta.properties')));
+  } finally {
+    await broker.stop();
+    dir.remove();
+  }
+});
+
 test('--help explains every option', async () => {
   const r = await run(process.execPath, [CLI, '--help']);
   assert.equal(r.code, 0);
