@@ -71,8 +71,8 @@ const MAX_FILE_NAME = 255;
 /**
  * The name a partition directory is renamed to when set aside (`-delete`, `-stray`):
  * `<topic>-<partition>.<unique id><suffix>`, with the topic cut short when the whole would be too
- * long for the file system, as Kafka's logDirNameWithSuffixCappedLength does. Only the suffix is
- * read back.
+ * long for the file system, as Kafka's logDirNameWithSuffixCappedLength does (the topic part is
+ * never read back).
  */
 export function setAsideDirName(topic: string, partition: number, uniqueId: string, suffix: string): string {
   const tail = `-${partition}.${uniqueId}${suffix}`;
