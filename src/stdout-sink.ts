@@ -5,7 +5,7 @@
  * nobody reads is full (64 KiB of log: a harness that stops reading after "listening"), and the
  * asynchronous one is flushed synchronously at exit, which retries a write to a closed stdout
  * forever (`samsa | head`) or blocks on a full pipe, so the process never exits. Here at most
- * MAX_PENDING_BYTES wait (later lines are dropped, and their count logged once stdout moves
+ * MAX_PENDING_BYTES (or one longer line) wait (later lines are dropped, and their count logged once stdout moves
  * again), a broken stdout ends logging, and an exit waits for the log only as long as
  * `flushStdoutLog` is told to.
  */
@@ -26,7 +26,8 @@ class StdoutSink {
   /** Called by pino with one serialized line. */
   write(line: string): boolean {
     if (this.broken) return true;
-    if (this.pendingBytes + line.length > MAX_PENDING_BYTES) {
+    // A line longer than the bound on its own still goes out once nothing else waits.
+    if (this.pendingBytes > 0 && this.pendingBytes + line.length > MAX_PENDING_BYTES) {
       this.dropped++;
       return true;
     }

@@ -169,6 +169,11 @@ test('settings Kafka would refuse stop the start with its message; a port in use
   const dir = tempDir();
   try {
     await refused(['--port', '0', '--config', dir.path], /cannot read the config file/);
+    writeFileSync(join(dir.path, 'a-file'), '');
+    const onFile = await run(process.execPath, [CLI, '--port', '0', '--data-dir', join(dir.path, 'a-file')], { timeoutMs: 10_000 });
+    assert.equal(onFile.code, 1);
+    assert.match(onFile.stdout, /the data directory \S+a-file cannot be made: a file is in the way \(EEXIST\)/);
+    assert.doesNotMatch(onFile.stdout, /"err"/, 'no stack for what the system refused');
     const first = await startBrokerProcess(['--port', '0', '--storage', 'memory', '--host', '127.0.0.1']);
     try {
       const second = await run(process.execPath, [CLI, '--storage', 'memory', '--port', String(first.port), '--host', '127.0.0.1'], { timeoutMs: 10_000 });

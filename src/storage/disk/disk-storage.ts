@@ -196,7 +196,11 @@ export class DiskStorage implements Storage {
   }
 
   private async doInit(): Promise<OpenState> {
-    await fsp.mkdir(this.dataDir, { recursive: true });
+    await fsp.mkdir(this.dataDir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+      // Node's own text ("EEXIST: file already exists, mkdir …") reads as if the directory existed.
+      if (e.code === 'EEXIST' || e.code === 'ENOTDIR') e.message = `the data directory ${this.dataDir} cannot be made: a file is in the way (${e.code})`;
+      throw e;
+    });
     this.lock = await lockDataDir(this.dataDir);
     try {
       return await this.load();
