@@ -107,25 +107,30 @@ function check(batch: Buffer, o: ValidateOptions): RecordsError | null {
 export type ProduceValidation = { ok: true; batch: Buffer } | { ok: false; error: RecordsError };
 
 /**
- * Produce v3+ partition data: exactly one complete magic-2 batch, then `validateBatch`.
- * (Produce v0–v2 data goes through `upConvert` in convert.ts instead.)
+ * Produce v3+ partition data as Kafka's ProduceRequest.validateRecords frames it: the first
+ * complete batch, which must be magic 2 (zstd only from v7) and the only complete one. An
+ * incomplete batch is not a batch: alone it means "no batch", after a whole one it is ignored,
+ * as Kafka's batch iterator stops there and the log append trims it. The batch's own checks
+ * (`validateBatch`) come later, as LogValidator's do in Kafka.
  */
-export function validateProduceRecords(records: Buffer, options: ValidateOptions = {}): ProduceValidation {
+export function validateProduceRecords(records: Buffer, version: number): ProduceValidation {
   try {
     const it = iterateBatches(records);
     const first = it.next();
     if (first.done) {
-      const error = first.value
-        ? corrupt('TRUNCATED', `partial batch: ${first.value.available} of ${first.value.needed ?? '?'} bytes`)
-        : invalid('NOT_SINGLE_BATCH', 'produce data holds no record batch');
-      return { ok: false, error };
+      return { ok: false, error: invalid('NOT_SINGLE_BATCH', `Produce requests with version ${version} must have at least one record batch per partition`) };
     }
-    const rest = it.next();
-    if (!rest.done || rest.value !== null) {
-      return { ok: false, error: invalid('NOT_SINGLE_BATCH', 'produce data must hold exactly one record batch') };
+    const batch = first.value.buf;
+    if (first.value.magic !== 2) {
+      return { ok: false, error: invalid('BAD_MAGIC', `Produce requests with version ${version} are only allowed to contain record batches with magic version 2`) };
     }
-    const error = validateBatch(first.value.buf, options);
-    return error ? { ok: false, error } : { ok: true, batch: first.value.buf };
+    if (version < 7 && compressionOf(readAttributes(batch)) === CompressionCodec.Zstd) {
+      return { ok: false, error: new RecordsError('UNSUPPORTED_COMPRESSION_TYPE', 'CODEC_NOT_ALLOWED', `Produce requests with version ${version} are not allowed to use ZStandard compression`) };
+    }
+    if (!it.next().done) {
+      return { ok: false, error: invalid('NOT_SINGLE_BATCH', `Produce requests with version ${version} are only allowed to contain exactly one record batch per partition`) };
+    }
+    return { ok: true, batch };
   } catch (e) {
     if (e instanceof RecordsError) return { ok: false, error: e };
     throw e;

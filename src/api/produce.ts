@@ -9,7 +9,7 @@ import type { ProduceRequest, ProduceResponse, ProduceResponsePartitionProduceRe
 import type { Encodable } from '../../protocol/primitives/types.js';
 import {
   RecordsError, isTransactional, readAttributes, readBaseSequence, readBatchSize, readLastOffsetDelta, readMaxTimestamp, readProducerEpoch, readProducerId,
-  upConvert, validateProduceRecords,
+  upConvert, validateBatch, validateProduceRecords, BATCH_HEADER_SIZE, readMagic,
 } from '../../protocol/records/index.js';
 import type { Topic } from '../cluster/topics.js';
 import { verificationError } from '../coordinator/txn/transaction-coordinator.js';
@@ -32,7 +32,6 @@ function failed(index: number, errorCode: number, errorMessage: string | null = 
  */
 function checkProducer(broker: BrokerState, ctx: RequestContext<ProduceRequest>, topic: Topic, index: number, batch: Buffer, producerId: bigint): PartitionResponse | null {
   const transactional = isTransactional(readAttributes(batch));
-  if (transactional && ctx.body.transactionalId === null) return failed(index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
   const info = { producerId, epoch: readProducerEpoch(batch), baseSequence: readBaseSequence(batch), offsetDelta: readLastOffsetDelta(batch), maxTimestamp: readMaxTimestamp(batch), transactional };
   const producers = topic.producers[index];
   const log = topic.partitions[index];
@@ -57,25 +56,33 @@ function checkProducer(broker: BrokerState, ctx: RequestContext<ProduceRequest>,
 /** Validates one partition's data and starts its append; everything up to `append` runs synchronously. */
 function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, topicName: string, index: number, records: Buffer | null): PartitionResponse | Promise<PartitionResponse> {
   const version = ctx.apiVersion;
-  const clientId = ctx.header.clientId;
   const topic = broker.topics.get(topicName);
   const log = topic?.partitions[index];
-  if (!topic || !log) return failed(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.');
-  if (topic.isInternal && clientId !== '__admin_client') return failed(index, ErrorCode.INVALID_TOPIC_EXCEPTION);
+  // Kafka's order: the topic, the request's framing (KafkaApis), the acks (ReplicaManager), then the log's own checks.
+  if (!topic || !log) return failed(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  let framed: Buffer | null = null;
+  if (version >= 3 && records !== null) {
+    const v = validateProduceRecords(records, version);
+    if (!v.ok) return failed(index, v.error.kafkaErrorCode, v.error.message);
+    framed = v.batch;
+  }
+  const acks = ctx.body.acks;
+  if (acks !== 0 && acks !== 1 && acks !== -1) return failed(index, ErrorCode.INVALID_REQUIRED_ACKS);
+  if (topic.isInternal && ctx.header.clientId !== '__admin_client') return failed(index, ErrorCode.INVALID_TOPIC_EXCEPTION);
+  // min.insync.replicas counts at most the partition's replicas (Kafka's effectiveMinIsr): one
+  // broker always satisfies it, so acks=all never fails with NOT_ENOUGH_REPLICAS here.
   const settings = produceSettings(topic.record.configs, broker.config);
-  // The ISR of a partition on a single broker is that broker alone.
-  if (ctx.body.acks === -1 && settings.minInsyncReplicas > 1) return { ...failed(index, ErrorCode.NOT_ENOUGH_REPLICAS), logStartOffset: log.logStartOffset };
   if (records === null || records.length === 0) return failed(index, ErrorCode.INVALID_RECORD, 'Produce request has no record batch');
 
   let batch: Buffer;
   try {
-    if (version < 3) {
+    if (framed === null) {
       batch = upConvert(records);
       if (batch.length === 0) return failed(index, ErrorCode.INVALID_RECORD, 'Produce request has no messages');
     } else {
-      const v = validateProduceRecords(records, { deep: false, allowZstd: version >= 7, requireZeroBaseOffset: true });
-      if (!v.ok) return failed(index, v.error.kafkaErrorCode, v.error.message);
-      batch = v.batch;
+      const error = validateBatch(framed, { deep: false, requireZeroBaseOffset: true });
+      if (error !== null) return failed(index, error.kafkaErrorCode, error.message);
+      batch = framed;
     }
   } catch (e) {
     if (e instanceof RecordsError) return failed(index, e.kafkaErrorCode, e.message);
@@ -124,12 +131,20 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
 }
 
 function handle(ctx: RequestContext<ProduceRequest>): Promise<Encodable<ProduceResponse> | null> | null {
-  const { broker, body, apiVersion } = ctx;
-  const badAcks = body.acks !== 0 && body.acks !== 1 && body.acks !== -1;
-  const topics = body.topicData.map((t) => ({
-    name: t.name,
-    partitions: t.partitionData.map((p) =>
-      badAcks ? failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS) : produceOne(broker, ctx, t.name, p.index, p.records),
+  const { body } = ctx;
+  // Kafka keys the request by partition: a partition named twice is produced to once, with its last data.
+  const requested = new Map<string, Map<number, Buffer | null>>();
+  for (const t of body.topicData) {
+    let partitions = requested.get(t.name);
+    if (partitions === undefined) requested.set(t.name, (partitions = new Map()));
+    for (const p of t.partitionData) partitions.set(p.index, p.records);
+  }
+  // Transactional data without a transactional id fails the whole request (KafkaApis).
+  const unauthorized = body.transactionalId === null && [...requested.values()].some((ps) => [...ps.values()].some(startsTransactional));
+  const topics = [...requested].map(([name, partitions]) => ({
+    name,
+    partitions: [...partitions].map(([index, records]) =>
+      unauthorized ? failed(index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'Transactional Id authorization failed.') : produceOne(ctx.broker, ctx, name, index, records),
     ),
   }));
   const done = Promise.all(topics.map(async (t) => ({ name: t.name, partitionResponses: await Promise.all(t.partitions) })));
@@ -145,6 +160,11 @@ function handle(ctx: RequestContext<ProduceRequest>): Promise<Encodable<ProduceR
     return null;
   }
   return done.then((responses) => ({ responses, throttleTimeMs: ctx.quota.produced(body.acks) }));
+}
+
+/** Whether a partition's data opens with a transactional v2 batch (Kafka's RequestUtils.hasTransactionalRecords). */
+function startsTransactional(records: Buffer | null): boolean {
+  return records !== null && records.length >= BATCH_HEADER_SIZE && readMagic(records) === 2 && isTransactional(readAttributes(records));
 }
 
 export const produceHandler: ApiHandler = { apiKey: ApiKey.Produce, minVersion: 0, maxVersion: 11, handle };

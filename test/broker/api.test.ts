@@ -219,6 +219,35 @@ describe('Produce', () => {
     assert.deepEqual([ok.errorCode, ok.baseOffset], [0, 0n], 'failed batches took no offsets');
   });
 
+  test('checks come in Kafka\'s order: topic, framing, acks, then the batch; a partition named twice is produced once', async () => {
+    await createTopic('p-order', 2);
+    const send = (acks: number, partitionData: { index: number; records: Buffer }[], topic = 'p-order', transactionalId: string | null = null) =>
+      client.send(ApiKey.Produce, 9, { transactionalId, acks, timeoutMs: 5000, topicData: [{ name: topic, partitionData }] });
+    const corrupt = batch(['x']);
+    corrupt[corrupt.length - 1] ^= 0xff;
+    // acks=2: the unknown topic and the bad framing keep their own errors; a bad CRC is only looked at after the acks.
+    assert.equal((await send(2, [{ index: 0, records: batch(['x']) }], 'p-order-missing')).responses[0].partitionResponses[0].errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    const mixed = await send(2, [{ index: 0, records: Buffer.concat([batch(['x']), batch(['y'])]) }, { index: 1, records: corrupt }]);
+    assert.deepEqual(mixed.responses[0].partitionResponses.map((p: any) => p.errorCode), [ErrorCode.INVALID_RECORD, ErrorCode.INVALID_REQUIRED_ACKS]);
+    // A batch cut short is no batch at all (INVALID_RECORD); bytes of an incomplete batch after a whole one are dropped.
+    const cut = await produce('p-order', 0, batch(['x']).subarray(0, 70));
+    assert.deepEqual([cut.errorCode, cut.errorMessage], [ErrorCode.INVALID_RECORD, 'Produce requests with version 9 must have at least one record batch per partition']);
+    const tail = await produce('p-order', 0, Buffer.concat([batch(['whole']), batch(['cut']).subarray(0, 30)]));
+    assert.deepEqual([tail.errorCode, tail.baseOffset], [ErrorCode.NONE, 0n]);
+    // Transactional data without a transactional id fails every partition of the request, the plain one too.
+    const txn = buildRecordBatch({ baseOffset: 0n, producerId: 7n, producerEpoch: 0, baseSequence: 0, transactional: true, records: [{ key: null, value: Buffer.from('t'), headers: [], timestamp: BigInt(Date.now()) }] });
+    const refused = await send(-1, [{ index: 0, records: txn }, { index: 1, records: batch(['plain']) }]);
+    assert.deepEqual(refused.responses[0].partitionResponses.map((p: any) => p.errorCode), [ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED]);
+    // The same partition twice: one answer, the last data appended once.
+    const twice = await send(-1, [{ index: 1, records: batch(['first']) }, { index: 1, records: batch(['second']) }]);
+    assert.deepEqual(twice.responses[0].partitionResponses.map((p: any) => [p.index, p.errorCode, p.baseOffset]), [[1, 0, 0n]]);
+    const f = await client.send(ApiKey.Fetch, 11, fetchBody('p-order', 1, 0n));
+    const values = [...iterateBatches(f.responses[0].partitions[0].records)].flatMap((v) => decodeRecords(v.buf).map((r) => String(r.value)));
+    assert.deepEqual(values, ['second']);
+    const f0 = await client.send(ApiKey.Fetch, 11, fetchBody('p-order', 0, 0n));
+    assert.equal(f0.responses[0].partitions[0].highWatermark, 1n, 'only the whole batch of partition 0 was appended');
+  });
+
   test('LogAppendTime topics stamp the batch and answer the time', async () => {
     await createTopic('p-lat', 1, [{ name: 'message.timestamp.type', value: 'LogAppendTime' }]);
     const before = BigInt(Date.now());

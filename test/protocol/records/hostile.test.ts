@@ -190,23 +190,32 @@ describe('validateBatch', () => {
 describe('validateProduceRecords', () => {
   it('accepts exactly one complete v2 batch and returns its view', () => {
     const batch = good();
-    const r = validateProduceRecords(batch);
+    const r = validateProduceRecords(batch, 3);
     assert.ok(r.ok);
     assert.equal(r.batch.buffer, batch.buffer);
   });
 
-  it('rejects zero, two, partial or legacy batches', () => {
-    const check = (records: Buffer, code: string, reason: string): void => {
-      const r = validateProduceRecords(records);
+  it('ignores an incomplete batch after a whole one, as Kafka\'s batch iterator does', () => {
+    const batch = good();
+    const r = validateProduceRecords(Buffer.concat([batch, good().subarray(0, 20)]), 3);
+    assert.ok(r.ok);
+    assert.equal(r.batch.length, batch.length);
+  });
+
+  it('rejects zero, two, partial, legacy or (before v7) zstd batches with Kafka\'s errors', () => {
+    const check = (records: Buffer, code: string, reason: string, version = 3): void => {
+      const r = validateProduceRecords(records, version);
       assert.ok(!r.ok);
       assert.equal(r.error.code, code);
       assert.equal(r.error.reason, reason);
     };
     check(Buffer.alloc(0), 'INVALID_RECORD', 'NOT_SINGLE_BATCH');
     check(Buffer.concat([good(), good()]), 'INVALID_RECORD', 'NOT_SINGLE_BATCH');
-    check(Buffer.concat([good(), good().subarray(0, 20)]), 'INVALID_RECORD', 'NOT_SINGLE_BATCH');
-    check(good().subarray(0, 70), 'CORRUPT_MESSAGE', 'TRUNCATED');
+    check(good().subarray(0, 70), 'INVALID_RECORD', 'NOT_SINGLE_BATCH');
     check(buildMessageSet({ magic: 1, messages: [{ value: 'x' }] }), 'INVALID_RECORD', 'BAD_MAGIC');
+    const zstd = rawBatch(Buffer.from('not looked at'), { attributes: CompressionCodec.Zstd });
+    check(zstd, 'UNSUPPORTED_COMPRESSION_TYPE', 'CODEC_NOT_ALLOWED', 6);
+    assert.ok(validateProduceRecords(zstd, 7).ok);
     const neg = good();
     neg.writeInt32BE(-100, 8);
     check(neg, 'CORRUPT_MESSAGE', 'BAD_LENGTH');
