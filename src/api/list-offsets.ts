@@ -28,15 +28,24 @@ interface Found {
 
 const NOT_FOUND: Found = { offset: -1n, timestamp: -1n };
 
-/** The first record at or after `timestamp` below `limit`, or NOT_FOUND. */
+/**
+ * The first record from the log start offset on, below `limit`, whose timestamp is ≥ `timestamp`,
+ * or NOT_FOUND. A batch whose matching records all lie below the log start (DeleteRecords can cut
+ * a batch) sends the search on to the next one, as Kafka's searchForTimestamp goes on.
+ */
 async function byTimestamp(log: PartitionLog, timestamp: bigint, limit: bigint): Promise<Found> {
-  const batch = await log.findBatchByTimestamp(timestamp);
-  if (!batch) return NOT_FOUND;
-  for (const r of await decodeRecordsAsync(batch)) {
-    if (r.offset >= limit) break;
-    if (r.timestamp >= timestamp && r.offset >= log.logStartOffset) return { offset: r.offset, timestamp: r.timestamp };
+  let from = log.logStartOffset;
+  for (;;) {
+    const batch = await log.findBatchByTimestamp(timestamp, from);
+    if (!batch) return NOT_FOUND;
+    const records = await decodeRecordsAsync(batch);
+    for (const r of records) {
+      if (r.offset >= limit) return NOT_FOUND;
+      if (r.timestamp >= timestamp && r.offset >= from) return { offset: r.offset, timestamp: r.timestamp };
+    }
+    if (records.length === 0) return NOT_FOUND;
+    from = records[records.length - 1]!.offset + 1n;
   }
-  return NOT_FOUND;
 }
 
 async function maxTimestamp(log: PartitionLog, limit: bigint): Promise<Found> {

@@ -139,8 +139,12 @@ export interface PartitionLog {
   /** Whole batches from the one containing `offset`, up to maxBytes. */
   read(offset: bigint, maxBytes: number, options: ReadOptions): Promise<ReadResult>;
 
-  /** The first batch whose max timestamp is ≥ timestamp, or null (for ListOffsets by time). */
-  findBatchByTimestamp(timestamp: bigint): Promise<Buffer | null>;
+  /**
+   * The first batch ending at or after `fromOffset` whose max timestamp is ≥ timestamp, or null
+   * (for ListOffsets by time, which starts at the log start offset and goes on past batches
+   * whose matching records all lie below it).
+   */
+  findBatchByTimestamp(timestamp: bigint, fromOffset?: bigint): Promise<Buffer | null>;
 
   /** The batch holding the largest timestamp, or null when the log is empty. */
   findMaxTimestampBatch(): Promise<Buffer | null>;

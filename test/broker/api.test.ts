@@ -10,6 +10,7 @@ import { ApiKey } from '../../protocol/generated/index.js';
 import { ZERO_UUID } from '../../protocol/primitives/uuid.js';
 import { buildRecordBatch, CompressionCodec, decodeRecords, iterateBatches, readMessageSet, writeBatchCrc } from '../../protocol/records/index.js';
 import { type RunningBroker, startBroker } from '../../src/index.js';
+import { tempDir } from '../support/processes.js';
 import { RawClient } from '../support/raw-client.js';
 
 let broker: RunningBroker;
@@ -444,6 +445,42 @@ describe('ListOffsets', () => {
     assert.equal((await ask(-7n)).errorCode, ErrorCode.UNSUPPORTED_VERSION);
     const v0 = await client.send(ApiKey.ListOffsets, 0, { replicaId: -1, topics: [{ name: 'lo', partitions: [{ partitionIndex: 0, timestamp: -1n, maxNumOffsets: 1 }] }] });
     assert.deepEqual(v0.topics[0].partitions[0].oldStyleOffsets, [5n]);
+  });
+
+  test('by timestamp after DeleteRecords: records below the log start are passed over, also inside a batch (both engines)', async () => {
+    for (const storage of ['memory', 'disk'] as const) {
+      const dir = tempDir();
+      const b = await startBroker({ port: 0, storage, dataDir: dir.path });
+      const c = await RawClient.connect(b.port);
+      try {
+        const created = await c.send(ApiKey.CreateTopics, 7, { topics: [{ name: 'lo-cut', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+        assert.equal(created.topics[0].errorCode, ErrorCode.NONE);
+        for (const [values, timestamp] of [[['a', 'b', 'c'], 1000], [['d'], 4000], [['e'], 5000]] as const) {
+          const r = await c.send(ApiKey.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'lo-cut', partitionData: [{ index: 0, records: batch([...values], { timestamp }) }] }] });
+          assert.equal(r.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
+        }
+        // Offsets 0-2 at 1000, 1001, 1002; 3 at 4000; 4 at 5000.
+        const ask = async (timestamp: bigint) => {
+          const r = await c.send(ApiKey.ListOffsets, 9, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'lo-cut', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp, maxNumOffsets: 1 }] }] });
+          const p = r.topics[0].partitions[0];
+          return [p.offset, p.timestamp];
+        };
+        const deleteBefore = async (offset: bigint) => {
+          const r = await c.send(ApiKey.DeleteRecords, 2, { topics: [{ name: 'lo-cut', partitions: [{ partitionIndex: 0, offset }] }], timeoutMs: 5000 });
+          assert.equal(r.topics[0].partitions[0].errorCode, ErrorCode.NONE);
+        };
+        await deleteBefore(1n);
+        assert.deepEqual(await ask(0n), [1n, 1001n], storage);
+        await deleteBefore(3n);
+        assert.deepEqual(await ask(0n), [3n, 4000n], storage);
+        assert.deepEqual(await ask(1001n), [3n, 4000n], storage);
+        assert.deepEqual(await ask(4001n), [4n, 5000n], storage);
+      } finally {
+        c.close();
+        await b.stop();
+        dir.remove();
+      }
+    }
   });
 
   test('a partition asked for twice is INVALID_REQUEST; unknown topics are UNKNOWN_TOPIC_OR_PARTITION', async () => {

@@ -103,10 +103,16 @@ for (const engine of ENGINES) {
         await log.append(b, { leaderEpoch: 0 });
         stored.push(b);
       }
-      const expectAt = async (target: number, index: number | null) => {
-        const found = await log.findBatchByTimestamp(BigInt(target));
-        assert.deepEqual(found === null ? null : Buffer.from(found), index === null ? null : stored[index], `timestamp ${target}`);
+      const expectAt = async (target: number, index: number | null, fromOffset = 0n) => {
+        const found = await log.findBatchByTimestamp(BigInt(target), fromOffset);
+        assert.deepEqual(found === null ? null : Buffer.from(found), index === null ? null : stored[index], `timestamp ${target} from offset ${fromOffset}`);
       };
+      // From an offset on (batch i holds offsets 2i and 2i + 1): a batch ending before it is passed over.
+      await expectAt(300, 1, 3n);
+      await expectAt(300, 3, 4n);
+      await expectAt(500, 6, 10n);
+      await expectAt(50, 7, 14n);
+      await expectAt(100, null, 14n);
       await expectAt(0, 0);
       await expectAt(100, 0);
       await expectAt(101, 1);

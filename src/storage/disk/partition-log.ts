@@ -311,8 +311,8 @@ export class DiskPartitionLog implements PartitionLog {
     return this.reader.read(from, maxBytes, options);
   }
 
-  findBatchByTimestamp(timestamp: bigint): Promise<Buffer | null> {
-    return this.reader.findBatchByTimestamp(timestamp);
+  findBatchByTimestamp(timestamp: bigint, fromOffset = 0n): Promise<Buffer | null> {
+    return this.reader.findBatchByTimestamp(timestamp, fromOffset);
   }
 
   findMaxTimestampBatch(): Promise<Buffer | null> {

@@ -38,8 +38,8 @@ export class PartitionReader {
     return this.retrying(() => this.readOnce(offset, maxBytes, options));
   }
 
-  findBatchByTimestamp(timestamp: bigint): Promise<Buffer | null> {
-    return this.retrying(() => this.findBatchByTimestampOnce(timestamp));
+  findBatchByTimestamp(timestamp: bigint, fromOffset = 0n): Promise<Buffer | null> {
+    return this.retrying(() => this.findBatchByTimestampOnce(timestamp, fromOffset));
   }
 
   findMaxTimestampBatch(): Promise<Buffer | null> {
@@ -112,14 +112,17 @@ export class PartitionReader {
     return readBatches(seg, this.services.files, { offset, maxBytes, maxOffset, minOne, indexIntervalBytes: this.host.config.indexIntervalBytes });
   }
 
-  private async findBatchByTimestampOnce(timestamp: bigint): Promise<Buffer | null> {
-    for (const seg of this.host.currentSegments()) {
+  private async findBatchByTimestampOnce(timestamp: bigint, fromOffset: bigint): Promise<Buffer | null> {
+    const segs = this.host.currentSegments();
+    for (let i = floorSegment(segs, fromOffset); i < segs.length; i++) {
+      const seg = segs[i]!;
       if (seg.size === 0 || seg.maxTimestamp < timestamp) continue;
       try {
         await this.indexes(seg);
         const entry = seg.timeIndex!.lookup(timestamp);
-        const from = seg.offsetIndex!.lookup(entry.offset).position;
-        return await findBatch(seg, this.services.files, from, this.host.highWatermark, (ts) => ts >= timestamp);
+        const from = seg.offsetIndex!.lookup(entry.offset > fromOffset ? entry.offset : fromOffset).position;
+        const found = await findBatch(seg, this.services.files, from, this.host.highWatermark, (b) => b.maxTimestamp >= timestamp && b.lastOffset >= fromOffset);
+        if (found !== null) return found;
       } catch (e) {
         if (PartitionReader.mustRetry(seg, e)) throw RETRY;
         if (isNotFound(e) || seg.deleted) continue;
@@ -141,7 +144,7 @@ export class PartitionReader {
       await this.indexes(seg);
       let from = 0;
       if (max >= 0n) from = seg.maxTimestampPosition >= 0 ? seg.maxTimestampPosition : seg.offsetIndex!.lookup(seg.maxTimestampOffset).position;
-      return await findBatch(seg, this.services.files, from, this.host.highWatermark, (ts) => ts >= max);
+      return await findBatch(seg, this.services.files, from, this.host.highWatermark, (b) => b.maxTimestamp >= max);
     } catch (e) {
       if (PartitionReader.mustRetry(seg, e)) throw RETRY;
       if (isNotFound(e) || seg.deleted) return null;

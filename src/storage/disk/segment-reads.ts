@@ -101,10 +101,10 @@ export async function readBatches(seg: Segment, files: FileHandleCache, o: Batch
 }
 
 /**
- * The first batch below `hw` at or after position `from` whose max timestamp satisfies `match`
+ * The first batch below `hw` at or after position `from` that satisfies `match`
  * (batch headers only, then that batch).
  */
-export async function findBatch(seg: Segment, files: FileHandleCache, from: number, hw: bigint, match: (maxTimestamp: bigint) => boolean): Promise<Buffer | null> {
+export async function findBatch(seg: Segment, files: FileHandleCache, from: number, hw: bigint, match: (batch: { lastOffset: bigint; maxTimestamp: bigint }) => boolean): Promise<Buffer | null> {
   const lease = await files.acquire(seg.logPath);
   try {
     if (seg.replaced) throw RETRY;
@@ -116,7 +116,7 @@ export async function findBatch(seg: Segment, files: FileHandleCache, from: numb
       { validateOffsets: false, crc: false, wholeBatches: false, minBaseOffset: seg.baseOffset, segmentBase: seg.baseOffset, chunkSize: 64 * 1024 },
       (b) => {
         if (b.baseOffset >= hw) return false;
-        if (match(b.maxTimestamp)) {
+        if (match(b)) {
           found = { position: b.position, size: b.size };
           return false;
         }

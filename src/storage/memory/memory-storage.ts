@@ -170,10 +170,10 @@ export class MemoryPartitionLog implements PartitionLog {
     return Promise.resolve(this.arena.slice(i, maxBytes, options.maxOffset, options.minOneBatch));
   }
 
-  findBatchByTimestamp(timestamp: bigint): Promise<Buffer | null> {
-    for (let i = 0; i < this.arena.count; i++) {
+  findBatchByTimestamp(timestamp: bigint, fromOffset = 0n): Promise<Buffer | null> {
+    for (let i = this.arena.search(fromOffset); i < this.arena.count; i++) {
       const e = this.arena.at(i);
-      if (e.maxTimestamp >= timestamp) return Promise.resolve(this.arena.view(e));
+      if (e.maxTimestamp >= timestamp && e.lastOffset >= fromOffset) return Promise.resolve(this.arena.view(e));
     }
     return Promise.resolve(null);
   }
