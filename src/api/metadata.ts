@@ -4,7 +4,9 @@ import { ApiKey } from '../../protocol/generated/index.js';
 import type { MetadataRequest, MetadataResponse, MetadataResponseTopic } from '../../protocol/generated/index.js';
 import type { Encodable } from '../../protocol/primitives/types.js';
 import { ZERO_UUID } from '../../protocol/primitives/uuid.js';
-import { type Topic, invalidTopicName } from '../cluster/topics.js';
+import { INTERNAL_TOPICS, type Topic, invalidTopicName } from '../cluster/topics.js';
+import { OFFSETS_TOPIC } from '../coordinator/groups/offsets-topic.js';
+import { TRANSACTION_TOPIC } from '../coordinator/txn/transaction-log.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
 import { createTopic } from './create-topics.js';
 
@@ -25,7 +27,24 @@ function topicMetadata(broker: BrokerState, topic: Topic): Encodable<MetadataRes
 }
 
 function errorTopic(errorCode: number, name: string | null, topicId = ZERO_UUID): Encodable<MetadataResponseTopic> {
-  return { errorCode, name, topicId, isInternal: false, partitions: [] };
+  return { errorCode, name, topicId, isInternal: name !== null && INTERNAL_TOPICS.has(name), partitions: [] };
+}
+
+/**
+ * Starts creating a topic a Metadata request named (Kafka's AutoTopicCreationManager): the
+ * coordinators' topics with their own settings (partitions, compaction), others with the defaults.
+ * Returns the error to answer with: LEADER_NOT_AVAILABLE while it is being created.
+ */
+function autoCreate(broker: BrokerState, name: string): number {
+  const internal = name === OFFSETS_TOPIC ? broker.offsetsTopic : name === TRANSACTION_TOPIC ? broker.transactionTopic : null;
+  if (internal !== null) {
+    internal.ensureTopic().catch((err: unknown) => broker.log.warn({ err, topic: name }, 'auto-creation failed'));
+    return ErrorCode.LEADER_NOT_AVAILABLE;
+  }
+  const result = createTopic(broker, { name, numPartitions: -1, replicationFactor: -1, assignments: [], configs: [] }, false);
+  if (result.errorCode === ErrorCode.NONE || result.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS) return ErrorCode.LEADER_NOT_AVAILABLE;
+  broker.log.warn({ topic: name, error: result.errorMessage }, 'auto-creation refused');
+  return result.errorCode;
 }
 
 function handle(ctx: RequestContext<MetadataRequest>): Encodable<MetadataResponse> {
@@ -37,7 +56,7 @@ function handle(ctx: RequestContext<MetadataRequest>): Encodable<MetadataRespons
   if (all) {
     topics = registry.all().map((t) => topicMetadata(broker, t));
   } else {
-    const autoCreate = broker.config.bool('auto.create.topics.enable') && (apiVersion < 4 || body.allowAutoTopicCreation);
+    const mayCreate = broker.config.bool('auto.create.topics.enable') && (apiVersion < 4 || body.allowAutoTopicCreation);
     topics = body.topics!.map((req) => {
       if (req.name === null) {
         const byId = registry.getById(req.topicId);
@@ -47,14 +66,9 @@ function handle(ctx: RequestContext<MetadataRequest>): Encodable<MetadataRespons
       if (topic) return topicMetadata(broker, topic);
       if (invalidTopicName(req.name) !== null) return errorTopic(ErrorCode.INVALID_TOPIC_EXCEPTION, req.name);
       if (registry.isCreating(req.name)) return errorTopic(ErrorCode.LEADER_NOT_AVAILABLE, req.name);
-      if (!autoCreate) return errorTopic(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, req.name);
-      const result = createTopic(broker, { name: req.name, numPartitions: -1, replicationFactor: -1, assignments: [], configs: [] }, false);
-      if (result.errorCode !== ErrorCode.NONE) {
-        broker.log.warn({ topic: req.name, error: result.errorMessage }, 'auto-creation refused');
-        return errorTopic(result.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS ? ErrorCode.LEADER_NOT_AVAILABLE : result.errorCode, req.name);
-      }
+      if (!mayCreate) return errorTopic(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, req.name);
       // As in Kafka, the topic exists for the client from its next metadata request on.
-      return errorTopic(ErrorCode.LEADER_NOT_AVAILABLE, req.name);
+      return errorTopic(autoCreate(broker, req.name), req.name);
     });
   }
   return {

@@ -15,13 +15,16 @@ export const MAX_TOPIC_NAME_LENGTH = 249;
 /** Kafka's Topic.isInternal: the coordinators' own topics. */
 export const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state', '__share_group_state']);
 
-/** Kafka's Topic.validate: why a name is illegal, or null. */
+/** Kafka's Topic.validate: why a name is illegal (Kafka 3.9's words), or null. */
 export function invalidTopicName(name: string): string | null {
-  if (name.length === 0) return 'Topic name is illegal, it can\'t be empty';
-  if (name === '.' || name === '..') return 'Topic name cannot be "." or ".."';
-  if (name.length > MAX_TOPIC_NAME_LENGTH) return `Topic name is illegal, it can't be longer than ${MAX_TOPIC_NAME_LENGTH} characters, topic name: ${name}`;
-  if (!/^[a-zA-Z0-9._-]+$/.test(name)) return `Topic name "${name}" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'`;
-  return null;
+  const reason =
+    name.length === 0 ? 'the empty string is not allowed'
+    : name === '.' ? "'.' is not allowed"
+    : name === '..' ? "'..' is not allowed"
+    : name.length > MAX_TOPIC_NAME_LENGTH ? `the length of '${name}' is longer than the max allowed length ${MAX_TOPIC_NAME_LENGTH}`
+    : !/^[a-zA-Z0-9._-]+$/.test(name) ? `'${name}' contains one or more characters other than ASCII alphanumerics, '.', '_' and '-'`
+    : null;
+  return reason === null ? null : `Topic name is invalid: ${reason}`;
 }
 
 /** Topics whose names differ only by '.' versus '_' collide in metric names; Kafka refuses the second. */

@@ -113,7 +113,7 @@ suite('DescribeConfigs', () => {
     ]);
     assert.deepEqual(rs.map((r) => [errorName(r.errorCode), r.errorMessage]), [
       ['UNKNOWN_TOPIC_OR_PARTITION', null],
-      ['INVALID_TOPIC_EXCEPTION', 'Topic name "bad/name" is illegal, it contains a character other than ASCII alphanumerics, \'.\', \'_\' and \'-\''],
+      ['INVALID_TOPIC_EXCEPTION', 'Topic name is invalid: \'bad/name\' contains one or more characters other than ASCII alphanumerics, \'.\', \'_\' and \'-\''],
       ['INVALID_REQUEST', 'Unexpected broker id, expected 1 or empty string, but received 7'],
       ['INVALID_REQUEST', 'Broker id must be an integer, but it is: x'],
       ['INVALID_REQUEST', 'Broker id must not be empty'],

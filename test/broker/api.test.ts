@@ -117,6 +117,21 @@ describe('Metadata', () => {
     assert.deepEqual(t.partitions.map((p: any) => [p.partitionIndex, p.leaderId, p.leaderEpoch, p.replicaNodes, p.isrNodes]), [[0, 1, 0, [1], [1]], [1, 1, 0, [1], [1]]]);
   });
 
+  test('the coordinators\' topics are auto-created with their own settings and reported as internal', async () => {
+    const first = await client.send(ApiKey.Metadata, 9, { topics: [{ name: '__consumer_offsets' }, { name: '__transaction_state' }], allowAutoTopicCreation: true });
+    assert.deepEqual(first.topics.map((t: any) => [t.errorCode, t.isInternal]), [[ErrorCode.LEADER_NOT_AVAILABLE, true], [ErrorCode.LEADER_NOT_AVAILABLE, true]]);
+    let ts: any[] = [];
+    for (let i = 0; i < 100; i++) {
+      ts = (await client.send(ApiKey.Metadata, 9, { topics: [{ name: '__consumer_offsets' }, { name: '__transaction_state' }], allowAutoTopicCreation: false })).topics;
+      if (ts.every((t) => t.errorCode === 0)) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // offsets.topic.num.partitions and transaction.state.log.num.partitions (50 each), not num.partitions (2).
+    assert.deepEqual(ts.map((t) => [t.name, t.errorCode, t.isInternal, t.partitions.length]), [['__consumer_offsets', 0, true, 50], ['__transaction_state', 0, true, 50]]);
+    const configs = await client.send(ApiKey.DescribeConfigs, 4, { resources: [{ resourceType: 2, resourceName: '__consumer_offsets', configurationKeys: ['cleanup.policy'] }], includeSynonyms: false, includeDocumentation: false });
+    assert.equal(configs.results[0].configs[0].value, 'compact');
+  });
+
   test('no auto-creation when the request forbids it; invalid names are INVALID_TOPIC_EXCEPTION', async () => {
     const r = await client.send(ApiKey.Metadata, 9, { topics: [{ name: 'md-nope' }, { name: 'bad name!' }], allowAutoTopicCreation: false });
     assert.deepEqual(r.topics.map((t: any) => t.errorCode), [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.INVALID_TOPIC_EXCEPTION]);
