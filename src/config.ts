@@ -18,6 +18,7 @@ export const BROKER_DEFAULTS: Properties = {
   'socket.request.max.bytes': '104857600',
   'connections.max.idle.ms': '600000',
   'message.max.bytes': '1048588',
+  'fetch.max.bytes': '57671680',
   'log.segment.bytes': '1073741824',
   'log.roll.hours': '168',
   'log.retention.hours': '168',

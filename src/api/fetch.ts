@@ -9,7 +9,8 @@ import { ApiKey } from '../../protocol/generated/index.js';
 import type { FetchRequest, FetchRequestFetchTopic, FetchResponse, FetchResponsePartitionData } from '../../protocol/generated/index.js';
 import type { Encodable } from '../../protocol/primitives/types.js';
 import { ZERO_UUID } from '../../protocol/primitives/uuid.js';
-import { CompressionCodec, RecordsError, compressionOf, downConvert, iterateBatches, readAttributes, readLastOffsetDelta } from '../../protocol/records/index.js';
+import { RecordsError, downConvert, iterateBatches, readLastOffsetDelta } from '../../protocol/records/index.js';
+import { effectiveConfig } from '../cluster/topic-configs.js';
 import type { Topic } from '../cluster/topics.js';
 import type { PartitionLog } from '../storage/storage.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
@@ -38,12 +39,8 @@ function endOffsetOf(records: Buffer): bigint {
   return end;
 }
 
-function hasZstd(records: Buffer): boolean {
-  for (const b of iterateBatches(records)) {
-    if (b.magic === 2 && compressionOf(readAttributes(b.buf)) === CompressionCodec.Zstd) return true;
-  }
-  return false;
-}
+/** A partition not in the metadata: its error does not end a long poll. */
+const unknown = (t: Target): boolean => t.log === undefined;
 
 class FetchOperation {
   private readonly targets: Target[] = [];
@@ -83,7 +80,8 @@ class FetchOperation {
   async read(releases: (() => void)[]): Promise<{ partitions: PartitionData[]; bytes: number; hasError: boolean }> {
     // v0–2 treat sizes as hard limits; v3+ always return the first batch of the first non-empty partition (KIP-74).
     let minOne = this.version >= 3;
-    let remaining = this.version >= 3 ? this.body.maxBytes : Number.MAX_SAFE_INTEGER;
+    // v0–2 carry no maxBytes: theirs is fetch.max.bytes (or a quota's), a hard limit as in Kafka.
+    let remaining = this.body.maxBytes;
     // What each early read holds, until it moves to `releases` (kept) or is given back.
     const held: (() => void)[][] = [];
     const early: Promise<PartitionData>[] = [];
@@ -126,7 +124,9 @@ class FetchOperation {
           remaining = Math.max(0, remaining - size);
           bytes += size;
         }
-        if (data.errorCode !== ErrorCode.NONE) hasError = true;
+        // A partition the broker does not know is answered without ending the long poll of the
+        // others (Kafka answers it outside the replica manager); other errors answer at once.
+        if (data.errorCode !== ErrorCode.NONE && !unknown(t)) hasError = true;
         partitions.push(data);
       }
     } catch (e) {
@@ -158,7 +158,8 @@ class FetchOperation {
       records = read.records;
       if (read.release) releases.push(read.release);
     }
-    if (records.length > 0 && this.version < 10 && hasZstd(records)) return fail(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE);
+    // Kafka decides by the topic's compression.type, not by what the batches hold.
+    if (this.version < 10 && effectiveConfig('compression.type', t.topic.record.configs, this.broker.config) === 'zstd') return fail(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE);
     if (records.length > 0 && this.version < 4) {
       try {
         // The converted copy no longer points into the log.
@@ -200,16 +201,14 @@ function waitForAppend(broker: BrokerState, logs: PartitionLog[], timeoutMs: num
 
 async function handle(ctx: RequestContext<FetchRequest>): Promise<Encodable<FetchResponse>> {
   const { broker, apiVersion } = ctx;
-  // A consumer byte-rate quota caps what one fetch may return (Kafka: getMaxValueInQuotaWindow).
-  const quotaMaxBytes = Math.floor(ctx.quota.fetchMaxBytes());
-  const body = quotaMaxBytes < ctx.body.maxBytes
-    ? { ...ctx.body, maxBytes: quotaMaxBytes, minBytes: Math.min(ctx.body.minBytes, quotaMaxBytes) }
-    : ctx.body;
+  // fetch.max.bytes and a consumer byte-rate quota (Kafka: getMaxValueInQuotaWindow) cap what one fetch returns.
+  const maxBytes = Math.min(ctx.body.maxBytes, broker.config.number('fetch.max.bytes'), Math.floor(ctx.quota.fetchMaxBytes()));
+  const body = maxBytes < ctx.body.maxBytes ? { ...ctx.body, maxBytes, minBytes: Math.min(ctx.body.minBytes, maxBytes) } : ctx.body;
   const op = new FetchOperation(broker, apiVersion, body);
   if (apiVersion >= 7) {
-    // Session id 0 with epoch -1 (sessionless) or 0 (asking for a session we decline) is a full fetch.
-    if (body.sessionId !== 0) return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] };
-    if (body.sessionEpoch !== 0 && body.sessionEpoch !== -1) return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_FETCH_SESSION_EPOCH, sessionId: 0, responses: [] };
+    // Epoch 0 (open a session: declined) or -1 (sessionless) is a full fetch, whatever session it
+    // names (Kafka closes that one). Any other epoch continues a session, and none exists here.
+    if (body.sessionEpoch !== 0 && body.sessionEpoch !== -1) return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] };
   }
   const deadline = Date.now() + Math.max(0, body.maxWaitMs);
   for (;;) {

@@ -372,6 +372,38 @@ describe('Fetch', () => {
     c2.close();
   });
 
+  test('an unknown topic in a long poll is answered with its error when the known partitions are', async () => {
+    await createTopic('f-poll-known');
+    const body = fetchBody('f-poll-known', 0, 0n);
+    body.topics.push({ ...body.topics[0], topic: 'f-poll-unknown' });
+    const t0 = Date.now();
+    const r = await client.send(ApiKey.Fetch, 11, { ...body, maxWaitMs: 300 });
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 290, `returned after ${waited} ms`);
+    assert.deepEqual(r.responses.map((t: any) => [t.topic, t.partitions[0].errorCode]), [['f-poll-known', 0], ['f-poll-unknown', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]);
+  });
+
+  test('fetch.max.bytes caps a response whatever the request asks for, keeping the first batch', async () => {
+    const b = await startBroker({ port: 0, config: { 'fetch.max.bytes': 1024 } });
+    const c = await RawClient.connect(b.port);
+    try {
+      await c.send(ApiKey.CreateTopics, 7, { topics: [{ name: 'f-cap', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+      for (let i = 0; i < 5; i++) {
+        const r = await c.send(ApiKey.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'f-cap', partitionData: [{ index: 0, records: batch(['x'.repeat(600)]) }] }] });
+        assert.equal(r.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
+      }
+      const body = { ...fetchBody('f-cap', 0, 0n), maxBytes: 50 << 20 };
+      body.topics[0].topicId = b.broker.topics.get('f-cap')!.id;
+      const f = await c.send(ApiKey.Fetch, 11, body);
+      const p = f.responses[0].partitions[0];
+      assert.equal(p.highWatermark, 5n);
+      assert.equal([...iterateBatches(p.records)].length, 1, `${p.records.length} bytes`);
+    } finally {
+      c.close();
+      await b.stop();
+    }
+  });
+
   test('a finished long poll leaves no listener behind', async () => {
     await createTopic('f-poll-many');
     const c2 = await RawClient.connect(broker.port);
@@ -403,14 +435,16 @@ describe('Fetch', () => {
     assert.equal(bad.responses[0].partitions[0].errorCode, ErrorCode.UNKNOWN_TOPIC_ID);
   });
 
-  test('sessions are declined with id 0; unknown ids and bad epochs are errors', async () => {
+  test('sessions are declined with id 0; epochs 0 and -1 are full fetches whatever the id; others name a session that does not exist', async () => {
     await createTopic('f-sess');
-    const open = await client.send(ApiKey.Fetch, 12, { ...fetchBody('f-sess', 0, 0n), sessionId: 0, sessionEpoch: 0 });
-    assert.deepEqual([open.errorCode, open.sessionId, open.responses.length], [0, 0, 1]);
-    const unknown = await client.send(ApiKey.Fetch, 12, { ...fetchBody('f-sess', 0, 0n), sessionId: 1234, sessionEpoch: 1 });
-    assert.equal(unknown.errorCode, ErrorCode.FETCH_SESSION_ID_NOT_FOUND);
-    const epoch = await client.send(ApiKey.Fetch, 12, { ...fetchBody('f-sess', 0, 0n), sessionId: 0, sessionEpoch: 5 });
-    assert.equal(epoch.errorCode, ErrorCode.INVALID_FETCH_SESSION_EPOCH);
+    for (const [sessionId, sessionEpoch] of [[0, 0], [0, -1], [1234, 0], [1234, -1]]) {
+      const full = await client.send(ApiKey.Fetch, 12, { ...fetchBody('f-sess', 0, 0n), sessionId, sessionEpoch });
+      assert.deepEqual([full.errorCode, full.sessionId, full.responses.length], [0, 0, 1], `session ${sessionId}, epoch ${sessionEpoch}`);
+    }
+    for (const [sessionId, sessionEpoch] of [[1234, 1], [0, 5]]) {
+      const incremental = await client.send(ApiKey.Fetch, 12, { ...fetchBody('f-sess', 0, 0n), sessionId, sessionEpoch });
+      assert.equal(incremental.errorCode, ErrorCode.FETCH_SESSION_ID_NOT_FOUND, `session ${sessionId}, epoch ${sessionEpoch}`);
+    }
   });
 
   test('read_committed gets an empty aborted-transactions list, read_uncommitted null', async () => {
@@ -431,10 +465,15 @@ describe('Fetch', () => {
       const { messages } = readMessageSet(p.records);
       assert.deepEqual(messages.map((m) => [m.magic, m.offset, String(m.value)]), [[magic, 0n, 'a'], [magic, 1n, 'b']]);
     }
-    await createTopic('f-zstd');
+    // As in Kafka, the topic's compression.type decides, not what its batches hold.
+    await createTopic('f-zstd', 1, [{ name: 'compression.type', value: 'zstd' }]);
+    assert.equal((await client.send(ApiKey.Fetch, 9, fetchBody('f-zstd', 0, 0n))).responses[0].partitions[0].errorCode, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, 'even while empty');
     await produce('f-zstd', 0, batch(['z'], { compression: CompressionCodec.Zstd }));
     assert.equal((await client.send(ApiKey.Fetch, 9, fetchBody('f-zstd', 0, 0n))).responses[0].partitions[0].errorCode, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE);
     assert.equal((await client.send(ApiKey.Fetch, 10, fetchBody('f-zstd', 0, 0n))).responses[0].partitions[0].errorCode, 0);
+    await createTopic('f-zstd-producer');
+    await produce('f-zstd-producer', 0, batch(['z'], { compression: CompressionCodec.Zstd }));
+    assert.equal((await client.send(ApiKey.Fetch, 9, fetchBody('f-zstd-producer', 0, 0n))).responses[0].partitions[0].errorCode, 0);
   });
 });
 
