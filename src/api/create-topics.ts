@@ -6,7 +6,7 @@ import type { Encodable } from '../../protocol/primitives/types.js';
 import { ZERO_UUID } from '../../protocol/primitives/uuid.js';
 import { effectiveTopicConfigs } from '../cluster/config-describe.js';
 import { invalidReason, validateTopicConfigs } from '../cluster/topic-configs.js';
-import { type Topic, invalidTopicName } from '../cluster/topics.js';
+import { CLUSTER_METADATA_TOPIC, type Topic, invalidTopicName } from '../cluster/topics.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
 
 export interface TopicSpec {
@@ -27,69 +27,92 @@ export interface CreateOutcome {
   created?: Promise<Topic>;
 }
 
+/**
+ * Records Kafka's controller writes for one request at most (MAX_RECORDS_PER_USER_OP): a topic
+ * costs one, plus one per partition and per config.
+ */
+const MAX_RECORDS_PER_REQUEST = 10_000;
+
+const failed = (errorCode: number, errorMessage: string): CreateOutcome => ({ errorCode, errorMessage, numPartitions: -1, replicationFactor: -1, configs: {} });
+
 /** Validates a topic creation the way Kafka's controller does and, unless validateOnly, starts it. */
 export function createTopic(broker: BrokerState, spec: TopicSpec, validateOnly: boolean): CreateOutcome {
-  const fail = (errorCode: number, errorMessage: string): CreateOutcome => ({ errorCode, errorMessage, numPartitions: -1, replicationFactor: -1, configs: {} });
+  const outcome = checkTopic(broker, spec);
+  if (outcome.errorCode === ErrorCode.NONE && !validateOnly) outcome.created = broker.topics.create(spec.name, outcome.numPartitions, outcome.configs);
+  return outcome;
+}
+
+/** The checks, in the controller's order: the name, then the configs, then partitions and replicas. */
+function checkTopic(broker: BrokerState, spec: TopicSpec): CreateOutcome {
   const registry = broker.topics;
+  if (spec.name === CLUSTER_METADATA_TOPIC) return failed(ErrorCode.INVALID_REQUEST, `Creation of internal topic ${CLUSTER_METADATA_TOPIC} is prohibited.`);
   const badName = invalidTopicName(spec.name);
-  if (badName) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, badName);
-  if (registry.get(spec.name) || registry.isCreating(spec.name)) return fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${spec.name}' already exists.`);
+  if (badName) return failed(ErrorCode.INVALID_TOPIC_EXCEPTION, badName);
+  if (registry.get(spec.name) || registry.isCreating(spec.name)) return failed(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${spec.name}' already exists.`);
   const other = registry.collision(spec.name);
-  if (other) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic '${spec.name}' collides with existing topic: ${other}`);
+  if (other) return failed(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic '${spec.name}' collides with existing topic: ${other}`);
+
+  const nulls = spec.configs.filter((c) => c.value === null).map((c) => c.name);
+  if (nulls.length > 0) return failed(ErrorCode.INVALID_CONFIG, `Null value not supported for topic configs: ${nulls.join(',')}`);
+  const configs: Record<string, string> = {};
+  for (const c of spec.configs) {
+    if (c.value === null) continue;
+    const reason = invalidReason(c.name, c.value);
+    if (reason) return failed(ErrorCode.INVALID_CONFIG, reason);
+    configs[c.name] = c.value.trim();
+  }
+  // The rules across configs (compaction lags, tiered storage), as the controller applies them.
+  const conflict = validateTopicConfigs(configs, broker.config);
+  if (conflict) return failed(ErrorCode.INVALID_CONFIG, conflict);
 
   let numPartitions = spec.numPartitions;
   let replicationFactor = spec.replicationFactor;
   if (spec.assignments.length > 0) {
-    if (replicationFactor !== -1) return fail(ErrorCode.INVALID_REQUEST, 'A manual partition assignment was specified, but replication factor was not set to -1.');
-    if (numPartitions !== -1) return fail(ErrorCode.INVALID_REQUEST, 'A manual partition assignment was specified, but numPartitions was not set to -1.');
+    if (replicationFactor !== -1) return failed(ErrorCode.INVALID_REQUEST, 'A manual partition assignment was specified, but replication factor was not set to -1.');
+    if (numPartitions !== -1) return failed(ErrorCode.INVALID_REQUEST, 'A manual partition assignment was specified, but numPartitions was not set to -1.');
     const sorted = [...spec.assignments].sort((a, b) => a.partitionIndex - b.partitionIndex);
     for (let i = 0; i < sorted.length; i++) {
       const a = sorted[i];
-      if (i > 0 && a.partitionIndex === sorted[i - 1].partitionIndex) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `Found multiple manual partition assignments for partition ${a.partitionIndex}`);
-      if (a.brokerIds.length === 0) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'The manual partition assignment includes an empty replica list.');
+      if (i > 0 && a.partitionIndex === sorted[i - 1].partitionIndex) return failed(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `Found multiple manual partition assignments for partition ${a.partitionIndex}`);
+      if (a.brokerIds.length === 0) return failed(ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'The manual partition assignment includes an empty replica list.');
       if (a.brokerIds.length !== sorted[0].brokerIds.length) {
-        return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `The manual partition assignment includes a partition with ${a.brokerIds.length} replica(s), but this is not consistent with previous partitions, which have ${sorted[0].brokerIds.length} replica(s).`);
+        return failed(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `The manual partition assignment includes a partition with ${a.brokerIds.length} replica(s), but this is not consistent with previous partitions, which have ${sorted[0].brokerIds.length} replica(s).`);
       }
       const dup = a.brokerIds.find((b, j) => a.brokerIds.indexOf(b) !== j);
-      if (dup !== undefined) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `The manual partition assignment includes the broker ${dup} more than once.`);
+      if (dup !== undefined) return failed(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `The manual partition assignment includes the broker ${dup} more than once.`);
       const unknown = a.brokerIds.find((b) => b !== broker.nodeId);
-      if (unknown !== undefined) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `The manual partition assignment includes broker ${unknown}, but no such broker is registered.`);
-      if (a.partitionIndex !== i) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'partitions should be a consecutive 0-based integer sequence');
+      if (unknown !== undefined) return failed(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `The manual partition assignment includes broker ${unknown}, but no such broker is registered.`);
+      if (a.partitionIndex !== i) return failed(ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'partitions should be a consecutive 0-based integer sequence');
     }
     numPartitions = sorted.length;
     replicationFactor = sorted[0].brokerIds.length;
   } else {
     if (numPartitions === -1) numPartitions = broker.config.number('num.partitions');
     if (replicationFactor === -1) replicationFactor = broker.config.number('default.replication.factor');
-    if (replicationFactor <= 0) return fail(ErrorCode.INVALID_REPLICATION_FACTOR, 'Replication factor must be larger than 0, or -1 to use the default value.');
-    if (numPartitions <= 0) return fail(ErrorCode.INVALID_PARTITIONS, 'Number of partitions was set to an invalid non-positive value.');
+    if (replicationFactor <= 0) return failed(ErrorCode.INVALID_REPLICATION_FACTOR, 'Replication factor must be larger than 0, or -1 to use the default value.');
+    if (numPartitions <= 0) return failed(ErrorCode.INVALID_PARTITIONS, 'Number of partitions was set to an invalid non-positive value.');
     if (replicationFactor > 1) {
-      return fail(ErrorCode.INVALID_REPLICATION_FACTOR, `Unable to replicate the partition ${replicationFactor} time(s): The target replication factor of ${replicationFactor} cannot be reached because only 1 broker(s) are registered.`);
+      return failed(ErrorCode.INVALID_REPLICATION_FACTOR, `Unable to replicate the partition ${replicationFactor} time(s): The target replication factor of ${replicationFactor} cannot be reached because only 1 broker(s) are registered.`);
     }
   }
 
-  const nulls = spec.configs.filter((c) => c.value === null).map((c) => c.name);
-  if (nulls.length > 0) return fail(ErrorCode.INVALID_CONFIG, `Null value not supported for topic configs: ${nulls.join(',')}`);
-  const configs: Record<string, string> = {};
-  for (const c of spec.configs) {
-    if (c.value === null) continue;
-    const reason = invalidReason(c.name, c.value);
-    if (reason) return fail(ErrorCode.INVALID_CONFIG, reason);
-    configs[c.name] = c.value.trim();
-  }
-  // The rules across configs (compaction lags, tiered storage), as the controller applies them.
-  const conflict = validateTopicConfigs(configs, broker.config);
-  if (conflict) return fail(ErrorCode.INVALID_CONFIG, conflict);
-  const outcome: CreateOutcome = { errorCode: ErrorCode.NONE, errorMessage: null, numPartitions, replicationFactor, configs };
-  if (!validateOnly) outcome.created = registry.create(spec.name, numPartitions, configs);
-  return outcome;
+  return { errorCode: ErrorCode.NONE, errorMessage: null, numPartitions, replicationFactor, configs };
 }
 
 async function handle(ctx: RequestContext<CreateTopicsRequest>): Promise<Encodable<CreateTopicsResponse>> {
   const { broker, body, apiVersion } = ctx;
   const counts = new Map<string, number>();
   for (const t of body.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
-  const results = body.topics.filter((t) => counts.get(t.name) === 1).map((t) => ({ name: t.name, outcome: createTopic(broker, t, body.validateOnly) }));
+  let results = body.topics.filter((t) => counts.get(t.name) === 1).map((t) => ({ name: t.name, outcome: checkTopic(broker, t) }));
+  const records = results.reduce((n, { outcome: o }) => (o.errorCode === ErrorCode.NONE ? n + 1 + o.numPartitions + Object.keys(o.configs).length : n), 0);
+  if (records > MAX_RECORDS_PER_REQUEST) {
+    // Kafka's controller refuses the whole request, validate-only or not.
+    results = results.map(({ name }) => ({ name, outcome: failed(ErrorCode.POLICY_VIOLATION, 'Unable to perform excessively large batch operation.') }));
+  } else if (!body.validateOnly) {
+    for (const { name, outcome } of results) {
+      if (outcome.errorCode === ErrorCode.NONE) outcome.created = broker.topics.create(name, outcome.numPartitions, outcome.configs);
+    }
+  }
   // As in Kafka: one INVALID_REQUEST result per duplicated name, after the others.
   for (const [name, n] of counts) {
     if (n > 1) results.push({ name, outcome: { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Duplicate topic name.', numPartitions: -1, replicationFactor: -1, configs: {} } });

@@ -177,6 +177,28 @@ describe('CreateTopics and DeleteTopics', () => {
     for (const n of ['ct-zero', 'ct-rf3', 'ct-cfg', 'ct-val', 'ct-dup']) assert.equal(broker.broker.topics.get(n), undefined, n);
   });
 
+  test('as Kafka\'s controller: configs checked before partitions, __cluster_metadata refused, over 10,000 records refused whole', async () => {
+    const send = (topics: { name: string; numPartitions: number; replicationFactor: number; configs?: { name: string; value: string }[] }[], validateOnly = false) =>
+      client.send(ApiKey.CreateTopics, 7, { timeoutMs: 1000, validateOnly, topics: topics.map((t) => ({ assignments: [], configs: [], ...t })) });
+    const both = await send([
+      { name: 'ct-order-a', numPartitions: 0, replicationFactor: 1, configs: [{ name: 'retention.ms', value: '-7' }] },
+      { name: 'ct-order-b', numPartitions: 1, replicationFactor: 3, configs: [{ name: 'no.such.config', value: '1' }] },
+    ]);
+    assert.deepEqual(both.topics.map((t: any) => t.errorCode), [ErrorCode.INVALID_CONFIG, ErrorCode.INVALID_CONFIG]);
+    const meta = await send([{ name: '__cluster_metadata', numPartitions: 1, replicationFactor: 1 }]);
+    assert.deepEqual([meta.topics[0].errorCode, meta.topics[0].errorMessage], [ErrorCode.INVALID_REQUEST, 'Creation of internal topic __cluster_metadata is prohibited.']);
+    for (const validateOnly of [true, false]) {
+      const big = await send([{ name: 'ct-big', numPartitions: 9_000, replicationFactor: 1 }, { name: 'ct-small', numPartitions: 1_000, replicationFactor: 1 }], validateOnly);
+      assert.deepEqual(big.topics.map((t: any) => [t.name, t.errorCode, t.errorMessage]), [
+        ['ct-big', ErrorCode.POLICY_VIOLATION, 'Unable to perform excessively large batch operation.'],
+        ['ct-small', ErrorCode.POLICY_VIOLATION, 'Unable to perform excessively large batch operation.'],
+      ]);
+    }
+    assert.equal(broker.broker.topics.get('ct-small'), undefined, 'nothing of a refused request is created');
+    const most = await send([{ name: 'ct-most', numPartitions: 9_999, replicationFactor: 1 }], true);
+    assert.equal(most.topics[0].errorCode, ErrorCode.NONE, '1 + 9,999 records is allowed');
+  });
+
   test('validateOnly creates nothing; success returns partitions, replication and configs (v5+)', async () => {
     const v = await client.send(ApiKey.CreateTopics, 7, { timeoutMs: 1000, validateOnly: true, topics: [{ name: 'ct-validate', numPartitions: 4, replicationFactor: -1, assignments: [], configs: [] }] });
     assert.equal(v.topics[0].errorCode, 0);
