@@ -10,23 +10,36 @@ import type { ApiHandler, RequestContext } from './context.js';
 async function handle(ctx: RequestContext<DeleteTopicsRequest>): Promise<Encodable<DeleteTopicsResponse>> {
   const { broker, body, apiVersion } = ctx;
   const wanted = apiVersion >= 6 ? body.topics : body.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));
+  if (!broker.config.bool('delete.topic.enable')) {
+    // Kafka refuses the whole request: INVALID_REQUEST before v3, which has no better code.
+    const errorCode = apiVersion < 3 ? ErrorCode.INVALID_REQUEST : ErrorCode.TOPIC_DELETION_DISABLED;
+    return { throttleTimeMs: 0, responses: wanted.map((w) => ({ name: w.name, topicId: w.topicId, errorCode, errorMessage: null })) };
+  }
   const responses: Encodable<DeleteTopicsResponseDeletableTopicResult>[] = [];
   const deletions: Promise<void>[] = [];
   const seen = new Set<Topic>();
   const names = new Map<string, number>();
   const ids = new Map<string, number>();
+  // Naming a topic by both or by neither is an error of its own, and not counted as a duplicate.
+  const malformed = (w: { name: string | null; topicId: string }) => (w.name !== null) === (w.topicId !== ZERO_UUID);
   for (const w of wanted) {
+    if (malformed(w)) continue;
     if (w.name !== null) names.set(w.name, (names.get(w.name) ?? 0) + 1);
     else ids.set(w.topicId, (ids.get(w.topicId) ?? 0) + 1);
   }
+  const duplicatesAnswered = new Set<string>();
   for (const w of wanted) {
     const result = { name: w.name, topicId: w.topicId, errorCode: ErrorCode.NONE as number, errorMessage: null as string | null };
+    const duplicate = !malformed(w) && (w.name !== null ? names.get(w.name)! : ids.get(w.topicId)!) > 1;
+    // A duplicated name or id gets one answer, as in Kafka.
+    const key = w.name !== null ? `name ${w.name}` : `id ${w.topicId}`;
+    if (duplicate && duplicatesAnswered.has(key)) continue;
+    if (duplicate) duplicatesAnswered.add(key);
     responses.push(result);
     const invalid =
       w.name !== null && w.topicId !== ZERO_UUID ? 'You may not specify both topic name and topic id.'
       : w.name === null && w.topicId === ZERO_UUID ? 'Neither topic name nor id were specified.'
-      : w.name !== null && names.get(w.name)! > 1 ? 'Duplicate topic name.'
-      : w.name === null && ids.get(w.topicId)! > 1 ? 'Duplicate topic id.'
+      : duplicate ? (w.name !== null ? 'Duplicate topic name.' : 'Duplicate topic id.')
       : null;
     if (invalid) {
       result.errorCode = ErrorCode.INVALID_REQUEST;
@@ -36,12 +49,7 @@ async function handle(ctx: RequestContext<DeleteTopicsRequest>): Promise<Encodab
     const topic = w.name !== null ? broker.topics.get(w.name) : broker.topics.getById(w.topicId);
     if (!topic) {
       result.errorCode = w.name !== null ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.UNKNOWN_TOPIC_ID;
-      result.errorMessage = w.name !== null ? 'This server does not host this topic-partition.' : null;
-      continue;
-    }
-    if (!broker.config.bool('delete.topic.enable')) {
-      result.errorCode = ErrorCode.TOPIC_DELETION_DISABLED;
-      result.errorMessage = 'Topic deletion is disabled.';
+      result.errorMessage = w.name !== null ? 'This server does not host this topic-partition.' : 'This server does not host this topic ID.';
       continue;
     }
     result.name = topic.name;

@@ -217,9 +217,34 @@ describe('CreateTopics and DeleteTopics', () => {
     const a = await client.send(ApiKey.DeleteTopics, 1, { topicNames: ['dt-name', 'dt-missing'], timeoutMs: 1000 });
     assert.deepEqual(a.responses.map((r: any) => [r.name, r.errorCode]), [['dt-name', 0], ['dt-missing', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]);
     const b = await client.send(ApiKey.DeleteTopics, 6, { topics: [{ name: null, topicId: id }, { name: null, topicId: 'AAAAAAAAAAAAAAAAAAAAAQ' }], timeoutMs: 1000 });
-    assert.deepEqual(b.responses.map((r: any) => [r.name, r.errorCode]), [['dt-id', 0], [null, ErrorCode.UNKNOWN_TOPIC_ID]]);
+    assert.deepEqual(b.responses.map((r: any) => [r.name, r.errorCode, r.errorMessage]), [['dt-id', 0, null], [null, ErrorCode.UNKNOWN_TOPIC_ID, 'This server does not host this topic ID.']]);
     assert.equal(broker.broker.topics.get('dt-name'), undefined);
     assert.equal(broker.broker.topics.get('dt-id'), undefined);
+    // A name given twice is answered once; naming by both or neither is its own error, each time.
+    const c = await client.send(ApiKey.DeleteTopics, 6, { topics: [
+      { name: 'dt-twice', topicId: ZERO_UUID }, { name: 'dt-twice', topicId: ZERO_UUID }, { name: null, topicId: ZERO_UUID }, { name: null, topicId: ZERO_UUID },
+    ], timeoutMs: 1000 });
+    assert.deepEqual(c.responses.map((r: any) => [r.name, r.errorCode, r.errorMessage]), [
+      ['dt-twice', ErrorCode.INVALID_REQUEST, 'Duplicate topic name.'],
+      [null, ErrorCode.INVALID_REQUEST, 'Neither topic name nor id were specified.'],
+      [null, ErrorCode.INVALID_REQUEST, 'Neither topic name nor id were specified.'],
+    ]);
+  });
+
+  test('with delete.topic.enable=false the whole request is refused: INVALID_REQUEST before v3, TOPIC_DELETION_DISABLED from v3', async () => {
+    const b = await startBroker({ port: 0, config: { 'delete.topic.enable': false } });
+    const c = await RawClient.connect(b.port);
+    try {
+      await c.send(ApiKey.CreateTopics, 7, { topics: [{ name: 'dt-kept', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+      for (const [v, code] of [[2, ErrorCode.INVALID_REQUEST], [3, ErrorCode.TOPIC_DELETION_DISABLED]] as const) {
+        const r = await c.send(ApiKey.DeleteTopics, v, { topicNames: ['dt-kept', 'dt-unknown'], timeoutMs: 1000 });
+        assert.deepEqual(r.responses.map((x: any) => [x.name, x.errorCode]), [['dt-kept', code], ['dt-unknown', code]], `v${v}`);
+      }
+      assert.ok(b.broker.topics.get('dt-kept'));
+    } finally {
+      c.close();
+      await b.stop();
+    }
   });
 });
 
