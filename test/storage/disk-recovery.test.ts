@@ -117,22 +117,29 @@ describe('disk engine recovery', () => {
     for (let i = 1; i < after.length; i++) assert.equal(after[i]!.baseOffset, after[i - 1]!.lastOffset + 1n, 'offsets contiguous');
   });
 
-  for (const which of ['last batch', 'batch of the last index entry'] as const) {
+  for (const which of ['last batch', 'batch of the last index entry', 'batch before the last index entry'] as const) {
     it(`after a crash, truncates at the first batch failing its CRC (${which})`, async (t) => {
       const dir = await tempDir(t);
-      const a = await openLog(dir);
+      let a = await openLog(dir);
       const content = await populateWithTail(a.log, dir);
+      if (which === 'batch before the last index entry') {
+        // A clean close writes the index files out in full; the crash comes after a reopen.
+        await a.storage.close();
+        a = await openLog(dir);
+      }
       await a.storage.simulateCrash();
       const last = await lastSegmentLog(dir);
       const data = await readFile(last);
       const batches = logBatches(data);
       const index = await readFile(last.replace(/\.log$/, '.index'));
       const indexedPos = index.length >= 8 ? index.readInt32BE(index.length - 4) : 0;
-      // The tail is validated from the last index entry on: corrupt a batch there.
-      // (Index files are brought up to date lazily: with no entry on disk yet, scanning starts at the
-      // segment's first batch, and the second one is as good a victim.)
-      const badAt = which === 'last batch' ? batches.length - 1 : Math.max(1, batches.findIndex((b) => b.position === indexedPos));
+      // After a crash the whole active segment is checked, not only from its last index entry on,
+      // as a page lost anywhere in it (power loss) must not be served. (Index files are brought up
+      // to date lazily: with no entry on disk yet, the second batch is as good a victim.)
+      const indexedAt = Math.max(1, batches.findIndex((b) => b.position === indexedPos));
+      const badAt = which === 'last batch' ? batches.length - 1 : which === 'batch of the last index entry' ? indexedAt : 1;
       assert.ok(badAt >= 1, 'a good batch precedes the corrupt one');
+      if (which === 'batch before the last index entry') assert.ok(indexedPos > batches[1]!.position, 'the index has an entry past the corrupt batch');
       const bad = batches[badAt]!;
       data[bad.position + bad.size - 3]! ^= 0xff; // a flipped byte inside the records
       await writeFile(last, data);

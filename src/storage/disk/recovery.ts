@@ -13,12 +13,13 @@
  *   validated in full. A missing or corrupt index is rebuilt by scanning the segment; should the
  *   scan meet an invalid batch, the segment is truncated there and every later segment dropped
  *   (what Kafka's log recovery does).
- * - The last segment is always checked from its last offset-index entry to the end of the file,
- *   batch by batch: sane length, magic 2, offsets increasing and within int32 of the base offset,
- *   and (after an unclean shutdown) the CRC-32C. The file is truncated at the first torn or
- *   invalid batch. Index entries past the last good batch are dropped, missing ones re-added; an
+ * - The last segment, after a clean shutdown, is checked from its last offset-index entry to the
+ *   end of the file, batch by batch: sane length, magic 2, offsets increasing and within int32 of
+ *   the base offset. Index entries past the last good batch are dropped, missing ones re-added; an
  *   index that does not agree with the log (corrupt, or its last entry not naming the batch it
- *   points at) is rebuilt from position 0.
+ *   points at) is rebuilt from position 0. After an unclean shutdown the whole segment is checked
+ *   from position 0, CRC-32C included, and its indexes rebuilt, as Kafka recovers everything past
+ *   its recovery point. Either way the file is truncated at the first torn or invalid batch.
  */
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -248,7 +249,13 @@ async function recoverActive(seg: Segment, o: LoadOptions): Promise<number> {
   let outcome: ScanOutcome | null = null;
   const idx = idxData === null ? 'missing' : OffsetIndex.parse(base, idxData, fileSize);
   const tim = timData === null ? 'missing' : TimeIndex.parse(base, timData);
-  if (typeof idx === 'string') rebuild = `offset index: ${idx}`;
+  // After an unclean shutdown every batch of the active segment is checked again, CRC included:
+  // it was never fsynced as a whole, so a lost page may sit anywhere in it, not only at the end
+  // (Kafka recovers everything past its recovery point, which is where the active segment starts).
+  const recheck = !o.clean;
+  if (recheck) {
+    // Nothing of it is trusted: the scan below starts at position 0.
+  } else if (typeof idx === 'string') rebuild = `offset index: ${idx}`;
   else if (typeof tim === 'string') rebuild = `time index: ${tim}`;
   else {
     // Resume from the last indexed batch: everything before it is trusted.
@@ -293,8 +300,8 @@ async function recoverActive(seg: Segment, o: LoadOptions): Promise<number> {
     if (state.mismatch !== null) rebuild = state.mismatch;
     else if (indexed && outcome.invalid !== null && outcome.end === last.position) rebuild = `indexed batch invalid: ${outcome.invalid}`;
   }
-  if (rebuild !== null) {
-    o.logger.warn({ partition: o.name, segment: String(base), problem: rebuild }, 'rebuilding segment indexes');
+  if (rebuild !== null || recheck) {
+    if (rebuild !== null) o.logger.warn({ partition: o.name, segment: String(base), problem: rebuild }, 'rebuilding segment indexes');
     const r = await rebuildFromLog(seg, fh, fileSize, o.indexIntervalBytes);
     outcome = r.outcome;
     adopt(seg, r.scratch);
