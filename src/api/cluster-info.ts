@@ -30,6 +30,7 @@ export const CLUSTER_AUTHORIZED_OPERATIONS = bitfield([
 export const TOPIC_AUTHORIZED_OPERATIONS = bitfield([
   AclOperation.READ, AclOperation.WRITE, AclOperation.CREATE, AclOperation.DESCRIBE, AclOperation.DELETE, AclOperation.ALTER, AclOperation.DESCRIBE_CONFIGS, AclOperation.ALTER_CONFIGS,
 ]);
+export const GROUP_AUTHORIZED_OPERATIONS = bitfield([AclOperation.READ, AclOperation.DESCRIBE, AclOperation.DELETE]);
 /** The schema default: not asked for. */
 export const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
 

@@ -7,6 +7,7 @@ import { ApiKey } from '../../protocol/generated/index.js';
 import type {
   DeleteGroupsRequest, DescribeGroupsRequest, FindCoordinatorRequest, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest, SyncGroupRequest,
 } from '../../protocol/generated/index.js';
+import { AUTHORIZED_OPERATIONS_OMITTED, GROUP_AUTHORIZED_OPERATIONS } from './cluster-info.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
 
 const GROUP_KEY = 0;
@@ -110,14 +111,17 @@ function leaveGroup(ctx: RequestContext<LeaveGroupRequest>): unknown {
 
 function describeGroups(ctx: RequestContext<DescribeGroupsRequest>): unknown {
   const { broker, body, apiVersion } = ctx;
+  // Without an authorizer, Kafka reports every operation a group supports, when asked (v3+).
+  const operations = apiVersion >= 3 && body.includeAuthorizedOperations ? GROUP_AUTHORIZED_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED;
   const groups = body.groups.map((groupId) => {
     if (broker.groups.loading) return { errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, groupId, groupState: '', protocolType: '', protocolData: '', members: [] };
     const g = broker.groups.groups.get(groupId);
-    if (!g) return { errorCode: ErrorCode.NONE, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [] };
+    if (!g) return { errorCode: ErrorCode.NONE, groupId, authorizedOperations: operations, groupState: 'Dead', protocolType: '', protocolData: '', members: [] };
     const stable = g.state === 'Stable';
     return {
       errorCode: ErrorCode.NONE,
       groupId,
+      authorizedOperations: operations,
       groupState: g.state,
       protocolType: g.protocolType ?? '',
       protocolData: stable ? (g.protocolName ?? '') : '',

@@ -7,6 +7,7 @@ import { ZERO_UUID } from '../../protocol/primitives/uuid.js';
 import { INTERNAL_TOPICS, type Topic, invalidTopicName } from '../cluster/topics.js';
 import { OFFSETS_TOPIC } from '../coordinator/groups/offsets-topic.js';
 import { TRANSACTION_TOPIC } from '../coordinator/txn/transaction-log.js';
+import { AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_AUTHORIZED_OPERATIONS, TOPIC_AUTHORIZED_OPERATIONS } from './cluster-info.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
 import { createTopic } from './create-topics.js';
 
@@ -71,7 +72,10 @@ function handle(ctx: RequestContext<MetadataRequest>): Encodable<MetadataRespons
       return errorTopic(autoCreate(broker, req.name), req.name);
     });
   }
+  // Without an authorizer, Kafka reports every operation the resource type supports, when asked.
+  if (body.includeTopicAuthorizedOperations) for (const t of topics) t.topicAuthorizedOperations = TOPIC_AUTHORIZED_OPERATIONS;
   return {
+    clusterAuthorizedOperations: body.includeClusterAuthorizedOperations && apiVersion <= 10 ? CLUSTER_AUTHORIZED_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED,
     throttleTimeMs: 0,
     brokers: [{ nodeId: broker.nodeId, host: broker.advertised.host, port: broker.advertised.port, rack: null }],
     clusterId: broker.clusterId,

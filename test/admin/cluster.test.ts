@@ -134,6 +134,13 @@ test('DescribeTopicPartitions: sorted topics, pages bounded by ResponsePartition
   });
   const metadata = await raw.send(ApiKey.Metadata, 12, { topics: [{ name: 'c-alpha', topicId: undefined }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
   assert.equal(alpha.topicId, metadata.topics[0].topicId);
+  assert.equal(metadata.topics[0].topicAuthorizedOperations, -2147483648, 'not asked for');
+  // Metadata and DescribeGroups report the same operations when asked (Metadata v8–10 the cluster's too).
+  const asked = await raw.send(ApiKey.Metadata, 10, { topics: [{ name: 'c-alpha', topicId: undefined }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: true, includeClusterAuthorizedOperations: true });
+  assert.equal(asked.topics[0].topicAuthorizedOperations, alpha.topicAuthorizedOperations);
+  assert.equal(asked.clusterAuthorizedOperations, (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12));
+  const groups = await raw.send(ApiKey.DescribeGroups, 5, { groups: ['c-no-such-group'], includeAuthorizedOperations: true });
+  assert.equal(groups.groups[0].authorizedOperations, (1 << 3) | (1 << 6) | (1 << 8), 'READ, DELETE, DESCRIBE');
 
   // All topics (an empty list), from a cursor on.
   const all = await describe([], 1000, { topicName: 'c-beta', partitionIndex: 1 });
