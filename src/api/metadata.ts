@@ -58,19 +58,28 @@ function handle(ctx: RequestContext<MetadataRequest>): Encodable<MetadataRespons
     topics = registry.all().map((t) => topicMetadata(broker, t));
   } else {
     const mayCreate = broker.config.bool('auto.create.topics.enable') && (apiVersion < 4 || body.allowAutoTopicCreation);
-    topics = body.topics!.map((req) => {
-      if (req.name === null) {
-        const byId = registry.getById(req.topicId);
-        return byId ? topicMetadata(broker, byId) : errorTopic(ErrorCode.UNKNOWN_TOPIC_ID, null, req.topicId);
-      }
-      const topic = registry.get(req.name);
-      if (topic) return topicMetadata(broker, topic);
-      if (invalidTopicName(req.name) !== null) return errorTopic(ErrorCode.INVALID_TOPIC_EXCEPTION, req.name);
-      if (registry.isCreating(req.name)) return errorTopic(ErrorCode.LEADER_NOT_AVAILABLE, req.name);
-      if (!mayCreate) return errorTopic(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, req.name);
-      // As in Kafka, the topic exists for the client from its next metadata request on.
-      return errorTopic(autoCreate(broker, req.name), req.name);
-    });
+    const ids = [...new Set(body.topics!.map((t) => t.topicId).filter((id) => id !== ZERO_UUID))];
+    if (ids.length > 0 && apiVersion < 12) {
+      // Kafka refuses the whole request: ids are only looked up from v12.
+      topics = body.topics!.map((t) => ({ ...errorTopic(ErrorCode.INVALID_REQUEST, t.name ?? ''), topicId: t.topicId }));
+    } else if (ids.length > 0) {
+      // As in Kafka, a request naming any topic by id is answered for its ids alone.
+      topics = ids.map((id) => {
+        const byId = registry.getById(id);
+        return byId ? topicMetadata(broker, byId) : errorTopic(ErrorCode.UNKNOWN_TOPIC_ID, null, id);
+      });
+    } else {
+      topics = [...new Set(body.topics!.map((t) => t.name))].map((name) => {
+        if (name === null) return errorTopic(ErrorCode.INVALID_REQUEST, null);
+        const topic = registry.get(name);
+        if (topic) return topicMetadata(broker, topic);
+        if (invalidTopicName(name) !== null) return errorTopic(ErrorCode.INVALID_TOPIC_EXCEPTION, name);
+        if (registry.isCreating(name)) return errorTopic(ErrorCode.LEADER_NOT_AVAILABLE, name);
+        if (!mayCreate) return errorTopic(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name);
+        // As in Kafka, the topic exists for the client from its next metadata request on.
+        return errorTopic(autoCreate(broker, name), name);
+      });
+    }
   }
   // Without an authorizer, Kafka reports every operation the resource type supports, when asked.
   if (body.includeTopicAuthorizedOperations) for (const t of topics) t.topicAuthorizedOperations = TOPIC_AUTHORIZED_OPERATIONS;

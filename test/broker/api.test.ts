@@ -146,6 +146,11 @@ describe('Metadata', () => {
     assert.equal(r.topics[0].errorCode, 0);
     assert.equal(r.topics[1].errorCode, ErrorCode.UNKNOWN_TOPIC_ID);
     assert.equal(r.topics[1].name, null);
+    // As in Kafka: names are ignored once any topic is named by id; ids before v12 fail the request.
+    const mixed = await client.send(ApiKey.Metadata, 12, { topics: [{ name: 'md-a', topicId: ZERO_UUID }, { name: null, topicId: id }] });
+    assert.deepEqual(mixed.topics.map((t: any) => [t.name, t.errorCode]), [['md-id', 0]]);
+    const v11 = await client.send(ApiKey.Metadata, 11, { topics: [{ name: 'md-a', topicId: ZERO_UUID }, { name: 'md-id', topicId: id }] });
+    assert.deepEqual(v11.topics.map((t: any) => [t.name, t.errorCode]), [['md-a', ErrorCode.INVALID_REQUEST], ['md-id', ErrorCode.INVALID_REQUEST]]);
   });
 });
 
