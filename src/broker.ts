@@ -85,6 +85,7 @@ export class Broker implements BrokerState {
   private offsetExpiryTimer: NodeJS.Timeout | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
+  private started = false;
 
   constructor(
     readonly config: BrokerConfig,
@@ -160,14 +161,24 @@ export class Broker implements BrokerState {
   }
 
   async start(): Promise<void> {
+    // Stopping ends this object's timers, coordinators and storage for good: a new Broker starts again.
+    if (this.started) throw new Error(this.stopping ? 'a stopped broker cannot be started again: create a new Broker' : 'the broker is already started');
+    this.started = true;
     const state = await this.storage.open();
-    this.clusterId = state.clusterId;
-    // Dynamic broker configs first: they are defaults of the partitions' log settings.
-    await this.dynamicConfigs.load();
-    await this.topics.load(state.topics);
-    await this.quotas.load();
-    const listener = this.config.listener;
-    this.bound = await this.server.listen(listener.host, listener.port);
+    try {
+      this.clusterId = state.clusterId;
+      // Dynamic broker configs first: they are defaults of the partitions' log settings.
+      await this.dynamicConfigs.load();
+      await this.topics.load(state.topics);
+      await this.quotas.load();
+      const listener = this.config.listener;
+      this.bound = await this.server.listen(listener.host, listener.port);
+    } catch (e) {
+      // A failed start (a port in use, say) gives the data directory back, so it can be opened again.
+      this.stopping = this.storage.close().catch(() => {});
+      await this.stopping;
+      throw e;
+    }
     if (this.advertised.port === 0) this.advertised = { host: this.advertised.host, port: this.bound.port };
     // Groups and offsets load in the background; until then group APIs answer COORDINATOR_LOAD_IN_PROGRESS.
     this.offsets.load().catch((err: unknown) => {

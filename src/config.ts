@@ -87,14 +87,51 @@ export interface Endpoint {
   port: number;
 }
 
-/** "PLAINTEXT://host:port[,…]" or "host:port" → the first endpoint. */
-export function parseListener(value: string): Endpoint {
-  const first = value.split(',')[0].trim();
-  const m = /^(?:[A-Za-z_]+:\/\/)?(\[[^\]]*\]|[^:]*):(\d+)$/.exec(first);
-  if (!m) throw new ConfigError(`cannot parse listener "${value}" (expected PLAINTEXT://host:port or host:port)`);
-  const port = Number(m[2]);
-  if (port > 65535) throw new ConfigError(`port out of range in "${value}"`);
-  return { host: m[1].replace(/^\[|\]$/g, ''), port };
+/** One entry of `listeners` / `advertised.listeners`. */
+export interface Listener extends Endpoint {
+  /** The listener name (PLAINTEXT when the entry is a bare host:port). */
+  name: string;
+}
+
+/** "NAME://host:port,…" (or bare "host:port" entries, taken as PLAINTEXT) → every listener. */
+export function parseListeners(value: string): Listener[] {
+  return value.split(',').map((s) => s.trim()).filter((s) => s !== '').map((entry) => {
+    const m = /^(?:([A-Za-z0-9_]+):\/\/)?(\[[^\]]*\]|[^:]*):(\d+)$/.exec(entry);
+    if (!m) throw new ConfigError(`cannot parse listener "${entry}" (expected PLAINTEXT://host:port or host:port)`);
+    const port = Number(m[3]);
+    if (port > 65535) throw new ConfigError(`port out of range in "${entry}"`);
+    return { name: (m[1] ?? 'PLAINTEXT').toUpperCase(), host: m[2]!.replace(/^\[|\]$/g, ''), port };
+  });
+}
+
+export function formatListeners(listeners: readonly Listener[]): string {
+  return listeners.map((l) => `${l.name}://${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`).join(',');
+}
+
+/** Kafka's default listener.security.protocol.map: each protocol as a listener name of its own. */
+const DEFAULT_PROTOCOL_MAP = 'PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL';
+
+/**
+ * The listener clients are served on. Samsa serves one plaintext listener: the first of
+ * `listeners` that is not a controller listener (controller.listener.names). A client listener
+ * whose security protocol (listener.security.protocol.map) is not PLAINTEXT refuses the start:
+ * serving it as plaintext would hand out unencrypted, unauthenticated access where TLS or SASL
+ * was asked for.
+ */
+export function clientListener(props: Properties): Listener {
+  const listeners = parseListeners(props['listeners'] ?? '');
+  const controllers = new Set((props['controller.listener.names'] ?? '').split(',').map((n) => n.trim().toUpperCase()).filter((n) => n !== ''));
+  const protocols = new Map(
+    (props['listener.security.protocol.map'] ?? DEFAULT_PROTOCOL_MAP).split(',').map((kv) => kv.split(':').map((x) => x.trim().toUpperCase()) as [string, string]),
+  );
+  const served = listeners.filter((l) => !controllers.has(l.name));
+  if (served.length === 0) throw new ConfigError(`listeners has no listener for clients: "${props['listeners'] ?? ''}"`);
+  for (const l of served) {
+    const protocol = protocols.get(l.name);
+    if (protocol === undefined) throw new ConfigError(`No security protocol defined for listener ${l.name} (listener.security.protocol.map)`);
+    if (protocol !== 'PLAINTEXT') throw new ConfigError(`listener ${l.name} uses ${protocol}, which Samsa does not support yet: only PLAINTEXT listeners can be served`);
+  }
+  return served[0]!;
 }
 
 export class BrokerConfig {
@@ -112,7 +149,7 @@ export class BrokerConfig {
     this.staticProps = { ...overrides };
     this.props = { ...BROKER_DEFAULTS, ...overrides };
     // Fail at start-up, not at first use.
-    void this.nodeId;
+    if (this.nodeId < 0) throw new ConfigError(`node.id must be 0 or more, not ${this.nodeId}`);
     void this.listener;
     void this.advertised;
     if (!['disk', 'memory'].includes(this.storage)) throw new ConfigError(`samsa.storage must be disk or memory, not "${this.storage}"`);
@@ -160,16 +197,21 @@ export class BrokerConfig {
     return fromBrokerId ? this.number('broker.id') : this.number('node.id');
   }
 
-  get listener(): Endpoint {
-    return parseListener(this.props['listeners']);
+  get listener(): Listener {
+    return clientListener(this.props);
   }
 
-  /** Where clients are told to connect; the listener's address unless advertised.listeners says otherwise. */
+  /**
+   * Where clients are told to connect: the advertised.listeners entry of the served listener's
+   * name (a bare host:port counts as PLAINTEXT), else the listener's own address.
+   */
   get advertised(): Endpoint {
-    const ep = this.has('advertised.listeners') ? parseListener(this.props['advertised.listeners']) : this.listener;
+    const listener = this.listener;
+    const named = this.has('advertised.listeners') ? parseListeners(this.props['advertised.listeners']).find((l) => l.name === listener.name) : undefined;
+    const ep = named ?? listener;
     // A wildcard bind address is no use to a client.
     if (ep.host === '' || ep.host === '0.0.0.0' || ep.host === '::') return { host: 'localhost', port: ep.port };
-    return ep;
+    return { host: ep.host, port: ep.port };
   }
 
   get dataDir(): string {

@@ -1,6 +1,7 @@
 /** The broker's structured logger: pino, JSON by default, readable when a terminal is attached. */
 import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
+import { ConfigError } from './config.js';
 import { stdoutSink } from './stdout-sink.js';
 
 export type { Logger };
@@ -11,8 +12,13 @@ export interface LoggerOptions {
   pretty?: boolean;
 }
 
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? process.env.SAMSA_LOG_LEVEL ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new ConfigError(`log level must be one of ${LOG_LEVELS.join(', ')}, not "${level}"${options.level === undefined ? ' (SAMSA_LOG_LEVEL)' : ''}`);
+  }
   const pretty = options.pretty ?? process.stdout.isTTY === true;
   if (pretty) {
     // Loaded only when wanted, and as a plain stream rather than a worker-thread transport:

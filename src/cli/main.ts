@@ -2,18 +2,19 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Broker, VERSION } from '../broker.js';
-import { BrokerConfig, ConfigError, type Properties, parseProperties } from '../config.js';
-import { createLogger } from '../logger.js';
+import { BrokerConfig, ConfigError, type Properties, clientListener, formatListeners, parseListeners, parseProperties } from '../config.js';
+import { LOG_LEVELS, type Logger, createLogger } from '../logger.js';
 import { flushStdoutLog } from '../stdout-sink.js';
+import { StorageRefusedError } from '../storage/storage.js';
 import cli from './yargs.cjs';
 
 interface StartArgs {
-  port?: number;
+  port?: string;
   host?: string;
   'advertised-listener'?: string;
   'data-dir'?: string;
   storage?: string;
-  'node-id'?: number;
+  'node-id'?: string;
   config?: string;
   set?: string[];
   'log-level'?: string;
@@ -22,17 +23,16 @@ interface StartArgs {
 /** Config file first, then the dedicated flags, then --set: the most specific wins. */
 export function propertiesFromArgs(args: StartArgs): Properties {
   const props: Properties = {};
-  if (args.port !== undefined && !Number.isInteger(args.port)) throw new ConfigError('--port expects a port number (0 to 65535)');
-  if (args['node-id'] !== undefined && !Number.isInteger(args['node-id'])) throw new ConfigError('--node-id expects an integer');
+  // Read as strings: yargs would take "" for 0 and "1e3" for 1000.
+  const port = args.port === undefined ? undefined : /^\d{1,5}$/.test(args.port) && Number(args.port) <= 65535 ? Number(args.port) : NaN;
+  if (Number.isNaN(port)) throw new ConfigError(`--port expects a port number (0 to 65535), not "${args.port}"`);
+  if (args['node-id'] !== undefined && !/^-?\d+$/.test(args['node-id'])) throw new ConfigError(`--node-id expects an integer, not "${args['node-id']}"`);
   if (args.config) Object.assign(props, parseProperties(readConfigFile(args.config)));
-  const listener = props['listeners'] ? new BrokerConfig({ listeners: props['listeners'] }).listener : { host: 'localhost', port: 9092 };
-  const host = args.host ?? listener.host;
-  const port = args.port ?? listener.port;
-  props['listeners'] = `PLAINTEXT://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (args.host !== undefined || port !== undefined) overrideListener(props, args.host, port);
   if (args['advertised-listener']) props['advertised.listeners'] = args['advertised-listener'];
   if (args['data-dir']) props['log.dirs'] = args['data-dir'];
   if (args.storage) props['samsa.storage'] = args.storage;
-  if (args['node-id'] !== undefined) props['node.id'] = String(args['node-id']);
+  if (args['node-id'] !== undefined) props['node.id'] = args['node-id'];
   for (const kv of args.set ?? []) {
     const i = kv.indexOf('=');
     if (i <= 0) throw new ConfigError(`--set expects key=value, got "${kv}"`);
@@ -40,6 +40,25 @@ export function propertiesFromArgs(args: StartArgs): Properties {
   }
   return props;
 }
+
+/**
+ * --host / --port change the listener clients are served on, leaving the config's other listeners
+ * (a CONTROLLER one, say) as they are. An advertised address that only repeated that listener's
+ * port follows the new port: otherwise Kafka's stock server.properties would send clients to 9092.
+ */
+function overrideListener(props: Properties, host: string | undefined, port: number | undefined): void {
+  const served = props['listeners'] ? clientListener(props) : { name: 'PLAINTEXT', host: 'localhost', port: 9092 };
+  const all = props['listeners'] ? parseListeners(props['listeners']) : [served];
+  const updated = { name: served.name, host: host ?? served.host, port: port ?? served.port };
+  props['listeners'] = formatListeners(all.map((l) => (l.name === served.name ? updated : l)));
+  if (port !== undefined && props['advertised.listeners']) {
+    const advertised = parseListeners(props['advertised.listeners']);
+    props['advertised.listeners'] = formatListeners(advertised.map((l) => (l.name === served.name && l.port === served.port ? { ...l, port } : l)));
+  }
+}
+
+/** A flag given twice takes its last value, as most commands do (--set accumulates). */
+const lastValue = (v: unknown): unknown => (Array.isArray(v) ? v[v.length - 1] : v);
 
 function readConfigFile(path: string): string {
   try {
@@ -55,15 +74,17 @@ function readConfigFile(path: string): string {
  */
 function failure(err: unknown): object {
   const e = err as NodeJS.ErrnoException;
+  if (e instanceof StorageRefusedError) return { error: e.message };
   return e instanceof Error && typeof e.code === 'string' && typeof e.syscall === 'string' ? { error: e.message, code: e.code } : { err };
 }
 
 async function start(args: StartArgs): Promise<void> {
   const startedAt = performance.now();
-  const log = createLogger({ level: args['log-level'] });
+  let log: Logger;
   let config: BrokerConfig;
   let broker: Broker;
   try {
+    log = createLogger({ level: args['log-level'] });
     config = new BrokerConfig(propertiesFromArgs(args));
     broker = new Broker(config, log);
   } catch (e) {
@@ -110,6 +131,8 @@ async function start(args: StartArgs): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // A closed terminal: stop cleanly, as the JVM's shutdown hooks do for Kafka.
+  process.on('SIGHUP', () => shutdown('SIGHUP'));
 }
 
 void cli.yargs(cli.hideBin(process.argv))
@@ -120,15 +143,15 @@ void cli.yargs(cli.hideBin(process.argv))
     'Run a broker (the default command)',
     (y) =>
       y
-        .option('port', { alias: 'p', type: 'number', describe: 'TCP port to listen on (default 9092; 0 picks a free one)' })
-        .option('host', { type: 'string', describe: 'Address to bind (default localhost; 0.0.0.0 for every interface)' })
-        .option('advertised-listener', { type: 'string', describe: 'host:port clients are told to connect to, when it differs from the bound address (Kafka advertised.listeners)' })
-        .option('data-dir', { alias: 'd', type: 'string', describe: 'Directory for the log and metadata (Kafka log.dirs; default ./data)' })
-        .option('storage', { choices: ['disk', 'memory'], describe: 'disk: durable segment files in --data-dir (default); memory: nothing survives a restart' })
-        .option('node-id', { type: 'number', describe: 'This broker\'s id in Metadata responses (Kafka node.id; default 1)' })
-        .option('config', { alias: 'c', type: 'string', describe: 'A Kafka server.properties file; its keys are read as Kafka reads them' })
-        .option('set', { alias: 's', type: 'string', array: true, describe: 'Override any setting by its Kafka name, e.g. --set num.partitions=3 (repeatable)' })
-        .option('log-level', { type: 'string', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], describe: 'Log verbosity (default info; or SAMSA_LOG_LEVEL)' })
+        .option('port', { alias: 'p', type: 'string', requiresArg: true, coerce: lastValue, describe: 'TCP port to listen on (default 9092; 0 picks a free one)' })
+        .option('host', { type: 'string', requiresArg: true, coerce: lastValue, describe: 'Address to bind (default localhost; 0.0.0.0 for every interface)' })
+        .option('advertised-listener', { type: 'string', requiresArg: true, coerce: lastValue, describe: 'host:port clients are told to connect to, when it differs from the bound address (Kafka advertised.listeners)' })
+        .option('data-dir', { alias: 'd', type: 'string', requiresArg: true, coerce: lastValue, describe: 'Directory for the log and metadata (Kafka log.dirs; default ./data)' })
+        .option('storage', { choices: ['disk', 'memory'], requiresArg: true, coerce: lastValue, describe: 'disk: durable segment files in --data-dir (default); memory: nothing survives a restart' })
+        .option('node-id', { type: 'string', requiresArg: true, coerce: lastValue, describe: 'This broker\'s id in Metadata responses (Kafka node.id; default 1)' })
+        .option('config', { alias: 'c', type: 'string', requiresArg: true, coerce: lastValue, describe: 'A Kafka server.properties file; its keys are read as Kafka reads them' })
+        .option('set', { alias: 's', type: 'string', array: true, requiresArg: true, describe: 'Override any setting by its Kafka name, e.g. --set num.partitions=3 (repeatable)' })
+        .option('log-level', { type: 'string', choices: [...LOG_LEVELS], requiresArg: true, coerce: lastValue, describe: 'Log verbosity (default info; or SAMSA_LOG_LEVEL)' })
         .example('$0', 'broker on localhost:9092, data in ./data')
         .example('$0 --port 0 --storage memory', 'throwaway broker on a free port')
         .example('$0 -c server.properties --set log.retention.hours=1', 'Kafka config file with an override'),

@@ -29,7 +29,7 @@ const defs: BrokerConfigDef[] = [
   { name: 'broker.id', type: 'int', default: '-1', doc: 'Older name of node.id; when only one of the two is set, the other takes its value.' },
   { name: 'broker.rack', type: 'string', default: null, doc: 'Rack (or availability zone) of this broker, reported in Metadata.' },
   { name: 'process.roles', type: 'list', default: '', validator: listOf('broker', 'controller'), doc: 'KRaft roles of the node. Samsa always acts as both broker and controller.' },
-  { name: 'listeners', type: 'string', default: 'PLAINTEXT://:9092', doc: 'Where the broker accepts connections, as NAME://host:port; the first listener is used.' },
+  { name: 'listeners', type: 'string', default: 'PLAINTEXT://:9092', doc: 'Where the broker accepts connections, as NAME://host:port,…; clients are served on the first listener that is not in controller.listener.names, which must be PLAINTEXT.' },
   { name: 'advertised.listeners', type: 'string', default: null, doc: 'The address given to clients in Metadata when it differs from the one bound (listeners).' },
   { name: 'listener.security.protocol.map', type: 'string', default: 'PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL', doc: 'Security protocol of each listener name.' },
   { name: 'inter.broker.listener.name', type: 'string', default: null, doc: 'Listener other brokers use to reach this one. Unused by a single broker.' },

@@ -70,6 +70,14 @@ export interface CompactionResult {
   recordsRetained: number;
 }
 
+/**
+ * The storage will not open, for a reason of the setup rather than a fault: the data directory is
+ * in use, or holds another node's data. Reported with its message alone.
+ */
+export class StorageRefusedError extends Error {
+  override readonly name: string = 'StorageRefusedError';
+}
+
 /** DeleteRecords beyond the high watermark or to a negative offset (Kafka: OFFSET_OUT_OF_RANGE). */
 export class OffsetOutOfRangeError extends Error {
   constructor(message: string) {

@@ -13,11 +13,12 @@
 import { readFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
+import { StorageRefusedError } from '../storage.js';
 import { readFileOrNull, unlinkIfExists } from './fs-util.js';
 
 export const LOCK_FILE = '.lock';
 
-export class DataDirInUseError extends Error {
+export class DataDirInUseError extends StorageRefusedError {
   override readonly name = 'DataDirInUseError';
 }
 

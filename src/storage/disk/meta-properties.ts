@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { randomUuid } from '../../../protocol/primitives/uuid.js';
+import { StorageRefusedError } from '../storage.js';
 import { atomicWrite, readFileOrNull } from './fs-util.js';
 import { META_PROPERTIES_FILE } from './names.js';
 
@@ -38,9 +39,9 @@ export function parseMetaProperties(text: string): MetaProperties {
   const version = Number(p.get('version'));
   const clusterId = p.get('cluster.id');
   const nodeId = Number(p.get('node.id'));
-  if (version !== 1) throw new Error(`meta.properties: unsupported version ${p.get('version') ?? '(none)'}`);
-  if (!clusterId) throw new Error('meta.properties: no cluster.id');
-  if (!Number.isInteger(nodeId)) throw new Error(`meta.properties: bad node.id ${p.get('node.id') ?? '(none)'}`);
+  if (version !== 1) throw new StorageRefusedError(`meta.properties: unsupported version ${p.get('version') ?? '(none)'}`);
+  if (!clusterId) throw new StorageRefusedError('meta.properties: no cluster.id');
+  if (!Number.isInteger(nodeId)) throw new StorageRefusedError(`meta.properties: bad node.id ${p.get('node.id') ?? '(none)'}`);
   const meta: MetaProperties = { version, clusterId, nodeId };
   const directoryId = p.get('directory.id');
   if (directoryId !== undefined) meta.directoryId = directoryId;
@@ -54,7 +55,7 @@ export async function loadOrCreateMetaProperties(dataDir: string, nodeId: number
   if (text !== null) {
     const meta = parseMetaProperties(text.toString('utf8'));
     if (meta.nodeId !== nodeId) {
-      throw new Error(`${path} belongs to node ${meta.nodeId}, this broker is node ${nodeId}`);
+      throw new StorageRefusedError(`${path} belongs to node ${meta.nodeId}, this broker is node ${nodeId}`);
     }
     return meta;
   }

@@ -1,0 +1,140 @@
+/**
+ * The `samsa` command and embedding, as a user meets them: Kafka's own server.properties, listeners
+ * Samsa cannot serve, flags given oddly, signals, and start-up refusals that are not bugs.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ApiKey } from '../../protocol/generated/index.js';
+import { startBroker } from '../../src/index.js';
+import { CLI, run, startBrokerProcess, tempDir } from '../support/processes.js';
+import { RawClient } from '../support/raw-client.js';
+
+/** Kafka 3.9's config/kraft/server.properties, the parts about listeners. */
+const KAFKA_STOCK_PROPERTIES = `
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@localhost:9093
+listeners=PLAINTEXT://:9092,CONTROLLER://:9093
+inter.broker.listener.name=PLAINTEXT
+advertised.listeners=PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL
+`;
+
+const started = (logs: string[]) => JSON.parse(logs.find((l) => l.includes('"listening"'))!) as { listening: string; advertised: string };
+
+async function metadataBroker(port: number): Promise<string> {
+  const c = await RawClient.connect(port);
+  try {
+    const m = await c.send(ApiKey.Metadata, 9, { topics: [], allowAutoTopicCreation: false });
+    return `${m.brokers[0].host}:${m.brokers[0].port}`;
+  } finally {
+    c.close();
+  }
+}
+
+test('Kafka\'s stock server.properties: clients get the PLAINTEXT listener, and --port moves its advertised port too', { timeout: 30_000 }, async () => {
+  const dir = tempDir();
+  try {
+    const file = join(dir.path, 'server.properties');
+    writeFileSync(file, KAFKA_STOCK_PROPERTIES);
+    const b = await startBrokerProcess(['-c', file, '--storage', 'memory', '--port', '0', '--host', '127.0.0.1']);
+    try {
+      assert.equal(started(b.logs).listening, `127.0.0.1:${b.port}`);
+      assert.equal(await metadataBroker(b.port), `localhost:${b.port}`, 'not localhost:9092');
+    } finally {
+      await b.stop();
+    }
+    // The controller listener first, no flags: the PLAINTEXT one is bound, by name.
+    writeFileSync(file, 'listeners=CONTROLLER://127.0.0.1:1,PLAINTEXT://127.0.0.1:0\ncontroller.listener.names=CONTROLLER\n');
+    const c = await startBrokerProcess(['-c', file, '--storage', 'memory']);
+    try {
+      assert.notEqual(c.port, 1);
+      assert.equal(await metadataBroker(c.port), `127.0.0.1:${c.port}`);
+    } finally {
+      await c.stop();
+    }
+  } finally {
+    dir.remove();
+  }
+});
+
+test('settings Samsa cannot honour refuse the start in one line: TLS/SASL listeners, a negative node id, a bad log level', { timeout: 30_000 }, async () => {
+  const refused = async (args: string[], message: RegExp, env: NodeJS.ProcessEnv = {}) => {
+    const r = await run(process.execPath, [CLI, '--storage', 'memory', '--port', '0', ...args], { timeoutMs: 10_000, env });
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  };
+  await refused(['--set', 'listeners=SSL://127.0.0.1:0'], /^samsa: listener SSL uses SSL, which Samsa does not support yet/m);
+  await refused(['--set', 'listeners=PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0'], /listener SASL_PLAINTEXT uses SASL_PLAINTEXT/);
+  await refused(['--set', 'listeners=CLIENT://127.0.0.1:0'], /No security protocol defined for listener CLIENT/);
+  await refused(['--node-id', '-1'], /node\.id must be 0 or more, not -1/);
+  await refused(['--port', ''], /--port expects a port number \(0 to 65535\), not ""/);
+  await refused([], /log level must be one of trace, debug, info, warn, error, fatal, silent, not "bogus" \(SAMSA_LOG_LEVEL\)/, { SAMSA_LOG_LEVEL: 'bogus' });
+  // The later of a flag given twice wins; --set accumulates.
+  const b = await startBrokerProcess(['--storage', 'disk', '--storage', 'memory', '--port', '1', '--port', '0', '--set', 'num.partitions=3', '--set', 'auto.create.topics.enable=false']);
+  try {
+    assert.match(started(b.logs).listening, /:\d+$/);
+    assert.notEqual(b.port, 1);
+    const c = await RawClient.connect(b.port);
+    const m = await c.send(ApiKey.Metadata, 9, { topics: [{ name: 'cli-auto' }], allowAutoTopicCreation: true });
+    c.close();
+    assert.equal(m.topics[0].errorCode, 3, 'auto.create.topics.enable=false kept: UNKNOWN_TOPIC_OR_PARTITION');
+  } finally {
+    await b.stop();
+  }
+});
+
+test('SIGHUP (a closed terminal) stops the broker cleanly', { timeout: 30_000 }, async () => {
+  const dir = tempDir();
+  try {
+    const b = await startBrokerProcess(['--port', '0', '--data-dir', dir.path]);
+    b.child.kill('SIGHUP');
+    const code = await new Promise<number | null>((r) => b.child.on('exit', r));
+    assert.equal(code, 0);
+    assert.ok(existsSync(join(dir.path, '.samsa_clean_shutdown')), 'clean-shutdown marker written');
+  } finally {
+    dir.remove();
+  }
+});
+
+test('a data directory in use is refused in one line, without a stack', { timeout: 30_000 }, async () => {
+  const dir = tempDir();
+  try {
+    const first = await startBrokerProcess(['--port', '0', '--data-dir', dir.path]);
+    try {
+      const second = await run(process.execPath, [CLI, '--port', '0', '--data-dir', dir.path], { timeoutMs: 10_000 });
+      assert.equal(second.code, 1);
+      const lines = second.stdout.trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; err?: unknown });
+      const fatal = lines.find((l) => l.level === 60)!;
+      assert.match(fatal.msg, /is in use by process \d+: one broker per data directory/);
+      assert.equal(fatal.err, undefined, 'no stack');
+    } finally {
+      await first.stop();
+    }
+  } finally {
+    dir.remove();
+  }
+});
+
+test('embedded: a failed start gives the data directory back; a stopped broker refuses to start again', { timeout: 30_000 }, async () => {
+  const dir = tempDir();
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  try {
+    const port = (busy.address() as { port: number }).port;
+    await assert.rejects(startBroker({ port, storage: 'disk', dataDir: dir.path }), { code: 'EADDRINUSE' });
+    const b = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
+    await b.stop();
+    await assert.rejects(b.broker.start(), /a stopped broker cannot be started again/);
+    const again = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
+    await again.stop();
+  } finally {
+    busy.close();
+    dir.remove();
+  }
+});
