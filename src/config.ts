@@ -67,19 +67,38 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/** Parses Java-properties text: key=value or key: value lines, # and ! comments, \ line continuation. */
+/**
+ * Parses Java-properties text as java.util.Properties.load does (Kafka reads server.properties
+ * with it): `key=value`, `key: value` or `key value`; `#` and `!` comments; a line ending in an odd
+ * number of backslashes continues on the next one (its leading blanks dropped); escapes `\t`,
+ * `\n`, `\r`, `\f`, `\uXXXX`, and `\x` for any other x (so `\\` is one backslash, `\=` an equals
+ * sign inside a key).
+ */
 export function parseProperties(text: string): Properties {
   const out: Properties = {};
-  const lines = text.split(/\r?\n/);
+  const lines = text.split(/\r\n|\r|\n/);
+  const continues = (line: string) => /(?:^|[^\\])(?:\\\\)*\\$/.test(line);
   for (let i = 0; i < lines.length; i++) {
-    let line = lines[i].trim();
+    let line = lines[i]!.replace(/^[ \t\f]+/, '');
     if (line === '' || line.startsWith('#') || line.startsWith('!')) continue;
-    while (line.endsWith('\\') && i + 1 < lines.length) line = line.slice(0, -1) + lines[++i].trim();
-    const m = /^([^=:\s]+)\s*[=:\s]\s*(.*)$/.exec(line);
-    if (m) out[m[1]] = m[2];
-    else out[line] = '';
+    while (continues(line) && i + 1 < lines.length) line = line.slice(0, -1) + lines[++i]!.replace(/^[ \t\f]+/, '');
+    if (continues(line)) line = line.slice(0, -1);
+    // The key ends at the first unescaped separator: '=', ':' or a blank.
+    let k = 0;
+    while (k < line.length && !'=: \t\f'.includes(line[k]!)) k += line[k] === '\\' ? 2 : 1;
+    let v = k;
+    while (v < line.length && ' \t\f'.includes(line[v]!)) v++;
+    if (v < line.length && '=:'.includes(line[v]!)) v++;
+    while (v < line.length && ' \t\f'.includes(line[v]!)) v++;
+    out[unescapeProperty(line.slice(0, Math.min(k, line.length)))] = unescapeProperty(line.slice(v)).trim();
   }
   return out;
+}
+
+const PROPERTY_ESCAPES: Record<string, string> = { t: '\t', n: '\n', r: '\r', f: '\f' };
+
+function unescapeProperty(s: string): string {
+  return s.replace(/\\(u[0-9a-fA-F]{4}|[\s\S]?)/g, (_, e: string) => (e.length === 5 ? String.fromCharCode(parseInt(e.slice(1), 16)) : (PROPERTY_ESCAPES[e] ?? e)));
 }
 
 export interface Endpoint {

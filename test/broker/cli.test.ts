@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ApiKey } from '../../protocol/generated/index.js';
-import { startBroker } from '../../src/index.js';
+import { parseProperties, startBroker } from '../../src/index.js';
 import { CLI, run, startBrokerProcess, tempDir } from '../support/processes.js';
 import { RawClient } from '../support/raw-client.js';
 
@@ -137,4 +137,24 @@ test('embedded: a failed start gives the data directory back; a stopped broker r
     busy.close();
     dir.remove();
   }
+});
+
+test('server.properties is read as java.util.Properties reads it', () => {
+  const text = [
+    '# comment', '  ! another', '',
+    'a=1', 'b : 2', 'c 3', '  d=  spaced  ',
+    'path=C:\\\\kafka\\\\logs', 'tab=x\\ty', 'uni=caf\\u00e9',
+    'key\\=with\\:seps=v', 'empty=', 'novalue',
+    'list=one,\\', '    two,\\', '    three',
+    'odd=ends in a backslash\\\\',
+    'next=after',
+  ].join('\r\n');
+  assert.deepEqual(parseProperties(text), {
+    a: '1', b: '2', c: '3', d: 'spaced',
+    path: 'C:\\kafka\\logs', tab: 'x\ty', uni: 'café',
+    'key=with:seps': 'v', empty: '', novalue: '',
+    list: 'one,two,three',
+    odd: 'ends in a backslash\\',
+    next: 'after',
+  });
 });
