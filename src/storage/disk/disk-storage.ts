@@ -315,13 +315,20 @@ export class DiskStorage implements Storage {
       now: this.services.now(),
       name,
     });
-    if (metadata === null || !existed) {
-      await atomicWrite(metadataPath, `version: 0\ntopic_id: ${topic.topicId}\n`);
-      if (!existed) await fsyncDir(this.dataDir);
+    let log: DiskPartitionLog;
+    try {
+      if (metadata === null || !existed) {
+        await atomicWrite(metadataPath, `version: 0\ntopic_id: ${topic.topicId}\n`);
+        if (!existed) await fsyncDir(this.dataDir);
+      }
+      log = new DiskPartitionLog(topic.name, partition, topic.topicId, dir, loaded.segments, loaded.logStartOffset, config, this.services);
+      await log.loadLeaderEpochs();
+    } catch (e) {
+      // Out of descriptors, say: the ones the load opened are closed rather than left to the GC.
+      await Promise.all(loaded.segments.map((seg) => seg.closeWriter()));
+      throw e;
     }
     this.recovered.add(name);
-    const log = new DiskPartitionLog(topic.name, partition, topic.topicId, dir, loaded.segments, loaded.logStartOffset, config, this.services);
-    await log.loadLeaderEpochs();
     this.checkpoint.set(ck, { topic: topic.name, partition, offset: log.logStartOffset });
     if (existed) {
       this.logger.info(

@@ -75,6 +75,16 @@ export async function loadPartition(o: LoadOptions): Promise<LoadedLog> {
   const bases = [...logBases].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 
   const segments: Segment[] = [];
+  try {
+    return await loadSegments(o, bases, segments);
+  } catch (e) {
+    // The active segment's descriptors are open from recovery on: a failure (EMFILE, say) closes them.
+    await Promise.all(segments.map((seg) => seg.closeWriter()));
+    throw e;
+  }
+}
+
+async function loadSegments(o: LoadOptions, bases: bigint[], segments: Segment[]): Promise<LoadedLog> {
   let truncatedBytes = 0;
   for (let i = 0; i < bases.length; i++) {
     const seg = new Segment(o.dir, bases[i]!, o.now);
