@@ -29,7 +29,11 @@ export function propertiesFromArgs(args: StartArgs): Properties {
   if (args['node-id'] !== undefined && !/^-?\d+$/.test(args['node-id'])) throw new ConfigError(`--node-id expects an integer, not "${args['node-id']}"`);
   if (args.config) Object.assign(props, parseProperties(readConfigFile(args.config)));
   if (args.host !== undefined || port !== undefined) overrideListener(props, args.host, port);
-  if (args['advertised-listener']) props['advertised.listeners'] = args['advertised-listener'];
+  if (args['advertised-listener']) {
+    // A bare host:port is the served listener's advertised address, whatever that listener is named.
+    const advertised = args['advertised-listener'];
+    props['advertised.listeners'] = advertised.includes('://') ? advertised : `${clientListener(props).name}://${advertised}`;
+  }
   if (args['data-dir']) props['log.dirs'] = args['data-dir'];
   if (args.storage) props['samsa.storage'] = args.storage;
   if (args['node-id'] !== undefined) props['node.id'] = args['node-id'];

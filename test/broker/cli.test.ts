@@ -57,6 +57,14 @@ test('Kafka\'s stock server.properties: clients get the PLAINTEXT listener, and 
     } finally {
       await c.stop();
     }
+    // A listener of another name: --advertised-listener host:port is still its advertised address.
+    writeFileSync(file, 'listeners=INTERNAL://127.0.0.1:0\nlistener.security.protocol.map=INTERNAL:PLAINTEXT\n');
+    const d = await startBrokerProcess(['-c', file, '--storage', 'memory', '--advertised-listener', 'broker.example:1234']);
+    try {
+      assert.equal(await metadataBroker(d.port), 'broker.example:1234');
+    } finally {
+      await d.stop();
+    }
   } finally {
     dir.remove();
   }
