@@ -106,15 +106,6 @@ async function start(args: StartArgs): Promise<void> {
     await flushStdoutLog();
     process.exit(1);
   }
-  const { host, port } = broker.bound;
-  log.info(
-    {
-      version: VERSION, listening: `${host}:${port}`, advertised: `${broker.advertised.host}:${broker.advertised.port}`,
-      storage: config.storage, dataDir: config.storage === 'disk' ? resolve(config.dataDir) : undefined,
-      nodeId: config.nodeId, startupMs: Math.round(performance.now() - startedAt),
-    },
-    `Samsa ${VERSION} listening on ${host}:${port}`,
-  );
   let signals = 0;
   const shutdown = (signal: string) => {
     if (++signals > 1) {
@@ -133,10 +124,20 @@ async function start(args: StartArgs): Promise<void> {
       return exit(1);
     });
   };
+  // Handled before "listening" is logged: whoever waits for that line may signal at once.
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   // A closed terminal: stop cleanly, as the JVM's shutdown hooks do for Kafka.
   process.on('SIGHUP', () => shutdown('SIGHUP'));
+  const { host, port } = broker.bound;
+  log.info(
+    {
+      version: VERSION, listening: `${host}:${port}`, advertised: `${broker.advertised.host}:${broker.advertised.port}`,
+      storage: config.storage, dataDir: config.storage === 'disk' ? resolve(config.dataDir) : undefined,
+      nodeId: config.nodeId, startupMs: Math.round(performance.now() - startedAt),
+    },
+    `Samsa ${VERSION} listening on ${host}:${port}`,
+  );
 }
 
 void cli.yargs(cli.hideBin(process.argv))
