@@ -6,7 +6,7 @@ import { ErrorCode } from '../../protocol/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
 import type { ListOffsetsRequest, ListOffsetsResponse, ListOffsetsResponseListOffsetsPartitionResponse } from '../../protocol/generated/index.js';
 import type { Encodable } from '../../protocol/primitives/types.js';
-import { decodeRecordsAsync } from '../../protocol/records/index.js';
+import { decodeRecordsAsync, readLastOffset } from '../../protocol/records/index.js';
 import type { Topic } from '../cluster/topics.js';
 import type { PartitionLog } from '../storage/storage.js';
 import type { ApiHandler, RequestContext } from './context.js';
@@ -38,13 +38,13 @@ async function byTimestamp(log: PartitionLog, timestamp: bigint, limit: bigint):
   for (;;) {
     const batch = await log.findBatchByTimestamp(timestamp, from);
     if (!batch) return NOT_FOUND;
-    const records = await decodeRecordsAsync(batch);
-    for (const r of records) {
+    for (const r of await decodeRecordsAsync(batch)) {
       if (r.offset >= limit) return NOT_FOUND;
       if (r.timestamp >= timestamp && r.offset >= from) return { offset: r.offset, timestamp: r.timestamp };
     }
-    if (records.length === 0) return NOT_FOUND;
-    from = records[records.length - 1]!.offset + 1n;
+    // On past the batch's own last offset: compaction can leave it ending beyond its last record,
+    // or with no record at all.
+    from = readLastOffset(batch) + 1n;
   }
 }
 

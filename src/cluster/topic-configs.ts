@@ -124,7 +124,7 @@ export const TOPIC_CONFIGS: readonly TopicConfigDef[] = [
   },
   {
     name: 'min.insync.replicas', type: 'int', default: '1', synonyms: [same('min.insync.replicas')], validator: atLeast(1),
-    doc: 'How many in-sync replicas an acks=all produce needs. A single broker always has exactly one, so a value above 1 makes acks=all produce fail with NOT_ENOUGH_REPLICAS.',
+    doc: 'How many in-sync replicas an acks=all produce needs. As in Kafka, at most the partition\'s replica count is required: on a single broker, one.',
   },
   {
     name: 'preallocate', type: 'boolean', default: 'false', synonyms: [log('preallocate')],

@@ -589,6 +589,42 @@ describe('ListOffsets', () => {
     }
   });
 
+  test('by timestamp: a batch whose header claims more than its records hold is passed, not searched again', async () => {
+    await createTopic('lo-short');
+    // Three records whose offset deltas read 0, 1, 1, so the last record is offset 1 while the header
+    // says 2, and a max timestamp (5000) above every record's: the shape compaction leaves behind.
+    const b = batch(['a', 'b', 'c'], { timestamp: 1000 });
+    const varint = (pos: number): [number, number] => {
+      let v = 0;
+      let shift = 0;
+      let byte: number;
+      do {
+        byte = b[pos++]!;
+        v |= (byte & 0x7f) << shift;
+        shift += 7;
+      } while (byte & 0x80);
+      return [(v >>> 1) ^ -(v & 1), pos];
+    };
+    let pos = 61; // the first record
+    for (let i = 0; i < 2; i++) {
+      const [length, body] = varint(pos);
+      pos = body + length;
+    }
+    const [, attributes] = varint(pos); // the third record's length
+    const [, offsetDelta] = varint(attributes + 1); // its timestamp delta
+    assert.equal(b[offsetDelta], 0x04, 'zigzag(2)');
+    b[offsetDelta] = 0x02; // offset delta 1 instead of 2
+    b.writeBigInt64BE(5000n, 35);
+    writeBatchCrc(b);
+    assert.equal((await produce('lo-short', 0, b)).errorCode, ErrorCode.NONE);
+    const r = await Promise.race([
+      client.send(ApiKey.ListOffsets, 7, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'lo-short', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: 3000n }] }] }),
+      new Promise<string>((r) => setTimeout(() => r('no answer after 5 s'), 5000)),
+    ]);
+    assert.notEqual(typeof r, 'string', String(r));
+    assert.deepEqual([(r as any).topics[0].partitions[0].errorCode, (r as any).topics[0].partitions[0].offset], [0, -1n]);
+  });
+
   test('a partition asked for twice is INVALID_REQUEST; unknown topics are UNKNOWN_TOPIC_OR_PARTITION', async () => {
     const r = await client.send(ApiKey.ListOffsets, 5, { replicaId: -1, isolationLevel: 0, topics: [
       { name: 'lo', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }, { partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -2n }] },
