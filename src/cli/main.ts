@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Broker, VERSION } from '../broker.js';
-import { BrokerConfig, ConfigError, type Properties, clientListener, formatListeners, parseListeners, parseProperties } from '../config.js';
+import { BROKER_DEFAULTS, BrokerConfig, ConfigError, type Properties, clientListener, formatListeners, parseListeners, parseProperties } from '../config.js';
 import { LOG_LEVELS, type Logger, createLogger } from '../logger.js';
 import { flushStdoutLog } from '../stdout-sink.js';
 import { StorageRefusedError } from '../storage/storage.js';
@@ -29,11 +29,7 @@ export function propertiesFromArgs(args: StartArgs): Properties {
   if (args['node-id'] !== undefined && !/^-?\d+$/.test(args['node-id'])) throw new ConfigError(`--node-id expects an integer, not "${args['node-id']}"`);
   if (args.config) Object.assign(props, parseProperties(readConfigFile(args.config)));
   if (args.host !== undefined || port !== undefined) overrideListener(props, args.host, port);
-  if (args['advertised-listener']) {
-    // A bare host:port is the served listener's advertised address, whatever that listener is named.
-    const advertised = args['advertised-listener'];
-    props['advertised.listeners'] = advertised.includes('://') ? advertised : `${clientListener(props).name}://${advertised}`;
-  }
+  if (args['advertised-listener']) props['advertised.listeners'] = args['advertised-listener'];
   if (args['data-dir']) props['log.dirs'] = args['data-dir'];
   if (args.storage) props['samsa.storage'] = args.storage;
   if (args['node-id'] !== undefined) props['node.id'] = args['node-id'];
@@ -41,6 +37,12 @@ export function propertiesFromArgs(args: StartArgs): Properties {
     const i = kv.indexOf('=');
     if (i <= 0) throw new ConfigError(`--set expects key=value, got "${kv}"`);
     props[kv.slice(0, i).trim()] = kv.slice(i + 1).trim();
+  }
+  // --advertised-listener host:port names the served listener's address, whatever that listener
+  // is called (known only now: --set may have named the listeners).
+  const advertised = args['advertised-listener'];
+  if (advertised && props['advertised.listeners'] === advertised && !advertised.includes('://')) {
+    props['advertised.listeners'] = `${clientListener({ ...BROKER_DEFAULTS, ...props }).name}://${advertised}`;
   }
   return props;
 }

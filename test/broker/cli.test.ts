@@ -57,6 +57,13 @@ test('Kafka\'s stock server.properties: clients get the PLAINTEXT listener, and 
     } finally {
       await c.stop();
     }
+    // Listeners from --set: --advertised-listener still applies to the one served.
+    const e = await startBrokerProcess(['--storage', 'memory', '--set', 'listeners=PLAINTEXT://127.0.0.1:0', '--advertised-listener', 'broker.example:4321']);
+    try {
+      assert.equal(await metadataBroker(e.port), 'broker.example:4321');
+    } finally {
+      await e.stop();
+    }
     // A listener of another name: --advertised-listener host:port is still its advertised address.
     writeFileSync(file, 'listeners=INTERNAL://127.0.0.1:0\nlistener.security.protocol.map=INTERNAL:PLAINTEXT\n');
     const d = await startBrokerProcess(['-c', file, '--storage', 'memory', '--advertised-listener', 'broker.example:1234']);
