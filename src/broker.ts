@@ -164,7 +164,13 @@ export class Broker implements BrokerState {
     // Stopping ends this object's timers, coordinators and storage for good: a new Broker starts again.
     if (this.started) throw new Error(this.stopping ? 'a stopped broker cannot be started again: create a new Broker' : 'the broker is already started');
     this.started = true;
-    const state = await this.storage.open();
+    let state: Awaited<ReturnType<Storage['open']>>;
+    try {
+      state = await this.storage.open();
+    } catch (e) {
+      this.started = false; // nothing was opened: a later start() may try again
+      throw e;
+    }
     try {
       this.clusterId = state.clusterId;
       // Dynamic broker configs first: they are defaults of the partitions' log settings.

@@ -103,11 +103,12 @@ async function handle(ctx: RequestContext<CreateTopicsRequest>): Promise<Encodab
   const { broker, body, apiVersion } = ctx;
   const counts = new Map<string, number>();
   for (const t of body.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
-  let results = body.topics.filter((t) => counts.get(t.name) === 1).map((t) => ({ name: t.name, outcome: checkTopic(broker, t) }));
+  const results = body.topics.filter((t) => counts.get(t.name) === 1).map((t) => ({ name: t.name, outcome: checkTopic(broker, t) }));
   const records = results.reduce((n, { outcome: o }) => (o.errorCode === ErrorCode.NONE ? n + 1 + o.numPartitions + Object.keys(o.configs).length : n), 0);
   if (records > MAX_RECORDS_PER_REQUEST) {
-    // Kafka's controller refuses the whole request, validate-only or not.
-    results = results.map(({ name }) => ({ name, outcome: failed(ErrorCode.POLICY_VIOLATION, 'Unable to perform excessively large batch operation.') }));
+    // Kafka's controller refuses the whole request, validate-only or not: every name it holds.
+    const errorMessage = apiVersion >= 1 ? 'Unable to perform excessively large batch operation.' : null;
+    return { throttleTimeMs: 0, topics: body.topics.map((t) => ({ name: t.name, topicId: ZERO_UUID, errorCode: ErrorCode.POLICY_VIOLATION, errorMessage, numPartitions: -1, replicationFactor: -1, configs: [] })) };
   } else if (!body.validateOnly) {
     for (const { name, outcome } of results) {
       if (outcome.errorCode === ErrorCode.NONE) outcome.created = broker.topics.create(name, outcome.numPartitions, outcome.configs);

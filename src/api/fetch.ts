@@ -158,8 +158,6 @@ class FetchOperation {
       records = read.records;
       if (read.release) releases.push(read.release);
     }
-    // Kafka decides by the topic's compression.type, not by what the batches hold.
-    if (this.version < 10 && effectiveConfig('compression.type', t.topic.record.configs, this.broker.config) === 'zstd') return fail(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE);
     if (records.length > 0 && this.version < 4) {
       try {
         // The converted copy no longer points into the log.
@@ -174,10 +172,22 @@ class FetchOperation {
     return { ...base, ...offsets, abortedTransactions, errorCode: ErrorCode.NONE, records };
   }
 
+  /**
+   * Clients before Fetch v10 cannot read zstd: as in Kafka, a topic whose compression.type is zstd
+   * answers them UNSUPPORTED_COMPRESSION_TYPE once the fetch is done, whatever the read found.
+   */
+  private zstdRefused(t: Target): boolean {
+    return this.version < 10 && t.topic !== undefined && effectiveConfig('compression.type', t.topic.record.configs, this.broker.config) === 'zstd';
+  }
+
+  private refused(data: PartitionData): PartitionData {
+    return { ...data, errorCode: ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, abortedTransactions: null, records: EMPTY };
+  }
+
   /** Groups partition results back under their topics, in request order. */
   response(partitions: PartitionData[], errorCode = ErrorCode.NONE as number): Encodable<FetchResponse> {
     const responses = this.body.topics.map((t) => ({ topic: t.topic, topicId: this.version >= 13 ? t.topicId : ZERO_UUID, partitions: [] as PartitionData[] }));
-    this.targets.forEach((t, i) => responses[t.topicIndex].partitions.push(partitions[i]));
+    this.targets.forEach((t, i) => responses[t.topicIndex].partitions.push(this.zstdRefused(t) ? this.refused(partitions[i]!) : partitions[i]!));
     return { throttleTimeMs: 0, errorCode, sessionId: 0, responses };
   }
 }

@@ -59,8 +59,8 @@ function handle(ctx: RequestContext<MetadataRequest>): Encodable<MetadataRespons
   } else {
     const mayCreate = broker.config.bool('auto.create.topics.enable') && (apiVersion < 4 || body.allowAutoTopicCreation);
     const ids = [...new Set(body.topics!.map((t) => t.topicId).filter((id) => id !== ZERO_UUID))];
-    if (ids.length > 0 && apiVersion < 12) {
-      // Kafka refuses the whole request: ids are only looked up from v12.
+    if (apiVersion < 12 && (ids.length > 0 || body.topics!.some((t) => t.name === null))) {
+      // Kafka refuses the whole request: ids, and topics without a name, are for v12 on.
       topics = body.topics!.map((t) => ({ ...errorTopic(ErrorCode.INVALID_REQUEST, t.name ?? ''), topicId: t.topicId }));
     } else if (ids.length > 0) {
       // As in Kafka, a request naming any topic by id is answered for its ids alone.

@@ -9,7 +9,7 @@ import type { ProduceRequest, ProduceResponse, ProduceResponsePartitionProduceRe
 import type { Encodable } from '../../protocol/primitives/types.js';
 import {
   RecordsError, isTransactional, readAttributes, readBaseSequence, readBatchSize, readLastOffsetDelta, readMaxTimestamp, readProducerEpoch, readProducerId,
-  upConvert, validateBatch, validateProduceRecords, BATCH_HEADER_SIZE, readMagic,
+  iterateBatches, upConvert, validateBatch, validateProduceRecords,
 } from '../../protocol/records/index.js';
 import type { Topic } from '../cluster/topics.js';
 import { verificationError } from '../coordinator/txn/transaction-coordinator.js';
@@ -22,6 +22,15 @@ type PartitionResponse = Encodable<ProduceResponsePartitionProduceResponse>;
 
 function failed(index: number, errorCode: number, errorMessage: string | null = null): PartitionResponse {
   return { index, errorCode, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n, recordErrors: [], errorMessage };
+}
+
+/**
+ * A batch refused before its records are looked at. Kafka answers these with the error code alone
+ * (its errorMessage is for record-level validation and transactions); the reason goes to the debug log.
+ */
+function refused(broker: BrokerState, topic: string, index: number, errorCode: number, reason: string): PartitionResponse {
+  broker.log.debug({ topic, partition: index, errorCode, reason }, 'produce refused');
+  return failed(index, errorCode);
 }
 
 /**
@@ -63,7 +72,7 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
   let framed: Buffer | null = null;
   if (version >= 3 && records !== null) {
     const v = validateProduceRecords(records, version);
-    if (!v.ok) return failed(index, v.error.kafkaErrorCode, v.error.message);
+    if (!v.ok) return refused(broker, topicName, index, v.error.kafkaErrorCode, v.error.message);
     framed = v.batch;
   }
   const acks = ctx.body.acks;
@@ -72,29 +81,29 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
   // min.insync.replicas counts at most the partition's replicas (Kafka's effectiveMinIsr): one
   // broker always satisfies it, so acks=all never fails with NOT_ENOUGH_REPLICAS here.
   const settings = produceSettings(topic.record.configs, broker.config);
-  if (records === null || records.length === 0) return failed(index, ErrorCode.INVALID_RECORD, 'Produce request has no record batch');
+  if (records === null || records.length === 0) return refused(broker, topicName, index, ErrorCode.INVALID_RECORD, 'no record batch');
 
   let batch: Buffer;
   try {
     if (framed === null) {
       batch = upConvert(records);
-      if (batch.length === 0) return failed(index, ErrorCode.INVALID_RECORD, 'Produce request has no messages');
+      if (batch.length === 0) return refused(broker, topicName, index, ErrorCode.INVALID_RECORD, 'no messages');
     } else {
       const error = validateBatch(framed, { deep: false, requireZeroBaseOffset: true });
-      if (error !== null) return failed(index, error.kafkaErrorCode, error.message);
+      if (error !== null) return refused(broker, topicName, index, error.kafkaErrorCode, error.message);
       batch = framed;
     }
   } catch (e) {
-    if (e instanceof RecordsError) return failed(index, e.kafkaErrorCode, e.message);
+    if (e instanceof RecordsError) return refused(broker, topicName, index, e.kafkaErrorCode, e.message);
     throw e;
   }
 
   const { maxMessageBytes, segmentBytes } = settings;
   if (readBatchSize(batch) > maxMessageBytes) {
-    return failed(index, ErrorCode.MESSAGE_TOO_LARGE, `The batch of ${readBatchSize(batch)} bytes is larger than max.message.bytes (${maxMessageBytes}).`);
+    return refused(broker, topicName, index, ErrorCode.MESSAGE_TOO_LARGE, `batch of ${readBatchSize(batch)} bytes, max.message.bytes ${maxMessageBytes}`);
   }
   if (readBatchSize(batch) > segmentBytes) {
-    return failed(index, ErrorCode.RECORD_LIST_TOO_LARGE, `The batch of ${readBatchSize(batch)} bytes is larger than segment.bytes (${segmentBytes}).`);
+    return refused(broker, topicName, index, ErrorCode.RECORD_LIST_TOO_LARGE, `batch of ${readBatchSize(batch)} bytes, segment.bytes ${segmentBytes}`);
   }
   const timed = settings.logAppendTime || settings.timestampBeforeMaxMs !== null || settings.timestampAfterMaxMs !== null;
   const now = timed ? BigInt(Date.now()) : 0n;
@@ -106,11 +115,11 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
     try {
       batch = recompress(batch, settings);
     } catch (e) {
-      if (e instanceof RecordsError) return failed(index, e.kafkaErrorCode, e.message);
+      if (e instanceof RecordsError) return refused(broker, topicName, index, e.kafkaErrorCode, e.message);
       throw e;
     }
     if (readBatchSize(batch) > maxMessageBytes) {
-      return failed(index, ErrorCode.MESSAGE_TOO_LARGE, `Message batch size is ${readBatchSize(batch)} bytes in append to partition ${topicName}-${index} which exceeds the maximum configured size of ${maxMessageBytes}.`);
+      return refused(broker, topicName, index, ErrorCode.MESSAGE_TOO_LARGE, `recompressed batch of ${readBatchSize(batch)} bytes, max.message.bytes ${maxMessageBytes}`);
     }
   }
   const producerId = readProducerId(batch);
@@ -125,7 +134,7 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
     }),
     (err: unknown): PartitionResponse => {
       broker.log.error({ err, topic: topicName, partition: index }, 'append failed');
-      return failed(index, ErrorCode.KAFKA_STORAGE_ERROR, 'Disk error when trying to access log file on the disk.');
+      return failed(index, ErrorCode.KAFKA_STORAGE_ERROR);
     },
   );
 }
@@ -139,8 +148,9 @@ function handle(ctx: RequestContext<ProduceRequest>): Promise<Encodable<ProduceR
     if (partitions === undefined) requested.set(t.name, (partitions = new Map()));
     for (const p of t.partitionData) partitions.set(p.index, p.records);
   }
-  // Transactional data without a transactional id fails the whole request (KafkaApis).
-  const unauthorized = body.transactionalId === null && [...requested.values()].some((ps) => [...ps.values()].some(startsTransactional));
+  // Transactional data without a transactional id fails the whole request (KafkaApis), judged on
+  // every entry as sent, before a repeated partition's last entry replaces the others.
+  const unauthorized = body.transactionalId === null && body.topicData.some((t) => t.partitionData.some((p) => startsTransactional(p.records)));
   const topics = [...requested].map(([name, partitions]) => ({
     name,
     partitions: [...partitions].map(([index, records]) =>
@@ -162,9 +172,15 @@ function handle(ctx: RequestContext<ProduceRequest>): Promise<Encodable<ProduceR
   return done.then((responses) => ({ responses, throttleTimeMs: ctx.quota.produced(body.acks) }));
 }
 
-/** Whether a partition's data opens with a transactional v2 batch (Kafka's RequestUtils.hasTransactionalRecords). */
+/** Whether a partition's data opens with a whole transactional v2 batch (Kafka's RequestUtils.hasTransactionalRecords). */
 function startsTransactional(records: Buffer | null): boolean {
-  return records !== null && records.length >= BATCH_HEADER_SIZE && readMagic(records) === 2 && isTransactional(readAttributes(records));
+  if (records === null) return false;
+  try {
+    const first = iterateBatches(records).next();
+    return !first.done && first.value.magic === 2 && isTransactional(readAttributes(first.value.buf));
+  } catch {
+    return false; // not a batch at all: its own check answers it
+  }
 }
 
 export const produceHandler: ApiHandler = { apiKey: ApiKey.Produce, minVersion: 0, maxVersion: 11, handle };

@@ -100,22 +100,10 @@ async function start(args: StartArgs): Promise<void> {
     }
     throw e;
   }
-  try {
-    await broker.start();
-  } catch (err) {
-    log.fatal(failure(err), `broker failed to start: ${(err as Error).message}`);
-    process.exitCode = 1;
-    await flushStdoutLog();
-    process.exit(1);
-  }
   let signals = 0;
-  const shutdown = (signal: string) => {
-    if (++signals > 1) {
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exitCode = 1;
-      void flushStdoutLog(100).then(() => process.exit(1));
-      return;
-    }
+  let running = false;
+  let stopWhenRunning: string | null = null;
+  const stop = (signal: string) => {
     log.info({ signal }, 'shutting down');
     const exit = (code: number) => {
       process.exitCode = code;
@@ -126,11 +114,32 @@ async function start(args: StartArgs): Promise<void> {
       return exit(1);
     });
   };
-  // Handled before "listening" is logged: whoever waits for that line may signal at once.
+  const shutdown = (signal: string) => {
+    if (++signals > 1) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exitCode = 1;
+      void flushStdoutLog(100).then(() => process.exit(1));
+      return;
+    }
+    if (running) return stop(signal);
+    // Start-up (a recovery after a crash can take a while) finishes first, so the data is left clean.
+    log.info({ signal }, 'stopping once start-up is done');
+    stopWhenRunning = signal;
+  };
+  // In place before start-up, and so before "listening" is logged: whoever waits for that line may signal at once.
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   // A closed terminal: stop cleanly, as the JVM's shutdown hooks do for Kafka.
   process.on('SIGHUP', () => shutdown('SIGHUP'));
+  try {
+    await broker.start();
+  } catch (err) {
+    log.fatal(failure(err), `broker failed to start: ${(err as Error).message}`);
+    process.exitCode = 1;
+    await flushStdoutLog();
+    process.exit(1);
+  }
+  running = true;
   const { host, port } = broker.bound;
   log.info(
     {
@@ -140,6 +149,7 @@ async function start(args: StartArgs): Promise<void> {
     },
     `Samsa ${VERSION} listening on ${host}:${port}`,
   );
+  if (stopWhenRunning !== null) stop(stopWhenRunning);
 }
 
 void cli.yargs(cli.hideBin(process.argv))

@@ -151,6 +151,8 @@ describe('Metadata', () => {
     assert.deepEqual(mixed.topics.map((t: any) => [t.name, t.errorCode]), [['md-id', 0]]);
     const v11 = await client.send(ApiKey.Metadata, 11, { topics: [{ name: 'md-a', topicId: ZERO_UUID }, { name: 'md-id', topicId: id }] });
     assert.deepEqual(v11.topics.map((t: any) => [t.name, t.errorCode]), [['md-a', ErrorCode.INVALID_REQUEST], ['md-id', ErrorCode.INVALID_REQUEST]]);
+    const nameless = await client.send(ApiKey.Metadata, 11, { topics: [{ name: null, topicId: ZERO_UUID }, { name: 'md-a', topicId: ZERO_UUID }] });
+    assert.deepEqual(nameless.topics.map((t: any) => [t.name, t.errorCode]), [['', ErrorCode.INVALID_REQUEST], ['md-a', ErrorCode.INVALID_REQUEST]]);
   });
 });
 
@@ -299,13 +301,16 @@ describe('Produce', () => {
     assert.deepEqual(mixed.responses[0].partitionResponses.map((p: any) => p.errorCode), [ErrorCode.INVALID_RECORD, ErrorCode.INVALID_REQUIRED_ACKS]);
     // A batch cut short is no batch at all (INVALID_RECORD); bytes of an incomplete batch after a whole one are dropped.
     const cut = await produce('p-order', 0, batch(['x']).subarray(0, 70));
-    assert.deepEqual([cut.errorCode, cut.errorMessage], [ErrorCode.INVALID_RECORD, 'Produce requests with version 9 must have at least one record batch per partition']);
+    assert.deepEqual([cut.errorCode, cut.errorMessage], [ErrorCode.INVALID_RECORD, null], 'Kafka sends no message for it');
     const tail = await produce('p-order', 0, Buffer.concat([batch(['whole']), batch(['cut']).subarray(0, 30)]));
     assert.deepEqual([tail.errorCode, tail.baseOffset], [ErrorCode.NONE, 0n]);
     // Transactional data without a transactional id fails every partition of the request, the plain one too.
     const txn = buildRecordBatch({ baseOffset: 0n, producerId: 7n, producerEpoch: 0, baseSequence: 0, transactional: true, records: [{ key: null, value: Buffer.from('t'), headers: [], timestamp: BigInt(Date.now()) }] });
     const refused = await send(-1, [{ index: 0, records: txn }, { index: 1, records: batch(['plain']) }]);
     assert.deepEqual(refused.responses[0].partitionResponses.map((p: any) => p.errorCode), [ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED]);
+    // Also when a later entry for the same partition is plain: every entry as sent counts.
+    const hidden = await send(-1, [{ index: 0, records: txn }, { index: 0, records: batch(['plain']) }]);
+    assert.deepEqual(hidden.responses[0].partitionResponses.map((p: any) => p.errorCode), [ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED]);
     // The same partition twice: one answer, the last data appended once.
     const twice = await send(-1, [{ index: 1, records: batch(['first']) }, { index: 1, records: batch(['second']) }]);
     assert.deepEqual(twice.responses[0].partitionResponses.map((p: any) => [p.index, p.errorCode, p.baseOffset]), [[1, 0, 0n]]);
@@ -520,6 +525,10 @@ describe('Fetch', () => {
     // As in Kafka, the topic's compression.type decides, not what its batches hold.
     await createTopic('f-zstd', 1, [{ name: 'compression.type', value: 'zstd' }]);
     assert.equal((await client.send(ApiKey.Fetch, 9, fetchBody('f-zstd', 0, 0n))).responses[0].partitions[0].errorCode, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, 'even while empty');
+    assert.equal((await client.send(ApiKey.Fetch, 9, fetchBody('f-zstd', 0, 5n))).responses[0].partitions[0].errorCode, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, 'rather than OFFSET_OUT_OF_RANGE');
+    const t0 = Date.now();
+    await client.send(ApiKey.Fetch, 9, { ...fetchBody('f-zstd', 0, 0n), maxWaitMs: 300 });
+    assert.ok(Date.now() - t0 >= 290, 'the long poll still waits');
     await produce('f-zstd', 0, batch(['z'], { compression: CompressionCodec.Zstd }));
     assert.equal((await client.send(ApiKey.Fetch, 9, fetchBody('f-zstd', 0, 0n))).responses[0].partitions[0].errorCode, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE);
     assert.equal((await client.send(ApiKey.Fetch, 10, fetchBody('f-zstd', 0, 0n))).responses[0].partitions[0].errorCode, 0);

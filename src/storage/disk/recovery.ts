@@ -115,9 +115,9 @@ async function loadSegments(o: LoadOptions, bases: bigint[], segments: Segment[]
   if (segments.length === 0) {
     const seg = new Segment(o.dir, o.checkpointedLogStart ?? 0n, o.now);
     seg.resetDerivedState(0, 0);
+    segments.push(seg);
     await seg.openWriter();
     await seg.persistIndexes();
-    segments.push(seg);
   }
   const active = segments[segments.length - 1]!;
   let logStartOffset = segments[0]!.baseOffset;
@@ -263,11 +263,9 @@ async function recoverActive(seg: Segment, o: LoadOptions): Promise<number> {
   // it was never fsynced as a whole, so a lost page may sit anywhere in it, not only at the end
   // (Kafka recovers everything past its recovery point, which is where the active segment starts).
   const recheck = !o.clean;
-  if (recheck) {
-    // Nothing of it is trusted: the scan below starts at position 0.
-  } else if (typeof idx === 'string') rebuild = `offset index: ${idx}`;
-  else if (typeof tim === 'string') rebuild = `time index: ${tim}`;
-  else {
+  if (!recheck && typeof idx === 'string') rebuild = `offset index: ${idx}`;
+  else if (!recheck && typeof tim === 'string') rebuild = `time index: ${tim}`;
+  else if (!recheck && typeof idx !== 'string' && typeof tim !== 'string') {
     // Resume from the last indexed batch: everything before it is trusted.
     const indexed = idx.entries > 0;
     const last = idx.lastEntry();
@@ -284,7 +282,8 @@ async function recoverActive(seg: Segment, o: LoadOptions): Promise<number> {
       fh,
       last.position,
       fileSize,
-      { validateOffsets: true, crc: !o.clean, wholeBatches: false, minBaseOffset: base, segmentBase: base },
+      // After a clean shutdown: the CRCs were checked when the batches were appended.
+      { validateOffsets: true, crc: false, wholeBatches: false, minBaseOffset: base, segmentBase: base },
       (b) => {
         if (state.first) {
           state.first = false;
