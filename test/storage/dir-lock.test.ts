@@ -3,7 +3,7 @@
  * open, and takes over once the first is closed or has crashed.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -46,6 +46,41 @@ describe('disk engine data directory lock', () => {
     await writeFile(join(dir, '.lock'), JSON.stringify({ pid, started: null }) + '\n');
     const storage = diskStorage(dir);
     await storage.open();
+    await storage.close();
+  });
+
+  it('holds across PID namespaces (containers sharing a volume), by the owner\'s heartbeat', { timeout: 60_000 }, async (t) => {
+    if (spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status !== 0) return t.skip('unshare --pid is not permitted here');
+    const dir = await tempDir(t);
+    const dirLock = new URL('../../src/storage/disk/dir-lock.js', import.meta.url).href;
+    const script = `const { lockDataDir } = await import(${JSON.stringify(dirLock)});
+      try { await lockDataDir(process.argv[1]); console.log('locked'); } catch (e) { console.log(e.name + ': ' + e.message); process.exit(0); }
+      setInterval(() => {}, 1000);`;
+    const inNamespace = () => spawn('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', process.execPath, '--input-type=module', '-e', script, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const firstLine = (p: ReturnType<typeof spawn>) => new Promise<string>((resolve) => {
+      let out = '';
+      p.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) resolve(out.trim());
+      });
+      p.on('exit', () => resolve(out.trim()));
+    });
+    const holder = inNamespace();
+    t.after(() => holder.kill('SIGKILL'));
+    assert.equal(await firstLine(holder), 'locked');
+    assert.match(JSON.parse(await readFile(join(dir, '.lock'), 'utf8')).pid.toString(), /^1$/, 'pid 1 in its own namespace');
+    // Another namespace's broker, as pid 1 too, and this process: both see a live owner.
+    const second = inNamespace();
+    t.after(() => second.kill('SIGKILL'));
+    assert.match(await firstLine(second), /^DataDirInUseError: .* in use by process 1 of another PID namespace/);
+    await assert.rejects(diskStorage(dir).open(), /in use by process 1 of another PID namespace/);
+    // Killed: its heartbeat stops, and the lock is taken over once that shows.
+    holder.kill('SIGKILL');
+    await new Promise((r) => holder.on('exit', r));
+    const started = Date.now();
+    const storage = diskStorage(dir);
+    await storage.open();
+    assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms`);
     await storage.close();
   });
 

@@ -5,12 +5,16 @@
  * on Linux the process start time, so that a reused pid is not taken for the owner); a lock whose
  * owner is gone (a crash, kill -9) is taken over.
  *
+ * A pid means nothing in another PID namespace (two containers sharing a volume: both brokers may
+ * be pid 1), so the lock also names the owner's namespace, and its owner touches it every
+ * HEARTBEAT_MS: an owner in another namespace counts as alive while the file's mtime keeps moving.
+ *
  * Brokers starting at the same moment may all find the same dead owner's lock. Removing it by name
  * could remove the fresh lock of the one that got there first, and two brokers would run; so the
  * stale file is replaced only by the one process that claims it, by creating a claim file named
  * after the stale file's inode (link() has a single winner).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { StorageRefusedError } from '../storage.js';
@@ -26,7 +30,14 @@ interface Owner {
   pid: number;
   /** Start time of the process in clock ticks since boot (/proc/<pid>/stat), when known. */
   started: string | null;
+  /** Its PID namespace (/proc/self/ns/pid, e.g. "pid:[4026531836]"), when known. */
+  pidns?: string | null;
 }
+
+/** How often the owner touches its lock file, and how old a touch may be before the owner counts as gone. */
+const HEARTBEAT_MS = 1000;
+const HEARTBEAT_STALE_MS = 5000;
+const OWN_PID_NAMESPACE = pidNamespace();
 
 /** Directories locked by this process (a second storage on one of them is refused too). */
 const lockedHere = new Set<string>();
@@ -43,18 +54,27 @@ export async function lockDataDir(dir: string): Promise<{ release(): Promise<voi
     lockedHere.delete(path);
     throw e;
   }
+  const heartbeat = setInterval(() => {
+    const now = new Date();
+    fsp.utimes(path, now, now).catch(() => undefined);
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
   return {
     release: async () => {
+      clearInterval(heartbeat);
       lockedHere.delete(path);
       await unlinkIfExists(path);
     },
     // Tests: what a killed process does (the file stays, its owner is gone).
-    forget: () => lockedHere.delete(path),
+    forget: () => {
+      clearInterval(heartbeat);
+      lockedHere.delete(path);
+    },
   };
 }
 
 async function acquire(dir: string, path: string): Promise<void> {
-  const me: Owner = { pid: process.pid, started: procStat(process.pid)?.started ?? null };
+  const me: Owner = { pid: process.pid, started: procStat(process.pid)?.started ?? null, pidns: OWN_PID_NAMESPACE };
   // Written whole under a name of our own first: the lock (and a claim) appears by link(), which
   // fails if the name exists, so nobody ever reads a lock file half written.
   const mine = `${path}.${process.pid}.new`;
@@ -67,7 +87,11 @@ async function acquire(dir: string, path: string): Promise<void> {
       const current = await readWithInode(path);
       if (current === null) continue; // released meanwhile
       const owner = parseOwner(current.data);
-      if (owner !== null && owner.pid !== process.pid && alive(owner)) {
+      if (owner !== null && elsewhere(owner)) {
+        if (await heartbeatGoesOn(path, current.mtimeMs)) {
+          throw new DataDirInUseError(`${dir} is in use by process ${owner.pid} of another PID namespace (a container?): one broker per data directory (${path})`);
+        }
+      } else if (owner !== null && owner.pid !== process.pid && alive(owner)) {
         throw new DataDirInUseError(`${dir} is in use by process ${owner.pid}: one broker per data directory (${path})`);
       }
       if (await replaceStale(path, current, mine)) break;
@@ -97,8 +121,35 @@ async function linkIfAbsent(existing: string, name: string): Promise<boolean> {
   }
 }
 
-/** The file's contents and inode, read through one descriptor so that both are of the same file. */
-async function readWithInode(path: string): Promise<{ data: Buffer; ino: number } | null> {
+/** An owner whose pid cannot be checked from here: it lives in another PID namespace. */
+function elsewhere(owner: Owner): boolean {
+  return typeof owner.pidns === 'string' && OWN_PID_NAMESPACE !== null && owner.pidns !== OWN_PID_NAMESPACE;
+}
+
+/**
+ * Whether the owner of the lock at `path` still touches it: at once false when the last touch is
+ * older than HEARTBEAT_STALE_MS, else watched until it moves (alive) or grows that old (gone).
+ */
+async function heartbeatGoesOn(path: string, seenMtimeMs: number): Promise<boolean> {
+  for (;;) {
+    if (Date.now() - seenMtimeMs > HEARTBEAT_STALE_MS) return false;
+    await sleep(HEARTBEAT_MS / 4);
+    const st = await fsp.stat(path).catch(() => null);
+    if (st === null) return false;
+    if (st.mtimeMs !== seenMtimeMs) return true;
+  }
+}
+
+function pidNamespace(): string | null {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return null;
+  }
+}
+
+/** The file's contents, inode and mtime, read through one descriptor so that all are of the same file. */
+async function readWithInode(path: string): Promise<{ data: Buffer; ino: number; mtimeMs: number } | null> {
   let fh: fsp.FileHandle;
   try {
     fh = await fsp.open(path, 'r');
@@ -107,7 +158,8 @@ async function readWithInode(path: string): Promise<{ data: Buffer; ino: number 
     throw e;
   }
   try {
-    return { ino: (await fh.stat()).ino, data: await fh.readFile() };
+    const st = await fh.stat();
+    return { ino: st.ino, mtimeMs: st.mtimeMs, data: await fh.readFile() };
   } finally {
     await fh.close();
   }
