@@ -6,7 +6,8 @@ import type { Encodable } from '../../protocol/primitives/types.js';
 import { ZERO_UUID } from '../../protocol/primitives/uuid.js';
 import { effectiveTopicConfigs } from '../cluster/config-describe.js';
 import { invalidReason, validateTopicConfigs } from '../cluster/topic-configs.js';
-import { CLUSTER_METADATA_TOPIC, type Topic, invalidTopicName } from '../cluster/topics.js';
+import { type Topic, invalidTopicName } from '../cluster/topics.js';
+import { CLUSTER_METADATA_TOPIC } from '../storage/storage.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
 
 export interface TopicSpec {

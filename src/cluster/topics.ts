@@ -12,9 +12,6 @@ const OPEN_CONCURRENCY = 8;
 
 export const MAX_TOPIC_NAME_LENGTH = 249;
 
-/** KRaft's metadata log: not a topic clients may make. */
-export const CLUSTER_METADATA_TOPIC = '__cluster_metadata';
-
 /** Kafka's Topic.isInternal: the coordinators' own topics. */
 export const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state', '__share_group_state']);
 

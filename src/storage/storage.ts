@@ -10,6 +10,9 @@ import type { EpochEndOffset } from './leader-epoch.js';
 
 export type { EpochEndOffset } from './leader-epoch.js';
 
+/** Kafka's KRaft metadata log: not a topic clients may make, nor a partition of any engine's. */
+export const CLUSTER_METADATA_TOPIC = '__cluster_metadata';
+
 /** A topic as persisted: its identity and its configuration overrides (Kafka config names). */
 export interface TopicRecord {
   name: string;

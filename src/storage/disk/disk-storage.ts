@@ -16,7 +16,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { randomUuid } from '../../../protocol/primitives/uuid.js';
-import type { LogConfig, PartitionLog, Storage, StoredState, TopicRecord } from '../storage.js';
+import { CLUSTER_METADATA_TOPIC, type LogConfig, type PartitionLog, type Storage, type StoredState, type TopicRecord } from '../storage.js';
 import { checkpointKey, readCheckpoint, writeCheckpoint, type CheckpointEntry } from './checkpoint.js';
 import { FileHandleCache } from './file-cache.js';
 import { atomicWrite, fsyncDir, readFileOrNull, unlinkIfExists } from './fs-util.js';
@@ -32,7 +32,6 @@ import {
   PARTITION_METADATA_FILE,
   partitionDirName,
   isSetAsideDirName,
-  KRAFT_METADATA_TOPIC,
   parsePartitionDirName,
   setAsideDirName,
   STRAY_DIR_SUFFIX,
@@ -173,7 +172,7 @@ export class DiskStorage implements Storage {
       const dir = entry.isDirectory() ? parsePartitionDirName(entry.name) : null;
       if (dir === null) continue;
       const { topic, partition } = dir;
-      if (partition < (partitions.get(topic) ?? 0) || topic === KRAFT_METADATA_TOPIC) continue;
+      if (partition < (partitions.get(topic) ?? 0) || topic === CLUSTER_METADATA_TOPIC) continue; // Kafka's KRaft log, in a Kafka log directory
       // Only what a partition log leaves: other directories a data directory may hold are not ours.
       if ((await readFileOrNull(join(this.dataDir, entry.name, PARTITION_METADATA_FILE))) === null) continue;
       const target = setAsideDirName(topic, partition, uniqueDirId(), STRAY_DIR_SUFFIX);

@@ -84,9 +84,6 @@ export function isSetAsideDirName(name: string, suffix: string): boolean {
   return name.endsWith(suffix) && /^\S+-\d+\.[A-Za-z0-9]+$/.test(name.slice(0, -suffix.length));
 }
 
-/** Kafka's KRaft metadata log (`__cluster_metadata-0`): never a partition of ours, even in a Kafka log directory. */
-export const KRAFT_METADATA_TOPIC = '__cluster_metadata';
-
 /** The topic and partition of a partition directory's name, or null for any other name. */
 export function parsePartitionDirName(name: string): { topic: string; partition: number } | null {
   const m = /^(.+)-(\d+)$/.exec(name);
