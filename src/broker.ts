@@ -29,7 +29,7 @@ import { ClientQuotas } from './quotas/quota-manager.js';
 import { configHandlers } from './api/configs.js';
 import { DynamicBrokerConfigs, applyLogConfigs } from './cluster/dynamic-configs.js';
 import { invalidStaticConfigs } from './cluster/broker-configs.js';
-import { BrokerConfig, ConfigError, type Endpoint } from './config.js';
+import { BrokerConfig, ConfigError, type Endpoint, clientListeners, formatListeners } from './config.js';
 import type { Logger } from './logger.js';
 import { KafkaServer } from './server/server.js';
 import { DiskStorage } from './storage/disk/disk-storage.js';
@@ -99,6 +99,8 @@ export class Broker implements BrokerState {
     // Every waiting fetch listens: thousands are normal, not a leak.
     setMaxListeners(0, this.shutdownSignal);
     this.storage = storage ?? createStorage(config, log);
+    const others = clientListeners(config.props).slice(1);
+    if (others.length > 0) log.warn({ served: formatListeners([config.listener]), ignored: formatListeners(others) }, 'listeners names several client listeners: Samsa serves only the first');
     this.topics = new TopicRegistry(this.storage, config, log);
     this.offsetsTopic = new OffsetsTopicStore(this.topics, config);
     this.groups = new GroupCoordinator(

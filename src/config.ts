@@ -98,7 +98,14 @@ export function parseProperties(text: string): Properties {
 const PROPERTY_ESCAPES: Record<string, string> = { t: '\t', n: '\n', r: '\r', f: '\f' };
 
 function unescapeProperty(s: string): string {
-  return s.replace(/\\(u[0-9a-fA-F]{4}|[\s\S]?)/g, (_, e: string) => (e.length === 5 ? String.fromCharCode(parseInt(e.slice(1), 16)) : (PROPERTY_ESCAPES[e] ?? e)));
+  return s.replace(/\\(u[0-9a-fA-F]{4}|u[\s\S]{0,4}|[\s\S]?)/g, (_, e: string) => {
+    if (e[0] === 'u') {
+      // Java's Properties.load refuses the file here, and so does Samsa.
+      if (!/^u[0-9a-fA-F]{4}$/.test(e)) throw new ConfigError(`Malformed \\uxxxx encoding: \\${e}`);
+      return String.fromCharCode(parseInt(e.slice(1), 16));
+    }
+    return PROPERTY_ESCAPES[e] ?? e;
+  });
 }
 
 export interface Endpoint {
@@ -138,11 +145,23 @@ const DEFAULT_PROTOCOL_MAP = 'PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PL
  * was asked for.
  */
 export function clientListener(props: Properties): Listener {
+  return clientListeners(props)[0]!;
+}
+
+/** Every listener for clients (not a controller listener), checked as clientListener says; the first is served. */
+export function clientListeners(props: Properties): Listener[] {
   const listeners = parseListeners(props['listeners'] ?? '');
   const controllers = new Set((props['controller.listener.names'] ?? '').split(',').map((n) => n.trim().toUpperCase()).filter((n) => n !== ''));
   const protocols = new Map(
     (props['listener.security.protocol.map'] ?? DEFAULT_PROTOCOL_MAP).split(',').map((kv) => kv.split(':').map((x) => x.trim().toUpperCase()) as [string, string]),
   );
+  // Kafka's rule: one listener per name, except one IPv4 and one IPv6 address under the same name.
+  for (const name of new Set(listeners.map((l) => l.name))) {
+    const same = listeners.filter((l) => l.name === name);
+    if (same.length > 2 || (same.length === 2 && same[0]!.host.includes(':') === same[1]!.host.includes(':'))) {
+      throw new ConfigError(`Each listener must have a different name unless you have exactly one listener on each of IPv4 and IPv6: listeners=${props['listeners']}`);
+    }
+  }
   const served = listeners.filter((l) => !controllers.has(l.name));
   if (served.length === 0) throw new ConfigError(`listeners has no listener for clients: "${props['listeners'] ?? ''}"`);
   for (const l of served) {
@@ -150,7 +169,7 @@ export function clientListener(props: Properties): Listener {
     if (protocol === undefined) throw new ConfigError(`No security protocol defined for listener ${l.name} (listener.security.protocol.map)`);
     if (protocol !== 'PLAINTEXT') throw new ConfigError(`listener ${l.name} uses ${protocol}, which Samsa does not support yet: only PLAINTEXT listeners can be served`);
   }
-  return served[0]!;
+  return served;
 }
 
 export class BrokerConfig {
@@ -226,7 +245,15 @@ export class BrokerConfig {
    */
   get advertised(): Endpoint {
     const listener = this.listener;
-    const named = this.has('advertised.listeners') ? parseListeners(this.props['advertised.listeners']).find((l) => l.name === listener.name) : undefined;
+    const advertised = this.has('advertised.listeners') ? parseListeners(this.props['advertised.listeners']) : [];
+    // Kafka's checks on advertised.listeners.
+    const names = new Set(parseListeners(this.props['listeners']).map((l) => l.name));
+    const unknown = advertised.filter((l) => !names.has(l.name)).map((l) => l.name);
+    if (unknown.length > 0) {
+      throw new ConfigError(`advertised.listeners listener names must be equal to or a subset of the ones defined in listeners. Found ${unknown.join(',')}. The valid options based on the current configuration are ${[...names].join(',')}`);
+    }
+    if (advertised.some((l) => l.host === '0.0.0.0')) throw new ConfigError('advertised.listeners cannot use the nonroutable meta-address 0.0.0.0. Use a routable IP address.');
+    const named = advertised.find((l) => l.name === listener.name);
     const ep = named ?? listener;
     // A wildcard bind address is no use to a client.
     if (ep.host === '' || ep.host === '0.0.0.0' || ep.host === '::') return { host: 'localhost', port: ep.port };

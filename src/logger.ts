@@ -15,7 +15,7 @@ export interface LoggerOptions {
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const level = options.level ?? process.env.SAMSA_LOG_LEVEL ?? 'info';
+  const level = options.level ?? (process.env.SAMSA_LOG_LEVEL || 'info');
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new ConfigError(`log level must be one of ${LOG_LEVELS.join(', ')}, not "${level}"${options.level === undefined ? ' (SAMSA_LOG_LEVEL)' : ''}`);
   }

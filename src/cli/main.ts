@@ -175,6 +175,14 @@ void cli.yargs(cli.hideBin(process.argv))
     (args) => start(args as StartArgs),
   )
   .version(VERSION)
+  // Kebab-case keys only: an unknown --some-flag is then named once, not also as someFlag.
+  .parserConfiguration({ 'camel-case-expansion': false })
+  // A usage error is one line and exit code 2, as for the settings Kafka would refuse.
+  .fail((message: string | undefined, err: Error | undefined) => {
+    if (err && err.name !== 'YError') throw err; // not a usage error: a bug, with its stack
+    console.error(`samsa: ${message ?? err?.message ?? 'invalid arguments'} (samsa --help lists the options)`);
+    process.exit(2);
+  })
   .strict()
   .help()
   .parseAsync();

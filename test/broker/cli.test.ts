@@ -87,6 +87,12 @@ test('settings Samsa cannot honour refuse the start in one line: TLS/SASL listen
   await refused(['--set', 'listeners=SSL://127.0.0.1:0'], /^samsa: listener SSL uses SSL, which Samsa does not support yet/m);
   await refused(['--set', 'listeners=PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0'], /listener SASL_PLAINTEXT uses SASL_PLAINTEXT/);
   await refused(['--set', 'listeners=CLIENT://127.0.0.1:0'], /No security protocol defined for listener CLIENT/);
+  await refused(['--set', 'listeners=PLAINTEXT://127.0.0.1:0,PLAINTEXT://127.0.0.1:1'], /Each listener must have a different name/);
+  await refused(['--set', 'advertised.listeners=OTHER://broker.example:5'], /advertised.listeners listener names must be equal to or a subset of the ones defined in listeners\. Found OTHER/);
+  await refused(['--set', 'advertised.listeners=PLAINTEXT://0.0.0.0:5'], /cannot use the nonroutable meta-address 0\.0\.0\.0/);
+  // Usage errors: one line, the same exit code, each unknown flag named once.
+  await refused(['--log-level'], /^samsa: Not enough arguments following: log-level \(samsa --help lists the options\)$/m);
+  await refused(['--bogus-flag'], /^samsa: Unknown argument: bogus-flag \(samsa/m);
   await refused(['--node-id', '-1'], /node\.id must be 0 or more, not -1/);
   await refused(['--port', ''], /--port expects a port number \(0 to 65535\), not ""/);
   await refused([], /log level must be one of trace, debug, info, warn, error, fatal, silent, not "bogus" \(SAMSA_LOG_LEVEL\)/, { SAMSA_LOG_LEVEL: 'bogus' });
@@ -172,4 +178,5 @@ test('server.properties is read as java.util.Properties reads it', () => {
     odd: 'ends in a backslash\\',
     next: 'after',
   });
+  assert.throws(() => parseProperties('bad=\\u00zz'), /Malformed \\uxxxx encoding/);
 });
