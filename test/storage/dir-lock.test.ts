@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { diskStorage, tempDir } from './helpers.js';
+import { diskStorage, logConfig, makeBatch, tempDir, topicRecord } from './helpers.js';
 
 describe('disk engine data directory lock', () => {
   it('refuses a second storage on an open directory, not after close or a crash', async (t) => {
@@ -82,6 +82,25 @@ describe('disk engine data directory lock', () => {
     await storage.open();
     assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms`);
     await storage.close();
+  });
+
+  it('a broker whose lock was taken over (it was frozen past the heartbeat) stops writing', async (t) => {
+    const dir = await tempDir(t);
+    const storage = diskStorage(dir);
+    await storage.open();
+    t.after(() => storage.close().catch(() => undefined));
+    const log = await storage.openPartition(topicRecord(), 0, logConfig());
+    assert.equal((await log.append(makeBatch(), { leaderEpoch: 0 })).baseOffset, 0n);
+    // What a broker of another PID namespace does to a lock whose heartbeat stopped.
+    await writeFile(join(dir, '.lock.other'), JSON.stringify({ pid: 1, started: null, pidns: 'pid:[1]' }) + '\n');
+    await rename(join(dir, '.lock.other'), join(dir, '.lock'));
+    await new Promise((r) => setTimeout(r, 2500));
+    await assert.rejects(log.append(makeBatch(), { leaderEpoch: 0 }), /another broker took over the data directory/);
+    await assert.rejects(storage.openPartition(topicRecord('other', 1, 'AAAAAAAAAAAAAAAAAAAAAg'), 0, logConfig()), /another broker took over the data directory/);
+    // Closing leaves the other broker's lock, and marks nothing clean.
+    await storage.close();
+    assert.equal(JSON.parse(await readFile(join(dir, '.lock'), 'utf8')).pidns, 'pid:[1]');
+    await assert.rejects(readFile(join(dir, '.samsa_clean_shutdown')), { code: 'ENOENT' });
   });
 
   it('lets exactly one of several processes starting together take the lock, fresh or left by a dead owner', { timeout: 120_000 }, async (t) => {

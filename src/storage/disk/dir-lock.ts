@@ -42,8 +42,12 @@ const OWN_PID_NAMESPACE = pidNamespace();
 /** Directories locked by this process (a second storage on one of them is refused too). */
 const lockedHere = new Set<string>();
 
-/** Takes the lock on `dir` (which exists); the result gives it back. */
-export async function lockDataDir(dir: string): Promise<{ release(): Promise<void>; forget(): void }> {
+/**
+ * Takes the lock on `dir` (which exists); the result gives it back. `onLost` runs if the lock file
+ * is ever replaced or removed while held: another broker took the directory over (one in another
+ * PID namespace, after this process was frozen for longer than HEARTBEAT_STALE_MS).
+ */
+export async function lockDataDir(dir: string, onLost: () => void = () => {}): Promise<{ release(): Promise<void>; forget(): void }> {
   const path = join(dir, LOCK_FILE);
   if (lockedHere.has(path)) throw new DataDirInUseError(`${dir} is already open in this process`);
   // Claimed at once: a lock file with this process's pid is then one a crash simulation left.
@@ -54,9 +58,17 @@ export async function lockDataDir(dir: string): Promise<{ release(): Promise<voi
     lockedHere.delete(path);
     throw e;
   }
+  const ino = (await fsp.stat(path)).ino;
   const heartbeat = setInterval(() => {
-    const now = new Date();
-    fsp.utimes(path, now, now).catch(() => undefined);
+    void fsp.stat(path).then((st) => st.ino, () => null).then((now) => {
+      if (now !== ino) {
+        clearInterval(heartbeat);
+        onLost();
+        return;
+      }
+      const t = new Date();
+      return fsp.utimes(path, t, t).catch(() => undefined);
+    });
   }, HEARTBEAT_MS);
   heartbeat.unref();
   return {

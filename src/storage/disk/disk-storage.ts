@@ -112,6 +112,8 @@ export class DiskStorage implements Storage {
   private cleanerCheckpointWrites: Promise<void> = Promise.resolve();
   private topicWrites: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Set when another broker took the data directory over: why nothing is written any more. */
+  private lostTo: string | null = null;
   private lock: Awaited<ReturnType<typeof lockDataDir>> | null = null;
 
   constructor(options: DiskStorageOptions) {
@@ -194,13 +196,24 @@ export class DiskStorage implements Storage {
     return this.state;
   }
 
+  /**
+   * Another broker replaced this one's lock: two writers would corrupt the segments, so this one
+   * stops writing (appends fail with KAFKA_STORAGE_ERROR, no partition opens) and says why.
+   */
+  private lockLost(): void {
+    const reason = `another broker took over the data directory ${this.dataDir} (its .lock was replaced): this broker no longer writes to it`;
+    this.logger.error({ dataDir: this.dataDir }, reason);
+    this.lostTo = reason;
+    for (const { log } of this.logs.values()) void log.then((l) => l.refuseWrites(reason), () => undefined);
+  }
+
   private async doInit(): Promise<OpenState> {
     await fsp.mkdir(this.dataDir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
       // Node's own text ("EEXIST: file already exists, mkdir …") reads as if the directory existed.
       if (e.code === 'EEXIST' || e.code === 'ENOTDIR') e.message = `the data directory ${this.dataDir} cannot be made: a file is in the way (${e.code})`;
       throw e;
     });
-    this.lock = await lockDataDir(this.dataDir);
+    this.lock = await lockDataDir(this.dataDir, () => this.lockLost());
     try {
       return await this.load();
     } catch (e) {
@@ -265,6 +278,7 @@ export class DiskStorage implements Storage {
 
   openPartition(topic: TopicRecord, partition: number, config: LogConfig): Promise<PartitionLog> {
     if (this.closed) return Promise.reject(new Error('storage is closed'));
+    if (this.lostTo !== null) return Promise.reject(new Error(this.lostTo));
     const key = partitionDirName(topic.name, partition);
     const existing = this.logs.get(key);
     if (existing) {
@@ -391,6 +405,13 @@ export class DiskStorage implements Storage {
     await this.init();
     const logs = await this.openLogs();
     const results = await Promise.all(logs.map((log) => log.close()));
+    if (this.lostTo !== null) {
+      // The directory is another broker's now: no checkpoint, no marker, and its lock stays.
+      this.logs.clear();
+      await this.files.closeAll();
+      this.lock?.forget();
+      return;
+    }
     let clean = results.every((ok) => ok);
     try {
       await this.writeLogStartCheckpoint(logs);

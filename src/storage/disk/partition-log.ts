@@ -262,6 +262,11 @@ export class DiskPartitionLog implements PartitionLog {
     }
   }
 
+  /** Refuses every append from now on (the data directory was taken over by another broker). */
+  refuseWrites(reason: string): void {
+    this.fail(new Error(reason));
+  }
+
   /** After a failed write or fsync: refuse everything from now on; reject what is pending. */
   private fail(e: unknown): void {
     if (!this.failure) {
