@@ -291,6 +291,46 @@ export function blast(port: number, total: number): Promise<number> {
   });
 }
 
+export interface FileWriteCost {
+  /** CPU seconds of the writes that grow a new file (the kernel allocates every page). */
+  fresh: number;
+  /** CPU seconds of the same writes over the file just written (its pages cached). */
+  cached: number;
+}
+
+/**
+ * What writing `bytes` costs this machine apart from any broker: a Node process writes them in
+ * 1 MiB writes to a new file in `dir`, then once more over the same file, and reports the CPU of
+ * each pass. A broker that keeps what it is sent pays the first kind for every byte produced;
+ * the mock cluster, which keeps a few MiB per partition, reuses its memory instead. The file is
+ * left in place: deleting it would hand its pages, freshly touched, to whatever runs next.
+ */
+export async function fileWriteCost(dir: string, bytes: number): Promise<FileWriteCost> {
+  const script = `
+    const fs = require('fs');
+    const [path, total] = [process.argv[1], Number(process.argv[2])];
+    const chunk = Buffer.alloc(1 << 20, 120);
+    const pass = () => {
+      const fd = fs.openSync(path, fs.existsSync(path) ? 'r+' : 'w');
+      const c0 = process.cpuUsage();
+      for (let at = 0; at < total; at += chunk.length) fs.writeSync(fd, chunk, 0, Math.min(chunk.length, total - at), at);
+      const c = process.cpuUsage(c0);
+      fs.closeSync(fd);
+      return (c.user + c.system) / 1e6;
+    };
+    const fresh = pass();
+    console.log(JSON.stringify({ fresh, cached: pass() }));`;
+  const path = join(dir, `write-cost-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+  const child = track(spawn(process.execPath, ['-e', script, path, String(bytes)], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`the write-cost process exited ${code}: ${stderr.trim().split('\n')[0] ?? ''}`);
+  return JSON.parse(stdout) as FileWriteCost;
+}
+
 export interface Latency {
   sent: number;
   received: number;

@@ -12,7 +12,7 @@ import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import {
   KCAT_CONSUMER, KCAT_PRODUCER, type Latency, PYTHON,
-  advertisedApis, blast, kafkajsConsume, kafkajsProduce, kcatConsume, kcatProduce, pythonLatency, writeMessageFile,
+  type FileWriteCost, advertisedApis, blast, fileWriteCost, kafkajsConsume, kafkajsProduce, kcatConsume, kcatProduce, pythonLatency, writeMessageFile,
 } from './broker-clients.js';
 import {
   type Broker, CLI, Meter, ROOT, cpuSeconds, freePort, installCleanup, machineBusySeconds, memory, overallPeak, pollConnect,
@@ -276,6 +276,15 @@ async function run(): Promise<string[]> {
     }
   }
 
+  // --- What writing the 1 KiB phase's bytes costs the machine itself, new pages against cached ones
+  // (after the produce rounds, which it would otherwise disturb).
+  const writeCosts: FileWriteCost[] = [];
+  try {
+    for (let i = 0; i < 3; i++) writeCosts.push(await fileWriteCost(scratch, KCAT_1K * 1024));
+  } catch (e) {
+    failures.push(`file write reference: ${(e as Error).message}`);
+  }
+
   // --- kcat consume: the same data on every broker (one kcat -P per partition), runs interleaved.
   for (const key of KEYS) {
     for (let p = 0; p < PARTITIONS; p++) {
@@ -479,6 +488,20 @@ async function run(): Promise<string[]> {
   }
   out.push(...table(['phase', LABEL.disk, LABEL.memory, `${LABEL.mock} (its kcat process)`], cpuRows), '');
   out.push('Consume phases: % of a core over the time messages flowed (the broker\'s work for kcat\'s start-up is in the numerator too). Latency: % over the whole client run, idle fetches (fetch.wait.max.ms=5) included. The mock cluster runs inside a kcat that also consumes an idle topic. The machine has 2 cores for brokers and clients together.', '');
+
+  if (writeCosts.length) {
+    const perRun = (key: Key) => {
+      const t = tally('kcat produce 1 KiB', key);
+      return t ? `${(t.cpu / t.perRun.length).toFixed(2)} s` : 'n/a';
+    };
+    out.push(`**Writing new bytes on this machine** (a Node process writes the kcat 1 KiB phase's ${mb(KCAT_1K * 1024)} in 1 MiB writes to a new file, then again over the same file; CPU-seconds, median of ${writeCosts.length}, runs in brackets; next to the brokers' CPU per run of that phase)`, '');
+    out.push(...table(['', 'CPU-seconds'], [
+      ['to a new file (the kernel allocates each page)', `${median(writeCosts.map((c) => c.fresh)).toFixed(2)} s (${writeCosts.map((c) => c.fresh.toFixed(2)).join(' / ')})`],
+      ['over the same file (pages cached)', `${median(writeCosts.map((c) => c.cached)).toFixed(2)} s (${writeCosts.map((c) => c.cached.toFixed(2)).join(' / ')})`],
+      ...KEYS.map((key) => [`${LABEL[key]}, kcat produce 1 KiB, per run`, perRun(key)]),
+    ]), '');
+    out.push('Samsa writes every byte it is sent into pages it has not touched before (the disk engine into the page cache, the memory engine into its heap), as any broker that keeps its log does; the mock keeps a few MiB per partition and reuses that memory. Where new pages are dear (on a VM whose host reclaims the guest\'s free memory, first touches cost many times a reuse), that cost shows in the produce rows.', '');
+  }
 
   out.push(`**Start-up** (spawn → first accepted TCP connection, polling every 2 ms; median of ${STARTS}; Samsa's own startupMs counts from its start() to listening, after Node and the modules have loaded)`, '');
   const floor = median(starts[0].times);
