@@ -29,7 +29,8 @@ import { ClientQuotas } from './quotas/quota-manager.js';
 import { configHandlers } from './api/configs.js';
 import { DynamicBrokerConfigs, applyLogConfigs } from './cluster/dynamic-configs.js';
 import { invalidStaticConfigs } from './cluster/broker-configs.js';
-import { BrokerConfig, ConfigError, type Endpoint, clientListeners, formatListeners } from './config.js';
+import { invalidLogDefaults } from './cluster/topic-configs.js';
+import { BrokerConfig, ConfigError, type Endpoint, MAX_TIMER_MS, clientListeners, formatListeners } from './config.js';
 import type { Logger } from './logger.js';
 import { KafkaServer } from './server/server.js';
 import { DiskStorage } from './storage/disk/disk-storage.js';
@@ -92,7 +93,7 @@ export class Broker implements BrokerState {
     readonly log: Logger,
     storage?: Storage,
   ) {
-    const invalid = invalidStaticConfigs(config.staticProps);
+    const invalid = invalidStaticConfigs(config.staticProps) ?? invalidLogDefaults(config);
     if (invalid) throw new ConfigError(invalid);
     this.nodeId = config.nodeId;
     this.advertised = config.advertised;
@@ -150,7 +151,8 @@ export class Broker implements BrokerState {
       dispatcher,
       {
         maxRequestSize: config.number('socket.request.max.bytes'),
-        idleTimeoutMs: config.number('connections.max.idle.ms'),
+        // Kafka's NO_IDLE_TIMEOUT_MS: a negative value turns idle closing off.
+        idleTimeoutMs: config.number('connections.max.idle.ms') < 0 ? null : config.delayMs('connections.max.idle.ms'),
         // Clients pipeline a handful of requests; more than this waits in the socket.
         maxInFlight: 100,
         // A fast producer keeps ~16 one-megabyte requests in flight, enough to keep the log busy
@@ -193,7 +195,7 @@ export class Broker implements BrokerState {
       this.log.error({ err }, 'could not load __consumer_offsets; starting with no groups');
       this.groups.loading = false;
     });
-    this.offsetExpiryTimer = setInterval(() => void this.offsets.expireOffsets(), this.config.number('offsets.retention.check.interval.ms'));
+    this.offsetExpiryTimer = setInterval(() => void this.offsets.expireOffsets(), this.config.delayMs('offsets.retention.check.interval.ms'));
     this.offsetExpiryTimer.unref();
     this.transactions.load().catch((err: unknown) => {
       this.log.error({ err }, 'could not load __transaction_state; starting with no transactions');
@@ -204,13 +206,18 @@ export class Broker implements BrokerState {
     this.every('producer.id.expiration.check.interval.ms', () => this.expireProducers());
     if (this.config.bool('log.cleaner.enable')) this.every('log.cleaner.backoff.ms', () => void this.compactLogs());
     this.every('samsa.producer.snapshot.interval.ms', () => void this.topics.snapshotProducers());
-    const interval = this.config.number('log.retention.check.interval.ms');
-    this.retentionTimer = setInterval(() => void this.enforceRetention(), interval);
+    // Kafka's LogManager: the first retention pass log.initial.task.delay.ms after start, then
+    // one every log.retention.check.interval.ms.
+    this.retentionTimer = setTimeout(() => {
+      void this.enforceRetention();
+      this.retentionTimer = setInterval(() => void this.enforceRetention(), this.config.delayMs('log.retention.check.interval.ms'));
+      this.retentionTimer.unref();
+    }, Math.min(this.config.number('log.initial.task.delay.ms'), MAX_TIMER_MS));
     this.retentionTimer.unref();
   }
 
   private every(intervalConfig: string, task: () => unknown): void {
-    const t = setInterval(task, this.config.number(intervalConfig));
+    const t = setInterval(task, this.config.delayMs(intervalConfig));
     t.unref();
     this.timers.push(t);
   }

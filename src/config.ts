@@ -24,6 +24,7 @@ export const BROKER_DEFAULTS: Properties = {
   'log.retention.hours': '168',
   'log.retention.bytes': '-1',
   'log.retention.check.interval.ms': '300000',
+  'log.initial.task.delay.ms': '30000',
   'log.index.interval.bytes': '4096',
   'log.flush.interval.messages': '9223372036854775807',
   'log.flush.scheduler.interval.ms': '9223372036854775807',
@@ -172,6 +173,9 @@ export function clientListeners(props: Properties): Listener[] {
   return served;
 }
 
+/** The longest delay a Node timer takes. */
+export const MAX_TIMER_MS = 0x7fffffff;
+
 export class BrokerConfig {
   /** Defaults with the start-up settings over them. */
   readonly props: Properties;
@@ -214,6 +218,14 @@ export class BrokerConfig {
     this.generation++;
   }
 
+  /** This config as it would be with `props` as the dynamic configs of `level` (to validate a change). */
+  withDynamic(level: 'broker' | 'clusterDefault', props: Properties): BrokerConfig {
+    const c = new BrokerConfig(this.staticProps);
+    c.setDynamic('broker', level === 'broker' ? props : this.dynamicBroker);
+    c.setDynamic('clusterDefault', level === 'clusterDefault' ? props : this.dynamicDefault);
+    return c;
+  }
+
   /** An integer property (Kafka int or long; longs beyond 2^53 are clamped to MAX_SAFE_INTEGER). */
   number(name: string): number {
     const raw = this.get(name);
@@ -221,6 +233,14 @@ export class BrokerConfig {
     const n = Number(raw.trim());
     if (!Number.isFinite(n) || !Number.isInteger(n)) throw new ConfigError(`${name} must be an integer, not "${raw}"`);
     return Math.min(n, Number.MAX_SAFE_INTEGER);
+  }
+
+  /**
+   * A duration config as a Node timer delay. Node fires a delay above 2^31-1 ms after 1 ms, so
+   * longer ones (Kafka takes any long) wait the longest Node can, about 24.8 days.
+   */
+  delayMs(name: string): number {
+    return Math.min(Math.max(this.number(name), 1), MAX_TIMER_MS);
   }
 
   bool(name: string): boolean {

@@ -5,7 +5,6 @@ export type DecodeErrorCode =
   | 'NULL_NOT_ALLOWED'   // null in a version where the field is not nullable
   | 'LENGTH_TOO_LARGE'   // a length or count larger than what remains of the frame
   | 'VARINT_TOO_LONG'    // an unsigned varint of more than 5 bytes
-  | 'INVALID_UTF8'       // a string that is not valid UTF-8
   | 'UNKNOWN_API_KEY'
   | 'UNSUPPORTED_VERSION';
 

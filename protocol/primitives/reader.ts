@@ -1,4 +1,3 @@
-import { isUtf8 } from 'node:buffer';
 import { DecodeError } from './errors.js';
 import type { TaggedField } from './types.js';
 import { uuidFromBytes } from './uuid.js';
@@ -122,7 +121,7 @@ export class Reader {
       }
     }
     if (ascii) return buf.toString('latin1', start, end);
-    if (!isUtf8(buf.subarray(start, end))) throw new DecodeError('INVALID_UTF8', `string at ${start} is not UTF-8`);
+    // Malformed sequences become U+FFFD, as Java's new String(bytes, UTF_8) in Kafka's readers does.
     return buf.toString('utf8', start, end);
   }
 

@@ -7,6 +7,8 @@ import { type ApiHandler, type RequestContext, VersionedBody } from './context.j
 
 export const API_VERSIONS_MIN = 0;
 export const API_VERSIONS_MAX = 4;
+/** The feature level of metadata.version 3.9-IV0, the version this broker behaves as. */
+const METADATA_VERSION_LEVEL = 21;
 
 /** What Kafka accepts as ClientSoftwareName and ClientSoftwareVersion. */
 const SOFTWARE = /^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$/;
@@ -33,6 +35,15 @@ export function apiVersionsHandler(advertised: () => readonly ApiHandler[]): Api
         errorCode: ErrorCode.NONE,
         apiKeys: advertised().map((h) => ({ apiKey: h.apiKey, minVersion: h.minVersion, maxVersion: h.maxVersion })),
         throttleTimeMs: 0,
+        // Kafka 3.9's features (v3+): metadata.version 1 to 21 (3.9-IV0), finalized at 21;
+        // kraft.version 0 to 1, shown from v4 only (a minimum of 0 breaks older clients, KAFKA-17492),
+        // finalized at 0, which Kafka leaves out.
+        supportedFeatures: [
+          { name: 'metadata.version', minVersion: 1, maxVersion: METADATA_VERSION_LEVEL },
+          ...(ctx.apiVersion >= 4 ? [{ name: 'kraft.version', minVersion: 0, maxVersion: 1 }] : []),
+        ],
+        finalizedFeaturesEpoch: 0n,
+        finalizedFeatures: [{ name: 'metadata.version', minVersionLevel: METADATA_VERSION_LEVEL, maxVersionLevel: METADATA_VERSION_LEVEL }],
       };
       return body;
     },

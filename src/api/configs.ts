@@ -16,7 +16,7 @@ import { type AlterableConfig, type Altered, type ApiError, AlterOp, applyBroker
 import { type ConfigEntry, describeBrokerConfigs, describeTopicConfigs } from '../cluster/config-describe.js';
 import { CONFIG_TYPE_ID, ConfigSource, ResourceType } from '../cluster/config-schema.js';
 import { type DynamicLevel, invalidDynamicConfigs } from '../cluster/dynamic-configs.js';
-import { validateTopicConfigs } from '../cluster/topic-configs.js';
+import { invalidLogDefaults, validateTopicConfigs } from '../cluster/topic-configs.js';
 import { type Topic, invalidTopicName } from '../cluster/topics.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
 
@@ -139,7 +139,7 @@ function checkBroker(broker: BrokerState, name: string, next: (current: Record<s
   if (typeof level !== 'string') return { error: level };
   const altered = next({ ...broker.dynamicConfigs.current(level) });
   if (!altered.ok) return { error: altered.error };
-  const reason = invalidDynamicConfigs(altered.configs);
+  const reason = invalidDynamicConfigs(altered.configs) ?? invalidLogDefaults(broker.config.withDynamic(level, altered.configs));
   if (reason) return { error: invalidRequest(reason) };
   return { change: { kind: 'broker', level, configs: altered.configs } };
 }

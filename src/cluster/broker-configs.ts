@@ -170,6 +170,7 @@ const defs: BrokerConfigDef[] = [
   { name: 'transaction.remove.expired.transaction.cleanup.interval.ms', type: 'int', default: '3600000', validator: atLeast(1), doc: 'How often expired transactional ids are removed.' },
   { name: 'transaction.partition.verification.enable', type: 'boolean', default: 'true', dynamic: true, doc: 'Whether transactional writes must go to partitions added to the transaction (KIP-890).' },
   { name: 'producer.id.expiration.ms', type: 'int', default: '86400000', validator: atLeast(1), dynamic: true, doc: 'How long a partition remembers an idle producer\'s state.' },
+  { name: 'log.initial.task.delay.ms', type: 'long', default: '30000', validator: atLeast(0), internal: true, doc: 'Delay after start before the first retention pass (then one every log.retention.check.interval.ms).' },
   { name: 'producer.id.expiration.check.interval.ms', type: 'int', default: '600000', validator: atLeast(1), internal: true, doc: 'How often idle producer state is removed.' },
 ];
 

@@ -202,6 +202,20 @@ export function brokerDefaultFor(def: TopicConfigDef, broker: BrokerConfig): str
   return def.default ?? '';
 }
 
+/**
+ * Kafka's KafkaConfig.validateValues for the broker's log defaults (the rules across the
+ * ms/minutes/hours spellings): the reason they are refused, or null. Kafka refuses to start with
+ * them, and refuses a dynamic change that would produce them.
+ */
+export function invalidLogDefaults(broker: BrokerConfig): string | null {
+  const ms = (name: string) => Number(brokerDefaultFor(BY_NAME.get(name)!, broker));
+  if (!(ms('segment.ms') >= 1)) return 'requirement failed: log.roll.ms must be greater than or equal to 1';
+  if (!(ms('segment.jitter.ms') >= 0)) return 'requirement failed: log.roll.jitter.ms must be greater than or equal to 0';
+  // Any negative retention counts as -1 (unlimited); only 0 is refused.
+  if (ms('retention.ms') === 0) return 'requirement failed: log.retention.ms must be unlimited (-1) or, greater than or equal to 1';
+  return null;
+}
+
 /** The effective value of a topic config: the topic's override, else the broker's, else Kafka's default. */
 export function effectiveConfig(name: string, overrides: Record<string, string>, broker: BrokerConfig): string {
   if (name in overrides) return overrides[name];
@@ -239,6 +253,8 @@ export function logConfigFor(overrides: Record<string, string>, broker: BrokerCo
   return {
     segmentBytes: num('segment.bytes', overrides, broker),
     segmentMs: num('segment.ms', overrides, broker),
+    segmentJitterMs: num('segment.jitter.ms', overrides, broker),
+    segmentIndexBytes: num('segment.index.bytes', overrides, broker),
     retentionMs: num('retention.ms', overrides, broker),
     retentionBytes: num('retention.bytes', overrides, broker),
     indexIntervalBytes: num('index.interval.bytes', overrides, broker),

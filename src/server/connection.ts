@@ -31,7 +31,8 @@ export interface RequestDispatcher {
 
 export interface ConnectionOptions {
   maxRequestSize: number;
-  idleTimeoutMs: number;
+  /** Close a connection idle for this long; null: never. */
+  idleTimeoutMs: number | null;
   maxInFlight: number;
   /** Stop taking requests while their frames add up to this many bytes (one request is always taken). */
   maxInFlightBytes: number;
@@ -70,6 +71,12 @@ export class Connection {
   private inFlightBytes = 0;
   private closed = false;
   private draining = false;
+  /**
+   * Set once a request cannot be served (unreadable, too large, its handler failed): nothing more
+   * is read, the requests before it are answered, then the connection closes. Kafka reads one
+   * request at a time, so the requests a client sent before a bad one are answered there too.
+   */
+  private failed: { reason: string; level: 'debug' | 'info' | 'warn'; extra: object } | null = null;
   /** Frames read but not yet dispatched (the connection was full); from waitingHead on. */
   private readonly waiting: Buffer[] = [];
   private waitingHead = 0;
@@ -102,7 +109,7 @@ export class Connection {
       },
     }));
     socket.setNoDelay(true);
-    socket.setTimeout(options.idleTimeoutMs);
+    if (options.idleTimeoutMs !== null) socket.setTimeout(options.idleTimeoutMs);
     socket.on('drain', () => this.pump());
     socket.on('timeout', () => {
       if (this.slots.length === 0) this.close('idle for longer than connections.max.idle.ms', 'debug');
@@ -116,12 +123,13 @@ export class Connection {
   }
 
   private onData(bytes: Buffer): void {
-    if (this.closed || this.draining) return;
+    if (this.closed || this.draining || this.failed) return;
     try {
       this.reader.landed(bytes, this.waiting);
     } catch (e) {
-      if (e instanceof FrameTooLargeError) return this.close(e.message, 'warn');
-      throw e;
+      // The frames completed before this one still go through.
+      if (!(e instanceof FrameTooLargeError)) throw e;
+      this.fail(e.message, 'warn');
     }
     this.pump();
   }
@@ -168,7 +176,22 @@ export class Connection {
       this.waiting.length = 0;
       this.waitingHead = 0;
     }
+    if (this.failed !== null && this.slots.length === 0 && this.waiting.length === 0) {
+      const { reason, level, extra } = this.failed;
+      return this.close(reason, level, extra);
+    }
     this.updateFlow();
+  }
+
+  /** Stops taking requests: those before the failed one are answered, then the connection closes (pump). */
+  private fail(reason: string, level: 'debug' | 'info' | 'warn', extra: object = {}, dropWaiting = false): void {
+    if (this.failed !== null || this.closed) return;
+    this.failed = { reason, level, extra };
+    if (dropWaiting) {
+      for (let i = this.waitingHead; i < this.waiting.length; i++) FRAMES.release(this.waiting[i]);
+      this.waiting.length = 0;
+      this.waitingHead = 0;
+    }
   }
 
   private onFrame(frame: Buffer): void {
@@ -177,9 +200,10 @@ export class Connection {
       request = decodeRequest(frame);
     } catch (e) {
       if (e instanceof RequestDecodeError) {
-        return this.close(`malformed request: ${e.code} ${e.message}`, 'warn', {
+        FRAMES.release(frame);
+        return this.fail(`malformed request: ${e.code} ${e.message}`, 'warn', {
           apiKey: e.apiKey, apiVersion: e.apiVersion, correlationId: e.correlationId,
-        });
+        }, true);
       }
       throw e;
     }
@@ -221,7 +245,8 @@ export class Connection {
         this.releaseFrame(frame);
         const h = request.header;
         this.log.error({ err, apiKey: h.requestApiKey, apiVersion: h.requestApiVersion, clientId: h.clientId }, `${request.api.name} failed`);
-        this.close(`handler error in ${request.api.name}`, 'warn');
+        this.fail(`handler error in ${request.api.name}`, 'warn', {}, true);
+        this.writeReady();
       },
     );
   }
@@ -262,7 +287,7 @@ export class Connection {
   /** Backpressure: stop reading while answers pile up unread, requests are in flight or frames wait. */
   private updateFlow(): void {
     if (this.closed) return;
-    const stop = this.draining || this.waitingHead < this.waiting.length || this.full;
+    const stop = this.draining || this.failed !== null || this.waitingHead < this.waiting.length || this.full;
     if (stop && !this.socket.isPaused()) this.socket.pause();
     else if (!stop && this.socket.isPaused()) this.socket.resume();
   }

@@ -23,10 +23,23 @@ export interface TopicRecord {
   configs: Record<string, string>;
 }
 
+/**
+ * Kafka's LogConfig.randomSegmentJitter: what a new segment takes off segment.ms, so that
+ * partitions created together do not all roll (and expire) at the same moment.
+ */
+export function randomSegmentJitter(cfg: LogConfig): number {
+  if (cfg.segmentJitterMs <= 0) return 0;
+  return Math.floor(Math.random() * 0x7fffffff) % Math.min(cfg.segmentJitterMs, cfg.segmentMs);
+}
+
 /** The log settings a partition follows, resolved from topic overrides and broker defaults. */
 export interface LogConfig {
   segmentBytes: number;
   segmentMs: number;
+  /** Up to this much is taken off segmentMs for each new segment, at random (segment.jitter.ms). */
+  segmentJitterMs: number;
+  /** Size bound of each index file: a segment whose index is full rolls (segment.index.bytes). */
+  segmentIndexBytes: number;
   /** -1: keep forever. */
   retentionMs: number;
   /** -1: no size limit. */

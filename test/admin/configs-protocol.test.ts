@@ -210,6 +210,16 @@ suite('AlterConfigs', () => {
     assert.deepEqual([errorName(stat.errorCode), stat.errorMessage], ['INVALID_REQUEST', 'Cannot update these configs dynamically: Set(log.retention.hours, num.partitions)']);
     const [badValue] = await alter(client, [{ type: BROKER, name: '', configs: { 'log.segment.bytes': '10' } }]);
     assert.deepEqual([errorName(badValue.errorCode), badValue.errorMessage], ['INVALID_REQUEST', 'Invalid value 10 for configuration log.segment.bytes: Value must be at least 14']);
+    // Values each fine alone that KafkaConfig.validateValues refuses together (a retention of 0 would empty every topic).
+    for (const [name, message] of [
+      ['log.retention.ms', 'requirement failed: log.retention.ms must be unlimited (-1) or, greater than or equal to 1'],
+      ['log.roll.ms', 'requirement failed: log.roll.ms must be greater than or equal to 1'],
+    ]) {
+      const [zero] = await incremental(client, [{ type: BROKER, name: '', ops: [[name, SET, '0']] }]);
+      assert.deepEqual([errorName(zero.errorCode), zero.errorMessage], ['INVALID_REQUEST', message]);
+    }
+    const [jitter] = await alter(client, [{ type: BROKER, name: '1', configs: { 'log.roll.jitter.ms': '-1' } }]);
+    assert.deepEqual([errorName(jitter.errorCode), jitter.errorMessage], ['INVALID_REQUEST', 'requirement failed: log.roll.jitter.ms must be greater than or equal to 0']);
     const [other] = await alter(client, [{ type: BROKER, name: '2', configs: {} }]);
     assert.deepEqual([errorName(other.errorCode), other.errorMessage], ['INVALID_REQUEST', 'Unexpected broker id, expected 1, but received 2']);
 

@@ -155,6 +155,47 @@ test('a broker whose log nobody reads for a while keeps serving, and writes the 
   }
 });
 
+test('connections.max.idle.ms below 0 turns idle closing off, as Kafka\'s NO_IDLE_TIMEOUT_MS does; 0 closes at once', async () => {
+  const never = await startBroker({ port: 0, config: { 'connections.max.idle.ms': -1 } });
+  try {
+    const c = await RawClient.connect(never.port);
+    assert.equal((await c.send(ApiKey.ApiVersions, 0, {})).errorCode, 0);
+    assert.equal(await c.waitClosed(500), false, 'still open');
+    assert.equal((await c.send(ApiKey.ApiVersions, 0, {})).errorCode, 0, 'and served');
+    c.close();
+  } finally {
+    await never.stop();
+  }
+  const atOnce = await startBroker({ port: 0, config: { 'connections.max.idle.ms': 0 } });
+  try {
+    const c = await RawClient.connect(atOnce.port);
+    assert.equal(await c.waitClosed(2000), true, 'closed once idle');
+  } finally {
+    await atOnce.stop();
+  }
+});
+
+test('requests sent before one the broker cannot read are answered before the connection closes, as Kafka answers them', async () => {
+  const broker = await startBroker({ port: 0, config: { 'socket.request.max.bytes': 4096 } });
+  try {
+    for (const bad of [
+      // An unknown API key, then an oversized size prefix.
+      Buffer.from([0, 0, 0, 12, 0x03, 0xe7, 0, 0, 0, 0, 0, 9, 0xff, 0xff, 0, 0]),
+      Buffer.from([0, 1, 0, 0]),
+    ]) {
+      const c = await RawClient.connect(broker.port);
+      const first = c.prepare(ApiKey.Metadata, 1, { topics: [] });
+      const second = c.prepare(ApiKey.ApiVersions, 0, {});
+      c.writeRaw(Buffer.concat([first.bytes, second.bytes, bad]));
+      assert.deepEqual((await first.response).topics, []);
+      assert.equal((await second.response).errorCode, 0);
+      assert.equal(await c.waitClosed(3000), true, 'then closed');
+    }
+  } finally {
+    await broker.stop();
+  }
+});
+
 test('settings Kafka would refuse stop the start with its message; a port in use is one line, not a stack', { timeout: 30_000 }, async () => {
   const refused = async (args: string[], message: RegExp) => {
     const r = await run(process.execPath, [CLI, '--storage', 'memory', ...args], { timeoutMs: 10_000 });
@@ -166,6 +207,10 @@ test('settings Kafka would refuse stop the start with its message; a port in use
   await refused(['--port', '0', '--set', 'num.partitions=0'], /Invalid value 0 for configuration num\.partitions: Value must be at least 1/);
   await refused(['--port', '0', '--set', 'auto.create.topics.enable=yes'], /Invalid value yes for configuration auto\.create\.topics\.enable: Expected value to be either true or false/);
   await refused(['--port', 'abc'], /--port expects a port number/);
+  // Kafka's KafkaConfig.validateValues: the ms/minutes/hours spellings together.
+  await refused(['--port', '0', '--set', 'log.retention.minutes=0'], /requirement failed: log\.retention\.ms must be unlimited \(-1\) or, greater than or equal to 1/);
+  await refused(['--port', '0', '--set', 'log.roll.ms=0'], /requirement failed: log\.roll\.ms must be greater than or equal to 1/);
+  await refused(['--port', '0', '--set', 'log.roll.jitter.ms=-1'], /requirement failed: log\.roll\.jitter\.ms must be greater than or equal to 0/);
   const dir = tempDir();
   try {
     await refused(['--port', '0', '--config', dir.path], /cannot read the config file/);

@@ -13,7 +13,7 @@ import { type BrokerProcess, PYTHON, run, sleep, startBrokerProcess, tempDir } f
 import { kcatProduce } from '../support/kcat.js';
 import { RawClient } from '../support/raw-client.js';
 
-const ARGS = ['--set', 'log.retention.check.interval.ms=200', '--set', 'log.segment.delete.delay.ms=0'];
+const ARGS = ['--set', 'log.retention.check.interval.ms=200', '--set', 'log.initial.task.delay.ms=0', '--set', 'log.segment.delete.delay.ms=0'];
 
 function segments(dir: string): string[] {
   return readdirSync(dir).filter((f) => f.endsWith('.log')).sort();

@@ -29,6 +29,8 @@ export function logConfig(overrides: Partial<LogConfig> = {}): LogConfig {
   return {
     segmentBytes: 1024 * 1024 * 1024,
     segmentMs: 7 * 24 * 3600 * 1000,
+    segmentJitterMs: 0,
+    segmentIndexBytes: 10 * 1024 * 1024,
     retentionMs: -1,
     retentionBytes: -1,
     indexIntervalBytes: 4096,

@@ -5,7 +5,7 @@
  */
 import type { ArenaBlock, ArenaEntry, BatchArena } from '../batch-arena.js';
 import { ProducerSummary } from '../compaction.js';
-import { policyCompacts, type LogConfig } from '../storage.js';
+import { policyCompacts, randomSegmentJitter, type LogConfig } from '../storage.js';
 import { fsyncDir, writeAllAt } from './fs-util.js';
 import { INT32_MAX } from './index-buffer.js';
 import type { PartitionServices, PartitionStats } from './partition-services.js';
@@ -94,11 +94,14 @@ export class PartitionWriter {
    */
   private shouldRoll(seg: Segment, size: number, firstInGroup: ArenaEntry | null, e: ArenaEntry): boolean {
     if (size === 0) return false;
-    if (size + e.size > this.host.config.segmentBytes) return true;
+    const cfg = this.host.config;
+    if (size + e.size > cfg.segmentBytes) return true;
     if (e.lastOffset - seg.baseOffset > BigInt(INT32_MAX)) return true;
+    if (seg.indexFull(cfg.segmentIndexBytes)) return true;
     const first = seg.size > 0 ? seg.firstBatchTimestamp : (firstInGroup?.maxTimestamp ?? null);
     const waited = first !== null && first >= 0n ? e.maxTimestamp - first : BigInt(this.services.now() - seg.created);
-    return waited > BigInt(this.host.config.segmentMs);
+    seg.rollJitterMs ??= randomSegmentJitter(cfg);
+    return waited > BigInt(cfg.segmentMs - seg.rollJitterMs);
   }
 
   private async writeGroup(seg: Segment, group: ArenaEntry[]): Promise<void> {
@@ -126,6 +129,8 @@ export class PartitionWriter {
     let position = seg.size;
     try {
       await writeAllAt(seg.logFh!, iov, position);
+      // The file's mtime, which a segment without timestamps ages by (Kafka's LogSegment.lastModified).
+      seg.mtimeMs = this.services.now();
       stats.logWrites++;
       this.unsyncedWrites = true;
       // Only the cleaner reads producer summaries: a log that is not compacted keeps none (one

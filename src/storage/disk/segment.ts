@@ -10,10 +10,10 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OPEN_RW_CREATE } from './fs-util.js';
 import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName, TIME_INDEX_SUFFIX } from './names.js';
-import { OffsetIndex } from './offset-index.js';
+import { OFFSET_INDEX_ENTRY_SIZE, OffsetIndex } from './offset-index.js';
 import type { ProducerSummary } from '../compaction.js';
 import type { BatchInfo } from './scan.js';
-import { NO_TIMESTAMP, TimeIndex } from './time-index.js';
+import { NO_TIMESTAMP, TIME_INDEX_ENTRY_SIZE, TimeIndex } from './time-index.js';
 
 export class Segment {
   /** `<dir>/<20-digit base offset>`: the file names without their suffixes. */
@@ -41,6 +41,8 @@ export class Segment {
   /** File modification time, for retention of segments without timestamps. */
   mtimeMs: number;
   bytesSinceLastIndexEntry = 0;
+  /** Taken off segment.ms for this segment (segment.jitter.ms); drawn when first needed. */
+  rollJitterMs: number | null = null;
 
   offsetIndex: OffsetIndex | null = null;
   timeIndex: TimeIndex | null = null;
@@ -140,6 +142,13 @@ export class Segment {
   /** Kafka's onBecomeInactiveSegment / close: the time index ends with the segment's largest timestamp. */
   sealTimeIndex(): void {
     if (this.timeIndex && this.maxTimestamp >= 0n) this.timeIndex.maybeAppend(this.maxTimestamp, this.maxTimestampOffset);
+  }
+
+  /** Kafka's index isFull: either index holds as many entries as segment.index.bytes allows. */
+  indexFull(maxIndexBytes: number): boolean {
+    const offsets = this.offsetIndex?.entries ?? 0;
+    const times = this.timeIndex?.entries ?? 0;
+    return offsets >= Math.floor(maxIndexBytes / OFFSET_INDEX_ENTRY_SIZE) || times >= Math.floor(maxIndexBytes / TIME_INDEX_ENTRY_SIZE);
   }
 
   /** What retention.ms compares: the largest timestamp, or the file's mtime when there is none. */

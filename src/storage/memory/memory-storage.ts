@@ -34,6 +34,7 @@ import {
   OffsetOutOfRangeError,
   PolicyViolationError,
   policyDeletes,
+  randomSegmentJitter,
   type AppendOptions,
   type AppendResult,
   type CompactionResult,
@@ -63,6 +64,8 @@ interface VirtualSegment {
   firstBatchTimestamp: bigint | null;
   maxTimestamp: bigint;
   created: number;
+  /** Taken off segment.ms for this segment (segment.jitter.ms). */
+  rollJitterMs: number;
 }
 
 const INT32_MAX = 0x7fffffffn;
@@ -77,6 +80,8 @@ export class MemoryPartitionLog implements PartitionLog {
   private cleaning: Promise<CompactionResult | null> = Promise.resolve(null);
   private readonly now: () => number;
   private readonly epochs = new LeaderEpochCache();
+  /** Wall clock of the last append: what a batch without timestamps ages by (the disk engine's file mtime). */
+  private lastAppendMs = 0;
 
   constructor(
     readonly topic: string,
@@ -89,7 +94,7 @@ export class MemoryPartitionLog implements PartitionLog {
   }
 
   private newSegment(baseOffset: bigint): VirtualSegment {
-    return { baseOffset, bytes: 0, firstBatchTimestamp: null, maxTimestamp: -1n, created: this.now() };
+    return { baseOffset, bytes: 0, firstBatchTimestamp: null, maxTimestamp: -1n, created: this.now(), rollJitterMs: randomSegmentJitter(this.config) };
   }
 
   private get active(): VirtualSegment {
@@ -103,7 +108,7 @@ export class MemoryPartitionLog implements PartitionLog {
     if (e.lastOffset - seg.baseOffset > INT32_MAX) return true;
     const first = seg.firstBatchTimestamp;
     const waited = first !== null && first >= 0n ? e.maxTimestamp - first : BigInt(this.now() - seg.created);
-    return waited > BigInt(this.config.segmentMs);
+    return waited > BigInt(this.config.segmentMs - seg.rollJitterMs);
   }
 
   private account(seg: VirtualSegment, e: ArenaEntry): void {
@@ -157,6 +162,7 @@ export class MemoryPartitionLog implements PartitionLog {
     const entry = this.arena.add(batch);
     if (this.shouldRoll(this.active, entry)) this.segments.push(this.newSegment(baseOffset));
     this.account(this.active, entry);
+    this.lastAppendMs = this.now();
     queueMicrotask(() => this.notify());
     return Promise.resolve({ baseOffset, lastOffset, logStartOffset: this.startOffset });
   }
@@ -207,7 +213,11 @@ export class MemoryPartitionLog implements PartitionLog {
     }
     if (this.config.retentionMs >= 0) {
       const horizon = BigInt(now - this.config.retentionMs);
-      while (drop < this.arena.count && this.arena.at(drop).maxTimestamp < horizon) drop++;
+      // A batch without timestamps ages from the last append, as a disk segment ages from its file's
+      // mtime: never earlier than its segment would go in Kafka.
+      const idle = now - this.lastAppendMs > this.config.retentionMs;
+      const expired = (ts: bigint) => (ts >= 0n ? ts < horizon : idle);
+      while (drop < this.arena.count && expired(this.arena.at(drop).maxTimestamp)) drop++;
     }
     if (this.config.retentionBytes >= 0) {
       let excess = this.arena.bytes - this.config.retentionBytes;
@@ -341,7 +351,7 @@ export class MemoryPartitionLog implements PartitionLog {
     const kept: Buffer[] = [];
     for (const group of groups) {
       const last = segs.indexOf(toClean[toClean.findIndex((s) => s.baseOffset === group[group.length - 1]!.baseOffset)]!);
-      const seg: VirtualSegment = { baseOffset: group[0]!.baseOffset, bytes: 0, firstBatchTimestamp: null, maxTimestamp: -1n, created: segs[last]!.created };
+      const seg: VirtualSegment = { baseOffset: group[0]!.baseOffset, bytes: 0, firstBatchTimestamp: null, maxTimestamp: -1n, created: segs[last]!.created, rollJitterMs: segs[last]!.rollJitterMs };
       for (const e of entriesOf(group[0]!.baseOffset, segEnd(last))) {
         const batch = this.arena.view(e);
         result.bytesRead += e.size;
