@@ -87,6 +87,16 @@ describe('ApiVersions', () => {
     const ok = await client.send(ApiKey.ApiVersions, 0, {});
     assert.equal(ok.errorCode, 0);
   });
+
+  test('v3 and v4 report Kafka 3.9\'s features: metadata.version 21 finalized, kraft.version (minimum 0) from v4 only', async () => {
+    const names = (fs: { name: string; minVersion: number; maxVersion: number }[]) => fs.map((f) => `${f.name} ${f.minVersion}-${f.maxVersion}`);
+    const v3 = await client.send(ApiKey.ApiVersions, 3, { clientSoftwareName: 'a', clientSoftwareVersion: '1' });
+    assert.deepEqual(names(v3.supportedFeatures), ['metadata.version 1-21']);
+    const v4 = await client.send(ApiKey.ApiVersions, 4, { clientSoftwareName: 'a', clientSoftwareVersion: '1' });
+    assert.deepEqual(names(v4.supportedFeatures), ['metadata.version 1-21', 'kraft.version 0-1']);
+    assert.deepEqual(v4.finalizedFeatures.map((f: { name: string; minVersionLevel: number; maxVersionLevel: number }) => [f.name, f.minVersionLevel, f.maxVersionLevel]), [['metadata.version', 21, 21]]);
+    assert.equal(v4.finalizedFeaturesEpoch, 0n);
+  });
 });
 
 describe('Metadata', () => {

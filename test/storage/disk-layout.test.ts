@@ -135,6 +135,51 @@ describe('disk engine layout', () => {
     assert.deepEqual(log.segmentBaseOffsets, [0n, 2n]);
   });
 
+  it('rolls when an index is full (segment.index.bytes), as Kafka\'s shouldRoll does', async (t) => {
+    const dir = await tempDir(t);
+    const storage = diskStorage(dir);
+    await storage.open();
+    t.after(() => storage.close());
+    // 36 bytes: 4 offset-index entries, 3 time-index entries; an entry for every batch after the first.
+    const log = (await storage.openPartition(topicRecord(), 0, logConfig({ segmentIndexBytes: 36, indexIntervalBytes: 0 }))) as DiskPartitionLog;
+    for (let i = 0; i < 9; i++) await log.append(makeBatch({ timestamp: 1_000 + i }), { leaderEpoch: 0 });
+    assert.deepEqual(log.segmentBaseOffsets, [0n, 4n, 8n], 'a new segment once the time index holds 3 entries');
+  });
+
+  it('takes up to segment.jitter.ms off segment.ms, at random, for each segment', async (t) => {
+    const dir = await tempDir(t);
+    const storage = diskStorage(dir);
+    await storage.open();
+    t.after(() => storage.close());
+    let rolled = 0;
+    for (let p = 0; p < 8; p++) {
+      const log = (await storage.openPartition(topicRecord('jitter', 8), p, logConfig({ segmentMs: 10_000, segmentJitterMs: 10_000 }))) as DiskPartitionLog;
+      await log.append(makeBatch({ timestamp: 1_000_000 }), { leaderEpoch: 0 });
+      await log.append(makeBatch({ timestamp: 1_009_999 }), { leaderEpoch: 0 });
+      if (log.segmentBaseOffsets.length > 1) rolled++;
+    }
+    // Without jitter none would roll; with it each does unless its draw is 0 (1 in 10,000).
+    assert.ok(rolled >= 7, `${rolled} of 8 rolled`);
+  });
+
+  it('ages a segment without timestamps from its last write, as Kafka ages it by the file\'s mtime', async (t) => {
+    const dir = await tempDir(t);
+    let now = 1_000_000;
+    const storage = diskStorage(dir, { now: () => now });
+    await storage.open();
+    t.after(() => storage.close());
+    const log = (await storage.openPartition(topicRecord(), 0, logConfig({ retentionMs: 4_000, segmentMs: 100_000 }))) as DiskPartitionLog;
+    await log.append(makeBatch({ timestamp: -1 }), { leaderEpoch: 0 });
+    now += 3_000;
+    await log.append(makeBatch({ timestamp: -1 }), { leaderEpoch: 0 });
+    now += 3_000;
+    await log.enforceRetention(now);
+    assert.equal(log.logStartOffset, 0n, 'written 3 s ago: kept, though created 6 s ago');
+    now += 1_001;
+    await log.enforceRetention(now);
+    assert.equal(log.logStartOffset, 2n, 'gone once idle for longer than retention.ms');
+  });
+
   it('rolls when an offset would not fit the int32 relative offsets of the index', async (t) => {
     const dir = await tempDir(t);
     const storage = diskStorage(dir);
