@@ -86,6 +86,8 @@ export class Broker implements BrokerState {
   private offsetExpiryTimer: NodeJS.Timeout | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
+  /** The start in progress or done: a stop() asked for meanwhile waits for it. */
+  private starting: Promise<void> | undefined;
   private started = false;
 
   constructor(
@@ -164,10 +166,15 @@ export class Broker implements BrokerState {
     );
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
     // Stopping ends this object's timers, coordinators and storage for good: a new Broker starts again.
-    if (this.started) throw new Error(this.stopping ? 'a stopped broker cannot be started again: create a new Broker' : 'the broker is already started');
+    if (this.started) return Promise.reject(new Error(this.stopping ? 'a stopped broker cannot be started again: create a new Broker' : 'the broker is already started'));
     this.started = true;
+    this.starting = this.open();
+    return this.starting;
+  }
+
+  private async open(): Promise<void> {
     let state: Awaited<ReturnType<Storage['open']>>;
     try {
       state = await this.storage.open();
@@ -185,8 +192,9 @@ export class Broker implements BrokerState {
       this.bound = await this.server.listen(listener.host, listener.port);
     } catch (e) {
       // A failed start (a port in use, say) gives the data directory back, so it can be opened again.
-      this.stopping = this.storage.close().catch(() => {});
-      await this.stopping;
+      const closing = this.storage.close().catch(() => {});
+      this.stopping ??= closing;
+      await closing;
       throw e;
     }
     if (this.advertised.port === 0) this.advertised = { host: this.advertised.host, port: this.bound.port };
@@ -286,6 +294,14 @@ export class Broker implements BrokerState {
   /** Graceful stop: stop accepting, finish in-flight requests, flush and close the storage. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      // Asked during start: stop what the start opens, once it has. A failed start closed it all.
+      if (this.starting) {
+        try {
+          await this.starting;
+        } catch {
+          return;
+        }
+      }
       this.shuttingDown = true;
       this.shutdown.abort();
       clearInterval(this.retentionTimer);

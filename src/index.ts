@@ -17,9 +17,9 @@ export interface StartBrokerOptions {
   host?: string;
   /** Host and port clients are told to connect to; default the bound address. */
   advertisedListener?: string;
-  /** 'memory' (default when embedded) or 'disk'. */
+  /** 'memory' (default when embedded, unless dataDir is given) or 'disk'. */
   storage?: 'memory' | 'disk';
-  /** For the disk engine; default ./data. */
+  /** The disk engine's directory (giving one chooses the disk engine); default ./data. */
   dataDir?: string;
   nodeId?: number;
   /** Any Kafka broker setting by its server.properties name, e.g. { 'num.partitions': 3 }. */
@@ -45,7 +45,7 @@ export function propertiesFrom(options: StartBrokerOptions): Properties {
   props['listeners'] = `PLAINTEXT://${host.includes(':') ? `[${host}]` : host}:${options.port ?? 0}`;
   if (options.advertisedListener) props['advertised.listeners'] = options.advertisedListener;
   if (options.storage) props['samsa.storage'] = options.storage;
-  else if (!('samsa.storage' in props)) props['samsa.storage'] = 'memory';
+  else if (!('samsa.storage' in props)) props['samsa.storage'] = options.dataDir ? 'disk' : 'memory';
   if (options.dataDir) props['log.dirs'] = options.dataDir;
   if (options.nodeId !== undefined) props['node.id'] = String(options.nodeId);
   return props;
@@ -57,6 +57,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const broker = new Broker(config, log);
   await broker.start();
   const { host, port } = broker.advertised;
-  log.info({ version: VERSION, bootstrap: `${host}:${port}` }, 'embedded broker started');
-  return { bootstrap: `${host}:${port}`, host, port, broker, stop: () => broker.stop() };
+  // An IPv6 address in brackets, as Kafka's Utils.formatAddress writes it.
+  const bootstrap = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log.info({ version: VERSION, bootstrap }, 'embedded broker started');
+  return { bootstrap, host, port, broker, stop: () => broker.stop() };
 }

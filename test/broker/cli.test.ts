@@ -8,7 +8,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ApiKey } from '../../protocol/generated/index.js';
-import { parseProperties, startBroker } from '../../src/index.js';
+import { Broker, BrokerConfig, parseProperties, startBroker } from '../../src/index.js';
+import { silentLogger } from '../../src/logger.js';
 import { CLI, run, startBrokerProcess, tempDir } from '../support/processes.js';
 import { RawClient } from '../support/raw-client.js';
 
@@ -156,6 +157,45 @@ test('embedded: a failed start gives the data directory back; a stopped broker r
     await again.stop();
   } finally {
     busy.close();
+    dir.remove();
+  }
+});
+
+test('embedded: a stop asked for during start stops the broker once started; dataDir alone chooses the disk engine; an IPv6 bootstrap is bracketed', { timeout: 30_000 }, async () => {
+  const dir = tempDir();
+  try {
+    const port = await new Promise<number>((r) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => r(p));
+      });
+    });
+    const broker = new Broker(new BrokerConfig({ listeners: `PLAINTEXT://127.0.0.1:${port}`, 'samsa.storage': 'memory' }), silentLogger());
+    const started = broker.start();
+    await broker.stop();
+    await started;
+    await assert.rejects(RawClient.connect(port), { code: 'ECONNREFUSED' }, 'not listening after the stop');
+
+    const first = await startBroker({ port: 0, dataDir: dir.path });
+    const c = await RawClient.connect(first.port);
+    await c.send(ApiKey.CreateTopics, 5, { timeoutMs: 1000, validateOnly: false, topics: [{ name: 'kept', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }] });
+    c.close();
+    await first.stop();
+    assert.ok(existsSync(join(dir.path, 'meta.properties')), 'written to the directory');
+    const second = await startBroker({ port: 0, dataDir: dir.path });
+    const c2 = await RawClient.connect(second.port);
+    const md = await c2.send(ApiKey.Metadata, 1, { topics: null });
+    assert.deepEqual(md.topics.map((t: { name: string }) => t.name), ['kept']);
+    c2.close();
+    await second.stop();
+
+    const v6 = await startBroker({ port: 0, host: '::1' }).catch((e: NodeJS.ErrnoException) => e);
+    if (v6 instanceof Error) assert.equal(v6.code, 'EADDRNOTAVAIL', 'only a machine without IPv6 loopback may refuse');
+    else {
+      assert.equal(v6.bootstrap, `[::1]:${v6.port}`);
+      await v6.stop();
+    }
+  } finally {
     dir.remove();
   }
 });
