@@ -31,7 +31,7 @@ import { DynamicBrokerConfigs, applyLogConfigs } from './cluster/dynamic-configs
 import { invalidStaticConfigs } from './cluster/broker-configs.js';
 import { invalidLogDefaults } from './cluster/topic-configs.js';
 import { BrokerConfig, ConfigError, type Endpoint, MAX_TIMER_MS, clientListeners, formatListeners } from './config.js';
-import type { Logger } from './logger.js';
+import { silentLogger, type Logger } from './logger.js';
 import { KafkaServer } from './server/server.js';
 import { DiskStorage } from './storage/disk/disk-storage.js';
 import { MemoryStorage } from './storage/memory/memory-storage.js';
@@ -90,11 +90,15 @@ export class Broker implements BrokerState {
   private starting: Promise<void> | undefined;
   private started = false;
 
+  readonly log: Logger;
+
+  /** `log` defaults to a silent logger (plain JavaScript callers may leave it out). */
   constructor(
     readonly config: BrokerConfig,
-    readonly log: Logger,
+    log?: Logger,
     storage?: Storage,
   ) {
+    this.log = log ??= silentLogger();
     const invalid = invalidStaticConfigs(config.staticProps) ?? invalidLogDefaults(config);
     if (invalid) throw new ConfigError(invalid);
     this.nodeId = config.nodeId;

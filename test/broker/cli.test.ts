@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ApiKey } from '../../protocol/generated/index.js';
 import { Broker, BrokerConfig, parseProperties, startBroker } from '../../src/index.js';
-import { silentLogger } from '../../src/logger.js';
 import { CLI, run, startBrokerProcess, tempDir } from '../support/processes.js';
 import { RawClient } from '../support/raw-client.js';
 
@@ -161,7 +160,7 @@ test('embedded: a failed start gives the data directory back; a stopped broker r
   }
 });
 
-test('embedded: a stop asked for during start stops the broker once started; dataDir alone chooses the disk engine; an IPv6 bootstrap is bracketed', { timeout: 30_000 }, async () => {
+test('embedded: a Broker needs no logger; a stop asked for during start stops the broker once started; dataDir alone chooses the disk engine; an IPv6 bootstrap is bracketed', { timeout: 30_000 }, async () => {
   const dir = tempDir();
   try {
     const port = await new Promise<number>((r) => {
@@ -170,7 +169,8 @@ test('embedded: a stop asked for during start stops the broker once started; dat
         s.close(() => r(p));
       });
     });
-    const broker = new Broker(new BrokerConfig({ listeners: `PLAINTEXT://127.0.0.1:${port}`, 'samsa.storage': 'memory' }), silentLogger());
+    // No logger: plain JavaScript callers may leave it out.
+    const broker = new Broker(new BrokerConfig({ listeners: `PLAINTEXT://127.0.0.1:${port}`, 'samsa.storage': 'memory' }));
     const started = broker.start();
     await broker.stop();
     await started;
