@@ -12,7 +12,7 @@ import {
 } from './batch.js';
 import { buildRecordBatch } from './builder.js';
 import { CompressionCodec, type CompressOptions } from './compression.js';
-import { corrupt, RecordsError } from './errors.js';
+import { invalid, RecordsError } from './errors.js';
 import { iterateBatches } from './iterate.js';
 import { buildMessageSet, type LegacyMagic, type LegacyMessage, readMessageSet } from './legacy.js';
 import { decodeRecords } from './record.js';
@@ -29,13 +29,17 @@ export interface UpConvertOptions {
 
 /**
  * Converts a magic 0/1 message set (Produce v0–v2) into one v2 batch holding every message,
- * with offset deltas 0..n-1. Magic 0 messages get NO_TIMESTAMP (-1). Returns an empty buffer
- * for an empty set; a truncated message is an error here (produce data must be whole).
+ * with offset deltas 0..n-1. Magic 0 messages get NO_TIMESTAMP (-1). As Kafka's log append, it
+ * leaves out a truncated trailing message, and returns an empty buffer when nothing whole is left;
+ * as Kafka's LogValidator, it refuses magic 0 and 1 mixed and a compressed wrapper with company.
  */
 export function upConvert(messageSet: Buffer, options: UpConvertOptions = {}): Buffer {
-  const { messages, truncated } = readMessageSet(messageSet, { maxBytes: options.maxBytes });
-  if (truncated) throw corrupt('TRUNCATED', `message set ends inside a message at byte ${truncated.position}`);
+  const { messages, entries, wrappers } = readMessageSet(messageSet, { maxBytes: options.maxBytes });
   if (messages.length === 0) return Buffer.alloc(0);
+  const magic = messages[0]!.magic;
+  const other = messages.find((m) => m.magic !== magic);
+  if (other) throw invalid('BAD_MAGIC', `Batch magic ${other.magic} is not the same as the first batch's magic byte ${magic}`);
+  if (wrappers > 0 && entries > 1) throw invalid('NOT_SINGLE_BATCH', 'Compressed outer record has more than one batch');
   const compression =
     options.compression ?? messages.find((m) => m.compression !== CompressionCodec.None)?.compression ?? CompressionCodec.None;
   return buildRecordBatch({

@@ -92,6 +92,10 @@ export interface ReadMessageSetOptions {
 export interface MessageSetResult {
   messages: LegacyMessage[];
   truncated: TruncatedTail | null;
+  /** Outer entries: messages and compressed wrappers as they lie in the set. */
+  entries: number;
+  /** How many of the outer entries are compressed wrappers. */
+  wrappers: number;
 }
 
 function entriesOf(buf: Buffer, verifyCrc: boolean): { entries: LegacyEntry[]; truncated: TruncatedTail | null } {
@@ -136,11 +140,14 @@ function expandWrapper(w: LegacyEntry, out: LegacyMessage[], o: ReadMessageSetOp
 export function readMessageSet(buf: Buffer, options: ReadMessageSetOptions = {}): MessageSetResult {
   const { entries, truncated } = entriesOf(buf, options.verifyCrc ?? true);
   const messages: LegacyMessage[] = [];
+  let wrappers = 0;
   for (const e of entries) {
-    if (e.attributes & LEGACY_ATTR_COMPRESSION_MASK) expandWrapper(e, messages, options);
-    else messages.push(plain(e, e.offset, e.timestamp, tsTypeOf(e), CompressionCodec.None));
+    if (e.attributes & LEGACY_ATTR_COMPRESSION_MASK) {
+      wrappers++;
+      expandWrapper(e, messages, options);
+    } else messages.push(plain(e, e.offset, e.timestamp, tsTypeOf(e), CompressionCodec.None));
   }
-  return { messages, truncated };
+  return { messages, truncated, entries: entries.length, wrappers };
 }
 
 // --- writing ---

@@ -22,10 +22,11 @@ import {
 import { CompressionCodec, isKnownCodec } from './compression.js';
 import { corrupt, invalid, RecordsError } from './errors.js';
 import { iterateBatches } from './iterate.js';
-import { readRecords } from './record.js';
+import { batchRecordsData } from './record.js';
+import { checkRecordStructure } from './structure.js';
 
 export interface ValidateOptions {
-  /** Decode every record, decompressing if needed, as Kafka does on produce. Default true. */
+  /** Walk every record's structure, decompressing if needed, as Kafka does on produce. Default true. */
   deep?: boolean;
   /**
    * The batch comes from a producer: require recordCount == lastOffsetDelta + 1 and offset
@@ -92,14 +93,7 @@ function check(batch: Buffer, o: ValidateOptions): RecordsError | null {
   }
 
   if (o.deep ?? true) {
-    let expected = 0;
-    const readOptions = o.maxBytes === undefined ? {} : { maxBytes: o.maxBytes };
-    for (const record of readRecords(batch, readOptions)) {
-      if (producerInput && record.offsetDelta !== expected) {
-        return invalid('BAD_OFFSETS', `record ${expected} has offsetDelta ${record.offsetDelta}`);
-      }
-      expected++;
-    }
+    checkRecordStructure(batchRecordsData(batch, o.maxBytes === undefined ? {} : { maxBytes: o.maxBytes }), count, producerInput);
   }
   return null;
 }

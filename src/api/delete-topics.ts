@@ -27,9 +27,17 @@ async function handle(ctx: RequestContext<DeleteTopicsRequest>): Promise<Encodab
     if (w.name !== null) names.set(w.name, (names.get(w.name) ?? 0) + 1);
     else ids.set(w.topicId, (ids.get(w.topicId) ?? 0) + 1);
   }
+  // A topic named once by name and also by id: Kafka answers the name with INVALID_REQUEST, the id
+  // not at all, and deletes nothing (ControllerApis.deleteTopics).
+  const namedIds = new Set<string>();
+  for (const [name, n] of names) {
+    const topic = broker.topics.get(name);
+    if (n === 1 && topic && ids.has(topic.id)) namedIds.add(topic.id);
+  }
   const duplicatesAnswered = new Set<string>();
   for (const w of wanted) {
     const result = { name: w.name, topicId: w.topicId, errorCode: ErrorCode.NONE as number, errorMessage: null as string | null };
+    if (!malformed(w) && w.name === null && namedIds.has(w.topicId)) continue;
     const duplicate = !malformed(w) && (w.name !== null ? names.get(w.name)! : ids.get(w.topicId)!) > 1;
     // A duplicated name or id gets one answer, as in Kafka.
     const key = w.name !== null ? `name ${w.name}` : `id ${w.topicId}`;
@@ -54,6 +62,11 @@ async function handle(ctx: RequestContext<DeleteTopicsRequest>): Promise<Encodab
     }
     result.name = topic.name;
     result.topicId = topic.id;
+    if (w.name !== null && namedIds.has(topic.id)) {
+      result.errorCode = ErrorCode.INVALID_REQUEST;
+      result.errorMessage = 'The provided topic name maps to an ID that was already supplied.';
+      continue;
+    }
     if (seen.has(topic)) continue;
     seen.add(topic);
     deletions.push(

@@ -1,6 +1,7 @@
 /**
- * Produce (v0–11). The hot path: validate each batch by its header and CRC, hand it to the
- * partition log (which assigns offsets in place), never decode records. Legacy magic 0/1 input
+ * Produce (v0–11). The hot path: validate each batch (header, CRC, and a walk over its records'
+ * structure, as Kafka's LogValidator makes), hand it to the partition log (which assigns offsets
+ * in place); records are decoded only where a topic setting needs their contents. Legacy magic 0/1 input
  * (v0–2) is converted to one magic-2 batch first, as Kafka 3.x stores only magic 2.
  */
 import { ErrorCode } from '../../protocol/error-codes.js';
@@ -8,14 +9,14 @@ import { ApiKey } from '../../protocol/generated/index.js';
 import type { ProduceRequest, ProduceResponse, ProduceResponsePartitionProduceResponse } from '../../protocol/generated/index.js';
 import type { Encodable } from '../../protocol/primitives/types.js';
 import {
-  RecordsError, isTransactional, readAttributes, readBaseSequence, readBatchSize, readLastOffsetDelta, readMaxTimestamp, readProducerEpoch, readProducerId,
+  MAGIC_OFFSET, RecordsError, isTransactional, readAttributes, readBaseOffset, readMagic, readBaseSequence, readBatchSize, readLastOffsetDelta, readMaxTimestamp, readProducerEpoch, readProducerId,
   iterateBatches, upConvert, validateBatch, validateProduceRecords,
 } from '../../protocol/records/index.js';
 import type { Topic } from '../cluster/topics.js';
 import { verificationError } from '../coordinator/txn/transaction-coordinator.js';
 import { produceSettings } from '../cluster/produce-settings.js';
 import { checkRecords, needsRecompression, recompress } from './produce-records.js';
-import type { AppendResult } from '../storage/storage.js';
+import type { AppendResult, PartitionLog } from '../storage/storage.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
 
 type PartitionResponse = Encodable<ProduceResponsePartitionProduceResponse>;
@@ -32,6 +33,19 @@ function refused(broker: BrokerState, topic: string, index: number, errorCode: n
   broker.log.debug({ topic, partition: index, errorCode, reason }, 'produce refused');
   return failed(index, errorCode);
 }
+
+/**
+ * A batch the log's validation refused. Kafka's ReplicaManager answers the exceptions it does not
+ * name (InvalidRecordException, a failed decompression) with the partition's log start offset.
+ */
+function rejected(broker: BrokerState, log: PartitionLog, topic: string, index: number, errorCode: number, reason: string): PartitionResponse {
+  const response = refused(broker, topic, index, errorCode, reason);
+  if (errorCode === ErrorCode.INVALID_RECORD || errorCode === ErrorCode.UNKNOWN_SERVER_ERROR) response.logStartOffset = log.logStartOffset;
+  return response;
+}
+
+/** Kafka answers data it cannot decompress with UNKNOWN_SERVER_ERROR (a KafkaException from the record iterator). */
+const logErrorCode = (e: RecordsError): number => (e.reason === 'DECOMPRESSION_FAILED' ? ErrorCode.UNKNOWN_SERVER_ERROR : e.kafkaErrorCode);
 
 /**
  * Idempotence and transactions (Kafka's ProducerAppendInfo): a duplicate of one of the producer's
@@ -70,7 +84,8 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
   // Kafka's order: the topic, the request's framing (KafkaApis), the acks (ReplicaManager), then the log's own checks.
   if (!topic || !log) return failed(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   let framed: Buffer | null = null;
-  if (version >= 3 && records !== null) {
+  // Below v3 Kafka leaves the framing unchecked and stores a magic 2 batch sent there as it is.
+  if (records !== null && (version >= 3 || (records.length > MAGIC_OFFSET && readMagic(records) === 2))) {
     const v = validateProduceRecords(records, version);
     if (!v.ok) return refused(broker, topicName, index, v.error.kafkaErrorCode, v.error.message);
     framed = v.batch;
@@ -81,29 +96,32 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
   // min.insync.replicas counts at most the partition's replicas (Kafka's effectiveMinIsr): one
   // broker always satisfies it, so acks=all never fails with NOT_ENOUGH_REPLICAS here.
   const settings = produceSettings(topic.record.configs, broker.config);
-  if (records === null || records.length === 0) return refused(broker, topicName, index, ErrorCode.INVALID_RECORD, 'no record batch');
+  if (records === null) return refused(broker, topicName, index, ErrorCode.INVALID_RECORD, 'no record batch');
 
+  const { maxMessageBytes, segmentBytes } = settings;
+  // The log's checks, in UnifiedLog.analyzeAndValidateRecords' and LogValidator's order: base
+  // offset, size, CRC, the batch header, then every record's structure (decompressing as Kafka does).
   let batch: Buffer;
   try {
     if (framed === null) {
       batch = upConvert(records);
-      if (batch.length === 0) return refused(broker, topicName, index, ErrorCode.INVALID_RECORD, 'no messages');
+      // Nothing whole to append: Kafka's UnifiedLog.append returns at once, without an error.
+      if (batch.length === 0) return { ...failed(index, ErrorCode.NONE), logStartOffset: log.logStartOffset };
+      if (readBatchSize(batch) > maxMessageBytes) {
+        return refused(broker, topicName, index, ErrorCode.MESSAGE_TOO_LARGE, `batch of ${readBatchSize(batch)} bytes, max.message.bytes ${maxMessageBytes}`);
+      }
     } else {
-      const error = validateBatch(framed, { deep: false, requireZeroBaseOffset: true });
-      if (error !== null) return refused(broker, topicName, index, error.kafkaErrorCode, error.message);
+      if (readBaseOffset(framed) !== 0n) return rejected(broker, log, topicName, index, ErrorCode.INVALID_RECORD, `baseOffset must be 0, found ${readBaseOffset(framed)}`);
+      if (readBatchSize(framed) > maxMessageBytes) {
+        return refused(broker, topicName, index, ErrorCode.MESSAGE_TOO_LARGE, `batch of ${readBatchSize(framed)} bytes, max.message.bytes ${maxMessageBytes}`);
+      }
+      const error = validateBatch(framed, { deep: true });
+      if (error !== null) return rejected(broker, log, topicName, index, logErrorCode(error), error.message);
       batch = framed;
     }
   } catch (e) {
-    if (e instanceof RecordsError) return refused(broker, topicName, index, e.kafkaErrorCode, e.message);
+    if (e instanceof RecordsError) return rejected(broker, log, topicName, index, logErrorCode(e), e.message);
     throw e;
-  }
-
-  const { maxMessageBytes, segmentBytes } = settings;
-  if (readBatchSize(batch) > maxMessageBytes) {
-    return refused(broker, topicName, index, ErrorCode.MESSAGE_TOO_LARGE, `batch of ${readBatchSize(batch)} bytes, max.message.bytes ${maxMessageBytes}`);
-  }
-  if (readBatchSize(batch) > segmentBytes) {
-    return refused(broker, topicName, index, ErrorCode.RECORD_LIST_TOO_LARGE, `batch of ${readBatchSize(batch)} bytes, segment.bytes ${segmentBytes}`);
   }
   const timed = settings.logAppendTime || settings.timestampBeforeMaxMs !== null || settings.timestampAfterMaxMs !== null;
   const now = timed ? BigInt(Date.now()) : 0n;
@@ -121,6 +139,9 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
     if (readBatchSize(batch) > maxMessageBytes) {
       return refused(broker, topicName, index, ErrorCode.MESSAGE_TOO_LARGE, `recompressed batch of ${readBatchSize(batch)} bytes, max.message.bytes ${maxMessageBytes}`);
     }
+  }
+  if (readBatchSize(batch) > segmentBytes) {
+    return refused(broker, topicName, index, ErrorCode.RECORD_LIST_TOO_LARGE, `batch of ${readBatchSize(batch)} bytes, segment.bytes ${segmentBytes}`);
   }
   const producerId = readProducerId(batch);
   if (producerId >= 0n) {

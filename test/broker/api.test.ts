@@ -246,6 +246,14 @@ describe('CreateTopics and DeleteTopics', () => {
       [null, ErrorCode.INVALID_REQUEST, 'Neither topic name nor id were specified.'],
       [null, ErrorCode.INVALID_REQUEST, 'Neither topic name nor id were specified.'],
     ]);
+    // The same topic by name and by id: one INVALID_REQUEST, for the name, and the topic stays.
+    await createTopic('dt-both');
+    const bothId = broker.broker.topics.get('dt-both')!.id;
+    const d = await client.send(ApiKey.DeleteTopics, 6, { topics: [{ name: null, topicId: bothId }, { name: 'dt-both', topicId: ZERO_UUID }], timeoutMs: 1000 });
+    assert.deepEqual(d.responses.map((r: any) => [r.name, r.topicId, r.errorCode, r.errorMessage]), [
+      ['dt-both', bothId, ErrorCode.INVALID_REQUEST, 'The provided topic name maps to an ID that was already supplied.'],
+    ]);
+    assert.ok(broker.broker.topics.get('dt-both'), 'not deleted');
   });
 
   test('with delete.topic.enable=false the whole request is refused: INVALID_REQUEST before v3, TOPIC_DELETION_DISABLED from v3', async () => {
@@ -297,6 +305,49 @@ describe('Produce', () => {
     assert.equal((await produce('p-err', 0, batch(['x'], { compression: CompressionCodec.Zstd }), 6)).errorCode, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE);
     const ok = await produce('p-err', 0, batch(['fine']));
     assert.deepEqual([ok.errorCode, ok.baseOffset], [0, 0n], 'failed batches took no offsets');
+  });
+
+  test('records are walked as Kafka\'s LogValidator does: broken structure is INVALID_RECORD, undecompressible data UNKNOWN_SERVER_ERROR, nothing is stored', async () => {
+    await createTopic('p-walk', 1, [{ name: 'max.message.bytes', value: '300' }]);
+    const resealed = (b: Buffer): Buffer => {
+      b.writeInt32BE(b.length - 12, 8);
+      writeBatchCrc(b);
+      return b;
+    };
+    // Bytes after the declared records.
+    const junk = resealed(Buffer.concat([batch(['a', 'b']), Buffer.from([1, 2, 3, 4, 5])]));
+    // The header counts three records (and offset deltas up to 2), the batch holds two.
+    const short = batch(['a', 'b']);
+    short.writeInt32BE(3, 57);
+    short.writeInt32BE(2, 23);
+    resealed(short);
+    // Record bytes overwritten: the first record declares more bytes than there are.
+    const garbled = batch(['a', 'b']);
+    garbled.fill(0x7f, 61);
+    resealed(garbled);
+    for (const [name, b] of [['junk', junk], ['short', short], ['garbled', garbled]] as const) {
+      const r = await produce('p-walk', 0, b);
+      assert.deepEqual([r.errorCode, r.baseOffset, r.logStartOffset], [ErrorCode.INVALID_RECORD, -1n, 0n], name);
+    }
+    for (const codec of [CompressionCodec.Gzip, CompressionCodec.Snappy, CompressionCodec.Lz4, CompressionCodec.Zstd]) {
+      const b = batch(['a', 'b', 'c'], { compression: codec });
+      b.fill(0x55, 61);
+      const r = await produce('p-walk', 0, resealed(b));
+      assert.deepEqual([r.errorCode, r.logStartOffset], [ErrorCode.UNKNOWN_SERVER_ERROR, 0n], `codec ${codec}`);
+    }
+    // Kafka's order: base offset, then size, then CRC.
+    const badCrcBig = batch(['x'.repeat(400)]);
+    badCrcBig[badCrcBig.length - 1] ^= 0xff;
+    assert.equal((await produce('p-walk', 0, badCrcBig)).errorCode, ErrorCode.MESSAGE_TOO_LARGE);
+    const badCrcShifted = batch(['x']);
+    badCrcShifted.writeBigInt64BE(5n, 0);
+    badCrcShifted[badCrcShifted.length - 1] ^= 0xff;
+    assert.equal((await produce('p-walk', 0, badCrcShifted)).errorCode, ErrorCode.INVALID_RECORD);
+    const badCrc = batch(['x']);
+    badCrc[badCrc.length - 1] ^= 0xff;
+    assert.deepEqual([(await produce('p-walk', 0, badCrc)).logStartOffset], [-1n], 'CORRUPT_MESSAGE carries no log start offset');
+    const ok = await produce('p-walk', 0, batch(['fine'], { compression: CompressionCodec.Lz4 }));
+    assert.deepEqual([ok.errorCode, ok.baseOffset], [0, 0n], 'nothing refused took an offset');
   });
 
   test('checks come in Kafka\'s order: topic, framing, acks, then the batch; a partition named twice is produced once', async () => {
@@ -366,6 +417,27 @@ describe('Produce', () => {
     const f = await client.send(ApiKey.Fetch, 11, fetchBody('p-legacy', 0, 0n));
     const recs = [...iterateBatches(f.responses[0].partitions[0].records)].flatMap((b) => (assert.equal(b.magic, 2), decodeRecords(b.buf)));
     assert.deepEqual(recs.map((r) => [r.offset, String(r.value), r.timestamp]), [[0n, 'm0', -1n], [1n, 'm1', 1234n], [2n, 'm2', 1235n]]);
+  });
+
+  test('Produce v0–2 as Kafka: a magic 2 batch is stored as sent, a truncated tail is dropped, nothing whole is no error; mixed magic and wrappers with company refused', async () => {
+    const { buildMessageSet } = await import('../../protocol/records/index.js');
+    await createTopic('p-legacy-edge');
+    const m = (magic: 0 | 1, value: string, compression = CompressionCodec.None) =>
+      buildMessageSet({ magic, compression, messages: [{ offset: 0n, key: null, value: Buffer.from(value), timestamp: 1000n }] });
+    const v2 = await produce('p-legacy-edge', 0, batch(['v2 batch']), 2);
+    assert.deepEqual([v2.errorCode, v2.baseOffset], [ErrorCode.NONE, 0n]);
+    const empty = await produce('p-legacy-edge', 0, Buffer.alloc(0), 2);
+    assert.deepEqual([empty.errorCode, empty.baseOffset], [ErrorCode.NONE, -1n]);
+    const cutOnly = await produce('p-legacy-edge', 0, m(1, 'cut').subarray(0, 20), 2);
+    assert.deepEqual([cutOnly.errorCode, cutOnly.baseOffset], [ErrorCode.NONE, -1n]);
+    const whole = await produce('p-legacy-edge', 0, Buffer.concat([m(1, 'whole'), m(1, 'cut').subarray(0, 20)]), 2);
+    assert.deepEqual([whole.errorCode, whole.baseOffset], [ErrorCode.NONE, 1n]);
+    assert.equal((await produce('p-legacy-edge', 0, Buffer.concat([m(0, 'a'), m(1, 'b')]), 2)).errorCode, ErrorCode.INVALID_RECORD);
+    const twoWrappers = Buffer.concat([m(1, 'a', CompressionCodec.Gzip), m(1, 'b', CompressionCodec.Gzip)]);
+    assert.equal((await produce('p-legacy-edge', 0, twoWrappers, 2)).errorCode, ErrorCode.INVALID_RECORD);
+    const f = await client.send(ApiKey.Fetch, 11, fetchBody('p-legacy-edge', 0, 0n));
+    const values = [...iterateBatches(f.responses[0].partitions[0].records)].flatMap((b) => decodeRecords(b.buf).map((r) => String(r.value)));
+    assert.deepEqual(values, ['v2 batch', 'whole']);
   });
 });
 
@@ -635,7 +707,9 @@ describe('ListOffsets', () => {
     b[offsetDelta] = 0x02; // offset delta 1 instead of 2
     b.writeBigInt64BE(5000n, 35);
     writeBatchCrc(b);
-    assert.equal((await produce('lo-short', 0, b)).errorCode, ErrorCode.NONE);
+    // Produce refuses such a batch from a client (offset deltas must run 0, 1, 2): put it in the log directly.
+    assert.equal((await produce('lo-short', 0, b)).errorCode, ErrorCode.INVALID_RECORD);
+    await broker.broker.topics.get('lo-short')!.partitions[0]!.append(b, { leaderEpoch: 0 });
     const r = await Promise.race([
       client.send(ApiKey.ListOffsets, 7, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'lo-short', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: 3000n }] }] }),
       new Promise<string>((r) => setTimeout(() => r('no answer after 5 s'), 5000)),

@@ -247,10 +247,18 @@ describe('up-conversion (Produce v0–v2 → stored magic 2)', () => {
     assert.equal(decodeRecords(recompressed).length, 5);
   });
 
-  it('returns an empty buffer for an empty set and rejects a truncated one', () => {
+  it('returns an empty buffer for an empty set and leaves a truncated tail out, as Kafka\'s log append', () => {
     assert.equal(upConvert(Buffer.alloc(0)).length, 0);
     const set = buildMessageSet({ magic: 1, messages: five });
-    throwsRecordsError(() => upConvert(set.subarray(0, set.length - 1)), 'CORRUPT_MESSAGE', 'TRUNCATED');
+    assert.equal(readBatchHeader(upConvert(set.subarray(0, set.length - 1))).recordCount, 4);
+    assert.equal(upConvert(set.subarray(0, 20)).length, 0);
+  });
+
+  it('refuses magic 0 and 1 mixed, and a compressed wrapper with other entries (INVALID_RECORD)', () => {
+    const one = (magic: 0 | 1, compression = CompressionCodec.None) => buildMessageSet({ magic, compression, messages: five.slice(0, 2) });
+    throwsRecordsError(() => upConvert(Buffer.concat([one(0), one(1)])), 'INVALID_RECORD', 'BAD_MAGIC');
+    throwsRecordsError(() => upConvert(Buffer.concat([one(1, CompressionCodec.Gzip), one(1)])), 'INVALID_RECORD', 'NOT_SINGLE_BATCH');
+    assert.equal(readBatchHeader(upConvert(Buffer.concat([one(1), one(1)]))).recordCount, 4);
   });
 });
 

@@ -1,0 +1,99 @@
+/**
+ * The record-structure check Kafka makes of every produced batch (DefaultRecordBatch's
+ * skipKeyValueIterator under LogValidator): each record's fields must fill exactly its declared
+ * length, the batch must hold exactly its declared count and nothing after it. Keys, values and
+ * headers are stepped over, never copied or decoded, so the produce path stays cheap.
+ */
+import { RecordsError, invalid } from './errors.js';
+
+const structure = (message: string): RecordsError => invalid('BAD_RECORD', `Found invalid record structure: ${message}`);
+
+/** Position just after the varint read by `varintAt` (module state: no allocation per read). */
+let next = 0;
+
+/**
+ * The zigzag varint at `pos`, bounded by `end`; the position after it goes to `next`. Kept small
+ * (the usual one- and two-byte cases) so that the compiler inlines it into the walk.
+ */
+function varintAt(buf: Buffer, pos: number, end: number): number {
+  const b = pos < end ? buf[pos]! : 0x80;
+  if (b < 0x80) {
+    next = pos + 1;
+    return (b >>> 1) ^ -(b & 1);
+  }
+  if (pos + 1 < end) {
+    const b2 = buf[pos + 1]!;
+    if (b2 < 0x80) {
+      next = pos + 2;
+      const raw = (b & 0x7f) | (b2 << 7);
+      return (raw >>> 1) ^ -(raw & 1);
+    }
+  }
+  return longVarintAt(buf, pos, end);
+}
+
+function longVarintAt(buf: Buffer, pos: number, end: number): number {
+  let raw = 0;
+  for (let shift = 0; shift < 35; shift += 7) {
+    if (pos >= end) throw structure('a varint runs past the record');
+    const b = buf[pos++]!;
+    raw |= (b & 0x7f) << shift;
+    if (b < 0x80) {
+      next = pos;
+      return (raw >>> 1) ^ -(raw & 1);
+    }
+  }
+  throw invalid('OVERLONG_VARINT', 'Found invalid record structure: varint longer than 5 bytes');
+}
+
+/** Steps over the varlong at `pos` (at most 10 bytes); returns the position after it. */
+function skipVarlong(buf: Buffer, pos: number, end: number): number {
+  for (let i = 0; i < 10; i++) {
+    if (pos >= end) throw structure('a varlong runs past the record');
+    if (buf[pos++]! < 0x80) return pos;
+  }
+  throw invalid('OVERLONG_VARINT', 'Found invalid record structure: varlong longer than 10 bytes');
+}
+
+/** Steps over a length-prefixed field (-1 is null when `nullable`); returns the position after it. */
+function skipField(buf: Buffer, pos: number, end: number, nullable: boolean): number {
+  const n = varintAt(buf, pos, end);
+  const after = next + n;
+  if (n >= 0 ? after > end : n !== -1 || !nullable) throw fieldError(n, end - next);
+  return n >= 0 ? after : next;
+}
+
+const fieldError = (n: number, left: number): RecordsError => structure(`a field of length ${n} with ${left} bytes left in the record`);
+
+/**
+ * Checks the uncompressed records `data` of a v2 batch declaring `count` records. With
+ * `offsetsFromZero` (a producer's batch) offset deltas must run 0, 1, 2, … as Kafka requires of
+ * client batches. Throws RecordsError (INVALID_RECORD) on the first fault.
+ */
+export function checkRecordStructure(data: Buffer, count: number, offsetsFromZero: boolean): void {
+  const total = data.length;
+  let pos = 0;
+  for (let i = 0; i < count; i++) {
+    if (pos >= total) throw invalid('COUNT_MISMATCH', `Incorrect declared batch size, premature EOF reached: ${i} of ${count} records`);
+    const length = varintAt(data, pos, total);
+    const start = next;
+    const end = start + length;
+    if (length < 0 || end > total) throw structure(`record ${i} declares ${length} bytes, ${total - start} left`);
+    pos = start + 1; // attributes
+    pos = skipVarlong(data, pos, end); // timestamp delta
+    const offsetDelta = varintAt(data, pos, end);
+    if (offsetsFromZero && offsetDelta !== i) throw invalid('BAD_OFFSETS', `record ${i} has offset delta ${offsetDelta}`);
+    pos = skipField(data, next, end, true); // key
+    pos = skipField(data, pos, end, true); // value
+    const headers = varintAt(data, pos, end);
+    pos = next;
+    // Each header takes at least 2 bytes: a huge count fails here rather than in a long loop.
+    if (headers < 0 || headers * 2 > end - pos) throw structure(`invalid header count ${headers}`);
+    for (let h = 0; h < headers; h++) {
+      pos = skipField(data, pos, end, false); // header key
+      pos = skipField(data, pos, end, true); // header value
+    }
+    if (pos !== end) throw structure(`record ${i} declares ${length} bytes but its fields take ${pos - start}`);
+  }
+  if (pos !== total) throw invalid('TRAILING_BYTES', `Incorrect declared batch size, records still remaining in file: ${total - pos} bytes after ${count} records`);
+}
