@@ -41,12 +41,18 @@ export class InternalTopic {
     private readonly settings: () => { partitions: number; configs: Record<string, string> },
   ) {}
 
+  /** The topic, created when missing: at first use, and again after someone deleted it (Kafka re-creates it too). */
   ensure(): Promise<Topic> {
     const existing = this.topics.get(this.name);
     if (existing) return Promise.resolve(existing);
     if (!this.creating) {
       const { partitions, configs } = this.settings();
-      this.creating = this.topics.create(this.name, partitions, configs);
+      const creating = this.topics.create(this.name, partitions, configs);
+      this.creating = creating;
+      const settled = () => {
+        if (this.creating === creating) this.creating = null;
+      };
+      creating.then(settled, settled);
     }
     return this.creating;
   }

@@ -129,3 +129,39 @@ test('a topic made again while its deletion is still under way gets partition lo
     dir.remove();
   }
 });
+
+test('__consumer_offsets deleted by hand is made again at the next use, and groups go on committing', { timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  const b = await diskBroker(dir.path);
+  const { admin, producer, disconnect } = await connectClients(b.bootstrap);
+  try {
+    await admin.createTopics({ topics: [{ topic: 'cg-data', numPartitions: 1 }] });
+    await producer.send({ topic: 'cg-data', messages: [{ value: 'a' }, { value: 'b' }] });
+    await admin.setOffsets({ groupId: 'before', topic: 'cg-data', partitions: [{ partition: 0, offset: '1' }] });
+    assert.ok((await admin.listTopics()).includes('__consumer_offsets'));
+    await admin.deleteTopics({ topics: ['__consumer_offsets'] });
+    assert.ok(!(await admin.listTopics()).includes('__consumer_offsets'));
+    // A group's offsets after the deletion go to the topic made again.
+    await admin.setOffsets({ groupId: 'after', topic: 'cg-data', partitions: [{ partition: 0, offset: '2' }] });
+    assert.ok((await admin.listTopics()).includes('__consumer_offsets'));
+    const fetched = await admin.fetchOffsets({ groupId: 'after', topics: ['cg-data'] });
+    assert.deepEqual(fetched[0]!.partitions.map((p) => [p.partition, p.offset]), [[0, '2']]);
+    await disconnect();
+    await b.stop();
+    // And they are read back from it after a restart.
+    const again = await diskBroker(dir.path);
+    const admin2 = kafka(again.bootstrap).admin();
+    await admin2.connect();
+    try {
+      const reread = await admin2.fetchOffsets({ groupId: 'after', topics: ['cg-data'] });
+      assert.deepEqual(reread[0]!.partitions.map((p) => [p.partition, p.offset]), [[0, '2']]);
+    } finally {
+      await admin2.disconnect();
+      await again.stop();
+    }
+  } finally {
+    await disconnect().catch(() => {});
+    await b.stop().catch(() => {});
+    dir.remove();
+  }
+});
