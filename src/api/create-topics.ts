@@ -3,7 +3,7 @@ import { ErrorCode } from '../../protocol/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
 import type { CreateTopicsRequest, CreateTopicsResponse, CreateTopicsResponseCreatableTopicResult } from '../../protocol/generated/index.js';
 import type { Encodable } from '../../protocol/primitives/types.js';
-import { ZERO_UUID } from '../../protocol/primitives/uuid.js';
+import { ZERO_UUID, randomUuid } from '../../protocol/primitives/uuid.js';
 import { effectiveTopicConfigs } from '../cluster/config-describe.js';
 import { invalidReason, validateTopicConfigs } from '../cluster/topic-configs.js';
 import { type Topic, invalidTopicName } from '../cluster/topics.js';
@@ -121,7 +121,8 @@ async function handle(ctx: RequestContext<CreateTopicsRequest>): Promise<Encodab
   }
   const topics: Encodable<CreateTopicsResponseCreatableTopicResult>[] = [];
   for (const { name, outcome } of results) {
-    let topicId = ZERO_UUID;
+    // Kafka's controller draws the id before it knows whether the creation is only a validation.
+    let topicId = body.validateOnly && outcome.errorCode === ErrorCode.NONE ? randomUuid() : ZERO_UUID;
     let errorCode = outcome.errorCode;
     let errorMessage = outcome.errorMessage;
     if (outcome.created) {

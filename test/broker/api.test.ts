@@ -216,10 +216,11 @@ describe('CreateTopics and DeleteTopics', () => {
     assert.equal(most.topics[0].errorCode, ErrorCode.NONE, '1 + 9,999 records is allowed');
   });
 
-  test('validateOnly creates nothing; success returns partitions, replication and configs (v5+)', async () => {
+  test('validateOnly creates nothing but answers an id; success returns partitions, replication and configs (v5+)', async () => {
     const v = await client.send(ApiKey.CreateTopics, 7, { timeoutMs: 1000, validateOnly: true, topics: [{ name: 'ct-validate', numPartitions: 4, replicationFactor: -1, assignments: [], configs: [] }] });
     assert.equal(v.topics[0].errorCode, 0);
     assert.equal(v.topics[0].numPartitions, 4);
+    assert.notEqual(v.topics[0].topicId, ZERO_UUID, 'an id, as Kafka\'s controller draws one');
     assert.equal(broker.broker.topics.get('ct-validate'), undefined);
     const c = await client.send(ApiKey.CreateTopics, 5, { timeoutMs: 1000, validateOnly: false, topics: [{ name: 'ct-real', numPartitions: -1, replicationFactor: -1, assignments: [], configs: [{ name: 'retention.ms', value: '1000' }] }] });
     assert.equal(c.topics[0].numPartitions, 2);
