@@ -141,7 +141,8 @@ class FetchOperation {
     const base = { partitionIndex: t.partition, abortedTransactions: this.readCommitted ? [] : null, preferredReadReplica: -1 };
     const fail = (errorCode: number): PartitionData => ({ ...base, errorCode, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, records: EMPTY });
     if (!t.topic) return fail(this.version >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-    if (!t.log) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    // Deleted during a long poll: Kafka answers such a partition at once (DelayedFetch, case C).
+    if (!t.log || !this.broker.topics.isCurrent(t.topic)) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     if (t.currentLeaderEpoch >= 0 && t.currentLeaderEpoch !== t.topic.leaderEpoch) {
       return fail(t.currentLeaderEpoch > t.topic.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH);
     }
@@ -192,10 +193,12 @@ class FetchOperation {
   }
 }
 
-/** Waits until one of the logs is appended to, the timeout passes, or the broker shuts down. */
+/** Waits until one of the logs is appended to or deleted, the timeout passes, or the broker shuts down. */
 function waitForAppend(broker: BrokerState, logs: PartitionLog[], timeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
-    const unsubscribe: (() => void)[] = [];
+    const unsubscribe: (() => void)[] = [broker.topics.onDelete((topic) => {
+      if (topic.partitions.some((p) => logs.includes(p))) done();
+    })];
     const done = () => {
       clearTimeout(timer);
       for (const u of unsubscribe) u();

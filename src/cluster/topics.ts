@@ -73,6 +73,8 @@ export class TopicRegistry {
   private readonly records = new Map<string, TopicRecord>();
   /** Writes of the topic table, one at a time, each writing the state current when it starts. */
   private saving: Promise<void> = Promise.resolve();
+  /** Told when a topic leaves the registry (long polls waiting on its partitions answer at once). */
+  private readonly deletionListeners = new Set<(topic: Topic) => void>();
 
   constructor(
     private readonly storage: Storage,
@@ -237,10 +239,22 @@ export class TopicRegistry {
     this.log.info({ topic: topic.name, configs: after }, 'topic configs changed');
   }
 
+  /** Calls `listener` each time a topic is deleted; returns the unsubscribe function. */
+  onDelete(listener: (topic: Topic) => void): () => void {
+    this.deletionListeners.add(listener);
+    return () => this.deletionListeners.delete(listener);
+  }
+
+  /** Whether `topic` is still the registered topic of its name (not deleted, not replaced). */
+  isCurrent(topic: Topic): boolean {
+    return this.byName.get(topic.name) === topic;
+  }
+
   async delete(topic: Topic): Promise<void> {
     this.byName.delete(topic.name);
     this.byId.delete(topic.id);
     this.records.delete(topic.name);
+    for (const listener of [...this.deletionListeners]) listener(topic);
     const removal = this.persist().then(() => this.storage.deleteTopicData(topic.record));
     this.deleting.set(topic.name, removal);
     try {

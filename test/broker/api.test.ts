@@ -512,6 +512,20 @@ describe('Fetch', () => {
     c2.close();
   });
 
+  test('long poll: a topic deleted meanwhile is answered at once with UNKNOWN_TOPIC_OR_PARTITION', async () => {
+    await createTopic('f-poll-deleted');
+    const c2 = await RawClient.connect(broker.port);
+    const pending = c2.send(ApiKey.Fetch, 11, { ...fetchBody('f-poll-deleted', 0, 0n), maxWaitMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    const sent = Date.now();
+    const d = await client.send(ApiKey.DeleteTopics, 4, { topicNames: ['f-poll-deleted'], timeoutMs: 1000 });
+    assert.equal(d.responses[0].errorCode, ErrorCode.NONE);
+    const answered = await pending;
+    assert.ok(Date.now() - sent < 2000, `answered ${Date.now() - sent} ms after the deletion`);
+    assert.deepEqual([answered.responses[0].partitions[0].errorCode, answered.responses[0].partitions[0].highWatermark], [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1n]);
+    c2.close();
+  });
+
   test('an unknown topic in a long poll is answered with its error when the known partitions are', async () => {
     await createTopic('f-poll-known');
     const body = fetchBody('f-poll-known', 0, 0n);
