@@ -30,6 +30,8 @@ interface Target {
   fetchOffset: bigint;
   partitionMaxBytes: number;
   currentLeaderEpoch: number;
+  /** v12+: the epoch of the last batch the fetcher holds, -1 when not given. */
+  lastFetchedEpoch: number;
 }
 
 /** The offset after the last whole batch in `records`. */
@@ -57,7 +59,7 @@ class FetchOperation {
       for (const p of t.partitions) {
         this.targets.push({
           topicIndex, topic, log: topic?.partitions[p.partition], partition: p.partition,
-          fetchOffset: p.fetchOffset, partitionMaxBytes: p.partitionMaxBytes, currentLeaderEpoch: p.currentLeaderEpoch,
+          fetchOffset: p.fetchOffset, partitionMaxBytes: p.partitionMaxBytes, currentLeaderEpoch: p.currentLeaderEpoch, lastFetchedEpoch: p.lastFetchedEpoch,
         });
       }
     });
@@ -125,8 +127,9 @@ class FetchOperation {
           bytes += size;
         }
         // A partition the broker does not know is answered without ending the long poll of the
-        // others (Kafka answers it outside the replica manager); other errors answer at once.
-        if (data.errorCode !== ErrorCode.NONE && !unknown(t)) hasError = true;
+        // others (Kafka answers it outside the replica manager); other errors, and a diverging
+        // epoch, answer at once.
+        if ((data.errorCode !== ErrorCode.NONE && !unknown(t)) || data.divergingEpoch !== undefined) hasError = true;
         partitions.push(data);
       }
     } catch (e) {
@@ -151,6 +154,15 @@ class FetchOperation {
     const highWatermark = log.highWatermark;
     const lastStableOffset = producers.lastStableOffset(highWatermark);
     const offsets = { highWatermark, lastStableOffset, logStartOffset: log.logStartOffset };
+    if (t.lastFetchedEpoch >= 0) {
+      // Kafka's Partition.readRecords: a fetcher whose last epoch ends before its fetch offset has
+      // diverged from the log, and is told where that epoch ends instead of getting records.
+      const end = log.endOffsetForEpoch(t.lastFetchedEpoch);
+      if (end.leaderEpoch < 0 || end.endOffset < 0) return fail(ErrorCode.OFFSET_OUT_OF_RANGE);
+      if (end.leaderEpoch < t.lastFetchedEpoch || end.endOffset < t.fetchOffset) {
+        return { ...base, ...offsets, errorCode: ErrorCode.NONE, divergingEpoch: { epoch: end.leaderEpoch, endOffset: end.endOffset }, records: EMPTY };
+      }
+    }
     if (t.fetchOffset < log.logStartOffset || t.fetchOffset > log.logEndOffset) return fail(ErrorCode.OFFSET_OUT_OF_RANGE);
     const maxOffset = this.readCommitted ? lastStableOffset : highWatermark;
     let records = EMPTY;

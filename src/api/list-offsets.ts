@@ -15,9 +15,10 @@ export const LATEST = -1n;
 export const EARLIEST = -2n;
 export const MAX_TIMESTAMP = -3n;
 export const EARLIEST_LOCAL = -4n;
-export const EARLIEST_PENDING_UPLOAD = -5n;
+/** KIP-1005: the last offset in tiered storage (none here). */
+export const LATEST_TIERED = -5n;
 
-const SPECIAL_MIN_VERSION = new Map<bigint, number>([[LATEST, 0], [EARLIEST, 0], [MAX_TIMESTAMP, 7], [EARLIEST_LOCAL, 8], [EARLIEST_PENDING_UPLOAD, 9]]);
+const SPECIAL_MIN_VERSION = new Map<bigint, number>([[LATEST, 0], [EARLIEST, 0], [MAX_TIMESTAMP, 7], [EARLIEST_LOCAL, 8], [LATEST_TIERED, 9]]);
 
 type PartitionResponse = Encodable<ListOffsetsResponseListOffsetsPartitionResponse>;
 
@@ -59,25 +60,32 @@ async function maxTimestamp(log: PartitionLog, limit: bigint): Promise<Found> {
   return best;
 }
 
-async function lookup(topic: Topic | undefined, p: { partitionIndex: number; timestamp: bigint; currentLeaderEpoch: number }, version: number, readCommitted: boolean): Promise<PartitionResponse> {
+/** How far a lookup may see: consumers up to the high watermark (read_committed: the last stable offset), others (ReplicaId ≠ -1) the whole log. */
+type Isolation = 'uncommitted' | 'committed' | 'none';
+
+async function lookup(topic: Topic | undefined, p: { partitionIndex: number; timestamp: bigint; currentLeaderEpoch: number }, version: number, isolation: Isolation): Promise<PartitionResponse> {
   const fail = (errorCode: number): PartitionResponse => ({ partitionIndex: p.partitionIndex, errorCode, oldStyleOffsets: [], timestamp: -1n, offset: -1n, leaderEpoch: -1 });
-  const log = topic?.partitions[p.partitionIndex];
-  if (!topic || !log) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-  if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== topic.leaderEpoch) {
-    return fail(p.currentLeaderEpoch > topic.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH);
-  }
-  // Readers see up to the high watermark, read_committed ones only up to the last stable offset.
-  const limit = readCommitted ? topic.producers[p.partitionIndex].lastStableOffset(log.highWatermark) : log.highWatermark;
-  let found: Found;
+  // Kafka's order: the timestamp against the version, then the partition, then its leader epoch.
   // Special timestamps exist from specific versions; anything else negative is not a timestamp.
   const minVersion = SPECIAL_MIN_VERSION.get(p.timestamp);
   if (p.timestamp < 0n && (minVersion === undefined || version < minVersion)) return fail(ErrorCode.UNSUPPORTED_VERSION);
+  const log = topic?.partitions[p.partitionIndex];
+  if (!topic || !log) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  // Only -1 means "not checked" here (Fetch treats every negative epoch so).
+  if (p.currentLeaderEpoch !== -1 && p.currentLeaderEpoch !== topic.leaderEpoch) {
+    return fail(p.currentLeaderEpoch > topic.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH);
+  }
+  const limit =
+    isolation === 'none' ? log.logEndOffset
+    : isolation === 'committed' ? topic.producers[p.partitionIndex].lastStableOffset(log.highWatermark)
+    : log.highWatermark;
+  let found: Found;
   switch (p.timestamp) {
     case LATEST: found = { offset: limit, timestamp: -1n }; break;
     case EARLIEST:
     case EARLIEST_LOCAL: found = { offset: log.logStartOffset, timestamp: -1n }; break;
     case MAX_TIMESTAMP: found = await maxTimestamp(log, limit); break;
-    case EARLIEST_PENDING_UPLOAD: found = NOT_FOUND; break; // nothing is ever uploaded: no tiered storage
+    case LATEST_TIERED: found = NOT_FOUND; break; // no tiered storage
     default:
       found = await byTimestamp(log, p.timestamp, limit);
   }
@@ -95,7 +103,7 @@ async function lookup(topic: Topic | undefined, p: { partitionIndex: number; tim
 
 async function handle(ctx: RequestContext<ListOffsetsRequest>): Promise<Encodable<ListOffsetsResponse>> {
   const { broker, body, apiVersion } = ctx;
-  const readCommitted = apiVersion >= 2 && body.isolationLevel === 1;
+  const isolation: Isolation = body.replicaId !== -1 ? 'none' : apiVersion >= 2 && body.isolationLevel === 1 ? 'committed' : 'uncommitted';
   // Kafka refuses every occurrence of a partition asked for twice (v1+).
   const counts = new Map<string, number>();
   const key = (t: string, p: number) => `${t}\u0000${p}`;
@@ -107,7 +115,7 @@ async function handle(ctx: RequestContext<ListOffsetsRequest>): Promise<Encodabl
         t.partitions.map((p) =>
           apiVersion >= 1 && counts.get(key(t.name, p.partitionIndex))! > 1
             ? { partitionIndex: p.partitionIndex, errorCode: ErrorCode.INVALID_REQUEST, oldStyleOffsets: [], timestamp: -1n, offset: -1n, leaderEpoch: -1 }
-            : lookup(topic, p, apiVersion, readCommitted),
+            : lookup(topic, p, apiVersion, isolation),
         ),
       );
       return { name: t.name, partitions };

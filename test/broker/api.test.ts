@@ -526,6 +526,25 @@ describe('Fetch', () => {
     c2.close();
   });
 
+  test('LastFetchedEpoch (v12+): a fetcher past the end of its epoch is told where it ends; an unknown epoch is OFFSET_OUT_OF_RANGE', async () => {
+    await createTopic('f-diverge');
+    await produce('f-diverge', 0, batch(['a', 'b', 'c']));
+    const ask = async (fetchOffset: bigint, lastFetchedEpoch: number) => {
+      const body = fetchBody('f-diverge', 0, fetchOffset, { maxWaitMs: 5000 });
+      body.topics[0]!.partitions[0] = { ...body.topics[0]!.partitions[0]!, lastFetchedEpoch } as any;
+      const t0 = Date.now();
+      const p = (await client.send(ApiKey.Fetch, 12, body)).responses[0].partitions[0];
+      return { p, ms: Date.now() - t0 };
+    };
+    const past = await ask(5n, 0);
+    assert.deepEqual([past.p.errorCode, past.p.divergingEpoch, past.p.records?.length ?? 0], [ErrorCode.NONE, { epoch: 0, endOffset: 3n }, 0]);
+    assert.ok(past.ms < 2000, `answered at once, not after MaxWaitMs (${past.ms} ms)`);
+    assert.equal((await ask(1n, 5)).p.errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+    const fine = await ask(1n, 0);
+    assert.deepEqual([fine.p.errorCode, fine.p.divergingEpoch], [ErrorCode.NONE, { epoch: -1, endOffset: -1n }]);
+    assert.ok(fine.p.records.length > 0);
+  });
+
   test('an unknown topic in a long poll is answered with its error when the known partitions are', async () => {
     await createTopic('f-poll-known');
     const body = fetchBody('f-poll-known', 0, 0n);
@@ -636,7 +655,7 @@ describe('Fetch', () => {
 });
 
 describe('ListOffsets', () => {
-  test('earliest, latest, by timestamp (exact record), max timestamp, pending upload, and version gates', async () => {
+  test('earliest, latest, by timestamp (exact record), max timestamp, latest tiered, and version gates', async () => {
     await createTopic('lo');
     await produce('lo', 0, batch(['a', 'b', 'c'], { timestamp: 1000 })); // 1000, 1001, 1002
     await produce('lo', 0, batch(['d'], { timestamp: 5000 }));
@@ -657,6 +676,29 @@ describe('ListOffsets', () => {
     assert.equal((await ask(-7n)).errorCode, ErrorCode.UNSUPPORTED_VERSION);
     const v0 = await client.send(ApiKey.ListOffsets, 0, { replicaId: -1, topics: [{ name: 'lo', partitions: [{ partitionIndex: 0, timestamp: -1n, maxNumOffsets: 1 }] }] });
     assert.deepEqual(v0.topics[0].partitions[0].oldStyleOffsets, [5n]);
+    // Kafka's order: the timestamp against the version before the partition and its epoch; only -1 skips the epoch check.
+    const gate = await client.send(ApiKey.ListOffsets, 6, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'lo-missing', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -3n }] }] });
+    assert.equal(gate.topics[0].partitions[0].errorCode, ErrorCode.UNSUPPORTED_VERSION);
+    const fenced = await client.send(ApiKey.ListOffsets, 9, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'lo', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -2, timestamp: -1n }] }] });
+    assert.equal(fenced.topics[0].partitions[0].errorCode, ErrorCode.FENCED_LEADER_EPOCH);
+  });
+
+  test('ReplicaId other than -1 (debug tools) sees the whole log, whatever the isolation level', async () => {
+    await createTopic('lo-replica');
+    await produce('lo-replica', 0, batch(['plain']));
+    const txn = buildRecordBatch({ baseOffset: 0n, producerId: 0n, producerEpoch: 0, baseSequence: 0, transactional: true, records: [{ key: null, value: Buffer.from('open'), headers: [], timestamp: BigInt(Date.now()) }] });
+    const init = await client.send(ApiKey.InitProducerId, 4, { transactionalId: 'lo-replica-txn', transactionTimeoutMs: 60_000, producerId: -1n, producerEpoch: -1 });
+    assert.equal(init.errorCode, ErrorCode.NONE);
+    txn.writeBigInt64BE(init.producerId, 43);
+    txn.writeInt16BE(init.producerEpoch, 51);
+    writeBatchCrc(txn);
+    const added = await client.send(ApiKey.AddPartitionsToTxn, 3, { v3AndBelowTransactionalId: 'lo-replica-txn', v3AndBelowProducerId: init.producerId, v3AndBelowProducerEpoch: init.producerEpoch, v3AndBelowTopics: [{ name: 'lo-replica', partitions: [0] }] });
+    assert.equal(added.resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode, ErrorCode.NONE);
+    const r = await client.send(ApiKey.Produce, 9, { transactionalId: 'lo-replica-txn', acks: -1, timeoutMs: 5000, topicData: [{ name: 'lo-replica', partitionData: [{ index: 0, records: txn }] }] });
+    assert.equal(r.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
+    const latest = async (replicaId: number) => (await client.send(ApiKey.ListOffsets, 9, { replicaId, isolationLevel: 1, topics: [{ name: 'lo-replica', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }] }] })).topics[0].partitions[0].offset;
+    assert.equal(await latest(-1), 1n, 'read_committed: the last stable offset');
+    assert.equal(await latest(-2), 2n, 'a debug tool: the log end');
   });
 
   test('by timestamp after DeleteRecords: records below the log start are passed over, also inside a batch (both engines)', async () => {
