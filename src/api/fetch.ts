@@ -44,6 +44,10 @@ function endOffsetOf(records: Buffer): bigint {
 /** A partition not in the metadata: its error does not end a long poll. */
 const unknown = (t: Target): boolean => t.log === undefined;
 
+/** The fetch offset lies in a rolled segment, below the one readers are waiting on. */
+const onRolledSegments = (t: Target): boolean =>
+  t.log !== undefined && t.fetchOffset >= t.log.logStartOffset && t.fetchOffset < t.log.activeSegmentBaseOffset && t.log.activeSegmentBaseOffset <= t.log.highWatermark;
+
 class FetchOperation {
   private readonly targets: Target[] = [];
   private readonly readCommitted: boolean;
@@ -79,7 +83,7 @@ class FetchOperation {
    * its own file); a result is kept when the in-order read would have had the same limits, and
    * read again otherwise (only when a first batch larger than the limits was returned before it).
    */
-  async read(releases: (() => void)[]): Promise<{ partitions: PartitionData[]; bytes: number; hasError: boolean }> {
+  async read(releases: (() => void)[]): Promise<{ partitions: PartitionData[]; bytes: number; answerNow: boolean }> {
     // v0–2 treat sizes as hard limits; v3+ always return the first batch of the first non-empty partition (KIP-74).
     let minOne = this.version >= 3;
     // v0–2 carry no maxBytes: theirs is fetch.max.bytes (or a quota's), a hard limit as in Kafka.
@@ -100,7 +104,7 @@ class FetchOperation {
       held[i] = [];
     };
     let bytes = 0;
-    let hasError = false;
+    let answerNow = false;
     const partitions: PartitionData[] = [];
     let i = 0;
     try {
@@ -127,9 +131,10 @@ class FetchOperation {
           bytes += size;
         }
         // A partition the broker does not know is answered without ending the long poll of the
-        // others (Kafka answers it outside the replica manager); other errors, and a diverging
-        // epoch, answer at once.
-        if ((data.errorCode !== ErrorCode.NONE && !unknown(t)) || data.divergingEpoch !== undefined) hasError = true;
+        // others (Kafka answers it outside the replica manager); other errors, a diverging epoch,
+        // and a read of rolled segments only (no append can add to them: DelayedFetch's case F)
+        // answer at once.
+        if ((data.errorCode !== ErrorCode.NONE && !unknown(t)) || data.divergingEpoch !== undefined || onRolledSegments(t)) answerNow = true;
         partitions.push(data);
       }
     } catch (e) {
@@ -137,7 +142,7 @@ class FetchOperation {
       for (let j = i; j < early.length; j++) early[j].then(() => giveBack(j), () => giveBack(j));
       throw e;
     }
-    return { partitions, bytes, hasError };
+    return { partitions, bytes, answerNow };
   }
 
   private async readOne(t: Target, maxBytes: number, minOne: boolean, releases: (() => void)[]): Promise<PartitionData> {
@@ -245,9 +250,9 @@ async function handle(ctx: RequestContext<FetchRequest>): Promise<Encodable<Fetc
       for (const release of releases) release();
       throw e;
     }
-    const { partitions, bytes, hasError } = result;
+    const { partitions, bytes, answerNow } = result;
     const left = deadline - Date.now();
-    if (bytes >= body.minBytes || hasError || left <= 0 || broker.shuttingDown || op.logs.length === 0) {
+    if (bytes >= body.minBytes || answerNow || left <= 0 || broker.shuttingDown || op.logs.length === 0) {
       // A violated quota (bytes or request time) gets an empty answer with the throttle time, as in Kafka.
       const throttleTimeMs = ctx.quota.fetched(bytes);
       if (throttleTimeMs > 0) {

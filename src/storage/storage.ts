@@ -152,6 +152,11 @@ export interface PartitionLog {
   readonly highWatermark: bigint;
   /** Bytes of batches held. */
   readonly size: number;
+  /**
+   * Base offset of the active (last) segment. Below it the log holds only rolled segments, which
+   * no append will add to: a long poll reading there has nothing to wait for.
+   */
+  readonly activeSegmentBaseOffset: bigint;
 
   /**
    * Appends one validated magic-2 batch. The offset is assigned synchronously, so calls made in

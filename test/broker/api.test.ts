@@ -545,6 +545,21 @@ describe('Fetch', () => {
     assert.ok(fine.p.records.length > 0);
   });
 
+  test('long poll: a fetch from rolled segments is answered at once whatever MinBytes; from the active segment it waits', async () => {
+    await createTopic('f-poll-rolled', 1, [{ name: 'segment.bytes', value: '1024' }]);
+    for (let i = 0; i < 6; i++) assert.equal((await produce('f-poll-rolled', 0, batch(['x'.repeat(300)]))).errorCode, ErrorCode.NONE);
+    const fetchAt = async (offset: bigint, maxWaitMs: number) => {
+      const t0 = Date.now();
+      const r = await client.send(ApiKey.Fetch, 11, { ...fetchBody('f-poll-rolled', 0, offset), minBytes: 1_000_000, maxWaitMs });
+      return { p: r.responses[0].partitions[0], ms: Date.now() - t0 };
+    };
+    const old = await fetchAt(0n, 5000);
+    assert.ok(old.ms < 2000, `answered after ${old.ms} ms`);
+    assert.ok(old.p.records.length > 0);
+    const active = await fetchAt(5n, 300);
+    assert.ok(active.ms >= 290, `waited only ${active.ms} ms`);
+  });
+
   test('an unknown topic in a long poll is answered with its error when the known partitions are', async () => {
     await createTopic('f-poll-known');
     const body = fetchBody('f-poll-known', 0, 0n);

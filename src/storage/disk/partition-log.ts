@@ -174,6 +174,10 @@ export class DiskPartitionLog implements PartitionLog {
     return this.bytes;
   }
 
+  get activeSegmentBaseOffset(): bigint {
+    return this.active.baseOffset;
+  }
+
   /** Whether a write or fsync failed: the partition then refuses appends until reopened. */
   get failed(): Error | null {
     return this.failure;

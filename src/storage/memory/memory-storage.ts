@@ -151,6 +151,10 @@ export class MemoryPartitionLog implements PartitionLog {
     return this.arena.bytes;
   }
 
+  get activeSegmentBaseOffset(): bigint {
+    return this.active.baseOffset;
+  }
+
   append(batch: Buffer, options: AppendOptions): Promise<AppendResult> {
     const baseOffset = this.nextOffset;
     setBaseOffset(batch, 0, baseOffset);
