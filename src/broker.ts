@@ -264,15 +264,45 @@ export class Broker implements BrokerState {
     for (const topic of this.topics.all()) for (const p of topic.producers) p.expire(now, expiration);
   }
 
-  /** Producer-id blocks are recorded through the storage engine, so ids are never reused after a restart. */
+  /**
+   * Producer-id blocks are recorded through the storage engine, so ids are never reused after a
+   * restart. Numbering also starts above every id the partitions and transactions still know: a
+   * lost or damaged record must not hand out an id whose sequences a partition remembers.
+   */
   private producerIdPersistence(): ProducerIdPersistence {
     return {
       load: async () => {
-        const text = await this.storage.readState('producer-ids');
-        return text === null ? 0n : BigInt((JSON.parse(text) as { nextProducerId: string }).nextProducerId);
+        let saved: bigint | null = null;
+        let problem: string | null = null;
+        try {
+          const text = await this.storage.readState('producer-ids');
+          if (text === null) problem = 'missing';
+          else saved = BigInt((JSON.parse(text) as { nextProducerId: string }).nextProducerId);
+        } catch (err) {
+          problem = `unreadable (${(err as Error).message})`;
+        }
+        const floor = this.highestKnownProducerId() + 1n;
+        if (saved !== null && saved >= floor) return saved;
+        // Nothing recorded and no id in use: a new data directory.
+        if (problem !== 'missing' || floor > 0n) {
+          this.log.warn({ saved: saved === null ? null : String(saved), next: String(floor) }, `producer id record ${problem ?? 'behind the ids in use'}: numbering from above the highest producer id the partitions and transactions know`);
+        }
+        return floor;
       },
       save: (next) => this.storage.writeState('producer-ids', JSON.stringify({ version: 1, nextProducerId: String(next) }) + '\n'),
     };
+  }
+
+  /** The highest producer id any partition's producer state or any transactional id holds; -1 when none. */
+  private highestKnownProducerId(): bigint {
+    let highest = -1n;
+    for (const topic of this.topics.all()) {
+      for (const state of topic.producers) for (const id of state.producers.keys()) if (id > highest) highest = id;
+    }
+    for (const txn of this.transactions.txns.values()) {
+      for (const id of [txn.producerId, txn.lastProducerId]) if (id > highest) highest = id;
+    }
+    return highest;
   }
 
   /** The open client connections and what each holds (for metrics and tests). */

@@ -165,3 +165,29 @@ test('__consumer_offsets deleted by hand is made again at the next use, and grou
     dir.remove();
   }
 });
+
+test('a partition.metadata naming no topic id stops the start (Kafka takes the directory offline) instead of hiding the data; its fix brings the data back', { timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  try {
+    const b = await diskBroker(dir.path);
+    const { admin, producer, disconnect } = await connectClients(b.bootstrap);
+    await admin.createTopics({ topics: [{ topic: 'md', numPartitions: 1 }] });
+    await producer.send({ topic: 'md', messages: [{ value: 'one' }, { value: 'two' }] });
+    await disconnect();
+    await b.stop();
+    const metadata = join(dir.path, 'md-0', 'partition.metadata');
+    const id = /topic_id:\s*(\S+)/.exec(readFileSync(metadata, 'utf8'))![1];
+    writeFileSync(metadata, '');
+    await assert.rejects(diskBroker(dir.path), (e: Error) => e.name === 'StorageRefusedError' && e.message.includes('names no topic id') && e.message.includes(`topic_id: ${id}`));
+    assert.deepEqual(readdirSync(dir.path).filter((n) => n.startsWith('md-0')), ['md-0'], 'nothing set aside');
+    writeFileSync(metadata, `version: 0\ntopic_id: ${id}\n`);
+    const again = await diskBroker(dir.path);
+    try {
+      assert.deepEqual((await kcatReadAll(again.bootstrap, 'md')).map((m) => [m.offset, m.value]), [[0, 'one'], [1, 'two']]);
+    } finally {
+      await again.stop();
+    }
+  } finally {
+    dir.remove();
+  }
+});

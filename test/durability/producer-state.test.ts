@@ -4,7 +4,7 @@
  * recognised as a duplicate and answered with its original offset.
  */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ErrorCode } from '../../protocol/error-codes.js';
@@ -75,6 +75,38 @@ test('a log written without producer ids is snapshotted at its end on a clean st
     await broker.stop();
     const snapshots = readdirSync(join(dir.path, 'ps-0')).filter((f) => f.endsWith('.producer-state'));
     assert.deepEqual(snapshots, [`${'6'.padStart(20, '0')}.producer-state`]);
+  } finally {
+    await broker?.stop();
+    dir.remove();
+  }
+});
+
+test('a lost or damaged producer-id record does not hand out an id a partition still remembers', { timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  const args = ['--port', '0', '--data-dir', dir.path];
+  let broker: BrokerProcess | undefined;
+  try {
+    broker = await startBrokerProcess(args);
+    let c = await RawClient.connect(broker.port);
+    await c.send(ApiKey.CreateTopics, 5, { timeoutMs: 5000, validateOnly: false, topics: [{ name: 'ps', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }] });
+    const first = (await c.send(ApiKey.InitProducerId, 1, { transactionalId: null, transactionTimeoutMs: 1000 })).producerId as bigint;
+    assert.equal((await produce(c, batch(first, 0, ['a']))).errorCode, ErrorCode.NONE);
+    c.close();
+    await broker.stop();
+    const record = join(dir.path, '__samsa_producer-ids.json');
+    for (const damage of ['remove', 'garble'] as const) {
+      if (damage === 'remove') rmSync(record);
+      else writeFileSync(record, '{"version": 1, "nextProducerId": ');
+      broker = await startBrokerProcess(args);
+      c = await RawClient.connect(broker.port);
+      const init = await c.send(ApiKey.InitProducerId, 1, { transactionalId: null, transactionTimeoutMs: 1000 });
+      assert.equal(init.errorCode, ErrorCode.NONE, damage);
+      assert.ok(init.producerId > first, `${damage}: got ${init.producerId}, the partition remembers ${first}`);
+      // The new id starts its own sequences at 0: no OUT_OF_ORDER_SEQUENCE from another producer's state.
+      assert.equal((await produce(c, batch(init.producerId, 0, [damage]))).errorCode, ErrorCode.NONE, damage);
+      c.close();
+      await broker.stop();
+    }
   } finally {
     await broker?.stop();
     dir.remove();

@@ -16,7 +16,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { randomUuid } from '../../../protocol/primitives/uuid.js';
-import { CLUSTER_METADATA_TOPIC, type LogConfig, type PartitionLog, type Storage, type StoredState, type TopicRecord } from '../storage.js';
+import { CLUSTER_METADATA_TOPIC, StorageRefusedError, type LogConfig, type PartitionLog, type Storage, type StoredState, type TopicRecord } from '../storage.js';
 import { checkpointKey, readCheckpoint, writeCheckpoint, type CheckpointEntry } from './checkpoint.js';
 import { FileHandleCache } from './file-cache.js';
 import { atomicWrite, fsyncDir, readFileOrNull, unlinkIfExists } from './fs-util.js';
@@ -225,6 +225,10 @@ export class DiskStorage implements Storage {
   private async load(): Promise<OpenState> {
     const fresh = (await readFileOrNull(join(this.dataDir, META_PROPERTIES_FILE))) === null;
     const meta = await loadOrCreateMetaProperties(this.dataDir, this.nodeId);
+    if (fresh && (await readFileOrNull(join(this.dataDir, TOPICS_FILE))) !== null) {
+      // Kafka refuses an unformatted directory; a dev broker formats it, but says so when it holds data.
+      this.logger.warn({ dataDir: this.dataDir, clusterId: meta.clusterId }, `${META_PROPERTIES_FILE} was missing in a data directory holding topics: written anew with a new cluster id`);
+    }
     const marker = join(this.dataDir, CLEAN_SHUTDOWN_FILE);
     const clean = (await readFileOrNull(marker)) !== null;
     if (clean) {
@@ -309,6 +313,11 @@ export class DiskStorage implements Storage {
     const metadata = existed ? await readFileOrNull(metadataPath) : null;
     if (metadata !== null) {
       const id = /topic_id:\s*(\S+)/.exec(metadata.toString('utf8'))?.[1];
+      // Which topic the data belongs to is unknown: Kafka takes such a log directory offline
+      // rather than guess. Setting it aside would hide the data and hand its offsets out again.
+      if (id === undefined) {
+        throw new StorageRefusedError(`${metadataPath} names no topic id (empty or damaged): restore it, or if the directory holds topic ${topic.name}'s data, write "version: 0" and "topic_id: ${topic.topicId}" on two lines into it`);
+      }
       if (id !== topic.topicId) {
         // Left behind by a deleted topic of the same name: set it aside, as Kafka does with strays.
         const stray = join(this.dataDir, setAsideDirName(topic.name, partition, uniqueDirId(), STRAY_DIR_SUFFIX));
