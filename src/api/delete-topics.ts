@@ -37,7 +37,8 @@ async function handle(ctx: RequestContext<DeleteTopicsRequest>): Promise<Encodab
   const duplicatesAnswered = new Set<string>();
   for (const w of wanted) {
     const result = { name: w.name, topicId: w.topicId, errorCode: ErrorCode.NONE as number, errorMessage: null as string | null };
-    if (!malformed(w) && w.name === null && namedIds.has(w.topicId)) continue;
+    // (A duplicated id still gets its own "Duplicate topic id." answer.)
+    if (!malformed(w) && w.name === null && namedIds.has(w.topicId) && ids.get(w.topicId) === 1) continue;
     const duplicate = !malformed(w) && (w.name !== null ? names.get(w.name)! : ids.get(w.topicId)!) > 1;
     // A duplicated name or id gets one answer, as in Kafka.
     const key = w.name !== null ? `name ${w.name}` : `id ${w.topicId}`;

@@ -44,9 +44,6 @@ function endOffsetOf(records: Buffer): bigint {
 /** A partition not in the metadata: its error does not end a long poll. */
 const unknown = (t: Target): boolean => t.log === undefined;
 
-/** The fetch offset lies in a rolled segment, below the one readers are waiting on. */
-const onRolledSegments = (t: Target): boolean =>
-  t.log !== undefined && t.fetchOffset >= t.log.logStartOffset && t.fetchOffset < t.log.activeSegmentBaseOffset && t.log.activeSegmentBaseOffset <= t.log.highWatermark;
 
 class FetchOperation {
   private readonly targets: Target[] = [];
@@ -67,6 +64,17 @@ class FetchOperation {
         });
       }
     });
+  }
+
+  /**
+   * There is data to read and it starts in a rolled segment, older than the one the readable end
+   * (high watermark, or last stable offset for read_committed) lies in: no append can add to it.
+   */
+  private onRolledSegments(t: Target): boolean {
+    const log = t.log;
+    if (!log || !t.topic) return false;
+    const end = this.readCommitted ? t.topic.producers[t.partition].lastStableOffset(log.highWatermark) : log.highWatermark;
+    return t.fetchOffset >= log.logStartOffset && t.fetchOffset < end && t.fetchOffset < log.activeSegmentBaseOffset && log.activeSegmentBaseOffset <= end;
   }
 
   get logs(): PartitionLog[] {
@@ -134,7 +142,7 @@ class FetchOperation {
         // others (Kafka answers it outside the replica manager); other errors, a diverging epoch,
         // and a read of rolled segments only (no append can add to them: DelayedFetch's case F)
         // answer at once.
-        if ((data.errorCode !== ErrorCode.NONE && !unknown(t)) || data.divergingEpoch !== undefined || onRolledSegments(t)) answerNow = true;
+        if ((data.errorCode !== ErrorCode.NONE && !unknown(t)) || data.divergingEpoch !== undefined || this.onRolledSegments(t)) answerNow = true;
         partitions.push(data);
       }
     } catch (e) {

@@ -44,6 +44,18 @@ async function produce(topic: string, partition: number, records: Buffer, versio
   return r.responses[0].partitionResponses[0];
 }
 
+/** Opens a transaction on partition 0 of `topic` holding one record, and leaves it open. */
+async function openTransaction(topic: string): Promise<void> {
+  const transactionalId = `${topic}-txn`;
+  const init = await client.send(ApiKey.InitProducerId, 4, { transactionalId, transactionTimeoutMs: 60_000, producerId: -1n, producerEpoch: -1 });
+  assert.equal(init.errorCode, ErrorCode.NONE);
+  const added = await client.send(ApiKey.AddPartitionsToTxn, 3, { v3AndBelowTransactionalId: transactionalId, v3AndBelowProducerId: init.producerId, v3AndBelowProducerEpoch: init.producerEpoch, v3AndBelowTopics: [{ name: topic, partitions: [0] }] });
+  assert.equal(added.resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode, ErrorCode.NONE);
+  const txn = buildRecordBatch({ baseOffset: 0n, producerId: init.producerId, producerEpoch: init.producerEpoch, baseSequence: 0, transactional: true, records: [{ key: null, value: Buffer.from('open'), headers: [], timestamp: BigInt(Date.now()) }] });
+  const r = await client.send(ApiKey.Produce, 9, { transactionalId, acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: 0, records: txn }] }] });
+  assert.equal(r.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
+}
+
 function fetchBody(topic: string, partition: number, offset: bigint, extra: Record<string, unknown> = {}) {
   return {
     replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
@@ -255,6 +267,12 @@ describe('CreateTopics and DeleteTopics', () => {
       ['dt-both', bothId, ErrorCode.INVALID_REQUEST, 'The provided topic name maps to an ID that was already supplied.'],
     ]);
     assert.ok(broker.broker.topics.get('dt-both'), 'not deleted');
+    const e = await client.send(ApiKey.DeleteTopics, 6, { topics: [{ name: null, topicId: bothId }, { name: null, topicId: bothId }, { name: 'dt-both', topicId: ZERO_UUID }], timeoutMs: 1000 });
+    assert.deepEqual(e.responses.map((r: any) => [r.name, r.errorCode, r.errorMessage]), [
+      [null, ErrorCode.INVALID_REQUEST, 'Duplicate topic id.'],
+      ['dt-both', ErrorCode.INVALID_REQUEST, 'The provided topic name maps to an ID that was already supplied.'],
+    ]);
+    assert.ok(broker.broker.topics.get('dt-both'), 'still not deleted');
   });
 
   test('with delete.topic.enable=false the whole request is refused: INVALID_REQUEST before v3, TOPIC_DELETION_DISABLED from v3', async () => {
@@ -558,6 +576,14 @@ describe('Fetch', () => {
     assert.ok(old.p.records.length > 0);
     const active = await fetchAt(5n, 300);
     assert.ok(active.ms >= 290, `waited only ${active.ms} ms`);
+    // read_committed at the last stable offset, held in an old segment by an open transaction: nothing to read yet, so it waits.
+    await createTopic('f-poll-rolled-txn', 1, [{ name: 'segment.bytes', value: '1024' }]);
+    await openTransaction('f-poll-rolled-txn');
+    for (let i = 0; i < 6; i++) assert.equal((await produce('f-poll-rolled-txn', 0, batch(['x'.repeat(300)]))).errorCode, ErrorCode.NONE);
+    const t0 = Date.now();
+    const r = await client.send(ApiKey.Fetch, 11, { ...fetchBody('f-poll-rolled-txn', 0, 0n), isolationLevel: 1, maxWaitMs: 300 });
+    assert.ok(Date.now() - t0 >= 290, `answered after ${Date.now() - t0} ms: a read_committed consumer would spin`);
+    assert.deepEqual([r.responses[0].partitions[0].lastStableOffset, r.responses[0].partitions[0].records.length], [0n, 0]);
   });
 
   test('an unknown topic in a long poll is answered with its error when the known partitions are', async () => {
@@ -701,16 +727,7 @@ describe('ListOffsets', () => {
   test('ReplicaId other than -1 (debug tools) sees the whole log, whatever the isolation level', async () => {
     await createTopic('lo-replica');
     await produce('lo-replica', 0, batch(['plain']));
-    const txn = buildRecordBatch({ baseOffset: 0n, producerId: 0n, producerEpoch: 0, baseSequence: 0, transactional: true, records: [{ key: null, value: Buffer.from('open'), headers: [], timestamp: BigInt(Date.now()) }] });
-    const init = await client.send(ApiKey.InitProducerId, 4, { transactionalId: 'lo-replica-txn', transactionTimeoutMs: 60_000, producerId: -1n, producerEpoch: -1 });
-    assert.equal(init.errorCode, ErrorCode.NONE);
-    txn.writeBigInt64BE(init.producerId, 43);
-    txn.writeInt16BE(init.producerEpoch, 51);
-    writeBatchCrc(txn);
-    const added = await client.send(ApiKey.AddPartitionsToTxn, 3, { v3AndBelowTransactionalId: 'lo-replica-txn', v3AndBelowProducerId: init.producerId, v3AndBelowProducerEpoch: init.producerEpoch, v3AndBelowTopics: [{ name: 'lo-replica', partitions: [0] }] });
-    assert.equal(added.resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode, ErrorCode.NONE);
-    const r = await client.send(ApiKey.Produce, 9, { transactionalId: 'lo-replica-txn', acks: -1, timeoutMs: 5000, topicData: [{ name: 'lo-replica', partitionData: [{ index: 0, records: txn }] }] });
-    assert.equal(r.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
+    await openTransaction('lo-replica');
     const latest = async (replicaId: number) => (await client.send(ApiKey.ListOffsets, 9, { replicaId, isolationLevel: 1, topics: [{ name: 'lo-replica', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }] }] })).topics[0].partitions[0].offset;
     assert.equal(await latest(-1), 1n, 'read_committed: the last stable offset');
     assert.equal(await latest(-2), 2n, 'a debug tool: the log end');
