@@ -48,6 +48,8 @@ const unknown = (t: Target): boolean => t.log === undefined;
 class FetchOperation {
   private readonly targets: Target[] = [];
   private readonly readCommitted: boolean;
+  /** A replica's fetch (ReplicaId ≥ 0): this broker has no followers, so none is recognised. */
+  private readonly fromFollower: boolean;
 
   constructor(
     private readonly broker: BrokerState,
@@ -55,6 +57,7 @@ class FetchOperation {
     private readonly body: FetchRequest,
   ) {
     this.readCommitted = version >= 4 && body.isolationLevel === READ_COMMITTED;
+    this.fromFollower = (version >= 15 ? body.replicaState.replicaId : body.replicaId) >= 0;
     body.topics.forEach((t: FetchRequestFetchTopic, topicIndex) => {
       const topic = version >= 13 ? broker.topics.getById(t.topicId) : broker.topics.get(t.topic);
       for (const p of t.partitions) {
@@ -162,6 +165,8 @@ class FetchOperation {
     if (t.currentLeaderEpoch >= 0 && t.currentLeaderEpoch !== t.topic.leaderEpoch) {
       return fail(t.currentLeaderEpoch > t.topic.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH);
     }
+    // Kafka's Partition.followerReplicaOrThrow: only an assigned replica may fetch as a follower.
+    if (this.fromFollower) return fail(ErrorCode.NOT_LEADER_OR_FOLLOWER);
     const log = t.log;
     const producers = t.topic.producers[t.partition];
     const highWatermark = log.highWatermark;

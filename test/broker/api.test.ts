@@ -544,6 +544,17 @@ describe('Fetch', () => {
     c2.close();
   });
 
+  test('a fetch as a follower (ReplicaId ≥ 0) is NOT_LEADER_OR_FOLLOWER: a single broker has no followers', async () => {
+    await createTopic('f-follower');
+    await produce('f-follower', 0, batch(['x']));
+    const v11 = await client.send(ApiKey.Fetch, 11, { ...fetchBody('f-follower', 0, 0n), replicaId: 5 });
+    assert.equal(v11.responses[0].partitions[0].errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    const v15 = await client.send(ApiKey.Fetch, 15, { ...fetchBody('f-follower', 0, 0n), replicaState: { replicaId: 5, replicaEpoch: 1n } });
+    assert.equal(v15.responses[0].partitions[0].errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    const consumer = await client.send(ApiKey.Fetch, 15, fetchBody('f-follower', 0, 0n));
+    assert.deepEqual([consumer.responses[0].partitions[0].errorCode, consumer.responses[0].partitions[0].highWatermark], [ErrorCode.NONE, 1n]);
+  });
+
   test('LastFetchedEpoch (v12+): a fetcher past the end of its epoch is told where it ends; an unknown epoch is OFFSET_OUT_OF_RANGE', async () => {
     await createTopic('f-diverge');
     await produce('f-diverge', 0, batch(['a', 'b', 'c']));
