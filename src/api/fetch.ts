@@ -23,7 +23,9 @@ const EMPTY: Buffer = Buffer.alloc(0);
 type PartitionData = Encodable<FetchResponsePartitionData>;
 
 interface Target {
-  topicIndex: number;
+  /** The topic as the request names it. */
+  name: string;
+  topicId: string;
   topic: Topic | undefined;
   log: PartitionLog | undefined;
   partition: number;
@@ -46,7 +48,7 @@ const unknown = (t: Target): boolean => t.log === undefined;
 
 
 class FetchOperation {
-  private readonly targets: Target[] = [];
+  private readonly targets: Target[];
   private readonly readCommitted: boolean;
   /** A replica's fetch (ReplicaId ≥ 0): this broker has no followers, so none is recognised. */
   private readonly fromFollower: boolean;
@@ -58,15 +60,20 @@ class FetchOperation {
   ) {
     this.readCommitted = version >= 4 && body.isolationLevel === READ_COMMITTED;
     this.fromFollower = (version >= 15 ? body.replicaState.replicaId : body.replicaId) >= 0;
-    body.topics.forEach((t: FetchRequestFetchTopic, topicIndex) => {
+    // Kafka keys a fetch by topic partition (a LinkedHashMap): one named twice is fetched once, in
+    // its first place, with its last offset and limits.
+    const byPartition = new Map<string, Target>();
+    for (const t of body.topics as FetchRequestFetchTopic[]) {
       const topic = version >= 13 ? broker.topics.getById(t.topicId) : broker.topics.get(t.topic);
+      const topicId = version >= 13 ? t.topicId : ZERO_UUID;
       for (const p of t.partitions) {
-        this.targets.push({
-          topicIndex, topic, log: topic?.partitions[p.partition], partition: p.partition,
+        byPartition.set(`${version >= 13 ? topicId : t.topic}\u0000${p.partition}`, {
+          name: t.topic, topicId, topic, log: topic?.partitions[p.partition], partition: p.partition,
           fetchOffset: p.fetchOffset, partitionMaxBytes: p.partitionMaxBytes, currentLeaderEpoch: p.currentLeaderEpoch, lastFetchedEpoch: p.lastFetchedEpoch,
         });
       }
-    });
+    }
+    this.targets = [...byPartition.values()];
   }
 
   /**
@@ -215,10 +222,19 @@ class FetchOperation {
     return { ...data, errorCode: ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, abortedTransactions: null, records: EMPTY };
   }
 
-  /** Groups partition results back under their topics, in request order. */
+  /**
+   * The results as Kafka's KafkaApis and FetchResponse lay them out: partitions the broker knows
+   * in request order, then the unknown ones, consecutive partitions of a topic under one entry.
+   */
   response(partitions: PartitionData[], errorCode = ErrorCode.NONE as number): Encodable<FetchResponse> {
-    const responses = this.body.topics.map((t) => ({ topic: t.topic, topicId: this.version >= 13 ? t.topicId : ZERO_UUID, partitions: [] as PartitionData[] }));
-    this.targets.forEach((t, i) => responses[t.topicIndex].partitions.push(this.zstdRefused(t) ? this.refused(partitions[i]!) : partitions[i]!));
+    const order = [...this.targets.keys()].sort((a, b) => Number(unknown(this.targets[a]!)) - Number(unknown(this.targets[b]!)) || a - b);
+    const responses: { topic: string; topicId: string; partitions: PartitionData[] }[] = [];
+    for (const i of order) {
+      const t = this.targets[i]!;
+      let last = responses[responses.length - 1];
+      if (!last || last.topic !== t.name || last.topicId !== t.topicId) responses.push((last = { topic: t.name, topicId: t.topicId, partitions: [] }));
+      last.partitions.push(this.zstdRefused(t) ? this.refused(partitions[i]!) : partitions[i]!);
+    }
     return { throttleTimeMs: 0, errorCode, sessionId: 0, responses };
   }
 }

@@ -544,6 +544,26 @@ describe('Fetch', () => {
     c2.close();
   });
 
+  test('the response is laid out as Kafka\'s: a partition named twice once (its last offset), topics merged, known partitions before unknown ones', async () => {
+    await createTopic('f-shape', 2);
+    await produce('f-shape', 0, batch(['a', 'b']));
+    await produce('f-shape', 1, batch(['c']));
+    const part = (partition: number, fetchOffset: bigint) => ({ partition, currentLeaderEpoch: -1, fetchOffset, logStartOffset: -1n, partitionMaxBytes: 1 << 20 });
+    const r = await client.send(ApiKey.Fetch, 11, {
+      ...fetchBody('f-shape', 0, 0n),
+      topics: [
+        { topic: 'f-shape-missing', partitions: [part(0, 0n)] },
+        { topic: 'f-shape', partitions: [part(0, 0n), part(0, 1n)] },
+        { topic: 'f-shape', partitions: [part(1, 0n)] },
+        { topic: 'f-shape', partitions: [] },
+      ],
+    });
+    const layout = r.responses.map((t: any) => [t.topic, t.partitions.map((p: any) => [p.partitionIndex, p.errorCode])]);
+    assert.deepEqual(layout, [['f-shape', [[0, 0], [1, 0]]], ['f-shape-missing', [[0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]]]);
+    const first = decodeRecords(r.responses[0].partitions[0].records).map((x) => String(x.value));
+    assert.deepEqual(first, ['a', 'b'], 'the batch holding offset 1, fetched once');
+  });
+
   test('a fetch as a follower (ReplicaId ≥ 0) is NOT_LEADER_OR_FOLLOWER: a single broker has no followers', async () => {
     await createTopic('f-follower');
     await produce('f-follower', 0, batch(['x']));
