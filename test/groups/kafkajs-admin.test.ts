@@ -87,7 +87,7 @@ test('list, describe, offsets and lag, reset of an empty group, delete', { timeo
   await admin.disconnect();
 });
 
-test('OffsetDelete: refused for topics the group still subscribes to, allowed once it is empty', { timeout: 60_000 }, async () => {
+test('OffsetDelete: refused for topics the group still subscribes to, allowed once it is empty, and the group goes with its last offsets; an empty id is INVALID_GROUP_ID', { timeout: 60_000 }, async () => {
   const topic = 'admin-offset-delete';
   const admin = kafka(broker.bootstrap).admin();
   await admin.connect();
@@ -108,8 +108,13 @@ test('OffsetDelete: refused for topics the group still subscribes to, allowed on
   assert.equal(done.topics[0].partitions[0].errorCode, ErrorCode.NONE);
   const offsets = await admin.fetchOffsets({ groupId: 'od-g', topics: [topic] });
   assert.equal(offsets[0].partitions[0].offset, '-1');
+  // Its last offsets gone, the empty group is gone too (Kafka's cleanupGroupMetadata).
+  assert.ok(!(await admin.listGroups()).groups.some((g) => g.groupId === 'od-g'), 'the group left the list');
+  assert.equal((await admin.describeGroups(['od-g'])).groups[0].state, 'Dead');
   const missing = await raw.send(ApiKey.OffsetDelete, 0, { groupId: 'no-such-group', topics: [{ name: topic, partitions: [{ partitionIndex: 0 }] }] });
   assert.equal(missing.errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
+  const unnamed = await raw.send(ApiKey.OffsetDelete, 0, { groupId: '', topics: [{ name: topic, partitions: [{ partitionIndex: 0 }] }] });
+  assert.equal(unnamed.errorCode, ErrorCode.INVALID_GROUP_ID);
   raw.close();
   await producer.disconnect();
   await admin.disconnect();

@@ -162,6 +162,8 @@ export class OffsetManager {
 
   /** OffsetDelete: a group-level error, or per-partition errors in request order. */
   async deleteOffsets(groupId: string, partitions: { topic: string; partition: number }[]): Promise<{ errorCode: number; partitions: number[] }> {
+    // Kafka's validateGroupStatus: an empty id is valid only for OffsetCommit/Fetch and Describe/DeleteGroups.
+    if (groupId === '') return { errorCode: ErrorCode.INVALID_GROUP_ID, partitions: [] };
     if (this.coordinator.loading) return { errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, partitions: [] };
     const group = this.coordinator.groups.get(groupId);
     if (!group || group.state === 'Dead') return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, partitions: [] };
@@ -176,6 +178,13 @@ export class OffsetManager {
       return { errorCode: ErrorCode.NOT_COORDINATOR, partitions: [] };
     }
     for (const p of doomed) group.offsets.delete(offsetKey(p.topic, p.partition));
+    // An empty group left without offsets is deleted, as Kafka's cleanupGroupMetadata does.
+    if (group.state === 'Empty' && group.offsets.size === 0 && group.pendingTxnOffsets.size === 0 && !this.commitsInFlight.has(group)) {
+      this.coordinator.removeGroup(groupId);
+      if (group.generationId > 0) {
+        await this.store.append(groupId, [{ kind: 'group', group: groupId, value: null }]).catch((err: unknown) => this.log.warn({ err, group: groupId }, 'could not write the removal of a group left without offsets'));
+      }
+    }
     return { errorCode: ErrorCode.NONE, partitions: errors };
   }
 
