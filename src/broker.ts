@@ -89,6 +89,8 @@ export class Broker implements BrokerState {
   /** The start in progress or done: a stop() asked for meanwhile waits for it. */
   private starting: Promise<void> | undefined;
   private started = false;
+  /** Settles once __transaction_state is read back (the producer-id floor counts its ids). */
+  private transactionsLoaded: Promise<void> = Promise.resolve();
 
   readonly log: Logger;
 
@@ -209,7 +211,7 @@ export class Broker implements BrokerState {
     });
     this.offsetExpiryTimer = setInterval(() => void this.offsets.expireOffsets(), this.config.delayMs('offsets.retention.check.interval.ms'));
     this.offsetExpiryTimer.unref();
-    this.transactions.load().catch((err: unknown) => {
+    this.transactionsLoaded = this.transactions.load().catch((err: unknown) => {
       this.log.error({ err }, 'could not load __transaction_state; starting with no transactions');
       this.transactions.loading = false;
     });
@@ -281,6 +283,7 @@ export class Broker implements BrokerState {
         } catch (err) {
           problem = `unreadable (${(err as Error).message})`;
         }
+        await this.transactionsLoaded;
         const floor = this.highestKnownProducerId() + 1n;
         if (saved !== null && saved >= floor) return saved;
         // Nothing recorded and no id in use: a new data directory.

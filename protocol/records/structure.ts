@@ -55,22 +55,26 @@ function skipVarlong(buf: Buffer, pos: number, end: number): number {
   throw invalid('OVERLONG_VARINT', 'Found invalid record structure: varlong longer than 10 bytes');
 }
 
-/** Steps over a length-prefixed field (-1 is null when `nullable`); returns the position after it. */
+/**
+ * Steps over a length-prefixed field; returns the position after it. In a nullable field any
+ * negative length is null, as Kafka's DefaultRecord.readFrom reads it.
+ */
 function skipField(buf: Buffer, pos: number, end: number, nullable: boolean): number {
   const n = varintAt(buf, pos, end);
   const after = next + n;
-  if (n >= 0 ? after > end : n !== -1 || !nullable) throw fieldError(n, end - next);
+  if (n >= 0 ? after > end : !nullable) throw fieldError(n, end - next);
   return n >= 0 ? after : next;
 }
 
 const fieldError = (n: number, left: number): RecordsError => structure(`a field of length ${n} with ${left} bytes left in the record`);
 
 /**
- * Checks the uncompressed records `data` of a v2 batch declaring `count` records. With
- * `offsetsFromZero` (a producer's batch) offset deltas must run 0, 1, 2, … as Kafka requires of
- * client batches. Throws RecordsError (INVALID_RECORD) on the first fault.
+ * Checks the uncompressed records `data` of a v2 batch declaring `count` records. Offset deltas
+ * are not checked: Kafka's LogValidator keeps an uncompressed batch's as sent (and rewrites a
+ * compressed batch whose deltas do not run 0, 1, 2, …). Throws RecordsError (INVALID_RECORD) on
+ * the first fault.
  */
-export function checkRecordStructure(data: Buffer, count: number, offsetsFromZero: boolean): void {
+export function checkRecordStructure(data: Buffer, count: number): void {
   const total = data.length;
   let pos = 0;
   for (let i = 0; i < count; i++) {
@@ -81,8 +85,7 @@ export function checkRecordStructure(data: Buffer, count: number, offsetsFromZer
     if (length < 0 || end > total) throw structure(`record ${i} declares ${length} bytes, ${total - start} left`);
     pos = start + 1; // attributes
     pos = skipVarlong(data, pos, end); // timestamp delta
-    const offsetDelta = varintAt(data, pos, end);
-    if (offsetsFromZero && offsetDelta !== i) throw invalid('BAD_OFFSETS', `record ${i} has offset delta ${offsetDelta}`);
+    varintAt(data, pos, end); // offset delta
     pos = skipField(data, next, end, true); // key
     pos = skipField(data, pos, end, true); // value
     const headers = varintAt(data, pos, end);

@@ -29,8 +29,8 @@ export interface ValidateOptions {
   /** Walk every record's structure, decompressing if needed, as Kafka does on produce. Default true. */
   deep?: boolean;
   /**
-   * The batch comes from a producer: require recordCount == lastOffsetDelta + 1 and offset
-   * deltas 0, 1, 2, … Compacted batches legitimately break both. Default true.
+   * The batch comes from a producer: require recordCount == lastOffsetDelta + 1, as Kafka's
+   * LogValidator does of client batches. Compacted batches legitimately break it. Default true.
    */
   producerInput?: boolean;
   /** Clients may not write control batches. Default false. */
@@ -93,7 +93,7 @@ function check(batch: Buffer, o: ValidateOptions): RecordsError | null {
   }
 
   if (o.deep ?? true) {
-    checkRecordStructure(batchRecordsData(batch, o.maxBytes === undefined ? {} : { maxBytes: o.maxBytes }), count, producerInput);
+    checkRecordStructure(batchRecordsData(batch, o.maxBytes === undefined ? {} : { maxBytes: o.maxBytes }), count);
   }
   return null;
 }

@@ -179,6 +179,8 @@ class FetchOperation {
     const highWatermark = log.highWatermark;
     const lastStableOffset = producers.lastStableOffset(highWatermark);
     const offsets = { highWatermark, lastStableOffset, logStartOffset: log.logStartOffset };
+    // Below the log start is out of range whether or not the epochs diverge (Kafka's Partition.readRecords).
+    if (t.lastFetchedEpoch >= 0 && t.fetchOffset < log.logStartOffset) return fail(ErrorCode.OFFSET_OUT_OF_RANGE);
     if (t.lastFetchedEpoch >= 0) {
       // Kafka's Partition.readRecords: a fetcher whose last epoch ends before its fetch offset has
       // diverged from the log, and is told where that epoch ends instead of getting records.
