@@ -22,7 +22,7 @@ import {
 import { CompressionCodec, isKnownCodec } from './compression.js';
 import { corrupt, invalid, RecordsError } from './errors.js';
 import { iterateBatches } from './iterate.js';
-import { batchRecordsData } from './record.js';
+import { batchRecordsData, batchRecordsDataAsync } from './record.js';
 import { checkRecordStructure } from './structure.js';
 
 export interface ValidateOptions {
@@ -96,6 +96,21 @@ function check(batch: Buffer, o: ValidateOptions): RecordsError | null {
     checkRecordStructure(batchRecordsData(batch, o.maxBytes === undefined ? {} : { maxBytes: o.maxBytes }), count);
   }
   return null;
+}
+
+/**
+ * The deep part of validateBatch alone (every record's structure), decompressing off the JS
+ * thread where the codec's binding allows: a large or hostile compressed batch then costs the
+ * thread pool, not every other connection's wait.
+ */
+export async function validateRecordsAsync(batch: Buffer, options: { maxBytes?: number } = {}): Promise<RecordsError | null> {
+  try {
+    checkRecordStructure(await batchRecordsDataAsync(batch, options), readRecordCount(batch));
+    return null;
+  } catch (e) {
+    if (e instanceof RecordsError) return e;
+    throw e;
+  }
 }
 
 export type ProduceValidation = { ok: true; batch: Buffer } | { ok: false; error: RecordsError };

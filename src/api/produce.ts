@@ -10,7 +10,7 @@ import type { ProduceRequest, ProduceResponse, ProduceResponsePartitionProduceRe
 import type { Encodable } from '../../protocol/primitives/types.js';
 import {
   MAGIC_OFFSET, RecordsError, isTransactional, readAttributes, readBaseOffset, readMagic, readBaseSequence, readBatchSize, readLastOffsetDelta, readMaxTimestamp, readProducerEpoch, readProducerId,
-  iterateBatches, upConvert, validateBatch, validateProduceRecords,
+  CompressionCodec, compressionOf, iterateBatches, upConvert, validateBatch, validateProduceRecords, validateRecordsAsync,
 } from '../../protocol/records/index.js';
 import type { Topic } from '../cluster/topics.js';
 import { verificationError } from '../coordinator/txn/transaction-coordinator.js';
@@ -77,7 +77,7 @@ function checkProducer(broker: BrokerState, ctx: RequestContext<ProduceRequest>,
 }
 
 /** Validates one partition's data and starts its append; everything up to `append` runs synchronously. */
-function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, topicName: string, index: number, records: Buffer | null): PartitionResponse | Promise<PartitionResponse> {
+function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, topicName: string, index: number, records: Buffer | null, checked: RecordChecks): PartitionResponse | Promise<PartitionResponse> {
   const version = ctx.apiVersion;
   const topic = broker.topics.get(topicName);
   const log = topic?.partitions[index];
@@ -115,7 +115,8 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
       if (readBatchSize(framed) > maxMessageBytes) {
         return refused(broker, topicName, index, ErrorCode.MESSAGE_TOO_LARGE, `batch of ${readBatchSize(framed)} bytes, max.message.bytes ${maxMessageBytes}`);
       }
-      const error = validateBatch(framed, { deep: true });
+      // Records checked off the event loop come with their verdict; the others are walked here.
+      const error = validateBatch(framed, { deep: !checked.has(records) }) ?? checked.get(records) ?? null;
       if (error !== null) return rejected(broker, log, topicName, index, logErrorCode(error), error.message);
       batch = framed;
     }
@@ -172,13 +173,16 @@ function handle(ctx: RequestContext<ProduceRequest>): Promise<Encodable<ProduceR
   // Transactional data without a transactional id fails the whole request (KafkaApis), judged on
   // every entry as sent, before a repeated partition's last entry replaces the others.
   const unauthorized = body.transactionalId === null && body.topicData.some((t) => t.partitionData.some((p) => startsTransactional(p.records)));
-  const topics = [...requested].map(([name, partitions]) => ({
+  const appendAll = (checked: RecordChecks) => [...requested].map(([name, partitions]) => ({
     name,
     partitions: [...partitions].map(([index, records]) =>
-      unauthorized ? failed(index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'Transactional Id authorization failed.') : produceOne(ctx.broker, ctx, name, index, records),
+      unauthorized ? failed(index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'Transactional Id authorization failed.') : produceOne(ctx.broker, ctx, name, index, records, checked),
     ),
   }));
-  const done = Promise.all(topics.map(async (t) => ({ name: t.name, partitionResponses: await Promise.all(t.partitions) })));
+  const offThread = unauthorized ? [] : [...requested.values()].flatMap((partitions) => [...partitions.values()].flatMap((r) => compressedBatchOf(r, ctx.apiVersion)));
+  const done = Promise.resolve(inConnectionOrder(ctx, offThread, appendAll)).then((topics) =>
+    Promise.all(topics.map(async (t) => ({ name: t.name, partitionResponses: await Promise.all(t.partitions) }))),
+  );
   if (body.acks === 0) {
     // No response at all; as in Kafka, a failure closes the connection so the producer notices
     // and refreshes its metadata.
@@ -191,6 +195,44 @@ function handle(ctx: RequestContext<ProduceRequest>): Promise<Encodable<ProduceR
     return null;
   }
   return done.then((responses) => ({ responses, throttleTimeMs: ctx.quota.produced(body.acks) }));
+}
+
+/** Verdicts of record checks made off the event loop, by the partition's records as they came. */
+type RecordChecks = ReadonlyMap<Buffer, RecordsError | null>;
+const NOTHING_CHECKED: RecordChecks = new Map();
+/** Where a connection's produce requests chain (Connection.state). */
+const PRODUCING = 'produce.appending';
+
+/**
+ * A connection's produce requests append in the order they came (an idempotent producer pipelines
+ * them), and most append at once. A request holding compressed batches first has their records
+ * checked off the event loop (Kafka decompresses each to walk it; a large or hostile one must not
+ * stall every other client meanwhile); the connection's later produce requests wait behind it.
+ */
+function inConnectionOrder<T>(ctx: RequestContext<ProduceRequest>, offThread: { records: Buffer; batch: Buffer }[], append: (checked: RecordChecks) => T): T | Promise<T> {
+  const state = ctx.connection.state;
+  const previous = state[PRODUCING] as Promise<void> | undefined;
+  if (offThread.length === 0 && previous === undefined) return append(NOTHING_CHECKED);
+  const turn = (previous ?? Promise.resolve()).then(async () => {
+    const verdicts = await Promise.all(offThread.map((o) => validateRecordsAsync(o.batch)));
+    return append(new Map(offThread.map((o, i) => [o.records, verdicts[i]!])));
+  });
+  const appended = turn.then(() => undefined, () => undefined);
+  state[PRODUCING] = appended;
+  void appended.then(() => {
+    if (state[PRODUCING] === appended) delete state[PRODUCING];
+  });
+  return turn;
+}
+
+/**
+ * The partition's batch when it is a framed compressed v2 batch, whose records are checked off
+ * the event loop (its header is checked in produceOne, before that verdict is looked at).
+ */
+function compressedBatchOf(records: Buffer | null, version: number): { records: Buffer; batch: Buffer }[] {
+  if (records === null || records.length <= MAGIC_OFFSET || (version < 3 && readMagic(records) !== 2)) return [];
+  const v = validateProduceRecords(records, version);
+  return v.ok && compressionOf(readAttributes(v.batch)) !== CompressionCodec.None ? [{ records, batch: v.batch }] : [];
 }
 
 /** Whether a partition's data opens with a whole transactional v2 batch (Kafka's RequestUtils.hasTransactionalRecords). */

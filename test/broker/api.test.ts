@@ -369,6 +369,15 @@ describe('Produce', () => {
     assert.deepEqual([ok.errorCode, ok.baseOffset], [0, 0n], 'nothing refused took an offset');
   });
 
+  test('pipelined produce requests append in the order they came, a compressed one (checked off the event loop) before a plain one after it', async () => {
+    await createTopic('p-pipelined');
+    const send = (records: Buffer) => client.send(ApiKey.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'p-pipelined', partitionData: [{ index: 0, records }] }] });
+    const values = Array.from({ length: 2000 }, (_, i) => `compressed ${i} ${'z'.repeat(200)}`);
+    const [a, b, c] = await Promise.all([send(batch(values, { compression: CompressionCodec.Gzip })), send(batch(['plain'])), send(batch(['last'], { compression: CompressionCodec.Lz4 }))]);
+    const offsets = [a, b, c].map((r: any) => [r.responses[0].partitionResponses[0].errorCode, r.responses[0].partitionResponses[0].baseOffset]);
+    assert.deepEqual(offsets, [[0, 0n], [0, 2000n], [0, 2001n]]);
+  });
+
   test('checks come in Kafka\'s order: topic, framing, acks, then the batch; a partition named twice is produced once', async () => {
     await createTopic('p-order', 2);
     const send = (acks: number, partitionData: { index: number; records: Buffer }[], topic = 'p-order', transactionalId: string | null = null) =>
