@@ -180,9 +180,9 @@ function handle(ctx: RequestContext<ProduceRequest>): Promise<Encodable<ProduceR
     ),
   }));
   const offThread = unauthorized ? [] : [...requested.values()].flatMap((partitions) => [...partitions.values()].flatMap((r) => compressedBatchOf(r, ctx.apiVersion)));
-  const done = Promise.resolve(inConnectionOrder(ctx, offThread, appendAll)).then((topics) =>
-    Promise.all(topics.map(async (t) => ({ name: t.name, partitionResponses: await Promise.all(t.partitions) }))),
-  );
+  const collect = (topics: ReturnType<typeof appendAll>) => Promise.all(topics.map(async (t) => ({ name: t.name, partitionResponses: await Promise.all(t.partitions) })));
+  const appended = inConnectionOrder(ctx, offThread, appendAll);
+  const done = appended instanceof Promise ? appended.then(collect) : collect(appended);
   if (body.acks === 0) {
     // No response at all; as in Kafka, a failure closes the connection so the producer notices
     // and refreshes its metadata.

@@ -57,9 +57,9 @@ test('list, describe, offsets and lag, reset of an empty group, delete', { timeo
   const del = await admin.deleteGroups(['admin-g']).catch((e: { groups?: { errorCode: number }[] }) => e.groups ?? []);
   assert.equal(del[0].errorCode, ErrorCode.NON_EMPTY_GROUP);
 
-  await producer.send({ topic, messages: [{ partition: 1, value: 'late' }] });
   await consumer.stop();
   await consumer.disconnect();
+  await producer.send({ topic, messages: [{ partition: 1, value: 'late' }] });
   const committed = await admin.fetchOffsets({ groupId: 'admin-g', topics: [topic] });
   const ends = await admin.fetchTopicOffsets(topic);
   const lag = ends.map((e) => Number(e.high) - Number(committed[0].partitions.find((p) => p.partition === e.partition)!.offset));
