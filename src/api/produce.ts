@@ -179,7 +179,14 @@ function handle(ctx: RequestContext<ProduceRequest>): Promise<Encodable<ProduceR
       unauthorized ? failed(index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'Transactional Id authorization failed.') : produceOne(ctx.broker, ctx, name, index, records, checked),
     ),
   }));
-  const offThread = unauthorized ? [] : [...requested.values()].flatMap((partitions) => [...partitions.values()].flatMap((r) => compressedBatchOf(r, ctx.apiVersion)));
+  const compressed = () => (unauthorized ? [] : [...requested.values()].flatMap((partitions) => [...partitions.values()].flatMap((r) => compressedBatchOf(r, ctx.apiVersion))));
+  let offThread = compressed();
+  if (body.acks === 0 && mustWait(ctx, offThread)) {
+    // Unanswered, the request's frame goes back to the pool at once (RequestDispatcher): what
+    // waits for its turn must be a copy.
+    for (const partitions of requested.values()) for (const [index, records] of partitions) if (records !== null) partitions.set(index, Buffer.from(records));
+    offThread = compressed();
+  }
   const collect = (topics: ReturnType<typeof appendAll>) => Promise.all(topics.map(async (t) => ({ name: t.name, partitionResponses: await Promise.all(t.partitions) })));
   const appended = inConnectionOrder(ctx, offThread, appendAll);
   const done = appended instanceof Promise ? appended.then(collect) : collect(appended);
@@ -203,6 +210,9 @@ const NOTHING_CHECKED: RecordChecks = new Map();
 /** Where a connection's produce requests chain (Connection.state). */
 const PRODUCING = 'produce.appending';
 
+/** The request waits for its turn: it has records to check off the event loop, or an earlier produce request of the connection is still waiting. */
+const mustWait = (ctx: RequestContext<ProduceRequest>, offThread: readonly unknown[]): boolean => offThread.length > 0 || ctx.connection.state[PRODUCING] !== undefined;
+
 /**
  * A connection's produce requests append in the order they came (an idempotent producer pipelines
  * them), and most append at once. A request holding compressed batches first has their records
@@ -212,7 +222,7 @@ const PRODUCING = 'produce.appending';
 function inConnectionOrder<T>(ctx: RequestContext<ProduceRequest>, offThread: { records: Buffer; batch: Buffer }[], append: (checked: RecordChecks) => T): T | Promise<T> {
   const state = ctx.connection.state;
   const previous = state[PRODUCING] as Promise<void> | undefined;
-  if (offThread.length === 0 && previous === undefined) return append(NOTHING_CHECKED);
+  if (!mustWait(ctx, offThread)) return append(NOTHING_CHECKED);
   const turn = (previous ?? Promise.resolve()).then(async () => {
     const verdicts = await Promise.all(offThread.map((o) => validateRecordsAsync(o.batch)));
     return append(new Map(offThread.map((o, i) => [o.records, verdicts[i]!])));

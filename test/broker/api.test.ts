@@ -429,6 +429,34 @@ describe('Produce', () => {
     assert.equal(f.responses[0].partitions[0].highWatermark, 1n);
   });
 
+  test('acks=0 compressed batches, checked off the event loop, are stored as sent and in order, whatever the frames read meanwhile', async () => {
+    await createTopic('p-acks0-gzip');
+    const values = (tag: string) => Array.from({ length: 20_000 }, (_, i) => `${tag}-${String(i).padStart(5, '0')}-${'v'.repeat(200)}`);
+    const noAnswer = (records: Buffer) => client.sendNoResponse(ApiKey.Produce, 9, { transactionalId: null, acks: 0, timeoutMs: 1000, topicData: [{ name: 'p-acks0-gzip', partitionData: [{ index: 0, records }] }] });
+    // The second frame, as large as the first, comes while the first is being decompressed: the
+    // first one's frame, released unanswered, may be handed to it.
+    const [one, two] = [batch(values('one'), { compression: CompressionCodec.Gzip }), batch(values('two'), { compression: CompressionCodec.Gzip })];
+    noAnswer(one);
+    await new Promise((r) => setTimeout(r, 1));
+    noAnswer(two);
+    noAnswer(batch(['third']));
+    await client.send(ApiKey.Metadata, 1, { topics: [{ name: 'p-acks0-gzip' }] });
+    let hw = 0n;
+    for (let i = 0; i < 200 && hw < 40_001n; i++) {
+      hw = (await client.send(ApiKey.Fetch, 11, fetchBody('p-acks0-gzip', 0, 0n))).responses[0].partitions[0].highWatermark;
+      if (hw < 40_001n) await new Promise((r) => setTimeout(r, 20));
+    }
+    const got: string[] = [];
+    for (let offset = 0n; offset < hw; ) {
+      const f = await client.send(ApiKey.Fetch, 11, fetchBody('p-acks0-gzip', 0, offset));
+      const records = [...iterateBatches(f.responses[0].partitions[0].records)].flatMap((b) => decodeRecords(b.buf));
+      assert.ok(records.length > 0, `nothing at ${offset}`);
+      got.push(...records.map((r) => String(r.value)));
+      offset = records[records.length - 1]!.offset + 1n;
+    }
+    assert.deepEqual(got, [...values('one'), ...values('two'), 'third']);
+  });
+
   test('acks=0 with an error closes the connection, as Kafka does', async () => {
     const c = await RawClient.connect(broker.port);
     c.sendNoResponse(ApiKey.Produce, 9, { transactionalId: null, acks: 0, timeoutMs: 1000, topicData: [{ name: 'p-nowhere', partitionData: [{ index: 0, records: batch(['q']) }] }] });
