@@ -5,6 +5,7 @@
  * headers are stepped over, never copied or decoded, so the produce path stays cheap.
  */
 import { RecordsError, invalid } from './errors.js';
+import { RecordReader } from './varint.js';
 
 const structure = (message: string): RecordsError => invalid('BAD_RECORD', `Found invalid record structure: ${message}`);
 
@@ -32,18 +33,12 @@ function varintAt(buf: Buffer, pos: number, end: number): number {
   return longVarintAt(buf, pos, end);
 }
 
+/** The rare longer varints: RecordReader's bounded read. */
 function longVarintAt(buf: Buffer, pos: number, end: number): number {
-  let raw = 0;
-  for (let shift = 0; shift < 35; shift += 7) {
-    if (pos >= end) throw structure('a varint runs past the record');
-    const b = buf[pos++]!;
-    raw |= (b & 0x7f) << shift;
-    if (b < 0x80) {
-      next = pos;
-      return (raw >>> 1) ^ -(raw & 1);
-    }
-  }
-  throw invalid('OVERLONG_VARINT', 'Found invalid record structure: varint longer than 5 bytes');
+  const r = new RecordReader(buf, pos, end);
+  const v = r.varint();
+  next = r.pos;
+  return v;
 }
 
 /** Steps over the varlong at `pos` (at most 10 bytes); returns the position after it. */
