@@ -3,15 +3,15 @@ import assert from 'node:assert/strict';
 import { appendFile, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { DiskPartitionLog, DiskStorage } from '../../src/storage/disk/index.js';
+import type { DiskPartitionLog, DiskStorage, DiskStorageOptions } from '../../src/storage/disk/index.js';
 import type { LogConfig } from '../../src/storage/storage.js';
 import { checkSegmentIndexes, logBatches, segmentFiles } from './disk-helpers.js';
 import { appendAll, batchesIn, diskStorage, logConfig, makeBatch, readAll, tempDir, topicRecord } from './helpers.js';
 
 const CONFIG = logConfig({ segmentBytes: 3000, indexIntervalBytes: 200 });
 
-async function openLog(dir: string, config: LogConfig = CONFIG): Promise<{ storage: DiskStorage; log: DiskPartitionLog }> {
-  const storage = diskStorage(dir, { tailCacheBytes: 0 });
+async function openLog(dir: string, config: LogConfig = CONFIG, options: Partial<DiskStorageOptions> = {}): Promise<{ storage: DiskStorage; log: DiskPartitionLog }> {
+  const storage = diskStorage(dir, { tailCacheBytes: 0, ...options });
   await storage.open();
   const log = (await storage.openPartition(topicRecord(), 0, config)) as DiskPartitionLog;
   return { storage, log };
@@ -321,5 +321,56 @@ describe('disk engine recovery', () => {
     assert.equal(b.log.logEndOffset, batches[1]!.lastOffset + 1n);
     assert.equal((await stat(join(pdirOf(dir), `${name}.log`))).size, batches[2]!.position);
     assert.equal((await b.log.append(makeBatch(), { leaderEpoch: 0 })).baseOffset, batches[1]!.lastOffset + 1n);
+  });
+
+  it('a roll does not wait for the old segment to be fsynced; after an unclean shutdown recovery checks every batch of a segment whose fsync had not finished', async (t) => {
+    const dir = await tempDir(t);
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const waiting: string[] = [];
+    const a = await openLog(dir, CONFIG, {
+      rolledSegmentSyncHook: (partition) => {
+        waiting.push(partition);
+        return released;
+      },
+    });
+    await populate(a.log, 40); // every append acknowledged while no rolled segment could be fsynced
+    assert.ok(a.log.stats.rolls >= 2, `rolls: ${a.log.stats.rolls}`);
+    assert.deepEqual(waiting, ['orders-0'], 'the first rolled segment waits for its fsync, the others behind it');
+    assert.equal(a.log.stats.syncs, 0);
+    // Before the first roll left a segment unflushed, the partition's recovery point went to disk.
+    assert.equal(await readFile(join(dir, 'recovery-point-offset-checkpoint'), 'utf8'), '0\n1\norders 0 0\n');
+    await a.storage.simulateCrash();
+
+    // A page of a rolled segment never reached the disk: its batches' CRCs tell (its index does not).
+    const segs = await segmentFiles(pdirOf(dir));
+    const victim = segs[1]!;
+    const data = Buffer.from(victim.log);
+    const batches = logBatches(data);
+    data[batches[2]!.position + 40]! ^= 0x55;
+    await writeFile(join(pdirOf(dir), `${victim.base.toString().padStart(20, '0')}.log`), data);
+
+    const b = await openLog(dir);
+    assert.deepEqual(b.log.segmentBaseOffsets, [segs[0]!.base, victim.base]);
+    assert.equal(b.log.logEndOffset, batches[1]!.lastOffset + 1n);
+    await b.storage.close();
+    release();
+  });
+
+  it('moves the recovery point past each rolled segment once it is fsynced, and to the active segment at close', async (t) => {
+    const dir = await tempDir(t);
+    const a = await openLog(dir);
+    await populate(a.log, 40);
+    await a.log.flush(); // waits for the rolled segments' fsyncs too
+    const bases = a.log.segmentBaseOffsets;
+    assert.ok(bases.length >= 3);
+    assert.ok(a.log.stats.syncs >= 3 * (bases.length - 1), `log, index and time index of every rolled segment: ${a.log.stats.syncs} fsyncs, ${bases.length} segments`);
+    const active = bases[bases.length - 1]!;
+    assert.equal(await readFile(join(dir, 'recovery-point-offset-checkpoint'), 'utf8'), `0\n1\norders 0 ${active}\n`);
+    while (a.log.segmentBaseOffsets.length === bases.length) await a.log.append(makeBatch({ count: 5, valueSize: 200 }), { leaderEpoch: 0 });
+    await a.storage.close();
+    const after = a.log.segmentBaseOffsets;
+    assert.ok(after.length > bases.length);
+    assert.equal(await readFile(join(dir, 'recovery-point-offset-checkpoint'), 'utf8'), `0\n1\norders 0 ${after[after.length - 1]}\n`);
   });
 });

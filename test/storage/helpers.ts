@@ -21,7 +21,9 @@ import type { LogConfig, PartitionLog, Storage, TopicRecord } from '../../src/st
 /** A fresh directory under the OS temp dir, removed after the test. */
 export async function tempDir(t: { after(fn: () => Promise<void> | void): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'samsa-storage-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  // Retried: a test that stops before closing its storage may leave a background write (a rolled
+  // segment's recovery point) landing while the directory is removed.
+  t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 5 }));
   return dir;
 }
 

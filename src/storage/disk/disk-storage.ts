@@ -6,6 +6,7 @@
  *   <dataDir>/__samsa_topics.json             the topic table, replaced atomically
  *   <dataDir>/log-start-offset-checkpoint     Kafka's checkpoint format
  *   <dataDir>/cleaner-offset-checkpoint       first dirty offset of compacted partitions (same format)
+ *   <dataDir>/recovery-point-offset-checkpoint  below which offset every segment is fsynced (recovery-points.ts)
  *   <dataDir>/.samsa_clean_shutdown           written by close(), removed by open()
  *   <dataDir>/<topic>-<partition>/partition.metadata
  *   <dataDir>/<topic>-<partition>/leader-epoch-checkpoint   Kafka's format: leader epochs and their start offsets
@@ -40,6 +41,7 @@ import {
 } from './names.js';
 import { DiskPartitionLog, type PartitionServices } from './partition-log.js';
 import { loadPartition } from './recovery.js';
+import { RecoveryPoints } from './recovery-points.js';
 import type { Segment } from './segment.js';
 import { TailCacheBudget } from './tail-cache-budget.js';
 import { lockDataDir } from './dir-lock.js';
@@ -73,6 +75,8 @@ export interface DiskStorageOptions {
   producerIdExpirationMs?: number;
   /** Tests: called at each step of a cleaning; throwing `{ simulatedCrash: true }` stops it like a kill. */
   cleanerHook?: (stage: string) => void;
+  /** Tests: awaited before a rolled segment is fsynced. */
+  rolledSegmentSyncHook?: (partition: string) => Promise<void>;
 }
 
 interface OpenState {
@@ -110,6 +114,7 @@ export class DiskStorage implements Storage {
   private checkpointWrites: Promise<void> = Promise.resolve();
   private cleanerCheckpoint = new Map<string, CheckpointEntry>();
   private cleanerCheckpointWrites: Promise<void> = Promise.resolve();
+  private readonly recoveryPoints: RecoveryPoints;
   private topicWrites: Promise<void> = Promise.resolve();
   private closed = false;
   /** Set when another broker took the data directory over: why nothing is written any more. */
@@ -124,6 +129,7 @@ export class DiskStorage implements Storage {
     this.indexCacheBytes = options.indexCacheBytes ?? 64 * 1024 * 1024;
     const now = options.now ?? Date.now;
     const tailCacheBytes = options.tailCacheBytes ?? 8 * 1024 * 1024;
+    this.recoveryPoints = new RecoveryPoints(this.dataDir, this.logger);
     this.services = {
       logger: this.logger,
       files: this.files,
@@ -140,6 +146,8 @@ export class DiskStorage implements Storage {
       cleanerCheckpoint: (topic, partition) => this.cleanerCheckpoint.get(checkpointKey(topic, partition))?.offset,
       cleanerCheckpointChanged: (topic, partition, offset) => this.writeCleanerCheckpoint(topic, partition, offset),
       cleanerHook: options.cleanerHook,
+      recoveryPoints: this.recoveryPoints,
+      rolledSegmentSyncHook: options.rolledSegmentSyncHook,
     };
   }
 
@@ -183,6 +191,7 @@ export class DiskStorage implements Storage {
       const key = checkpointKey(topic, partition);
       this.checkpoint.delete(key);
       this.cleanerCheckpoint.delete(key);
+      await this.recoveryPoints.forget(topic, partition);
       moved++;
     }
     if (moved === 0) return;
@@ -204,6 +213,7 @@ export class DiskStorage implements Storage {
     const reason = `another broker took over the data directory ${this.dataDir} (its .lock was replaced): this broker no longer writes to it`;
     this.logger.error({ dataDir: this.dataDir }, reason);
     this.lostTo = reason;
+    this.recoveryPoints.stop();
     for (const { log } of this.logs.values()) void log.then((l) => l.refuseWrites(reason), () => undefined);
   }
 
@@ -252,6 +262,7 @@ export class DiskStorage implements Storage {
     } catch (e) {
       this.logger.warn({ err: e }, 'ignoring an unreadable cleaner-offset checkpoint: compacted logs are cleaned from their start');
     }
+    await this.recoveryPoints.load();
     return { meta, clean };
   }
 
@@ -333,6 +344,7 @@ export class DiskStorage implements Storage {
       clean: clean || !existed,
       indexIntervalBytes: config.indexIntervalBytes,
       checkpointedLogStart: existed ? this.checkpoint.get(ck)?.offset : undefined,
+      recoveryPoint: existed ? this.recoveryPoints.startOf(topic.name, partition) : undefined,
       logger: this.logger,
       now: this.services.now(),
       name,
@@ -352,6 +364,7 @@ export class DiskStorage implements Storage {
     }
     this.recovered.add(name);
     this.checkpoint.set(ck, { topic: topic.name, partition, offset: log.logStartOffset });
+    this.recoveryPoints.opened(topic.name, partition, log.activeSegmentBaseOffset, existed);
     if (existed) {
       this.logger.info(
         { partition: name, segments: loaded.segments.length, logStartOffset: String(log.logStartOffset), logEndOffset: String(log.logEndOffset), truncatedBytes: loaded.truncatedBytes },
@@ -400,6 +413,7 @@ export class DiskStorage implements Storage {
       }
     }
     if (cleanerChanged) await this.writeCleanerCheckpoint();
+    await this.recoveryPoints.forget(topic.name);
   }
 
   async flush(): Promise<void> {
@@ -428,6 +442,12 @@ export class DiskStorage implements Storage {
       clean = false;
       this.logger.error({ err: e }, 'could not write the log start offset checkpoint');
     }
+    try {
+      await this.recoveryPoints.closed(logs.filter((l) => l.failed === null));
+    } catch (e) {
+      // The marker makes the next start trust the segments anyway; without it recovery checks more.
+      this.logger.error({ err: e }, 'could not write the recovery point checkpoint');
+    }
     this.logs.clear();
     await this.files.closeAll();
     if (clean && !(await this.init()).clean) {
@@ -453,6 +473,7 @@ export class DiskStorage implements Storage {
    */
   async simulateCrash(): Promise<void> {
     this.closed = true;
+    this.recoveryPoints.stop();
     const logs = await this.openLogs();
     for (const log of logs) await log.abandon();
     this.logs.clear();

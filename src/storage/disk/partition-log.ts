@@ -8,7 +8,7 @@
  * coalesce), updates the indexes the way Kafka's LogSegment.append does, fsyncs per flush.messages
  * / flush.ms (partition-writer.ts), and only then advances the high watermark, resolves the
  * appends and wakes listeners. Rolls, retention (segment-deletion.ts) and flushes run on the same
- * queue, so at most one write is in flight.
+ * queue, so at most one write is in flight; only the fsync of a rolled segment runs beside it.
  *
  * Reads never wait for that queue: recent batches come from the tail cache, older ones from the
  * segment files (partition-reads.ts).
@@ -116,6 +116,8 @@ export class DiskPartitionLog implements PartitionLog {
     const self = this; // for the getters below
     // What the read and write paths and the cleaner see of this log: one view, live through getters.
     const host = {
+      topic,
+      partition,
       name: this.name,
       dir,
       arena: this.arena,
@@ -535,22 +537,23 @@ export class DiskPartitionLog implements PartitionLog {
 
   // ---------------------------------------------------------------- flush and close
 
-  /** fsyncs the active segment's log and indexes, when anything was written since the last time. */
-  flush(): Promise<void> {
-    return this.enqueue(async () => {
+  /** fsyncs the active segment's log and indexes, when anything was written since the last time, and waits for rolled segments' fsyncs. */
+  async flush(): Promise<void> {
+    await this.enqueue(async () => {
       if (this.failure || !this.writer.unsynced) return;
       try {
         await this.writer.syncAll();
       } catch (e) {
         this.fail(e);
-        throw this.failure;
       }
     });
+    await this.writer.rolledSegmentsFlushed();
+    if (this.failure) throw this.failure;
   }
 
   /**
-   * Waits for every queued write, seals and fsyncs the active segment, closes descriptors and
-   * finishes delayed deletions. Returns whether the log is consistent on disk (no failure).
+   * Waits for every queued write, seals and fsyncs the active segment, waits for the fsyncs of
+   * rolled segments, closes descriptors and finishes delayed deletions. Returns whether the log is consistent on disk (no failure).
    */
   async close(): Promise<boolean> {
     this.closing = true;
@@ -568,6 +571,7 @@ export class DiskPartitionLog implements PartitionLog {
           this.fail(e);
         }
       }
+      await this.writer.rolledSegmentsFlushed();
       for (const seg of this.segments) await seg.closeWriter();
       for (const seg of this.segments) for (const p of seg.paths) this.services.files.invalidate(p);
       this.arena.clear();

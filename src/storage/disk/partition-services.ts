@@ -5,6 +5,7 @@
 import type { CleanerOptions } from './cleaner.js';
 import type { FileHandleCache } from './file-cache.js';
 import type { StorageLogger } from './logger.js';
+import type { RecoveryPoints } from './recovery-points.js';
 import type { Segment } from './segment.js';
 import type { TailCacheBudget } from './tail-cache-budget.js';
 
@@ -28,6 +29,10 @@ export interface PartitionServices {
   cleanerCheckpointChanged(topic: string, partition: number, offset: bigint): Promise<void>;
   /** Tests: called at each step of a cleaning where a crash can be simulated (by throwing). */
   cleanerHook?(stage: string): void;
+  /** Where recovery starts checking each partition's segments after an unclean shutdown. */
+  readonly recoveryPoints: RecoveryPoints;
+  /** Tests: awaited before a rolled segment is fsynced. */
+  rolledSegmentSyncHook?(partition: string): Promise<void>;
 }
 
 export interface PartitionStats {

@@ -1,11 +1,13 @@
 /**
  * The write path of a partition log, run on its serial I/O queue: the pending appends go out with
  * a single writev per segment, rolling where Kafka would; the indexes are updated the way Kafka's
- * LogSegment.append does; the active segment's log is fsynced per flush.messages / flush.ms.
+ * LogSegment.append does; the active segment's log is fsynced per flush.messages / flush.ms, a
+ * rolled segment in the background.
  */
 import type { ArenaBlock, ArenaEntry, BatchArena } from '../batch-arena.js';
 import { ProducerSummary } from '../compaction.js';
 import { policyCompacts, randomSegmentJitter, type LogConfig } from '../storage.js';
+import type { FileHandle } from 'node:fs/promises';
 import { fsyncDir, writeAllAt } from './fs-util.js';
 import { INT32_MAX } from './index-buffer.js';
 import type { PartitionServices, PartitionStats } from './partition-services.js';
@@ -13,6 +15,8 @@ import { Segment } from './segment.js';
 
 /** What the write path needs from its partition log. */
 export interface WriteHost {
+  readonly topic: string;
+  readonly partition: number;
   readonly name: string;
   readonly dir: string;
   readonly config: LogConfig;
@@ -44,6 +48,8 @@ export class PartitionWriter {
   private indexesPersistedAt = 0;
   /** Producer summaries of this run's appends to segments whose earlier content is not summarised. */
   private readonly lateSummaries = new WeakMap<Segment, ProducerSummary>();
+  /** The fsyncs of rolled segments, in roll order. */
+  private rolledFlushes: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly host: WriteHost,
@@ -167,19 +173,22 @@ export class PartitionWriter {
   }
 
   /**
-   * Closes the active segment (sealed time index, fsynced log and indexes, descriptors closed)
-   * and starts a new one at `baseOffset`.
+   * Seals the active segment (time index, indexes written) and starts a new one at `baseOffset`.
+   * The old segment is fsynced in the background, as Kafka's roll schedules its flush: appends go
+   * on meanwhile instead of waiting for up to a segment's worth of dirty pages to reach the disk.
+   * Until that fsync is done, the partition's recovery point stays below the old segment, so an
+   * unclean shutdown has recovery check it in full.
    */
   async roll(baseOffset: bigint): Promise<Segment> {
-    const { stats, dir } = this.host;
+    const { stats, dir, topic, partition } = this.host;
     const old = this.host.active;
     old.sealTimeIndex();
     stats.indexWrites += await old.persistIndexes();
-    stats.syncs += await old.sync(true);
+    await this.services.recoveryPoints.beforeRoll(topic, partition, old.baseOffset);
+    const descriptors = old.detachWriter();
     this.unflushedMessages = 0;
     this.unsyncedWrites = false;
     this.clearFlushTimer();
-    await old.closeWriter();
     this.services.indexesUsed(old);
     const seg = new Segment(dir, baseOffset, this.services.now());
     seg.resetDerivedState(0, 0);
@@ -187,11 +196,41 @@ export class PartitionWriter {
     await seg.openWriter();
     // Files of an earlier, unreadable incarnation at this offset would be wrong: start empty.
     for (const fh of [seg.logFh!, seg.indexFh!, seg.timeIndexFh!]) await fh.truncate(0);
+    // The new file's name is durable before anything written to it can be fsynced and acknowledged.
     await fsyncDir(dir);
     this.host.rolled(seg);
+    this.rolledFlushes = this.rolledFlushes.then(() => this.flushRolled(descriptors, baseOffset));
     stats.rolls++;
     this.services.logger.info({ partition: this.host.name, baseOffset: String(baseOffset) }, 'rolled segment');
     return seg;
+  }
+
+  /** fsyncs and closes a rolled segment's descriptors, then moves the recovery point past it. */
+  private async flushRolled(descriptors: FileHandle[], nextBase: bigint): Promise<void> {
+    const { stats, topic, partition } = this.host;
+    try {
+      await this.services.rolledSegmentSyncHook?.(this.host.name);
+      for (const fh of descriptors) {
+        await fh.datasync();
+        stats.syncs++;
+      }
+    } catch (e) {
+      this.host.fail(e);
+      return;
+    } finally {
+      await Promise.all(descriptors.map((fh) => fh.close().catch(() => undefined)));
+    }
+    try {
+      await this.services.recoveryPoints.reached(topic, partition, nextBase);
+    } catch (e) {
+      // Recovery then checks more segments than it needs to: nothing is lost.
+      this.services.logger.error({ partition: this.host.name, err: e }, 'could not write the recovery point checkpoint');
+    }
+  }
+
+  /** Resolves when every rolled segment so far is fsynced (or its fsync failed the partition). */
+  rolledSegmentsFlushed(): Promise<void> {
+    return this.rolledFlushes;
   }
 
   /** fsyncs the active segment's log and indexes (flush()). */

@@ -8,11 +8,13 @@
  * - Leftovers are removed: `*.deleted` / `*.tmp` / `*.cleaned` / other `*.swap` segment files, and
  *   index files whose `.log` is gone.
  * - Segments are sorted by base offset (the 20-digit file name).
- * - Older segments were fsynced and sealed when they were rolled. After a clean shutdown only their
- *   index sizes and last entries are checked; after an unclean one their index files are read and
- *   validated in full. A missing or corrupt index is rebuilt by scanning the segment; should the
- *   scan meet an invalid batch, the segment is truncated there and every later segment dropped
- *   (what Kafka's log recovery does).
+ * - Older segments were sealed when they were rolled, and fsynced soon after, in the background.
+ *   After a clean shutdown only their index sizes and last entries are checked; after an unclean
+ *   one their index files are read and validated in full, and the segments from the partition's
+ *   recovery point on (recovery-points.ts: their fsync may not have finished) are checked batch by
+ *   batch, CRC included, with their indexes rebuilt. A missing or corrupt index is rebuilt by
+ *   scanning the segment; should the scan meet an invalid batch, the segment is truncated there
+ *   and every later segment dropped (what Kafka's log recovery does).
  * - The last segment, after a clean shutdown, is checked from its last offset-index entry to the
  *   end of the file, batch by batch: sane length, magic 2, offsets increasing and within int32 of
  *   the base offset. Index entries past the last good batch are dropped, missing ones re-added; an
@@ -40,6 +42,11 @@ export interface LoadOptions {
   indexIntervalBytes: number;
   /** logStartOffset from the checkpoint, if the partition has an entry. */
   checkpointedLogStart: bigint | undefined;
+  /**
+   * Segments holding offsets from here on may not be fsynced: after an unclean shutdown they are
+   * checked in full. Undefined: every segment but the last is (a data directory of an older version).
+   */
+  recoveryPoint?: bigint;
   logger: StorageLogger;
   now: number;
   /** `topic-partition`, for log lines. */
@@ -93,7 +100,8 @@ async function loadSegments(o: LoadOptions, bases: bigint[], segments: Segment[]
       truncatedBytes += await recoverActive(seg, o);
       break;
     }
-    const cut = await loadInactive(seg, bases[i + 1]!, o);
+    const unflushed = !o.clean && o.recoveryPoint !== undefined && bases[i + 1]! > o.recoveryPoint;
+    const cut = await loadInactive(seg, bases[i + 1]!, o, unflushed);
     if (cut >= 0) {
       truncatedBytes += cut;
       // An invalid batch inside an older segment: everything after it is unreachable. Drop the
@@ -164,17 +172,22 @@ async function completeSwaps(o: LoadOptions): Promise<void> {
 }
 
 /**
- * Checks an older segment; rebuilds its indexes when missing or corrupt. Returns -1 when the
- * segment is usable as is, else the bytes truncated from it (then it must become the active one).
+ * Checks an older segment; rebuilds its indexes when missing or corrupt, or when the segment may
+ * not have been fsynced (`unflushed`: then every batch is checked). Returns -1 when the segment is
+ * usable as is, else the bytes truncated from it (then it must become the active one).
  */
-async function loadInactive(seg: Segment, nextBase: bigint, o: LoadOptions): Promise<number> {
+async function loadInactive(seg: Segment, nextBase: bigint, o: LoadOptions, unflushed: boolean): Promise<number> {
   const st = await fsp.stat(seg.logPath);
   seg.size = st.size;
   seg.mtimeMs = st.mtimeMs;
   seg.nextOffset = nextBase;
-  const problem = o.clean ? await lightIndexCheck(seg, nextBase) : await fullIndexCheck(seg, nextBase);
-  if (problem === null) return -1;
-  o.logger.warn({ partition: o.name, segment: String(seg.baseOffset), problem }, 'rebuilding segment indexes');
+  if (unflushed) {
+    o.logger.info({ partition: o.name, segment: String(seg.baseOffset) }, 'checking a segment rolled shortly before an unclean shutdown');
+  } else {
+    const problem = o.clean ? await lightIndexCheck(seg, nextBase) : await fullIndexCheck(seg, nextBase);
+    if (problem === null) return -1;
+    o.logger.warn({ partition: o.name, segment: String(seg.baseOffset), problem }, 'rebuilding segment indexes');
+  }
   const fh = await fsp.open(seg.logPath, 'r+');
   try {
     const { scratch, outcome } = await rebuildFromLog(seg, fh, st.size, o.indexIntervalBytes);
@@ -187,6 +200,8 @@ async function loadInactive(seg: Segment, nextBase: bigint, o: LoadOptions): Pro
     }
     seg.sealTimeIndex();
     await writeIndexFiles(seg);
+    // Checked, it is trusted from now on: it must be on the disk (a later roll's fsync moves the recovery point past it).
+    if (unflushed) await fh.datasync();
     return -1;
   } finally {
     await fh.close();

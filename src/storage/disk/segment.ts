@@ -190,9 +190,14 @@ export class Segment {
 
   /** Closes the write descriptors (errors ignored: used on shutdown and failure paths too). */
   async closeWriter(): Promise<void> {
-    const fhs = [this.logFh, this.indexFh, this.timeIndexFh];
+    await Promise.all(this.detachWriter().map((fh) => fh.close().catch(() => undefined)));
+  }
+
+  /** The write descriptors (log, index, time index), handed over to the caller: the segment is no longer writable. */
+  detachWriter(): FileHandle[] {
+    const fhs = [this.logFh, this.indexFh, this.timeIndexFh].filter((fh): fh is FileHandle => fh !== null);
     this.logFh = this.indexFh = this.timeIndexFh = null;
-    await Promise.all(fhs.map((fh) => fh?.close().catch(() => undefined)));
+    return fhs;
   }
 
   /** Drops loaded indexes of an inactive segment (they are reloaded on demand). */
