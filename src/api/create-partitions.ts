@@ -39,8 +39,11 @@ export function manualAssignmentError(nodeId: number, brokerIds: readonly number
   return null;
 }
 
-/** Validates one topic's growth; starts it unless validateOnly. */
-function grow(broker: BrokerState, t: CreatePartitionsRequestCreatePartitionsTopic, validateOnly: boolean): Promise<void> | null {
+/** Kafka's controller builds at most this many records for one request (QuorumController.MAX_RECORDS_PER_USER_OP). */
+const MAX_RECORDS_PER_REQUEST = 10_000;
+
+/** Validates one topic's growth; returns how many partitions it adds. */
+function checkGrowth(broker: BrokerState, t: CreatePartitionsRequestCreatePartitionsTopic): number {
   const topic = broker.topics.get(t.name);
   if (!topic) throw new Refused(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, null);
   // What the topic table says, additions still opening included: a second request sees the first.
@@ -58,29 +61,39 @@ function grow(broker: BrokerState, t: CreatePartitionsRequestCreatePartitionsTop
       if (error !== null) throw new Refused(ErrorCode.INVALID_REPLICA_ASSIGNMENT, error);
     }
   }
-  return validateOnly ? null : broker.topics.addPartitions(topic, t.count);
+  return additional;
 }
 
 async function handle(ctx: RequestContext<CreatePartitionsRequest>): Promise<Encodable<CreatePartitionsResponse>> {
   const { broker, body } = ctx;
+  const everyName = (errorCode: number, errorMessage: string | null): Encodable<CreatePartitionsResponse> => ({
+    throttleTimeMs: 0,
+    results: body.topics.map((t) => ({ name: t.name, errorCode, errorMessage })),
+  });
+  // Kafka's controller drops an operation whose deadline passed before it ran: nothing changes.
+  if (body.timeoutMs <= 0) return everyName(ErrorCode.REQUEST_TIMED_OUT, null);
   const counts = new Map<string, number>();
   for (const t of body.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
   // As Kafka's ControllerApis: the duplicated names first, each once, then the others in order.
   const results: Result[] = [...counts].filter(([, n]) => n > 1).map(([name]) => ({ name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Duplicate topic name.' }));
-  const pending: { result: Result; done: Promise<void> }[] = [];
+  const growing: { result: Result; topic: CreatePartitionsRequestCreatePartitionsTopic }[] = [];
+  let records = 0;
   for (const t of body.topics) {
     if (counts.get(t.name)! > 1) continue;
     const result: Result = { name: t.name, errorCode: ErrorCode.NONE, errorMessage: null };
     results.push(result);
     try {
-      const done = grow(broker, t, body.validateOnly);
-      if (done) pending.push({ result, done });
+      records += checkGrowth(broker, t);
+      growing.push({ result, topic: t });
     } catch (e) {
       if (!(e instanceof Refused)) throw e;
       result.errorCode = e.errorCode;
       result.errorMessage = e.message === '' ? null : e.message;
     }
   }
+  // One record per new partition: past the limit the controller refuses the whole request, validate-only or not.
+  if (records > MAX_RECORDS_PER_REQUEST) return everyName(ErrorCode.POLICY_VIOLATION, 'Unable to perform excessively large batch operation.');
+  const pending = body.validateOnly ? [] : growing.map(({ result, topic }) => ({ result, done: broker.topics.addPartitions(broker.topics.get(topic.name)!, topic.count) }));
   for (const { result, done } of pending) {
     try {
       await done;

@@ -55,12 +55,17 @@ function checkTopic(broker: BrokerState, spec: TopicSpec): CreateOutcome {
 
   const nulls = spec.configs.filter((c) => c.value === null).map((c) => c.name);
   if (nulls.length > 0) return failed(ErrorCode.INVALID_CONFIG, `Null value not supported for topic configs: ${nulls.join(',')}`);
-  const configs: Record<string, string> = {};
-  for (const c of spec.configs) {
-    if (c.value === null) continue;
-    const reason = invalidReason(c.name, c.value);
+  // A name given twice takes its last value (Kafka builds a map); every name is checked before any value (LogConfig.validate).
+  const given = new Map(spec.configs.flatMap((c) => (c.value === null ? [] : [[c.name, c.value] as const])));
+  for (const name of given.keys()) {
+    const reason = invalidReason(name, null);
     if (reason) return failed(ErrorCode.INVALID_CONFIG, reason);
-    configs[c.name] = c.value.trim();
+  }
+  const configs: Record<string, string> = {};
+  for (const [name, value] of given) {
+    const reason = invalidReason(name, value);
+    if (reason) return failed(ErrorCode.INVALID_CONFIG, reason);
+    configs[name] = value.trim();
   }
   // The rules across configs (compaction lags, tiered storage), as the controller applies them.
   const conflict = validateTopicConfigs(configs, broker.config);
@@ -102,14 +107,19 @@ function checkTopic(broker: BrokerState, spec: TopicSpec): CreateOutcome {
 
 async function handle(ctx: RequestContext<CreateTopicsRequest>): Promise<Encodable<CreateTopicsResponse>> {
   const { broker, body, apiVersion } = ctx;
+  const everyName = (errorCode: number, errorMessage: string | null): Encodable<CreateTopicsResponse> => ({
+    throttleTimeMs: 0,
+    topics: body.topics.map((t) => ({ name: t.name, topicId: ZERO_UUID, errorCode, errorMessage, numPartitions: -1, replicationFactor: -1, configs: [] })),
+  });
+  // Kafka's controller drops an operation whose deadline passed before it ran: nothing is created.
+  if (body.timeoutMs <= 0) return everyName(ErrorCode.REQUEST_TIMED_OUT, null);
   const counts = new Map<string, number>();
   for (const t of body.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
   const results = body.topics.filter((t) => counts.get(t.name) === 1).map((t) => ({ name: t.name, outcome: checkTopic(broker, t) }));
   const records = results.reduce((n, { outcome: o }) => (o.errorCode === ErrorCode.NONE ? n + 1 + o.numPartitions + Object.keys(o.configs).length : n), 0);
   if (records > MAX_RECORDS_PER_REQUEST) {
     // Kafka's controller refuses the whole request, validate-only or not: every name it holds.
-    const errorMessage = apiVersion >= 1 ? 'Unable to perform excessively large batch operation.' : null;
-    return { throttleTimeMs: 0, topics: body.topics.map((t) => ({ name: t.name, topicId: ZERO_UUID, errorCode: ErrorCode.POLICY_VIOLATION, errorMessage, numPartitions: -1, replicationFactor: -1, configs: [] })) };
+    return everyName(ErrorCode.POLICY_VIOLATION, apiVersion >= 1 ? 'Unable to perform excessively large batch operation.' : null);
   } else if (!body.validateOnly) {
     for (const { name, outcome } of results) {
       if (outcome.errorCode === ErrorCode.NONE) outcome.created = broker.topics.create(name, outcome.numPartitions, outcome.configs);

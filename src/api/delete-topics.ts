@@ -15,6 +15,8 @@ async function handle(ctx: RequestContext<DeleteTopicsRequest>): Promise<Encodab
     const errorCode = apiVersion < 3 ? ErrorCode.INVALID_REQUEST : ErrorCode.TOPIC_DELETION_DISABLED;
     return { throttleTimeMs: 0, responses: wanted.map((w) => ({ name: w.name, topicId: w.topicId, errorCode, errorMessage: null })) };
   }
+  // Kafka's controller drops an operation whose deadline passed before it ran: nothing is deleted.
+  if (body.timeoutMs <= 0) return { throttleTimeMs: 0, responses: wanted.map((w) => ({ name: w.name, topicId: w.topicId, errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: null })) };
   const responses: Encodable<DeleteTopicsResponseDeletableTopicResult>[] = [];
   const deletions: Promise<void>[] = [];
   const seen = new Set<Topic>();

@@ -60,8 +60,16 @@ function handle(ctx: RequestContext<MetadataRequest>): Encodable<MetadataRespons
     const mayCreate = broker.config.bool('auto.create.topics.enable') && (apiVersion < 4 || body.allowAutoTopicCreation);
     const ids = [...new Set(body.topics!.map((t) => t.topicId).filter((id) => id !== ZERO_UUID))];
     if (apiVersion < 12 && (ids.length > 0 || body.topics!.some((t) => t.name === null))) {
-      // Kafka refuses the whole request: ids, and topics without a name, are for v12 on.
-      topics = body.topics!.map((t) => ({ ...errorTopic(ErrorCode.INVALID_REQUEST, t.name ?? ''), topicId: t.topicId }));
+      // Kafka refuses the whole request (ids, and topics without a name, are for v12 on) with
+      // MetadataRequest.getErrorResponse: no brokers, no cluster id, no controller.
+      return {
+        clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+        throttleTimeMs: 0,
+        brokers: [],
+        clusterId: null,
+        controllerId: -1,
+        topics: body.topics!.map((t) => ({ ...errorTopic(ErrorCode.INVALID_REQUEST, t.name ?? ''), topicId: t.topicId, isInternal: false })),
+      };
     } else if (ids.length > 0) {
       // As in Kafka, a request naming any topic by id is answered for its ids alone.
       topics = ids.map((id) => {
@@ -82,7 +90,8 @@ function handle(ctx: RequestContext<MetadataRequest>): Encodable<MetadataRespons
     }
   }
   // Without an authorizer, Kafka reports every operation the resource type supports, when asked.
-  if (body.includeTopicAuthorizedOperations) for (const t of topics) t.topicAuthorizedOperations = TOPIC_AUTHORIZED_OPERATIONS;
+  // (Kafka adds the UNKNOWN_TOPIC_ID entries after setting them.)
+  if (body.includeTopicAuthorizedOperations) for (const t of topics) if (t.errorCode !== ErrorCode.UNKNOWN_TOPIC_ID) t.topicAuthorizedOperations = TOPIC_AUTHORIZED_OPERATIONS;
   return {
     clusterAuthorizedOperations: body.includeClusterAuthorizedOperations && apiVersion <= 10 ? CLUSTER_AUTHORIZED_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED,
     throttleTimeMs: 0,

@@ -118,6 +118,21 @@ test('CreatePartitions refusals and results, v0 to v3', async () => {
   const [first, second] = await Promise.all([one({ name: 'cp-a', count: 9, assignments: null }), one({ name: 'cp-a', count: 9, assignments: null })]);
   assert.deepEqual([first.errorCode, second.errorCode], [ErrorCode.NONE, ErrorCode.INVALID_PARTITIONS]);
   assert.equal(await partitionCount(raw, 'cp-a'), 9);
+  // As Kafka's controller: over 10,000 new partitions in one request refuses it whole, validate-only or not.
+  for (const validateOnly of [true, false]) {
+    const big = await raw.send(ApiKey.CreatePartitions, 3, { topics: [{ name: 'cp-b', count: 9_000, assignments: null }, { name: 'cp-a', count: 1_020, assignments: null }], timeoutMs: 5000, validateOnly });
+    assert.deepEqual(big.results.map((x: { name: string; errorCode: number; errorMessage: string | null }) => [x.name, x.errorCode, x.errorMessage]), [
+      ['cp-b', ErrorCode.POLICY_VIOLATION, 'Unable to perform excessively large batch operation.'],
+      ['cp-a', ErrorCode.POLICY_VIOLATION, 'Unable to perform excessively large batch operation.'],
+    ]);
+  }
+  assert.equal(await partitionCount(raw, 'cp-b'), 2);
+  assert.deepEqual(await one({ name: 'cp-b', count: 10_002, assignments: null }, 3, true), { name: 'cp-b', errorCode: ErrorCode.NONE, errorMessage: null }, '10,000 new partitions are allowed');
+  // A deadline already passed (timeoutMs <= 0): the controller drops the operation.
+  assert.deepEqual(await raw.send(ApiKey.CreatePartitions, 3, { topics: [{ name: 'cp-a', count: 12, assignments: null }], timeoutMs: 0, validateOnly: false }), {
+    throttleTimeMs: 0, results: [{ name: 'cp-a', errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: null }],
+  });
+  assert.equal(await partitionCount(raw, 'cp-a'), 9);
   // A new partition reports leader epoch 0 from its leader-epoch cache.
   const epochs = await raw.send(ApiKey.OffsetForLeaderEpoch, 4, { replicaId: -1, topics: [{ topic: 'cp-a', partitions: [{ partition: 8, currentLeaderEpoch: 0, leaderEpoch: 0 }] }] });
   assert.deepEqual(epochs.topics[0].partitions[0], { errorCode: ErrorCode.NONE, partition: 8, leaderEpoch: 0, endOffset: 0n });

@@ -175,6 +175,11 @@ describe('Metadata', () => {
     assert.deepEqual(v11.topics.map((t: any) => [t.name, t.errorCode]), [['md-a', ErrorCode.INVALID_REQUEST], ['md-id', ErrorCode.INVALID_REQUEST]]);
     const nameless = await client.send(ApiKey.Metadata, 11, { topics: [{ name: null, topicId: ZERO_UUID }, { name: 'md-a', topicId: ZERO_UUID }] });
     assert.deepEqual(nameless.topics.map((t: any) => [t.name, t.errorCode]), [['', ErrorCode.INVALID_REQUEST], ['md-a', ErrorCode.INVALID_REQUEST]]);
+    // Kafka's error response for the whole request: no brokers, no cluster id, no controller.
+    assert.deepEqual([v11.brokers, v11.clusterId, v11.controllerId], [[], null, -1]);
+    // Authorized operations (asked for) are left out for unknown ids, as Kafka adds those entries last.
+    const ops = await client.send(ApiKey.Metadata, 12, { topics: [{ name: null, topicId: id }, { name: null, topicId: 'AAAAAAAAAAAAAAAAAAAAAQ' }], includeTopicAuthorizedOperations: true });
+    assert.deepEqual(ops.topics.map((t: any) => [t.errorCode, t.topicAuthorizedOperations]), [[0, 3576], [ErrorCode.UNKNOWN_TOPIC_ID, -2147483648]]);
   });
 });
 
@@ -226,6 +231,30 @@ describe('CreateTopics and DeleteTopics', () => {
     assert.equal(broker.broker.topics.get('ct-small'), undefined, 'nothing of a refused request is created');
     const most = await send([{ name: 'ct-most', numPartitions: 9_999, replicationFactor: 1 }], true);
     assert.equal(most.topics[0].errorCode, ErrorCode.NONE, '1 + 9,999 records is allowed');
+  });
+
+  test('configs: a name given twice takes its last value, every name is checked before any value', async () => {
+    const send = (name: string, configs: { name: string; value: string }[]) =>
+      client.send(ApiKey.CreateTopics, 7, { timeoutMs: 1000, validateOnly: false, topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs }] });
+    const twice = await send('ct-twice', [{ name: 'retention.ms', value: 'abc' }, { name: 'retention.ms', value: '1000' }]);
+    assert.equal(twice.topics[0].errorCode, ErrorCode.NONE, twice.topics[0].errorMessage);
+    assert.equal(twice.topics[0].configs.find((x: any) => x.name === 'retention.ms').value, '1000');
+    const unknownLast = await send('ct-unknown-last', [{ name: 'retention.ms', value: 'abc' }, { name: 'foo.bar', value: 'x' }]);
+    assert.deepEqual([unknownLast.topics[0].errorCode, unknownLast.topics[0].errorMessage], [ErrorCode.INVALID_CONFIG, 'Unknown topic config name: foo.bar']);
+  });
+
+  test('a deadline already passed (timeoutMs <= 0): REQUEST_TIMED_OUT for every topic, and nothing is created or deleted', async () => {
+    await createTopic('ct-timeout-kept');
+    for (const timeoutMs of [0, -1]) {
+      for (const validateOnly of [false, true]) {
+        const c = await client.send(ApiKey.CreateTopics, 7, { timeoutMs, validateOnly, topics: [{ name: 'ct-timeout', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }, { name: 'ct-timeout-kept', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }] });
+        assert.deepEqual(c.topics.map((t: any) => [t.name, t.errorCode, t.errorMessage]), [['ct-timeout', ErrorCode.REQUEST_TIMED_OUT, null], ['ct-timeout-kept', ErrorCode.REQUEST_TIMED_OUT, null]]);
+      }
+      const d = await client.send(ApiKey.DeleteTopics, 6, { topics: [{ name: 'ct-timeout-kept', topicId: ZERO_UUID }], timeoutMs });
+      assert.deepEqual(d.responses.map((r: any) => [r.name, r.errorCode]), [['ct-timeout-kept', ErrorCode.REQUEST_TIMED_OUT]]);
+    }
+    assert.equal(broker.broker.topics.get('ct-timeout'), undefined);
+    assert.ok(broker.broker.topics.get('ct-timeout-kept'));
   });
 
   test('validateOnly creates nothing but answers an id; success returns partitions, replication and configs (v5+)', async () => {
