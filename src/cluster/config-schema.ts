@@ -184,7 +184,25 @@ export const THROTTLED_REPLICAS: Validator = (name, v) => {
   if (items.every((s) => /^(\d+:\d+)?$/.test(s)) || items.join('') === '*') return null;
   return invalidValue(name, v, `${name} must be the literal '*' or a list of replicas in the following format: [partitionId]:[brokerId],[partitionId]:[brokerId],...`);
 };
-/** Kafka's MetadataVersionValidator, loosely: a release like 2.8 or 3.0-IV1. */
-export const METADATA_VERSION: Validator = (name, v) =>
-  typeof v === 'string' && !/^\d+\.\d+(\.\d+)?(-IV\d+)?$/.test(v) ? invalidValue(name, v, `Version ${v} is not a valid version`) : null;
+/** Kafka 3.9's MetadataVersion values: each release and how many IV sub-versions it has (0: none; the 4.0 ones are not production). */
+const METADATA_RELEASES: readonly (readonly [string, number])[] = [
+  ['0.8.0', 0], ['0.8.1', 0], ['0.8.2', 0], ['0.9.0', 0], ['0.10.0', 2], ['0.10.1', 3], ['0.10.2', 1], ['0.11.0', 3],
+  ['1.0', 1], ['1.1', 1], ['2.0', 2], ['2.1', 3], ['2.2', 2], ['2.3', 2], ['2.4', 2], ['2.5', 1], ['2.6', 1], ['2.7', 3], ['2.8', 2],
+  ['3.0', 2], ['3.1', 1], ['3.2', 1], ['3.3', 4], ['3.4', 1], ['3.5', 3], ['3.6', 3], ['3.7', 5], ['3.8', 1], ['3.9', 1], ['4.0', 2],
+];
+/** The strings MetadataVersion.fromVersionString knows: every `release-IVn`, and each production release alone. */
+const METADATA_VERSIONS = new Set(
+  METADATA_RELEASES.flatMap(([release, ivs]) => [
+    ...(release === '4.0' ? [] : [release]),
+    ...Array.from({ length: ivs }, (_, i) => `${release}-IV${i}`),
+  ]),
+);
+/** Kafka's MetadataVersionValidator: past its release (three parts for 0.x, two after), a version string is cut (2.8.1 is 2.8). */
+export const METADATA_VERSION: Validator = (name, v) => {
+  if (typeof v !== 'string') return null;
+  const parts = v.split('.');
+  const kept = v.startsWith('0.') ? 3 : 2;
+  const key = parts.length <= kept ? v : parts.slice(0, kept).join('.');
+  return METADATA_VERSIONS.has(key) ? null : invalidValue(name, v, `Version ${v} is not a valid version`);
+};
 

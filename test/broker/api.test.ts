@@ -241,6 +241,11 @@ describe('CreateTopics and DeleteTopics', () => {
     assert.equal(twice.topics[0].configs.find((x: any) => x.name === 'retention.ms').value, '1000');
     const unknownLast = await send('ct-unknown-last', [{ name: 'retention.ms', value: 'abc' }, { name: 'foo.bar', value: 'x' }]);
     assert.deepEqual([unknownLast.topics[0].errorCode, unknownLast.topics[0].errorMessage], [ErrorCode.INVALID_CONFIG, 'Unknown topic config name: foo.bar']);
+    // message.format.version: Kafka's MetadataVersion strings, cut past their release.
+    for (const [value, ok] of [['0.10.0.1', true], ['2.8.1', true], ['3.0-IV1', true], ['4.0-IV1', true], ['0.10', false], ['3.0-IV9', false], ['9.9', false], ['4.0', false]] as const) {
+      const r = await client.send(ApiKey.CreateTopics, 7, { timeoutMs: 1000, validateOnly: true, topics: [{ name: 'ct-mfv', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [{ name: 'message.format.version', value }] }] });
+      assert.deepEqual([r.topics[0].errorCode, r.topics[0].errorMessage], ok ? [ErrorCode.NONE, null] : [ErrorCode.INVALID_CONFIG, `Invalid value ${value} for configuration message.format.version: Version ${value} is not a valid version`], value);
+    }
   });
 
   test('a deadline already passed (timeoutMs <= 0): REQUEST_TIMED_OUT for every topic, and nothing is created or deleted', async () => {
