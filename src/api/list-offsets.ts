@@ -1,6 +1,7 @@
 /**
  * ListOffsets (v0–9): earliest, latest, max timestamp and by timestamp. Lookups by time find the
- * batch through the log's time index, then decode just that batch for the exact record.
+ * batch through the log's time index, then decode just that batch for the exact record. Version 0
+ * keeps its own older meaning: offsets of segments by their modification time.
  */
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
@@ -60,10 +61,37 @@ async function maxTimestamp(log: PartitionLog, limit: bigint): Promise<Found> {
   return best;
 }
 
+/**
+ * ListOffsets v0, as Kafka's UnifiedLog.legacyFetchOffsetsBefore and Partition.legacyFetchOffsetsForTimestamp:
+ * up to maxNumOffsets offsets, newest first, from the segments' base offsets (each at least the log
+ * start) and the log end offset (when the active segment holds data), each dated by its segment's
+ * last modification (the log end: now). -1 starts from the newest, -2 from the oldest, a time from
+ * the newest dated at or before it. A consumer sees nothing past the high watermark.
+ */
+function legacyOffsets(log: PartitionLog, timestamp: bigint, maxNumOffsets: number, consumer: boolean): bigint[] {
+  const segments = log.segmentTimes();
+  const points = segments.map((s) => ({ offset: s.baseOffset > log.logStartOffset ? s.baseOffset : log.logStartOffset, time: s.lastModified }));
+  if (segments[segments.length - 1]!.size > 0) points.push({ offset: log.logEndOffset, time: Date.now() });
+  let start = points.length - 1;
+  if (timestamp === EARLIEST) start = 0;
+  else if (timestamp !== LATEST) while (start >= 0 && BigInt(points[start]!.time) > timestamp) start--;
+  const offsets: bigint[] = [];
+  for (let i = start; i >= 0 && offsets.length < maxNumOffsets; i--) offsets.push(points[i]!.offset);
+  offsets.sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
+  const hw = log.highWatermark;
+  if (!consumer || !offsets.some((o) => o > hw)) return offsets;
+  return [hw, ...offsets.filter((o) => o <= hw)];
+}
+
 /** How far a lookup may see: consumers up to the high watermark (read_committed: the last stable offset), others (ReplicaId ≠ -1) the whole log. */
 type Isolation = 'uncommitted' | 'committed' | 'none';
 
-async function lookup(topic: Topic | undefined, p: { partitionIndex: number; timestamp: bigint; currentLeaderEpoch: number }, version: number, isolation: Isolation): Promise<PartitionResponse> {
+async function lookup(
+  topic: Topic | undefined,
+  p: { partitionIndex: number; timestamp: bigint; currentLeaderEpoch: number; maxNumOffsets: number },
+  version: number,
+  isolation: Isolation,
+): Promise<PartitionResponse> {
   const fail = (errorCode: number): PartitionResponse => ({ partitionIndex: p.partitionIndex, errorCode, oldStyleOffsets: [], timestamp: -1n, offset: -1n, leaderEpoch: -1 });
   // Kafka's order: the timestamp against the version, then the partition, then its leader epoch.
   // Special timestamps exist from specific versions; anything else negative is not a timestamp.
@@ -74,6 +102,11 @@ async function lookup(topic: Topic | undefined, p: { partitionIndex: number; tim
   // Only -1 means "not checked" here (Fetch treats every negative epoch so).
   if (p.currentLeaderEpoch !== -1 && p.currentLeaderEpoch !== topic.leaderEpoch) {
     return fail(p.currentLeaderEpoch > topic.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH);
+  }
+  if (version === 0) {
+    // Kafka sizes an array by a negative count and answers the exception.
+    if (p.maxNumOffsets < 0) return fail(ErrorCode.UNKNOWN_SERVER_ERROR);
+    return { partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE, oldStyleOffsets: legacyOffsets(log, p.timestamp, p.maxNumOffsets, isolation !== 'none') };
   }
   const limit =
     isolation === 'none' ? log.logEndOffset
@@ -88,9 +121,6 @@ async function lookup(topic: Topic | undefined, p: { partitionIndex: number; tim
     case LATEST_TIERED: found = NOT_FOUND; break; // no tiered storage
     default:
       found = await byTimestamp(log, p.timestamp, limit);
-  }
-  if (version === 0) {
-    return { partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE, oldStyleOffsets: found.offset >= 0n ? [found.offset] : [] };
   }
   return {
     partitionIndex: p.partitionIndex,

@@ -141,6 +141,14 @@ export interface ReadResult {
   release?: () => void;
 }
 
+export interface SegmentTime {
+  baseOffset: bigint;
+  /** Wall clock (ms) of the segment's last write: its file's mtime. */
+  lastModified: number;
+  /** Bytes of batches. */
+  size: number;
+}
+
 export interface PartitionLog {
   readonly topic: string;
   readonly partition: number;
@@ -157,6 +165,9 @@ export interface PartitionLog {
    * no append will add to: a long poll reading there has nothing to wait for.
    */
   readonly activeSegmentBaseOffset: bigint;
+
+  /** The segments, oldest first, with their sizes and last modification times (ListOffsets v0 answers from these). */
+  segmentTimes(): SegmentTime[];
 
   /**
    * Appends one validated magic-2 batch. The offset is assigned synchronously, so calls made in

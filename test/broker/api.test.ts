@@ -830,6 +830,30 @@ describe('ListOffsets', () => {
     assert.equal(fenced.topics[0].partitions[0].errorCode, ErrorCode.FENCED_LEADER_EPOCH);
   });
 
+  test('version 0 keeps its legacy meaning: segment base offsets by modification time, newest first, up to maxNumOffsets', async () => {
+    await createTopic('lo-v0', 1, [{ name: 'segment.bytes', value: '100' }]); // one batch a segment
+    await produce('lo-v0', 0, batch(['a']));
+    await produce('lo-v0', 0, batch(['b']));
+    await new Promise((r) => setTimeout(r, 30));
+    const between = BigInt(Date.now());
+    await new Promise((r) => setTimeout(r, 30));
+    await produce('lo-v0', 0, batch(['c']));
+    assert.deepEqual(broker.broker.topics.get('lo-v0')!.partitions[0]!.segmentTimes().map((s) => s.baseOffset), [0n, 1n, 2n]);
+    const ask = async (timestamp: bigint, maxNumOffsets: number) => {
+      const r = await client.send(ApiKey.ListOffsets, 0, { replicaId: -1, topics: [{ name: 'lo-v0', partitions: [{ partitionIndex: 0, timestamp, maxNumOffsets }] }] });
+      const p = r.topics[0].partitions[0];
+      return p.errorCode === 0 ? p.oldStyleOffsets : p.errorCode;
+    };
+    assert.deepEqual(await ask(-1n, 10), [3n, 2n, 1n, 0n], 'the log end, then every segment');
+    assert.deepEqual(await ask(-1n, 2), [3n, 2n]);
+    assert.deepEqual(await ask(-2n, 10), [0n]);
+    assert.deepEqual(await ask(between, 10), [1n, 0n], 'segments last written before the time');
+    assert.deepEqual(await ask(0n, 10), []);
+    assert.deepEqual(await ask(-1n, 0), []);
+    assert.equal(await ask(-1n, -1), ErrorCode.UNKNOWN_SERVER_ERROR);
+    assert.equal(await ask(-3n, 1), ErrorCode.UNSUPPORTED_VERSION);
+  });
+
   test('ReplicaId other than -1 (debug tools) sees the whole log, whatever the isolation level', async () => {
     await createTopic('lo-replica');
     await produce('lo-replica', 0, batch(['plain']));

@@ -58,6 +58,20 @@ for (const engine of ENGINES) {
       assert.equal(log.size, all.length);
     });
 
+    it('reports its segments with sizes and last modification times', async (t) => {
+      const { log } = await openLog(t, engine, { segmentBytes: 200 });
+      const before = Date.now();
+      await log.append(makeBatch({ valueSize: 100, tag: 'a' }), { leaderEpoch: 0 });
+      await new Promise((r) => setTimeout(r, 20));
+      const between = Date.now();
+      await log.append(makeBatch({ valueSize: 100, tag: 'b' }), { leaderEpoch: 0 });
+      const segments = log.segmentTimes();
+      assert.deepEqual(segments.map((s) => s.baseOffset), [0n, 1n]);
+      assert.equal(segments[0]!.size + segments[1]!.size, log.size);
+      assert.ok(segments[0]!.lastModified >= before && segments[0]!.lastModified <= between, 'the first segment was last written before the second batch');
+      assert.ok(segments[1]!.lastModified >= between);
+    });
+
     it('reads from the middle of a batch return the containing batch first', async (t) => {
       const { log } = await openLog(t, engine);
       const stored = await fill(log);

@@ -40,6 +40,7 @@ import {
   type PartitionLog,
   type ReadOptions,
   type ReadResult,
+  type SegmentTime,
 } from '../storage.js';
 import { isSimulatedCrash, LogCleaner } from './cleaner.js';
 import { fsyncDir } from './fs-util.js';
@@ -183,6 +184,10 @@ export class DiskPartitionLog implements PartitionLog {
   /** Whether a write or fsync failed: the partition then refuses appends until reopened. */
   get failed(): Error | null {
     return this.failure;
+  }
+
+  segmentTimes(): SegmentTime[] {
+    return this.segments.map((s) => ({ baseOffset: s.baseOffset, lastModified: s.mtimeMs, size: s.size }));
   }
 
   /** The segments' base offsets, oldest first. */

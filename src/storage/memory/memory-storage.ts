@@ -42,6 +42,7 @@ import {
   type PartitionLog,
   type ReadOptions,
   type ReadResult,
+  type SegmentTime,
   type Storage,
   type StoredState,
   type TopicRecord,
@@ -64,6 +65,8 @@ interface VirtualSegment {
   firstBatchTimestamp: bigint | null;
   maxTimestamp: bigint;
   created: number;
+  /** Wall clock of its last append (the disk engine's file mtime). */
+  lastModified: number;
   /** Taken off segment.ms for this segment (segment.jitter.ms). */
   rollJitterMs: number;
 }
@@ -94,7 +97,8 @@ export class MemoryPartitionLog implements PartitionLog {
   }
 
   private newSegment(baseOffset: bigint): VirtualSegment {
-    return { baseOffset, bytes: 0, firstBatchTimestamp: null, maxTimestamp: -1n, created: this.now(), rollJitterMs: randomSegmentJitter(this.config) };
+    const now = this.now();
+    return { baseOffset, bytes: 0, firstBatchTimestamp: null, maxTimestamp: -1n, created: now, lastModified: now, rollJitterMs: randomSegmentJitter(this.config) };
   }
 
   private get active(): VirtualSegment {
@@ -155,6 +159,10 @@ export class MemoryPartitionLog implements PartitionLog {
     return this.active.baseOffset;
   }
 
+  segmentTimes(): SegmentTime[] {
+    return this.segments.map((s) => ({ baseOffset: s.baseOffset, lastModified: s.lastModified, size: s.bytes }));
+  }
+
   append(batch: Buffer, options: AppendOptions): Promise<AppendResult> {
     const baseOffset = this.nextOffset;
     setBaseOffset(batch, 0, baseOffset);
@@ -167,6 +175,7 @@ export class MemoryPartitionLog implements PartitionLog {
     if (this.shouldRoll(this.active, entry)) this.segments.push(this.newSegment(baseOffset));
     this.account(this.active, entry);
     this.lastAppendMs = this.now();
+    this.active.lastModified = this.lastAppendMs;
     queueMicrotask(() => this.notify());
     return Promise.resolve({ baseOffset, lastOffset, logStartOffset: this.startOffset });
   }
@@ -355,7 +364,7 @@ export class MemoryPartitionLog implements PartitionLog {
     const kept: Buffer[] = [];
     for (const group of groups) {
       const last = segs.indexOf(toClean[toClean.findIndex((s) => s.baseOffset === group[group.length - 1]!.baseOffset)]!);
-      const seg: VirtualSegment = { baseOffset: group[0]!.baseOffset, bytes: 0, firstBatchTimestamp: null, maxTimestamp: -1n, created: segs[last]!.created, rollJitterMs: segs[last]!.rollJitterMs };
+      const seg: VirtualSegment = { baseOffset: group[0]!.baseOffset, bytes: 0, firstBatchTimestamp: null, maxTimestamp: -1n, created: segs[last]!.created, lastModified: segs[last]!.lastModified, rollJitterMs: segs[last]!.rollJitterMs };
       for (const e of entriesOf(group[0]!.baseOffset, segEnd(last))) {
         const batch = this.arena.view(e);
         result.bytesRead += e.size;
