@@ -22,6 +22,8 @@ export interface RecompressOptions {
   compressionOptions?: CompressOptions;
   /** Limit on the decompressed size of the input. */
   maxBytes?: number;
+  /** The input's records section, already decompressed. */
+  recordsData?: Buffer;
 }
 
 /**
@@ -30,7 +32,7 @@ export interface RecompressOptions {
  * want LogAppendTime stamp the result again. Throws RecordsError when the records cannot be read.
  */
 export function recompressBatch(batch: Buffer, codec: CompressionCodec, options: RecompressOptions = {}): Buffer {
-  const records = decodeRecords(batch, options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes });
+  const records = decodeRecords(batch, { maxBytes: options.maxBytes, recordsData: options.recordsData });
   return buildRecordBatch({
     baseOffset: readBaseOffset(batch),
     records: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp, offsetDelta: r.offsetDelta })),

@@ -46,7 +46,10 @@ export interface Record {
   attributes: number;
 }
 
-export type ReadRecordsOptions = DecompressOptions;
+export interface ReadRecordsOptions extends DecompressOptions {
+  /** The batch's records section, already decompressed (by an earlier check): used instead of decompressing again. */
+  recordsData?: Buffer;
+}
 
 function checkedBatch(batch: Buffer): number {
   if (batch.length < BATCH_HEADER_SIZE) throw corrupt('TRUNCATED', 'record batch shorter than its header');
@@ -62,6 +65,7 @@ function checkedBatch(batch: Buffer): number {
 /** The uncompressed record bytes of a batch: a view when uncompressed, else decompressed. */
 export function batchRecordsData(batch: Buffer, options?: ReadRecordsOptions): Buffer {
   const size = checkedBatch(batch);
+  if (options?.recordsData !== undefined) return options.recordsData;
   const body = batch.subarray(RECORDS_OFFSET, size);
   const codec = compressionOf(readAttributes(batch));
   return codec === CompressionCodec.None ? body : decompress(codec, body, options);
@@ -69,6 +73,7 @@ export function batchRecordsData(batch: Buffer, options?: ReadRecordsOptions): B
 
 export async function batchRecordsDataAsync(batch: Buffer, options?: ReadRecordsOptions): Promise<Buffer> {
   const size = checkedBatch(batch);
+  if (options?.recordsData !== undefined) return options.recordsData;
   const body = batch.subarray(RECORDS_OFFSET, size);
   const codec = compressionOf(readAttributes(batch));
   return codec === CompressionCodec.None ? body : decompressAsync(codec, body, options);

@@ -101,16 +101,24 @@ function check(batch: Buffer, o: ValidateOptions): RecordsError | null {
 /**
  * The deep part of validateBatch alone (every record's structure), decompressing off the JS
  * thread where the codec's binding allows: a large or hostile compressed batch then costs the
- * thread pool, not every other connection's wait.
+ * thread pool, not every other connection's wait. Returns the decompressed records with the verdict.
  */
-export async function validateRecordsAsync(batch: Buffer, options: { maxBytes?: number } = {}): Promise<RecordsError | null> {
+export async function validateRecordsAsync(batch: Buffer, options: { maxBytes?: number } = {}): Promise<RecordsCheck> {
+  let data: Buffer | null = null;
   try {
-    checkRecordStructure(await batchRecordsDataAsync(batch, options), readRecordCount(batch));
-    return null;
+    data = await batchRecordsDataAsync(batch, options);
+    checkRecordStructure(data, readRecordCount(batch));
+    return { error: null, data };
   } catch (e) {
-    if (e instanceof RecordsError) return e;
+    if (e instanceof RecordsError) return { error: e, data: null };
     throw e;
   }
+}
+
+/** What validateRecordsAsync found: the error, else the records section it walked (decompressed), for later readers to reuse. */
+export interface RecordsCheck {
+  error: RecordsError | null;
+  data: Buffer | null;
 }
 
 export type ProduceValidation = { ok: true; batch: Buffer } | { ok: false; error: RecordsError };

@@ -23,9 +23,10 @@ const long = (v: bigint): bigint => BigInt.asIntN(64, v);
 /**
  * Checks every record of a produced batch against the topic's settings. Null when the batch is
  * acceptable (or when no setting needs the records read); else Kafka's error, message and
- * per-record errors (ProduceResponse v8+ RecordErrors).
+ * per-record errors (ProduceResponse v8+ RecordErrors). `recordsData`: the batch's records
+ * section if an earlier check already decompressed it.
  */
-export function checkRecords(batch: Buffer, s: ProduceSettings, now: bigint, topicPartition: string): RecordsFailure | null {
+export function checkRecords(batch: Buffer, s: ProduceSettings, now: bigint, topicPartition: string, recordsData?: Buffer): RecordsFailure | null {
   const checkTimestamps = !s.logAppendTime && (s.timestampBeforeMaxMs !== null || s.timestampAfterMaxMs !== null);
   // A producer may not claim LogAppendTime itself (Kafka checks it record by record).
   const producerLogAppendTime = (readAttributes(batch) & ATTR_TIMESTAMP_TYPE) !== 0 && (s.logAppendTime || readMaxTimestamp(batch) === -1n);
@@ -36,7 +37,7 @@ export function checkRecords(batch: Buffer, s: ProduceSettings, now: bigint, top
   const errors: { index: number; timestamp: boolean; message: string }[] = [];
   let index = 0;
   try {
-    for (const r of readRecords(batch)) {
+    for (const r of readRecords(batch, { recordsData })) {
       if (s.compacted && r.key === null) {
         errors.push({ index, timestamp: false, message: `Compacted topic cannot accept message without key in topic partition ${topicPartition}.` });
       } else if (!s.logAppendTime && r.timestamp !== -1n) {
@@ -79,8 +80,9 @@ export function needsRecompression(batch: Buffer, s: ProduceSettings): s is Prod
 }
 
 /** The batch rebuilt with the topic's codec and level (snappy with the xerial framing Java writes). */
-export function recompress(batch: Buffer, s: ProduceSettings & { targetCodec: CompressionCodec }): Buffer {
+export function recompress(batch: Buffer, s: ProduceSettings & { targetCodec: CompressionCodec }, recordsData?: Buffer): Buffer {
   return recompressBatch(batch, s.targetCodec, {
     compressionOptions: { level: s.compressionLevel, snappyFraming: s.targetCodec === CompressionCodec.Snappy ? 'xerial' : undefined },
+    recordsData,
   });
 }

@@ -10,7 +10,7 @@ import type { ProduceRequest, ProduceResponse, ProduceResponsePartitionProduceRe
 import type { Encodable } from '../../protocol/primitives/types.js';
 import {
   MAGIC_OFFSET, RecordsError, isTransactional, readAttributes, readBaseOffset, readMagic, readBaseSequence, readBatchSize, readLastOffsetDelta, readMaxTimestamp, readProducerEpoch, readProducerId,
-  CompressionCodec, compressionOf, iterateBatches, upConvert, validateBatch, validateProduceRecords, validateRecordsAsync,
+  CompressionCodec, compressionOf, iterateBatches, upConvert, validateBatch, validateProduceRecords, validateRecordsAsync, type RecordsCheck,
 } from '../../protocol/records/index.js';
 import type { Topic } from '../cluster/topics.js';
 import { verificationError } from '../coordinator/txn/transaction-coordinator.js';
@@ -102,6 +102,8 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
   // The log's checks, in UnifiedLog.analyzeAndValidateRecords' and LogValidator's order: base
   // offset, size, CRC, the batch header, then every record's structure (decompressing as Kafka does).
   let batch: Buffer;
+  // The records section the off-thread check decompressed: the checks below that read records reuse it.
+  let recordsData: Buffer | undefined;
   try {
     if (framed === null) {
       batch = upConvert(records);
@@ -116,9 +118,11 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
         return refused(broker, topicName, index, ErrorCode.MESSAGE_TOO_LARGE, `batch of ${readBatchSize(framed)} bytes, max.message.bytes ${maxMessageBytes}`);
       }
       // Records checked off the event loop come with their verdict; the others are walked here.
-      const error = validateBatch(framed, { deep: !checked.has(records) }) ?? checked.get(records) ?? null;
+      const offThread = checked.get(records);
+      const error = validateBatch(framed, { deep: offThread === undefined }) ?? offThread?.error ?? null;
       if (error !== null) return rejected(broker, log, topicName, index, logErrorCode(error), error.message);
       batch = framed;
+      recordsData = offThread?.data ?? undefined;
     }
   } catch (e) {
     if (e instanceof RecordsError) return rejected(broker, log, topicName, index, logErrorCode(e), e.message);
@@ -127,12 +131,12 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
   const timed = settings.logAppendTime || settings.timestampBeforeMaxMs !== null || settings.timestampAfterMaxMs !== null;
   const now = timed ? BigInt(Date.now()) : 0n;
   // Keys on compacted topics and timestamp bounds: the only reasons to read records on produce.
-  const bad = checkRecords(batch, settings, now, `${topicName}-${index}`);
+  const bad = checkRecords(batch, settings, now, `${topicName}-${index}`, recordsData);
   if (bad !== null) return { ...failed(index, bad.errorCode, bad.errorMessage), logStartOffset: log.logStartOffset, recordErrors: bad.recordErrors };
   if (needsRecompression(batch, settings)) {
     // compression.type names another codec than the producer's: rebuild the batch (Kafka's LogValidator).
     try {
-      batch = recompress(batch, settings);
+      batch = recompress(batch, settings, recordsData);
     } catch (e) {
       if (e instanceof RecordsError) return refused(broker, topicName, index, e.kafkaErrorCode, e.message);
       throw e;
@@ -205,7 +209,7 @@ function handle(ctx: RequestContext<ProduceRequest>): Promise<Encodable<ProduceR
 }
 
 /** Verdicts of record checks made off the event loop, by the partition's records as they came. */
-type RecordChecks = ReadonlyMap<Buffer, RecordsError | null>;
+type RecordChecks = ReadonlyMap<Buffer, RecordsCheck>;
 const NOTHING_CHECKED: RecordChecks = new Map();
 /** Where a connection's produce requests chain (Connection.state). */
 const PRODUCING = 'produce.appending';

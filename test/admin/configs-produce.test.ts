@@ -81,6 +81,21 @@ test('compression.type recompresses only a batch whose codec differs, keeping re
   assert.equal(readMaxTimestamp(stored[0]), sample[19].timestamp);
 });
 
+test('a compacted topic refuses records without a key inside compressed batches too, and stores keyed ones as sent', async () => {
+  await createTopic(client, 'cz-compact', 1, { 'cleanup.policy': 'compact' });
+  for (const codec of [CompressionCodec.Gzip, CompressionCodec.Lz4, CompressionCodec.Zstd, CompressionCodec.Snappy]) {
+    const keyless = batchOf([{ key: 'a', value: '1' }, { key: null, value: '2' }, { key: 'c', value: '3' }], codec);
+    const p = await produceBatch(client, 'cz-compact', 0, keyless);
+    assert.equal(p.errorCode, ErrorCode.INVALID_RECORD, `codec ${codec}`);
+    assert.deepEqual(p.recordErrors.map((e: any) => e.batchIndex), [1]);
+    assert.match(p.recordErrors[0].batchIndexErrorMessage, /Compacted topic cannot accept message without key/);
+    ok(await produceBatch(client, 'cz-compact', 0, batchOf([{ key: 'a', value: '1' }, { key: 'b', value: '2' }], codec)), `keyed, codec ${codec}`);
+  }
+  const stored = await fetchBatches(client, 'cz-compact', 0);
+  assert.deepEqual(stored.map((b) => compressionOf(readAttributes(b))), [CompressionCodec.Gzip, CompressionCodec.Lz4, CompressionCodec.Zstd, CompressionCodec.Snappy]);
+  assert.deepEqual(stored.flatMap((b) => view(b).map((r) => r.key)), ['a', 'b', 'a', 'b', 'a', 'b', 'a', 'b']);
+});
+
 test('uncompressed, producer and snappy; the gzip level applies', async () => {
   await createTopic(client, 'cu', 1, { 'compression.type': 'uncompressed' });
   ok(await produceBatch(client, 'cu', 0, batchOf(sample, CompressionCodec.Lz4)), 'lz4 into uncompressed topic');
