@@ -49,3 +49,29 @@ export async function readCheckpoint(path: string): Promise<Map<string, Checkpoi
 export async function writeCheckpoint(path: string, entries: Iterable<CheckpointEntry>): Promise<void> {
   await atomicWrite(path, formatCheckpoint(entries));
 }
+
+/**
+ * Rewrites one checkpoint file, one write at a time. A write asked for while another waits to
+ * start joins it (each write takes the entries as they are when it starts), so a burst of changes
+ * (DeleteRecords over a thousand partitions) costs a few rewrites, not one each.
+ */
+export class CheckpointWriter {
+  private last: Promise<void> = Promise.resolve();
+  private waiting: Promise<void> | null = null;
+
+  constructor(
+    private readonly path: string,
+    private readonly entries: () => Iterable<CheckpointEntry> | Promise<Iterable<CheckpointEntry>>,
+  ) {}
+
+  write(): Promise<void> {
+    if (this.waiting !== null) return this.waiting;
+    const write = this.last.then(async () => {
+      this.waiting = null;
+      await writeCheckpoint(this.path, await this.entries());
+    });
+    this.waiting = write;
+    this.last = write.catch(() => undefined);
+    return write;
+  }
+}

@@ -18,7 +18,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { randomUuid } from '../../../protocol/primitives/uuid.js';
 import { CLUSTER_METADATA_TOPIC, StorageRefusedError, type LogConfig, type PartitionLog, type Storage, type StoredState, type TopicRecord } from '../storage.js';
-import { checkpointKey, readCheckpoint, writeCheckpoint, type CheckpointEntry } from './checkpoint.js';
+import { CheckpointWriter, checkpointKey, readCheckpoint, type CheckpointEntry } from './checkpoint.js';
 import { FileHandleCache } from './file-cache.js';
 import { atomicWrite, fsyncDir, readFileOrNull, unlinkIfExists } from './fs-util.js';
 import { silentLogger, type StorageLogger } from './logger.js';
@@ -111,9 +111,9 @@ export class DiskStorage implements Storage {
   /** Partition directories opened (hence recovered) during this run. */
   private readonly recovered = new Set<string>();
   private checkpoint = new Map<string, CheckpointEntry>();
-  private checkpointWrites: Promise<void> = Promise.resolve();
+  private readonly checkpointWriter: CheckpointWriter;
   private cleanerCheckpoint = new Map<string, CheckpointEntry>();
-  private cleanerCheckpointWrites: Promise<void> = Promise.resolve();
+  private readonly cleanerCheckpointWriter: CheckpointWriter;
   private readonly recoveryPoints: RecoveryPoints;
   private topicWrites: Promise<void> = Promise.resolve();
   private closed = false;
@@ -130,6 +130,13 @@ export class DiskStorage implements Storage {
     const now = options.now ?? Date.now;
     const tailCacheBytes = options.tailCacheBytes ?? 8 * 1024 * 1024;
     this.recoveryPoints = new RecoveryPoints(this.dataDir, this.logger);
+    this.checkpointWriter = new CheckpointWriter(join(this.dataDir, LOG_START_OFFSET_CHECKPOINT_FILE), async () => {
+      for (const log of await this.openLogs()) {
+        this.checkpoint.set(checkpointKey(log.topic, log.partition), { topic: log.topic, partition: log.partition, offset: log.logStartOffset });
+      }
+      return this.checkpoint.values();
+    });
+    this.cleanerCheckpointWriter = new CheckpointWriter(join(this.dataDir, CLEANER_OFFSET_CHECKPOINT_FILE), () => this.cleanerCheckpoint.values());
     this.services = {
       logger: this.logger,
       files: this.files,
@@ -437,7 +444,7 @@ export class DiskStorage implements Storage {
     }
     let clean = results.every((ok) => ok);
     try {
-      await this.writeLogStartCheckpoint(logs);
+      await this.writeLogStartCheckpoint();
     } catch (e) {
       clean = false;
       this.logger.error({ err: e }, 'could not write the log start offset checkpoint');
@@ -500,15 +507,8 @@ export class DiskStorage implements Storage {
   }
 
   /** Rewrites log-start-offset-checkpoint with the current start of every open log (others kept). */
-  private writeLogStartCheckpoint(logs?: DiskPartitionLog[]): Promise<void> {
-    const write = this.checkpointWrites.then(async () => {
-      for (const log of logs ?? (await this.openLogs())) {
-        this.checkpoint.set(checkpointKey(log.topic, log.partition), { topic: log.topic, partition: log.partition, offset: log.logStartOffset });
-      }
-      await writeCheckpoint(join(this.dataDir, LOG_START_OFFSET_CHECKPOINT_FILE), this.checkpoint.values());
-    });
-    this.checkpointWrites = write.catch(() => undefined);
-    return write;
+  private writeLogStartCheckpoint(): Promise<void> {
+    return this.checkpointWriter.write();
   }
 
   /** Sets (when given) one partition's first dirty offset and rewrites cleaner-offset-checkpoint. */
@@ -516,9 +516,7 @@ export class DiskStorage implements Storage {
     if (topic !== undefined && partition !== undefined && offset !== undefined) {
       this.cleanerCheckpoint.set(checkpointKey(topic, partition), { topic, partition, offset });
     }
-    const write = this.cleanerCheckpointWrites.then(() => writeCheckpoint(join(this.dataDir, CLEANER_OFFSET_CHECKPOINT_FILE), this.cleanerCheckpoint.values()));
-    this.cleanerCheckpointWrites = write.catch(() => undefined);
-    return write;
+    return this.cleanerCheckpointWriter.write();
   }
 
   private indexesUsed(seg: Segment): void {

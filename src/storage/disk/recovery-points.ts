@@ -11,7 +11,7 @@
  * true one first.
  */
 import { join } from 'node:path';
-import { checkpointKey, readCheckpoint, writeCheckpoint, type CheckpointEntry } from './checkpoint.js';
+import { CheckpointWriter, checkpointKey, readCheckpoint, type CheckpointEntry } from './checkpoint.js';
 import type { StorageLogger } from './logger.js';
 
 export const RECOVERY_POINT_CHECKPOINT_FILE = 'recovery-point-offset-checkpoint';
@@ -21,13 +21,15 @@ export class RecoveryPoints {
   private readonly entries = new Map<string, CheckpointEntry>();
   /** The file could not be read: no segment of a partition without an entry is trusted. */
   private unknown = false;
-  private writes: Promise<void> = Promise.resolve();
+  private readonly writer: CheckpointWriter;
   private stopped = false;
 
   constructor(
     private readonly dataDir: string,
     private readonly logger: StorageLogger,
-  ) {}
+  ) {
+    this.writer = new CheckpointWriter(this.path, () => [...this.entries.values()].map((e) => ({ ...e })));
+  }
 
   private get path(): string {
     return join(this.dataDir, RECOVERY_POINT_CHECKPOINT_FILE);
@@ -99,8 +101,6 @@ export class RecoveryPoints {
   }
 
   private write(): Promise<void> {
-    const write = this.writes.then(() => writeCheckpoint(this.path, [...this.entries.values()].map((e) => ({ ...e }))));
-    this.writes = write.catch(() => undefined);
-    return write;
+    return this.writer.write();
   }
 }
