@@ -10,6 +10,18 @@ function partitionExists(broker: BrokerState, topic: string, partition: number):
   return t !== undefined && partition >= 0 && partition < t.partitions.length;
 }
 
+/**
+ * The expiry of an offset committed with v2–v4's RetentionTimeMs (Kafka's GroupCoordinatorAdapter):
+ * -1 keeps the broker's offsets.retention.minutes (-1n here); anything else is now + retention in
+ * Java's long arithmetic, where a negative sum (a negative retention, or Long.MAX wrapping round)
+ * is already past: 0, due at the next expiry pass.
+ */
+function expiry(now: bigint, retention: bigint): bigint {
+  if (retention === -1n) return -1n;
+  const at = BigInt.asIntN(64, now + retention);
+  return at < 0n ? 0n : at;
+}
+
 async function offsetCommit(ctx: RequestContext<OffsetCommitRequest>): Promise<unknown> {
   const { broker, body, apiVersion } = ctx;
   const now = BigInt(Date.now());
@@ -29,7 +41,7 @@ async function offsetCommit(ctx: RequestContext<OffsetCommitRequest>): Promise<u
       leaderEpoch: apiVersion >= 6 ? p.committedLeaderEpoch : -1,
       metadata: p.committedMetadata,
       commitTimestamp: apiVersion === 1 ? p.commitTimestamp : -1n,
-      expireTimestamp: retention >= 0n ? now + retention : -1n,
+      expireTimestamp: expiry(now, retention),
     });
   }));
   if (toCommit.length > 0) {

@@ -952,3 +952,19 @@ test('writeBatchCrc keeps a rewritten batch valid (sanity for the corrupt-CRC ca
   b[b.length - 1] ^= 0xff;
   assert.notEqual(writeBatchCrc(b), crc);
 });
+
+describe('OffsetCommit', () => {
+  test('v2-v4 RetentionTimeMs: -1 keeps the broker\'s retention; any other value, Long.MAX included, is committed (Kafka adds it in long arithmetic)', async () => {
+    await createTopic('oc-retention');
+    const retentions = [-1n, 9_223_372_036_854_775_807n, -5n, 60_000n];
+    for (const [i, retentionTimeMs] of retentions.entries()) {
+      const r = await client.send(ApiKey.OffsetCommit, 2, {
+        groupId: `oc-retention-${i}`, generationIdOrMemberEpoch: -1, memberId: '', retentionTimeMs,
+        topics: [{ name: 'oc-retention', partitions: [{ partitionIndex: 0, committedOffset: 7n + BigInt(i), committedMetadata: '' }] }],
+      });
+      assert.equal(r.topics[0].partitions[0].errorCode, ErrorCode.NONE, `retention ${retentionTimeMs}`);
+      const f = await client.send(ApiKey.OffsetFetch, 1, { groupId: `oc-retention-${i}`, topics: [{ name: 'oc-retention', partitionIndexes: [0] }] });
+      assert.equal(f.topics[0].partitions[0].committedOffset, 7n + BigInt(i));
+    }
+  });
+});
