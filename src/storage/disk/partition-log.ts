@@ -363,24 +363,24 @@ export class DiskPartitionLog implements PartitionLog {
       this.fail(e);
       return 0;
     }
+    // As Kafka's deleteSegments: the log start moves first (readers below it get OFFSET_OUT_OF_RANGE
+    // at once, and a crash from here on restarts there), then the files go, oldest first, so that
+    // an interrupted deletion never leaves a hole in the log.
     const gone = this.segments.slice(0, n);
     this.segments = this.segments.slice(n);
-    let freed = 0;
-    for (const seg of gone) {
-      freed += seg.size;
-      await this.deleter.delete(seg);
-    }
+    const freed = gone.reduce((bytes, seg) => bytes + seg.size, 0);
     this.bytes -= freed;
     if (this.segments[0]!.baseOffset > this.startOffset) this.startOffset = this.segments[0]!.baseOffset;
     const keep = this.arena.search(this.startOffset);
     if (keep > 0) this.dropCached(keep);
-    if (this.epochs.truncateFromStart(this.startOffset)) await this.writeLeaderEpochs();
-    this.services.logger.info({ partition: this.name, segments: gone.length, bytes: freed, logStartOffset: String(this.startOffset) }, 'retention deleted segments');
     try {
       await this.services.logStartOffsetChanged();
     } catch (e) {
       this.services.logger.error({ partition: this.name, err: e }, 'could not write the log start offset checkpoint');
     }
+    if (this.epochs.truncateFromStart(this.startOffset)) await this.writeLeaderEpochs();
+    for (const seg of gone) await this.deleter.delete(seg);
+    this.services.logger.info({ partition: this.name, segments: gone.length, bytes: freed, logStartOffset: String(this.startOffset) }, 'retention deleted segments');
     return freed;
   }
 

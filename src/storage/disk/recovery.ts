@@ -9,10 +9,10 @@
  *   index files whose `.log` is gone.
  * - Segments are sorted by base offset (the 20-digit file name).
  * - Older segments were sealed when they were rolled, and fsynced soon after, in the background.
- *   After a clean shutdown only their index sizes and last entries are checked; after an unclean
- *   one their index files are read and validated in full, and the segments from the partition's
- *   recovery point on (recovery-points.ts: their fsync may not have finished) are checked batch by
- *   batch, CRC included, with their indexes rebuilt. A missing or corrupt index is rebuilt by
+ *   Their index sizes and last entries are checked; after an unclean shutdown the segments from
+ *   the partition's recovery point on (recovery-points.ts: their fsync may not have finished) are
+ *   checked batch by batch, CRC included, with their indexes rebuilt (without a recovery point, a
+ *   directory of an older version, every index file is read and validated in full instead). A missing or corrupt index is rebuilt by
  *   scanning the segment; should the scan meet an invalid batch, the segment is truncated there
  *   and every later segment dropped (what Kafka's log recovery does).
  * - The last segment, after a clean shutdown, is checked from its last offset-index entry to the
@@ -184,7 +184,9 @@ async function loadInactive(seg: Segment, nextBase: bigint, o: LoadOptions, unfl
   if (unflushed) {
     o.logger.info({ partition: o.name, segment: String(seg.baseOffset) }, 'checking a segment rolled shortly before an unclean shutdown');
   } else {
-    const problem = o.clean ? await lightIndexCheck(seg, nextBase) : await fullIndexCheck(seg, nextBase);
+    // Below the recovery point the index files were fsynced with their segment: their sizes and last
+    // entries are checked, as Kafka's sanityCheck does, unless no recovery point was ever kept.
+    const problem = o.clean || o.recoveryPoint !== undefined ? await lightIndexCheck(seg, nextBase) : await fullIndexCheck(seg, nextBase);
     if (problem === null) return -1;
     o.logger.warn({ partition: o.name, segment: String(seg.baseOffset), problem }, 'rebuilding segment indexes');
   }
