@@ -68,10 +68,24 @@ function describeResource(broker: BrokerState, r: DescribeConfigsRequestDescribe
   }
 }
 
+/** The resource types DescribeConfigs knows. */
+const DESCRIBABLE = new Set<number>([ResourceType.TOPIC, ResourceType.BROKER, ResourceType.BROKER_LOGGER, ResourceType.CLIENT_METRICS]);
+/** Java's Errors.INVALID_REQUEST.message(), which Kafka's generic error responses carry. */
+const INVALID_REQUEST_MESSAGE =
+  'This most likely occurs because of a request being malformed by the client library or the message was sent to an incompatible broker. See the broker logs for more details.';
+
 function handleDescribe(ctx: RequestContext<DescribeConfigsRequest>): Encodable<DescribeConfigsResponse> {
   const { broker, body, apiVersion } = ctx;
   const includeSynonyms = apiVersion >= 1 && body.includeSynonyms;
   const includeDocumentation = apiVersion >= 3 && body.includeDocumentation;
+  // A resource type without configs fails the whole request (Kafka's ConfigHelper throws while
+  // sorting the resources; getErrorResponse answers each with Errors.INVALID_REQUEST's message).
+  if (body.resources.some((r) => !DESCRIBABLE.has(r.resourceType))) {
+    return {
+      throttleTimeMs: 0,
+      results: body.resources.map((r) => ({ resourceType: r.resourceType, resourceName: r.resourceName, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: INVALID_REQUEST_MESSAGE, configs: [] })),
+    };
+  }
   const results: DescribeResult[] = body.resources.map((r) => {
     const described = describeResource(broker, r);
     const base = { resourceType: r.resourceType, resourceName: r.resourceName };

@@ -101,16 +101,16 @@ suite('DescribeConfigs', () => {
     assert.ok(c.get('socket.request.max.bytes')!.documentation);
   });
 
-  test('errors: unknown topic, invalid topic name, another broker id, non-numeric id, the logger, an unknown type', async () => {
-    const rs = await describe(client, [
+  test('errors: unknown topic, invalid topic name, another broker id, non-numeric id, the logger; an unknown type fails the whole request', async () => {
+    const resources = [
       { type: TOPIC, name: 'dc-nope' },
       { type: TOPIC, name: 'bad/name' },
       { type: BROKER, name: '7' },
       { type: BROKER, name: 'x' },
       { type: BROKER_LOGGER, name: '' },
       { type: BROKER_LOGGER, name: '1' },
-      { type: 99, name: 'z' },
-    ]);
+    ];
+    const rs = await describe(client, resources);
     assert.deepEqual(rs.map((r) => [errorName(r.errorCode), r.errorMessage]), [
       ['UNKNOWN_TOPIC_OR_PARTITION', null],
       ['INVALID_TOPIC_EXCEPTION', 'Topic name is invalid: \'bad/name\' contains one or more characters other than ASCII alphanumerics, \'.\', \'_\' and \'-\''],
@@ -118,9 +118,12 @@ suite('DescribeConfigs', () => {
       ['INVALID_REQUEST', 'Broker id must be an integer, but it is: x'],
       ['INVALID_REQUEST', 'Broker id must not be empty'],
       ['NONE', null],
-      ['INVALID_REQUEST', 'Unexpected resource type 99 for resource z'],
     ]);
     assert.deepEqual(rs[5].configs.map((c) => [c.name, c.value, c.configSource]), [['root', 'WARN', Source.DYNAMIC_BROKER_LOGGER_CONFIG]]);
+    // As Kafka's ConfigHelper, which throws while sorting the resources: every one gets the generic INVALID_REQUEST.
+    const failed = await describe(client, [{ type: TOPIC, name: 'dc-topic' }, { type: 99, name: 'z' }]);
+    assert.deepEqual(failed.map((r) => [r.resourceName, errorName(r.errorCode), r.configs.length]), [['dc-topic', 'INVALID_REQUEST', 0], ['z', 'INVALID_REQUEST', 0]]);
+    assert.match(failed[0].errorMessage!, /request being malformed by the client library/);
   });
 
   test('every version: v0 has isDefault, v1+ sources and synonyms (only when asked), v3+ types and documentation', async () => {
