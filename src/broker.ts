@@ -3,6 +3,7 @@ import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { onNativeLibraryMissing } from '../protocol/records/native.js';
 import { apiVersionsHandler } from './api/api-versions.js';
 import type { ApiHandler, BrokerState } from './api/context.js';
 import { createTopicsHandler } from './api/create-topics.js';
@@ -62,6 +63,14 @@ function createStorage(config: BrokerConfig, log: Logger): Storage {
   return new DiskStorage({ dataDir: config.dataDir, nodeId: config.nodeId, logger: log });
 }
 
+/** What a native library that cannot be loaded costs, and how to get it back. */
+function nativeLibraryMissing(library: string): string {
+  const consequence = library === '@node-rs/crc32'
+    ? 'CRC-32C is computed in JavaScript instead (slower for large batches)'
+    : `batches compressed with the codec it provides are refused with UNSUPPORTED_COMPRESSION_TYPE`;
+  return `${library} could not be loaded: ${consequence}. Its native part was not installed (scripts skipped, or no prebuilt binary and no compiler): run "npm rebuild ${library}"`;
+}
+
 export class Broker implements BrokerState {
   readonly topics: TopicRegistry;
   readonly groups: GroupCoordinator;
@@ -93,6 +102,8 @@ export class Broker implements BrokerState {
   private transactionsLoaded: Promise<void> = Promise.resolve();
 
   readonly log: Logger;
+  /** Stops logging native libraries that fail to load. */
+  private readonly nativeWatch: () => void;
 
   /** `log` defaults to a silent logger (plain JavaScript callers may leave it out). */
   constructor(
@@ -108,6 +119,7 @@ export class Broker implements BrokerState {
     // Every waiting fetch listens: thousands are normal, not a leak.
     setMaxListeners(0, this.shutdownSignal);
     this.storage = storage ?? createStorage(config, log);
+    this.nativeWatch = onNativeLibraryMissing((library, err) => log.error({ library, err }, nativeLibraryMissing(library)));
     const others = clientListeners(config.props).slice(1);
     if (others.length > 0) log.warn({ served: formatListeners([config.listener]), ignored: formatListeners(others) }, 'listeners names several client listeners: Samsa serves only the first');
     this.topics = new TopicRegistry(this.storage, config, log);
@@ -348,6 +360,7 @@ export class Broker implements BrokerState {
       this.groups.close();
       await this.topics.snapshotProducers();
       await this.storage.close();
+      this.nativeWatch();
       this.log.info('broker stopped');
     })();
     return this.stopping;

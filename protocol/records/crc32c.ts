@@ -4,12 +4,20 @@
  * bench/records/crc32c.ts can keep justifying which one `crc32c` points at, and so that tests can
  * check each against the other.
  */
-import { createRequire } from 'node:module';
+import { crc32Lib } from './native.js';
 
-type NodeRsCrc32 = typeof import('@node-rs/crc32');
-let native: NodeRsCrc32 | undefined;
-/** Loaded on first use: a native addon costs start-up time. */
-export const nodeRsCrc32 = (): NodeRsCrc32 => (native ??= createRequire(import.meta.url)('@node-rs/crc32') as NodeRsCrc32);
+/** @node-rs/crc32, loaded on first use (a native addon costs start-up time); null when it cannot be loaded. */
+let native: typeof import('@node-rs/crc32') | null | undefined;
+export function nodeRsCrc32(): typeof import('@node-rs/crc32') | null {
+  if (native === undefined) {
+    try {
+      native = crc32Lib();
+    } catch {
+      native = null; // reported by native.ts; the portable implementation stands in
+    }
+  }
+  return native;
+}
 
 // Reflected form of the Castagnoli polynomial 0x1EDC6F41.
 const POLY = 0x82f63b78;
@@ -57,9 +65,10 @@ export function crc32cJs(buf: Uint8Array, previous = 0): number {
   return ~crc >>> 0;
 }
 
-/** Native CRC-32C (SSE4.2 / ARMv8 CRC instructions via @node-rs/crc32). */
+/** Native CRC-32C (SSE4.2 / ARMv8 CRC instructions via @node-rs/crc32); the portable one without it. */
 export function crc32cNative(buf: Uint8Array, previous = 0): number {
-  return nodeRsCrc32().crc32c(buf, previous) >>> 0;
+  const lib = nodeRsCrc32();
+  return lib === null ? crc32cJs(buf, previous) : lib.crc32c(buf, previous) >>> 0;
 }
 
 /**

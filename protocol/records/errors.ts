@@ -27,6 +27,7 @@ export type RecordErrorReason =
   | 'BAD_ATTRIBUTES'
   | 'UNKNOWN_CODEC'
   | 'CODEC_NOT_ALLOWED'
+  | 'CODEC_UNAVAILABLE'
   | 'COUNT_MISMATCH'
   | 'BAD_OFFSETS'
   | 'BAD_SEQUENCE'

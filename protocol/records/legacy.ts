@@ -26,7 +26,13 @@ export const LEGACY_ATTR_TIMESTAMP_TYPE = 0x08;
 
 /** CRC-32 (IEEE), as legacy messages use. zlib.crc32 needs Node 20.15; fall back to native. */
 export const crc32Ieee: (data: Uint8Array) => number =
-  typeof zlib.crc32 === 'function' ? (d) => zlib.crc32(d) >>> 0 : (d) => nodeRsCrc32().crc32(d) >>> 0;
+  typeof zlib.crc32 === 'function'
+    ? (d) => zlib.crc32(d) >>> 0
+    : (d) => {
+        const lib = nodeRsCrc32();
+        if (lib === null) throw new RecordsError('UNSUPPORTED_FOR_MESSAGE_FORMAT', 'CODEC_UNAVAILABLE', 'legacy message CRCs need Node 20.15 or later, or @node-rs/crc32');
+        return lib.crc32(d) >>> 0;
+      };
 
 export type LegacyMagic = 0 | 1;
 

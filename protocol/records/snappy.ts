@@ -62,7 +62,7 @@ export function snappyDecompress(buf: Buffer, maxBytes: number): Buffer {
   try {
     return join(blocks.map((b) => snappyLib().uncompressSync(b, { asBuffer: true }) as Buffer));
   } catch (e) {
-    throw bad((e as Error).message, e);
+    throw e instanceof RecordsError ? e : bad((e as Error).message, e);
   }
 }
 
@@ -71,7 +71,7 @@ export async function snappyDecompressAsync(buf: Buffer, maxBytes: number): Prom
   try {
     return join(await Promise.all(blocks.map(async (b) => (await snappyLib().uncompress(b, { asBuffer: true })) as Buffer)));
   } catch (e) {
-    throw bad((e as Error).message, e);
+    throw e instanceof RecordsError ? e : bad((e as Error).message, e);
   }
 }
 

@@ -54,9 +54,9 @@ export interface BrokerProcess {
 }
 
 /** Starts `samsa` (or another build of it: `cli`) as a real process and waits for its "listening" log line. */
-export function startBrokerProcess(args: string[], options: { timeoutMs?: number; cli?: string } = {}): Promise<BrokerProcess> {
+export function startBrokerProcess(args: string[], options: { timeoutMs?: number; cli?: string; nodeArgs?: string[] } = {}): Promise<BrokerProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [options.cli ?? CLI, '--log-level', 'info', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.cli ?? CLI, '--log-level', 'info', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const logs: string[] = [];
     let partial = '';
     let started = false;
