@@ -115,7 +115,8 @@ interface StartSpec {
 }
 
 /** The V8 code cache the samsa command keeps beside its bundle (src/cli/launch.ts). */
-const CODE_CACHE = `${join(ROOT, 'dist/samsa-cli.cjs')}.cache`;
+/** The code cache dist/samsa.mjs keeps for this V8 version (src/cli/launch.ts). */
+const CODE_CACHE = `${join(ROOT, 'dist/samsa-cli.cjs')}.v8-${process.versions.v8}.cache`;
 
 /** One start, unmeasured, that lives long enough to write the code cache (1 s after starting). */
 async function writeCodeCache(): Promise<void> {

@@ -29,7 +29,7 @@ import { clusterAdminHandlers } from './api/cluster-admin.js';
 import { ClientQuotas } from './quotas/quota-manager.js';
 import { configHandlers } from './api/configs.js';
 import { DynamicBrokerConfigs, applyLogConfigs } from './cluster/dynamic-configs.js';
-import { invalidStaticConfigs } from './cluster/broker-configs.js';
+import { brokerConfigDef, invalidStaticConfigs } from './cluster/broker-configs.js';
 import { invalidLogDefaults } from './cluster/topic-configs.js';
 import { BrokerConfig, ConfigError, type Endpoint, MAX_TIMER_MS, clientListeners, formatListeners } from './config.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -120,6 +120,10 @@ export class Broker implements BrokerState {
     setMaxListeners(0, this.shutdownSignal);
     this.storage = storage ?? createStorage(config, log);
     this.nativeWatch = onNativeLibraryMissing((library, err) => log.error({ library, err }, nativeLibraryMissing(library)));
+    // Kafka warns of names it does not know; these are the names Samsa does not know (a typo, or a
+    // Kafka setting with no meaning here such as zookeeper.connect), ignored either way.
+    const unknown = Object.keys(config.staticProps).filter((name) => brokerConfigDef(name) === undefined);
+    if (unknown.length > 0) log.warn({ settings: unknown }, `settings Samsa does not know, ignored: ${unknown.join(', ')}`);
     const others = clientListeners(config.props).slice(1);
     if (others.length > 0) log.warn({ served: formatListeners([config.listener]), ignored: formatListeners(others) }, 'listeners names several client listeners: Samsa serves only the first');
     this.topics = new TopicRegistry(this.storage, config, log);

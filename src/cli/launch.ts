@@ -4,7 +4,7 @@
  * dist/samsa-cli.cjs, through a V8 code cache kept next to it: compiling the megabyte of
  * JavaScript, and then every function start-up calls, is about a third of Samsa's own start-up
  * time, and Node 20 has no compile cache of its own. The first start without a usable cache
- * (none yet, another Node version, other V8 flags) writes one once the broker is up; a cache
+ * (none yet for this V8 version, other V8 flags) writes one once the broker is up; a cache
  * that cannot be written (a read-only install) only costs that time.
  */
 import { createHash } from 'node:crypto';
@@ -15,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 
 const bundle = join(dirname(fileURLToPath(import.meta.url)), 'samsa-cli.cjs');
-const cacheFile = `${bundle}.cache`;
+/** One cache per V8 version: alternating Node versions on one install would otherwise rewrite it at every start. */
+const cacheFile = `${bundle}.v8-${process.versions.v8}.cache`;
 /** Long enough for the broker to be listening, so the functions start-up compiled are in the cache. */
 const WRITE_CACHE_AFTER_MS = 1000;
 

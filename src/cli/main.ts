@@ -64,6 +64,22 @@ function overrideListener(props: Properties, host: string | undefined, port: num
 }
 
 /** A flag given twice takes its last value, as most commands do (--set accumulates). */
+/**
+ * Under `npm start` or `npx samsa`, npm's signal reaches the shell npm runs the command with, not
+ * the broker: the shell dies and the broker, orphaned, would go on holding its port and data
+ * directory. So a broker started by npm stops as if signalled when its parent process goes.
+ */
+function watchNpm(stop: () => void): void {
+  if (process.env.npm_lifecycle_event === undefined && process.env.npm_command === undefined) return;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    stop();
+  }, 500);
+  timer.unref();
+}
+
 const lastValue = (v: unknown): unknown => (Array.isArray(v) ? v[v.length - 1] : v);
 
 function readConfigFile(path: string): string {
@@ -131,6 +147,8 @@ async function start(args: StartArgs): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   // A closed terminal: stop cleanly, as the JVM's shutdown hooks do for Kafka.
   process.on('SIGHUP', () => shutdown('SIGHUP'));
+  // (After Ctrl-C in a terminal npm goes too: that is not a second signal.)
+  watchNpm(() => signals === 0 && shutdown('npm exited'));
   try {
     await broker.start();
   } catch (err) {

@@ -41,10 +41,13 @@ test('Kafka\'s stock server.properties: clients get the PLAINTEXT listener, and 
   try {
     const file = join(dir.path, 'server.properties');
     writeFileSync(file, KAFKA_STOCK_PROPERTIES);
-    const b = await startBrokerProcess(['-c', file, '--storage', 'memory', '--port', '0', '--host', '127.0.0.1']);
+    const b = await startBrokerProcess(['-c', file, '--storage', 'memory', '--port', '0', '--host', '127.0.0.1', '--set', 'num.partition=3']);
     try {
       assert.equal(started(b.logs).listening, `127.0.0.1:${b.port}`);
       assert.equal(await metadataBroker(b.port), `localhost:${b.port}`, 'not localhost:9092');
+      // Names it does not know are named once, at warn level: a KRaft setting with no meaning here, and a typo.
+      const unknown = b.logs.map((l) => JSON.parse(l) as { level: number; settings?: string[] }).filter((l) => l.settings !== undefined);
+      assert.deepEqual(unknown.map((l) => [l.level, l.settings]), [[40, ['controller.quorum.voters', 'num.partition']]]);
     } finally {
       await b.stop();
     }

@@ -37,7 +37,7 @@ test('the command caches its compiled code, uses it on the next start, and never
   const dir = mkdtempSync(join(ROOT, 'dist', 'launch-test-'));
   const cli = join(dir, 'samsa.mjs');
   const bundle = join(dir, 'samsa-cli.cjs');
-  const cache = `${bundle}.cache`;
+  const cache = `${bundle}.v8-${process.versions.v8}.cache`; // one per V8 version
   copyFileSync(join(ROOT, 'dist/samsa.mjs'), cli);
   copyFileSync(join(ROOT, 'dist/samsa-cli.cjs'), bundle);
   let broker: BrokerProcess | undefined;

@@ -228,9 +228,14 @@ export class DiskStorage implements Storage {
     await fsp.mkdir(this.dataDir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
       // Node's own text ("EEXIST: file already exists, mkdir …") reads as if the directory existed.
       if (e.code === 'EEXIST' || e.code === 'ENOTDIR') e.message = `the data directory ${this.dataDir} cannot be made: a file is in the way (${e.code})`;
+      if (e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS') e.message = `the data directory ${this.dataDir} cannot be made (${e.code}): fix the permissions of its parent or choose another directory`;
       throw e;
     });
-    this.lock = await lockDataDir(this.dataDir, () => this.lockLost());
+    this.lock = await lockDataDir(this.dataDir, () => this.lockLost()).catch((e: NodeJS.ErrnoException) => {
+      // Node's own text names a scratch file of the lock, not the directory and what to do.
+      if (e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS') e.message = `the data directory ${this.dataDir} is not writable (${e.code}): fix its permissions or choose another directory`;
+      throw e;
+    });
     try {
       return await this.load();
     } catch (e) {
