@@ -267,18 +267,20 @@ export class TopicRegistry {
 
   private snapshotted = new WeakMap<object, SnapshotMark>();
 
-  /** Snapshots every partition's producer state that changed or whose log grew (on a timer, and before shutdown). */
+  /** Snapshots every partition's producer state that changed or whose log grew (on a timer, and before shutdown), a few partitions at a time. */
   async snapshotProducers(): Promise<void> {
-    for (const topic of this.all()) {
-      for (let i = 0; i < topic.partitions.length; i++) {
-        const state = topic.producers[i];
+    const pending = this.all().flatMap((topic) => topic.partitions.map((log, i) => ({ topic, log, state: topic.producers[i], i })));
+    const worker = async (): Promise<void> => {
+      for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+        const { topic, log, state, i } = next;
         try {
-          this.snapshotted.set(state, await snapshotProducerState(topic.partitions[i], state, this.snapshotted.get(state) ?? { changes: 0, offset: 0n }));
+          this.snapshotted.set(state, await snapshotProducerState(log, state, this.snapshotted.get(state) ?? { changes: 0, offset: 0n }));
         } catch (err) {
           this.log.warn({ err, topic: topic.name, partition: i }, 'could not snapshot producer state');
         }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
   }
 
   private persist(): Promise<void> {

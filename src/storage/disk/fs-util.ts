@@ -46,6 +46,16 @@ export async function atomicWrite(path: string, data: string | Buffer): Promise<
   await fsyncDir(dirname(path));
 }
 
+/**
+ * Replaces a file as atomicWrite does for readers (temporary file, rename), without fsync: for
+ * files that only save work, which a crash may lose or leave empty (their readers then redo it).
+ */
+export async function replaceFile(path: string, data: string | Buffer): Promise<void> {
+  const tmp = path + TEMP_SUFFIX;
+  await fsp.writeFile(tmp, data);
+  await fsp.rename(tmp, path);
+}
+
 /** Reads a whole file, or null when it does not exist. */
 export async function readFileOrNull(path: string): Promise<Buffer | null> {
   try {

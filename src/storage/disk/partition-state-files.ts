@@ -5,7 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { LEADER_EPOCH_CHECKPOINT_FILE, formatLeaderEpochCheckpoint, parseLeaderEpochCheckpoint, type EpochEntry } from '../leader-epoch.js';
-import { atomicWrite, readFileOrNull } from './fs-util.js';
+import { atomicWrite, readFileOrNull, replaceFile } from './fs-util.js';
 import { SNAPSHOT_FILE, SNAPSHOT_SUFFIX, segmentFileName } from './names.js';
 
 /** The entries of `dir`'s leader-epoch-checkpoint, none when there is none; throws when it is unreadable. */
@@ -18,9 +18,12 @@ export async function writeLeaderEpochCheckpoint(dir: string, entries: readonly 
   await atomicWrite(join(dir, LEADER_EPOCH_CHECKPOINT_FILE), formatLeaderEpochCheckpoint(entries));
 }
 
-/** Writes the producer-state snapshot taken at `offset`. */
+/**
+ * Writes the producer-state snapshot taken at `offset`. Not fsynced: a snapshot only spares the
+ * next start replaying the log, and one a crash leaves empty or damaged is replayed past.
+ */
 export async function writeProducerSnapshot(dir: string, offset: bigint, data: Buffer): Promise<void> {
-  await atomicWrite(join(dir, segmentFileName(offset, SNAPSHOT_SUFFIX)), data);
+  await replaceFile(join(dir, segmentFileName(offset, SNAPSHOT_SUFFIX)), data);
   // Keep the two newest: the older one survives a snapshot that a crash leaves ahead of the log.
   const names = (await fsp.readdir(dir)).filter((n) => SNAPSHOT_FILE.test(n)).sort();
   for (const n of names.slice(0, -2)) await fsp.unlink(join(dir, n)).catch(() => undefined);
