@@ -63,14 +63,16 @@ function overrideListener(props: Properties, host: string | undefined, port: num
   }
 }
 
-/** A flag given twice takes its last value, as most commands do (--set accumulates). */
 /**
  * Under `npm start` or `npx samsa`, npm's signal reaches the shell npm runs the command with, not
  * the broker: the shell dies and the broker, orphaned, would go on holding its port and data
- * directory. So a broker started by npm stops as if signalled when its parent process goes.
+ * directory. So a broker started so stops as if signalled when its parent (that shell, which
+ * waits for it) goes. Other npm scripts may start it in the background on purpose (`samsa &`),
+ * their shell exiting at once: those are left alone.
  */
 function watchNpm(stop: () => void): void {
-  if (process.env.npm_lifecycle_event === undefined && process.env.npm_command === undefined) return;
+  const npmStart = process.env.npm_lifecycle_event === 'start' || process.env.npm_command === 'exec';
+  if (!npmStart) return;
   const parent = process.ppid;
   const timer = setInterval(() => {
     if (process.ppid === parent) return;
@@ -80,6 +82,7 @@ function watchNpm(stop: () => void): void {
   timer.unref();
 }
 
+/** A flag given twice takes its last value, as most commands do (--set accumulates). */
 const lastValue = (v: unknown): unknown => (Array.isArray(v) ? v[v.length - 1] : v);
 
 function readConfigFile(path: string): string {

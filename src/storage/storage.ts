@@ -143,7 +143,7 @@ export interface ReadResult {
 
 export interface SegmentTime {
   baseOffset: bigint;
-  /** Wall clock (ms) of the segment's last write: its file's mtime. */
+  /** Wall clock of the segment's last write, in whole ms: its file's mtime. */
   lastModified: number;
   /** Bytes of batches. */
   size: number;

@@ -357,6 +357,57 @@ describe('disk engine recovery', () => {
     release();
   });
 
+  it('with flush.messages=1, a batch written just before a roll is acknowledged only once the rolled segment is fsynced', async (t) => {
+    const dir = await tempDir(t);
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const a = await openLog(dir, logConfig({ segmentBytes: 3000, indexIntervalBytes: 200, flushMessages: 1 }), { rolledSegmentSyncHook: () => released });
+    t.after(() => a.storage.close());
+    t.after(() => release());
+    for (let i = 0; a.log.stats.rolls === 0; i++) {
+      // Two batches written together, the second rolling: neither is acknowledged before the fsync.
+      const pending = [a.log.append(makeBatch({ valueSize: 200, tag: `f${i}a` }), { leaderEpoch: 0 }), a.log.append(makeBatch({ valueSize: 200, tag: `f${i}b` }), { leaderEpoch: 0 })];
+      const outcome = await Promise.race([Promise.all(pending).then(() => 'acknowledged'), new Promise((r) => setTimeout(() => r('waiting'), 200))]);
+      if (a.log.stats.rolls === 0) {
+        assert.equal(outcome, 'acknowledged');
+        continue;
+      }
+      assert.equal(outcome, 'waiting', 'not acknowledged while the rolled segment is not fsynced');
+      release();
+      await Promise.all(pending);
+    }
+  });
+
+  it('a rolled segment whose fsync failed keeps the recovery point below it, whatever later fsyncs do', async (t) => {
+    const dir = await tempDir(t);
+    let fail!: (e: Error) => void;
+    const first = new Promise<void>((_, reject) => (fail = reject));
+    let calls = 0;
+    const a = await openLog(dir, CONFIG, { rolledSegmentSyncHook: () => (++calls === 1 ? first : Promise.resolve()) });
+    while (a.log.stats.rolls < 3) await a.log.append(makeBatch({ valueSize: 300 }), { leaderEpoch: 0 });
+    fail(new Error('simulated EIO'));
+    await a.log.flush().catch(() => undefined);
+    assert.ok(a.log.failed, 'the partition failed');
+    assert.equal(calls, 1, 'no later rolled segment was fsynced after it');
+    assert.equal(await readFile(join(dir, 'recovery-point-offset-checkpoint'), 'utf8'), '0\n1\norders 0 0\n');
+    await a.storage.close();
+  });
+
+  it('reports segment modification times in whole milliseconds after a reopen, as the files have them', async (t) => {
+    const dir = await tempDir(t);
+    const a = await openLog(dir);
+    await populate(a.log, 40);
+    await a.storage.close();
+    const b = await openLog(dir);
+    t.after(() => b.storage.close());
+    const times = b.log.segmentTimes();
+    assert.ok(times.length >= 3);
+    for (const s of times) {
+      const file = join(pdirOf(dir), `${s.baseOffset.toString().padStart(20, '0')}.log`);
+      assert.equal(s.lastModified, Math.floor((await stat(file)).mtimeMs), `segment ${s.baseOffset}`);
+    }
+  });
+
   it('moves the recovery point past each rolled segment once it is fsynced, and to the active segment at close', async (t) => {
     const dir = await tempDir(t);
     const a = await openLog(dir);

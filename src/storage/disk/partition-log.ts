@@ -187,7 +187,8 @@ export class DiskPartitionLog implements PartitionLog {
   }
 
   segmentTimes(): SegmentTime[] {
-    return this.segments.map((s) => ({ baseOffset: s.baseOffset, lastModified: s.mtimeMs, size: s.size }));
+    // A file's mtime read back from disk has a fraction of a millisecond.
+    return this.segments.map((s) => ({ baseOffset: s.baseOffset, lastModified: Math.floor(s.mtimeMs), size: s.size }));
   }
 
   /** The segments' base offsets, oldest first. */

@@ -40,7 +40,7 @@ export interface WriteHost {
 const INDEX_PERSIST_INTERVAL_MS = 1000;
 
 export class PartitionWriter {
-  /** Offsets written since the last fsync of the active segment's log. */
+  /** Offsets written since the last fsync (of the active segment's log, and of the segments rolled meanwhile). */
   private unflushedMessages = 0;
   /** Log or index bytes written since the last full fsync (flush(), roll, close). */
   private unsyncedWrites = false;
@@ -50,6 +50,8 @@ export class PartitionWriter {
   private readonly lateSummaries = new WeakMap<Segment, ProducerSummary>();
   /** The fsyncs of rolled segments, in roll order. */
   private rolledFlushes: Promise<void> = Promise.resolve();
+  /** Set when a rolled segment's fsync failed: no later one moves the recovery point past it. */
+  private rolledFailure: unknown = null;
 
   constructor(
     private readonly host: WriteHost,
@@ -66,12 +68,21 @@ export class PartitionWriter {
     return this.lateSummaries.get(seg) ?? null;
   }
 
-  /** Writes the appends' batches, then fsyncs the active segment's log or leaves that to the flush timer. */
+  /**
+   * Writes the appends' batches, then fsyncs the active segment's log, and waits for the fsyncs of
+   * the segments rolled meanwhile (flush.messages / flush.ms say the batches are fsynced before
+   * they are acknowledged), or leaves that to the flush timer.
+   */
   async write(appends: readonly { readonly entry: ArenaEntry }[]): Promise<void> {
     await this.writePending(appends);
     const cfg = this.host.config;
-    if (this.unflushedMessages >= cfg.flushMessages || cfg.flushMs <= 0) await this.syncActive();
-    else this.armFlushTimer();
+    if (this.unflushedMessages >= cfg.flushMessages || cfg.flushMs <= 0) {
+      await this.syncActive();
+      await this.rolledFlushes;
+      if (this.rolledFailure !== null) throw this.rolledFailure;
+    } else {
+      this.armFlushTimer();
+    }
   }
 
   /** Writes the batches in order, one writev per segment, rolling where Kafka would. */
@@ -185,19 +196,23 @@ export class PartitionWriter {
     old.sealTimeIndex();
     stats.indexWrites += await old.persistIndexes();
     await this.services.recoveryPoints.beforeRoll(topic, partition, old.baseOffset);
-    const descriptors = old.detachWriter();
-    this.unflushedMessages = 0;
-    this.unsyncedWrites = false;
-    this.clearFlushTimer();
-    this.services.indexesUsed(old);
     const seg = new Segment(dir, baseOffset, this.services.now());
     seg.resetDerivedState(0, 0);
     seg.summary = policyCompacts(this.host.config.cleanupPolicy) ? new ProducerSummary() : null;
     await seg.openWriter();
-    // Files of an earlier, unreadable incarnation at this offset would be wrong: start empty.
-    for (const fh of [seg.logFh!, seg.indexFh!, seg.timeIndexFh!]) await fh.truncate(0);
-    // The new file's name is durable before anything written to it can be fsynced and acknowledged.
-    await fsyncDir(dir);
+    try {
+      // Files of an earlier, unreadable incarnation at this offset would be wrong: start empty.
+      for (const fh of [seg.logFh!, seg.indexFh!, seg.timeIndexFh!]) await fh.truncate(0);
+      // The new file's name is durable before anything written to it can be fsynced and acknowledged.
+      await fsyncDir(dir);
+    } catch (e) {
+      await seg.closeWriter();
+      throw e;
+    }
+    // Only now, the new segment ready, does the old one give up its descriptors (to its fsync).
+    const descriptors = old.detachWriter();
+    this.unsyncedWrites = false;
+    this.services.indexesUsed(old);
     this.host.rolled(seg);
     this.rolledFlushes = this.rolledFlushes.then(() => this.flushRolled(descriptors, baseOffset));
     stats.rolls++;
@@ -209,12 +224,15 @@ export class PartitionWriter {
   private async flushRolled(descriptors: FileHandle[], nextBase: bigint): Promise<void> {
     const { stats, topic, partition } = this.host;
     try {
+      // After a failed one, the recovery point stays below that segment for good.
+      if (this.rolledFailure !== null) return;
       await this.services.rolledSegmentSyncHook?.(this.host.name);
       for (const fh of descriptors) {
         await fh.datasync();
         stats.syncs++;
       }
     } catch (e) {
+      this.rolledFailure = e;
       this.host.fail(e);
       return;
     } finally {
