@@ -4,7 +4,7 @@
  * in place); records are decoded only where a topic setting needs their contents. Legacy magic 0/1 input
  * (v0–2) is converted to one magic-2 batch first, as Kafka 3.x stores only magic 2.
  */
-import { ErrorCode } from '../../protocol/error-codes.js';
+import { ErrorCode, errorName } from '../../protocol/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
 import type { ProduceRequest, ProduceResponse, ProduceResponsePartitionProduceResponse } from '../../protocol/generated/index.js';
 import type { Encodable } from '../../protocol/primitives/types.js';
@@ -58,21 +58,29 @@ function checkProducer(broker: BrokerState, ctx: RequestContext<ProduceRequest>,
   const info = { producerId, epoch: readProducerEpoch(batch), baseSequence: readBaseSequence(batch), offsetDelta: readLastOffsetDelta(batch), maxTimestamp: readMaxTimestamp(batch), transactional };
   const producers = topic.producers[index];
   const log = topic.partitions[index];
+  // KIP-890: a transactional write must belong to a transaction the coordinator knows. As in
+  // Kafka's ReplicaManager, this comes before the log's own producer checks (sequence, duplicates).
+  if (transactional && !producers.hasOngoingTransaction(producerId)) {
+    const verified = broker.transactions.verify(ctx.body.transactionalId, producerId, info.epoch, topic.name, index);
+    if (verified !== ErrorCode.NONE) {
+      const errorCode = verificationError(verified, ctx.apiVersion >= 11);
+      return failed(index, errorCode, verificationMessage(errorCode, verified));
+    }
+  }
   const verdict = producers.check(info, 'client');
   if (verdict.kind === 'duplicate') {
     const d = verdict.batch;
     return { index, errorCode: ErrorCode.NONE, baseOffset: d.firstOffset, logAppendTimeMs: d.timestamp, logStartOffset: log.logStartOffset, recordErrors: [], errorMessage: null };
   }
   if (verdict.kind === 'error') return { ...failed(index, verdict.errorCode), logStartOffset: log.logStartOffset };
-  // KIP-890: a transactional write must belong to a transaction the coordinator knows.
-  if (transactional && !producers.hasOngoingTransaction(producerId)) {
-    const verified = broker.transactions.verify(producerId, info.epoch, topic.name, index);
-    if (verified !== ErrorCode.NONE) {
-      const errorCode = verificationError(verified, ctx.apiVersion >= 11);
-      return failed(index, errorCode, errorCode === ErrorCode.INVALID_TXN_STATE || errorCode === ErrorCode.TRANSACTION_ABORTABLE ? 'Partition was not added to the transaction' : null);
-    }
-  }
   producers.appended(info, log.logEndOffset);
+  return null;
+}
+
+/** The messages Kafka's ReplicaManager gives two failed verifications; it leaves the others bare. */
+function verificationMessage(errorCode: number, verified: number): string | null {
+  if (errorCode === ErrorCode.INVALID_TXN_STATE) return 'Partition was not added to the transaction';
+  if (verified === ErrorCode.CONCURRENT_TRANSACTIONS) return `Unable to verify the partition has been added to the transaction. Underlying error: ${errorName(verified)}`;
   return null;
 }
 

@@ -11,6 +11,7 @@ import type {
 } from '../../protocol/generated/index.js';
 import { OFFSETS_TOPIC, partitionFor } from '../coordinator/groups/offsets-topic.js';
 import { verificationError } from '../coordinator/txn/transaction-coordinator.js';
+import { INTERNAL_TOPICS } from '../cluster/topics.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
 
 /** Clients before these versions do not know PRODUCER_FENCED and get INVALID_PRODUCER_EPOCH (as from Kafka). */
@@ -49,26 +50,37 @@ async function addPartitionsToTxn(ctx: RequestContext<AddPartitionsToTxnRequest>
   };
 }
 
+/**
+ * One transaction's partitions, as Kafka's handleAddPartitionsToTxnRequest takes them: each partition
+ * once; internal topics refused to clients (v0–3; Kafka leaves them out of the authorized set
+ * even without an authorizer); an unknown partition fails them all (the others
+ * OPERATION_NOT_ATTEMPTED); then the coordinator adds them, or only verifies (v4+ verifyOnly).
+ */
 async function addTopics(broker: BrokerState, apiVersion: number, transactionalId: string, producerId: bigint, producerEpoch: number, topics: { name: string; partitions: number[] }[], verifyOnly: boolean) {
-  if (verifyOnly) {
-    return topics.map((t) => ({
-      name: t.name,
-      resultsByPartition: t.partitions.map((p) => ({ partitionIndex: p, partitionErrorCode: broker.transactions.verify(producerId, producerEpoch, t.name, p) })),
-    }));
+  const byTopic = new Map<string, Set<number>>();
+  for (const t of topics) {
+    const set = byTopic.get(t.name) ?? new Set<number>();
+    for (const p of t.partitions) set.add(p);
+    byTopic.set(t.name, set);
   }
-  const unknown = topics.some((t) => t.partitions.some((p) => !knownPartition(broker, t.name, p)));
-  let error: number | null = null;
-  if (!unknown) {
-    const partitions = topics.flatMap((t) => t.partitions.map((partition) => ({ topic: t.name, partition })));
-    error = fencedFor(await broker.transactions.addPartitions(transactionalId, producerId, producerEpoch, partitions), apiVersion, 2);
+  const refusal = (topic: string, partition: number): number | null =>
+    apiVersion < 4 && INTERNAL_TOPICS.has(topic) ? ErrorCode.TOPIC_AUTHORIZATION_FAILED
+    : !knownPartition(broker, topic, partition) ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+    : null;
+  const refused = [...byTopic].some(([name, partitions]) => [...partitions].some((p) => refusal(name, p) !== null));
+  let error: (topic: string, partition: number) => number;
+  if (refused) {
+    error = (topic, partition) => refusal(topic, partition) ?? ErrorCode.OPERATION_NOT_ATTEMPTED;
+  } else if (verifyOnly) {
+    error = (topic, partition) => broker.transactions.verify(transactionalId, producerId, producerEpoch, topic, partition);
+  } else {
+    const partitions = [...byTopic].flatMap(([name, set]) => [...set].map((partition) => ({ topic: name, partition })));
+    const added = fencedFor(await broker.transactions.addPartitions(transactionalId, producerId, producerEpoch, partitions), apiVersion, 2);
+    error = () => added;
   }
-  // With an unknown partition nothing is added: it gets UNKNOWN_TOPIC_OR_PARTITION, the others OPERATION_NOT_ATTEMPTED.
-  return topics.map((t) => ({
-    name: t.name,
-    resultsByPartition: t.partitions.map((p) => ({
-      partitionIndex: p,
-      partitionErrorCode: error ?? (knownPartition(broker, t.name, p) ? ErrorCode.OPERATION_NOT_ATTEMPTED : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION),
-    })),
+  return [...byTopic].map(([name, partitions]) => ({
+    name,
+    resultsByPartition: [...partitions].map((p) => ({ partitionIndex: p, partitionErrorCode: error(name, p) })),
   }));
 }
 
@@ -102,7 +114,10 @@ async function txnOffsetCommit(ctx: RequestContext<TxnOffsetCommitRequest>): Pro
     const errors = await broker.offsets.txnCommit({
       groupId: body.groupId, generationId: apiVersion >= 3 ? body.generationId : -1, memberId: apiVersion >= 3 ? body.memberId : '',
       groupInstanceId: apiVersion >= 3 ? body.groupInstanceId : null, offsets, producerId: body.producerId, producerEpoch: body.producerEpoch,
-      verified: verificationError(broker.transactions.verify(body.producerId, body.producerEpoch, OFFSETS_TOPIC, partition), apiVersion >= 4),
+      // Kafka verifies only a producer without a transaction open on that offsets partition.
+      verified: topic.producers[partition]?.hasOngoingTransaction(body.producerId)
+        ? ErrorCode.NONE
+        : verificationError(broker.transactions.verify(body.transactionalId, body.producerId, body.producerEpoch, OFFSETS_TOPIC, partition), apiVersion >= 4),
     });
     errors.forEach((e, i) => (slots[i].errorCode = apiVersion < 2 && e === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS ? ErrorCode.COORDINATOR_NOT_AVAILABLE : e));
   }
@@ -139,7 +154,7 @@ function describeTransactions(ctx: RequestContext<DescribeTransactionsRequest>):
     transactionStates: body.transactionalIds.map((id) => {
       const meta = tc.txns.get(id);
       const errorCode = tc.loading ? ErrorCode.COORDINATOR_LOAD_IN_PROGRESS : id === '' ? ErrorCode.INVALID_REQUEST : !meta || meta.state === 'Dead' ? ErrorCode.TRANSACTIONAL_ID_NOT_FOUND : ErrorCode.NONE;
-      if (errorCode !== ErrorCode.NONE || !meta) return { errorCode, transactionalId: id, transactionState: '', transactionTimeoutMs: 0, transactionStartTimeMs: -1n, producerId: -1n, producerEpoch: -1, topics: [] };
+      if (errorCode !== ErrorCode.NONE || !meta) return { errorCode, transactionalId: id, transactionState: '', transactionTimeoutMs: 0, transactionStartTimeMs: 0n, producerId: 0n, producerEpoch: 0, topics: [] };
       return {
         errorCode, transactionalId: id, transactionState: meta.state, transactionTimeoutMs: meta.timeoutMs, transactionStartTimeMs: BigInt(meta.startTimestamp),
         producerId: meta.producerId, producerEpoch: meta.epoch, topics: tc.topicsOf(meta).map((t) => ({ topic: t.topic, partitions: t.partitions })),
@@ -151,7 +166,7 @@ function describeTransactions(ctx: RequestContext<DescribeTransactionsRequest>):
 function listTransactions(ctx: RequestContext<ListTransactionsRequest>): unknown {
   const { broker, body, apiVersion } = ctx;
   const tc = broker.transactions;
-  const known = ['Empty', 'Ongoing', 'PrepareCommit', 'PrepareAbort', 'CompleteCommit', 'CompleteAbort', 'PrepareEpochFence'];
+  const known = ['Empty', 'Ongoing', 'PrepareCommit', 'PrepareAbort', 'CompleteCommit', 'CompleteAbort', 'Dead', 'PrepareEpochFence'];
   const states = new Set(body.stateFilters);
   const pids = new Set(body.producerIdFilters);
   const duration = apiVersion >= 1 ? body.durationFilter : -1n;

@@ -12,7 +12,7 @@ import { ApiKey } from '../../protocol/generated/index.js';
 import { type RunningBroker, startBroker } from '../../src/index.js';
 import { RawClient } from '../support/raw-client.js';
 import {
-  type RawProducer, addPartitions, createTopics, describeTransaction, endTxn, errorName, initProducer, initProducerId, produceNext, readPartition,
+  type RawProducer, addPartitions, createTopics, describeTransaction, endTxn, errorName, initProducer, initProducerId, produceBatch, produceNext, producerBatch, readPartition,
 } from './support.js';
 
 let broker: RunningBroker;
@@ -149,4 +149,55 @@ test('TxnOffsetCommit needs AddOffsetsToTxn first, and the current epoch', async
   eq(await txnOffsetCommit('ce-offsets', { ...p, epoch: p.epoch - 1 }, 'ce-group', 5n), E.INVALID_PRODUCER_EPOCH, 'a stale epoch');
   assert.equal(await endTxn(client, 'ce-offsets', p, true), E.NONE);
   assert.equal(await committed('ce-group'), 4n, 'only the accepted commit was applied');
+});
+
+test('verification, as Kafka 3.9 orders it: by transactional id, before the log\'s own producer checks, with Kafka\'s messages', async () => {
+  const p = await initProducer(client, 'ce-order');
+  assert.deepEqual(await addPartitions(client, 'ce-order', p, 'ce', [0]), [E.NONE]);
+  eq((await produceNext(client, p, 'ce', 0, ['in'], 'ce-order')).errorCode, E.NONE, 'produce');
+  assert.equal(await endTxn(client, 'ce-order', p, true), E.NONE);
+  // The same batch again after its transaction committed: verification refuses it before any duplicate check.
+  const again = producerBatch({ producerId: p.producerId, epoch: p.epoch, baseSequence: 0, values: ['in'], transactional: true });
+  const v9 = await produceBatch(client, 'ce', 0, again, 'ce-order');
+  assert.deepEqual([v9.errorCode, v9.errorMessage], [E.INVALID_TXN_STATE, 'Partition was not added to the transaction']);
+  const v11 = (await client.send(ApiKey.Produce, 11, { transactionalId: 'ce-order', acks: -1, timeoutMs: 5000, topicData: [{ name: 'ce', partitionData: [{ index: 0, records: again }] }] })).responses[0].partitionResponses[0];
+  assert.deepEqual([v11.errorCode, v11.errorMessage], [E.TRANSACTION_ABORTABLE, null], 'v11: no message, as Kafka');
+  // Verification looks the transaction up by the request's transactional id.
+  assert.deepEqual(await addPartitions(client, 'ce-order', p, 'ce', [1]), [E.NONE]);
+  const other = await produceBatch(client, 'ce', 1, producerBatch({ producerId: p.producerId, epoch: p.epoch, baseSequence: 0, values: ['x'], transactional: true }), 'ce-someone-else');
+  eq(other.errorCode, E.INVALID_PRODUCER_ID_MAPPING, 'another transactional id');
+  const verify = async (transactionalId: string, topic: string) => {
+    const r = await client.send(ApiKey.AddPartitionsToTxn, 4, { transactions: [{ transactionalId, producerId: p.producerId, producerEpoch: p.epoch, verifyOnly: true, topics: [{ name: topic, partitions: [1] }] }] });
+    return r.resultsByTransaction[0].topicResults[0].resultsByPartition[0].partitionErrorCode;
+  };
+  eq(await verify('ce-order', 'ce'), E.NONE, 'verifyOnly, the right id');
+  eq(await verify('ce-nobody', 'ce'), E.INVALID_PRODUCER_ID_MAPPING, 'verifyOnly, an unknown id');
+  eq(await verify('', 'ce'), E.INVALID_REQUEST, 'verifyOnly, an empty id');
+  eq(await verify('ce-order', 'ce-missing'), E.UNKNOWN_TOPIC_OR_PARTITION, 'verifyOnly, an unknown topic');
+  // A non-transactional batch while a transaction is open on the partition, even at a newer epoch.
+  eq((await produceNext(client, p, 'ce', 1, ['t'], 'ce-order')).errorCode, E.NONE, 'transactional write');
+  const bumped = producerBatch({ producerId: p.producerId, epoch: p.epoch + 1, baseSequence: 0, values: ['plain'] });
+  eq((await produceBatch(client, 'ce', 1, bumped)).errorCode, E.INVALID_TXN_STATE, 'plain batch, newer epoch, transaction open');
+  // Clients may not add internal topics to a transaction (v0-3): the others are not attempted.
+  await client.send(ApiKey.FindCoordinator, 3, { key: 'ce-group-x', keyType: 0 });
+  const internal = await client.send(ApiKey.AddPartitionsToTxn, 3, {
+    v3AndBelowTransactionalId: 'ce-order', v3AndBelowProducerId: p.producerId, v3AndBelowProducerEpoch: p.epoch,
+    v3AndBelowTopics: [{ name: '__consumer_offsets', partitions: [0] }, { name: 'ce', partitions: [2, 2] }],
+  });
+  assert.deepEqual(
+    internal.resultsByTopicV3AndBelow.map((t: any) => [t.name, t.resultsByPartition.map((r: any) => [r.partitionIndex, r.partitionErrorCode])]),
+    [['__consumer_offsets', [[0, E.TOPIC_AUTHORIZATION_FAILED]]], ['ce', [[2, E.OPERATION_NOT_ATTEMPTED]]]],
+    'each partition once',
+  );
+  assert.equal(await endTxn(client, 'ce-order', p, false), E.NONE);
+});
+
+test('TxnOffsetCommit from a fenced producer whose member is gone: the fencing is reported, not the member', async () => {
+  const old = await initProducer(client, 'ce-zombie');
+  await initProducer(client, 'ce-zombie');
+  const r = await client.send(ApiKey.TxnOffsetCommit, 3, {
+    transactionalId: 'ce-zombie', groupId: 'ce-zombie-group', producerId: old.producerId, producerEpoch: old.epoch, generationId: 5, memberId: 'bogus', groupInstanceId: null,
+    topics: [{ name: 'ce', partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, committedMetadata: '' }] }],
+  });
+  eq(r.topics[0].partitions[0].errorCode, E.INVALID_PRODUCER_EPOCH, 'fenced, with an unknown member');
 });

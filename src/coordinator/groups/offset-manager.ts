@@ -364,13 +364,15 @@ export class OffsetManager {
       group = new ClassicGroup(req.groupId, this.now());
       c.groups.set(req.groupId, group);
     }
+    // Kafka's GroupCoordinator verifies the transaction first: a fenced producer is told so even
+    // when its member is gone too (a fatal error for the client, not an abortable one).
+    if (req.verified !== ErrorCode.NONE) return all(req.verified);
     if (group.state === 'Dead') return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     if (!(req.generationId < 0 && group.state === 'Empty') && (req.generationId >= 0 || req.memberId !== '' || req.groupInstanceId !== null)) {
       const e = group.validateMember(req.memberId, req.groupInstanceId);
       if (e !== ErrorCode.NONE) return all(e);
       if (req.generationId !== group.generationId) return all(ErrorCode.ILLEGAL_GENERATION);
     }
-    if (req.verified !== ErrorCode.NONE) return all(req.verified);
     const now = BigInt(this.now());
     const errors = req.offsets.map((o) => ((o.metadata ?? '').length > this.config.metadataMaxBytes ? ErrorCode.OFFSET_METADATA_TOO_LARGE : ErrorCode.NONE));
     const values = req.offsets.filter((_, i) => errors[i] === ErrorCode.NONE).map((o) => ({

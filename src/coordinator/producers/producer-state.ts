@@ -113,7 +113,8 @@ export class ProducerStateManager {
         }
       }
     }
-    if (!b.transactional && entry?.txnFirstOffset != null && entry.epoch === b.epoch) {
+    // Whatever its epoch (Kafka's ProducerAppendInfo): a bump does not end the open transaction.
+    if (!b.transactional && entry?.txnFirstOffset != null) {
       return { kind: 'error', errorCode: ErrorCode.INVALID_TXN_STATE, message: `Expected a transactional write from producer ${b.producerId}` };
     }
     return { kind: 'append' };

@@ -183,9 +183,10 @@ export class TransactionCoordinator {
    * KIP-890 verification (Kafka's handleVerifyPartitionsInTransaction): may this producer write
    * transactionally to this partition? NONE, or why not.
    */
-  verify(producerId: bigint, epoch: number, topic: string, partition: number): number {
-    const meta = [...this.txns.values()].find((m) => m.producerId === producerId);
-    if (!meta) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
+  verify(transactionalId: string | null, producerId: bigint, epoch: number, topic: string, partition: number): number {
+    if (transactionalId === null || transactionalId === '') return ErrorCode.INVALID_REQUEST;
+    const meta = this.txns.get(transactionalId);
+    if (!meta || meta.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
     if (meta.epoch !== epoch) return ErrorCode.PRODUCER_FENCED;
     if (meta.state === 'PrepareCommit' || meta.state === 'PrepareAbort') return ErrorCode.CONCURRENT_TRANSACTIONS;
     return meta.state === 'Ongoing' && meta.partitions.has(partitionKey(topic, partition)) ? ErrorCode.NONE : ErrorCode.TRANSACTION_ABORTABLE;
