@@ -63,7 +63,8 @@ function checkProducer(broker: BrokerState, ctx: RequestContext<ProduceRequest>,
   if (transactional && !producers.hasOngoingTransaction(producerId)) {
     const verified = broker.transactions.verify(ctx.body.transactionalId, producerId, info.epoch, topic.name, index);
     if (verified !== ErrorCode.NONE) {
-      const errorCode = verificationError(verified, ctx.apiVersion >= 11);
+      // Kafka's ReplicaManager: a transaction being completed is retriable for every producer as NOT_ENOUGH_REPLICAS.
+      const errorCode = verified === ErrorCode.CONCURRENT_TRANSACTIONS ? ErrorCode.NOT_ENOUGH_REPLICAS : verificationError(verified, ctx.apiVersion >= 11);
       return failed(index, errorCode, verificationMessage(errorCode, verified));
     }
   }

@@ -49,9 +49,9 @@ export interface TxnConfig {
 }
 
 /**
- * How a partition leader reports a failed verification (Kafka's AddPartitionsToTxnManager):
- * older clients know neither PRODUCER_FENCED nor TRANSACTION_ABORTABLE, and a transaction being
- * completed is retriable for them.
+ * How a partition leader hears of a failed verification (Kafka's AddPartitionsToTxnManager):
+ * producers expect INVALID_PRODUCER_EPOCH for a fenced epoch, and clients older than
+ * TRANSACTION_ABORTABLE get INVALID_TXN_STATE. (Produce translates a few more: produce.ts.)
  */
 export function verificationError(errorCode: number, keepsAbortable: boolean): number {
   switch (errorCode) {
@@ -59,8 +59,6 @@ export function verificationError(errorCode: number, keepsAbortable: boolean): n
       return ErrorCode.INVALID_PRODUCER_EPOCH;
     case ErrorCode.TRANSACTION_ABORTABLE:
       return keepsAbortable ? errorCode : ErrorCode.INVALID_TXN_STATE;
-    case ErrorCode.CONCURRENT_TRANSACTIONS:
-      return ErrorCode.NOT_ENOUGH_REPLICAS;
     default:
       return errorCode;
   }
