@@ -19,6 +19,7 @@ import { type DynamicLevel, invalidDynamicConfigs } from '../cluster/dynamic-con
 import { invalidLogDefaults, validateTopicConfigs } from '../cluster/topic-configs.js';
 import { type Topic, invalidTopicName } from '../cluster/topics.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
+import { INVALID_REQUEST_MESSAGE } from './java-messages.js';
 
 type DescribeResult = Encodable<DescribeConfigsResponseDescribeConfigsResult>;
 
@@ -70,9 +71,6 @@ function describeResource(broker: BrokerState, r: DescribeConfigsRequestDescribe
 
 /** The resource types DescribeConfigs knows. */
 const DESCRIBABLE = new Set<number>([ResourceType.TOPIC, ResourceType.BROKER, ResourceType.BROKER_LOGGER, ResourceType.CLIENT_METRICS]);
-/** Java's Errors.INVALID_REQUEST.message(), which Kafka's generic error responses carry. */
-const INVALID_REQUEST_MESSAGE =
-  'This most likely occurs because of a request being malformed by the client library or the message was sent to an incompatible broker. See the broker logs for more details.';
 
 function handleDescribe(ctx: RequestContext<DescribeConfigsRequest>): Encodable<DescribeConfigsResponse> {
   const { broker, body, apiVersion } = ctx;

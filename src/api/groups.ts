@@ -9,31 +9,37 @@ import type {
 } from '../../protocol/generated/index.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, GROUP_AUTHORIZED_OPERATIONS } from './cluster-info.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
+import { INVALID_REQUEST_MESSAGE } from './java-messages.js';
 
 const GROUP_KEY = 0;
 const TRANSACTION_KEY = 1;
 const SHARE_KEY = 2;
 
+/**
+ * The coordinator's answer and Kafka's message for it: v1–3 say "NONE" on success and carry the
+ * generic INVALID_REQUEST text for a key type they cannot take; v4+ leave the message empty but
+ * for an unknown key type.
+ */
 async function coordinatorFor(broker: BrokerState, keyType: number, version: number): Promise<{ errorCode: number; errorMessage: string | null }> {
+  const ok = { errorCode: ErrorCode.NONE, errorMessage: version >= 4 ? '' : 'NONE' };
   if (keyType === GROUP_KEY) {
     await broker.offsetsTopic.ensureTopic();
-    return { errorCode: ErrorCode.NONE, errorMessage: null };
+    return ok;
   }
   if (keyType === TRANSACTION_KEY) {
     await broker.transactionTopic.ensureTopic();
-    return { errorCode: ErrorCode.NONE, errorMessage: null };
+    return ok;
   }
-  if (version < 6) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Share groups need FindCoordinator v6' };
-  // Share groups (KIP-932) have no coordinator here.
-  return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'The coordinator is not available.' };
+  if (keyType !== SHARE_KEY || version < 4) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: INVALID_REQUEST_MESSAGE };
+  // Share groups (KIP-932) need v6, and have no coordinator here.
+  return { errorCode: version < 6 ? ErrorCode.INVALID_REQUEST : ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: '' };
 }
 
 async function findCoordinator(ctx: RequestContext<FindCoordinatorRequest>): Promise<unknown> {
   const { broker, body, apiVersion } = ctx;
   const keyType = apiVersion >= 1 ? body.keyType : GROUP_KEY;
   const self = { nodeId: broker.nodeId, host: broker.advertised.host, port: broker.advertised.port };
-  const known = keyType === GROUP_KEY || keyType === TRANSACTION_KEY || keyType === SHARE_KEY;
-  const result = known ? await coordinatorFor(broker, keyType, apiVersion) : { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unknown coordinator type ${keyType}` };
+  const result = await coordinatorFor(broker, keyType, apiVersion);
   const ok = result.errorCode === ErrorCode.NONE;
   if (apiVersion >= 4) {
     return { throttleTimeMs: 0, coordinators: body.coordinatorKeys.map((key) => ({ key, ...(ok ? self : { nodeId: -1, host: '', port: -1 }), ...result })) };

@@ -76,7 +76,7 @@ function fetchGroup(broker: BrokerState, groupId: string, topics: { name: string
   if (requireStable) {
     // Offsets committed in a transaction still open are not answered yet (v7+, KIP-447).
     for (const o of r.offsets) {
-      if (broker.offsets.hasPendingTxnOffset(groupId, o.topic, o.partition)) Object.assign(o, { offset: -1n, errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT });
+      if (broker.offsets.hasPendingTxnOffset(groupId, o.topic, o.partition)) Object.assign(o, { offset: -1n, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT });
     }
   }
   return r;

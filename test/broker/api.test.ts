@@ -968,3 +968,44 @@ describe('OffsetCommit', () => {
     }
   });
 });
+
+describe('Groups', () => {
+  test('FindCoordinator messages as Kafka\'s: "NONE" on success before v4, empty from v4, the generic INVALID_REQUEST text for a key type it cannot take', async () => {
+    const v3 = await client.send(ApiKey.FindCoordinator, 3, { key: 'fc-group', keyType: 0 });
+    assert.deepEqual([v3.errorCode, v3.errorMessage, v3.nodeId], [ErrorCode.NONE, 'NONE', 1]);
+    const bad = await client.send(ApiKey.FindCoordinator, 3, { key: 'fc-group', keyType: 5 });
+    assert.equal(bad.errorCode, ErrorCode.INVALID_REQUEST);
+    assert.match(bad.errorMessage, /request being malformed by the client library/);
+    const v4 = await client.send(ApiKey.FindCoordinator, 4, { keyType: 0, coordinatorKeys: ['fc-a', 'fc-b'] });
+    assert.deepEqual(v4.coordinators.map((c: any) => [c.key, c.errorCode, c.errorMessage]), [['fc-a', 0, ''], ['fc-b', 0, '']]);
+    const share = await client.send(ApiKey.FindCoordinator, 4, { keyType: 2, coordinatorKeys: ['fc-s'] });
+    assert.deepEqual([share.coordinators[0].errorCode, share.coordinators[0].errorMessage], [ErrorCode.INVALID_REQUEST, '']);
+  });
+
+  test('a static member replaced by a new process keeps its first client id in DescribeGroups, as Kafka\'s MemberMetadata does', async () => {
+    const join = (clientId: string) => client.send(ApiKey.JoinGroup, 5, {
+      groupId: 'g-static-id', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: '', groupInstanceId: 'pod-0', protocolType: 'consumer',
+      protocols: [{ name: 'range', metadata: Buffer.alloc(0) }],
+    }, clientId);
+    const first = await join('client-A');
+    assert.equal(first.errorCode, ErrorCode.NONE);
+    const sync = await client.send(ApiKey.SyncGroup, 3, { groupId: 'g-static-id', generationId: first.generationId, memberId: first.memberId, groupInstanceId: 'pod-0', assignments: [{ memberId: first.memberId, assignment: Buffer.alloc(0) }] }, 'client-A');
+    assert.equal(sync.errorCode, ErrorCode.NONE);
+    const second = await join('client-B');
+    assert.equal(second.errorCode, ErrorCode.NONE);
+    assert.notEqual(second.memberId, first.memberId);
+    const d = (await client.send(ApiKey.DescribeGroups, 4, { groups: ['g-static-id'], includeAuthorizedOperations: false })).groups[0];
+    assert.deepEqual(d.members.map((m: any) => [m.memberId, m.groupInstanceId, m.clientId]), [[second.memberId, 'pod-0', 'client-A']]);
+  });
+
+  test('OffsetDelete naming only unknown partitions leaves an empty group alone', async () => {
+    const joined = await client.send(ApiKey.JoinGroup, 5, {
+      groupId: 'g-od', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: '', groupInstanceId: 'od-0', protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.alloc(0) }],
+    });
+    await client.send(ApiKey.LeaveGroup, 3, { groupId: 'g-od', members: [{ memberId: joined.memberId, groupInstanceId: 'od-0' }] });
+    const r = await client.send(ApiKey.OffsetDelete, 0, { groupId: 'g-od', topics: [{ name: 'od-nosuch', partitions: [{ partitionIndex: 0 }] }] });
+    assert.deepEqual([r.errorCode, r.topics[0].partitions[0].errorCode], [ErrorCode.NONE, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]);
+    const d = (await client.send(ApiKey.DescribeGroups, 4, { groups: ['g-od'], includeAuthorizedOperations: false })).groups[0];
+    assert.equal(d.groupState, 'Empty', 'still there');
+  });
+});

@@ -179,8 +179,7 @@ export class GroupCoordinator {
     member.protocols = req.protocols;
     member.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
     member.sessionTimeoutMs = req.sessionTimeoutMs;
-    member.clientId = req.clientId;
-    member.clientHost = req.clientHost;
+    // (The client id and host stay those of the first join: fixed in Kafka's MemberMetadata.)
     const result = this.park(member);
     this.maybePrepareRebalance(group, `${member.memberId} rejoined`);
     this.tryCompleteJoin(group);
@@ -206,8 +205,7 @@ export class GroupCoordinator {
     member.protocols = req.protocols;
     member.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
     member.sessionTimeoutMs = req.sessionTimeoutMs;
-    member.clientId = req.clientId;
-    member.clientHost = req.clientHost;
+    // Kafka renames the member and keeps the rest: DescribeGroups still shows the first client id and host.
     if (group.state === 'Stable' && group.selectProtocol() === group.protocolName) {
       this.armSession(group, member, member.sessionTimeoutMs);
       const isLeader = group.leaderId === newId;

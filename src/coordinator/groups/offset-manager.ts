@@ -178,8 +178,9 @@ export class OffsetManager {
       return { errorCode: ErrorCode.NOT_COORDINATOR, partitions: [] };
     }
     for (const p of doomed) group.offsets.delete(offsetKey(p.topic, p.partition));
-    // An empty group left without offsets is deleted, as Kafka's cleanupGroupMetadata does.
-    if (group.state === 'Empty' && group.offsets.size === 0 && group.pendingTxnOffsets.size === 0 && !this.commitsInFlight.has(group)) {
+    // An empty group left without offsets is deleted, as Kafka's cleanupGroupMetadata does (which
+    // runs only when some partition was eligible for deletion).
+    if (doomed.length > 0 && group.state === 'Empty' && group.offsets.size === 0 && group.pendingTxnOffsets.size === 0 && !this.commitsInFlight.has(group)) {
       this.coordinator.removeGroup(groupId);
       if (group.generationId > 0) {
         await this.store.append(groupId, [{ kind: 'group', group: groupId, value: null }]).catch((err: unknown) => this.log.warn({ err, group: groupId }, 'could not write the removal of a group left without offsets'));
