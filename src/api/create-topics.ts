@@ -5,7 +5,7 @@ import type { CreateTopicsRequest, CreateTopicsResponse, CreateTopicsResponseCre
 import type { Encodable } from '../../protocol/primitives/types.js';
 import { ZERO_UUID, randomUuid } from '../../protocol/primitives/uuid.js';
 import { effectiveTopicConfigs } from '../cluster/config-describe.js';
-import { invalidReason, validateTopicConfigs } from '../cluster/topic-configs.js';
+import { validateTopicConfigs } from '../cluster/topic-configs.js';
 import { type Topic, invalidTopicName } from '../cluster/topics.js';
 import { CLUSTER_METADATA_TOPIC } from '../storage/storage.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
@@ -55,19 +55,10 @@ function checkTopic(broker: BrokerState, spec: TopicSpec): CreateOutcome {
 
   const nulls = spec.configs.filter((c) => c.value === null).map((c) => c.name);
   if (nulls.length > 0) return failed(ErrorCode.INVALID_CONFIG, `Null value not supported for topic configs: ${nulls.join(',')}`);
-  // A name given twice takes its last value (Kafka builds a map); every name is checked before any value (LogConfig.validate).
-  const given = new Map(spec.configs.flatMap((c) => (c.value === null ? [] : [[c.name, c.value] as const])));
-  for (const name of given.keys()) {
-    const reason = invalidReason(name, null);
-    if (reason) return failed(ErrorCode.INVALID_CONFIG, reason);
-  }
+  // A name given twice takes its last value (Kafka builds a map). Then every name, the values in
+  // Kafka's define order, and the rules across configs (compaction lags, tiered storage).
   const configs: Record<string, string> = {};
-  for (const [name, value] of given) {
-    const reason = invalidReason(name, value);
-    if (reason) return failed(ErrorCode.INVALID_CONFIG, reason);
-    configs[name] = value.trim();
-  }
-  // The rules across configs (compaction lags, tiered storage), as the controller applies them.
+  for (const c of spec.configs) if (c.value !== null) configs[c.name] = c.value.trim();
   const conflict = validateTopicConfigs(configs, broker.config);
   if (conflict) return failed(ErrorCode.INVALID_CONFIG, conflict);
 

@@ -174,6 +174,17 @@ export const TOPIC_CONFIGS: readonly TopicConfigDef[] = [
 
 const BY_NAME = new Map(TOPIC_CONFIGS.map((d) => [d.name, d]));
 
+/** The order Kafka's LogConfig defines the topic configs in: values are checked in it, so the first bad one named is Kafka's. */
+export const KAFKA_DEFINE_ORDER: readonly string[] = [
+  'segment.bytes', 'segment.ms', 'segment.jitter.ms', 'segment.index.bytes', 'flush.messages', 'flush.ms', 'retention.bytes', 'retention.ms',
+  'max.message.bytes', 'index.interval.bytes', 'delete.retention.ms', 'min.compaction.lag.ms', 'max.compaction.lag.ms', 'file.delete.delay.ms',
+  'min.cleanable.dirty.ratio', 'cleanup.policy', 'unclean.leader.election.enable', 'min.insync.replicas', 'compression.type',
+  'compression.gzip.level', 'compression.lz4.level', 'compression.zstd.level', 'preallocate', 'message.format.version', 'message.timestamp.type',
+  'message.timestamp.difference.max.ms', 'message.timestamp.before.max.ms', 'message.timestamp.after.max.ms',
+  'leader.replication.throttled.replicas', 'follower.replication.throttled.replicas', 'message.downconversion.enable',
+  'remote.storage.enable', 'local.retention.ms', 'local.retention.bytes', 'remote.log.copy.disable', 'remote.log.delete.on.disable',
+];
+
 export function topicConfigDef(name: string): TopicConfigDef | undefined {
   return BY_NAME.get(name);
 }
@@ -229,9 +240,11 @@ export function effectiveConfig(name: string, overrides: Record<string, string>,
  * then the rules across configs (on the effective values). Returns the reason or null.
  */
 export function validateTopicConfigs(configs: Record<string, string>, broker: BrokerConfig): string | null {
+  // Kafka's LogConfig.validate: every name first, then the values in its define order.
   for (const name of Object.keys(configs)) if (!BY_NAME.has(name)) return `Unknown topic config name: ${name}`;
-  for (const [name, value] of Object.entries(configs)) {
-    const reason = checkValue(BY_NAME.get(name)!, value);
+  for (const name of KAFKA_DEFINE_ORDER) {
+    const value = configs[name];
+    const reason = value === undefined ? null : checkValue(BY_NAME.get(name)!, value);
     if (reason) return reason;
   }
   const parsed = (name: string): Parsed => parseValue(BY_NAME.get(name)!, effectiveConfig(name, configs, broker));

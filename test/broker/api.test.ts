@@ -9,6 +9,7 @@ import { ErrorCode } from '../../protocol/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
 import { ZERO_UUID } from '../../protocol/primitives/uuid.js';
 import { buildRecordBatch, CompressionCodec, decodeRecords, iterateBatches, readMessageSet, writeBatchCrc } from '../../protocol/records/index.js';
+import { KAFKA_DEFINE_ORDER, TOPIC_CONFIGS } from '../../src/cluster/topic-configs.js';
 import { type RunningBroker, startBroker } from '../../src/index.js';
 import { tempDir } from '../support/processes.js';
 import { RawClient } from '../support/raw-client.js';
@@ -241,6 +242,10 @@ describe('CreateTopics and DeleteTopics', () => {
     assert.equal(twice.topics[0].configs.find((x: any) => x.name === 'retention.ms').value, '1000');
     const unknownLast = await send('ct-unknown-last', [{ name: 'retention.ms', value: 'abc' }, { name: 'foo.bar', value: 'x' }]);
     assert.deepEqual([unknownLast.topics[0].errorCode, unknownLast.topics[0].errorMessage], [ErrorCode.INVALID_CONFIG, 'Unknown topic config name: foo.bar']);
+    // Two bad values: the first in Kafka's define order is named (segment.ms before retention.ms).
+    const twoBad = await send('ct-two-bad', [{ name: 'retention.ms', value: 'abc' }, { name: 'segment.ms', value: '0' }]);
+    assert.deepEqual([twoBad.topics[0].errorCode, twoBad.topics[0].errorMessage], [ErrorCode.INVALID_CONFIG, 'Invalid value 0 for configuration segment.ms: Value must be at least 1']);
+    assert.deepEqual([...KAFKA_DEFINE_ORDER].sort(), TOPIC_CONFIGS.map((d) => d.name).sort(), 'every topic config has its place in the define order');
     // message.format.version: Kafka's MetadataVersion strings, cut past their release.
     for (const [value, ok] of [['0.10.0.1', true], ['2.8.1', true], ['3.0-IV1', true], ['4.0-IV1', true], ['0.10', false], ['3.0-IV9', false], ['9.9', false], ['4.0', false]] as const) {
       const r = await client.send(ApiKey.CreateTopics, 7, { timeoutMs: 1000, validateOnly: true, topics: [{ name: 'ct-mfv', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [{ name: 'message.format.version', value }] }] });
