@@ -104,6 +104,8 @@ export class Broker implements BrokerState {
   readonly log: Logger;
   /** Stops logging native libraries that fail to load. */
   private readonly nativeWatch: () => void;
+  /** The storage held topics when the broker started (so it is not a new data directory). */
+  private keptTopics = false;
 
   /** `log` defaults to a silent logger (plain JavaScript callers may leave it out). */
   constructor(
@@ -209,6 +211,7 @@ export class Broker implements BrokerState {
       // Dynamic broker configs first: they are defaults of the partitions' log settings.
       await this.dynamicConfigs.load();
       await this.topics.load(state.topics);
+      this.keptTopics = state.topics.length > 0;
       await this.quotas.load();
       const listener = this.config.listener;
       this.bound = await this.server.listen(listener.host, listener.port);
@@ -284,8 +287,12 @@ export class Broker implements BrokerState {
 
   /**
    * Producer-id blocks are recorded through the storage engine, so ids are never reused after a
-   * restart. Numbering also starts above every id the partitions and transactions still know: a
-   * lost or damaged record must not hand out an id whose sequences a partition remembers.
+   * restart. A lost, damaged or outdated record must not hand an id out again: not one whose
+   * sequences a partition remembers, nor one an earlier run handed to a producer that has not
+   * written yet (and may still, with the same id). Numbering then starts above both: above every
+   * id the partitions and transactions know, and at the wall clock in microseconds, past any id an
+   * earlier run took from its blocks (they start at 0; one started so would have had to hand out
+   * over a thousand ids a millisecond since).
    */
   private producerIdPersistence(): ProducerIdPersistence {
     return {
@@ -300,13 +307,17 @@ export class Broker implements BrokerState {
           problem = `unreadable (${(err as Error).message})`;
         }
         await this.transactionsLoaded;
-        const floor = this.highestKnownProducerId() + 1n;
-        if (saved !== null && saved >= floor) return saved;
-        // Nothing recorded and no id in use: a new data directory.
-        if (problem !== 'missing' || floor > 0n) {
-          this.log.warn({ saved: saved === null ? null : String(saved), next: String(floor) }, `producer id record ${problem ?? 'behind the ids in use'}: numbering from above the highest producer id the partitions and transactions know`);
-        }
-        return floor;
+        const known = this.highestKnownProducerId() + 1n;
+        if (saved !== null && saved >= known) return saved;
+        // Nothing recorded, no id in use and no topic kept: a new data directory (or memory storage).
+        if (problem === 'missing' && known === 0n && !this.keptTopics) return 0n;
+        const clock = BigInt(Date.now()) * 1000n;
+        const next = known > clock ? known : clock;
+        this.log.warn(
+          { saved: saved === null ? null : String(saved), highestKnown: String(known - 1n), next: String(next) },
+          `producer id record ${problem ?? 'behind the ids in use'}: numbering from ${next}, above every producer id an earlier run can have handed out`,
+        );
+        return next;
       },
       save: (next) => this.storage.writeState('producer-ids', JSON.stringify({ version: 1, nextProducerId: String(next) }) + '\n'),
     };

@@ -83,6 +83,33 @@ test('a log written without producer ids is snapshotted at its end on a clean st
   }
 });
 
+test('a lost producer-id record does not hand out again an id an earlier run gave a producer that has not written yet', { timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  const args = ['--port', '0', '--data-dir', dir.path];
+  let broker: BrokerProcess | undefined;
+  try {
+    broker = await startBrokerProcess(args);
+    let c = await RawClient.connect(broker.port);
+    await c.send(ApiKey.CreateTopics, 5, { timeoutMs: 5000, validateOnly: false, topics: [{ name: 'ps', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }] });
+    const early = (await c.send(ApiKey.InitProducerId, 1, { transactionalId: null, transactionTimeoutMs: 1000 })).producerId as bigint;
+    assert.equal(early, 0n, 'a new data directory numbers from 0');
+    c.close();
+    await broker.stop();
+    rmSync(join(dir.path, '__samsa_producer-ids.json'));
+    broker = await startBrokerProcess(args);
+    c = await RawClient.connect(broker.port);
+    const later = (await c.send(ApiKey.InitProducerId, 1, { transactionalId: null, transactionTimeoutMs: 1000 })).producerId as bigint;
+    assert.ok(later > early, `got ${later} again after ${early}`);
+    // The earlier producer, still alive with its id, and the new one both get their first batch stored.
+    assert.deepEqual([(await produce(c, batch(early, 0, ['from-early']))).baseOffset, (await produce(c, batch(later, 0, ['from-later']))).baseOffset], [0n, 1n]);
+    assert.ok(broker.logs.some((l) => l.includes('producer id record missing')), 'the lost record is reported');
+    c.close();
+  } finally {
+    await broker?.stop();
+    dir.remove();
+  }
+});
+
 test('a lost or damaged producer-id record does not hand out an id a partition still remembers', { timeout: 60_000 }, async () => {
   const dir = tempDir();
   const args = ['--port', '0', '--data-dir', dir.path];
