@@ -83,22 +83,30 @@ test('a log written without producer ids is snapshotted at its end on a clean st
   }
 });
 
+/** A broker on `args` with the topic ps, and a client of it. */
+async function startWithPs(args: string[]): Promise<{ broker: BrokerProcess; c: RawClient }> {
+  const broker = await startBrokerProcess(args);
+  const c = await RawClient.connect(broker.port);
+  await c.send(ApiKey.CreateTopics, 5, { timeoutMs: 5000, validateOnly: false, topics: [{ name: 'ps', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }] });
+  return { broker, c };
+}
+const idempotentProducerId = async (c: RawClient): Promise<bigint> => (await c.send(ApiKey.InitProducerId, 1, { transactionalId: null, transactionTimeoutMs: 1000 })).producerId;
+
 test('a lost producer-id record does not hand out again an id an earlier run gave a producer that has not written yet', { timeout: 60_000 }, async () => {
   const dir = tempDir();
   const args = ['--port', '0', '--data-dir', dir.path];
   let broker: BrokerProcess | undefined;
   try {
-    broker = await startBrokerProcess(args);
-    let c = await RawClient.connect(broker.port);
-    await c.send(ApiKey.CreateTopics, 5, { timeoutMs: 5000, validateOnly: false, topics: [{ name: 'ps', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }] });
-    const early = (await c.send(ApiKey.InitProducerId, 1, { transactionalId: null, transactionTimeoutMs: 1000 })).producerId as bigint;
+    let c: RawClient;
+    ({ broker, c } = await startWithPs(args));
+    const early = await idempotentProducerId(c);
     assert.equal(early, 0n, 'a new data directory numbers from 0');
     c.close();
     await broker.stop();
     rmSync(join(dir.path, '__samsa_producer-ids.json'));
     broker = await startBrokerProcess(args);
     c = await RawClient.connect(broker.port);
-    const later = (await c.send(ApiKey.InitProducerId, 1, { transactionalId: null, transactionTimeoutMs: 1000 })).producerId as bigint;
+    const later = await idempotentProducerId(c);
     assert.ok(later > early, `got ${later} again after ${early}`);
     // The earlier producer, still alive with its id, and the new one both get their first batch stored.
     assert.deepEqual([(await produce(c, batch(early, 0, ['from-early']))).baseOffset, (await produce(c, batch(later, 0, ['from-later']))).baseOffset], [0n, 1n]);
@@ -115,10 +123,9 @@ test('a lost or damaged producer-id record does not hand out an id a partition s
   const args = ['--port', '0', '--data-dir', dir.path];
   let broker: BrokerProcess | undefined;
   try {
-    broker = await startBrokerProcess(args);
-    let c = await RawClient.connect(broker.port);
-    await c.send(ApiKey.CreateTopics, 5, { timeoutMs: 5000, validateOnly: false, topics: [{ name: 'ps', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }] });
-    const first = (await c.send(ApiKey.InitProducerId, 1, { transactionalId: null, transactionTimeoutMs: 1000 })).producerId as bigint;
+    let c: RawClient;
+    ({ broker, c } = await startWithPs(args));
+    const first = await idempotentProducerId(c);
     assert.equal((await produce(c, batch(first, 0, ['a']))).errorCode, ErrorCode.NONE);
     c.close();
     await broker.stop();
