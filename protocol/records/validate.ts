@@ -104,9 +104,8 @@ function check(batch: Buffer, o: ValidateOptions): RecordsError | null {
  * thread pool, not every other connection's wait. Returns the decompressed records with the verdict.
  */
 export async function validateRecordsAsync(batch: Buffer, options: { maxBytes?: number } = {}): Promise<RecordsCheck> {
-  let data: Buffer | null = null;
   try {
-    data = await batchRecordsDataAsync(batch, options);
+    const data = await batchRecordsDataAsync(batch, options);
     checkRecordStructure(data, readRecordCount(batch));
     return { error: null, data };
   } catch (e) {
