@@ -4,10 +4,10 @@ import type { BrokerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { ProducerStateManager } from '../coordinator/producers/producer-state.js';
 import { type SnapshotMark, loadProducerState, snapshotProducerState } from '../coordinator/producers/rebuild.js';
-import type { PartitionLog, Storage, TopicRecord } from '../storage/storage.js';
+import type { LogConfig, PartitionLog, Storage, TopicRecord } from '../storage/storage.js';
 import { logConfigFor } from './topic-configs.js';
 
-/** Partitions of one topic opened at once. */
+/** Partitions opened at once. */
 const OPEN_CONCURRENCY = 8;
 
 export const MAX_TOPIC_NAME_LENGTH = 249;
@@ -73,6 +73,10 @@ export class TopicRegistry {
   private readonly records = new Map<string, TopicRecord>();
   /** Writes of the topic table, one at a time, each writing the state current when it starts. */
   private saving: Promise<void> = Promise.resolve();
+  /** The write of the topic table that has not started yet. */
+  private nextSave: Promise<void> | null = null;
+  /** What each partition's producer state was when its snapshot was last written (or read at start). */
+  private readonly snapshotted = new WeakMap<ProducerStateManager, SnapshotMark>();
   /** Told when a topic leaves the registry (long polls waiting on its partitions answer at once). */
   private readonly deletionListeners = new Set<(topic: Topic) => void>();
 
@@ -84,42 +88,58 @@ export class TopicRegistry {
 
   async load(records: readonly TopicRecord[]): Promise<void> {
     await this.storage.setAsideUnknownPartitions?.(records);
-    for (const record of records) {
-      this.records.set(record.name, record);
-      const logs = await this.openPartitions(record, 0);
+    for (const record of records) this.records.set(record.name, record);
+    // One pool over the partitions of every topic: thousands of one-partition topics, one topic
+    // after the other, kept a start waiting on one partition at a time.
+    const opened = await this.openEach(
+      records.flatMap((record) => Array.from({ length: record.partitions }, (_, partition) => ({ record, partition }))),
       // Producer state comes back from the log itself (batch headers and markers).
-      const topic = new Topic(record, logs, await Promise.all(logs.map((l) => loadProducerState(l))));
+      async (log) => loadProducerState(log),
+    );
+    let at = 0;
+    for (const record of records) {
+      const parts = opened.slice(at, (at += record.partitions));
+      const topic = new Topic(record, parts.map((p) => p.log), parts.map((p) => this.loaded(p.extra)));
       this.byName.set(record.name, topic);
       this.byId.set(record.topicId, topic);
     }
   }
 
+  /** A partition's producer state as loaded; a snapshot that covers its whole log is not written again. */
+  private loaded({ state, mark }: Awaited<ReturnType<typeof loadProducerState>>): ProducerStateManager {
+    if (mark !== null) this.snapshotted.set(state, mark);
+    return state;
+  }
+
   /**
-   * Opens (or creates) partitions [from, to) several at a time: each new one waits on a few
-   * fsyncs, and one after the other they kept a group's first join waiting about a second for
-   * the 50 partitions of __consumer_offsets.
+   * Opens (or creates) the partitions named several at a time, each followed by `then`: each new
+   * one waits on a few fsyncs, and one after the other they kept a group's first join waiting
+   * about a second for the 50 partitions of __consumer_offsets.
    */
-  private async openPartitions(record: TopicRecord, from: number, to = record.partitions): Promise<PartitionLog[]> {
-    const logConfig = logConfigFor(record.configs, this.config);
-    const out: PartitionLog[] = new Array(Math.max(0, to - from));
-    let next = from;
+  private async openEach<T>(jobs: { record: TopicRecord; partition: number }[], then: (log: PartitionLog) => Promise<T>): Promise<{ log: PartitionLog; extra: T }[]> {
+    const configs = new Map<TopicRecord, LogConfig>();
+    const out: { log: PartitionLog; extra: T }[] = new Array(jobs.length);
+    let next = 0;
     let failed = false;
     const worker = async () => {
       // After a failure no more partitions are started, and the caller hears of it only once
       // every open in progress has ended (nothing is left opening behind its cleanup).
-      for (let p = next++; p < to && !failed; p = next++) {
+      for (let i = next++; i < jobs.length && !failed; i = next++) {
+        const { record, partition } = jobs[i]!;
+        let config = configs.get(record);
+        if (config === undefined) configs.set(record, (config = logConfigFor(record.configs, this.config)));
         try {
-          const log = await this.storage.openPartition(record, p, logConfig);
+          const log = await this.storage.openPartition(record, partition, config);
           // This broker becomes the partition's leader: its epoch starts at the log end (leader-epoch-checkpoint).
           await log.assignLeaderEpoch(LEADER_EPOCH);
-          out[p - from] = log;
+          out[i] = { log, extra: await then(log) };
         } catch (err) {
           failed = true;
           throw err;
         }
       }
     };
-    const results = await Promise.allSettled(Array.from({ length: Math.min(OPEN_CONCURRENCY, out.length) }, worker));
+    const results = await Promise.allSettled(Array.from({ length: Math.min(OPEN_CONCURRENCY, jobs.length) }, worker));
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) throw failure.reason;
     return out;
@@ -162,7 +182,8 @@ export class TopicRegistry {
       let partitionLogs: PartitionLog[];
       try {
         await this.persist();
-        partitionLogs = await this.openPartitions(record, 0);
+        const jobs = Array.from({ length: partitions }, (_, partition) => ({ record, partition }));
+        partitionLogs = (await this.openEach(jobs, async () => undefined)).map((o) => o.log);
       } catch (err) {
         this.records.delete(name);
         // The partitions that did open: closed and removed, so that a retry starts clean.
@@ -203,10 +224,12 @@ export class TopicRegistry {
         throw err;
       }
       // From what is open: an earlier addition that failed leaves its partitions to this one.
-      const logs = await this.openPartitions(record, topic.partitions.length, count);
-      const producers = await Promise.all(logs.map((l) => loadProducerState(l)));
-      topic.partitions.push(...logs);
-      topic.producers.push(...producers);
+      const opened = await this.openEach(
+        Array.from({ length: count - topic.partitions.length }, (_, i) => ({ record, partition: topic.partitions.length + i })),
+        async (log) => loadProducerState(log),
+      );
+      topic.partitions.push(...opened.map((o) => o.log));
+      topic.producers.push(...opened.map((o) => this.loaded(o.extra)));
       this.log.info({ topic: topic.name, from, to: count }, 'partitions added');
     });
     this.growing.set(topic, run);
@@ -265,8 +288,6 @@ export class TopicRegistry {
     this.log.info({ topic: topic.name, topicId: topic.id }, 'topic deleted');
   }
 
-  private snapshotted = new WeakMap<object, SnapshotMark>();
-
   /** Snapshots every partition's producer state that changed or whose log grew (on a timer, and before shutdown), a few partitions at a time. */
   async snapshotProducers(): Promise<void> {
     const pending = this.all().flatMap((topic) => topic.partitions.map((log, i) => ({ topic, log, state: topic.producers[i], i })));
@@ -284,8 +305,16 @@ export class TopicRegistry {
   }
 
   private persist(): Promise<void> {
-    const next = this.saving.then(() => this.storage.saveTopics([...this.records.values()]));
-    this.saving = next.catch(() => {});
-    return next;
+    // Calls made while a write waits for its turn share it: it saves the table as it is when it
+    // starts. (One write per call rewrote the whole table once per topic of a CreateTopics.)
+    if (this.nextSave === null) {
+      const save = this.saving.then(() => {
+        this.nextSave = null;
+        return this.storage.saveTopics([...this.records.values()]);
+      });
+      this.nextSave = save;
+      this.saving = save.catch(() => {});
+    }
+    return this.nextSave;
   }
 }

@@ -4,7 +4,7 @@
  * recognised as a duplicate and answered with its original offset.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ErrorCode } from '../../protocol/error-codes.js';
@@ -64,7 +64,7 @@ for (const stop of ['SIGTERM', 'SIGKILL', 'SIGKILL, snapshots left empty'] as co
   });
 }
 
-test('a log written without producer ids is snapshotted at its end on a clean stop, so a restart need not read it', { timeout: 60_000 }, async () => {
+test('a log written without producer ids is snapshotted at its end on a clean stop, so a restart need not read it, nor write it again', { timeout: 60_000 }, async () => {
   const dir = tempDir();
   const args = ['--port', '0', '--data-dir', dir.path];
   let broker: BrokerProcess | undefined;
@@ -77,6 +77,12 @@ test('a log written without producer ids is snapshotted at its end on a clean st
     await broker.stop();
     const snapshots = readdirSync(join(dir.path, 'ps-0')).filter((f) => f.endsWith('.producer-state'));
     assert.deepEqual(snapshots, [`${'6'.padStart(20, '0')}.producer-state`]);
+    const written = statSync(join(dir.path, 'ps-0', snapshots[0]!), { bigint: true }).mtimeNs;
+    // A run that writes nothing leaves the snapshot it started from as it is.
+    broker = await startBrokerProcess(args);
+    await broker.stop();
+    assert.deepEqual(readdirSync(join(dir.path, 'ps-0')).filter((f) => f.endsWith('.producer-state')), snapshots);
+    assert.equal(statSync(join(dir.path, 'ps-0', snapshots[0]!), { bigint: true }).mtimeNs, written, 'not written again');
   } finally {
     await broker?.stop();
     dir.remove();

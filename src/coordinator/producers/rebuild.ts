@@ -25,25 +25,27 @@ export function replayBatch(state: ProducerStateManager, batch: Buffer, baseOffs
 
 /**
  * The producer state of a partition at start: the newest snapshot, then the batches written after
- * it (all of the log when there is no usable snapshot).
+ * it (all of the log when there is no usable snapshot). `mark` is set when the snapshot read covers
+ * the whole log: a new one would say the same.
  */
-export async function loadProducerState(log: PartitionLog): Promise<ProducerStateManager> {
-  const state = await loadOrReplay(log);
+export async function loadProducerState(log: PartitionLog): Promise<{ state: ProducerStateManager; mark: SnapshotMark | null }> {
+  const { state, snapshotOffset } = await loadOrReplay(log);
   // Markers replayed are all in the log already: none holds the last stable offset back.
   state.markersVisible(log.highWatermark);
-  return state;
+  const end = log.logEndOffset;
+  return { state, mark: snapshotOffset === end ? { changes: state.changes, offset: end } : null };
 }
 
-async function loadOrReplay(log: PartitionLog): Promise<ProducerStateManager> {
+async function loadOrReplay(log: PartitionLog): Promise<{ state: ProducerStateManager; snapshotOffset: bigint | null }> {
   const snapshot = await log.readSnapshot().catch(() => null);
   if (snapshot) {
     try {
-      return await rebuildProducerState(log, snapshot.offset, ProducerStateManager.fromSnapshot(snapshot.data));
+      return { state: await rebuildProducerState(log, snapshot.offset, ProducerStateManager.fromSnapshot(snapshot.data)), snapshotOffset: snapshot.offset };
     } catch {
       // A damaged snapshot: replay the whole log instead.
     }
   }
-  return rebuildProducerState(log);
+  return { state: await rebuildProducerState(log), snapshotOffset: null };
 }
 
 /** What the last snapshot of a partition covered. */
