@@ -39,6 +39,13 @@ async function files(pdir: string): Promise<Map<string, Buffer>> {
   return out;
 }
 
+/** Each file's modification time, in nanoseconds. */
+async function mtimes(pdir: string): Promise<Map<string, bigint>> {
+  const out = new Map<string, bigint>();
+  for (const n of (await readdir(pdir)).sort()) out.set(n, (await stat(join(pdir, n), { bigint: true })).mtimeNs);
+  return out;
+}
+
 const pdirOf = (dir: string): string => join(dir, 'orders-0');
 
 async function lastSegmentLog(dir: string): Promise<string> {
@@ -55,6 +62,7 @@ describe('disk engine recovery', () => {
     await a.storage.close();
     assert.ok((await stat(join(dir, '.samsa_clean_shutdown'))).isFile(), 'close() writes the clean-shutdown marker');
     const before = await files(pdirOf(dir));
+    const beforeTimes = await mtimes(pdirOf(dir));
 
     const b = await openLog(dir);
     assert.equal(await b.storage.wasCleanShutdown(), true);
@@ -66,6 +74,7 @@ describe('disk engine recovery', () => {
     assert.deepEqual(await b.log.findMaxTimestampBatch(), (await b.log.read(end - 1n, 1, { maxOffset: end, minOneBatch: true })).records);
     await b.storage.close();
     assert.deepEqual(await files(pdirOf(dir)), before, 'a reopen without appends changes no file');
+    assert.deepEqual(await mtimes(pdirOf(dir)), beforeTimes, 'nor writes to one');
 
     const c = await openLog(dir);
     const r = await c.log.append(makeBatch({ count: 2 }), { leaderEpoch: 1 });
@@ -245,6 +254,24 @@ describe('disk engine recovery', () => {
     assert.deepEqual(await readAll(b.log, 0n), content);
     await b.storage.close();
     assert.deepEqual(await files(pdirOf(dir)), reference);
+  });
+
+  it('fsyncs a partition left alone after a clean start at no flush, one recovered after a crash at its first', async (t) => {
+    const dir = await tempDir(t);
+    const a = await openLog(dir);
+    await populateWithTail(a.log, dir);
+    await a.storage.close();
+    const b = await openLog(dir);
+    await b.storage.flush();
+    assert.equal(b.log.stats.syncs, 0, 'everything was fsynced at the clean shutdown');
+    await b.storage.simulateCrash();
+    const c = await openLog(dir);
+    t.after(() => c.storage.close());
+    assert.equal(await c.storage.wasCleanShutdown(), false);
+    await c.storage.flush();
+    assert.equal(c.log.stats.syncs, 3, 'the recovered active segment: its log and both indexes');
+    await c.storage.flush();
+    assert.equal(c.log.stats.syncs, 3, 'then nothing more');
   });
 
   it('does not mark a shutdown clean while a partition of an unclean start was never recovered', async (t) => {

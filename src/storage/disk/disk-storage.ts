@@ -20,7 +20,7 @@ import { randomUuid } from '../../../protocol/primitives/uuid.js';
 import { CLUSTER_METADATA_TOPIC, StorageRefusedError, type LogConfig, type PartitionLog, type Storage, type StoredState, type TopicRecord } from '../storage.js';
 import { CheckpointWriter, checkpointKey, readCheckpoint, type CheckpointEntry } from './checkpoint.js';
 import { FileHandleCache } from './file-cache.js';
-import { atomicWrite, fsyncDir, readFileOrNull, unlinkIfExists } from './fs-util.js';
+import { atomicWrite, fsyncDir, pathExists, readFileOrNull, readSmallFileOrNull, unlinkIfExists } from './fs-util.js';
 import { silentLogger, type StorageLogger } from './logger.js';
 import { loadOrCreateMetaProperties, type MetaProperties } from './meta-properties.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS } from '../compaction.js';
@@ -327,13 +327,8 @@ export class DiskStorage implements Storage {
     const name = partitionDirName(topic.name, partition);
     const dir = join(this.dataDir, name);
     const metadataPath = join(dir, PARTITION_METADATA_FILE);
-    let existed = true;
-    try {
-      await fsp.access(dir);
-    } catch {
-      existed = false;
-    }
-    const metadata = existed ? await readFileOrNull(metadataPath) : null;
+    const metadata = readSmallFileOrNull(metadataPath);
+    let existed = metadata !== null || pathExists(dir);
     if (metadata !== null) {
       const id = /topic_id:\s*(\S+)/.exec(metadata.toString('utf8'))?.[1];
       // Which topic the data belongs to is unknown: Kafka takes such a log directory offline
@@ -353,6 +348,7 @@ export class DiskStorage implements Storage {
     if (!existed && this.cleanerCheckpoint.delete(ck)) await this.writeCleanerCheckpoint();
     const loaded = await loadPartition({
       dir,
+      exists: existed,
       clean: clean || !existed,
       indexIntervalBytes: config.indexIntervalBytes,
       checkpointedLogStart: existed ? this.checkpoint.get(ck)?.offset : undefined,
@@ -368,6 +364,7 @@ export class DiskStorage implements Storage {
         if (!existed) await fsyncDir(this.dataDir);
       }
       log = new DiskPartitionLog(topic.name, partition, topic.topicId, dir, loaded.segments, loaded.logStartOffset, config, this.services);
+      if (loaded.unsynced) log.markUnsynced();
       await log.loadLeaderEpochs();
     } catch (e) {
       // Out of descriptors, say: the ones the load opened are closed rather than left to the GC.

@@ -1,5 +1,5 @@
 /** Small file-system helpers: positioned full reads and writes, fsync of directories, atomic replace. */
-import { constants, promises as fsp } from 'node:fs';
+import { constants, promises as fsp, readFileSync, readdirSync, statSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { TEMP_SUFFIX } from './names.js';
@@ -62,6 +62,40 @@ export async function readFileOrNull(path: string): Promise<Buffer | null> {
     return await fsp.readFile(path);
   } catch (e) {
     if (isNotFound(e)) return null;
+    throw e;
+  }
+}
+
+/*
+ * Opening a partition reads a directory listing and a few small files (metadata, checkpoint,
+ * snapshot, the active segment's indexes). These reads are synchronous: each asynchronous step
+ * (open, stat, read, close) is a thread-pool round trip costing many times the read itself (here
+ * 0.1–0.2 ms of CPU against 5–15 µs), and a start with 5,000 partitions spent about 10 s on them.
+ * Only an existing directory has anything to read, and those open before the broker listens.
+ */
+
+/** A small file's content, or null when it does not exist (see above: synchronous). */
+export function readSmallFileOrNull(path: string): Buffer | null {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    if (isNotFound(e)) return null;
+    throw e;
+  }
+}
+
+/** The names in a partition directory (see above: synchronous). */
+export function listDir(dir: string): string[] {
+  return readdirSync(dir);
+}
+
+/** Whether something exists at `path` (see above: synchronous). */
+export function pathExists(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch (e) {
+    if (isNotFound(e)) return false;
     throw e;
   }
 }

@@ -14,6 +14,12 @@ export abstract class IndexBuffer {
   private fileBytes: number;
   /** Entries at the start of `buf` known to be identical on disk. */
   private synced: number;
+  /**
+   * The entries truncateToEntries dropped from memory that the file, then exact, still holds
+   * after the `synced` ones: appended again unchanged (a reopened segment's time index drops its
+   * closing entry and then adds it back), they need no write.
+   */
+  private droppedFromFile: Buffer | null = null;
 
   protected constructor(
     readonly baseOffset: bigint,
@@ -63,11 +69,15 @@ export abstract class IndexBuffer {
   truncateToEntries(entries: number): void {
     if (entries >= this.n) return;
     this.n = Math.max(0, entries);
-    if (this.synced > this.n) this.synced = this.n;
+    if (this.synced <= this.n) return;
+    const exact = this.droppedFromFile === null && this.fileBytes === this.synced * this.entrySize;
+    this.droppedFromFile = exact ? Buffer.from(this.buf.subarray(this.n * this.entrySize, this.fileBytes)) : null;
+    this.synced = this.n;
   }
 
   /** Brings the file in line with memory: trims a diverging tail, appends new entries. */
   async persist(fh: FileHandle): Promise<number> {
+    this.adoptUnchangedTail();
     if (!this.dirty) return 0;
     let writes = 0;
     const validBytes = this.synced * this.entrySize;
@@ -85,16 +95,28 @@ export abstract class IndexBuffer {
     return writes;
   }
 
+  /** Counts the entries dropped and appended again unchanged as on disk. */
+  private adoptUnchangedTail(): void {
+    const dropped = this.droppedFromFile;
+    this.droppedFromFile = null;
+    if (dropped === null) return;
+    const from = this.synced * this.entrySize;
+    const end = from + dropped.length;
+    if (this.fileBytes === end && this.n * this.entrySize >= end && this.buf.subarray(from, end).equals(dropped)) this.synced = end / this.entrySize;
+  }
+
   /** The file holds `fileBytes` bytes, none of them trusted: the next persist rewrites it whole. */
   distrustFile(fileBytes: number): void {
     this.fileBytes = fileBytes;
     this.synced = 0;
+    this.droppedFromFile = null;
   }
 
   /** Records that the file now holds exactly the entries in memory (after a full rewrite). */
   markPersisted(): void {
     this.fileBytes = this.n * this.entrySize;
     this.synced = this.n;
+    this.droppedFromFile = null;
   }
 
   /** Relative offset for an absolute one, or null when it does not fit Kafka's int32 encoding. */

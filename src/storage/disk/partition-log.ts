@@ -181,6 +181,11 @@ export class DiskPartitionLog implements PartitionLog {
     return this.active.baseOffset;
   }
 
+  /** The active segment may hold bytes not fsynced (found at open): flush() and close() fsync it even if nothing is appended. */
+  markUnsynced(): void {
+    this.writer.markUnsynced();
+  }
+
   /** Whether a write or fsync failed: the partition then refuses appends until reopened. */
   get failed(): Error | null {
     return this.failure;
@@ -571,8 +576,9 @@ export class DiskPartitionLog implements PartitionLog {
       if (!this.failure && active.writable) {
         try {
           active.sealTimeIndex();
-          await active.persistIndexes();
-          await active.sync(true);
+          const indexWrites = await active.persistIndexes();
+          // Left alone since a clean start, the files are as the last fsync left them.
+          if (this.writer.unsynced || indexWrites > 0) await active.sync(true);
         } catch (e) {
           this.fail(e);
         }

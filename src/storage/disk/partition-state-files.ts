@@ -5,12 +5,12 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { LEADER_EPOCH_CHECKPOINT_FILE, formatLeaderEpochCheckpoint, parseLeaderEpochCheckpoint, type EpochEntry } from '../leader-epoch.js';
-import { atomicWrite, readFileOrNull, replaceFile } from './fs-util.js';
+import { atomicWrite, listDir, readSmallFileOrNull, replaceFile } from './fs-util.js';
 import { SNAPSHOT_FILE, SNAPSHOT_SUFFIX, segmentFileName } from './names.js';
 
 /** The entries of `dir`'s leader-epoch-checkpoint, none when there is none; throws when it is unreadable. */
 export async function readLeaderEpochCheckpoint(dir: string): Promise<EpochEntry[]> {
-  const data = await readFileOrNull(join(dir, LEADER_EPOCH_CHECKPOINT_FILE));
+  const data = readSmallFileOrNull(join(dir, LEADER_EPOCH_CHECKPOINT_FILE));
   return data === null ? [] : parseLeaderEpochCheckpoint(data.toString('utf8'));
 }
 
@@ -36,14 +36,14 @@ export async function writeProducerSnapshot(dir: string, offset: bigint, data: B
 export async function readProducerSnapshot(dir: string, logEndOffset: () => bigint): Promise<{ offset: bigint; data: Buffer } | null> {
   let names: string[];
   try {
-    names = (await fsp.readdir(dir)).filter((n) => SNAPSHOT_FILE.test(n)).sort().reverse();
+    names = listDir(dir).filter((n) => SNAPSHOT_FILE.test(n)).sort().reverse();
   } catch {
     return null;
   }
   for (const n of names) {
     const offset = BigInt(SNAPSHOT_FILE.exec(n)![1]!);
     if (offset > logEndOffset()) continue;
-    const data = await readFileOrNull(join(dir, n));
+    const data = readSmallFileOrNull(join(dir, n));
     if (data !== null) return { offset, data };
   }
   return null;

@@ -63,6 +63,11 @@ export class PartitionWriter {
     return this.unsyncedWrites;
   }
 
+  /** The active segment's files hold bytes written before this writer (recovery) that are not fsynced. */
+  markUnsynced(): void {
+    this.unsyncedWrites = true;
+  }
+
   /** Producer summary of this run's appends to `seg`, when its earlier content is not summarised. */
   lateSummary(seg: Segment): ProducerSummary | null {
     return this.lateSummaries.get(seg) ?? null;

@@ -26,7 +26,7 @@
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { readBatchHeader } from '../../../protocol/records/index.js';
-import { atomicWrite, fsyncDir, isNotFound, readAt, readFileOrNull, statOrNull, unlinkIfExists } from './fs-util.js';
+import { atomicWrite, fsyncDir, isNotFound, listDir, readAt, readFileOrNull, readSmallFileOrNull, statOrNull, unlinkIfExists } from './fs-util.js';
 import type { StorageLogger } from './logger.js';
 import { INDEX_SUFFIX, LOG_SUFFIX, parseSegmentFileName, SWAP_SUFFIX, TIME_INDEX_SUFFIX } from './names.js';
 import { OFFSET_INDEX_ENTRY_SIZE, OffsetIndex } from './offset-index.js';
@@ -37,6 +37,8 @@ import { join } from 'node:path';
 
 export interface LoadOptions {
   dir: string;
+  /** The directory is there already (else it is made). */
+  exists: boolean;
   /** The previous process wrote the clean-shutdown marker. */
   clean: boolean;
   indexIntervalBytes: number;
@@ -59,12 +61,14 @@ export interface LoadedLog {
   logStartOffset: bigint;
   /** Bytes cut from torn or invalid tails. */
   truncatedBytes: number;
+  /** The active segment's files may hold bytes not fsynced yet (written before an unclean shutdown, or by the recovery). */
+  unsynced: boolean;
 }
 
 export async function loadPartition(o: LoadOptions): Promise<LoadedLog> {
-  await fsp.mkdir(o.dir, { recursive: true });
-  await completeSwaps(o);
-  const names = await fsp.readdir(o.dir);
+  if (!o.exists) await fsp.mkdir(o.dir, { recursive: true });
+  let names = listDir(o.dir);
+  if (await completeSwaps(o, names)) names = listDir(o.dir);
   const logBases = new Set<bigint>();
   for (const name of names) {
     const f = parseSegmentFileName(name);
@@ -93,11 +97,14 @@ export async function loadPartition(o: LoadOptions): Promise<LoadedLog> {
 
 async function loadSegments(o: LoadOptions, bases: bigint[], segments: Segment[]): Promise<LoadedLog> {
   let truncatedBytes = 0;
+  let unsynced = false;
   for (let i = 0; i < bases.length; i++) {
     const seg = new Segment(o.dir, bases[i]!, o.now);
     segments.push(seg);
     if (i === bases.length - 1) {
-      truncatedBytes += await recoverActive(seg, o);
+      const recovered = await recoverActive(seg, o);
+      truncatedBytes += recovered.truncated;
+      unsynced = recovered.unsynced;
       break;
     }
     const unflushed = !o.clean && o.recoveryPoint !== undefined && bases[i + 1]! > o.recoveryPoint;
@@ -116,7 +123,9 @@ async function loadSegments(o: LoadOptions, bases: bigint[], segments: Segment[]
       segments.pop();
       const active = new Segment(o.dir, bases[i]!, o.now);
       segments.push(active);
-      truncatedBytes += await recoverActive(active, o);
+      const recovered = await recoverActive(active, o);
+      truncatedBytes += recovered.truncated;
+      unsynced = recovered.unsynced;
       break;
     }
   }
@@ -131,14 +140,13 @@ async function loadSegments(o: LoadOptions, bases: bigint[], segments: Segment[]
   let logStartOffset = segments[0]!.baseOffset;
   const cp = o.checkpointedLogStart;
   if (cp !== undefined && cp > logStartOffset) logStartOffset = cp < active.nextOffset ? cp : active.nextOffset;
-  return { segments, logStartOffset, truncatedBytes };
+  return { segments, logStartOffset, truncatedBytes, unsynced };
 }
 
-/** Finishes cleaner swaps interrupted by a crash (Kafka's LogLoader with `.swap` files). */
-async function completeSwaps(o: LoadOptions): Promise<void> {
-  const names = await fsp.readdir(o.dir);
+/** Finishes cleaner swaps interrupted by a crash (Kafka's LogLoader with `.swap` files); returns whether there were any. */
+async function completeSwaps(o: LoadOptions, names: string[]): Promise<boolean> {
   const swaps = names.map((n) => ({ n, f: parseSegmentFileName(n) })).filter(({ f }) => f && f.trailer === SWAP_SUFFIX && f.suffix === LOG_SUFFIX);
-  if (swaps.length === 0) return;
+  if (swaps.length === 0) return false;
   for (const { n, f } of swaps) {
     const base = f!.baseOffset;
     const path = join(o.dir, n);
@@ -169,6 +177,7 @@ async function completeSwaps(o: LoadOptions): Promise<void> {
     o.logger.info({ partition: o.name, segment: String(base), nextOffset: String(next) }, 'completed an interrupted cleaner swap');
   }
   await fsyncDir(o.dir);
+  return true;
 }
 
 /**
@@ -260,11 +269,13 @@ async function readTail(path: string, bytes: number): Promise<Buffer> {
 }
 
 /**
- * Recovers the last segment and opens it for writing. Returns the bytes truncated.
+ * Recovers the last segment and opens it for writing. Returns the bytes truncated, and whether
+ * its files may hold bytes not fsynced yet.
  */
-async function recoverActive(seg: Segment, o: LoadOptions): Promise<number> {
-  const idxData = await readFileOrNull(seg.indexPath);
-  const timData = await readFileOrNull(seg.timeIndexPath);
+async function recoverActive(seg: Segment, o: LoadOptions): Promise<{ truncated: number; unsynced: boolean }> {
+  // At most segment.index.bytes each, read once at open (fs-util.ts: why synchronously).
+  const idxData = readSmallFileOrNull(seg.indexPath);
+  const timData = readSmallFileOrNull(seg.timeIndexPath);
   await seg.openWriter();
   const fh = seg.logFh!;
   const st = await fh.stat();
@@ -351,9 +362,12 @@ async function recoverActive(seg: Segment, o: LoadOptions): Promise<number> {
     seg.firstBatchTimestamp = readBatchHeader(await readAt(fh, 61, 0)).maxTimestamp;
   }
   seg.sealTimeIndex();
-  await seg.persistIndexes();
-  if (fileSize !== end) await seg.sync(true);
-  return fileSize - end;
+  const indexWrites = await seg.persistIndexes();
+  if (fileSize !== end) {
+    await seg.sync(true);
+    return { truncated: fileSize - end, unsynced: false };
+  }
+  return { truncated: 0, unsynced: !o.clean || indexWrites > 0 };
 }
 
 /** Scans a whole segment (validating, with CRC) into a scratch segment holding the rebuilt state. */
