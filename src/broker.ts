@@ -371,8 +371,10 @@ export class Broker implements BrokerState {
       clearInterval(this.retentionTimer);
       clearInterval(this.offsetExpiryTimer);
       for (const t of this.timers) clearInterval(t);
-      await this.server.close();
+      // Joins and syncs waiting for other members are answered first: the server waits for every
+      // request it has read, and they would hold it for its whole timeout.
       this.groups.close();
+      await this.server.close();
       await this.topics.snapshotProducers();
       await this.storage.close();
       this.nativeWatch();

@@ -37,3 +37,21 @@ test('group.initial.rebalance.delay.ms=3000 (Kafka\'s code default) holds the fi
   const ms = await firstJoinMs({ 'group.initial.rebalance.delay.ms': 3000 });
   assert.ok(ms >= 2900, `joined after ${ms} ms`);
 });
+
+test('stopping the broker answers a join held back by the initial delay at once (it held the stop for 10 s)', { timeout: 20_000 }, async () => {
+  const broker = await startBroker({ port: 0, config: { 'group.initial.rebalance.delay.ms': 10_000 } });
+  const c = await RawClient.connect(broker.port);
+  try {
+    const join = { groupId: 'g', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.alloc(0) }] };
+    const first = await c.send(ApiKey.JoinGroup, 5, { ...join, memberId: '', groupInstanceId: null });
+    const held = c.send(ApiKey.JoinGroup, 5, { ...join, memberId: first.memberId, groupInstanceId: null });
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = Date.now();
+    await broker.stop();
+    assert.ok(Date.now() - t0 < 2000, `stopped after ${Date.now() - t0} ms`);
+    assert.equal((await held).errorCode, 16, 'NOT_COORDINATOR: the client looks for the coordinator again');
+  } finally {
+    c.close();
+    await broker.stop();
+  }
+});

@@ -69,6 +69,8 @@ export class GroupCoordinator {
   // ---- JoinGroup -------------------------------------------------------------------------------
 
   join(req: JoinRequest): Promise<JoinResult> {
+    // Kafka's coordinator once shut down (not active).
+    if (this.closed) return Promise.resolve(joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE, req.memberId));
     if (this.loading) return Promise.resolve(joinError(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, req.memberId));
     if (req.groupId === '') return Promise.resolve(joinError(ErrorCode.INVALID_GROUP_ID, req.memberId));
     if (req.sessionTimeoutMs < this.config.minSessionTimeoutMs || req.sessionTimeoutMs > this.config.maxSessionTimeoutMs) {
@@ -347,6 +349,7 @@ export class GroupCoordinator {
   // ---- SyncGroup -------------------------------------------------------------------------------
 
   sync(req: SyncRequest): Promise<SyncResult> {
+    if (this.closed) return Promise.resolve(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE));
     if (this.loading) return Promise.resolve(syncError(ErrorCode.REBALANCE_IN_PROGRESS));
     if (req.groupId === '') return Promise.resolve(syncError(ErrorCode.INVALID_GROUP_ID));
     const group = this.groups.get(req.groupId);
