@@ -135,6 +135,22 @@ export function formatListeners(listeners: readonly Listener[]): string {
   return listeners.map((l) => `${l.name}://${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`).join(',');
 }
 
+/**
+ * A host and port (--host / --port, or startBroker's) change the listener clients are served on, leaving the config's other listeners
+ * (a CONTROLLER one, say) as they are. An advertised address that only repeated that listener's
+ * port follows the new port: otherwise Kafka's stock server.properties would send clients to 9092.
+ */
+export function overrideListener(props: Properties, host: string | undefined, port: number | undefined): void {
+  const served = props['listeners'] ? clientListener(props) : { name: 'PLAINTEXT', host: 'localhost', port: 9092 };
+  const all = props['listeners'] ? parseListeners(props['listeners']) : [served];
+  const updated = { name: served.name, host: host ?? served.host, port: port ?? served.port };
+  props['listeners'] = formatListeners(all.map((l) => (l.name === served.name ? updated : l)));
+  if (port !== undefined && props['advertised.listeners']) {
+    const advertised = parseListeners(props['advertised.listeners']);
+    props['advertised.listeners'] = formatListeners(advertised.map((l) => (l.name === served.name && l.port === served.port ? { ...l, port } : l)));
+  }
+}
+
 /** Kafka's default listener.security.protocol.map: each protocol as a listener name of its own. */
 const DEFAULT_PROTOCOL_MAP = 'PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL';
 

@@ -3,8 +3,8 @@
  * in memory by default, for a test run; `await b.stop()` ends it.
  */
 import { Broker, VERSION } from './broker.js';
-import { BrokerConfig, type Properties } from './config.js';
-import { type Logger, createLogger, silentLogger } from './logger.js';
+import { BrokerConfig, type Properties, formatListeners, overrideListener } from './config.js';
+import { type Logger, createLogger } from './logger.js';
 
 export { Broker, VERSION } from './broker.js';
 export { BrokerConfig, parseProperties } from './config.js';
@@ -24,7 +24,11 @@ export interface StartBrokerOptions {
   nodeId?: number;
   /** Any Kafka broker setting by its server.properties name, e.g. { 'num.partitions': 3 }. */
   config?: Record<string, string | number | boolean>;
-  /** A pino logger, or a level name for a new one; silent by default. */
+  /**
+   * A pino logger, or a level name for a new one writing JSON lines to stderr; default 'warn'
+   * (SAMSA_LOG_LEVEL when set), so that a setting misspelt or a codec missing is said. 'silent'
+   * logs nothing.
+   */
   logger?: Logger | string;
 }
 
@@ -37,23 +41,27 @@ export interface RunningBroker {
   stop(): Promise<void>;
 }
 
-/** The properties a set of options stands for (shared by the CLI and embedding). */
+/**
+ * The properties a set of options stands for: `config` first, then the dedicated options. Without
+ * `listeners` in `config`, clients are served on 127.0.0.1 and a free port; host and port change
+ * the client listener `config` names. A log directory, in `dataDir` or `config`, chooses the disk engine.
+ */
 export function propertiesFrom(options: StartBrokerOptions): Properties {
   const props: Properties = {};
   for (const [k, v] of Object.entries(options.config ?? {})) props[k] = String(v);
-  const host = options.host ?? '127.0.0.1';
-  props['listeners'] = `PLAINTEXT://${host.includes(':') ? `[${host}]` : host}:${options.port ?? 0}`;
+  if (!('listeners' in props)) props['listeners'] = formatListeners([{ name: 'PLAINTEXT', host: options.host ?? '127.0.0.1', port: options.port ?? 0 }]);
+  else if (options.host !== undefined || options.port !== undefined) overrideListener(props, options.host, options.port);
   if (options.advertisedListener) props['advertised.listeners'] = options.advertisedListener;
-  if (options.storage) props['samsa.storage'] = options.storage;
-  else if (!('samsa.storage' in props)) props['samsa.storage'] = options.dataDir ? 'disk' : 'memory';
   if (options.dataDir) props['log.dirs'] = options.dataDir;
+  if (options.storage) props['samsa.storage'] = options.storage;
+  else if (!('samsa.storage' in props)) props['samsa.storage'] = 'log.dirs' in props || 'log.dir' in props ? 'disk' : 'memory';
   if (options.nodeId !== undefined) props['node.id'] = String(options.nodeId);
   return props;
 }
 
 export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
   const config = new BrokerConfig(propertiesFrom(options));
-  const log = typeof options.logger === 'object' ? options.logger : options.logger ? createLogger({ level: options.logger, pretty: false }) : silentLogger();
+  const log = typeof options.logger === 'object' ? options.logger : createLogger({ level: options.logger ?? (process.env.SAMSA_LOG_LEVEL || 'warn'), pretty: false, stream: 'stderr' });
   const broker = new Broker(config, log);
   await broker.start();
   const { host, port } = broker.advertised;

@@ -2,7 +2,7 @@
 import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
 import { ConfigError } from './config.js';
-import { stdoutSink } from './stdout-sink.js';
+import { stderrSink, stdoutSink } from './stdout-sink.js';
 
 export type { Logger };
 
@@ -10,6 +10,8 @@ export interface LoggerOptions {
   level?: string;
   /** Human-readable lines instead of JSON; defaults to true when stdout is a terminal. */
   pretty?: boolean;
+  /** Where JSON lines go; default stdout. */
+  stream?: 'stdout' | 'stderr';
 }
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -26,7 +28,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     const prettyStream = createRequire(import.meta.url)('pino-pretty') as (o: object) => NodeJS.WritableStream;
     return pino({ level }, prettyStream({ colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,name', singleLine: true, sync: true }));
   }
-  return pino({ level, base: { name: 'samsa' } }, stdoutSink());
+  return pino({ level, base: { name: 'samsa' } }, options.stream === 'stderr' ? stderrSink() : stdoutSink());
 }
 
 /** A logger that discards everything (embedded use and tests, unless asked otherwise). */

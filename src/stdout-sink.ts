@@ -1,5 +1,6 @@
 /**
- * Where the JSON log goes: stdout, written in the background, with a bound on what waits.
+ * Where the JSON log goes: stdout (stderr for an embedded broker), written in the background,
+ * with a bound on what waits.
  *
  * Not one of pino's own destinations: a synchronous one stalls the whole broker once a pipe that
  * nobody reads is full (64 KiB of log: a harness that stops reading after "listening"), and the
@@ -15,7 +16,12 @@ const MAX_PENDING_BYTES = 1 << 20;
 /** How soon a write that met a full non-blocking pipe (EAGAIN) is tried again. */
 const RETRY_MS = 20;
 
-class StdoutSink {
+class LogSink {
+  constructor(
+    private readonly fd: number,
+    private readonly name: string,
+  ) {}
+
   private pending: string[] = [];
   private pendingBytes = 0;
   private writing = false;
@@ -55,7 +61,7 @@ class StdoutSink {
 
   private writeNext(): void {
     if (this.dropped > 0 && !this.broken) {
-      this.pending.push(`${JSON.stringify({ level: 40, time: Date.now(), name: 'samsa', dropped: this.dropped, msg: `${this.dropped} log lines dropped: stdout was not read fast enough` })}\n`);
+      this.pending.push(`${JSON.stringify({ level: 40, time: Date.now(), name: 'samsa', dropped: this.dropped, msg: `${this.dropped} log lines dropped: ${this.name} was not read fast enough` })}\n`);
       this.dropped = 0;
     }
     if (this.broken || this.pending.length === 0) {
@@ -71,7 +77,7 @@ class StdoutSink {
   }
 
   private writeChunk(chunk: Buffer): void {
-    write(1, chunk, 0, chunk.length, null, (err, written) => {
+    write(this.fd, chunk, 0, chunk.length, null, (err, written) => {
       if (err && (err as NodeJS.ErrnoException).code === 'EAGAIN') {
         setTimeout(() => this.writeChunk(chunk), RETRY_MS).unref();
       } else if (err) {
@@ -89,11 +95,17 @@ class StdoutSink {
   }
 }
 
-let sink: StdoutSink | undefined;
+let sink: LogSink | undefined;
+let errSink: LogSink | undefined;
 
-/** The one sink of this process: every JSON logger shares it, so their lines stay whole and in order. */
-export function stdoutSink(): StdoutSink {
-  return (sink ??= new StdoutSink());
+/** The one stdout sink of this process: every JSON logger shares it, so their lines stay whole and in order. */
+export function stdoutSink(): LogSink {
+  return (sink ??= new LogSink(1, 'stdout'));
+}
+
+/** The same on stderr: embedded brokers log there, leaving stdout to the program (a test runner's report). */
+export function stderrSink(): LogSink {
+  return (errSink ??= new LogSink(2, 'stderr'));
 }
 
 /** Before exiting: lets the log written so far reach stdout, waiting at most timeoutMs. */

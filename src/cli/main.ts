@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Broker, VERSION } from '../broker.js';
-import { BROKER_DEFAULTS, BrokerConfig, ConfigError, type Properties, clientListener, formatListeners, parseListeners, parseProperties } from '../config.js';
+import { BROKER_DEFAULTS, BrokerConfig, ConfigError, type Properties, clientListener, overrideListener, parseProperties } from '../config.js';
 import { LOG_LEVELS, type Logger, createLogger } from '../logger.js';
 import { flushStdoutLog } from '../stdout-sink.js';
 import { StorageRefusedError } from '../storage/storage.js';
@@ -47,21 +47,6 @@ export function propertiesFromArgs(args: StartArgs): Properties {
   return props;
 }
 
-/**
- * --host / --port change the listener clients are served on, leaving the config's other listeners
- * (a CONTROLLER one, say) as they are. An advertised address that only repeated that listener's
- * port follows the new port: otherwise Kafka's stock server.properties would send clients to 9092.
- */
-function overrideListener(props: Properties, host: string | undefined, port: number | undefined): void {
-  const served = props['listeners'] ? clientListener(props) : { name: 'PLAINTEXT', host: 'localhost', port: 9092 };
-  const all = props['listeners'] ? parseListeners(props['listeners']) : [served];
-  const updated = { name: served.name, host: host ?? served.host, port: port ?? served.port };
-  props['listeners'] = formatListeners(all.map((l) => (l.name === served.name ? updated : l)));
-  if (port !== undefined && props['advertised.listeners']) {
-    const advertised = parseListeners(props['advertised.listeners']);
-    props['advertised.listeners'] = formatListeners(advertised.map((l) => (l.name === served.name && l.port === served.port ? { ...l, port } : l)));
-  }
-}
 
 /**
  * Under `npm start` or `npx samsa`, npm's signal reaches the shell npm runs the command with, not

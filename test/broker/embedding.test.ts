@@ -1,0 +1,52 @@
+/** startBroker's options and config together, and where an embedded broker logs. */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ApiKey } from '../../protocol/generated/index.js';
+import { startBroker } from '../../src/index.js';
+import { run, tempDir } from '../support/processes.js';
+import { RawClient } from '../support/raw-client.js';
+
+const INDEX = new URL('../../src/index.js', import.meta.url).href;
+
+test('the listener config names is served; one that is not PLAINTEXT is refused, as by the CLI', async () => {
+  const broker = await startBroker({ config: { listeners: 'PLAINTEXT://127.0.0.1:0' }, logger: 'silent' });
+  try {
+    assert.equal(broker.host, '127.0.0.1');
+    assert.ok(broker.port > 0);
+  } finally {
+    await broker.stop();
+  }
+  await assert.rejects(startBroker({ config: { listeners: 'SASL_PLAINTEXT://127.0.0.1:0' }, logger: 'silent' }), /SASL_PLAINTEXT/);
+  await assert.rejects(startBroker({ port: 0, config: { listeners: 'SSL://127.0.0.1:0' }, logger: 'silent' }), /SSL/);
+});
+
+test('log.dirs in config keeps the data on disk there, as dataDir does', async () => {
+  const dir = tempDir();
+  try {
+    const broker = await startBroker({ port: 0, config: { 'log.dirs': dir.path }, logger: 'silent' });
+    const c = await RawClient.connect(broker.port);
+    const created = await c.send(ApiKey.CreateTopics, 5, { timeoutMs: 5000, validateOnly: false, topics: [{ name: 'kept', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }] });
+    assert.equal(created.topics[0].errorCode, 0);
+    c.close();
+    await broker.stop();
+    assert.ok(existsSync(join(dir.path, 'meta.properties')));
+    assert.ok(existsSync(join(dir.path, 'kept-0')));
+  } finally {
+    dir.remove();
+  }
+});
+
+test('an embedded broker says what it warns about on stderr, leaving stdout to the program', async () => {
+  const script = `
+    import { startBroker } from ${JSON.stringify(INDEX)};
+    const broker = await startBroker({ port: 0, config: { 'num.partition': 3 } });
+    await broker.stop();
+  `;
+  const r = await run(process.execPath, ['--input-type=module', '-e', script], { timeoutMs: 20_000, env: { ...process.env, SAMSA_LOG_LEVEL: '' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '');
+  const lines = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { level: number; settings?: string[] });
+  assert.deepEqual(lines.map((l) => [l.level, l.settings]), [[40, ['num.partition']]], 'the misspelt setting, once; nothing below warn');
+});
