@@ -176,7 +176,7 @@ test('connections.max.idle.ms below 0 turns idle closing off, as Kafka\'s NO_IDL
 });
 
 test('requests sent before one the broker cannot read are answered before the connection closes, as Kafka answers them', async () => {
-  const broker = await startBroker({ port: 0, config: { 'socket.request.max.bytes': 4096 } });
+  const broker = await startBroker({ port: 0, config: { 'socket.request.max.bytes': 4096 }, logger: 'silent' });
   try {
     for (const bad of [
       // An unknown API key, then an oversized size prefix.

@@ -1,11 +1,12 @@
 /** startBroker's options and config together, and where an embedded broker logs. */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ApiKey } from '../../protocol/generated/index.js';
 import { startBroker } from '../../src/index.js';
-import { run, tempDir } from '../support/processes.js';
+import { ROOT, run, tempDir } from '../support/processes.js';
 import { RawClient } from '../support/raw-client.js';
 
 const INDEX = new URL('../../src/index.js', import.meta.url).href;
@@ -49,4 +50,19 @@ test('an embedded broker says what it warns about on stderr, leaving stdout to t
   assert.equal(r.stdout, '');
   const lines = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { level: number; settings?: string[] });
   assert.deepEqual(lines.map((l) => [l.level, l.settings]), [[40, ['num.partition']]], 'the misspelt setting, once; nothing below warn');
+});
+
+test('require() gets a CommonJS build: Jest, for one, cannot load an ES module', async () => {
+  const req = createRequire(join(ROOT, 'package.json'));
+  assert.match(req.resolve('samsa'), /dist[/\\]samsa\.cjs$/);
+  const { startBroker: start } = req('samsa') as typeof import('../../src/index.js');
+  const broker = await start({ port: 0, logger: 'silent' });
+  const c = await RawClient.connect(broker.port);
+  try {
+    const md = await c.send(ApiKey.Metadata, 12, { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+    assert.equal(md.brokers[0].port, broker.port);
+  } finally {
+    c.close();
+    await broker.stop();
+  }
 });
