@@ -14,6 +14,7 @@ import { effectiveConfig } from '../cluster/topic-configs.js';
 import type { Topic } from '../cluster/topics.js';
 import type { PartitionLog } from '../storage/storage.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
+import { PARTITIONS_PER_SLICE, yieldToEventLoop } from './slices.js';
 
 const READ_COMMITTED = 1;
 /** Partitions of one fetch read at once, at most (each may hold a file descriptor meanwhile). */
@@ -127,6 +128,8 @@ class FetchOperation {
     let i = 0;
     try {
       for (; i < this.targets.length; i++) {
+        // Reads from the tail cache never wait for I/O: without these turns, thousands of them hold the event loop.
+        if (i > 0 && i % PARTITIONS_PER_SLICE === 0) await yieldToEventLoop();
         const t = this.targets[i];
         const maxBytes = Math.min(t.partitionMaxBytes, remaining);
         let data: PartitionData | null = null;
@@ -213,6 +216,17 @@ class FetchOperation {
   }
 
   /**
+   * Whether a partition read without error has been appended to, or deleted, since: a read yields
+   * to the event loop (between slices, for a file), so what came meanwhile must not wait for the next append.
+   */
+  changedSince(partitions: PartitionData[]): boolean {
+    return this.targets.some((t, i) => {
+      const read = partitions[i]!;
+      return t.log !== undefined && read.errorCode === ErrorCode.NONE && (t.log.highWatermark !== read.highWatermark || !this.broker.topics.isCurrent(t.topic!));
+    });
+  }
+
+  /**
    * Clients before Fetch v10 cannot read zstd: as in Kafka, a topic whose compression.type is zstd
    * answers them UNSUPPORTED_COMPRESSION_TYPE once the fetch is done, whatever the read found.
    */
@@ -241,8 +255,8 @@ class FetchOperation {
   }
 }
 
-/** Waits until one of the logs is appended to or deleted, the timeout passes, or the broker shuts down. */
-function waitForAppend(broker: BrokerState, logs: PartitionLog[], timeoutMs: number): Promise<void> {
+/** Waits until one of the logs is appended to or deleted (`missed`: already), the timeout passes, or the broker shuts down. */
+function waitForAppend(broker: BrokerState, logs: PartitionLog[], timeoutMs: number, missed: () => boolean): Promise<void> {
   return new Promise((resolve) => {
     const unsubscribe: (() => void)[] = [broker.topics.onDelete((topic) => {
       if (topic.partitions.some((p) => logs.includes(p))) done();
@@ -255,7 +269,7 @@ function waitForAppend(broker: BrokerState, logs: PartitionLog[], timeoutMs: num
     };
     const timer = setTimeout(done, timeoutMs);
     for (const log of logs) unsubscribe.push(log.onAppend(done));
-    if (broker.shutdownSignal.aborted) done();
+    if (broker.shutdownSignal.aborted || missed()) done();
     else broker.shutdownSignal.addEventListener('abort', done);
   });
 }
@@ -294,7 +308,7 @@ async function handle(ctx: RequestContext<FetchRequest>): Promise<Encodable<Fetc
       return op.response(partitions);
     }
     for (const release of releases) release();
-    await waitForAppend(broker, op.logs, left);
+    await waitForAppend(broker, op.logs, left, () => op.changedSince(partitions));
   }
 }
 

@@ -449,6 +449,54 @@ describe('Produce', () => {
     assert.equal(f0.responses[0].partitions[0].highWatermark, 1n, 'only the whole batch of partition 0 was appended');
   });
 
+  test('a request naming more partitions than one slice (appended a slice at a time) is answered as one, in request order, errors in place; produce requests pipelined around it append in the order they came', async () => {
+    await createTopic('p-wide', 300);
+    const order = Array.from({ length: 300 }, (_, i) => 299 - i); // partition 0 in the last slice
+    const corrupt = batch(['bad']);
+    corrupt[corrupt.length - 1] ^= 0xff;
+    const send = (topicData: unknown[]) => client.send(ApiKey.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData });
+    const one = (value: string) => [{ name: 'p-wide', partitionData: [{ index: 0, records: batch([value]) }] }];
+    const [before, wide, after] = await Promise.all([
+      send(one('before')),
+      send([
+        { name: 'p-wide', partitionData: order.map((index) => ({ index, records: index === 150 ? corrupt : batch([`wide ${index}`]) })) },
+        { name: 'p-wide-missing', partitionData: [{ index: 0, records: batch(['x']) }] },
+      ]),
+      send(one('after')),
+    ]);
+    assert.deepEqual(wide.responses.map((t: any) => t.name), ['p-wide', 'p-wide-missing']);
+    assert.deepEqual(
+      wide.responses[0].partitionResponses.map((p: any) => [p.index, p.errorCode, p.baseOffset]),
+      order.map((index) => [index, index === 150 ? ErrorCode.CORRUPT_MESSAGE : ErrorCode.NONE, index === 150 ? -1n : index === 0 ? 1n : 0n]),
+    );
+    assert.equal(wide.responses[1].partitionResponses[0].errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    assert.deepEqual([before, after].map((r: any) => r.responses[0].partitionResponses[0].baseOffset), [0n, 2n]);
+    const f = await client.send(ApiKey.Fetch, 11, fetchBody('p-wide', 0, 0n));
+    const values = [...iterateBatches(f.responses[0].partitions[0].records)].flatMap((b) => decodeRecords(b.buf).map((r) => String(r.value)));
+    assert.deepEqual(values, ['before', 'wide 0', 'after']);
+  });
+
+  test('acks=0 naming more partitions than one slice: every batch is stored as sent, whatever frames are read while later slices wait', async () => {
+    await createTopic('p-wide-acks0', 300);
+    const wide = (tag: string) => ({
+      transactionalId: null, acks: 0, timeoutMs: 1000,
+      topicData: [{ name: 'p-wide-acks0', partitionData: Array.from({ length: 300 }, (_, index) => ({ index, records: batch([`${tag} ${String(index).padStart(3, '0')}`]) })) }],
+    });
+    // Two frames of one size: the first one's, released unanswered, may be handed to the second.
+    client.sendNoResponse(ApiKey.Produce, 9, wide('one'));
+    client.sendNoResponse(ApiKey.Produce, 9, wide('two'));
+    const body = fetchBody('p-wide-acks0', 0, 0n, { maxBytes: 10 << 20 });
+    body.topics[0].partitions = Array.from({ length: 300 }, (_, partition) => ({ partition, currentLeaderEpoch: -1, fetchOffset: 0n, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }));
+    let partitions: any[] = [];
+    for (let i = 0; i < 200; i++) {
+      partitions = (await client.send(ApiKey.Fetch, 11, body)).responses[0].partitions;
+      if (partitions.every((p: any) => p.highWatermark === 2n)) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const values = partitions.map((p: any) => [...iterateBatches(p.records)].flatMap((b) => decodeRecords(b.buf).map((r) => String(r.value))));
+    assert.deepEqual(values, Array.from({ length: 300 }, (_, i) => [`one ${String(i).padStart(3, '0')}`, `two ${String(i).padStart(3, '0')}`]));
+  });
+
   test('LogAppendTime topics stamp the batch and answer the time', async () => {
     await createTopic('p-lat', 1, [{ name: 'message.timestamp.type', value: 'LogAppendTime' }]);
     const before = BigInt(Date.now());
@@ -587,6 +635,23 @@ describe('Fetch', () => {
     assert.deepEqual(await fetchAll('f-share-big'), [1, 1, 0]);
   });
 
+  test('a fetch naming more partitions than one slice (read a slice at a time) answers each in request order, sharing the budget as one read would', async () => {
+    await createTopic('f-wide', 300);
+    const records = (index: number) => batch([`v${String(index).padStart(3, '0')}`], { timestamp: 1_700_000_000_000 });
+    const produced = await client.send(ApiKey.Produce, 9, {
+      transactionalId: null, acks: -1, timeoutMs: 5000,
+      topicData: [{ name: 'f-wide', partitionData: Array.from({ length: 300 }, (_, index) => ({ index, records: records(index) })) }],
+    });
+    assert.ok(produced.responses[0].partitionResponses.every((p: any) => p.errorCode === ErrorCode.NONE));
+    const order = Array.from({ length: 300 }, (_, i) => (i * 7) % 300);
+    // Room for the batches of 200 partitions: the first 200 named get theirs, the others nothing.
+    const body = fetchBody('f-wide', 0, 0n, { maxBytes: 200 * records(0).length });
+    body.topics[0].partitions = order.map((partition) => ({ partition, currentLeaderEpoch: -1, fetchOffset: 0n, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }));
+    const r = await client.send(ApiKey.Fetch, 11, body);
+    const got = r.responses[0].partitions.map((p: any) => [p.partitionIndex, p.errorCode, [...iterateBatches(p.records)].flatMap((b) => decodeRecords(b.buf).map((x) => String(x.value))).join()]);
+    assert.deepEqual(got, order.map((partition, i) => [partition, ErrorCode.NONE, i < 200 ? `v${String(partition).padStart(3, '0')}` : '']));
+  });
+
   test('long poll: returns soon after a produce, and not before MaxWaitMs when nothing comes', async () => {
     await createTopic('f-poll');
     const c2 = await RawClient.connect(broker.port);
@@ -603,6 +668,21 @@ describe('Fetch', () => {
     const latency = Date.now() - sent;
     assert.ok(latency < 200, `woke ${latency} ms after the produce`);
     assert.equal(decodeRecords(woke.responses[0].partitions[0].records)[0].value!.toString(), 'wake');
+    c2.close();
+  });
+
+  test('long poll: an append made while the fetch was reading (a produce pipelined behind it) ends the wait at once', async () => {
+    await createTopic('f-poll-raced');
+    const c2 = await RawClient.connect(broker.port);
+    const fetch = c2.prepare(ApiKey.Fetch, 11, { ...fetchBody('f-poll-raced', 0, 0n), maxWaitMs: 10_000 });
+    const produced = c2.prepare(ApiKey.Produce, 9, { transactionalId: null, acks: 1, timeoutMs: 5000, topicData: [{ name: 'f-poll-raced', partitionData: [{ index: 0, records: batch(['raced']) }] }] });
+    // One write: the produce is dispatched, and appends, while the fetch's read of the partition is still in progress.
+    const sent = Date.now();
+    c2.writeRaw(Buffer.concat([fetch.bytes, produced.bytes]));
+    const f = await fetch.response;
+    assert.ok(Date.now() - sent < 5000, `answered ${Date.now() - sent} ms after the produce`);
+    assert.deepEqual(decodeRecords(f.responses[0].partitions[0].records).map((r) => String(r.value)), ['raced']);
+    assert.equal((await produced.response).responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
     c2.close();
   });
 
