@@ -11,13 +11,13 @@ export { BrokerConfig, parseProperties } from './config.js';
 export type { Storage, PartitionLog, TopicRecord } from './storage/storage.js';
 
 export interface StartBrokerOptions {
-  /** 0 (the default) picks a free port. */
+  /** 0 (the default, unless config names listeners) picks a free port. */
   port?: number;
-  /** Address to bind; default 127.0.0.1. */
+  /** Address to bind; default 127.0.0.1 (unless config names listeners). */
   host?: string;
   /** Host and port clients are told to connect to; default the bound address. */
   advertisedListener?: string;
-  /** 'memory' (default when embedded, unless dataDir is given) or 'disk'. */
+  /** 'memory' (default when embedded, unless dataDir or log.dirs is given) or 'disk'. */
   storage?: 'memory' | 'disk';
   /** The disk engine's directory (giving one chooses the disk engine); default ./data. */
   dataDir?: string;

@@ -10,7 +10,7 @@ export interface LoggerOptions {
   level?: string;
   /** Human-readable lines instead of JSON; defaults to true when stdout is a terminal. */
   pretty?: boolean;
-  /** Where JSON lines go; default stdout. */
+  /** Where JSON lines go (pretty lines always go to stdout); default stdout. */
   stream?: 'stdout' | 'stderr';
 }
 
@@ -31,7 +31,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return pino({ level, base: { name: 'samsa' } }, options.stream === 'stderr' ? stderrSink() : stdoutSink());
 }
 
-/** A logger that discards everything (embedded use and tests, unless asked otherwise). */
+/** A logger that discards everything (tests, and `logger: 'silent'`). */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }

@@ -69,7 +69,7 @@ export class GroupCoordinator {
   // ---- JoinGroup -------------------------------------------------------------------------------
 
   join(req: JoinRequest): Promise<JoinResult> {
-    // Kafka's coordinator once shut down (not active).
+    // Kafka's coordinator once shut down (not active): so too for sync, heartbeat and leave.
     if (this.closed) return Promise.resolve(joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE, req.memberId));
     if (this.loading) return Promise.resolve(joinError(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, req.memberId));
     if (req.groupId === '') return Promise.resolve(joinError(ErrorCode.INVALID_GROUP_ID, req.memberId));
@@ -428,6 +428,7 @@ export class GroupCoordinator {
   // ---- Heartbeat and LeaveGroup ----------------------------------------------------------------
 
   heartbeat(req: MemberRef): number {
+    if (this.closed) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     if (this.loading) return ErrorCode.NONE; // Kafka's answer while loading: the member keeps its session
     if (req.groupId === '') return ErrorCode.INVALID_GROUP_ID;
     const group = this.groups.get(req.groupId);
@@ -457,6 +458,8 @@ export class GroupCoordinator {
 
   leave(groupId: string, members: { memberId: string; groupInstanceId: string | null }[]): { errorCode: number; members: { memberId: string; groupInstanceId: string | null; errorCode: number }[] } {
     const all = (errorCode: number) => members.map((m) => ({ ...m, errorCode }));
+    // Once closed, a leave would start a rebalance whose timers nobody clears.
+    if (this.closed) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] };
     if (this.loading) return { errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, members: [] };
     if (groupId === '') return { errorCode: ErrorCode.INVALID_GROUP_ID, members: [] };
     const group = this.groups.get(groupId);

@@ -67,14 +67,15 @@ export async function readFileOrNull(path: string): Promise<Buffer | null> {
 }
 
 /*
- * Opening a partition reads a directory listing and a few small files (metadata, checkpoint,
- * snapshot, the active segment's indexes). These reads are synchronous: each asynchronous step
+ * Opening a partition reads a directory listing and a few files, most of a few bytes or KB
+ * (metadata, checkpoint; a producer snapshot grows with its producers, the active segment's
+ * indexes up to segment.index.bytes). These reads are synchronous: each asynchronous step
  * (open, stat, read, close) is a thread-pool round trip costing many times the read itself (here
  * 0.1–0.2 ms of CPU against 5–15 µs), and a start with 5,000 partitions spent about 10 s on them.
  * Only an existing directory has anything to read, and those open before the broker listens.
  */
 
-/** A small file's content, or null when it does not exist (see above: synchronous). */
+/** A file's content, or null when it does not exist (see above: synchronous, for a partition's own files at open). */
 export function readSmallFileOrNull(path: string): Buffer | null {
   try {
     return readFileSync(path);

@@ -75,7 +75,7 @@ export abstract class IndexBuffer {
     this.synced = this.n;
   }
 
-  /** Brings the file in line with memory: trims a diverging tail, appends new entries. */
+  /** Brings the file in line with memory: trims a diverging tail, appends new entries; returns the calls that changed the file. */
   async persist(fh: FileHandle): Promise<number> {
     this.adoptUnchangedTail();
     if (!this.dirty) return 0;
@@ -84,6 +84,7 @@ export abstract class IndexBuffer {
     if (this.fileBytes !== validBytes) {
       await fh.truncate(validBytes);
       this.fileBytes = validBytes;
+      writes++;
     }
     const end = this.n * this.entrySize;
     if (end > validBytes) {

@@ -61,7 +61,7 @@ export interface LoadedLog {
   logStartOffset: bigint;
   /** Bytes cut from torn or invalid tails. */
   truncatedBytes: number;
-  /** The active segment's files may hold bytes not fsynced yet (written before an unclean shutdown, or by the recovery). */
+  /** The active segment's files may differ from what was last fsynced (written before an unclean shutdown, or changed by the recovery). */
   unsynced: boolean;
 }
 
