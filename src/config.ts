@@ -136,9 +136,10 @@ export function formatListeners(listeners: readonly Listener[]): string {
 }
 
 /**
- * A host and port (--host / --port, or startBroker's) change the listener clients are served on, leaving the config's other listeners
- * (a CONTROLLER one, say) as they are. An advertised address that only repeated that listener's
- * port follows the new port: otherwise Kafka's stock server.properties would send clients to 9092.
+ * A host and port (--host / --port, or startBroker's) change the listener clients are served on,
+ * leaving the config's other listeners (a CONTROLLER one, say) as they are. An advertised address
+ * that only repeated that listener's port follows the new port: otherwise Kafka's stock
+ * server.properties would send clients to 9092.
  */
 export function overrideListener(props: Properties, host: string | undefined, port: number | undefined): void {
   const served = props['listeners'] ? clientListener(props) : { name: 'PLAINTEXT', host: 'localhost', port: 9092 };
