@@ -75,6 +75,8 @@ export class TopicRegistry {
   private saving: Promise<void> = Promise.resolve();
   /** The write of the topic table that has not started yet. */
   private nextSave: Promise<void> | null = null;
+  /** Each topic's configs as the table on storage has them. */
+  private readonly savedConfigs = new WeakMap<TopicRecord, Record<string, string>>();
   /** What each partition's producer state was when its snapshot was last written (or read at start). */
   private readonly snapshotted = new WeakMap<ProducerStateManager, SnapshotMark>();
   /** Told when a topic leaves the registry (long polls waiting on its partitions answer at once). */
@@ -88,7 +90,10 @@ export class TopicRegistry {
 
   async load(records: readonly TopicRecord[]): Promise<void> {
     await this.storage.setAsideUnknownPartitions?.(records);
-    for (const record of records) this.records.set(record.name, record);
+    for (const record of records) {
+      this.records.set(record.name, record);
+      this.savedConfigs.set(record, record.configs);
+    }
     // One pool over the partitions of every topic: thousands of one-partition topics, one topic
     // after the other, kept a start waiting on one partition at a time.
     const opened = await this.openEach(
@@ -253,7 +258,8 @@ export class TopicRegistry {
     try {
       await this.persist();
     } catch (err) {
-      if (record.configs === after) record.configs = before;
+      // Back to what the table on storage says: `before` may be an update whose write failed too.
+      if (record.configs === after) record.configs = this.savedConfigs.get(record) ?? before;
       throw err;
     }
     if (record.configs !== after) return; // a later update won; it applies its own settings
@@ -308,9 +314,12 @@ export class TopicRegistry {
     // Calls made while a write waits for its turn share it: it saves the table as it is when it
     // starts. (One write per call rewrote the whole table once per topic of a CreateTopics.)
     if (this.nextSave === null) {
-      const save = this.saving.then(() => {
+      const save = this.saving.then(async () => {
         this.nextSave = null;
-        return this.storage.saveTopics([...this.records.values()]);
+        const records = [...this.records.values()];
+        const configs = records.map((r) => r.configs);
+        await this.storage.saveTopics(records);
+        records.forEach((r, i) => this.savedConfigs.set(r, configs[i]!));
       });
       this.nextSave = save;
       this.saving = save.catch(() => {});

@@ -31,3 +31,22 @@ test('200 topics created at once write the topic table a few times, the last tim
   await registry.create('late', 1, {});
   assert.ok(storage.saves.at(-1)!.includes('late'));
 });
+
+test('config updates that share a failed write of the table leave the configs the table has', async () => {
+  class FailingStorage extends MemoryStorage {
+    fail = false;
+    override async saveTopics(topics: readonly TopicRecord[]): Promise<void> {
+      await new Promise((r) => setImmediate(r));
+      if (this.fail) throw new Error('disk full');
+      return super.saveTopics(topics);
+    }
+  }
+  const storage = new FailingStorage();
+  const registry = new TopicRegistry(storage, new BrokerConfig(), silentLogger());
+  await registry.load([{ name: 't', topicId: 'AAAAAAAAAAAAAAAAAAAAAA', partitions: 1, configs: { 'retention.ms': '1000' } }]);
+  const topic = registry.get('t')!;
+  storage.fail = true;
+  const results = await Promise.allSettled([registry.updateConfigs(topic, { 'retention.ms': '2000' }), registry.updateConfigs(topic, { 'retention.ms': '3000' })]);
+  assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
+  assert.deepEqual(topic.record.configs, { 'retention.ms': '1000' }, 'not the first update, which was never saved either');
+});
