@@ -274,6 +274,23 @@ describe('disk engine recovery', () => {
     assert.equal(c.log.stats.syncs, 3, 'then nothing more');
   });
 
+  it('removes a producer snapshot past the log end that a crash cut the log back to, and keeps the one below', async (t) => {
+    const dir = await tempDir(t);
+    const a = await openLog(dir);
+    await populateWithTail(a.log, dir);
+    const end = a.log.logEndOffset;
+    await a.log.writeSnapshot(5n, Buffer.from('below'));
+    await a.log.writeSnapshot(end, Buffer.from('at the end'));
+    await a.storage.simulateCrash();
+    const last = await lastSegmentLog(dir);
+    await truncate(last, (await stat(last)).size - 10); // the last batch never reached the disk
+    const b = await openLog(dir);
+    t.after(() => b.storage.close());
+    assert.ok(b.log.logEndOffset < end);
+    assert.deepEqual((await readdir(pdirOf(dir))).filter((n) => n.endsWith('.producer-state')), [`${'5'.padStart(20, '0')}.producer-state`]);
+    assert.equal(String((await b.log.readSnapshot())?.data), 'below');
+  });
+
   it('does not mark a shutdown clean while a partition of an unclean start was never recovered', async (t) => {
     const dir = await tempDir(t);
     const a = await openLog(dir);

@@ -5,8 +5,8 @@
  *   cleaned segment fully written and fsynced; every segment file with a base offset in
  *   [base, its next offset) is deleted (what it replaces) and the `.swap` takes its final name (its
  *   indexes are rebuilt). `.cleaned` files are an unfinished cleaning: discarded.
- * - Leftovers are removed: `*.deleted` / `*.tmp` / `*.cleaned` / other `*.swap` segment files, and
- *   index files whose `.log` is gone.
+ * - Leftovers are removed: `*.deleted` / `*.tmp` / `*.cleaned` / other `*.swap` segment files,
+ *   index files whose `.log` is gone, and producer snapshots past the recovered log end.
  * - Segments are sorted by base offset (the 20-digit file name).
  * - Older segments were sealed when they were rolled, and fsynced soon after, in the background.
  *   Their index sizes and last entries are checked; after an unclean shutdown the segments from
@@ -28,7 +28,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { readBatchHeader } from '../../../protocol/records/index.js';
 import { atomicWrite, fsyncDir, isNotFound, listDir, readAt, readFileOrNull, readSmallFileOrNull, statOrNull, unlinkIfExists } from './fs-util.js';
 import type { StorageLogger } from './logger.js';
-import { INDEX_SUFFIX, LOG_SUFFIX, parseSegmentFileName, SWAP_SUFFIX, TIME_INDEX_SUFFIX } from './names.js';
+import { INDEX_SUFFIX, LOG_SUFFIX, parseSegmentFileName, SNAPSHOT_FILE, SWAP_SUFFIX, TIME_INDEX_SUFFIX } from './names.js';
 import { OFFSET_INDEX_ENTRY_SIZE, OffsetIndex } from './offset-index.js';
 import { scanBatches, type ScanOutcome } from './scan.js';
 import { Segment } from './segment.js';
@@ -86,13 +86,24 @@ export async function loadPartition(o: LoadOptions): Promise<LoadedLog> {
   const bases = [...logBases].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 
   const segments: Segment[] = [];
+  let loaded: LoadedLog;
   try {
-    return await loadSegments(o, bases, segments);
+    loaded = await loadSegments(o, bases, segments);
   } catch (e) {
     // The active segment's descriptors are open from recovery on: a failure (EMFILE, say) closes them.
     await Promise.all(segments.map((seg) => seg.closeWriter()));
     throw e;
   }
+  // A producer snapshot past the recovered log end describes batches a crash cut away: once the
+  // log grows past it again it would be taken for this log's (Kafka's truncateAndReload deletes it).
+  const end = loaded.segments[loaded.segments.length - 1]!.nextOffset;
+  for (const name of names) {
+    const m = SNAPSHOT_FILE.exec(name);
+    if (m === null || BigInt(m[1]!) <= end) continue;
+    o.logger.warn({ partition: o.name, file: name, logEndOffset: String(end) }, 'removing a producer snapshot past the log end');
+    await unlinkIfExists(join(o.dir, name));
+  }
+  return loaded;
 }
 
 async function loadSegments(o: LoadOptions, bases: bigint[], segments: Segment[]): Promise<LoadedLog> {
