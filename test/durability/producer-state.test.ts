@@ -22,6 +22,15 @@ async function produce(c: RawClient, records: Buffer) {
   return r.responses[0].partitionResponses[0];
 }
 
+/** A broker on `args` with the topic ps, and a client of it. */
+async function startWithPs(args: string[]): Promise<{ broker: BrokerProcess; c: RawClient }> {
+  const broker = await startBrokerProcess(args);
+  const c = await RawClient.connect(broker.port);
+  await c.send(ApiKey.CreateTopics, 5, { timeoutMs: 5000, validateOnly: false, topics: [{ name: 'ps', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }] });
+  return { broker, c };
+}
+const idempotentProducerId = async (c: RawClient): Promise<bigint> => (await c.send(ApiKey.InitProducerId, 1, { transactionalId: null, transactionTimeoutMs: 1000 })).producerId;
+
 // Snapshots are not fsynced: a power loss may leave them empty, and the log is replayed instead.
 for (const stop of ['SIGTERM', 'SIGKILL', 'SIGKILL, snapshots left empty'] as const) {
   test(`after ${stop}, a retried idempotent batch is still a duplicate`, { timeout: 60_000 }, async () => {
@@ -29,11 +38,9 @@ for (const stop of ['SIGTERM', 'SIGKILL', 'SIGKILL, snapshots left empty'] as co
     const args = ['--port', '0', '--data-dir', dir.path, '--set', 'samsa.producer.snapshot.interval.ms=200'];
     let broker: BrokerProcess | undefined;
     try {
-      broker = await startBrokerProcess(args);
-      let c = await RawClient.connect(broker.port);
-      await c.send(ApiKey.CreateTopics, 5, { timeoutMs: 5000, validateOnly: false, topics: [{ name: 'ps', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }] });
-      const init = await c.send(ApiKey.InitProducerId, 1, { transactionalId: null, transactionTimeoutMs: 1000 });
-      const pid: bigint = init.producerId;
+      let c: RawClient;
+      ({ broker, c } = await startWithPs(args));
+      const pid = await idempotentProducerId(c);
       assert.deepEqual([(await produce(c, batch(pid, 0, ['a', 'b']))).baseOffset, (await produce(c, batch(pid, 2, ['c']))).baseOffset], [0n, 2n]);
       await new Promise((r) => setTimeout(r, 600)); // a periodic snapshot is taken
       const last = await produce(c, batch(pid, 3, ['d', 'e']));
@@ -69,9 +76,8 @@ test('a log written without producer ids is snapshotted at its end on a clean st
   const args = ['--port', '0', '--data-dir', dir.path];
   let broker: BrokerProcess | undefined;
   try {
-    broker = await startBrokerProcess(args);
-    const c = await RawClient.connect(broker.port);
-    await c.send(ApiKey.CreateTopics, 5, { timeoutMs: 5000, validateOnly: false, topics: [{ name: 'ps', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }] });
+    let c: RawClient;
+    ({ broker, c } = await startWithPs(args));
     for (let i = 0; i < 3; i++) assert.equal((await produce(c, batch(-1n, -1, ['a', 'b']))).baseOffset, BigInt(2 * i));
     c.close();
     await broker.stop();
@@ -89,14 +95,6 @@ test('a log written without producer ids is snapshotted at its end on a clean st
   }
 });
 
-/** A broker on `args` with the topic ps, and a client of it. */
-async function startWithPs(args: string[]): Promise<{ broker: BrokerProcess; c: RawClient }> {
-  const broker = await startBrokerProcess(args);
-  const c = await RawClient.connect(broker.port);
-  await c.send(ApiKey.CreateTopics, 5, { timeoutMs: 5000, validateOnly: false, topics: [{ name: 'ps', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }] });
-  return { broker, c };
-}
-const idempotentProducerId = async (c: RawClient): Promise<bigint> => (await c.send(ApiKey.InitProducerId, 1, { transactionalId: null, transactionTimeoutMs: 1000 })).producerId;
 
 test('a lost producer-id record does not hand out again an id an earlier run gave a producer that has not written yet', { timeout: 60_000 }, async () => {
   const dir = tempDir();
