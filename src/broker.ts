@@ -60,7 +60,7 @@ function createStorage(config: BrokerConfig, log: Logger): Storage {
   if (config.storage === 'memory') return new MemoryStorage();
   const dirs = (config.staticProps['log.dirs'] ?? config.staticProps['log.dir'] ?? '').split(',').map((d) => d.trim()).filter((d) => d !== '');
   if (dirs.length > 1) log.warn({ used: config.dataDir, ignored: dirs.slice(1) }, 'log.dirs names several directories: Samsa keeps everything in the first');
-  return new DiskStorage({ dataDir: config.dataDir, nodeId: config.nodeId, logger: log });
+  return new DiskStorage({ dataDir: config.dataDir, nodeId: config.nodeId, logger: log, directWrites: config.bool('samsa.log.direct.writes') });
 }
 
 /** What a native library that cannot be loaded costs, and how to get it back. */

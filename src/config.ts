@@ -11,6 +11,7 @@ export const BROKER_DEFAULTS: Properties = {
   'listeners': 'PLAINTEXT://localhost:9092',
   'log.dirs': './data',
   'samsa.storage': 'disk',
+  'samsa.log.direct.writes': 'true',
   'num.partitions': '1',
   'default.replication.factor': '1',
   'auto.create.topics.enable': 'true',

@@ -38,6 +38,7 @@ const defs: BrokerConfigDef[] = [
   { name: 'log.dirs', type: 'string', default: null, doc: 'Directory (first of a comma-separated list) holding the partition logs and the broker\'s metadata files.' },
   { name: 'log.dir', type: 'string', default: '/tmp/kafka-logs', doc: 'Data directory used when log.dirs is not set.' },
   { name: 'samsa.storage', type: 'string', default: 'disk', validator: oneOf('disk', 'memory'), doc: 'Samsa only: where data lives, on disk in Kafka\'s layout or in memory (lost at exit).' },
+  { name: 'samsa.log.direct.writes', type: 'boolean', default: 'true', doc: 'Samsa only: large appends to the disk engine\'s logs bypass the page cache (O_DIRECT) where the platform and filesystem allow, sparing the kernel a newly allocated page for every byte written; false writes everything through the page cache, as Kafka does.' },
   { name: 'samsa.producer.snapshot.interval.ms', type: 'long', default: '30000', validator: atLeast(1), doc: 'Samsa only: how often changed producer state is snapshotted beside each partition log, so a restart replays only the log after it.' },
   { name: 'inter.broker.protocol.version', type: 'string', default: '3.9-IV0', validator: METADATA_VERSION, doc: 'Protocol version spoken between brokers. Informational here.' },
 

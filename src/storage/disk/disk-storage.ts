@@ -61,6 +61,11 @@ export interface DiskStorageOptions {
    * theirs back (down to 1 MiB each, or tailCacheBytes when smaller). Default 64 MiB.
    */
   tailCacheTotalBytes?: number;
+  /**
+   * Large appends go past the page cache (O_DIRECT) where the platform and filesystem allow,
+   * instead of into pages the kernel must first allocate (direct-writer.ts). Default true.
+   */
+  directWrites?: boolean;
   /** Read descriptors kept open over all partitions. Default 256. */
   maxOpenReadFiles?: number;
   /** Memory for the loaded indexes of inactive segments, over all partitions. Default 64 MiB. */
@@ -142,6 +147,7 @@ export class DiskStorage implements Storage {
       files: this.files,
       tailCache: new TailCacheBudget(tailCacheBytes, Math.min(tailCacheBytes, 1024 * 1024), options.tailCacheTotalBytes ?? 64 * 1024 * 1024),
       now,
+      directWrites: options.directWrites ?? true,
       logStartOffsetChanged: () => this.writeLogStartCheckpoint(),
       indexesUsed: (seg) => this.indexesUsed(seg),
       segmentGone: (seg) => this.forgetIndexes(seg),

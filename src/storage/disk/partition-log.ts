@@ -575,6 +575,7 @@ export class DiskPartitionLog implements PartitionLog {
       const active = this.active;
       if (!this.failure && active.writable) {
         try {
+          await active.endDirectWrites();
           active.sealTimeIndex();
           const indexWrites = await active.persistIndexes();
           // Left alone since a clean start, the files are as the last fsync left them.

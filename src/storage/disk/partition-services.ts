@@ -16,6 +16,8 @@ export interface PartitionServices {
   /** How many bytes of written batches each partition keeps in memory. */
   readonly tailCache: TailCacheBudget;
   now(): number;
+  /** Large appends go past the page cache where the filesystem allows (direct-writer.ts). */
+  readonly directWrites: boolean;
   /** Persist the log start offsets (retention moved one). */
   logStartOffsetChanged(): Promise<void>;
   /** An inactive segment's indexes were loaded or used (LRU bookkeeping). */

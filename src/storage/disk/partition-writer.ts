@@ -8,7 +8,7 @@ import type { ArenaBlock, ArenaEntry, BatchArena } from '../batch-arena.js';
 import { ProducerSummary } from '../compaction.js';
 import { policyCompacts, randomSegmentJitter, type LogConfig } from '../storage.js';
 import type { FileHandle } from 'node:fs/promises';
-import { fsyncDir, writeAllAt } from './fs-util.js';
+import { fsyncDir } from './fs-util.js';
 import { INT32_MAX } from './index-buffer.js';
 import type { PartitionServices, PartitionStats } from './partition-services.js';
 import { Segment } from './segment.js';
@@ -97,7 +97,7 @@ export class PartitionWriter {
     let groupBytes = 0;
     for (const { entry } of list) {
       if (this.shouldRoll(seg, seg.size + groupBytes, group[0] ?? null, entry)) {
-        if (group.length > 0) await this.writeGroup(seg, group);
+        if (group.length > 0) await this.writeGroup(seg, group, groupBytes);
         group = [];
         groupBytes = 0;
         seg = await this.roll(entry.baseOffset);
@@ -105,7 +105,7 @@ export class PartitionWriter {
       group.push(entry);
       groupBytes += entry.size;
     }
-    if (group.length > 0) await this.writeGroup(seg, group);
+    if (group.length > 0) await this.writeGroup(seg, group, groupBytes);
   }
 
   /**
@@ -126,7 +126,7 @@ export class PartitionWriter {
     return waited > BigInt(cfg.segmentMs - seg.rollJitterMs);
   }
 
-  private async writeGroup(seg: Segment, group: ArenaEntry[]): Promise<void> {
+  private async writeGroup(seg: Segment, group: ArenaEntry[], bytes: number): Promise<void> {
     const { arena, stats } = this.host;
     // Consecutive arena entries in one block are contiguous: one iovec for each run. The blocks
     // stay pinned while the write is in progress, so the cache cannot hand them out for reuse.
@@ -150,7 +150,7 @@ export class PartitionWriter {
     if (runBlock) iov.push(runBlock.buf.subarray(runStart, runEnd));
     let position = seg.size;
     try {
-      await writeAllAt(seg.logFh!, iov, position);
+      await seg.writeLog(iov, bytes, position, this.services.directWrites);
       // The file's mtime, which a segment without timestamps ages by (Kafka's LogSegment.lastModified).
       seg.mtimeMs = this.services.now();
       stats.logWrites++;
@@ -198,6 +198,8 @@ export class PartitionWriter {
   async roll(baseOffset: bigint): Promise<Segment> {
     const { stats, dir, topic, partition } = this.host;
     const old = this.host.active;
+    // Before the new segment takes any bytes: a crash then never finds padding except at the end.
+    await old.endDirectWrites();
     old.sealTimeIndex();
     stats.indexWrites += await old.persistIndexes();
     await this.services.recoveryPoints.beforeRoll(topic, partition, old.baseOffset);

@@ -26,6 +26,7 @@
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { readBatchHeader } from '../../../protocol/records/index.js';
+import { isZeroPadding } from './direct-writer.js';
 import { atomicWrite, fsyncDir, isNotFound, listDir, readAt, readFileOrNull, readSmallFileOrNull, statOrNull, unlinkIfExists } from './fs-util.js';
 import type { StorageLogger } from './logger.js';
 import { INDEX_SUFFIX, LOG_SUFFIX, parseSegmentFileName, SNAPSHOT_FILE, SWAP_SUFFIX, TIME_INDEX_SUFFIX } from './names.js';
@@ -214,16 +215,19 @@ async function loadInactive(seg: Segment, nextBase: bigint, o: LoadOptions, unfl
   try {
     const { scratch, outcome } = await rebuildFromLog(seg, fh, st.size, o.indexIntervalBytes);
     adopt(seg, scratch);
-    if (outcome.invalid !== null) {
+    // Only the zeros direct appends pad with, after a last batch the next segment continues: cut them, keep the segment.
+    const padding = outcome.invalid !== null && seg.nextOffset === nextBase && (await isZeroPadding(fh, outcome.end, st.size));
+    if (outcome.invalid !== null && !padding) {
       o.logger.error({ partition: o.name, segment: String(seg.baseOffset), position: outcome.end, reason: outcome.invalid }, 'invalid batch in an older segment, truncating');
       await fh.truncate(outcome.end);
       await fh.datasync();
       return st.size - outcome.end;
     }
+    if (padding) await fh.truncate(outcome.end);
     seg.sealTimeIndex();
     await writeIndexFiles(seg);
     // Checked, it is trusted from now on: it must be on the disk (a later roll's fsync moves the recovery point past it).
-    if (unflushed) await fh.datasync();
+    if (unflushed || padding) await fh.datasync();
     return -1;
   } finally {
     await fh.close();
@@ -358,7 +362,7 @@ async function recoverActive(seg: Segment, o: LoadOptions): Promise<{ truncated:
     seg.timeIndex!.distrustFile(timData?.length ?? 0);
   }
   const end = outcome!.end;
-  if (outcome!.invalid !== null) {
+  if (outcome!.invalid !== null && !(await isZeroPadding(fh, end, fileSize))) {
     o.logger.warn({ partition: o.name, segment: String(base), position: end, bytes: fileSize - end, reason: outcome!.invalid }, 'truncating torn or invalid log tail');
   }
   if (end < fileSize) {
