@@ -4,10 +4,11 @@
  * in the middle of a batch by hand is truncated back to the last whole batch.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, statSync, truncateSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import kafkajs from 'kafkajs';
+import { BATCH_HEADER_SIZE, readBatchSize } from '../../protocol/records/index.js';
 import { type BrokerProcess, sleep, startBrokerProcess, tempDir } from '../support/processes.js';
 import { byPartition, kcatProduce, kcatReadAll } from '../support/kcat.js';
 
@@ -113,6 +114,58 @@ test('a segment cut in the middle of a batch is truncated to the last whole batc
     dir.remove();
   }
 });
+
+/** Where the whole batches at the start of a segment file end (zero padding reads as a batch shorter than any header). */
+function wholeBatchesEnd(bytes: Buffer): number {
+  let at = 0;
+  while (at + BATCH_HEADER_SIZE <= bytes.length) {
+    const size = readBatchSize(bytes, at);
+    if (size < BATCH_HEADER_SIZE || at + size > bytes.length) break;
+    at += size;
+  }
+  return at;
+}
+
+for (const direct of [true, false]) {
+  test(`large batches (${direct ? 'written past the page cache' : 'samsa.log.direct.writes=false'}) survive SIGKILL byte for byte`, async () => {
+    const dir = tempDir();
+    const args = ['--port', '0', '--data-dir', dir.path, '--set', `samsa.log.direct.writes=${direct}`];
+    let broker: BrokerProcess | undefined;
+    try {
+      broker = await startBrokerProcess(args);
+      // 6,000 distinct 1 KiB messages: kcat sends them in batches of up to 1 MB, acks=all.
+      const lines = Array.from({ length: 6000 }, (_, i) => `${String(i).padStart(6, '0')}-`.padEnd(1024, String.fromCharCode(97 + (i % 26))));
+      await kcatProduce(broker.bootstrap, 'big', lines, ['-p', '0', '-X', 'acks=all', '-X', 'linger.ms=20']);
+      const partDir = join(dir.path, 'big-0');
+      const log = join(partDir, readdirSync(partDir).filter((f) => f.endsWith('.log')).sort().pop()!);
+      const size = statSync(log).size;
+      // Direct writes pad the active segment to a page; through the page cache it is the log itself.
+      if (direct) assert.equal(size % 4096, 0, `the active segment (${size} B) is padded to a page boundary`);
+      else assert.equal(wholeBatchesEnd(readFileSync(log)), size, 'the active segment holds whole batches and nothing else');
+      await broker.kill();
+
+      broker = await startBrokerProcess(args);
+      const read = await kcatReadAll(broker.bootstrap, 'big');
+      assert.equal(read.length, lines.length);
+      read.forEach((m, i) => {
+        assert.equal(m.offset, i);
+        assert.equal(m.value, lines[i]);
+      });
+      const complaints = broker.logs.filter((l) => /"level":(40|50)/.test(l));
+      assert.deepEqual(complaints, [], 'the restart reports no torn or invalid data');
+      await kcatProduce(broker.bootstrap, 'big', ['after'], ['-p', '0']);
+      const again = await kcatReadAll(broker.bootstrap, 'big');
+      assert.deepEqual(again.slice(-1).map((m) => [m.offset, m.value]), [[lines.length, 'after']]);
+      assert.equal((await broker.stop()), 0);
+      broker = undefined;
+      const bytes = readFileSync(log);
+      assert.equal(wholeBatchesEnd(bytes), bytes.length, 'a clean stop leaves whole batches and nothing after them');
+    } finally {
+      await broker?.kill();
+      dir.remove();
+    }
+  });
+}
 
 test('one broker per data directory: a second one is refused while the first runs, and takes over after a SIGKILL', async () => {
   const dir = tempDir();

@@ -58,19 +58,39 @@ class StagingSlots {
   }
 }
 
-let slots: StagingSlots | null = null;
-/** Why direct writes are off for this process, once known. */
-let unavailable: string | null = O_DIRECT === undefined ? 'O_DIRECT is not available on this platform' : null;
+let slots: StagingSlots | string | null = O_DIRECT === undefined ? 'O_DIRECT is not available on this platform' : null;
 
-function staging(): StagingSlots | null {
-  if (slots === null && unavailable === null) {
+/** The staging slots, or why there can be none. */
+function staging(): StagingSlots | string {
+  if (slots === null) {
     try {
       slots = new StagingSlots(new WebAssembly.Memory({ initial: (SLOTS * SLOT_BYTES) / WASM_PAGE }).buffer);
     } catch (e) {
-      unavailable = `no aligned staging memory: ${(e as Error).message}`;
+      slots = `no aligned staging memory: ${(e as Error).message}`;
     }
   }
   return slots;
+}
+
+/**
+ * Whether a storage writes large appends directly: on until the platform, the filesystem or the
+ * kernel refuses, then off for good, said once.
+ */
+export class DirectWrites {
+  constructor(
+    private on: boolean,
+    private readonly onRefused: (reason: string) => void,
+  ) {}
+
+  get enabled(): boolean {
+    return this.on;
+  }
+
+  refused(reason: string): void {
+    if (!this.on) return;
+    this.on = false;
+    this.onRefused(reason);
+  }
 }
 
 /** The errors with which open or write refuse O_DIRECT (the filesystem or the alignment). */
@@ -92,32 +112,31 @@ export class DirectWriter {
     private readonly fh: FileHandle,
     /** An ordinary descriptor of the same file, for reading back its last page. */
     private readonly reader: FileHandle,
+    private readonly policy: DirectWrites,
   ) {}
 
-  /** A direct writer for the log at `path`, or null when direct writes are off or its filesystem refuses them. */
-  static async open(path: string, reader: FileHandle): Promise<DirectWriter | null> {
-    if (staging() === null) return null;
+  /** A direct writer for the log at `path`, or null when direct writes are off or refused (told to `policy`). */
+  static async open(path: string, reader: FileHandle, policy: DirectWrites): Promise<DirectWriter | null> {
+    const pool = policy.enabled ? staging() : null;
+    if (typeof pool === 'string') policy.refused(pool);
+    if (!policy.enabled) return null;
     try {
-      return new DirectWriter(await fsp.open(path, constants.O_WRONLY | O_DIRECT!), reader);
+      return new DirectWriter(await fsp.open(path, constants.O_WRONLY | O_DIRECT!), reader, policy);
     } catch (e) {
       if (!refusesDirect(e)) throw e;
+      policy.refused(`the filesystem refuses O_DIRECT: ${(e as Error).message}`);
       return null;
     }
   }
 
-  /** Why direct writes are off for the whole process, or null. */
-  static get unavailable(): string | null {
-    return unavailable;
-  }
-
   /**
    * Writes `buffers` at log position `position` (the log's end). Returns false, having written
-   * nothing, when the kernel refuses the aligned write (then the caller writes through the page
-   * cache, and direct writes stay off for the process).
+   * nothing, when the kernel refuses the aligned write (told to the policy; the caller then
+   * writes through the page cache).
    */
   async append(buffers: readonly Buffer[], position: number): Promise<boolean> {
     if (this.tailEnd !== position) await this.loadTail(position);
-    const pool = staging()!;
+    const pool = staging() as StagingSlots;
     const slot = await pool.take();
     try {
       let fileAt = position - this.tailLength;
@@ -161,7 +180,7 @@ export class DirectWriter {
       } catch (e) {
         // Refused before anything was written: the caller falls back to the page cache.
         if (done === 0 && this.end === 0 && refusesDirect(e)) {
-          unavailable = `the kernel refused an aligned direct write: ${(e as Error).message}`;
+          this.policy.refused(`the kernel refused an aligned direct write: ${(e as Error).message}`);
           return false;
         }
         throw e;

@@ -20,6 +20,7 @@ import { randomUuid } from '../../../protocol/primitives/uuid.js';
 import { CLUSTER_METADATA_TOPIC, StorageRefusedError, type LogConfig, type PartitionLog, type Storage, type StoredState, type TopicRecord } from '../storage.js';
 import { CheckpointWriter, checkpointKey, readCheckpoint, type CheckpointEntry } from './checkpoint.js';
 import { FileHandleCache } from './file-cache.js';
+import { DirectWrites } from './direct-writer.js';
 import { atomicWrite, fsyncDir, pathExists, readFileOrNull, readSmallFileOrNull, unlinkIfExists } from './fs-util.js';
 import { silentLogger, type StorageLogger } from './logger.js';
 import { loadOrCreateMetaProperties, type MetaProperties } from './meta-properties.js';
@@ -147,7 +148,9 @@ export class DiskStorage implements Storage {
       files: this.files,
       tailCache: new TailCacheBudget(tailCacheBytes, Math.min(tailCacheBytes, 1024 * 1024), options.tailCacheTotalBytes ?? 64 * 1024 * 1024),
       now,
-      directWrites: options.directWrites ?? true,
+      directWrites: new DirectWrites(options.directWrites ?? true, (reason) => {
+        this.logger.info({ dataDir: this.dataDir, reason }, 'large appends are written through the page cache: direct writes are not possible here');
+      }),
       logStartOffsetChanged: () => this.writeLogStartCheckpoint(),
       indexesUsed: (seg) => this.indexesUsed(seg),
       segmentGone: (seg) => this.forgetIndexes(seg),

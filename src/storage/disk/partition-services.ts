@@ -3,6 +3,7 @@
  * and the modules it delegates to.
  */
 import type { CleanerOptions } from './cleaner.js';
+import type { DirectWrites } from './direct-writer.js';
 import type { FileHandleCache } from './file-cache.js';
 import type { StorageLogger } from './logger.js';
 import type { RecoveryPoints } from './recovery-points.js';
@@ -16,8 +17,8 @@ export interface PartitionServices {
   /** How many bytes of written batches each partition keeps in memory. */
   readonly tailCache: TailCacheBudget;
   now(): number;
-  /** Large appends go past the page cache where the filesystem allows (direct-writer.ts). */
-  readonly directWrites: boolean;
+  /** Whether large appends go past the page cache (direct-writer.ts). */
+  readonly directWrites: DirectWrites;
   /** Persist the log start offsets (retention moved one). */
   logStartOffsetChanged(): Promise<void>;
   /** An inactive segment's indexes were loaded or used (LRU bookkeeping). */

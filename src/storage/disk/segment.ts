@@ -8,7 +8,7 @@
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DirectWriter } from './direct-writer.js';
+import { DirectWriter, type DirectWrites } from './direct-writer.js';
 import { OPEN_RW_CREATE, writeAllAt } from './fs-util.js';
 import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName, TIME_INDEX_SUFFIX } from './names.js';
 import { OFFSET_INDEX_ENTRY_SIZE, OffsetIndex } from './offset-index.js';
@@ -183,10 +183,14 @@ export class Segment {
    * Writes `bytes` bytes (`buffers`) at `position` of the log: a large write past the page cache
    * where the filesystem allows (direct-writer.ts), anything else through it.
    */
-  async writeLog(buffers: Buffer[], bytes: number, position: number, useDirect: boolean): Promise<void> {
-    if (useDirect && bytes >= DIRECT_WRITE_MIN_BYTES) {
-      if (this.direct === undefined) this.direct = await DirectWriter.open(this.logPath, this.logFh!);
-      if (this.direct !== null && (await this.direct.append(buffers, position))) return;
+  async writeLog(buffers: Buffer[], bytes: number, position: number, policy: DirectWrites): Promise<void> {
+    if (policy.enabled && bytes >= DIRECT_WRITE_MIN_BYTES) {
+      if (this.direct === undefined) this.direct = await DirectWriter.open(this.logPath, this.logFh!, policy);
+      if (this.direct !== null) {
+        if (await this.direct.append(buffers, position)) return;
+        await this.direct.close();
+        this.direct = null;
+      }
     }
     await writeAllAt(this.logFh!, buffers, position);
   }
