@@ -296,12 +296,17 @@ export interface FileWriteCost {
   fresh: number;
   /** CPU seconds of the same writes over the file just written (its pages cached). */
   cached: number;
+  /**
+   * CPU seconds of the same writes to another new file with O_DIRECT, from page-aligned memory
+   * (what Samsa's disk engine does with large appends); null where O_DIRECT is refused.
+   */
+  direct: number | null;
 }
 
 /**
  * What writing `bytes` costs this machine apart from any broker: a Node process writes them in
- * 1 MiB writes to a new file in `dir`, then once more over the same file, and reports the CPU of
- * each pass. A broker that keeps what it is sent pays the first kind for every byte produced;
+ * 1 MiB writes to a new file in `dir`, then once more over the same file, then to another new
+ * file with O_DIRECT, and reports the CPU of each pass. A broker that keeps what it is sent pays the first kind for every byte produced;
  * the mock cluster, which keeps a few MiB per partition, reuses its memory instead. The file is
  * left in place: deleting it would hand its pages, freshly touched, to whatever runs next.
  */
@@ -318,8 +323,23 @@ export async function fileWriteCost(dir: string, bytes: number): Promise<FileWri
       fs.closeSync(fd);
       return (c.user + c.system) / 1e6;
     };
+    const directPass = () => {
+      const aligned = Buffer.from(new WebAssembly.Memory({ initial: 16 }).buffer).fill(120);
+      let fd;
+      try {
+        fd = fs.openSync(path + '-direct', fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_DIRECT);
+      } catch {
+        return null;
+      }
+      const c0 = process.cpuUsage();
+      for (let at = 0; at < total; at += aligned.length) fs.writeSync(fd, aligned, 0, aligned.length, at);
+      const c = process.cpuUsage(c0);
+      fs.closeSync(fd);
+      return (c.user + c.system) / 1e6;
+    };
     const fresh = pass();
-    console.log(JSON.stringify({ fresh, cached: pass() }));`;
+    const cached = pass();
+    console.log(JSON.stringify({ fresh, cached, direct: directPass() }));`;
   const path = join(dir, `write-cost-${Date.now()}-${Math.random().toString(36).slice(2)}`);
   const child = track(spawn(process.execPath, ['-e', script, path, String(bytes)], { stdio: ['ignore', 'pipe', 'pipe'] }));
   let stdout = '';
