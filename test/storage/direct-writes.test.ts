@@ -4,15 +4,15 @@
  * active, and a restart after a crash cuts that padding as what it is (not a torn batch).
  */
 import assert from 'node:assert/strict';
-import { constants } from 'node:fs';
-import { open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { constants, promises as fsp } from 'node:fs';
+import { readdir, readFile, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { DiskPartitionLog, DiskStorage, DiskStorageOptions } from '../../src/storage/disk/index.js';
 import { ALIGN } from '../../src/storage/disk/direct-writer.js';
 import type { StorageLogger } from '../../src/storage/disk/logger.js';
 import { readLastOffsetDelta } from '../../protocol/records/index.js';
-import { logBatches } from './disk-helpers.js';
+import { logBatches, takesDirect } from './disk-helpers.js';
 import { diskStorage, logConfig, makeBatch, readAll, tempDir, topicRecord } from './helpers.js';
 
 interface Logged {
@@ -33,21 +33,6 @@ async function openLog(dir: string, options: Partial<DiskStorageOptions> = {}, s
   await storage.open();
   const log = (await storage.openPartition(topicRecord(), 0, logConfig({ segmentBytes }))) as DiskPartitionLog;
   return { storage, log };
-}
-
-/** Whether the filesystem under `dir` takes O_DIRECT at all (tmpfs before Linux 6.6 does not). */
-async function takesDirect(dir: string): Promise<boolean> {
-  const flag = (constants as Record<string, number | undefined>).O_DIRECT;
-  if (flag === undefined) return false;
-  const probe = join(dir, 'direct-probe');
-  try {
-    await (await open(probe, constants.O_CREAT | constants.O_WRONLY | flag)).close();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await rm(probe, { force: true });
-  }
 }
 
 const pdir = (dir: string): string => join(dir, 'orders-0');
@@ -78,6 +63,36 @@ function mixedBatches(round: number): Buffer[] {
     makeBatch({ count: 2, valueSize: 300, tag: `e${round}` }),
     bigBatch(70_000, `f${round}`),
   ];
+}
+
+const O_DIRECT = (constants as Record<string, number | undefined>).O_DIRECT ?? 0;
+
+/**
+ * Makes the opens of direct descriptors fail as `fault` says (an errno code thrown, or a
+ * descriptor whose writes throw it) until the returned function restores fs.promises.open.
+ */
+function faultDirectOpens(fault: { open?: string; write?: string; times?: number }): () => void {
+  const real = fsp.open;
+  let left = fault.times ?? Infinity;
+  const failure = (code: string): Error => Object.assign(new Error(`${code} (injected)`), { code });
+  fsp.open = (async (path: Parameters<typeof real>[0], flags?: string | number, mode?: number) => {
+    if (typeof flags !== 'number' || (flags & O_DIRECT) === 0 || left <= 0) return real(path, flags, mode);
+    left--;
+    if (fault.open) throw failure(fault.open);
+    const fh = await real(path, flags, mode);
+    fh.write = (async () => {
+      throw failure(fault.write!);
+    }) as typeof fh.write;
+    return fh;
+  }) as typeof real;
+  return () => {
+    fsp.open = real;
+  };
+}
+
+/** Whether the file holds exactly the log's `logical` bytes (no padding). */
+async function endsWithLog(path: string, logical: number): Promise<boolean> {
+  return (await stat(path)).size === logical;
 }
 
 const sum = (bs: Buffer[]): number => bs.reduce((n, b) => n + b.length, 0);
@@ -165,5 +180,87 @@ describe('direct writes', () => {
     assert.equal(all.length, sum(batches) + sum(more));
     await b.storage.close();
     assert.deepEqual(await readFile(file!), all);
+  });
+
+  for (const [name, fault] of [
+    ['the filesystem refuses O_DIRECT', { open: 'EINVAL' }],
+    ['the kernel refuses the first aligned write', { write: 'EINVAL' }],
+  ] as const) {
+    it(`${name}: everything goes through the page cache, said once`, async (t) => {
+      const dir = await tempDir(t);
+      if (!(await takesDirect(dir))) return t.skip('this filesystem refuses O_DIRECT');
+      const logged: Logged[] = [];
+      const restore = faultDirectOpens(fault);
+      try {
+        const { storage, log } = await openLog(dir, { logger: recordingLogger(logged) });
+        const batches = [...mixedBatches(0), ...mixedBatches(1)];
+        await appendEach(log, batches);
+        const [file] = await segmentLogs(dir);
+        assert.ok(await endsWithLog(file!, sum(batches)), 'no padding: nothing was written directly');
+        assert.equal((await readAll(log, 0n, 4 * 1024 * 1024)).length, sum(batches));
+        await storage.close();
+      } finally {
+        restore();
+      }
+      assert.deepEqual(logged.filter((l) => l.level !== 'info' || /direct/.test(l.msg)).map((l) => l.msg), [
+        'large appends are written through the page cache: direct writes are not possible here',
+      ]);
+    });
+  }
+
+  it('a direct descriptor that cannot be opened (out of descriptors) leaves that segment to the page cache; the partition keeps working and the next segment writes directly', async (t) => {
+    const dir = await tempDir(t);
+    if (!(await takesDirect(dir))) return t.skip('this filesystem refuses O_DIRECT');
+    const logged: Logged[] = [];
+    const restore = faultDirectOpens({ open: 'EMFILE', times: 1 });
+    try {
+      const { storage, log } = await openLog(dir, { logger: recordingLogger(logged) }, 400_000);
+      const first = [bigBatch(150_000, 'x0'), bigBatch(150_000, 'x1')];
+      await appendEach(log, first);
+      const [seg0] = await segmentLogs(dir);
+      assert.ok(await endsWithLog(seg0!, sum(first)), 'the first segment went through the page cache');
+      // Past segment.bytes: a roll, and the new segment opens its direct descriptor.
+      const second = [bigBatch(150_000, 'x2'), bigBatch(150_000, 'x3'), bigBatch(150_000, 'x4')];
+      await appendEach(log, second);
+      const logs = await segmentLogs(dir);
+      assert.ok(logs.length >= 2);
+      assert.equal((await stat(logs[logs.length - 1]!)).size % ALIGN, 0, 'the new active segment is written directly (padded)');
+      assert.equal((await readAll(log, 0n, 4 * 1024 * 1024)).length, sum(first) + sum(second));
+      await storage.close();
+    } finally {
+      restore();
+    }
+    assert.deepEqual(logged.filter((l) => l.level !== 'info').map((l) => [l.level, l.msg]), [
+      ['warn', 'could not open a segment for direct writes: it is written through the page cache'],
+    ]);
+  });
+
+  it('padding left in a rolled segment (its truncate lost with the power) is cut at restart and the segments after it are kept', async (t) => {
+    const dir = await tempDir(t);
+    if (!(await takesDirect(dir))) return t.skip('this filesystem refuses O_DIRECT');
+    // Rolled segments stay unflushed (their fsync waits), so the restart checks them all.
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    t.after(() => release());
+    const a = await openLog(dir, { rolledSegmentSyncHook: () => released }, 400_000);
+    await appendEach(a.log, Array.from({ length: 7 }, (_, i) => bigBatch(150_000 + i * 777, `p${i}`)));
+    const end = a.log.logEndOffset;
+    const content = await readAll(a.log, 0n, 4 * 1024 * 1024);
+    await a.storage.simulateCrash();
+    const logs = await segmentLogs(dir);
+    assert.ok(logs.length >= 3, `${logs.length} segments`);
+    const middle = logs[1]!;
+    const size = (await stat(middle)).size;
+    assert.notEqual(size % ALIGN, 0, 'the roll cut the padding');
+    await truncate(middle, size + ALIGN - (size % ALIGN));
+
+    const logged: Logged[] = [];
+    const b = await openLog(dir, { logger: recordingLogger(logged) }, 400_000);
+    assert.deepEqual(logged.filter((l) => l.level !== 'info'), []);
+    assert.equal((await stat(middle)).size, size);
+    assert.equal(b.log.logEndOffset, end);
+    assert.deepEqual(await segmentLogs(dir), logs, 'every segment is kept');
+    assert.deepEqual(await readAll(b.log, 0n, 4 * 1024 * 1024), content);
+    await b.storage.close();
   });
 });

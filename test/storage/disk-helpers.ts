@@ -1,6 +1,7 @@
 /** Helpers to inspect the disk engine's files the way Kafka's tools would. */
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readBatchSize, readLastOffset, readMaxTimestamp } from '../../protocol/records/index.js';
 
@@ -83,5 +84,20 @@ export function checkSegmentIndexes(seg: SegmentFiles, indexIntervalBytes: numbe
   if (sealed && batches.length > 0) {
     const max = batches.reduce((m, b) => (b.maxTimestamp > m ? b.maxTimestamp : m), -1n);
     assert.equal(times[times.length - 1]?.timestamp, max, 'sealed time index ends with the largest timestamp');
+  }
+}
+
+/** Whether the filesystem under `dir` takes O_DIRECT at all (tmpfs before Linux 6.6 does not, nor macOS). */
+export async function takesDirect(dir: string): Promise<boolean> {
+  const flag = (constants as Record<string, number | undefined>).O_DIRECT;
+  if (flag === undefined) return false;
+  const probe = join(dir, 'direct-probe');
+  try {
+    await (await open(probe, constants.O_CREAT | constants.O_WRONLY | flag)).close();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await rm(probe, { force: true });
   }
 }

@@ -79,7 +79,12 @@ function staging(): StagingSlots | string {
 export class DirectWrites {
   constructor(
     private on: boolean,
-    private readonly onRefused: (reason: string) => void,
+    private readonly report: {
+      /** Direct writes are off from now on. */
+      refused(reason: string): void;
+      /** One segment could not open its direct descriptor (say, out of descriptors): it writes through the page cache. */
+      openFailed(path: string, err: unknown): void;
+    },
   ) {}
 
   get enabled(): boolean {
@@ -89,7 +94,11 @@ export class DirectWrites {
   refused(reason: string): void {
     if (!this.on) return;
     this.on = false;
-    this.onRefused(reason);
+    this.report.refused(reason);
+  }
+
+  openFailed(path: string, err: unknown): void {
+    this.report.openFailed(path, err);
   }
 }
 
@@ -115,7 +124,7 @@ export class DirectWriter {
     private readonly policy: DirectWrites,
   ) {}
 
-  /** A direct writer for the log at `path`, or null when direct writes are off or refused (told to `policy`). */
+  /** A direct writer for the log at `path`, or null when direct writes are off or it cannot be opened (told to `policy`). */
   static async open(path: string, reader: FileHandle, policy: DirectWrites): Promise<DirectWriter | null> {
     const pool = policy.enabled ? staging() : null;
     if (typeof pool === 'string') policy.refused(pool);
@@ -123,8 +132,9 @@ export class DirectWriter {
     try {
       return new DirectWriter(await fsp.open(path, constants.O_WRONLY | O_DIRECT!), reader, policy);
     } catch (e) {
-      if (!refusesDirect(e)) throw e;
-      policy.refused(`the filesystem refuses O_DIRECT: ${(e as Error).message}`);
+      // Writes need no new descriptor otherwise: a passing shortage must not fail the partition.
+      if (refusesDirect(e)) policy.refused(`the filesystem refuses O_DIRECT: ${(e as Error).message}`);
+      else policy.openFailed(path, e);
       return null;
     }
   }

@@ -148,8 +148,9 @@ export class DiskStorage implements Storage {
       files: this.files,
       tailCache: new TailCacheBudget(tailCacheBytes, Math.min(tailCacheBytes, 1024 * 1024), options.tailCacheTotalBytes ?? 64 * 1024 * 1024),
       now,
-      directWrites: new DirectWrites(options.directWrites ?? true, (reason) => {
-        this.logger.info({ dataDir: this.dataDir, reason }, 'large appends are written through the page cache: direct writes are not possible here');
+      directWrites: new DirectWrites(options.directWrites ?? true, {
+        refused: (reason) => this.logger.info({ dataDir: this.dataDir, reason }, 'large appends are written through the page cache: direct writes are not possible here'),
+        openFailed: (file, err) => this.logger.warn({ file, err }, 'could not open a segment for direct writes: it is written through the page cache'),
       }),
       logStartOffsetChanged: () => this.writeLogStartCheckpoint(),
       indexesUsed: (seg) => this.indexesUsed(seg),
