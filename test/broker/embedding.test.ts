@@ -1,6 +1,6 @@
 /** startBroker's options and config together, and where an embedded broker logs. */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -66,3 +66,33 @@ test('require() gets a CommonJS build: Jest, for one, cannot load an ES module',
     await broker.stop();
   }
 });
+
+test('TypeScript checks code that uses samsa, through require (CommonJS) and import (ES module), without skipLibCheck', async () => {
+  const dir = tempDir();
+  try {
+    for (const [type, entry] of [['commonjs', 'main.cts'], ['module', 'main.mts']] as const) {
+      const project = join(dir.path, type);
+      mkdirSync(join(project, 'node_modules'), { recursive: true });
+      symlinkSync(ROOT, join(project, 'node_modules', 'samsa'), 'dir');
+      writeFileSync(join(project, 'package.json'), JSON.stringify({ name: `uses-samsa-${type}`, type }));
+      writeFileSync(join(project, entry), [
+        "import { startBroker, type RunningBroker } from 'samsa';",
+        'export async function once(): Promise<number> {',
+        '  const broker: RunningBroker = await startBroker({ port: 0, config: { "num.partitions": 3 } });',
+        '  await broker.stop();',
+        '  return broker.port;',
+        '}',
+        '',
+      ].join('\n'));
+      writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
+        compilerOptions: { module: 'node16', moduleResolution: 'node16', strict: true, skipLibCheck: false, noEmit: true, types: ['node'], typeRoots: [join(ROOT, 'node_modules/@types')] },
+        files: [entry],
+      }));
+      const r = await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', project], { timeoutMs: 60_000 });
+      assert.equal(r.code, 0, `${type}: ${r.stdout}${r.stderr}`);
+    }
+  } finally {
+    dir.remove();
+  }
+});
+
