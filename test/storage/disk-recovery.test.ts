@@ -1,6 +1,6 @@
 /** Reopening the disk engine: clean restarts, torn writes, lost and corrupt indexes. */
 import assert from 'node:assert/strict';
-import { appendFile, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, readlink, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { DiskPartitionLog, DiskStorage, DiskStorageOptions } from '../../src/storage/disk/index.js';
@@ -81,6 +81,44 @@ describe('disk engine recovery', () => {
     assert.equal(r.baseOffset, end);
     assert.equal(c.log.logEndOffset, end + 2n);
     await c.storage.close();
+  });
+
+  it('after a clean restart, a partition holds no descriptors until its first append', async (t) => {
+    const dir = await tempDir(t);
+    const fdsInto = async (path: string): Promise<number> => {
+      let n = 0;
+      for (const fd of await readdir('/proc/self/fd').catch(() => [])) if ((await readlink(`/proc/self/fd/${fd}`).catch(() => '')).startsWith(path)) n++;
+      return n;
+    };
+    if ((await readdir('/proc/self/fd').catch(() => null)) === null) return t.skip('no /proc/self/fd here');
+    const topics = [topicRecord('left-alone', 1, 'AAAAAAAAAAAAAAAAAAAAAg'), topicRecord('written', 1, 'AAAAAAAAAAAAAAAAAAAAAw')];
+    const open = async () => {
+      const storage = diskStorage(dir, { tailCacheBytes: 0 });
+      await storage.open();
+      const logs = await Promise.all(topics.map((tr) => storage.openPartition(tr, 0, CONFIG) as Promise<DiskPartitionLog>));
+      return { storage, logs };
+    };
+    const a = await open();
+    for (const log of a.logs) await populate(log, 10);
+    const ends = a.logs.map((l) => l.logEndOffset);
+    const contents = await Promise.all(a.logs.map((l) => readAll(l, 0n)));
+    await a.storage.close();
+
+    const b = await open();
+    assert.equal(await fdsInto(join(dir, 'left-alone-0')), 0, 'nothing open for a partition that is only read');
+    assert.equal(await fdsInto(join(dir, 'written-0')), 0);
+    assert.deepEqual(await readAll(b.logs[0]!, 0n), contents[0], 'reads need no write descriptor');
+    const r = await b.logs[1]!.append(makeBatch({ count: 2, tag: 'after' }), { leaderEpoch: 0 });
+    assert.equal(r.baseOffset, ends[1]);
+    assert.ok((await fdsInto(join(dir, 'written-0'))) >= 3, 'the first append opened the active segment');
+    await b.storage.close();
+    assert.equal(await fdsInto(dir), 0, 'close closes everything');
+
+    const c = await open();
+    t.after(() => c.storage.close());
+    assert.equal(c.logs[0]!.logEndOffset, ends[0]);
+    assert.equal(c.logs[1]!.logEndOffset, ends[1]! + 2n);
+    assert.deepEqual((await readAll(c.logs[1]!, 0n)).subarray(0, contents[1]!.length), contents[1]);
   });
 
   it('after a crash, truncates garbage appended to the last segment', async (t) => {

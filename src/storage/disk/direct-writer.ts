@@ -21,7 +21,7 @@
  */
 import { constants, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { readAt } from './fs-util.js';
+import { readAt, type PositionalReader } from './fs-util.js';
 
 /** File offsets, lengths and memory of direct writes are multiples of this (4 KiB covers 512-byte and 4 KiB devices). */
 export const ALIGN = 4096;
@@ -221,7 +221,7 @@ export class DirectWriter {
  * Whether [from, to) of the file is what direct appends leave past the log when a crash stops
  * them before roll or close: fewer than ALIGN zero bytes ending on a page boundary.
  */
-export async function isZeroPadding(fh: FileHandle, from: number, to: number): Promise<boolean> {
+export async function isZeroPadding(fh: PositionalReader, from: number, to: number): Promise<boolean> {
   if (to <= from || to - from >= ALIGN || to % ALIGN !== 0) return false;
   const bytes = await readAt(fh, to - from, from);
   return bytes.length === to - from && bytes.every((b) => b === 0);

@@ -1,5 +1,5 @@
 /** Small file-system helpers: positioned full reads and writes, fsync of directories, atomic replace. */
-import { constants, promises as fsp, readFileSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, promises as fsp, readFileSync, readSync, readdirSync, statSync, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { TEMP_SUFFIX } from './names.js';
@@ -85,6 +85,22 @@ export function readSmallFileOrNull(path: string): Buffer | null {
   }
 }
 
+/** Reading a file at given positions: a FileHandle, or what openForReading gives. */
+export interface PositionalReader {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  stat(): Promise<Stats>;
+}
+
+/** A file opened for positional reads (see above: synchronous, for a partition's own files at open); close() it. */
+export function openForReading(path: string): PositionalReader & { close(): void } {
+  const fd = openSync(path, 'r');
+  return {
+    read: async (buffer, offset, length, position) => ({ bytesRead: readSync(fd, buffer, offset, length, position) }),
+    stat: async () => fstatSync(fd),
+    close: () => closeSync(fd),
+  };
+}
+
 /** The names in a partition directory (see above: synchronous). */
 export function listDir(dir: string): string[] {
   return readdirSync(dir);
@@ -122,7 +138,7 @@ export async function unlinkIfExists(path: string): Promise<void> {
  * Reads up to `length` bytes at `position`, looping over short reads; the result is shorter only
  * at end of file. With `into` (at least `length` bytes) the result is a view of it.
  */
-export async function readAt(fh: FileHandle, length: number, position: number, into?: Buffer): Promise<Buffer> {
+export async function readAt(fh: PositionalReader, length: number, position: number, into?: Buffer): Promise<Buffer> {
   const buf = into ?? Buffer.allocUnsafe(Math.max(0, length));
   let done = 0;
   while (done < length) {

@@ -75,6 +75,12 @@ export abstract class IndexBuffer {
     this.synced = this.n;
   }
 
+  /** Whether persist() would change the file. */
+  hasChanges(): boolean {
+    this.adoptUnchangedTail();
+    return this.dirty;
+  }
+
   /** Brings the file in line with memory: trims a diverging tail, appends new entries; returns the calls that changed the file. */
   async persist(fh: FileHandle): Promise<number> {
     this.adoptUnchangedTail();

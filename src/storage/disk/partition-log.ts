@@ -573,7 +573,7 @@ export class DiskPartitionLog implements PartitionLog {
       this.writer.clearFlushTimer();
       await this.deleter.finishPending();
       const active = this.active;
-      if (!this.failure && active.writable) {
+      if (!this.failure) {
         try {
           await active.endDirectWrites();
           active.sealTimeIndex();

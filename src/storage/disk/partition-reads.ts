@@ -100,7 +100,7 @@ export class PartitionReader {
     if (!seg.offsetIndex || !seg.timeIndex) {
       await loadSegmentIndexes(seg, { indexIntervalBytes: this.host.config.indexIntervalBytes, logger: this.services.logger, name: this.host.name, now: this.services.now() });
     }
-    if (!seg.writable) this.services.indexesUsed(seg);
+    if (!seg.active) this.services.indexesUsed(seg);
   }
 
   /**

@@ -218,6 +218,8 @@ export class PartitionWriter {
     }
     // Only now, the new segment ready, does the old one give up its descriptors (to its fsync).
     const descriptors = old.detachWriter();
+    old.active = false;
+    seg.active = true;
     this.unsyncedWrites = false;
     this.services.indexesUsed(old);
     this.host.rolled(seg);

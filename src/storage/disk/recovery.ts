@@ -27,7 +27,7 @@ import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { readBatchHeader } from '../../../protocol/records/index.js';
 import { isZeroPadding } from './direct-writer.js';
-import { atomicWrite, fsyncDir, isNotFound, listDir, readAt, readFileOrNull, readSmallFileOrNull, statOrNull, unlinkIfExists } from './fs-util.js';
+import { atomicWrite, fsyncDir, isNotFound, listDir, openForReading, readAt, readFileOrNull, readSmallFileOrNull, statOrNull, unlinkIfExists, type PositionalReader } from './fs-util.js';
 import type { StorageLogger } from './logger.js';
 import { INDEX_SUFFIX, LOG_SUFFIX, parseSegmentFileName, SNAPSHOT_FILE, SWAP_SUFFIX, TIME_INDEX_SUFFIX } from './names.js';
 import { OFFSET_INDEX_ENTRY_SIZE, OffsetIndex } from './offset-index.js';
@@ -145,6 +145,7 @@ async function loadSegments(o: LoadOptions, bases: bigint[], segments: Segment[]
     const seg = new Segment(o.dir, o.checkpointedLogStart ?? 0n, o.now);
     seg.resetDerivedState(0, 0);
     segments.push(seg);
+    seg.active = true;
     await seg.openWriter();
     await seg.persistIndexes();
   }
@@ -284,15 +285,26 @@ async function readTail(path: string, bytes: number): Promise<Buffer> {
 }
 
 /**
- * Recovers the last segment and opens it for writing. Returns the bytes truncated, and whether
- * its files may hold bytes not fsynced yet.
+ * Recovers the last segment, the active one. Returns the bytes truncated, and whether its files
+ * may hold bytes not fsynced yet.
  */
 async function recoverActive(seg: Segment, o: LoadOptions): Promise<{ truncated: number; unsynced: boolean }> {
   // At most segment.index.bytes each, read once at open (fs-util.ts: why synchronously).
   const idxData = readSmallFileOrNull(seg.indexPath);
   const timData = readSmallFileOrNull(seg.timeIndexPath);
-  await seg.openWriter();
-  const fh = seg.logFh!;
+  seg.active = true;
+  // After a clean shutdown the segment is only read here (synchronously, as its indexes): its
+  // write descriptors open at the first append, so a partition left alone holds none.
+  const reader = o.clean ? openForReading(seg.logPath) : null;
+  if (reader === null) await seg.openWriter();
+  try {
+    return await recoverActiveWith(seg, o, reader ?? seg.logFh!, idxData, timData);
+  } finally {
+    reader?.close();
+  }
+}
+
+async function recoverActiveWith(seg: Segment, o: LoadOptions, fh: PositionalReader, idxData: Buffer | null, timData: Buffer | null): Promise<{ truncated: number; unsynced: boolean }> {
   const st = await fh.stat();
   const fileSize = st.size;
   seg.mtimeMs = st.mtimeMs;
@@ -366,8 +378,9 @@ async function recoverActive(seg: Segment, o: LoadOptions): Promise<{ truncated:
     o.logger.warn({ partition: o.name, segment: String(base), position: end, bytes: fileSize - end, reason: outcome!.invalid }, 'truncating torn or invalid log tail');
   }
   if (end < fileSize) {
-    await fh.truncate(end);
-    await fh.datasync();
+    await seg.openWriter();
+    await seg.logFh!.truncate(end);
+    await seg.logFh!.datasync();
   }
   seg.size = end;
   if (seg.size === 0) {
@@ -386,7 +399,7 @@ async function recoverActive(seg: Segment, o: LoadOptions): Promise<{ truncated:
 }
 
 /** Scans a whole segment (validating, with CRC) into a scratch segment holding the rebuilt state. */
-export async function rebuildFromLog(seg: Segment, fh: FileHandle, fileSize: number, indexIntervalBytes: number): Promise<{ scratch: Segment; outcome: ScanOutcome }> {
+export async function rebuildFromLog(seg: Segment, fh: PositionalReader, fileSize: number, indexIntervalBytes: number): Promise<{ scratch: Segment; outcome: ScanOutcome }> {
   const scratch = new Segment(seg.dir, seg.baseOffset, seg.created);
   scratch.resetDerivedState(0, 0);
   const outcome = await scanBatches(

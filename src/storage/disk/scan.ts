@@ -3,7 +3,6 @@
  * CRC-32C, monotonic offsets), index rebuilds and timestamp searches only read headers. Files are
  * read in large chunks; nothing below the batch header is decoded.
  */
-import type { FileHandle } from 'node:fs/promises';
 import {
   BATCH_HEADER_SIZE,
   LOG_OVERHEAD,
@@ -13,7 +12,7 @@ import {
   readMaxTimestamp,
   verifyBatchCrc,
 } from '../../../protocol/records/index.js';
-import { readAt } from './fs-util.js';
+import { readAt, type PositionalReader } from './fs-util.js';
 import { INT32_MAX } from './index-buffer.js';
 
 export interface BatchInfo {
@@ -51,7 +50,7 @@ const DEFAULT_CHUNK = 1024 * 1024;
  * after the current batch. `bytes` is the whole batch when wholeBatches or crc is set.
  */
 export async function scanBatches(
-  fh: FileHandle,
+  fh: PositionalReader,
   start: number,
   limit: number,
   options: ScanOptions,

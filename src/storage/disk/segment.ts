@@ -57,9 +57,16 @@ export class Segment {
   /** A pending lazy load of the indexes. */
   indexLoad: Promise<void> | null = null;
 
+  /**
+   * The last segment of its log, the one appends go to. Its write descriptors open at the first
+   * write (a partition left alone since start holds none), its indexes stay loaded.
+   */
+  active = false;
   logFh: FileHandle | null = null;
   indexFh: FileHandle | null = null;
   timeIndexFh: FileHandle | null = null;
+  /** An openWriter() in progress. */
+  private opening: Promise<void> | null = null;
   /** Direct appends to the log, opened at the first append (undefined until then); null when they are off. */
   private direct: DirectWriter | null | undefined = undefined;
 
@@ -166,9 +173,14 @@ export class Segment {
     return this.maxTimestamp >= 0n ? Number(this.maxTimestamp) : this.mtimeMs;
   }
 
-  /** Opens the three files for appending (created when missing, never truncated). */
+  /** Opens the three files for appending (created when missing, never truncated), unless open. */
   async openWriter(): Promise<void> {
     if (this.logFh) return;
+    this.opening ??= this.openFiles().finally(() => (this.opening = null));
+    return this.opening;
+  }
+
+  private async openFiles(): Promise<void> {
     const opened: FileHandle[] = [];
     try {
       for (const path of this.paths) opened.push(await fsp.open(path, OPEN_RW_CREATE, 0o644));
@@ -184,6 +196,7 @@ export class Segment {
    * where the filesystem allows (direct-writer.ts), anything else through it.
    */
   async writeLog(buffers: Buffer[], bytes: number, position: number, policy: DirectWrites): Promise<void> {
+    await this.openWriter();
     if (policy.enabled && bytes >= DIRECT_WRITE_MIN_BYTES) {
       if (this.direct === undefined) this.direct = await DirectWriter.open(this.logPath, this.logFh!, policy);
       if (this.direct !== null) {
@@ -212,6 +225,8 @@ export class Segment {
 
   /** Writes index entries not yet on disk; returns the number of write calls. */
   async persistIndexes(): Promise<number> {
+    if (!this.offsetIndex?.hasChanges() && !this.timeIndex?.hasChanges()) return 0;
+    if (this.active) await this.openWriter();
     if (!this.indexFh || !this.timeIndexFh) return 0;
     let writes = 0;
     if (this.offsetIndex) writes += await this.offsetIndex.persist(this.indexFh);
@@ -221,6 +236,7 @@ export class Segment {
 
   /** fdatasync of the log, and of the indexes when `indexes`. */
   async sync(indexes: boolean): Promise<number> {
+    if (this.active) await this.openWriter();
     if (!this.logFh) return 0;
     await this.logFh.datasync();
     if (!indexes) return 1;
@@ -249,7 +265,7 @@ export class Segment {
 
   /** Drops loaded indexes of an inactive segment (they are reloaded on demand). */
   unloadIndexes(): void {
-    if (this.writable || this.pinned) return;
+    if (this.active || this.pinned) return;
     this.offsetIndex = null;
     this.timeIndex = null;
   }
