@@ -366,7 +366,10 @@ async function recoverActiveWith(seg: Segment, o: LoadOptions, fh: PositionalRea
   }
   if (rebuild !== null || recheck) {
     if (rebuild !== null) o.logger.warn({ partition: o.name, segment: String(base), problem: rebuild }, 'rebuilding segment indexes');
-    const r = await rebuildFromLog(seg, fh, fileSize, o.indexIntervalBytes);
+    // A whole segment is read asynchronously (the synchronous reader is for a tail), and the
+    // index files are rewritten (created, when missing) through the write descriptors.
+    await seg.openWriter();
+    const r = await rebuildFromLog(seg, seg.logFh!, fileSize, o.indexIntervalBytes);
     outcome = r.outcome;
     adopt(seg, r.scratch);
     // Nothing of the old files is trusted: the next persist rewrites them from the first byte.

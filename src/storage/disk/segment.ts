@@ -247,6 +247,7 @@ export class Segment {
 
   /** Closes the write descriptors (errors ignored: used on shutdown and failure paths too). */
   async closeWriter(): Promise<void> {
+    await this.opening?.catch(() => undefined);
     const direct = this.direct;
     this.direct = undefined;
     await direct?.close().catch(() => undefined);
