@@ -1,5 +1,6 @@
 /** Reopening the disk engine: clean restarts, torn writes, lost and corrupt indexes. */
 import assert from 'node:assert/strict';
+import { constants, promises as fsp } from 'node:fs';
 import { appendFile, readdir, readFile, readlink, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -119,6 +120,40 @@ describe('disk engine recovery', () => {
     assert.equal(c.logs[0]!.logEndOffset, ends[0]);
     assert.equal(c.logs[1]!.logEndOffset, ends[1]! + 2n);
     assert.deepEqual((await readAll(c.logs[1]!, 0n)).subarray(0, contents[1]!.length), contents[1]);
+  });
+
+  it('out of descriptors at the first append after a restart, appends wait for the files to open instead of failing the partition', async (t) => {
+    const dir = await tempDir(t);
+    const a = await openLog(dir);
+    const content = await populate(a.log, 10);
+    const end = a.log.logEndOffset;
+    await a.storage.close();
+
+    const warnings: string[] = [];
+    const logger = { info: () => undefined, warn: (_o: object, msg?: string) => warnings.push(msg ?? ''), error: (_o: object, msg?: string) => warnings.push(msg ?? '') };
+    const b = await openLog(dir, CONFIG, { logger });
+    t.after(() => b.storage.close());
+    const realOpen = fsp.open;
+    let refused = 0;
+    fsp.open = (async (path: Parameters<typeof realOpen>[0], flags?: string | number, mode?: number) => {
+      if (String(path).startsWith(pdirOf(dir)) && typeof flags === 'number' && (flags & constants.O_CREAT) !== 0 && refused < 2) {
+        refused++;
+        throw Object.assign(new Error('EMFILE: too many open files (injected)'), { code: 'EMFILE' });
+      }
+      return realOpen(path, flags, mode);
+    }) as typeof realOpen;
+    let r;
+    try {
+      r = await b.log.append(makeBatch({ count: 2, tag: 'waited' }), { leaderEpoch: 0 });
+    } finally {
+      fsp.open = realOpen;
+    }
+    assert.equal(refused, 2, 'the open was refused twice, then succeeded');
+    assert.equal(r.baseOffset, end);
+    assert.equal(b.log.failed, null, 'the partition did not fail');
+    assert.deepEqual(warnings, ['out of file descriptors: appends wait for the log files to open'], 'said once');
+    assert.equal((await b.log.append(makeBatch({ tag: 'next' }), { leaderEpoch: 0 })).baseOffset, end + 2n);
+    assert.deepEqual((await readAll(b.log, 0n)).subarray(0, content.length), content);
   });
 
   it('after a crash, truncates garbage appended to the last segment', async (t) => {

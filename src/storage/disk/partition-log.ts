@@ -69,6 +69,14 @@ export class RecordBatchTooLargeError extends Error {
   }
 }
 
+/**
+ * Out of descriptors at the first append since start (the active segment's descriptors open
+ * then), appends wait and the open is tried again every OPEN_RETRY_EVERY_MS, as reads and
+ * connections give descriptors back, before the partition fails after OPEN_RETRY_FOR_MS.
+ */
+const OPEN_RETRY_EVERY_MS = 200;
+const OPEN_RETRY_FOR_MS = 10_000;
+
 interface PendingAppend {
   entry: ArenaEntry;
   resolve(r: AppendResult): void;
@@ -80,6 +88,9 @@ export class DiskPartitionLog implements PartitionLog {
   private readonly arena = new BatchArena({ recycle: true });
   private pending: PendingAppend[] = [];
   private drainQueued = false;
+  /** Since when the active segment's descriptors could not be opened for want of descriptors. */
+  private openFailingSince: number | null = null;
+  private openRetry: NodeJS.Timeout | null = null;
   /** The serial I/O queue. */
   private queue: Promise<void> = Promise.resolve();
   private readonly listeners = new Set<() => void>();
@@ -260,6 +271,7 @@ export class DiskPartitionLog implements PartitionLog {
       return;
     }
     try {
+      if (!(await this.activeOpened(batch))) return;
       await this.writer.write(batch);
     } catch (e) {
       this.fail(e);
@@ -276,6 +288,33 @@ export class DiskPartitionLog implements PartitionLog {
       } catch (e) {
         this.services.logger.error({ partition: this.name, err: e }, 'append listener threw');
       }
+    }
+  }
+
+  /** Opens the active segment's descriptors (the first append since start); false: out of descriptors, `batch` waits for a retry. */
+  private async activeOpened(batch: PendingAppend[]): Promise<boolean> {
+    try {
+      await this.active.openWriter();
+      this.openFailingSince = null;
+      return true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const now = this.services.now();
+      if ((code !== 'EMFILE' && code !== 'ENFILE') || this.closing) throw e;
+      if (this.openFailingSince === null) {
+        this.openFailingSince = now;
+        this.services.logger.warn({ partition: this.name, err: e }, 'out of file descriptors: appends wait for the log files to open');
+      } else if (now - this.openFailingSince >= OPEN_RETRY_FOR_MS) {
+        throw e;
+      }
+      this.pending = batch.concat(this.pending);
+      // Appends meanwhile join the pending ones rather than start drains of their own.
+      this.drainQueued = true;
+      this.openRetry = setTimeout(() => {
+        this.openRetry = null;
+        void this.enqueue(() => this.drain());
+      }, OPEN_RETRY_EVERY_MS);
+      return false;
     }
   }
 
@@ -569,6 +608,7 @@ export class DiskPartitionLog implements PartitionLog {
   async close(): Promise<boolean> {
     this.closing = true;
     await this.cleaning?.catch(() => undefined);
+    this.stopOpenRetry();
     return this.enqueue(async () => {
       this.writer.clearFlushTimer();
       await this.deleter.finishPending();
@@ -593,10 +633,21 @@ export class DiskPartitionLog implements PartitionLog {
     });
   }
 
+  /** Appends waiting for descriptors when the log closes are refused. */
+  private stopOpenRetry(): void {
+    if (this.openRetry === null) return;
+    clearTimeout(this.openRetry);
+    this.openRetry = null;
+    const waiting = this.pending;
+    this.pending = [];
+    for (const p of waiting) p.reject(new PartitionFailedError(`partition ${this.name} is closed`));
+  }
+
   /** Tests: drop descriptors and timers like a killed process, without flushing or sealing anything. */
   async abandon(): Promise<void> {
     this.closing = true;
     await this.cleaning?.catch(() => undefined);
+    this.stopOpenRetry();
     await this.queue;
     this.writer.clearFlushTimer();
     this.deleter.cancelPending();
