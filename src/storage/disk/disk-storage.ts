@@ -385,10 +385,10 @@ export class DiskStorage implements Storage {
     this.checkpoint.set(ck, { topic: topic.name, partition, offset: log.logStartOffset });
     this.recoveryPoints.opened(topic.name, partition, log.activeSegmentBaseOffset, existed);
     if (existed) {
-      this.logger.info(
-        { partition: name, segments: loaded.segments.length, logStartOffset: String(log.logStartOffset), logEndOffset: String(log.logEndOffset), truncatedBytes: loaded.truncatedBytes },
-        'loaded partition',
-      );
+      // One line per partition is news after a crash; after a clean stop, a start over thousands of partitions would say little else.
+      const fields = { partition: name, segments: loaded.segments.length, logStartOffset: String(log.logStartOffset), logEndOffset: String(log.logEndOffset), truncatedBytes: loaded.truncatedBytes };
+      if (!clean || loaded.truncatedBytes > 0) this.logger.info(fields, 'loaded partition');
+      else this.logger.debug?.(fields, 'loaded partition');
     }
     return log;
   }
