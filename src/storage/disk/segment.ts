@@ -117,10 +117,6 @@ export class Segment {
     return [this.logPath, this.indexPath, this.timeIndexPath];
   }
 
-  get writable(): boolean {
-    return this.logFh !== null;
-  }
-
   /** Clears everything derived from the log, before a rebuild from its batches. */
   resetDerivedState(indexFileBytes: number, timeIndexFileBytes: number): void {
     this.size = 0;
@@ -255,8 +251,8 @@ export class Segment {
   }
 
   /**
-   * The write descriptors (log, index, time index), handed over to the caller: the segment is no
-   * longer writable. Direct writes must have ended (endDirectWrites).
+   * The write descriptors (log, index, time index), handed over to the caller. Direct writes must
+   * have ended (endDirectWrites).
    */
   detachWriter(): FileHandle[] {
     const fhs = [this.logFh, this.indexFh, this.timeIndexFh].filter((fh): fh is FileHandle => fh !== null);
