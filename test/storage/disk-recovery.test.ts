@@ -1,7 +1,7 @@
 /** Reopening the disk engine: clean restarts, torn writes, lost and corrupt indexes. */
 import assert from 'node:assert/strict';
 import { constants, promises as fsp } from 'node:fs';
-import { appendFile, readdir, readFile, readlink, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, readlink, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { DiskPartitionLog, DiskStorage, DiskStorageOptions } from '../../src/storage/disk/index.js';
@@ -154,6 +154,39 @@ describe('disk engine recovery', () => {
     assert.deepEqual(warnings, ['out of file descriptors: appends wait for the log files to open'], 'said once');
     assert.equal((await b.log.append(makeBatch({ tag: 'next' }), { leaderEpoch: 0 })).baseOffset, end + 2n);
     assert.deepEqual((await readAll(b.log, 0n)).subarray(0, content.length), content);
+  });
+
+  it('a state file that cannot be read (a system error, not its content) stops the open rather than being replaced', async (t) => {
+    const dir = await tempDir(t);
+    const a = await openLog(dir);
+    await a.log.assignLeaderEpoch(3);
+    await populate(a.log, 5);
+    await a.storage.close();
+
+    // Out of descriptors or an I/O error would be the real causes; a directory in the file's place fails the read the same way.
+    const epochs = join(pdirOf(dir), 'leader-epoch-checkpoint');
+    const saved = await readFile(epochs);
+    await rm(epochs);
+    await mkdir(epochs);
+    const storage = diskStorage(dir, { tailCacheBytes: 0 });
+    await storage.open();
+    await assert.rejects(storage.openPartition(topicRecord(), 0, CONFIG), { code: 'EISDIR' });
+    await storage.close();
+    assert.ok((await stat(epochs)).isDirectory(), 'left as it was');
+    await rm(epochs, { recursive: true });
+
+    // Content that does not parse is set aside as before: the partition opens, with a warning.
+    await writeFile(epochs, 'not a checkpoint');
+    const warnings: string[] = [];
+    const b = await openLog(dir, CONFIG, { logger: { info: () => undefined, warn: (_o: object, msg?: string) => warnings.push(msg ?? ''), error: () => undefined } });
+    assert.deepEqual(warnings, ['ignoring an unreadable leader-epoch-checkpoint']);
+    await b.storage.close();
+    await writeFile(epochs, saved);
+
+    const starts = join(dir, 'log-start-offset-checkpoint');
+    await rm(starts, { force: true });
+    await mkdir(starts);
+    await assert.rejects(openLog(dir), { code: 'EISDIR' });
   });
 
   it('after a crash, truncates garbage appended to the last segment', async (t) => {

@@ -21,7 +21,7 @@ import { CLUSTER_METADATA_TOPIC, StorageRefusedError, type LogConfig, type Parti
 import { CheckpointWriter, checkpointKey, readCheckpoint, type CheckpointEntry } from './checkpoint.js';
 import { FileHandleCache } from './file-cache.js';
 import { DirectWrites } from './direct-writer.js';
-import { atomicWrite, fsyncDir, pathExists, readFileOrNull, readSmallFileOrNull, unlinkIfExists } from './fs-util.js';
+import { atomicWrite, fsyncDir, isSystemError, pathExists, readFileOrNull, readSmallFileOrNull, unlinkIfExists } from './fs-util.js';
 import { silentLogger, type StorageLogger } from './logger.js';
 import { loadOrCreateMetaProperties, type MetaProperties } from './meta-properties.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS } from '../compaction.js';
@@ -277,11 +277,13 @@ export class DiskStorage implements Storage {
     try {
       this.checkpoint = await readCheckpoint(join(this.dataDir, LOG_START_OFFSET_CHECKPOINT_FILE));
     } catch (e) {
+      if (isSystemError(e)) throw e;
       this.logger.warn({ err: e }, 'ignoring an unreadable log-start-offset checkpoint');
     }
     try {
       this.cleanerCheckpoint = await readCheckpoint(join(this.dataDir, CLEANER_OFFSET_CHECKPOINT_FILE));
     } catch (e) {
+      if (isSystemError(e)) throw e;
       this.logger.warn({ err: e }, 'ignoring an unreadable cleaner-offset checkpoint: compacted logs are cleaned from their start');
     }
     await this.recoveryPoints.load();

@@ -13,6 +13,13 @@ export function errorCode(e: unknown): string | undefined {
 
 export const isNotFound = (e: unknown): boolean => errorCode(e) === 'ENOENT';
 
+/**
+ * Whether reading a file failed for the system (out of descriptors, an I/O error, permissions)
+ * rather than for what the file holds. A state file whose content cannot be parsed may be set
+ * aside; one that could not be read says nothing about its content, and must not be replaced.
+ */
+export const isSystemError = (e: unknown): boolean => errorCode(e) !== undefined;
+
 /** Flushes a directory's entries (new, renamed, removed files). A no-op where directories cannot be fsynced. */
 export async function fsyncDir(dir: string): Promise<void> {
   let fh: FileHandle;

@@ -43,7 +43,7 @@ import {
   type SegmentTime,
 } from '../storage.js';
 import { isSimulatedCrash, LogCleaner } from './cleaner.js';
-import { fsyncDir } from './fs-util.js';
+import { fsyncDir, isSystemError } from './fs-util.js';
 import { CLEANED_SUFFIX, SWAP_SUFFIX } from './names.js';
 import { PartitionReader } from './partition-reads.js';
 import type { PartitionServices, PartitionStats } from './partition-services.js';
@@ -465,6 +465,7 @@ export class DiskPartitionLog implements PartitionLog {
     try {
       this.epochs = new LeaderEpochCache(await readLeaderEpochCheckpoint(this.dir));
     } catch (e) {
+      if (isSystemError(e)) throw e;
       this.services.logger.warn({ partition: this.name, err: e }, 'ignoring an unreadable leader-epoch-checkpoint');
       this.epochs = new LeaderEpochCache();
       changed = true;

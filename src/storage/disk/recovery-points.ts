@@ -12,6 +12,7 @@
  */
 import { join } from 'node:path';
 import { CheckpointWriter, checkpointKey, readCheckpoint, type CheckpointEntry } from './checkpoint.js';
+import { isSystemError } from './fs-util.js';
 import type { StorageLogger } from './logger.js';
 
 export const RECOVERY_POINT_CHECKPOINT_FILE = 'recovery-point-offset-checkpoint';
@@ -39,6 +40,7 @@ export class RecoveryPoints {
     try {
       for (const [key, e] of await readCheckpoint(this.path)) this.entries.set(key, e);
     } catch (e) {
+      if (isSystemError(e)) throw e;
       this.unknown = true;
       this.logger.warn({ err: e }, 'unreadable recovery point checkpoint: after an unclean shutdown every segment is checked');
     }
