@@ -332,9 +332,14 @@ export async function fileWriteCost(dir: string, bytes: number): Promise<FileWri
         return null;
       }
       const c0 = process.cpuUsage();
-      for (let at = 0; at < total; at += aligned.length) fs.writeSync(fd, aligned, 0, aligned.length, at);
+      try {
+        for (let at = 0; at < total; at += aligned.length) fs.writeSync(fd, aligned, 0, aligned.length, at);
+      } catch {
+        return null; // the kernel refused the aligned write
+      } finally {
+        fs.closeSync(fd);
+      }
       const c = process.cpuUsage(c0);
-      fs.closeSync(fd);
       return (c.user + c.system) / 1e6;
     };
     const fresh = pass();
