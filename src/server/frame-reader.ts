@@ -8,34 +8,36 @@ export class FrameTooLargeError extends Error {
   override readonly name = 'FrameTooLargeError';
 }
 
-const MIN_BUFFER = 64 * 1024;
-
 /**
  * Buffers for frames that span socket chunks, reused once the request they held is answered:
- * large produce requests would otherwise cost a fresh allocation (and garbage) each.
+ * large produce requests would otherwise cost a fresh allocation (and garbage) each. A frame gets
+ * a buffer of the next power of two, so a frame never holds more than twice its size: many
+ * clients pipelining mid-sized requests hold about what they sent, not a large buffer each.
  */
 export class FramePool {
-  private readonly free: Buffer[] = [];
+  /** Free buffers by length, newest last, stamped with when it came back (the oldest go first). */
+  private readonly free = new Map<number, { buf: Buffer; stamp: number }[]>();
   private freeBytes = 0;
+  private clock = 0;
   /** Frames handed out → the pooled buffer behind them. */
   private readonly lent = new WeakMap<Buffer, Buffer>();
 
   constructor(private readonly maxFreeBytes: number) {}
 
+  /** Length of the buffer a frame of n bytes gets. */
+  static sizeFor(n: number): number {
+    return n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n));
+  }
+
   acquire(n: number): Buffer {
-    // The smallest free buffer that fits, unless it would waste most of itself on this frame.
-    const most = 4 * Math.max(n, MIN_BUFFER);
-    let i = -1;
-    for (let j = 0; j < this.free.length; j++) {
-      const len = this.free[j].length;
-      if (len >= n && len <= most && (i < 0 || len < this.free[i].length)) i = j;
-    }
+    const size = FramePool.sizeFor(n);
+    const reused = this.free.get(size)?.pop();
     let buf: Buffer;
-    if (i >= 0) {
-      buf = this.free.splice(i, 1)[0];
-      this.freeBytes -= buf.length;
+    if (reused !== undefined) {
+      buf = reused.buf;
+      this.freeBytes -= size;
     } else {
-      buf = Buffer.allocUnsafe(Math.max(n, MIN_BUFFER));
+      buf = Buffer.allocUnsafe(size);
     }
     const frame = buf.subarray(0, n);
     this.lent.set(frame, buf);
@@ -48,10 +50,18 @@ export class FramePool {
     if (!buf) return;
     this.lent.delete(frame);
     if (buf.length > this.maxFreeBytes) return;
-    // The oldest free buffers make room: sizes no frame asks for any more do not stay for ever.
-    while (this.freeBytes + buf.length > this.maxFreeBytes) this.freeBytes -= this.free.shift()!.length;
-    this.free.push(buf);
+    // The buffers back longest make room: sizes no frame asks for any more do not stay for ever.
+    while (this.freeBytes + buf.length > this.maxFreeBytes) this.evictOldest();
+    let list = this.free.get(buf.length);
+    if (list === undefined) this.free.set(buf.length, (list = []));
+    list.push({ buf, stamp: this.clock++ });
     this.freeBytes += buf.length;
+  }
+
+  private evictOldest(): void {
+    let oldest: { buf: Buffer; stamp: number }[] | undefined;
+    for (const list of this.free.values()) if (list.length > 0 && (oldest === undefined || list[0]!.stamp < oldest[0]!.stamp)) oldest = list;
+    this.freeBytes -= oldest!.shift()!.buf.length;
   }
 }
 

@@ -426,6 +426,35 @@ test('requests in flight on one connection are bounded by their bytes as well as
   }
 });
 
+test('requests in flight hold buffers of at most twice their size', { timeout: 60_000 }, async () => {
+  const gc = runInNewContext('gc', {}) as () => void;
+  // JoinGroups of new groups wait group.initial.rebalance.delay.ms for their answer: their frames
+  // stay in flight meanwhile. 10 connections × 100 joins of 20 KB are 20 MB of requests.
+  const broker = await startBroker({ port: 0, config: { 'group.initial.rebalance.delay.ms': 2000 } });
+  const clients: RawClient[] = [];
+  try {
+    for (let i = 0; i < 10; i++) clients.push(await RawClient.connect(broker.port));
+    const metadata = Buffer.alloc(20_000, 1);
+    gc();
+    const before = process.memoryUsage().arrayBuffers;
+    const joins = clients.flatMap((c, i) => Array.from({ length: 100 }, (_, j) => c.send(ApiKey.JoinGroup, 3, {
+      groupId: `g${i}-${j}`, sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: '', protocolType: 'consumer', protocols: [{ name: 'range', metadata }],
+    })));
+    await sleep(1000);
+    const inFlight = broker.broker.connections().reduce((n, s) => n + s.inFlight, 0);
+    assert.equal(inFlight, 1000, 'every join waits for the rebalance delay');
+    gc();
+    const held = process.memoryUsage().arrayBuffers - before;
+    // 32 KiB a frame (64 KiB before, 64 MiB in all); the groups keep a copy of each metadata too.
+    assert.ok(held < 60 * 1024 * 1024, `${Math.round(held / 1048576)} MiB held for 20 MB of requests in flight`);
+    const answers = await Promise.all(joins);
+    assert.deepEqual(answers.map((a) => a.errorCode), answers.map(() => 0));
+  } finally {
+    for (const c of clients) c.close();
+    await broker.stop();
+  }
+});
+
 test('a client announcing a huge frame holds memory only for what it sends', { timeout: 60_000 }, async () => {
   const broker = await startBroker({ port: 0 });
   const sockets: ReturnType<typeof connect>[] = [];
