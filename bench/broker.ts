@@ -23,7 +23,7 @@ import { row } from './harness.js';
 // Sizes: each phase takes a few seconds against Samsa on a 2-core machine.
 const KCAT_100 = 1_000_000;
 const KCAT_1K = 200_000;
-const KCAT_ROUNDS = 3;
+const KCAT_ROUNDS = 5;
 // Consume sets fit in what the mock cluster keeps (about 5 MiB per partition, 4 partitions).
 const PARTITIONS = 4;
 const CONSUME_100_PER_PARTITION = 40_000;
