@@ -4,6 +4,7 @@ import type { BrokerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { ProducerStateManager } from '../coordinator/producers/producer-state.js';
 import { type SnapshotMark, loadProducerState, snapshotProducerState } from '../coordinator/producers/rebuild.js';
+import type { ProducerExpiry } from '../coordinator/producers/producer-state.js';
 import type { LogConfig, PartitionLog, Storage, TopicRecord } from '../storage/storage.js';
 import { logConfigFor } from './topic-configs.js';
 
@@ -99,7 +100,7 @@ export class TopicRegistry {
     const opened = await this.openEach(
       records.flatMap((record) => Array.from({ length: record.partitions }, (_, partition) => ({ record, partition }))),
       // Producer state comes back from the log itself (batch headers and markers).
-      async (log) => loadProducerState(log),
+      async (log) => loadProducerState(log, this.producerExpiry()),
     );
     let at = 0;
     for (const record of records) {
@@ -108,6 +109,11 @@ export class TopicRegistry {
       this.byName.set(record.name, topic);
       this.byId.set(record.topicId, topic);
     }
+  }
+
+  /** Producers idle for longer than producer.id.expiration.ms are not brought back from a snapshot. */
+  private producerExpiry(): ProducerExpiry {
+    return { now: BigInt(Date.now()), expirationMs: BigInt(this.config.number('producer.id.expiration.ms')) };
   }
 
   /** A partition's producer state as loaded; a snapshot that covers its whole log is not written again. */
@@ -231,7 +237,7 @@ export class TopicRegistry {
       // From what is open: an earlier addition that failed leaves its partitions to this one.
       const opened = await this.openEach(
         Array.from({ length: count - topic.partitions.length }, (_, i) => ({ record, partition: topic.partitions.length + i })),
-        async (log) => loadProducerState(log),
+        async (log) => loadProducerState(log, this.producerExpiry()),
       );
       topic.partitions.push(...opened.map((o) => o.log));
       topic.producers.push(...opened.map((o) => this.loaded(o.extra)));

@@ -96,6 +96,37 @@ test('a log written without producer ids is snapshotted at its end on a clean st
 });
 
 
+test('producers idle for longer than producer.id.expiration.ms while the broker was down are not brought back from the snapshot, as in Kafka', { timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  const args = ['--port', '0', '--data-dir', dir.path];
+  let broker: BrokerProcess | undefined;
+  const active = async (c: RawClient): Promise<bigint[]> => {
+    const r = await c.send(ApiKey.DescribeProducers, 0, { topics: [{ name: 'ps', partitionIndexes: [0] }] });
+    return r.topics[0].partitions[0].activeProducers.map((p: { producerId: bigint }) => p.producerId);
+  };
+  try {
+    let c: RawClient;
+    ({ broker, c } = await startWithPs(args));
+    const pid = await idempotentProducerId(c);
+    assert.equal((await produce(c, batch(pid, 0, ['a']))).errorCode, ErrorCode.NONE);
+    c.close();
+    await broker.stop();
+    await new Promise((r) => setTimeout(r, 1200));
+    // Within the default expiration (a day) it comes back; expiring after a second, it does not,
+    // without waiting for the periodic check (producer.id.expiration.check.interval.ms, 10 minutes).
+    for (const [expiration, expected] of [[null, [pid]], ['1000', []]] as const) {
+      broker = await startBrokerProcess(expiration === null ? args : [...args, '--set', `producer.id.expiration.ms=${expiration}`]);
+      c = await RawClient.connect(broker.port);
+      assert.deepEqual(await active(c), expected, `producer.id.expiration.ms ${expiration ?? 'default'}`);
+      c.close();
+      await broker.stop();
+    }
+  } finally {
+    await broker?.stop();
+    dir.remove();
+  }
+});
+
 test('a lost producer-id record does not hand out again an id an earlier run gave a producer that has not written yet', { timeout: 60_000 }, async () => {
   const dir = tempDir();
   const args = ['--port', '0', '--data-dir', dir.path];

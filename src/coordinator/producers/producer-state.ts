@@ -234,7 +234,8 @@ export class ProducerStateManager {
     return Buffer.from(JSON.stringify(json));
   }
 
-  static fromSnapshot(data: Buffer): ProducerStateManager {
+  /** The state a snapshot holds, less the producers that expired meanwhile (as Kafka loads a snapshot). */
+  static fromSnapshot(data: Buffer, expiry: ProducerExpiry): ProducerStateManager {
     const json = JSON.parse(data.toString('utf8')) as SnapshotJson;
     if (json.version !== 1) throw new Error(`unknown producer snapshot version ${String(json.version)}`);
     const state = new ProducerStateManager();
@@ -244,6 +245,7 @@ export class ProducerStateManager {
         txnFirstOffset: p.txnFirstOffset === null ? null : BigInt(p.txnFirstOffset),
         batches: p.batches.map((b) => ({ firstSeq: b.firstSeq, lastSeq: b.lastSeq, firstOffset: BigInt(b.firstOffset), lastOffset: BigInt(b.lastOffset), timestamp: BigInt(b.timestamp) })),
       };
+      if (isExpired(entry, expiry.now, expiry.expirationMs)) continue;
       state.producers.set(entry.producerId, entry);
       if (entry.txnFirstOffset !== null) state.ongoing.set(entry.producerId, entry.txnFirstOffset);
     }
@@ -255,11 +257,22 @@ export class ProducerStateManager {
   expire(now: bigint, expirationMs: bigint): number {
     let n = 0;
     for (const [id, e] of this.producers) {
-      if (e.txnFirstOffset === null && now - e.lastTimestamp >= expirationMs) {
+      if (isExpired(e, now, expirationMs)) {
         this.producers.delete(id);
         n++;
       }
     }
     return n;
   }
+}
+
+/** When producers are forgotten: idle for `expirationMs` (producer.id.expiration.ms) at `now`. */
+export interface ProducerExpiry {
+  now: bigint;
+  expirationMs: bigint;
+}
+
+/** Idle for longer than the expiration, with no open transaction (Kafka's isProducerExpired). */
+function isExpired(e: ProducerEntry, now: bigint, expirationMs: bigint): boolean {
+  return e.txnFirstOffset === null && now - e.lastTimestamp >= expirationMs;
 }

@@ -4,7 +4,7 @@ import {
   readLastOffsetDelta, readMaxTimestamp, readProducerEpoch, readProducerId,
 } from '../../../protocol/records/index.js';
 import type { PartitionLog } from '../../storage/storage.js';
-import { ProducerStateManager } from './producer-state.js';
+import { type ProducerExpiry, ProducerStateManager } from './producer-state.js';
 
 const CHUNK = 4 * 1024 * 1024;
 
@@ -28,19 +28,19 @@ export function replayBatch(state: ProducerStateManager, batch: Buffer, baseOffs
  * it (all of the log when there is no usable snapshot). `mark` is set when the snapshot read covers
  * the whole log: a new one would say the same.
  */
-export async function loadProducerState(log: PartitionLog): Promise<{ state: ProducerStateManager; mark: SnapshotMark | null }> {
-  const { state, snapshotOffset } = await loadOrReplay(log);
+export async function loadProducerState(log: PartitionLog, expiry: ProducerExpiry): Promise<{ state: ProducerStateManager; mark: SnapshotMark | null }> {
+  const { state, snapshotOffset } = await loadOrReplay(log, expiry);
   // Markers replayed are all in the log already: none holds the last stable offset back.
   state.markersVisible(log.highWatermark);
   const end = log.logEndOffset;
   return { state, mark: snapshotOffset === end ? { changes: state.changes, offset: end } : null };
 }
 
-async function loadOrReplay(log: PartitionLog): Promise<{ state: ProducerStateManager; snapshotOffset: bigint | null }> {
+async function loadOrReplay(log: PartitionLog, expiry: ProducerExpiry): Promise<{ state: ProducerStateManager; snapshotOffset: bigint | null }> {
   const snapshot = await log.readSnapshot().catch(() => null);
   if (snapshot) {
     try {
-      return { state: await rebuildProducerState(log, snapshot.offset, ProducerStateManager.fromSnapshot(snapshot.data)), snapshotOffset: snapshot.offset };
+      return { state: await rebuildProducerState(log, snapshot.offset, ProducerStateManager.fromSnapshot(snapshot.data, expiry)), snapshotOffset: snapshot.offset };
     } catch {
       // A damaged snapshot: replay the whole log instead.
     }
