@@ -36,7 +36,8 @@ export class Dispatcher implements RequestDispatcher {
       connection.close(what, 'warn', { apiKey: header.requestApiKey, apiVersion: header.requestApiVersion, clientId: header.clientId });
       return new Promise(() => {}); // never answered: the connection is closing
     }
-    // The request quota counts the time the handler runs before it first waits (its synchronous part).
+    // The request quota counts the time the handler runs before it first waits (its synchronous
+    // part), and the work it does after waiting inside quota.timed.
     const started = process.hrtime.bigint();
     let handlingNanos: number | undefined;
     const quota = new RequestQuota(this.broker.quotas, header.requestApiKey, header.clientId ?? '', request.size, connection,
@@ -49,6 +50,7 @@ export class Dispatcher implements RequestDispatcher {
     const ctx: RequestContext = { broker: this.broker, header, apiVersion: header.requestApiVersion, body: request.body, connection, quota, afterSent };
     const handled = h.handle(ctx);
     handlingNanos = Number(process.hrtime.bigint() - started);
+    quota.handlerReturned();
     return Promise.resolve(handled).then((result) => {
       if (result === null) {
         onSent();

@@ -21,6 +21,10 @@ export class RequestQuota {
   private settled = false;
   private requestThrottle: number | undefined;
   readonly user = ANONYMOUS_USER;
+  /** The handler's synchronous part is over (handlingNanos measures it): later work is counted by `timed`. */
+  private returned = false;
+  /** Handler work after its synchronous part (appends that waited their turn, later slices), in nanoseconds. */
+  private laterNanos = 0;
 
   constructor(
     private readonly quotas: ClientQuotas,
@@ -33,10 +37,29 @@ export class RequestQuota {
     private readonly handlingNanos: () => number,
   ) {}
 
+  /** The handler returned (it may go on after waiting, inside `timed`). */
+  handlerReturned(): void {
+    this.returned = true;
+  }
+
+  /**
+   * Runs `f`, work of this request's handler: when it runs after the handler returned (Kafka does
+   * it on the request thread, in the request's time), its time is added to the request's.
+   */
+  timed<T>(f: () => T): T {
+    if (!this.returned) return f();
+    const started = process.hrtime.bigint();
+    try {
+      return f();
+    } finally {
+      this.laterNanos += Number(process.hrtime.bigint() - started);
+    }
+  }
+
   /** Kafka's quotas.request.maybeRecordAndGetThrottleTimeMs: records this request's time once. */
   requestThrottleMs(): number {
     if (this.requestThrottle === undefined) {
-      const percent = this.handlingNanos() * NANOS_TO_PERCENTAGE_PER_SECOND;
+      const percent = (this.handlingNanos() + this.laterNanos) * NANOS_TO_PERCENTAGE_PER_SECOND;
       this.requestThrottle = EXEMPT_API_KEYS.has(this.apiKey) ? 0 : this.quotas.request.maybeRecordAndGetThrottleTimeMs(this.user, this.clientId, percent, this.quotas.now());
     }
     return this.requestThrottle;

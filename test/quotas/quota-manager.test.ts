@@ -142,6 +142,27 @@ describe('client quota managers', () => {
     assert.equal(metadata.finish(), 0, 'no request quota configured');
     assert.deepEqual(muted, [20_000, 40_000]);
   });
+
+  it('counts handler work done after a wait in the request time, and work inside the synchronous part once', async () => {
+    const q = await quotasWith([set([['client-id', 'busy']], { request_percentage: 0.01 })], clock(0));
+    const conn = { throttle: () => {} };
+    const busyFor = (ms: number) => {
+      const end = performance.now() + ms;
+      while (performance.now() < end);
+    };
+    // The synchronous part took 0.001 ms; 20 ms more ran after the handler returned.
+    const later = new RequestQuota(q, 0, 'busy', 100, conn, () => 1000);
+    later.handlerReturned();
+    later.timed(() => busyFor(20));
+    // 20 ms over a 10 s window is 0.2 % of a second against 0.01 %: throttled (for one window at most).
+    assert.equal(later.produced(1), 1000);
+    // Inside the synchronous part, timed work is already in handlingNanos: not counted twice.
+    const q2 = await quotasWith([set([['client-id', 'busy']], { request_percentage: 0.01 })], clock(0));
+    const synchronous = new RequestQuota(q2, 0, 'busy', 100, conn, () => 1000);
+    synchronous.timed(() => busyFor(20));
+    synchronous.handlerReturned();
+    assert.equal(synchronous.produced(1), 0);
+  });
 });
 
 describe('client quota configuration', () => {
