@@ -327,7 +327,7 @@ export class Broker implements BrokerState {
   private highestKnownProducerId(): bigint {
     let highest = -1n;
     for (const topic of this.topics.all()) {
-      for (const state of topic.producers) for (const id of state.producers.keys()) if (id > highest) highest = id;
+      for (const state of topic.producers) if (state.highestProducerId > highest) highest = state.highestProducerId;
     }
     for (const txn of this.transactions.txns.values()) {
       for (const id of [txn.producerId, txn.lastProducerId]) if (id > highest) highest = id;

@@ -4,7 +4,7 @@
  * recognised as a duplicate and answered with its original offset.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ErrorCode } from '../../protocol/error-codes.js';
@@ -121,6 +121,38 @@ test('producers idle for longer than producer.id.expiration.ms while the broker 
       c.close();
       await broker.stop();
     }
+  } finally {
+    await broker?.stop();
+    dir.remove();
+  }
+});
+
+test('an outdated producer-id record is caught when the producers it is behind have expired; the next clean stop writes the snapshot without them', { timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  const args = ['--port', '0', '--data-dir', dir.path];
+  let broker: BrokerProcess | undefined;
+  try {
+    let c: RawClient;
+    ({ broker, c } = await startWithPs(args));
+    await idempotentProducerId(c);
+    const second = await idempotentProducerId(c);
+    assert.equal((await produce(c, batch(second, 0, ['a']))).errorCode, ErrorCode.NONE);
+    c.close();
+    await broker.stop();
+    // The record goes back to before the second id was handed out.
+    writeFileSync(join(dir.path, '__samsa_producer-ids.json'), JSON.stringify({ version: 1, nextProducerId: String(second) }));
+    await new Promise((r) => setTimeout(r, 1200));
+    broker = await startBrokerProcess([...args, '--set', 'producer.id.expiration.ms=1000']);
+    c = await RawClient.connect(broker.port);
+    const r = await c.send(ApiKey.DescribeProducers, 0, { topics: [{ name: 'ps', partitionIndexes: [0] }] });
+    assert.deepEqual(r.topics[0].partitions[0].activeProducers, [], 'expired at load');
+    const init = await c.send(ApiKey.InitProducerId, 1, { transactionalId: null, transactionTimeoutMs: 1000 });
+    assert.ok(init.producerId > second, `got ${init.producerId}: ${second} was handed out before`);
+    c.close();
+    await broker.stop();
+    const snapshots = readdirSync(join(dir.path, 'ps-0')).filter((f) => f.endsWith('.producer-state')).sort();
+    const latest = JSON.parse(readFileSync(join(dir.path, 'ps-0', snapshots.at(-1)!), 'utf8')) as { producers: unknown[] };
+    assert.deepEqual(latest.producers, [], 'the expired producer is not written again');
   } finally {
     await broker?.stop();
     dir.remove();

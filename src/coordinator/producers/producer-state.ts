@@ -77,6 +77,8 @@ export class ProducerStateManager {
   /** Bumped on every change, so snapshots are written only when something changed. */
   changes = 0;
   readonly producers = new Map<bigint, ProducerEntry>();
+  /** The highest producer id of the snapshot this state was loaded from, expired ones included; -1 when none. */
+  private highestLoaded = -1n;
   /** Open transactions: producer id → first offset. */
   private readonly ongoing = new Map<bigint, bigint>();
   /** Aborted transactions, in marker order. */
@@ -245,7 +247,12 @@ export class ProducerStateManager {
         txnFirstOffset: p.txnFirstOffset === null ? null : BigInt(p.txnFirstOffset),
         batches: p.batches.map((b) => ({ firstSeq: b.firstSeq, lastSeq: b.lastSeq, firstOffset: BigInt(b.firstOffset), lastOffset: BigInt(b.lastOffset), timestamp: BigInt(b.timestamp) })),
       };
-      if (isExpired(entry, expiry.now, expiry.expirationMs)) continue;
+      if (entry.producerId > state.highestLoaded) state.highestLoaded = entry.producerId;
+      if (isExpired(entry, expiry.now, expiry.expirationMs)) {
+        // Left out, unlike what the snapshot says: the next snapshot is written anew.
+        state.changes++;
+        continue;
+      }
       state.producers.set(entry.producerId, entry);
       if (entry.txnFirstOffset !== null) state.ongoing.set(entry.producerId, entry.txnFirstOffset);
     }
@@ -262,7 +269,18 @@ export class ProducerStateManager {
         n++;
       }
     }
+    if (n > 0) this.changes++;
     return n;
+  }
+
+  /**
+   * The highest producer id this partition knows of: of its producers, and of the snapshot it
+   * started from, even those that had expired (a check at start that ids are not handed out twice).
+   */
+  get highestProducerId(): bigint {
+    let highest = this.highestLoaded;
+    for (const id of this.producers.keys()) if (id > highest) highest = id;
+    return highest;
   }
 }
 

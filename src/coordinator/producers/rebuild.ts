@@ -24,16 +24,17 @@ export function replayBatch(state: ProducerStateManager, batch: Buffer, baseOffs
 }
 
 /**
- * The producer state of a partition at start: the newest snapshot, then the batches written after
- * it (all of the log when there is no usable snapshot). `mark` is set when the snapshot read covers
- * the whole log: a new one would say the same.
+ * The producer state of a partition at start: the newest snapshot less its expired producers, then
+ * the batches written after it (all of the log when there is no usable snapshot). `mark` is set
+ * when the snapshot read is the state as it stands (it covers the whole log and nothing in it had
+ * expired): a new one would say the same.
  */
 export async function loadProducerState(log: PartitionLog, expiry: ProducerExpiry): Promise<{ state: ProducerStateManager; mark: SnapshotMark | null }> {
   const { state, snapshotOffset } = await loadOrReplay(log, expiry);
   // Markers replayed are all in the log already: none holds the last stable offset back.
   state.markersVisible(log.highWatermark);
   const end = log.logEndOffset;
-  return { state, mark: snapshotOffset === end ? { changes: state.changes, offset: end } : null };
+  return { state, mark: snapshotOffset === end && state.changes === 0 ? { changes: state.changes, offset: end } : null };
 }
 
 async function loadOrReplay(log: PartitionLog, expiry: ProducerExpiry): Promise<{ state: ProducerStateManager; snapshotOffset: bigint | null }> {
