@@ -10,7 +10,8 @@ export interface Consumed {
 
 /** Reads every partition of a topic from the beginning to the current end. */
 export async function kcatReadAll(bootstrap: string, topic: string, timeoutMs = 120_000): Promise<Consumed[]> {
-  const r = await run('kcat', ['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%p %o %s\\n', '-X', 'fetch.wait.max.ms=10'], { timeoutMs });
+  // check.crcs: librdkafka verifies every batch it is given (off by default).
+  const r = await run('kcat', ['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%p %o %s\\n', '-X', 'fetch.wait.max.ms=10', '-X', 'check.crcs=true'], { timeoutMs });
   assert.equal(r.code, 0, r.stderr);
   const out: Consumed[] = [];
   for (const line of r.stdout.split('\n')) {
