@@ -2,9 +2,8 @@
 import { randomUuid } from '../../protocol/primitives/uuid.js';
 import type { BrokerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
-import { ProducerStateManager } from '../coordinator/producers/producer-state.js';
+import { type ProducerExpiry, ProducerStateManager } from '../coordinator/producers/producer-state.js';
 import { type SnapshotMark, loadProducerState, snapshotProducerState } from '../coordinator/producers/rebuild.js';
-import type { ProducerExpiry } from '../coordinator/producers/producer-state.js';
 import type { LogConfig, PartitionLog, Storage, TopicRecord } from '../storage/storage.js';
 import { logConfigFor } from './topic-configs.js';
 
