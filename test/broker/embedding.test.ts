@@ -67,6 +67,16 @@ test('require() gets a CommonJS build: Jest, for one, cannot load an ES module',
   }
 });
 
+test('import gets the same copy as require, with every name the ES modules export', async () => {
+  assert.match(import.meta.resolve('samsa'), /dist\/samsa-esm\.mjs$/);
+  const imported = (await import('samsa' as string)) as Record<string, unknown>;
+  const required = createRequire(join(ROOT, 'package.json'))('samsa') as Record<string, unknown>;
+  assert.equal(imported['startBroker'], required['startBroker'], 'one copy: a program that does both loads samsa once');
+  assert.equal(imported['Broker'], required['Broker']);
+  const modules = (await import('../../src/index.js')) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(imported).sort(), Object.keys(modules).sort());
+});
+
 test('TypeScript checks code that uses samsa, through require (CommonJS) and import (ES module), without skipLibCheck', async () => {
   const dir = tempDir();
   try {
