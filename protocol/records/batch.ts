@@ -160,12 +160,22 @@ export function writeBatchCrc(batch: Buffer): number {
   return crc;
 }
 
+/**
+ * Kafka's DefaultRecordBatch.setMaxTimestamp: the batch's timestamp type and max timestamp, the
+ * CRC recomputed only when either changes.
+ */
+export function setMaxTimestamp(batch: Buffer, type: TimestampType, maxTimestamp: bigint): void {
+  const attributes = readAttributes(batch);
+  const typed = type === TimestampType.LogAppendTime ? attributes | ATTR_TIMESTAMP_TYPE : attributes & ~ATTR_TIMESTAMP_TYPE;
+  if (typed === attributes && readMaxTimestamp(batch) === maxTimestamp) return;
+  batch.writeInt16BE(typed, ATTRIBUTES_OFFSET);
+  batch.writeBigInt64BE(maxTimestamp, MAX_TIMESTAMP_OFFSET);
+  writeBatchCrc(batch);
+}
+
 /** What a broker does for LogAppendTime topics: flag the batch, stamp maxTimestamp, rehash. */
 export function setLogAppendTime(batch: Buffer, timestamp: bigint): void {
-  const attributes = readAttributes(batch) | ATTR_TIMESTAMP_TYPE;
-  batch.writeInt16BE(attributes, ATTRIBUTES_OFFSET);
-  batch.writeBigInt64BE(timestamp, MAX_TIMESTAMP_OFFSET);
-  writeBatchCrc(batch);
+  setMaxTimestamp(batch, TimestampType.LogAppendTime, timestamp);
 }
 
 // --- attributes (§1.2) ---

@@ -38,4 +38,4 @@ export { isXerialFramed, type SnappyFraming } from './snappy.js';
 export * from './legacy.js';
 export * from './convert.js';
 export { recompressBatch, type RecompressOptions } from './recompress.js';
-export { checkRecordStructure } from './structure.js';
+export { checkRecordStructure, type RecordsShape } from './structure.js';

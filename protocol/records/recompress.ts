@@ -1,8 +1,9 @@
 /**
- * Rebuilding a batch with another codec, as a Kafka broker does when a topic's compression.type
- * differs from the codec a producer used (LogValidator): same records (keys, values, headers,
- * timestamps, offset deltas) and same header fields (base offset, producer id, epoch, base
- * sequence, transactional flag, partition leader epoch); only the compression changes.
+ * Rebuilding a batch, as a Kafka broker does when a topic's compression.type differs from the
+ * codec a producer used, or a compressed batch's offset deltas do not run 0, 1, 2, … (LogValidator's
+ * buildRecordsAndAssignOffsets): same records (keys, values, headers, timestamps) at offset deltas
+ * 0, 1, 2, …, and same header fields (base offset, producer id, epoch, base sequence,
+ * transactional flag, partition leader epoch).
  */
 import {
   ATTR_TRANSACTIONAL,
@@ -35,7 +36,7 @@ export function recompressBatch(batch: Buffer, codec: CompressionCodec, options:
   const records = decodeRecords(batch, { maxBytes: options.maxBytes, recordsData: options.recordsData });
   return buildRecordBatch({
     baseOffset: readBaseOffset(batch),
-    records: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp, offsetDelta: r.offsetDelta })),
+    records: records.map((r, i) => ({ key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp, offsetDelta: i })),
     compression: codec,
     compressionOptions: options.compressionOptions,
     timestampType: TimestampType.CreateTime,

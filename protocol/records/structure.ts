@@ -41,11 +41,44 @@ function longVarintAt(buf: Buffer, pos: number, end: number): number {
   return v;
 }
 
-/** Steps over the varlong at `pos` (at most 10 bytes); returns the position after it. */
-function skipVarlong(buf: Buffer, pos: number, end: number): number {
+/** The value of a varlong too long for a number, read by `varlongAt` (module state, as `next`). */
+let wide = 0n;
+
+/**
+ * The zigzag varlong at `pos` (at most 10 bytes); the position after it goes to `next`. A number
+ * while it is exact (up to 7 bytes, 49 bits: every sane timestamp delta); for a longer one NaN,
+ * with the value in `wide`, so that the usual case never makes a bigint.
+ */
+function varlongAt(buf: Buffer, pos: number, end: number): number {
+  let raw = 0;
+  let scale = 1;
   for (let i = 0; i < 10; i++) {
     if (pos >= end) throw structure('a varlong runs past the record');
-    if (buf[pos++]! < 0x80) return pos;
+    const b = buf[pos++]!;
+    if (i === 7) return longVarlongAt(buf, pos - 8, end);
+    raw += (b & 0x7f) * scale;
+    if (b < 0x80) {
+      next = pos;
+      return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
+    }
+    scale *= 128;
+  }
+  throw invalid('OVERLONG_VARINT', 'Found invalid record structure: varlong longer than 10 bytes');
+}
+
+/** The rare varlong of 8 to 10 bytes, into `wide`; NaN. */
+function longVarlongAt(buf: Buffer, pos: number, end: number): number {
+  let raw = 0n;
+  for (let i = 0; i < 10; i++) {
+    if (pos >= end) throw structure('a varlong runs past the record');
+    const b = buf[pos++]!;
+    raw |= BigInt(b & 0x7f) << BigInt(7 * i);
+    if (b < 0x80) {
+      next = pos;
+      raw = BigInt.asUintN(64, raw);
+      wide = BigInt.asIntN(64, (raw >> 1n) ^ -(raw & 1n));
+      return NaN;
+    }
   }
   throw invalid('OVERLONG_VARINT', 'Found invalid record structure: varlong longer than 10 bytes');
 }
@@ -63,24 +96,36 @@ function skipField(buf: Buffer, pos: number, end: number, nullable: boolean): nu
 
 const fieldError = (n: number, left: number): RecordsError => structure(`a field of length ${n} with ${left} bytes left in the record`);
 
+/** What a batch's records say about it, beyond its header (Kafka's LogValidator reads both). */
+export interface RecordsShape {
+  /** The largest timestamp delta of its records: their max timestamp is the base timestamp plus this. */
+  maxTimestampDelta: bigint;
+  /** Whether its records' offset deltas run 0, 1, 2, … */
+  consecutiveOffsets: boolean;
+}
+
 /**
- * Checks the uncompressed records `data` of a v2 batch declaring `count` records. Offset deltas
- * are not checked: Kafka's LogValidator keeps an uncompressed batch's as sent (and rewrites a
- * compressed batch whose deltas do not run 0, 1, 2, …). Throws RecordsError (INVALID_RECORD) on
- * the first fault.
+ * Checks the uncompressed records `data` of a v2 batch declaring `count` (> 0) records, and
+ * returns their shape. Offset deltas are not checked: Kafka's LogValidator keeps an uncompressed
+ * batch's as sent (and rewrites a compressed batch whose deltas do not run 0, 1, 2, …). Throws
+ * RecordsError (INVALID_RECORD) on the first fault.
  */
-export function checkRecordStructure(data: Buffer, count: number): void {
+export function checkRecordStructure(data: Buffer, count: number): RecordsShape {
   const total = data.length;
   let pos = 0;
+  let maxDelta = -Infinity;
+  let maxWideDelta: bigint | null = null;
+  let consecutiveOffsets = true;
   for (let i = 0; i < count; i++) {
     if (pos >= total) throw invalid('COUNT_MISMATCH', `Incorrect declared batch size, premature EOF reached: ${i} of ${count} records`);
     const length = varintAt(data, pos, total);
     const start = next;
     const end = start + length;
     if (length < 0 || end > total) throw structure(`record ${i} declares ${length} bytes, ${total - start} left`);
-    pos = start + 1; // attributes
-    pos = skipVarlong(data, pos, end); // timestamp delta
-    varintAt(data, pos, end); // offset delta
+    const timestampDelta = varlongAt(data, start + 1, end); // after the attributes
+    if (timestampDelta > maxDelta) maxDelta = timestampDelta;
+    else if (timestampDelta !== timestampDelta && (maxWideDelta === null || wide > maxWideDelta)) maxWideDelta = wide;
+    if (varintAt(data, next, end) !== i) consecutiveOffsets = false;
     pos = skipField(data, next, end, true); // key
     pos = skipField(data, pos, end, true); // value
     const headers = varintAt(data, pos, end);
@@ -94,4 +139,7 @@ export function checkRecordStructure(data: Buffer, count: number): void {
     if (pos !== end) throw structure(`record ${i} declares ${length} bytes but its fields take ${pos - start}`);
   }
   if (pos !== total) throw invalid('TRAILING_BYTES', `Incorrect declared batch size, records still remaining in file: ${total - pos} bytes after ${count} records`);
+  const small = maxDelta === -Infinity ? null : BigInt(maxDelta);
+  const maxTimestampDelta = maxWideDelta !== null && (small === null || maxWideDelta > small) ? maxWideDelta : small!;
+  return { maxTimestampDelta, consecutiveOffsets };
 }

@@ -23,7 +23,7 @@ import { CompressionCodec, isKnownCodec } from './compression.js';
 import { corrupt, invalid, RecordsError } from './errors.js';
 import { iterateBatches } from './iterate.js';
 import { batchRecordsData, batchRecordsDataAsync } from './record.js';
-import { checkRecordStructure } from './structure.js';
+import { checkRecordStructure, type RecordsShape } from './structure.js';
 
 export interface ValidateOptions {
   /** Walk every record's structure, decompressing if needed, as Kafka does on produce. Default true. */
@@ -106,19 +106,18 @@ function check(batch: Buffer, o: ValidateOptions): RecordsError | null {
 export async function validateRecordsAsync(batch: Buffer, options: { maxBytes?: number } = {}): Promise<RecordsCheck> {
   try {
     const data = await batchRecordsDataAsync(batch, options);
-    checkRecordStructure(data, readRecordCount(batch));
-    return { error: null, data };
+    return { error: null, data, shape: checkRecordStructure(data, readRecordCount(batch)) };
   } catch (e) {
-    if (e instanceof RecordsError) return { error: e, data: null };
+    if (e instanceof RecordsError) return { error: e, data: null, shape: null };
     throw e;
   }
 }
 
-/** What validateRecordsAsync found: the error, else the records section it walked (decompressed), for later readers to reuse. */
-export interface RecordsCheck {
-  error: RecordsError | null;
-  data: Buffer | null;
-}
+/**
+ * What validateRecordsAsync found: the error, else the records section it walked (decompressed),
+ * for later readers to reuse, and the records' shape.
+ */
+export type RecordsCheck = { error: RecordsError; data: null; shape: null } | { error: null; data: Buffer; shape: RecordsShape };
 
 export type ProduceValidation = { ok: true; batch: Buffer } | { ok: false; error: RecordsError };
 

@@ -9,8 +9,9 @@ import { ApiKey } from '../../protocol/generated/index.js';
 import type { ProduceRequest, ProduceResponse, ProduceResponsePartitionProduceResponse } from '../../protocol/generated/index.js';
 import type { Encodable } from '../../protocol/primitives/types.js';
 import {
-  MAGIC_OFFSET, RecordsError, isTransactional, readAttributes, readBaseOffset, readMagic, readBaseSequence, readBatchSize, readLastOffsetDelta, readMaxTimestamp, readProducerEpoch, readProducerId,
-  CompressionCodec, compressionOf, iterateBatches, upConvert, validateBatch, validateProduceRecords, validateRecordsAsync, type RecordsCheck,
+  MAGIC_OFFSET, NO_TIMESTAMP, RecordsError, TimestampType, isTransactional, readAttributes, readBaseOffset, readBaseTimestamp, readMagic, readBaseSequence, readBatchSize, readLastOffsetDelta,
+  readMaxTimestamp, readProducerEpoch, readProducerId, readRecordCount, setMaxTimestamp, batchRecordsData, checkRecordStructure,
+  CompressionCodec, compressionOf, iterateBatches, upConvert, validateBatch, validateProduceRecords, validateRecordsAsync, type RecordsCheck, type RecordsShape,
 } from '../../protocol/records/index.js';
 import type { Topic } from '../cluster/topics.js';
 import { verificationError } from '../coordinator/txn/transaction-coordinator.js';
@@ -54,9 +55,11 @@ const logErrorCode = (e: RecordsError): number => (e.reason === 'DECOMPRESSION_F
  * are checked. Records the batch in the producer state at the offset it is about to get, so the
  * next batch of a pipelining producer is checked against it. Null means "append it".
  */
-function checkProducer(broker: BrokerState, ctx: RequestContext<ProduceRequest>, topic: Topic, index: number, batch: Buffer, producerId: bigint): PartitionResponse | null {
+function checkProducer(broker: BrokerState, ctx: RequestContext<ProduceRequest>, topic: Topic, index: number, batch: Buffer, producerId: bigint, logAppendTime: bigint | undefined): PartitionResponse | null {
   const transactional = isTransactional(readAttributes(batch));
-  const info = { producerId, epoch: readProducerEpoch(batch), baseSequence: readBaseSequence(batch), offsetDelta: readLastOffsetDelta(batch), maxTimestamp: readMaxTimestamp(batch), transactional };
+  // The timestamp a duplicate of this batch is answered with: the one the log keeps.
+  const maxTimestamp = logAppendTime ?? readMaxTimestamp(batch);
+  const info = { producerId, epoch: readProducerEpoch(batch), baseSequence: readBaseSequence(batch), offsetDelta: readLastOffsetDelta(batch), maxTimestamp, transactional };
   const producers = topic.producers[index];
   const log = topic.partitions[index];
   // KIP-890: a transactional write must belong to a transaction the coordinator knows. As in
@@ -114,6 +117,10 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
   let batch: Buffer;
   // The records section the off-thread check decompressed: the checks below that read records reuse it.
   let recordsData: Buffer | undefined;
+  // What the records say of the batch (not known of converted legacy input, built here from its records).
+  let shape: RecordsShape | null = null;
+  // Its records' max timestamp, none below -1 (Kafka's LogValidator): what its header is given.
+  let recordsMaxTimestamp: bigint | null = null;
   try {
     if (framed === null) {
       batch = upConvert(records);
@@ -129,10 +136,13 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
       }
       // Records checked off the event loop come with their verdict; the others are walked here.
       const offThread = checked.get(records);
-      const error = validateBatch(framed, { deep: offThread === undefined }) ?? offThread?.error ?? null;
+      const error = validateBatch(framed, { deep: false }) ?? offThread?.error ?? null;
       if (error !== null) return rejected(broker, log, topicName, index, logErrorCode(error), error.message);
       batch = framed;
       recordsData = offThread?.data ?? undefined;
+      shape = offThread?.shape ?? checkRecordStructure(batchRecordsData(framed), readRecordCount(framed));
+      const max = readBaseTimestamp(framed) + shape.maxTimestampDelta;
+      recordsMaxTimestamp = BigInt.asIntN(64, max > NO_TIMESTAMP ? max : NO_TIMESTAMP);
     }
   } catch (e) {
     if (e instanceof RecordsError) return rejected(broker, log, topicName, index, logErrorCode(e), e.message);
@@ -143,10 +153,12 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
   // Keys on compacted topics and timestamp bounds: the only reasons to read records on produce.
   const bad = checkRecords(batch, settings, now, `${topicName}-${index}`, recordsData);
   if (bad !== null) return { ...failed(index, bad.errorCode, bad.errorMessage), logStartOffset: log.logStartOffset, recordErrors: bad.recordErrors };
-  if (needsRecompression(batch, settings)) {
-    // compression.type names another codec than the producer's: rebuild the batch (Kafka's LogValidator).
+  const codec = compressionOf(readAttributes(batch));
+  if (needsRecompression(batch, settings) || (codec !== CompressionCodec.None && shape?.consecutiveOffsets === false)) {
+    // compression.type names another codec than the producer's, or compressed records' offset
+    // deltas do not run 0, 1, 2, …: rebuild the batch (Kafka's LogValidator).
     try {
-      batch = recompress(batch, settings, recordsData);
+      batch = recompress(batch, { ...settings, targetCodec: settings.targetCodec ?? codec }, recordsData);
     } catch (e) {
       if (e instanceof RecordsError) return refused(broker, topicName, index, e.kafkaErrorCode, e.message);
       throw e;
@@ -158,12 +170,15 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
   if (readBatchSize(batch) > segmentBytes) {
     return refused(broker, topicName, index, ErrorCode.RECORD_LIST_TOO_LARGE, `batch of ${readBatchSize(batch)} bytes, segment.bytes ${segmentBytes}`);
   }
+  // Kafka's LogValidator stamps every batch with its records' max timestamp (none below -1) and the
+  // topic's timestamp type; under LogAppendTime the log stamps the append time instead.
+  if (!settings.logAppendTime && recordsMaxTimestamp !== null) setMaxTimestamp(batch, TimestampType.CreateTime, recordsMaxTimestamp);
+  const logAppendTime = settings.logAppendTime ? now : undefined;
   const producerId = readProducerId(batch);
   if (producerId >= 0n) {
-    const checked = checkProducer(broker, ctx, topic, index, batch, producerId);
+    const checked = checkProducer(broker, ctx, topic, index, batch, producerId, logAppendTime);
     if (checked !== null) return checked;
   }
-  const logAppendTime = settings.logAppendTime ? now : undefined;
   return log.append(batch, { logAppendTime, leaderEpoch: topic.leaderEpoch }).then(
     (r: AppendResult): PartitionResponse => ({
       index, errorCode: ErrorCode.NONE, baseOffset: r.baseOffset, logAppendTimeMs: logAppendTime ?? -1n, logStartOffset: r.logStartOffset, recordErrors: [], errorMessage: null,

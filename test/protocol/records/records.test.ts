@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  batchRecordsData,
   buildControlBatch,
   buildRecordBatch,
+  checkRecordStructure,
   buildRecordBatchAsync,
   CODEC_NAMES,
   CompressionCodec,
@@ -15,6 +17,7 @@ import {
   parseControlRecordKey,
   parseEndTransactionMarker,
   readBatchHeader,
+  readRecordCount,
   readControlRecord,
   readRecords,
   type RecordInput,
@@ -136,6 +139,28 @@ describe('v2 build → read round trip', () => {
   it('rejects an empty record list and non-increasing offset deltas', () => {
     assert.throws(() => buildRecordBatch({ records: [] }), RangeError);
     assert.throws(() => buildRecordBatch({ records: [{ offsetDelta: 2 }, { offsetDelta: 2 }] }), RangeError);
+  });
+});
+
+describe('the shape of a batch\'s records (checkRecordStructure)', () => {
+  const shapeOf = (records: RecordInput[]) => {
+    const batch = buildRecordBatch({ records });
+    return checkRecordStructure(batchRecordsData(batch), readRecordCount(batch));
+  };
+  it('gives the largest timestamp delta exactly, from one-byte varlongs to ten-byte ones and negative ones', () => {
+    assert.equal(shapeOf(inputs).maxTimestampDelta, 500n);
+    assert.equal(shapeOf([{ value: 'a', timestamp: 0n }, { value: 'b', timestamp: -5n }]).maxTimestampDelta, 0n);
+    // Past 49 bits a delta no longer fits a double exactly: it is read as a bigint.
+    const big = (1n << 60n) + 3n;
+    assert.equal(shapeOf([{ value: 'a', timestamp: 0n }, { value: 'b', timestamp: big }, { value: 'c', timestamp: 7n }]).maxTimestampDelta, big);
+    assert.equal(shapeOf([{ value: 'a', timestamp: big }, { value: 'b', timestamp: 0n }]).maxTimestampDelta, 0n);
+    assert.equal(shapeOf([{ value: 'a', timestamp: 0n }, { value: 'b', timestamp: -(1n << 55n) }]).maxTimestampDelta, 0n);
+    assert.equal(shapeOf([{ value: 'a', timestamp: 0n }, { value: 'b', timestamp: (1n << 48n) }]).maxTimestampDelta, 1n << 48n);
+  });
+  it('tells whether the offset deltas run 0, 1, 2, …', () => {
+    assert.equal(shapeOf(inputs).consecutiveOffsets, true);
+    assert.equal(shapeOf([{ value: 'a', offsetDelta: 0 }, { value: 'b', offsetDelta: 2 }]).consecutiveOffsets, false);
+    assert.equal(shapeOf([{ value: 'a', offsetDelta: 1 }, { value: 'b', offsetDelta: 2 }]).consecutiveOffsets, false);
   });
 });
 
