@@ -9,6 +9,7 @@ import { validateTopicConfigs } from '../cluster/topic-configs.js';
 import { type Topic, invalidTopicName } from '../cluster/topics.js';
 import { CLUSTER_METADATA_TOPIC } from '../storage/storage.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
+import { manualAssignmentError } from './create-partitions.js';
 
 export interface TopicSpec {
   name: string;
@@ -67,22 +68,20 @@ function checkTopic(broker: BrokerState, spec: TopicSpec): CreateOutcome {
   if (spec.assignments.length > 0) {
     if (replicationFactor !== -1) return failed(ErrorCode.INVALID_REQUEST, 'A manual partition assignment was specified, but replication factor was not set to -1.');
     if (numPartitions !== -1) return failed(ErrorCode.INVALID_REQUEST, 'A manual partition assignment was specified, but numPartitions was not set to -1.');
-    const sorted = [...spec.assignments].sort((a, b) => a.partitionIndex - b.partitionIndex);
-    for (let i = 0; i < sorted.length; i++) {
-      const a = sorted[i];
-      if (i > 0 && a.partitionIndex === sorted[i - 1].partitionIndex) return failed(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `Found multiple manual partition assignments for partition ${a.partitionIndex}`);
-      if (a.brokerIds.length === 0) return failed(ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'The manual partition assignment includes an empty replica list.');
-      if (a.brokerIds.length !== sorted[0].brokerIds.length) {
-        return failed(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `The manual partition assignment includes a partition with ${a.brokerIds.length} replica(s), but this is not consistent with previous partitions, which have ${sorted[0].brokerIds.length} replica(s).`);
-      }
-      const dup = a.brokerIds.find((b, j) => a.brokerIds.indexOf(b) !== j);
-      if (dup !== undefined) return failed(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `The manual partition assignment includes the broker ${dup} more than once.`);
-      const unknown = a.brokerIds.find((b) => b !== broker.nodeId);
-      if (unknown !== undefined) return failed(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `The manual partition assignment includes broker ${unknown}, but no such broker is registered.`);
-      if (a.partitionIndex !== i) return failed(ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'partitions should be a consecutive 0-based integer sequence');
+    // Kafka's ReplicationControlManager.createTopic: the assignments in request order, each checked
+    // as CreatePartitions checks them, then the partition indexes 0, 1, 2, ….
+    const indexes = new Set<number>();
+    let replicas: number | undefined;
+    for (const a of spec.assignments) {
+      if (indexes.has(a.partitionIndex)) return failed(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `Found multiple manual partition assignments for partition ${a.partitionIndex}`);
+      const error = manualAssignmentError(broker.nodeId, a.brokerIds, replicas);
+      if (error !== null) return failed(ErrorCode.INVALID_REPLICA_ASSIGNMENT, error);
+      replicas = a.brokerIds.length;
+      indexes.add(a.partitionIndex);
     }
-    numPartitions = sorted.length;
-    replicationFactor = sorted[0].brokerIds.length;
+    for (let i = 0; i < indexes.size; i++) if (!indexes.has(i)) return failed(ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'partitions should be a consecutive 0-based integer sequence');
+    numPartitions = indexes.size;
+    replicationFactor = replicas!;
   } else {
     if (numPartitions === -1) numPartitions = broker.config.number('num.partitions');
     if (replicationFactor === -1) replicationFactor = broker.config.number('default.replication.factor');

@@ -138,6 +138,34 @@ test('CreatePartitions refusals and results, v0 to v3', async () => {
   assert.deepEqual(epochs.topics[0].partitions[0], { errorCode: ErrorCode.NONE, partition: 8, leaderEpoch: 0, endOffset: 0n });
 });
 
+test('CreateTopics checks manual assignments as Kafka does: in request order, each as CreatePartitions checks them, then the indexes', async () => {
+  const n = broker.broker.nodeId;
+  const create = async (name: string, assignments: [number, number[]][]) =>
+    (await raw.send(ApiKey.CreateTopics, 7, {
+      topics: [{ name, numPartitions: -1, replicationFactor: -1, assignments: assignments.map(([partitionIndex, brokerIds]) => ({ partitionIndex, brokerIds })), configs: [] }],
+      timeoutMs: 5000,
+      validateOnly: false,
+    })).topics[0];
+  const unknown = (id: number) => `The manual partition assignment includes broker ${id}, but no such broker is registered.`;
+  const cases: [[number, number[]][], string][] = [
+    [[[0, [n]], [1, [n, n + 5]]], unknown(n + 5)],
+    [[[0, [n, n + 5, n + 5]]], unknown(n + 5)],
+    [[[1, [n + 7]], [0, [n, n]]], unknown(n + 7)],
+    [[[0, [n]], [2, [n]], [3, [n + 7]]], unknown(n + 7)],
+    [[[0, [n]], [1, [n, n]]], `The manual partition assignment includes the broker ${n} more than once.`],
+    [[[0, [n]], [1, []]], 'The manual partition assignment includes an empty replica list.'],
+    [[[0, [n]], [0, [n]]], 'Found multiple manual partition assignments for partition 0'],
+    [[[0, [n]], [2, [n]]], 'partitions should be a consecutive 0-based integer sequence'],
+  ];
+  for (const [i, [assignments, message]] of cases.entries()) {
+    const r = await create(`ct-manual-${i}`, assignments);
+    assert.deepEqual([r.errorCode, r.errorMessage], [ErrorCode.INVALID_REPLICA_ASSIGNMENT, message], JSON.stringify(assignments));
+  }
+  const ok = await create('ct-manual-ok', [[1, [n]], [0, [n]]]);
+  assert.deepEqual([ok.errorCode, ok.numPartitions, ok.replicationFactor], [ErrorCode.NONE, 2, 1]);
+  assert.equal(await partitionCount(raw, 'ct-manual-ok'), 2);
+});
+
 test('new partitions and their data survive a restart of a disk-backed broker', { timeout: 60_000 }, async () => {
   const dir = tempDir();
   try {
