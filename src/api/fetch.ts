@@ -23,6 +23,12 @@ const EMPTY: Buffer = Buffer.alloc(0);
 
 type PartitionData = Encodable<FetchResponsePartitionData>;
 
+/** A partition's answer, and the bytes it counts towards MinBytes (ReadResult.readable). */
+interface PartitionRead {
+  data: PartitionData;
+  readable: number;
+}
+
 interface Target {
   /** The topic as the request names it. */
   name: string;
@@ -101,15 +107,16 @@ class FetchOperation {
    * returns its own maximum are read at once, up to MAX_CONCURRENT_READS (each read may wait on
    * its own file); a result is kept when the in-order read would have had the same limits, and
    * read again otherwise (only when a first batch larger than the limits was returned before it).
+   * `bytes` is what the response holds; `readable`, what Kafka would count towards MinBytes.
    */
-  async read(releases: (() => void)[]): Promise<{ partitions: PartitionData[]; bytes: number; answerNow: boolean }> {
+  async read(releases: (() => void)[]): Promise<{ partitions: PartitionData[]; bytes: number; readable: number; answerNow: boolean }> {
     // v0–2 treat sizes as hard limits; v3+ always return the first batch of the first non-empty partition (KIP-74).
     let minOne = this.version >= 3;
     // v0–2 carry no maxBytes: theirs is fetch.max.bytes (or a quota's), a hard limit as in Kafka.
     let remaining = this.body.maxBytes;
     // What each early read holds, until it moves to `releases` (kept) or is given back.
     const held: (() => void)[][] = [];
-    const early: Promise<PartitionData>[] = [];
+    const early: Promise<PartitionRead>[] = [];
     for (let i = 0, worst = remaining; i < this.targets.length && i < MAX_CONCURRENT_READS && this.targets[i].partitionMaxBytes <= worst; i++) {
       const t = this.targets[i];
       worst -= t.partitionMaxBytes;
@@ -123,6 +130,7 @@ class FetchOperation {
       held[i] = [];
     };
     let bytes = 0;
+    let readable = 0;
     let answerNow = false;
     const partitions: PartitionData[] = [];
     let i = 0;
@@ -132,25 +140,27 @@ class FetchOperation {
         if (i > 0 && i % PARTITIONS_PER_SLICE === 0) await yieldToEventLoop();
         const t = this.targets[i];
         const maxBytes = Math.min(t.partitionMaxBytes, remaining);
-        let data: PartitionData | null = null;
+        let read: PartitionRead | null = null;
         if (i < early.length) {
-          data = await early[i];
-          const size = (data.records as Buffer | null)?.length ?? 0;
+          read = await early[i];
+          const size = (read.data.records as Buffer | null)?.length ?? 0;
           if (maxBytes === t.partitionMaxBytes && (size <= maxBytes || minOne)) {
             releases.push(...held[i]);
             held[i] = [];
           } else {
             giveBack(i);
-            data = null;
+            read = null;
           }
         }
-        data ??= await this.readOne(t, maxBytes, minOne, releases);
+        read ??= await this.readOne(t, maxBytes, minOne, releases);
+        const data = read.data;
         const size = (data.records as Buffer | null)?.length ?? 0;
         if (size > 0) {
           minOne = false;
           remaining = Math.max(0, remaining - size);
           bytes += size;
         }
+        readable += read.readable;
         // A partition the broker does not know is answered without ending the long poll of the
         // others (Kafka answers it outside the replica manager); other errors, a diverging epoch,
         // and a read of rolled segments only (no append can add to them: DelayedFetch's case F)
@@ -163,12 +173,12 @@ class FetchOperation {
       for (let j = i; j < early.length; j++) early[j].then(() => giveBack(j), () => giveBack(j));
       throw e;
     }
-    return { partitions, bytes, answerNow };
+    return { partitions, bytes, readable, answerNow };
   }
 
-  private async readOne(t: Target, maxBytes: number, minOne: boolean, releases: (() => void)[]): Promise<PartitionData> {
+  private async readOne(t: Target, maxBytes: number, minOne: boolean, releases: (() => void)[]): Promise<PartitionRead> {
     const base = { partitionIndex: t.partition, abortedTransactions: this.readCommitted ? [] : null, preferredReadReplica: -1 };
-    const fail = (errorCode: number): PartitionData => ({ ...base, errorCode, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, records: EMPTY });
+    const fail = (errorCode: number): PartitionRead => ({ data: { ...base, errorCode, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, records: EMPTY }, readable: 0 });
     if (!t.topic) return fail(this.version >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     // Deleted during a long poll: Kafka answers such a partition at once (DelayedFetch, case C).
     if (!t.log || !this.broker.topics.isCurrent(t.topic)) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
@@ -190,15 +200,17 @@ class FetchOperation {
       const end = log.endOffsetForEpoch(t.lastFetchedEpoch);
       if (end.leaderEpoch < 0 || end.endOffset < 0) return fail(ErrorCode.OFFSET_OUT_OF_RANGE);
       if (end.leaderEpoch < t.lastFetchedEpoch || end.endOffset < t.fetchOffset) {
-        return { ...base, ...offsets, errorCode: ErrorCode.NONE, divergingEpoch: { epoch: end.leaderEpoch, endOffset: end.endOffset }, records: EMPTY };
+        return { data: { ...base, ...offsets, errorCode: ErrorCode.NONE, divergingEpoch: { epoch: end.leaderEpoch, endOffset: end.endOffset }, records: EMPTY }, readable: 0 };
       }
     }
     if (t.fetchOffset < log.logStartOffset || t.fetchOffset > log.logEndOffset) return fail(ErrorCode.OFFSET_OUT_OF_RANGE);
     const maxOffset = this.readCommitted ? lastStableOffset : highWatermark;
     let records = EMPTY;
+    let readable = 0;
     if (t.fetchOffset < maxOffset) {
       const read = await log.read(t.fetchOffset, maxBytes, { maxOffset, minOneBatch: minOne });
       records = read.records;
+      readable = read.readable ?? records.length;
       if (read.release) releases.push(read.release);
     }
     if (records.length > 0 && this.version < 4) {
@@ -212,7 +224,7 @@ class FetchOperation {
     }
     // read_committed consumers drop the records of aborted transactions in what they were sent.
     const abortedTransactions = this.readCommitted ? producers.abortedBetween(t.fetchOffset, records.length > 0 ? endOffsetOf(records) : maxOffset) : null;
-    return { ...base, ...offsets, abortedTransactions, errorCode: ErrorCode.NONE, records };
+    return { data: { ...base, ...offsets, abortedTransactions, errorCode: ErrorCode.NONE, records }, readable };
   }
 
   /**
@@ -278,7 +290,8 @@ async function handle(ctx: RequestContext<FetchRequest>): Promise<Encodable<Fetc
   const { broker, apiVersion } = ctx;
   // fetch.max.bytes and a consumer byte-rate quota (Kafka: getMaxValueInQuotaWindow) cap what one fetch returns.
   const maxBytes = Math.min(ctx.body.maxBytes, broker.config.number('fetch.max.bytes'), Math.floor(ctx.quota.fetchMaxBytes()));
-  const body = maxBytes < ctx.body.maxBytes ? { ...ctx.body, maxBytes, minBytes: Math.min(ctx.body.minBytes, maxBytes) } : ctx.body;
+  // As in Kafka's KafkaApis, MinBytes never asks for more than MaxBytes allows.
+  const body = maxBytes < ctx.body.maxBytes || ctx.body.minBytes > maxBytes ? { ...ctx.body, maxBytes, minBytes: Math.min(ctx.body.minBytes, maxBytes) } : ctx.body;
   const op = new FetchOperation(broker, apiVersion, body);
   if (apiVersion >= 7) {
     // Epoch 0 (open a session: declined) or -1 (sessionless) is a full fetch, whatever session it
@@ -295,9 +308,9 @@ async function handle(ctx: RequestContext<FetchRequest>): Promise<Encodable<Fetc
       for (const release of releases) release();
       throw e;
     }
-    const { partitions, bytes, answerNow } = result;
+    const { partitions, bytes, readable, answerNow } = result;
     const left = deadline - Date.now();
-    if (bytes >= body.minBytes || answerNow || left <= 0 || broker.shuttingDown || op.logs.length === 0) {
+    if (readable >= body.minBytes || answerNow || left <= 0 || broker.shuttingDown || op.logs.length === 0) {
       // A violated quota (bytes or request time) gets an empty answer with the throttle time, as in Kafka.
       const throttleTimeMs = ctx.quota.fetched(bytes);
       if (throttleTimeMs > 0) {

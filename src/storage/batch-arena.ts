@@ -46,6 +46,8 @@ export interface ArenaEntry {
 export interface ArenaSlice {
   records: Buffer;
   release?: () => void;
+  /** When more than `records`: what a fetch counts towards MinBytes (ReadResult.readable). */
+  readable?: number;
 }
 
 export class BatchArena {
@@ -143,24 +145,34 @@ export class BatchArena {
 
   /**
    * Contiguous batches starting at position i, up to maxBytes (the first always, when minOne),
-   * stopping before maxOffset and at a block boundary.
+   * stopping before maxOffset and at a block boundary; with what Kafka's read would have returned
+   * when that is more (ReadResult.readable): the batches past the block boundary, up to maxBytes,
+   * and the part of the batch that maxBytes cuts.
    */
   slice(i: number, maxBytes: number, maxOffset: bigint, minOne: boolean): ArenaSlice {
     const first = this.entries[this.head + i];
     if (!first || first.baseOffset >= maxOffset) return EMPTY_SLICE;
-    if (first.size > maxBytes && !minOne) return EMPTY_SLICE;
+    if (first.size > maxBytes && !minOne) return { records: EMPTY_SLICE.records, readable: maxBytes };
     let end = first.pos + first.size;
+    let readable = first.size;
+    let contiguous = true;
     for (let j = this.head + i + 1; j < this.entries.length; j++) {
       const e = this.entries[j]!;
-      if (e.block !== first.block || e.pos !== end || e.baseOffset >= maxOffset) break;
-      if (end + e.size - first.pos > maxBytes) break;
-      end += e.size;
+      if (e.baseOffset >= maxOffset) break;
+      if (readable + e.size > maxBytes) {
+        readable = Math.max(maxBytes, first.size);
+        break;
+      }
+      if (contiguous && (e.block !== first.block || e.pos !== end)) contiguous = false;
+      if (contiguous) end += e.size;
+      readable += e.size;
     }
     const records = first.block.buf.subarray(first.pos, end);
-    if (!this.options.recycle) return { records };
+    const more = readable > records.length ? { readable } : {};
+    if (!this.options.recycle) return { records, ...more };
     const block = first.block;
     this.pin(block);
-    return { records, release: once(() => this.unpin(block)) };
+    return { records, release: once(() => this.unpin(block)), ...more };
   }
 
   /** Drops the first n live entries. */

@@ -134,6 +134,12 @@ export interface ReadResult {
   /** Whole batches in offset order, contiguous; the first may start before the fetch offset. */
   records: Buffer;
   /**
+   * What counts towards a fetch's MinBytes when more than `records` (default: their length): the
+   * bytes Kafka's read would return from the same batch within the same limits. It returns a
+   * byte range, which may end inside a batch, and is not cut where a cache block ends.
+   */
+  readable?: number;
+  /**
    * When present, the engine reuses the memory behind `records` once this is called: a reader
    * that keeps them only while a response is written calls it then. Readers that never call it
    * just keep that memory from reuse.

@@ -73,7 +73,8 @@ export async function readBatches(seg: Segment, files: FileHandleCache, o: Batch
     }
     if (readBaseOffset(buf, p) >= maxOffset) return EMPTY_READ;
     const firstSize = readBatchSize(buf, p);
-    if (firstSize > maxBytes && !minOne) return EMPTY_READ;
+    // Kafka's read would return the first maxBytes of the batch (ReadResult.readable).
+    if (firstSize > maxBytes && !minOne) return { records: EMPTY_READ.records, readable: maxBytes };
     const from = bufPos + p;
     const want = Math.min(Math.max(maxBytes, firstSize), end - from);
     if (bufPos + buf.length < from + want) {
@@ -82,18 +83,25 @@ export async function readBatches(seg: Segment, files: FileHandleCache, o: Batch
       p = 0;
     }
     if (buf.length - p < firstSize) return EMPTY_READ; // the file is shorter than the segment thinks: nothing whole to return
-    // Whole batches within the budget and below maxOffset.
+    // Whole batches within the budget and below maxOffset. Kafka's read would return the budget's
+    // bytes (ReadResult.readable) unless maxOffset or the segment's end comes first.
     let q = p + firstSize;
     const limit = p + want;
+    let readable = want;
     while (q + LOG_OVERHEAD <= buf.length) {
       const size = readBatchSize(buf, q);
-      if (size < BATCH_HEADER_SIZE || q + size > limit || readBaseOffset(buf, q) >= maxOffset) break;
+      if (size < BATCH_HEADER_SIZE || readBaseOffset(buf, q) >= maxOffset) {
+        readable = q - p;
+        break;
+      }
+      if (q + size > limit) break;
       q += size;
     }
     const records = buf.subarray(p, q);
     const held: Buffer | null = pooled;
     pooled = null;
-    return held === null ? { records } : { records, release: once(() => readBuffers.give(held)) };
+    const more = readable > records.length ? { readable } : {};
+    return held === null ? { records, ...more } : { records, release: once(() => readBuffers.give(held)), ...more };
   } finally {
     if (pooled !== null) readBuffers.give(pooled);
     lease.release();
