@@ -39,7 +39,7 @@ export function checkRecords(batch: Buffer, s: ProduceSettings, now: bigint, top
   try {
     for (const r of readRecords(batch, { recordsData })) {
       if (s.compacted && r.key === null) {
-        errors.push({ index, timestamp: false, message: `Compacted topic cannot accept message without key in topic partition ${topicPartition}.` });
+        errors.push({ index, timestamp: false, message: `Compacted topic cannot accept message without key in topic partition ${topicPartition}` });
       } else if (!s.logAppendTime && r.timestamp !== -1n) {
         if (checkTimestamps) {
           const diff = long(now - r.timestamp);

@@ -211,7 +211,7 @@ function handle(ctx: RequestContext<ProduceRequest>): Promise<Encodable<ProduceR
     for (const [name, partitions] of requested) for (const [index, records] of partitions) entries.push({ name, index, records });
     // After a wait (compressed records checked, an earlier request's turn, a slice) this is still the request's time.
     return mapInSlices(entries, (e) =>
-      unauthorized ? failed(e.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'Transactional Id authorization failed.') : ctx.quota.timed(() => produceOne(ctx.broker, ctx, e.name, e.index, e.records, checked)),
+      unauthorized ? failed(e.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED) : ctx.quota.timed(() => produceOne(ctx.broker, ctx, e.name, e.index, e.records, checked)),
     );
   };
   const compressed = () => (unauthorized ? [] : [...requested.values()].flatMap((partitions) => [...partitions.values()].flatMap((r) => compressedBatchOf(r, ctx.apiVersion))));
