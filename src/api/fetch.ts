@@ -246,8 +246,16 @@ class FetchOperation {
     return this.version < 10 && t.topic !== undefined && effectiveConfig('compression.type', t.topic.record.configs, this.broker.config) === 'zstd';
   }
 
-  private refused(data: PartitionData): PartitionData {
-    return { ...data, errorCode: ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, abortedTransactions: null, records: EMPTY };
+  /**
+   * Clients before Fetch v4 read only the old message formats: a topic whose
+   * message.downconversion.enable is false answers them UNSUPPORTED_VERSION, as Kafka does.
+   */
+  private conversionRefused(t: Target): boolean {
+    return this.version < 4 && t.topic !== undefined && effectiveConfig('message.downconversion.enable', t.topic.record.configs, this.broker.config) === 'false';
+  }
+
+  private refused(data: PartitionData, errorCode: number): PartitionData {
+    return { ...data, errorCode, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, abortedTransactions: null, records: EMPTY };
   }
 
   /**
@@ -261,7 +269,10 @@ class FetchOperation {
       const t = this.targets[i]!;
       let last = responses[responses.length - 1];
       if (!last || last.topic !== t.name || last.topicId !== t.topicId) responses.push((last = { topic: t.name, topicId: t.topicId, partitions: [] }));
-      last.partitions.push(this.zstdRefused(t) ? this.refused(partitions[i]!) : partitions[i]!);
+      const data = partitions[i]!;
+      last.partitions.push(
+        this.zstdRefused(t) ? this.refused(data, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE) : this.conversionRefused(t) ? this.refused(data, ErrorCode.UNSUPPORTED_VERSION) : data,
+      );
     }
     return { throttleTimeMs: 0, errorCode, sessionId: 0, responses };
   }

@@ -92,7 +92,7 @@ export const TOPIC_CONFIGS: readonly TopicConfigDef[] = [
   },
   {
     name: 'message.downconversion.enable', type: 'boolean', default: 'true', synonyms: [log('message.downconversion.enable')],
-    doc: 'Whether clients that only read the old message formats (Fetch v0-v3) get converted data. Stored; Samsa always converts.',
+    doc: 'Whether clients that only read the old message formats (Fetch v0-v3) get converted data; when false, they get UNSUPPORTED_VERSION.',
   },
   {
     name: 'message.format.version', type: 'string', default: '3.0-IV1', synonyms: [log('message.format.version')], validator: METADATA_VERSION,

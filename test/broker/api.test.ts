@@ -870,6 +870,15 @@ describe('Fetch', () => {
       const { messages } = readMessageSet(p.records);
       assert.deepEqual(messages.map((m) => [m.magic, m.offset, String(m.value)]), [[magic, 0n, 'a'], [magic, 1n, 'b']]);
     }
+    // A topic that turns conversion off answers old fetchers UNSUPPORTED_VERSION, with or without data; v4+ read it.
+    await createTopic('f-no-conversion', 1, [{ name: 'message.downconversion.enable', value: 'false' }]);
+    await produce('f-no-conversion', 0, batch(['a']));
+    for (const v of [0, 3]) {
+      const p = (await client.send(ApiKey.Fetch, v, fetchBody('f-no-conversion', 0, 0n))).responses[0].partitions[0];
+      assert.deepEqual([p.errorCode, p.highWatermark, p.records.length], [ErrorCode.UNSUPPORTED_VERSION, -1n, 0], `v${v}`);
+    }
+    assert.equal((await client.send(ApiKey.Fetch, 3, fetchBody('f-no-conversion', 0, 1n))).responses[0].partitions[0].errorCode, ErrorCode.UNSUPPORTED_VERSION);
+    assert.equal((await client.send(ApiKey.Fetch, 4, fetchBody('f-no-conversion', 0, 0n))).responses[0].partitions[0].highWatermark, 1n);
     // As in Kafka, the topic's compression.type decides, not what its batches hold.
     await createTopic('f-zstd', 1, [{ name: 'compression.type', value: 'zstd' }]);
     assert.equal((await client.send(ApiKey.Fetch, 9, fetchBody('f-zstd', 0, 0n))).responses[0].partitions[0].errorCode, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, 'even while empty');
