@@ -274,7 +274,7 @@ export function logConfigFor(overrides: Record<string, string>, broker: BrokerCo
     flushMessages: num('flush.messages', overrides, broker),
     flushMs: num('flush.ms', overrides, broker),
     fileDeleteDelayMs: num('file.delete.delay.ms', overrides, broker),
-    cleanupPolicy: compact && del ? 'compact,delete' : compact ? 'compact' : 'delete',
+    cleanupPolicy: compact && del ? 'compact,delete' : compact ? 'compact' : del ? 'delete' : '',
     deleteRetentionMs: num('delete.retention.ms', overrides, broker),
     minCompactionLagMs: num('min.compaction.lag.ms', overrides, broker),
     maxCompactionLagMs: num('max.compaction.lag.ms', overrides, broker),

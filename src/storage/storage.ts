@@ -51,7 +51,7 @@ export interface LogConfig {
   flushMs: number;
   /** How long a deleted segment lingers (Kafka renames to .deleted first). */
   fileDeleteDelayMs: number;
-  /** cleanup.policy: retention deletes old segments ('delete'), the cleaner compacts ('compact'), or both. */
+  /** cleanup.policy: retention deletes old segments ('delete'), the cleaner compacts ('compact'), both, or neither (''). */
   cleanupPolicy: CleanupPolicy;
   /** delete.retention.ms: how long a tombstone (and a removable transaction marker) outlives its first cleaning. */
   deleteRetentionMs: number;
@@ -63,10 +63,20 @@ export interface LogConfig {
   minCleanableDirtyRatio: number;
 }
 
-export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
+/** An empty cleanup.policy, which Kafka 3.x accepts, neither deletes nor compacts: the log is kept. */
+export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete' | '';
 
-export const policyCompacts = (p: CleanupPolicy): boolean => p !== 'delete';
-export const policyDeletes = (p: CleanupPolicy): boolean => p !== 'compact';
+export const policyCompacts = (p: CleanupPolicy): boolean => p === 'compact' || p === 'compact,delete';
+export const policyDeletes = (p: CleanupPolicy): boolean => p === 'delete' || p === 'compact,delete';
+
+/**
+ * Kafka's LogConfig.maxSegmentMs, how long a segment may take new batches: segment.ms, or
+ * max.compaction.lag.ms when shorter on a compacted log, so that the active segment's records
+ * become cleanable in time.
+ */
+export function maxSegmentMs(cfg: LogConfig): number {
+  return policyCompacts(cfg.cleanupPolicy) && cfg.maxCompactionLagMs > 0 ? Math.min(cfg.maxCompactionLagMs, cfg.segmentMs) : cfg.segmentMs;
+}
 
 /** What one compact() call did. */
 export interface CompactionResult {

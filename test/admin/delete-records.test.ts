@@ -122,6 +122,8 @@ test('DeleteRecords v0–2 at the protocol level: results and refusals', async (
     topics: [
       { name: 'dr-plain', numPartitions: 2, replicationFactor: 1, assignments: [], configs: [] },
       { name: 'dr-compact', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [{ name: 'cleanup.policy', value: 'compact' }] },
+      // Kafka 3.x takes an empty policy as neither delete nor compact.
+      { name: 'dr-keep', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [{ name: 'cleanup.policy', value: '' }] },
     ],
     timeoutMs: 5000,
     validateOnly: false,
@@ -135,6 +137,7 @@ test('DeleteRecords v0–2 at the protocol level: results and refusals', async (
       topics: [
         { name: 'dr-plain', partitions: [{ partitionIndex: 0, offset: BigInt(v) }, { partitionIndex: 1, offset: 1n }, { partitionIndex: 7, offset: 0n }] },
         { name: 'dr-compact', partitions: [{ partitionIndex: 0, offset: 0n }] },
+        { name: 'dr-keep', partitions: [{ partitionIndex: 0, offset: 0n }] },
         { name: '__consumer_offsets', partitions: [{ partitionIndex: 0, offset: 0n }] },
         { name: 'dr-missing', partitions: [{ partitionIndex: 0, offset: 0n }] },
       ],
@@ -147,6 +150,7 @@ test('DeleteRecords v0–2 at the protocol level: results and refusals', async (
       'dr-plain-1': [ErrorCode.OFFSET_OUT_OF_RANGE, -1n],
       'dr-plain-7': [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1n],
       'dr-compact-0': [ErrorCode.POLICY_VIOLATION, -1n],
+      'dr-keep-0': [ErrorCode.POLICY_VIOLATION, -1n],
       '__consumer_offsets-0': [ErrorCode.INVALID_TOPIC_EXCEPTION, -1n],
       'dr-missing-0': [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1n],
     }, `v${v}`);

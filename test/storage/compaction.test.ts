@@ -207,6 +207,28 @@ for (const engine of ENGINES) {
       await assert.rejects(log.deleteRecordsBefore(51n), PolicyViolationError);
     });
 
+    it('an empty cleanup.policy neither deletes nor compacts: retention keeps everything, DeleteRecords is refused (Kafka 3.x)', async (t) => {
+      const { storage, log, clock } = await open(t, engine, { cleanupPolicy: '', segmentBytes: SEGMENT, retentionMs: 1_000, retentionBytes: 1 });
+      t.after(() => storage.close());
+      const all = await appendVersions(log, 10);
+      assert.equal(await log.enforceRetention(clock.now), 0);
+      assert.equal(await log.compact(clock.now), null);
+      await assert.rejects(log.deleteRecordsBefore(5n), PolicyViolationError);
+      assert.equal(log.logStartOffset, 0n);
+      assert.deepEqual(await byOffset(log), all);
+    });
+
+    it('max.compaction.lag.ms shorter than segment.ms rolls a compacted log, so that its records become cleanable in time', async (t) => {
+      const { storage, log } = await open(t, engine, { ...COMPACTED, segmentBytes: 1 << 20, maxCompactionLagMs: 1_000 });
+      t.after(() => storage.close());
+      await appendVersions(log, 3, 10, (b) => 1_000 + b * 5_000);
+      const bases = () => log.segmentTimes().map((seg) => seg.baseOffset);
+      assert.deepEqual(bases(), [0n, 5n, 10n]);
+      log.setConfig(logConfig({ ...COMPACTED, cleanupPolicy: 'delete', segmentBytes: 1 << 20, maxCompactionLagMs: 1_000 }));
+      await appendVersions(log, 2, 10, (b) => 100_000 + b * 5_000);
+      assert.deepEqual(bases(), [0n, 5n, 10n], 'a log that is not compacted rolls by segment.ms alone');
+    });
+
     it('with compact,delete both retention and compaction apply', async (t) => {
       const { storage, log, clock } = await open(t, engine, { ...COMPACTED, cleanupPolicy: 'compact,delete', retentionMs: 50_000 });
       t.after(() => storage.close());

@@ -39,7 +39,7 @@ import {
   TxnTracker,
   type CleanContext,
 } from '../compaction.js';
-import type { CompactionResult, LogConfig } from '../storage.js';
+import { policyCompacts, type CompactionResult, type LogConfig } from '../storage.js';
 import { readAt, unlinkIfExists, writeAllAt } from './fs-util.js';
 import type { StorageLogger } from './logger.js';
 import { CLEANED_SUFFIX } from './names.js';
@@ -119,7 +119,7 @@ export class LogCleaner {
   async run(now: number, lastStableOffset: bigint): Promise<CompactionResult | null> {
     const host = this.host;
     const cfg = host.config;
-    if (cfg.cleanupPolicy === 'delete') {
+    if (!policyCompacts(cfg.cleanupPolicy)) {
       this.round = null;
       return null;
     }

@@ -6,7 +6,7 @@
  */
 import type { ArenaBlock, ArenaEntry, BatchArena } from '../batch-arena.js';
 import { ProducerSummary } from '../compaction.js';
-import { policyCompacts, randomSegmentJitter, type LogConfig } from '../storage.js';
+import { maxSegmentMs, policyCompacts, randomSegmentJitter, type LogConfig } from '../storage.js';
 import type { FileHandle } from 'node:fs/promises';
 import { fsyncDir } from './fs-util.js';
 import { INT32_MAX } from './index-buffer.js';
@@ -110,9 +110,10 @@ export class PartitionWriter {
 
   /**
    * Kafka's LogSegment.shouldRoll, for one batch: the segment would pass segment.bytes; or
-   * segment.ms has elapsed, measured from the max timestamp of the segment's first batch to this
-   * batch's (wall clock since creation when the first batch has no timestamp); or the batch's
-   * last offset does not fit the index's int32 relative offsets. Never rolls an empty segment.
+   * segment.ms (maxSegmentMs: max.compaction.lag.ms when shorter on a compacted log) has elapsed,
+   * measured from the max timestamp of the segment's first batch to this batch's (wall clock since
+   * creation when the first batch has no timestamp); or the batch's last offset does not fit the
+   * index's int32 relative offsets. Never rolls an empty segment.
    */
   private shouldRoll(seg: Segment, size: number, firstInGroup: ArenaEntry | null, e: ArenaEntry): boolean {
     if (size === 0) return false;
@@ -123,7 +124,7 @@ export class PartitionWriter {
     const first = seg.size > 0 ? seg.firstBatchTimestamp : (firstInGroup?.maxTimestamp ?? null);
     const waited = first !== null && first >= 0n ? e.maxTimestamp - first : BigInt(this.services.now() - seg.created);
     seg.rollJitterMs ??= randomSegmentJitter(cfg);
-    return waited > BigInt(cfg.segmentMs - seg.rollJitterMs);
+    return waited > BigInt(maxSegmentMs(cfg) - seg.rollJitterMs);
   }
 
   private async writeGroup(seg: Segment, group: ArenaEntry[], bytes: number): Promise<void> {

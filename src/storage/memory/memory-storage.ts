@@ -33,6 +33,8 @@ import {
 import {
   OffsetOutOfRangeError,
   PolicyViolationError,
+  maxSegmentMs,
+  policyCompacts,
   policyDeletes,
   randomSegmentJitter,
   type AppendOptions,
@@ -112,7 +114,7 @@ export class MemoryPartitionLog implements PartitionLog {
     if (e.lastOffset - seg.baseOffset > INT32_MAX) return true;
     const first = seg.firstBatchTimestamp;
     const waited = first !== null && first >= 0n ? e.maxTimestamp - first : BigInt(this.now() - seg.created);
-    return waited > BigInt(this.config.segmentMs - seg.rollJitterMs);
+    return waited > BigInt(maxSegmentMs(this.config) - seg.rollJitterMs);
   }
 
   private account(seg: VirtualSegment, e: ArenaEntry): void {
@@ -300,7 +302,7 @@ export class MemoryPartitionLog implements PartitionLog {
   private async compactOnce(now: number, lastStableOffset: bigint): Promise<CompactionResult | null> {
     const cfg = this.config;
     const startBefore = this.startOffset;
-    if (cfg.cleanupPolicy === 'delete') return null;
+    if (!policyCompacts(cfg.cleanupPolicy)) return null;
     const segs = this.segments;
     const entriesOf = (from: bigint, to: bigint): ArenaEntry[] => {
       const out: ArenaEntry[] = [];
