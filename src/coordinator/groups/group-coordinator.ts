@@ -85,6 +85,7 @@ export class GroupCoordinator {
     if (!this.acceptJoiningMember(group, req.memberId)) {
       const m = group.members.get(req.memberId);
       if (m) this.removeMemberAndUpdateGroup(group, m, 'the group is full');
+      else this.dropPendingMember(group, req.memberId);
       return Promise.resolve(joinError(ErrorCode.GROUP_MAX_SIZE_REACHED));
     }
     if (group.state === 'Dead') return Promise.resolve(joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE, req.memberId));
@@ -473,13 +474,7 @@ export class GroupCoordinator {
         this.removeMemberAndUpdateGroup(group, m, 'left the group (by instance id)');
         return { ...ref, errorCode: ErrorCode.NONE };
       }
-      const pending = group.pendingMembers.get(ref.memberId);
-      if (pending !== undefined) {
-        clearTimeout(pending);
-        group.pendingMembers.delete(ref.memberId);
-        this.tryCompleteJoin(group);
-        return { ...ref, errorCode: ErrorCode.NONE };
-      }
+      if (this.dropPendingMember(group, ref.memberId)) return { ...ref, errorCode: ErrorCode.NONE };
       const error = group.validateMember(ref.memberId, ref.groupInstanceId);
       if (error !== ErrorCode.NONE) return { ...ref, errorCode: error };
       this.removeMemberAndUpdateGroup(group, group.members.get(ref.memberId)!, 'left the group');
@@ -507,6 +502,19 @@ export class GroupCoordinator {
       this.removeMemberAndUpdateGroup(group, member, 'session timed out');
     }, timeoutMs);
     member.sessionTimer.unref();
+  }
+
+  /**
+   * Forgets an id handed out with MEMBER_ID_REQUIRED whose member left or was refused (Kafka's
+   * GroupMetadata.remove): a join phase waiting for it may complete now. False if it was not pending.
+   */
+  private dropPendingMember(group: ClassicGroup, memberId: string): boolean {
+    const pending = group.pendingMembers.get(memberId);
+    if (pending === undefined) return false;
+    clearTimeout(pending);
+    group.pendingMembers.delete(memberId);
+    this.tryCompleteJoin(group);
+    return true;
   }
 
   private expirePendingMember(group: ClassicGroup, memberId: string): void {
