@@ -12,17 +12,24 @@ import { type GroupRecord, decodeRecord, encodeRecord, partitionFor } from '../.
 import { silentLogger } from '../../src/logger.js';
 
 class RecordingStore implements GroupStore {
-  readonly records: GroupRecord[] = [];
-  append(_groupId: string, records: GroupRecord[]): Promise<void> {
+  readonly events: LoadedEvent[] = [];
+  get records(): GroupRecord[] {
+    return this.events.flatMap((e) => (e.kind === 'record' ? [e.record] : []));
+  }
+  append(_groupId: string, records: GroupRecord[], txn?: { producerId: bigint }): Promise<void> {
     // Through the real encoding, so what is loaded back is what Kafka would read.
     for (const r of records) {
       const { key, value } = encodeRecord(r);
-      this.records.push(decodeRecord(key, value)!);
+      this.events.push({ kind: 'record', record: decodeRecord(key, value)!, producerId: txn?.producerId ?? null });
     }
     return Promise.resolve();
   }
+  /** A transaction marker written to the offsets partition. */
+  marker(producerId: bigint, commit: boolean): void {
+    this.events.push({ kind: 'marker', producerId, commit });
+  }
   async *load(): AsyncIterable<LoadedEvent> {
-    for (const record of this.records) yield { kind: 'record', record, producerId: null };
+    yield* this.events;
   }
 }
 
@@ -69,6 +76,32 @@ test('simple commits are stored, fetched, size-checked, expire after the retenti
   assert.equal(coordinator.groups.has('g1'), false, 'an empty group with no offsets is removed');
   const tombstone = store.records[store.records.length - 1];
   assert.deepEqual([tombstone.kind, tombstone.value], ['offset', null]);
+});
+
+test('a committed transaction replaces only offsets whose records are older than its own, live and on load (Kafka\'s olderThan)', async () => {
+  const now = { t: 1_000_000 };
+  const { offsets, store } = setup(now);
+  await offsets.load();
+  const txnCommit = (groupId: string, offset: bigint, producerId: bigint) =>
+    offsets.txnCommit({ ...commit(groupId, offset, 'txn'), producerId, producerEpoch: 0, verified: ErrorCode.NONE });
+  const end = (producerId: bigint) => {
+    store.marker(producerId, true);
+    offsets.transactionCompleted(() => true, producerId, true);
+  };
+  const committed = (o: OffsetManager, groupId: string) => o.fetch(groupId, [{ topic: 't', partition: 0 }]).offsets[0].offset;
+  // A plain commit written while the transaction is open is newer: it stays.
+  assert.deepEqual(await txnCommit('newer-plain', 10n, 5n), [ErrorCode.NONE]);
+  assert.deepEqual(await offsets.commit(commit('newer-plain', 20n, 'plain')), [ErrorCode.NONE]);
+  end(5n);
+  assert.equal(committed(offsets, 'newer-plain'), 20n);
+  // A plain commit written before the transaction's is older: the transaction's replaces it.
+  await offsets.commit(commit('older-plain', 30n));
+  await txnCommit('older-plain', 40n, 6n);
+  end(6n);
+  assert.equal(committed(offsets, 'older-plain'), 40n);
+  const again = setup(now, store);
+  await again.offsets.load();
+  assert.deepEqual([committed(again.offsets, 'newer-plain'), committed(again.offsets, 'older-plain')], [20n, 40n]);
 });
 
 test('a member commit needs the current generation; a simple commit into a live group is refused', async () => {
@@ -147,7 +180,7 @@ test('a topic deleted while the coordinator is loading loses its offsets when th
   let resume!: () => void;
   const paused = new Promise<void>((r) => (resume = r));
   const slow = new RecordingStore();
-  slow.records.push(...first.store.records);
+  slow.events.push(...first.store.events);
   const origLoad = slow.load.bind(slow);
   slow.load = async function* () {
     await paused;

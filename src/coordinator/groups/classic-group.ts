@@ -86,6 +86,11 @@ export interface CommittedOffset {
   commitTimestamp: bigint;
   /** -1 unless the commit asked for its own retention (OffsetCommit v2–4). */
   expireTimestamp: bigint;
+  /**
+   * Where its record stands in the group's log, relative to the others (Kafka compares their log
+   * offsets): a transaction's offsets replace only older ones when it commits.
+   */
+  order?: number;
 }
 
 export function offsetKey(topic: string, partition: number): string {

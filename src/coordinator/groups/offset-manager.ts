@@ -39,6 +39,9 @@ export interface FetchedOffset {
   errorCode: number;
 }
 
+/** Whether a transaction's offset replaces `current` when it commits: only a record written after it (Kafka's olderThan). */
+const isNewer = (pending: CommittedOffset, current: CommittedOffset | undefined): boolean => current === undefined || (current.order ?? 0) < (pending.order ?? 0);
+
 export interface OffsetManagerConfig {
   metadataMaxBytes: number;
   retentionMs: number;
@@ -55,6 +58,8 @@ export class OffsetManager {
   private readonly commitsInFlight = new Map<ClassicGroup, number>();
   private deletions = 0;
   private readonly deletedAt = new Map<string, number>();
+  /** Commit records written or loaded so far: the order of each (CommittedOffset.order). */
+  private appended = 0;
 
   constructor(
     private readonly coordinator: GroupCoordinator,
@@ -116,7 +121,8 @@ export class OffsetManager {
       return errors.map((e) => (e === ErrorCode.NONE ? ErrorCode.NOT_COORDINATOR : e));
     }
     // A topic deleted since this commit began has its tombstone after this record in the log.
-    for (const v of values) if ((this.deletedAt.get(v.topic) ?? -1) <= startedAt) group.offsets.set(offsetKey(v.topic, v.partition), v);
+    const order = ++this.appended;
+    for (const v of values) if ((this.deletedAt.get(v.topic) ?? -1) <= startedAt) group.offsets.set(offsetKey(v.topic, v.partition), { ...v, order });
     this.commitEnded(group);
     return errors;
   }
@@ -296,7 +302,7 @@ export class OffsetManager {
       if (e.kind === 'marker') {
         const txn = pending.get(e.producerId);
         pending.delete(e.producerId);
-        if (txn && e.commit) for (const [group, g] of txn) for (const [key, v] of g) apply(group, key, v);
+        if (txn && e.commit) for (const [group, g] of txn) for (const [key, v] of g) if (v === null || isNewer(v, offsets.get(group)?.get(key))) apply(group, key, v);
         continue;
       }
       const r = e.record;
@@ -308,7 +314,7 @@ export class OffsetManager {
         continue;
       }
       const key = offsetKey(r.topic, r.partition);
-      const value = r.value === null ? null : { topic: r.topic, partition: r.partition, ...r.value };
+      const value = r.value === null ? null : { topic: r.topic, partition: r.partition, ...r.value, order: count };
       if (e.producerId === null) {
         apply(r.group, key, value);
         // A tombstone outside a transaction removes the key's pending transactional offsets too.
@@ -321,6 +327,7 @@ export class OffsetManager {
       if (!g) txn.set(r.group, (g = new Map()));
       g.set(key, value);
     }
+    this.appended = count;
     for (const [id, r] of metadata) c.restore(id, r.value!);
     const groupOf = (id: string) => {
       let group = c.groups.get(id);
@@ -388,7 +395,8 @@ export class OffsetManager {
     }
     let pending = group.pendingTxnOffsets.get(req.producerId);
     if (!pending) group.pendingTxnOffsets.set(req.producerId, (pending = new Map()));
-    for (const v of values) pending.set(offsetKey(v.topic, v.partition), v);
+    const order = ++this.appended;
+    for (const v of values) pending.set(offsetKey(v.topic, v.partition), { ...v, order });
     return errors;
   }
 
@@ -399,7 +407,7 @@ export class OffsetManager {
       const pending = group.pendingTxnOffsets.get(producerId);
       if (!pending) continue;
       group.pendingTxnOffsets.delete(producerId);
-      if (commit) for (const [k, o] of pending) group.offsets.set(k, o);
+      if (commit) for (const [k, o] of pending) if (isNewer(o, group.offsets.get(k))) group.offsets.set(k, o);
     }
   }
 
