@@ -77,6 +77,7 @@ export class Broker implements BrokerState {
   readonly offsets: OffsetManager;
   readonly offsetsTopic: OffsetsTopicStore;
   readonly transactions: TransactionCoordinator;
+  readonly markers: PartitionMarkerWriter;
   readonly transactionTopic: TransactionTopicStore;
   readonly quotas: ClientQuotas;
   readonly dynamicConfigs: DynamicBrokerConfigs;
@@ -149,7 +150,7 @@ export class Broker implements BrokerState {
     this.transactionTopic = new TransactionTopicStore(this.topics, config);
     this.quotas = new ClientQuotas(this.storage, { samples: config.number('quota.window.num'), windowSeconds: config.number('quota.window.size.seconds') });
     this.dynamicConfigs = new DynamicBrokerConfigs(config, this.storage, log, () => applyLogConfigs(this.topics.all(), config));
-    const markers = new PartitionMarkerWriter(
+    this.markers = new PartitionMarkerWriter(
       this.topics,
       {
         onTransactionCompleted: (partition, producerId, commit) => {
@@ -162,7 +163,7 @@ export class Broker implements BrokerState {
     this.transactions = new TransactionCoordinator(
       { maxTimeoutMs: config.number('transaction.max.timeout.ms'), expirationMs: config.number('transactional.id.expiration.ms') },
       this.transactionTopic,
-      markers,
+      this.markers,
       new ProducerIdBlocks(this.producerIdPersistence()),
       log,
     );

@@ -6,7 +6,7 @@ import type { TopicRegistry } from '../cluster/topics.js';
 import type { GroupCoordinator } from '../coordinator/groups/group-coordinator.js';
 import type { OffsetsTopicStore } from '../coordinator/groups/group-store.js';
 import type { OffsetManager } from '../coordinator/groups/offset-manager.js';
-import type { TransactionCoordinator } from '../coordinator/txn/transaction-coordinator.js';
+import type { MarkerWriter, TransactionCoordinator } from '../coordinator/txn/transaction-coordinator.js';
 import type { TransactionTopicStore } from '../coordinator/txn/transaction-log.js';
 import type { DynamicBrokerConfigs } from '../cluster/dynamic-configs.js';
 import type { Connection } from '../server/connection.js';
@@ -22,6 +22,8 @@ export interface BrokerState {
   readonly offsetsTopic: OffsetsTopicStore;
   readonly transactions: TransactionCoordinator;
   readonly transactionTopic: TransactionTopicStore;
+  /** Writes COMMIT/ABORT markers into partitions, as their leader (for the coordinator, and WriteTxnMarkers). */
+  readonly markers: MarkerWriter;
   /** Dynamic broker configs (AlterConfigs on the broker resource), persisted through the storage engine. */
   readonly dynamicConfigs: DynamicBrokerConfigs;
   /** Client quotas: their configuration and the rates measured against them. */

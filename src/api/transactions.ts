@@ -1,13 +1,14 @@
 /**
  * Idempotent and transactional producers: InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn,
- * EndTxn, TxnOffsetCommit, and the admin views DescribeProducers, DescribeTransactions,
- * ListTransactions. Thin, over the TransactionCoordinator and OffsetManager.
+ * EndTxn, TxnOffsetCommit, the admin views DescribeProducers, DescribeTransactions,
+ * ListTransactions, and WriteTxnMarkers. Thin, over the TransactionCoordinator, OffsetManager and
+ * the marker writer.
  */
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
 import type {
   AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, DescribeProducersRequest, DescribeTransactionsRequest, EndTxnRequest, InitProducerIdRequest,
-  ListTransactionsRequest, TxnOffsetCommitRequest,
+  ListTransactionsRequest, TxnOffsetCommitRequest, WriteTxnMarkersRequest,
 } from '../../protocol/generated/index.js';
 import { OFFSETS_TOPIC, partitionFor } from '../coordinator/groups/offsets-topic.js';
 import { verificationError } from '../coordinator/txn/transaction-coordinator.js';
@@ -183,6 +184,33 @@ function listTransactions(ctx: RequestContext<ListTransactionsRequest>): unknown
   };
 }
 
+/**
+ * WriteTxnMarkers, answered as a partition leader answers it: Kafka's admin abortTransaction sends
+ * it to end a transaction whose coordinator does not know it (a hanging one). One answer per
+ * producer id, its markers' partitions together (Kafka keys the response by producer id).
+ */
+async function writeTxnMarkers(ctx: RequestContext<WriteTxnMarkersRequest>): Promise<unknown> {
+  const { broker, body } = ctx;
+  const byProducer = new Map<bigint, Map<string, { partitionIndex: number; errorCode: number }[]>>();
+  await Promise.all(
+    body.markers.flatMap((m) => {
+      let topics = byProducer.get(m.producerId);
+      if (!topics) byProducer.set(m.producerId, (topics = new Map()));
+      return m.topics.flatMap((t) => {
+        let partitions = topics.get(t.name);
+        if (!partitions) topics.set(t.name, (partitions = []));
+        return t.partitionIndexes.map(async (partitionIndex) => {
+          const errorCode = await broker.markers.writeMarker(t.name, partitionIndex, m.producerId, m.producerEpoch, m.coordinatorEpoch, m.transactionResult);
+          partitions.push({ partitionIndex, errorCode });
+        });
+      });
+    }),
+  );
+  return {
+    markers: [...byProducer].map(([producerId, topics]) => ({ producerId, topics: [...topics].map(([name, partitions]) => ({ name, partitions })) })),
+  };
+}
+
 export const transactionHandlers: ApiHandler[] = [
   { apiKey: ApiKey.InitProducerId, minVersion: 0, maxVersion: 5, handle: initProducerId },
   { apiKey: ApiKey.AddPartitionsToTxn, minVersion: 0, maxVersion: 5, handle: addPartitionsToTxn },
@@ -192,4 +220,5 @@ export const transactionHandlers: ApiHandler[] = [
   { apiKey: ApiKey.DescribeProducers, minVersion: 0, maxVersion: 0, handle: describeProducers },
   { apiKey: ApiKey.DescribeTransactions, minVersion: 0, maxVersion: 0, handle: describeTransactions },
   { apiKey: ApiKey.ListTransactions, minVersion: 0, maxVersion: 1, handle: listTransactions },
+  { apiKey: ApiKey.WriteTxnMarkers, minVersion: 0, maxVersion: 1, handle: writeTxnMarkers },
 ];

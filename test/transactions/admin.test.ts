@@ -2,7 +2,8 @@
  * The admin views of producers and transactions, at the protocol level (RawClient):
  * DescribeProducers shows each producer's id, epoch, last sequence and the start offset of its open
  * transaction on a partition; DescribeTransactions shows a transaction's state, timeout, start time
- * and partitions; ListTransactions filters by state, producer id and (v1) duration.
+ * and partitions; ListTransactions filters by state, producer id and (v1) duration; WriteTxnMarkers
+ * aborts a hanging transaction as Kafka's admin abortTransaction does.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -126,4 +127,35 @@ test('DescribeProducers, DescribeTransactions and ListTransactions show producer
   }
   const dAfter = (await client.send(ApiKey.DescribeTransactions, 0, { transactionalIds: ['adm-open'] })).transactionStates[0];
   assert.deepEqual([dAfter.transactionState, dAfter.topics], ['CompleteCommit', []]);
+});
+
+test('WriteTxnMarkers ends an open transaction by hand (admin abortTransaction): read_committed readers move past it', async () => {
+  const topic = 'hanging';
+  await createTopics(client, [{ name: topic, partitions: 1 }]);
+  const p = await initProducer(client, 'hanging-txn', 60_000);
+  assert.deepEqual(await addPartitions(client, 'hanging-txn', p, topic, [0]), [ErrorCode.NONE]);
+  assert.equal((await produceNext(client, p, topic, 0, ['h0', 'h1'], 'hanging-txn')).errorCode, ErrorCode.NONE);
+  const committedEnd = async () =>
+    (await client.send(ApiKey.ListOffsets, 5, { replicaId: -1, isolationLevel: 1, topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }] }] })).topics[0].partitions[0].offset;
+  assert.equal(await committedEnd(), 0n, 'the open transaction holds the last stable offset');
+  // What abortTransaction takes from DescribeProducers.
+  const [state] = (await describeProducers([{ name: topic, partitionIndexes: [0] }]))[0].partitions[0].activeProducers;
+  assert.equal(state.currentTxnStartOffset, 0n);
+  const r = await client.send(ApiKey.WriteTxnMarkers, 1, {
+    markers: [{
+      producerId: state.producerId, producerEpoch: state.producerEpoch, transactionResult: false, coordinatorEpoch: state.coordinatorEpoch,
+      topics: [{ name: topic, partitionIndexes: [0] }, { name: 'hanging-nope', partitionIndexes: [0] }],
+    }],
+  });
+  assert.deepEqual(r.markers.map((m: any) => [m.producerId, m.topics.map((t: any) => [t.name, t.partitions.map((x: any) => [x.partitionIndex, x.errorCode])])]), [
+    [state.producerId, [[topic, [[0, ErrorCode.NONE]]], ['hanging-nope', [[0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]]]],
+  ]);
+  assert.equal(await committedEnd(), 3n, 'two records and the ABORT marker');
+  const fetched = await client.send(ApiKey.Fetch, 11, {
+    replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 1, sessionId: 0, sessionEpoch: -1, rackId: '', forgottenTopicsData: [],
+    topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
+  });
+  assert.deepEqual(fetched.responses[0].partitions[0].abortedTransactions, [{ producerId: state.producerId, firstOffset: 0n }]);
+  const [after] = (await describeProducers([{ name: topic, partitionIndexes: [0] }]))[0].partitions[0].activeProducers;
+  assert.equal(after.currentTxnStartOffset, -1n);
 });
