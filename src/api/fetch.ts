@@ -121,7 +121,7 @@ class FetchOperation {
       const t = this.targets[i];
       worst -= t.partitionMaxBytes;
       held.push([]);
-      const read = this.readOne(t, t.partitionMaxBytes, minOne, held[i]);
+      const read = this.readOne(t, t.partitionMaxBytes, minOne, held[i], this.body.minBytes);
       read.catch(() => {}); // a failure surfaces where it is awaited, in order
       early.push(read);
     }
@@ -152,7 +152,7 @@ class FetchOperation {
             read = null;
           }
         }
-        read ??= await this.readOne(t, maxBytes, minOne, releases);
+        read ??= await this.readOne(t, maxBytes, minOne, releases, Math.max(0, this.body.minBytes - readable));
         const data = read.data;
         const size = (data.records as Buffer | null)?.length ?? 0;
         if (size > 0) {
@@ -176,7 +176,8 @@ class FetchOperation {
     return { partitions, bytes, readable, answerNow };
   }
 
-  private async readOne(t: Target, maxBytes: number, minOne: boolean, releases: (() => void)[]): Promise<PartitionRead> {
+  /** `readableWanted`: how much of what is readable past the records returned matters (ReadOptions). */
+  private async readOne(t: Target, maxBytes: number, minOne: boolean, releases: (() => void)[], readableWanted: number): Promise<PartitionRead> {
     const base = { partitionIndex: t.partition, abortedTransactions: this.readCommitted ? [] : null, preferredReadReplica: -1 };
     const fail = (errorCode: number): PartitionRead => ({ data: { ...base, errorCode, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, records: EMPTY }, readable: 0 });
     if (!t.topic) return fail(this.version >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
@@ -208,12 +209,13 @@ class FetchOperation {
     let records = EMPTY;
     let readable = 0;
     if (t.fetchOffset < maxOffset) {
-      const read = await log.read(t.fetchOffset, maxBytes, { maxOffset, minOneBatch: minOne });
+      const read = await log.read(t.fetchOffset, maxBytes, { maxOffset, minOneBatch: minOne, readableWanted });
       records = read.records;
       readable = read.readable ?? records.length;
       if (read.release) releases.push(read.release);
     }
-    if (records.length > 0 && this.version < 4) {
+    // A topic refusing conversion answers UNSUPPORTED_VERSION once the fetch is done (response()): nothing to convert.
+    if (records.length > 0 && this.version < 4 && !this.conversionRefused(t)) {
       try {
         // The converted copy no longer points into the log.
         records = downConvert(records, this.version < 2 ? 0 : 1, { minOffset: t.fetchOffset });

@@ -6,7 +6,7 @@
  */
 import { ErrorCode } from '../../protocol/error-codes.js';
 import {
-  ATTR_TIMESTAMP_TYPE, RecordsError, compressionOf, readAttributes, readMaxTimestamp, readRecords, recompressBatch,
+  ATTR_TIMESTAMP_TYPE, NO_TIMESTAMP, RecordsError, compressionOf, readAttributes, readBaseTimestamp, readMaxTimestamp, readRecords, recompressBatch, type RecordsShape,
 } from '../../protocol/records/index.js';
 import { CompressionCodec } from '../../protocol/records/index.js';
 import type { ProduceSettings } from '../cluster/produce-settings.js';
@@ -72,6 +72,27 @@ export function checkRecords(batch: Buffer, s: ProduceSettings, now: bigint, top
     errorMessage: `One or more records have been rejected due to ${errors.length} record errors in total, and only showing the first three errors at most: [${shown}]`,
     recordErrors,
   };
+}
+
+const INT64_MAX = (1n << 63n) - 1n;
+
+/**
+ * The max timestamp Kafka's LogValidator gives a batch of a CreateTime topic: the largest of its
+ * records' timestamps, never below -1. Each is the base timestamp plus its delta in Java's long
+ * arithmetic, or, in a batch the producer flagged LogAppendTime, the header's max for all of them.
+ */
+export function recordsMaxTimestamp(batch: Buffer, shape: RecordsShape, recordsData?: Buffer): bigint {
+  const atLeastNone = (t: bigint): bigint => (t > NO_TIMESTAMP ? t : NO_TIMESTAMP);
+  if ((readAttributes(batch) & ATTR_TIMESTAMP_TYPE) !== 0) return atLeastNone(readMaxTimestamp(batch));
+  const base = readBaseTimestamp(batch);
+  // No timestamp wraps around (deltas are int64 too): the largest delta gives the largest one.
+  if (base >= 0n && base + shape.maxTimestampDelta <= INT64_MAX) return atLeastNone(base + shape.maxTimestampDelta);
+  let max = NO_TIMESTAMP;
+  for (const r of readRecords(batch, { recordsData })) {
+    const t = BigInt.asIntN(64, base + r.timestampDelta);
+    if (t > max) max = t;
+  }
+  return max;
 }
 
 /** Whether the topic wants the batch stored with another codec than the producer's. */

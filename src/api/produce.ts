@@ -16,7 +16,7 @@ import {
 import type { Topic } from '../cluster/topics.js';
 import { verificationError } from '../coordinator/txn/transaction-coordinator.js';
 import { produceSettings } from '../cluster/produce-settings.js';
-import { checkRecords, needsRecompression, recompress } from './produce-records.js';
+import { checkRecords, needsRecompression, recompress, recordsMaxTimestamp } from './produce-records.js';
 import { PARTITIONS_PER_SLICE, mapInSlices } from './slices.js';
 import type { AppendResult, PartitionLog } from '../storage/storage.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
@@ -119,8 +119,8 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
   let recordsData: Buffer | undefined;
   // What the records say of the batch (not known of converted legacy input, built here from its records).
   let shape: RecordsShape | null = null;
-  // Its records' max timestamp, none below -1 (Kafka's LogValidator): what its header is given.
-  let recordsMaxTimestamp: bigint | null = null;
+  // What its header is given (Kafka's LogValidator): its records' max timestamp.
+  let maxTimestamp: bigint | null = null;
   try {
     if (framed === null) {
       batch = upConvert(records);
@@ -141,8 +141,7 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
       batch = framed;
       recordsData = offThread?.data ?? undefined;
       shape = offThread?.shape ?? checkRecordStructure(batchRecordsData(framed), readRecordCount(framed));
-      const max = readBaseTimestamp(framed) + shape.maxTimestampDelta;
-      recordsMaxTimestamp = BigInt.asIntN(64, max > NO_TIMESTAMP ? max : NO_TIMESTAMP);
+      maxTimestamp = recordsMaxTimestamp(framed, shape, recordsData);
     }
   } catch (e) {
     if (e instanceof RecordsError) return rejected(broker, log, topicName, index, logErrorCode(e), e.message);
@@ -172,7 +171,7 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
   }
   // Kafka's LogValidator stamps every batch with its records' max timestamp (none below -1) and the
   // topic's timestamp type; under LogAppendTime the log stamps the append time instead.
-  if (!settings.logAppendTime && recordsMaxTimestamp !== null) setMaxTimestamp(batch, TimestampType.CreateTime, recordsMaxTimestamp);
+  if (!settings.logAppendTime && maxTimestamp !== null) setMaxTimestamp(batch, TimestampType.CreateTime, maxTimestamp);
   const logAppendTime = settings.logAppendTime ? now : undefined;
   const producerId = readProducerId(batch);
   if (producerId >= 0n) {

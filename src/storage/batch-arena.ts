@@ -146,10 +146,10 @@ export class BatchArena {
   /**
    * Contiguous batches starting at position i, up to maxBytes (the first always, when minOne),
    * stopping before maxOffset and at a block boundary; with what Kafka's read would have returned
-   * when that is more (ReadResult.readable): the batches past the block boundary, up to maxBytes,
-   * and the part of the batch that maxBytes cuts.
+   * when that is more (ReadResult.readable): the batches past the block boundary, counted up to
+   * maxBytes or `readableWanted`, and the part of the batch that maxBytes cuts.
    */
-  slice(i: number, maxBytes: number, maxOffset: bigint, minOne: boolean): ArenaSlice {
+  slice(i: number, maxBytes: number, maxOffset: bigint, minOne: boolean, readableWanted = maxBytes): ArenaSlice {
     const first = this.entries[this.head + i];
     if (!first || first.baseOffset >= maxOffset) return EMPTY_SLICE;
     if (first.size > maxBytes && !minOne) return { records: EMPTY_SLICE.records, readable: maxBytes };
@@ -165,6 +165,7 @@ export class BatchArena {
       }
       if (contiguous && (e.block !== first.block || e.pos !== end)) contiguous = false;
       if (contiguous) end += e.size;
+      else if (readable >= readableWanted) break;
       readable += e.size;
     }
     const records = first.block.buf.subarray(first.pos, end);

@@ -138,6 +138,12 @@ export interface ReadOptions {
   maxOffset: bigint;
   /** Return the first batch even when it is larger than maxBytes (KIP-74). */
   minOneBatch: boolean;
+  /**
+   * How much of ReadResult.readable the caller needs to know (what a fetch still lacks of its
+   * MinBytes): bytes past `records` are counted up to there only, so a fetch asking for one byte
+   * walks no further than what it gets. Default: all of it.
+   */
+  readableWanted?: number;
 }
 
 export interface ReadResult {

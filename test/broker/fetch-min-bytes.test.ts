@@ -17,10 +17,11 @@ import { RawClient } from '../support/raw-client.js';
 const WAIT_MS = 3000;
 
 for (const storage of ['memory', 'disk'] as const) {
-  test(`${storage}: a fetch whose MinBytes the available bytes reach is answered at once, whole batches or not`, async () => {
+  test(`${storage}: a fetch whose MinBytes the available bytes reach is answered at once, whole batches or not${storage === 'disk' ? ' (read from the file)' : ''}`, async () => {
     const dir = tempDir();
-    const broker = await startBroker({ port: 0, logger: 'silent', ...(storage === 'disk' ? { dataDir: dir.path } : {}) });
-    const c = await RawClient.connect(broker.port);
+    const options = { port: 0, logger: 'silent', ...(storage === 'disk' ? { dataDir: dir.path } : {}) };
+    let broker = await startBroker(options);
+    let c = await RawClient.connect(broker.port);
     try {
       await c.send(ApiKey.CreateTopics, 7, { topics: [{ name: 'mb', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
       const batch = () => buildRecordBatch({ records: [{ value: Buffer.alloc(540, 97) }] });
@@ -28,6 +29,13 @@ for (const storage of ['memory', 'disk'] as const) {
       for (let i = 0; i < 5; i++) {
         const r = await c.send(ApiKey.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'mb', partitionData: [{ index: 0, records: batch() }] }] });
         assert.equal(r.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
+      }
+      if (storage === 'disk') {
+        // Restarted, the broker reads the batches from the segment file, not from its cache.
+        c.close();
+        await broker.stop();
+        broker = await startBroker(options);
+        c = await RawClient.connect(broker.port);
       }
       const cases = [
         // The limits cut the second batch: Kafka counts its first bytes too.

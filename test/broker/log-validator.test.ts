@@ -10,12 +10,14 @@ import { after, before, test } from 'node:test';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
 import {
-  ATTR_TIMESTAMP_TYPE, CompressionCodec, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, buildRecordBatch, iterateBatches, readAttributes, readBaseOffset, readMaxTimestamp,
+  ATTR_TIMESTAMP_TYPE, BASE_TIMESTAMP_OFFSET, CompressionCodec, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, buildRecordBatch, iterateBatches, readAttributes, readBaseOffset, readMaxTimestamp,
   readRecords, verifyBatchCrc, writeBatchCrc,
 } from '../../protocol/records/index.js';
 import { type RunningBroker, startBroker } from '../../src/index.js';
 import { kafka } from '../support/kafkajs.js';
 import { RawClient } from '../support/raw-client.js';
+
+const INT64_MAX = (1n << 63n) - 1n;
 
 let broker: RunningBroker;
 let raw: RawClient;
@@ -85,14 +87,21 @@ test('a header max timestamp or timestamp type that the records contradict is co
     writeBatchCrc(batch);
     assert.equal((await produce('lv-header', batch)).errorCode, ErrorCode.NONE);
   }
-  // A producer's LogAppendTime flag on a CreateTime topic (with a real max timestamp): Kafka stores it as CreateTime.
+  // A producer's LogAppendTime flag on a CreateTime topic (with a real max timestamp): Kafka stores it
+  // as CreateTime, with the header's max, which every record of the flagged batch reads as.
   const flagged = buildRecordBatch({ records: [{ value: 'c', timestamp: now - 2000n }, { value: 'd', timestamp: now - 1000n }] });
   flagged.writeInt16BE(readAttributes(flagged) | ATTR_TIMESTAMP_TYPE, 21);
+  flagged.writeBigInt64BE(now - 500n, MAX_TIMESTAMP_OFFSET);
   writeBatchCrc(flagged);
   assert.equal((await produce('lv-header', flagged)).errorCode, ErrorCode.NONE);
+  // Timestamps past the int64 range wrap around, as Java's long arithmetic does: the largest is the first.
+  const wrapping = buildRecordBatch({ records: [{ value: 'e', timestamp: 0n }, { value: 'f', timestamp: 10n }] });
+  wrapping.writeBigInt64BE(INT64_MAX - 5n, BASE_TIMESTAMP_OFFSET);
+  writeBatchCrc(wrapping);
+  assert.equal((await produce('lv-header', wrapping)).errorCode, ErrorCode.NONE);
 
   const stored = await storedBatches('lv-header');
-  assert.deepEqual(stored.map((b) => readMaxTimestamp(b)), [now, now, now - 1000n]);
+  assert.deepEqual(stored.map((b) => readMaxTimestamp(b)), [now, now, now - 500n, INT64_MAX - 5n]);
   assert.equal(readAttributes(stored[2]!) & ATTR_TIMESTAMP_TYPE, 0, 'stored as CreateTime');
   assert.deepEqual([...readRecords(stored[2]!)].map((r) => r.timestamp), [now - 2000n, now - 1000n], 'each record keeps its own time');
   assert.equal(await offsetForTime('lv-header', now - 1000n), 1n, 'the first batch is found by its newer record');

@@ -72,7 +72,7 @@ export class PartitionReader {
     const first = arena.first;
     if (first && offset >= first.baseOffset) {
       stats.cacheReads++;
-      return arena.slice(arena.search(offset), budget, maxOffset, options.minOneBatch);
+      return arena.slice(arena.search(offset), budget, maxOffset, options.minOneBatch, options.readableWanted);
     }
     const segs = this.host.currentSegments();
     for (let i = floorSegment(segs, offset); i < segs.length; i++) {

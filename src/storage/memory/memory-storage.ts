@@ -188,7 +188,7 @@ export class MemoryPartitionLog implements PartitionLog {
 
   read(offset: bigint, maxBytes: number, options: ReadOptions): Promise<ReadResult> {
     const i = this.arena.search(offset < this.startOffset ? this.startOffset : offset);
-    return Promise.resolve(this.arena.slice(i, maxBytes, options.maxOffset, options.minOneBatch));
+    return Promise.resolve(this.arena.slice(i, maxBytes, options.maxOffset, options.minOneBatch, options.readableWanted));
   }
 
   findBatchByTimestamp(timestamp: bigint, fromOffset = 0n): Promise<Buffer | null> {
