@@ -1,4 +1,5 @@
-/** The topic, partition, cluster and quota administration APIs, registered together by the broker. */
+/** The topic, partition, cluster, quota and ACL administration APIs, registered together by the broker. */
+import { aclHandlers } from './acls.js';
 import { alterClientQuotasHandler, describeClientQuotasHandler } from './client-quotas.js';
 import { describeClusterHandler, describeLogDirsHandler } from './cluster-info.js';
 import type { ApiHandler } from './context.js';
@@ -20,4 +21,5 @@ export const clusterAdminHandlers: readonly ApiHandler[] = [
   listPartitionReassignmentsHandler,
   describeClientQuotasHandler,
   alterClientQuotasHandler,
+  ...aclHandlers,
 ];
