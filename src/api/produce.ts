@@ -9,7 +9,7 @@ import { ApiKey } from '../../protocol/generated/index.js';
 import type { ProduceRequest, ProduceResponse, ProduceResponsePartitionProduceResponse } from '../../protocol/generated/index.js';
 import type { Encodable } from '../../protocol/primitives/types.js';
 import {
-  MAGIC_OFFSET, NO_TIMESTAMP, RecordsError, TimestampType, isTransactional, readAttributes, readBaseOffset, readBaseTimestamp, readMagic, readBaseSequence, readBatchSize, readLastOffsetDelta,
+  MAGIC_OFFSET, RecordsError, TimestampType, isTransactional, readAttributes, readBaseOffset, readMagic, readBaseSequence, readBatchSize, readLastOffsetDelta,
   readMaxTimestamp, readProducerEpoch, readProducerId, readRecordCount, setMaxTimestamp, batchRecordsData, checkRecordStructure,
   CompressionCodec, compressionOf, iterateBatches, upConvert, validateBatch, validateProduceRecords, validateRecordsAsync, type RecordsCheck, type RecordsShape,
 } from '../../protocol/records/index.js';
