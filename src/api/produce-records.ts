@@ -1,8 +1,9 @@
 /**
  * The produce checks that need to look inside records (Kafka's LogValidator.validateRecord): keys
  * on compacted topics and CreateTime timestamp bounds, plus the batch rebuild when a topic's
- * compression.type differs from the producer's codec. Records are decoded only when a topic
- * setting asks for one of these; otherwise the batch passes untouched.
+ * compression.type differs from the producer's codec, and the max timestamp a batch's header is
+ * given. Records are decoded only when a topic setting asks for one of these (or a timestamp
+ * wraps around the int64 range); otherwise the structure walk's findings suffice.
  */
 import { ErrorCode } from '../../protocol/error-codes.js';
 import {
