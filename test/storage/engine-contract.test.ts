@@ -189,6 +189,15 @@ for (const engine of ENGINES) {
       assert.equal(next.baseOffset, 10n);
     });
 
+    it('retention applies retention.bytes first, then retention.ms from where it stopped (Kafka\'s order)', async (t) => {
+      const size = makeBatch({ valueSize: 100 }).length;
+      const { log } = await openLog(t, engine, { segmentBytes: size + 10, retentionMs: 1_000, retentionBytes: Math.floor(size * 2.5) });
+      // Timestamps out of order: the oldest batch is not expired, the two after it are.
+      await appendAll(log, [20_000, 10_000, 10_500, 21_000].map((timestamp) => makeBatch({ valueSize: 100, timestamp })));
+      assert.equal(await log.enforceRetention(20_500), size * 3, 'size takes the first batch, time the two expired after it');
+      assert.equal(log.logStartOffset, 3n);
+    });
+
     it('retention by time drops batches older than retention.ms', async (t) => {
       const size = makeBatch({ valueSize: 100 }).length;
       const { log } = await openLog(t, engine, { segmentBytes: size + 10, retentionMs: 1_000 });

@@ -12,26 +12,28 @@ import type { Segment } from './segment.js';
 
 /**
  * Kafka's deleteOldSegments: how many segments, from the oldest, go. Those wholly below the log
- * start offset (DeleteRecords); then, when cleanup.policy includes 'delete', whole segments whose
- * largest timestamp is older than retention.ms, then while the log stays at or above
- * retention.bytes without them. The active segment counts too when everything expired (the
- * caller rolls a new empty segment first); an empty active segment never does.
+ * start offset (DeleteRecords); then, when cleanup.policy includes 'delete', while the log stays
+ * at or above retention.bytes without them; then, from there, whole segments whose largest
+ * timestamp is older than retention.ms (in Kafka's order: with timestamps out of order, the time
+ * rule sees the segments the size rule left). The active segment counts too when everything
+ * expired (the caller rolls a new empty segment first); an empty active segment never does.
  */
 export function expiredSegmentCount(segs: readonly Segment[], logStartOffset: bigint, logBytes: number, cfg: LogConfig, now: number): number {
   let n = 0;
   const deletable = (seg: Segment, i: number): boolean => !(i === segs.length - 1 && seg.size === 0);
   while (n + 1 < segs.length && segs[n + 1]!.baseOffset <= logStartOffset) n++;
   if (!policyDeletes(cfg.cleanupPolicy)) return n;
-  if (cfg.retentionMs >= 0) {
-    while (n < segs.length && deletable(segs[n]!, n) && now - segs[n]!.largestTimestamp() > cfg.retentionMs) n++;
-  }
-  if (cfg.retentionBytes >= 0 && logBytes >= cfg.retentionBytes) {
-    let diff = logBytes - cfg.retentionBytes;
-    for (let i = 0; i < n; i++) diff -= segs[i]!.size;
+  let size = logBytes;
+  for (let i = 0; i < n; i++) size -= segs[i]!.size;
+  if (cfg.retentionBytes >= 0 && size >= cfg.retentionBytes) {
+    let diff = size - cfg.retentionBytes;
     while (n < segs.length && deletable(segs[n]!, n) && diff - segs[n]!.size >= 0) {
       diff -= segs[n]!.size;
       n++;
     }
+  }
+  if (cfg.retentionMs >= 0) {
+    while (n < segs.length && deletable(segs[n]!, n) && now - segs[n]!.largestTimestamp() > cfg.retentionMs) n++;
   }
   return n;
 }

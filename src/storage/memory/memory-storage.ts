@@ -226,14 +226,7 @@ export class MemoryPartitionLog implements PartitionLog {
       }
       return Promise.resolve(before - this.arena.bytes);
     }
-    if (this.config.retentionMs >= 0) {
-      const horizon = BigInt(now - this.config.retentionMs);
-      // A batch without timestamps ages from the last append, as a disk segment ages from its file's
-      // mtime: never earlier than its segment would go in Kafka.
-      const idle = now - this.lastAppendMs > this.config.retentionMs;
-      const expired = (ts: bigint) => (ts >= 0n ? ts < horizon : idle);
-      while (drop < this.arena.count && expired(this.arena.at(drop).maxTimestamp)) drop++;
-    }
+    // Size first, then time from where it stopped, as Kafka's deleteOldSegments (segment-deletion.ts).
     if (this.config.retentionBytes >= 0) {
       let excess = this.arena.bytes - this.config.retentionBytes;
       for (let i = 0; i < drop; i++) excess -= this.arena.at(i).size;
@@ -241,6 +234,14 @@ export class MemoryPartitionLog implements PartitionLog {
         excess -= this.arena.at(drop).size;
         drop++;
       }
+    }
+    if (this.config.retentionMs >= 0) {
+      const horizon = BigInt(now - this.config.retentionMs);
+      // A batch without timestamps ages from the last append, as a disk segment ages from its file's
+      // mtime: never earlier than its segment would go in Kafka.
+      const idle = now - this.lastAppendMs > this.config.retentionMs;
+      const expired = (ts: bigint) => (ts >= 0n ? ts < horizon : idle);
+      while (drop < this.arena.count && expired(this.arena.at(drop).maxTimestamp)) drop++;
     }
     if (drop > 0) {
       this.arena.dropFront(drop);
