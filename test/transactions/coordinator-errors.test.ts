@@ -48,8 +48,16 @@ test('InitProducerId: timeouts, KIP-360 bumps with an expected epoch, fencing by
     client.send(ApiKey.InitProducerId, version, { transactionalId: 'ce-init', transactionTimeoutMs: 1000, producerId, producerEpoch });
   const bumped = await bump(pid, 0);
   assert.deepEqual([bumped.errorCode, bumped.producerId, bumped.producerEpoch], [E.NONE, pid, 1], 'KIP-360: the current epoch is bumped');
-  const retried = await bump(pid, 0);
+  // A transaction, then a retry of that bump with another timeout: the same epoch, and the
+  // transaction is recorded as Empty with the new timeout, as Kafka does.
+  const bumpedProducer: RawProducer = { producerId: pid, epoch: 1, seq: new Map() };
+  assert.deepEqual(await addPartitions(client, 'ce-init', bumpedProducer, 'ce', [0]), [E.NONE]);
+  eq(await endTxn(client, 'ce-init', bumpedProducer, true), E.NONE, 'commit');
+  assert.equal((await describeTransaction(client, 'ce-init')).transactionState, 'CompleteCommit');
+  const retried = await client.send(ApiKey.InitProducerId, 4, { transactionalId: 'ce-init', transactionTimeoutMs: 2000, producerId: pid, producerEpoch: 0 });
   assert.deepEqual([retried.errorCode, retried.producerId, retried.producerEpoch], [E.NONE, pid, 1], 'a retry of that bump gets the same epoch');
+  const after = await describeTransaction(client, 'ce-init');
+  assert.deepEqual([after.transactionState, after.transactionTimeoutMs, after.producerEpoch], ['Empty', 2000, 1]);
   eq((await bump(pid, 7)).errorCode, E.PRODUCER_FENCED, 'an epoch that is neither the current nor the last one (v4)');
   eq((await bump(pid, 7, 3)).errorCode, E.INVALID_PRODUCER_EPOCH, 'the same with v3, which has no PRODUCER_FENCED');
   eq((await bump(pid + 1000n, 1)).errorCode, E.PRODUCER_FENCED, 'another producer id');

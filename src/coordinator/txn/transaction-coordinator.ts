@@ -142,7 +142,10 @@ export class TransactionCoordinator {
           epoch = meta.epoch + 1;
           lastEpoch = meta.epoch;
         } else if (expectedEpoch === meta.lastEpoch) {
-          return { errorCode: ErrorCode.NONE, producerId: meta.producerId, producerEpoch: meta.epoch };
+          // A retry of the bump just made (its answer was lost): the same epochs, recorded again as
+          // Empty with this request's timeout (Kafka's prepareIncrementProducerEpoch).
+          epoch = meta.epoch;
+          lastEpoch = meta.lastEpoch;
         } else {
           return fail(ErrorCode.PRODUCER_FENCED);
         }
