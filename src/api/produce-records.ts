@@ -18,6 +18,8 @@ export interface RecordsFailure {
   recordErrors: { batchIndex: number; batchIndexErrorMessage: string | null }[];
 }
 
+const INT64_MAX = (1n << 63n) - 1n;
+
 /** Java's long arithmetic, for messages that must read as Kafka's do. */
 const long = (v: bigint): bigint => BigInt.asIntN(64, v);
 
@@ -33,8 +35,8 @@ export function checkRecords(batch: Buffer, s: ProduceSettings, now: bigint, top
   const producerLogAppendTime = (readAttributes(batch) & ATTR_TIMESTAMP_TYPE) !== 0 && (s.logAppendTime || readMaxTimestamp(batch) === -1n);
   if (!s.compacted && !checkTimestamps && !producerLogAppendTime) return null;
 
-  const before = s.timestampBeforeMaxMs ?? (1n << 63n) - 1n;
-  const after = s.timestampAfterMaxMs ?? (1n << 63n) - 1n;
+  const before = s.timestampBeforeMaxMs ?? INT64_MAX;
+  const after = s.timestampAfterMaxMs ?? INT64_MAX;
   const errors: { index: number; timestamp: boolean; message: string }[] = [];
   let index = 0;
   try {
@@ -74,8 +76,6 @@ export function checkRecords(batch: Buffer, s: ProduceSettings, now: bigint, top
     recordErrors,
   };
 }
-
-const INT64_MAX = (1n << 63n) - 1n;
 
 /**
  * The max timestamp Kafka's LogValidator gives a batch of a CreateTime topic: the largest of its
