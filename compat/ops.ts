@@ -64,7 +64,36 @@ export type Op =
   | { op: 'describeConfigs'; topic: string; names: string[] }
   | { op: 'alterConfigs'; topic: string; configs: Record<string, string> }
   | { op: 'createPartitions'; topic: string; count: number }
-  | { op: 'deleteRecords'; topic: string; partition: number; offset: number };
+  | { op: 'deleteRecords'; topic: string; partition: number; offset: number }
+  /** The consumer groups the client's admin lists: { groups: GroupListing[] }. */
+  | { op: 'listGroups' }
+  /** One group as the client's admin describes it: GroupDescription. */
+  | { op: 'describeGroup'; group: string }
+  /** The group's committed offsets for the topic's partitions: { offsets: PartitionOffset[] }, -1 where none. */
+  | { op: 'groupOffsets'; group: string; topic: string; partitions: number }
+  /** Sets the committed offsets of a group without members, as an admin does. */
+  | { op: 'setGroupOffsets'; group: string; topic: string; offsets: PartitionOffset[] }
+  | { op: 'deleteGroup'; group: string };
+
+export interface PartitionOffset {
+  partition: number;
+  offset: number;
+}
+
+/** Kafka's names for group states (ListGroups v4+, DescribeGroups): 'Empty', 'Stable', 'Dead', … */
+export interface GroupListing {
+  groupId: string;
+  /** Omitted when the client does not report it. */
+  protocolType?: string;
+  state?: string;
+}
+
+export interface GroupDescription {
+  state: string;
+  /** Omitted when the client does not report it. */
+  protocolType?: string;
+  members: number;
+}
 
 export type OpName = Op['op'];
 

@@ -6,7 +6,10 @@
 import type { HarnessAdmin } from './admin.js';
 import { CheckFailed, OpFailed, ensure, eq, fail, show } from './check.js';
 import type { Client } from './clients.js';
-import { type ClientError, type InMessage, type Op, type OpResult, type OutMessage, type RebalanceResult, type StaticResult, payload } from './ops.js';
+import {
+  type ClientError, type GroupDescription, type GroupListing, type InMessage, type Op, type OpResult, type OutMessage, type PartitionOffset, type RebalanceResult,
+  type StaticResult, payload,
+} from './ops.js';
 
 export interface Ctx {
   client: Client;
@@ -35,6 +38,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function values(ms: InMessage[]): (string | null)[] {
   return ms.map((m) => m.value);
+}
+
+/** Offsets as sorted [partition, offset] pairs. */
+function byPartition(xs: PartitionOffset[]): [number, number][] {
+  return xs.map((x): [number, number] => [x.partition, x.offset]).sort((a, b) => a[0] - b[0]);
 }
 
 function offsetsOf(ms: InMessage[]): number[] {
@@ -319,6 +327,69 @@ export const SCENARIOS: Scenario[] = [
       eq((await ctx.admin.offsets(topic)).get(0), { low: 4, high: 10 }, 'watermarks after deleting');
       const r = await ctx.op<{ messages: InMessage[] }>({ op: 'consume', topic, partition: 0, from: 'earliest', count: 1, timeoutMs: 15000 });
       eq(r.messages.map((m) => [m.offset, m.value]), [[4, 'r-4']], 'first message from the earliest offset');
+    },
+  },
+  {
+    name: 'group-admin',
+    title: 'list and describe a group whose member left, read its committed offsets, delete it',
+    timeoutMs: 60_000,
+    async run(ctx) {
+      const topic = await ctx.topic(2);
+      const group = ctx.fresh('group');
+      const sent: OutMessage[] = [];
+      for (let p = 0; p < 2; p++) for (let i = 0; i < 3; i++) sent.push({ key: null, value: `g-${p}-${i}`, partition: p });
+      await ctx.admin.produce(topic, sent);
+      const r = await ctx.op<{ messages: InMessage[] }>({ op: 'groupConsume', topic, group, count: sent.length, timeoutMs: 20000 }, 30000);
+      eq(values(r.messages).sort(), sent.map((m) => m.value).sort(), 'messages the group consumed');
+      eq([...(await ctx.admin.committed(group, topic))].sort(), [[0, 3], [1, 3]], 'committed offsets (reference client)');
+
+      const listed = await retryUntil(() => ctx.op<{ groups: GroupListing[] }>({ op: 'listGroups' }), (x) => x.groups.some((g) => g.groupId === group), 3000);
+      const mine = listed.groups.find((g) => g.groupId === group);
+      ensure(mine, `listGroups does not show the group (${listed.groups.length} groups listed)`);
+      if (mine.protocolType !== undefined) eq(mine.protocolType, 'consumer', 'listed protocol type');
+      if (mine.state !== undefined) eq(mine.state, 'Empty', 'listed state');
+      // The member has left, so the group is Empty; clients that leave asynchronously get a moment.
+      const d = await retryUntil(() => ctx.op<GroupDescription>({ op: 'describeGroup', group }), (x) => x.state === 'Empty', 5000);
+      eq([d.state, d.members], ['Empty', 0], 'described state and members');
+      if (d.protocolType !== undefined) eq(d.protocolType, 'consumer', 'described protocol type');
+      const offsets = await ctx.op<{ offsets: PartitionOffset[] }>({ op: 'groupOffsets', group, topic, partitions: 2 });
+      eq(byPartition(offsets.offsets), [[0, 3], [1, 3]], 'committed offsets');
+
+      await ctx.op({ op: 'deleteGroup', group });
+      const after = await ctx.op<{ groups: GroupListing[] }>({ op: 'listGroups' });
+      ensure(!after.groups.some((g) => g.groupId === group), 'the deleted group is still listed');
+      eq([...(await ctx.admin.committed(group, topic))].sort(), [[0, -1], [1, -1]], 'committed offsets after deleting (reference client)');
+      // Kafka describes an unknown group as Dead; some admin clients turn that into GROUP_ID_NOT_FOUND.
+      const gone = await ctx.tryOp({ op: 'describeGroup', group });
+      if (gone.ok) eq((gone as unknown as GroupDescription).state, 'Dead', 'described state of the deleted group');
+      else expectError(gone, 69, /GROUP_ID_NOT_FOUND|GroupIdNotFound|group.?id.?not.?found/i, 'describing the deleted group');
+      const again = await ctx.tryOp({ op: 'deleteGroup', group });
+      const e = expectError(again, 69, /GROUP_ID_NOT_FOUND|GroupIdNotFound|group.?id.?not.?found/i, 'deleting the group again');
+      ctx.note(`second delete: ${e.name}${e.code !== undefined ? ` (${e.code})` : ''}`);
+    },
+  },
+  {
+    name: 'group-offsets-reset',
+    title: "an admin moves a group's committed offset back; the next member resumes there",
+    timeoutMs: 60_000,
+    async run(ctx) {
+      const topic = await ctx.topic(1);
+      const group = ctx.fresh('group');
+      const sent = Array.from({ length: 5 }, (_, i) => ({ key: null, value: `o-${i}` }));
+      await ctx.admin.produce(topic, sent);
+      const r1 = await ctx.op<{ messages: InMessage[] }>({ op: 'groupConsume', topic, group, count: 5, timeoutMs: 20000 }, 30000);
+      eq(values(r1.messages), sent.map((m) => m.value), 'first member consumed');
+      eq((await ctx.admin.committed(group, topic)).get(0), 5, 'committed offset after the first member');
+      // The first member may still be leaving: an admin commit is refused while the group has members.
+      const set = await retryUntil(
+        () => ctx.tryOp({ op: 'setGroupOffsets', group, topic, offsets: [{ partition: 0, offset: 2 }] }),
+        (x) => x.ok,
+        5000,
+      );
+      if (!set.ok) fail(`setGroupOffsets: ${set.error.name}${set.error.code !== undefined ? ` (${set.error.code})` : ''}: ${set.error.message.slice(0, 200)}`);
+      eq((await ctx.admin.committed(group, topic)).get(0), 2, 'committed offset after the admin set it');
+      const r2 = await ctx.op<{ messages: InMessage[] }>({ op: 'groupConsume', topic, group, count: 3, timeoutMs: 20000 }, 30000);
+      eq(r2.messages.map((m) => [m.offset, m.value]), [[2, 'o-2'], [3, 'o-3'], [4, 'o-4']], 'second member resumed at the offset set');
     },
   },
   {

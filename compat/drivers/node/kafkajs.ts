@@ -228,6 +228,32 @@ const handlers: Handlers = {
       await a.deleteTopicRecords({ topic: op.topic, partitions: [{ partition: op.partition, offset: String(op.offset) }] });
     }, 0);
   },
+  async listGroups(_op, req) {
+    const r = await withAdmin(req, (a) => a.listGroups());
+    return { groups: r.groups.map((g) => ({ groupId: g.groupId, protocolType: g.protocolType })) };
+  },
+  async describeGroup(op, req) {
+    const r = await withAdmin(req, (a) => a.describeGroups([op.group]));
+    const g = r.groups[0]!;
+    return { state: g.state, protocolType: g.protocolType, members: g.members.length };
+  },
+  async groupOffsets(op, req) {
+    const r = await withAdmin(req, (a) => a.fetchOffsets({ groupId: op.group, topics: [op.topic] }));
+    return { offsets: r[0]!.partitions.map((p) => ({ partition: p.partition, offset: Number(p.offset) })) };
+  },
+  async setGroupOffsets(op, req) {
+    await withAdmin(req, (a) => a.setOffsets({ groupId: op.group, topic: op.topic, partitions: op.offsets.map((o) => ({ partition: o.partition, offset: String(o.offset) })) }), 0);
+  },
+  async deleteGroup(op, req) {
+    await withAdmin(req, async (a) => {
+      try {
+        await a.deleteGroups([op.group]);
+      } catch (e) {
+        // KafkaJSDeleteGroupsError carries each group's own error.
+        throw (e as { groups?: { error?: unknown }[] }).groups?.[0]?.error ?? e;
+      }
+    }, 0);
+  },
 };
 
 if (isMain(import.meta.url)) void serve(handlers, (e) => describeError(e, (x) => (typeof x?.code === 'number' && x?.type ? x.code : undefined)));
