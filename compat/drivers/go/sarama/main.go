@@ -54,6 +54,12 @@ type op struct {
 	Names           []string          `json:"names"`
 	Offset          int64             `json:"offset"`
 	TransactionalID string            `json:"transactionalId"`
+	Offsets         []partitionOffset `json:"offsets"`
+}
+
+type partitionOffset struct {
+	Partition int32 `json:"partition"`
+	Offset    int64 `json:"offset"`
 }
 
 type request struct {
@@ -448,6 +454,170 @@ func opOffsetForTime(req request) (result, error) {
 	return result{"offset": off}, nil
 }
 
+// groupState gives Kafka's names for group states (brokers before 2.0 said AwaitingSync).
+func groupState(s string) string {
+	if s == "AwaitingSync" {
+		return "CompletingRebalance"
+	}
+	return s
+}
+
+func opListGroups(req request) (result, error) {
+	a, err := admin(req)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	gs, err := a.ListConsumerGroups() // ListGroups v0: group ids and protocol types, no states
+	if err != nil {
+		return nil, err
+	}
+	out := []map[string]interface{}{}
+	for id, protocolType := range gs {
+		out = append(out, map[string]interface{}{"groupId": id, "protocolType": protocolType})
+	}
+	return result{"groups": out}, nil
+}
+
+func opDescribeGroup(req request) (result, error) {
+	a, err := admin(req)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	ds, err := a.DescribeConsumerGroups([]string{req.Op.Group})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds {
+		if d.GroupId != req.Op.Group {
+			continue
+		}
+		if d.Err != sarama.ErrNoError {
+			return nil, d.Err
+		}
+		out := result{"state": groupState(d.State), "members": len(d.Members)}
+		if d.ProtocolType != "" {
+			out["protocolType"] = d.ProtocolType
+		}
+		return out, nil
+	}
+	return nil, sarama.ErrIncompleteResponse
+}
+
+func opGroupOffsets(req request) (result, error) {
+	o := req.Op
+	a, err := admin(req)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	parts := []int32{}
+	for p := int32(0); p < o.Partitions; p++ {
+		parts = append(parts, p)
+	}
+	resp, err := a.ListConsumerGroupOffsets(o.Group, map[string][]int32{o.Topic: parts})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Err != sarama.ErrNoError {
+		return nil, resp.Err
+	}
+	out := []partitionOffset{}
+	for _, p := range parts {
+		b := resp.GetBlock(o.Topic, p)
+		if b == nil {
+			return nil, sarama.ErrIncompleteResponse
+		}
+		if b.Err != sarama.ErrNoError {
+			return nil, b.Err
+		}
+		out = append(out, partitionOffset{p, b.Offset})
+	}
+	return result{"offsets": out}, nil
+}
+
+// opSetGroupOffsets commits through sarama's OffsetManager made from a plain client
+// (NewOffsetManagerFromClient): no group membership, generation -1 and an empty member id, which
+// brokers accept for a group without members. ResetOffset moves an offset back (MarkOffset only
+// moves it forward). The commit happens when the manager closes, the refusals come back on the
+// partition managers' Errors channels (Consumer.Return.Errors is set).
+func opSetGroupOffsets(req request) (result, error) {
+	o := req.Op
+	c := config(req)
+	c.Consumer.Offsets.CommitInterval = time.Hour // no background flush: Close commits
+	client, err := sarama.NewClient([]string{req.Bootstrap}, c)
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	om, err := sarama.NewOffsetManagerFromClient(o.Group, client)
+	if err != nil {
+		return nil, err
+	}
+	poms := []sarama.PartitionOffsetManager{}
+	for _, po := range o.Offsets {
+		pom, err := om.ManagePartition(o.Topic, po.Partition)
+		if err != nil {
+			for _, p := range poms {
+				p.AsyncClose()
+			}
+			om.Close()
+			return nil, err
+		}
+		pom.MarkOffset(po.Offset, "")
+		pom.ResetOffset(po.Offset, "")
+		poms = append(poms, pom)
+	}
+	var mu sync.Mutex
+	var errs []*sarama.ConsumerError
+	var wg sync.WaitGroup
+	for _, pom := range poms {
+		wg.Add(1)
+		go func(pom sarama.PartitionOffsetManager) {
+			defer wg.Done()
+			for e := range pom.Errors() {
+				mu.Lock()
+				errs = append(errs, e)
+				mu.Unlock()
+			}
+		}(pom)
+		pom.AsyncClose()
+	}
+	om.Close() // flushes (Consumer.Offsets.Retry.Max more times while dirty), then releases the partition managers
+	wg.Wait()
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return result{}, nil
+}
+
+// opDeleteGroup: sarama 1.22's ClusterAdmin has no DeleteConsumerGroup; its public Broker API has
+// DeleteGroups, sent to the group's coordinator (what later sarama's ClusterAdmin does).
+func opDeleteGroup(req request) (result, error) {
+	client, err := sarama.NewClient([]string{req.Bootstrap}, config(req))
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	b, err := client.Coordinator(req.Op.Group)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := b.DeleteGroups(&sarama.DeleteGroupsRequest{Groups: []string{req.Op.Group}})
+	if err != nil {
+		return nil, err
+	}
+	k, ok := resp.GroupErrorCodes[req.Op.Group]
+	if !ok {
+		return nil, sarama.ErrIncompleteResponse
+	}
+	if k != sarama.ErrNoError {
+		return nil, k
+	}
+	return result{}, nil
+}
+
 func run(req request) (result, error) {
 	o := req.Op
 	switch o.Op {
@@ -552,6 +722,16 @@ func run(req request) (result, error) {
 		}
 		defer a.Close()
 		return result{}, a.DeleteRecords(o.Topic, map[int32]int64{o.Partition: o.Offset})
+	case "listGroups":
+		return opListGroups(req)
+	case "describeGroup":
+		return opDescribeGroup(req)
+	case "groupOffsets":
+		return opGroupOffsets(req)
+	case "setGroupOffsets":
+		return opSetGroupOffsets(req)
+	case "deleteGroup":
+		return opDeleteGroup(req)
 	}
 	return nil, fmt.Errorf("op %s not implemented by this driver", o.Op)
 }
