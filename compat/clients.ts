@@ -131,7 +131,10 @@ export const CLIENTS: Client[] = [
     name: 'confluent-kafka-python',
     source: 'Debian python3-confluent-kafka (librdkafka from Debian)',
     features: FULL,
-    unsupported: { 'delete-records': 'confluent-kafka-python < 2.3 has no delete_records' },
+    unsupported: {
+      'delete-records': 'confluent-kafka-python < 2.3 has no delete_records',
+      'group-admin': 'confluent-kafka-python < 2.0.2 has no delete_consumer_groups',
+    },
     ...pythonDriver('confluent_kafka_driver.py'),
   },
   {

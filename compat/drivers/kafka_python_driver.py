@@ -248,11 +248,65 @@ def op_create_partitions(op, req):
     check_response(resp, 'create_partitions')
 
 
+# Kafka's group state names (DescribeGroups); brokers before 2.0 called CompletingRebalance AwaitingSync.
+LEGACY_STATES = {'AwaitingSync': 'CompletingRebalance'}
+
+
+def op_list_groups(op, req):
+    # list_consumer_groups answers (group id, protocol type) tuples from ListGroups v0-2: no state.
+    a = admin(req)
+    try:
+        return {'groups': [{'groupId': g[0], 'protocolType': g[1]} for g in a.list_consumer_groups()]}
+    finally:
+        a.close()
+
+
+def op_describe_group(op, req):
+    a = admin(req)
+    try:
+        g = a.describe_consumer_groups([op['group']])[0]
+        return {'state': LEGACY_STATES.get(g.state, g.state), 'protocolType': g.protocol_type, 'members': len(g.members)}
+    finally:
+        a.close()
+
+
+def op_group_offsets(op, req):
+    a = admin(req)
+    try:
+        tps = [TopicPartition(op['topic'], p) for p in range(op['partitions'])]
+        offsets = a.list_consumer_group_offsets(op['group'], partitions=tps)
+        return {'offsets': [{'partition': tp.partition, 'offset': offsets[tp].offset if tp in offsets else -1} for tp in tps]}
+    finally:
+        a.close()
+
+
+def op_set_group_offsets(op, req):
+    # kafka-python 2.0 has no admin call to alter a group's offsets: a consumer with the group's
+    # group_id commits them explicitly without subscribing (so without joining the group).
+    c = consumer(req, group_id=op['group'])
+    try:
+        c.commit({TopicPartition(op['topic'], o['partition']): OffsetAndMetadata(o['offset'], None) for o in op['offsets']})
+    finally:
+        c.close()
+
+
+def op_delete_group(op, req):
+    a = admin(req)
+    try:
+        for group, error in a.delete_consumer_groups([op['group']]):
+            if error is not kafka.errors.NoError:
+                raise error('delete_consumer_groups %s' % group)
+    finally:
+        a.close()
+
+
 OPS = {
     'version': op_version, 'createTopic': op_create_topic, 'listTopics': op_list_topics, 'describeTopic': op_describe_topic,
     'deleteTopic': op_delete_topic, 'produce': op_produce, 'offsetForTime': op_offset_for_time, 'consume': op_consume,
     'groupConsume': op_group_consume, 'rebalance': op_rebalance, 'describeConfigs': op_describe_configs,
-    'alterConfigs': op_alter_configs, 'createPartitions': op_create_partitions,
+    'alterConfigs': op_alter_configs, 'createPartitions': op_create_partitions, 'listGroups': op_list_groups,
+    'describeGroup': op_describe_group, 'groupOffsets': op_group_offsets, 'setGroupOffsets': op_set_group_offsets,
+    'deleteGroup': op_delete_group,
 }
 
 
