@@ -109,7 +109,10 @@ export const CLIENTS: Client[] = [
     name: 'confluent-js',
     source: 'npm @confluentinc/kafka-javascript in compat/clients (librdkafka built from its bundled source by compat/install-clients.sh)',
     features: FULL,
-    unsupported: { 'admin-configs': '@confluentinc/kafka-javascript 1.10 has no describe/alter configs API' },
+    unsupported: {
+      'admin-configs': '@confluentinc/kafka-javascript 1.10 has no describe/alter configs API',
+      'group-offsets-reset': "@confluentinc/kafka-javascript 1.10 has no admin API to alter a group's committed offsets",
+    },
     ...nodeDriver('confluent.js'),
   },
   {

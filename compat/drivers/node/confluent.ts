@@ -16,6 +16,15 @@ const lib: any = require('@confluentinc/kafka-javascript');
 const { Kafka, logLevel } = lib.KafkaJS;
 
 const ASSIGN = -175;
+const OFFSET_INVALID = -1001;
+
+/** The library's group states (librdkafka's enum: PREPARING_REBALANCE = 1, …) under Kafka's names ('PreparingRebalance'). */
+const GROUP_STATES: Record<string, number> = lib.KafkaJS.ConsumerGroupStates;
+function stateName(state: number): string {
+  const key = Object.keys(GROUP_STATES).find((k) => GROUP_STATES[k] === state);
+  if (key === undefined) return String(state);
+  return key.toLowerCase().replace(/(^|_)([a-z])/g, (_, _u: string, c: string) => c.toUpperCase());
+}
 
 function kafka(req: OpRequest) {
   return new Kafka({ kafkaJS: { brokers: [req.bootstrap], clientId: req.clientId, logLevel: logLevel.NOTHING } });
@@ -268,6 +277,43 @@ const handlers: Handlers = {
   },
   async deleteRecords(op, req) {
     await withAdmin(req, (a) => a.deleteTopicRecords({ topic: op.topic, partitions: [{ partition: op.partition, offset: String(op.offset) }] }));
+  },
+  async listGroups(_op, req) {
+    const r: any = await withAdmin(req, (a) => a.listGroups());
+    if (r.errors?.length) throw r.errors[0];
+    // UNKNOWN when the broker's ListGroups (below v4) does not carry the state.
+    return { groups: r.groups.map((g: any) => ({ groupId: g.groupId, protocolType: g.protocolType, ...(g.state !== GROUP_STATES.UNKNOWN ? { state: stateName(g.state) } : {}) })) };
+  },
+  async describeGroup(op, req) {
+    const r: any = await withAdmin(req, (a) => a.describeGroups([op.group]));
+    const g = r.groups.find((x: any) => x.groupId === op.group);
+    if (g.error) throw g.error;
+    return { state: stateName(g.state), protocolType: g.protocolType, members: g.members.length };
+  },
+  async groupOffsets(op, req) {
+    const partitions = Array.from({ length: op.partitions }, (_, i) => i);
+    const r: any[] = await withAdmin(req, (a) => a.fetchOffsets({ groupId: op.group, topics: [{ topic: op.topic, partitions }] }));
+    const got: any[] = r.find((t) => t.topic === op.topic)?.partitions ?? [];
+    return {
+      offsets: partitions.map((partition) => {
+        const p = got.find((x) => x.partition === partition);
+        if (p?.error) throw p.error;
+        // librdkafka reports a partition without a committed offset as OFFSET_INVALID (-1001).
+        const offset = p ? Number(p.offset) : -1;
+        return { partition, offset: offset === OFFSET_INVALID ? -1 : offset };
+      }),
+    };
+  },
+  // setGroupOffsets: the library (1.10) has no admin call to alter a group's offsets (see clients.ts).
+  async deleteGroup(op, req) {
+    await withAdmin(req, async (a) => {
+      try {
+        await a.deleteGroups([op.group]);
+      } catch (e) {
+        // KafkaJSDeleteGroupsError carries each group's own error.
+        throw (e as { groups?: { error?: unknown }[] }).groups?.[0]?.error ?? e;
+      }
+    });
   },
 };
 

@@ -1,5 +1,5 @@
 /**
- * kafka-ts driver (Node 20). Producers and consumers through its high-level API; topic and config
+ * kafka-ts driver (Node 20). Producers and consumers through its high-level API; topic, config and group
  * admin through its documented low-level API (`cluster.sendRequest(API.X, …)`), which is how
  * kafka-ts users administer topics. Its producer is always idempotent.
  */
@@ -52,6 +52,18 @@ async function withCluster<T>(req: OpRequest, f: (c: any) => Promise<T>): Promis
   } finally {
     await cluster.disconnect().catch(() => {});
   }
+}
+
+/** The node id of a group's coordinator (FindCoordinator key type 0 = group). */
+async function coordinator(c: any, group: string): Promise<number> {
+  const r: any = check(await c.sendRequest(API.FIND_COORDINATOR, { keyType: 0, keys: [group] }), 'findCoordinator');
+  return r.coordinators[0].nodeId;
+}
+
+/** A topic's id (OffsetFetch/OffsetCommit v10 name topics by id). */
+async function topicIdOf(c: any, topic: string): Promise<string> {
+  const md: any = check(await c.sendRequest(API.METADATA, { topics: [{ id: null, name: topic }], allowTopicAutoCreation: false, includeTopicAuthorizedOperations: false }), 'metadata');
+  return md.topics[0].topicId;
 }
 
 function toIn(m: any): InMessage {
@@ -261,6 +273,49 @@ const handlers: Handlers = {
     await withCluster(req, async (c) =>
       check(await c.sendRequest(API.DELETE_RECORDS, { topics: [{ name: op.topic, partitions: [{ partitionIndex: op.partition, offset: BigInt(op.offset) }] }], timeoutMs: 10000 }), 'deleteRecords'),
     );
+  },
+  // Group admin: what Kafka's own admin client does, through the same low-level API. Every broker
+  // is asked for its groups; the rest goes to the group's coordinator.
+  async listGroups(_op, req) {
+    const groups = await withCluster(req, async (c) => {
+      const md: any = await c.sendRequest(API.METADATA, { topics: [], allowTopicAutoCreation: false, includeTopicAuthorizedOperations: false });
+      const all: any[] = [];
+      for (const b of md.brokers) all.push(...(check(await c.sendRequestToNode(b.nodeId)(API.LIST_GROUPS, {}), 'listGroups') as any).groups);
+      return all;
+    });
+    // group_state is in ListGroups from v4: below that there is none to report.
+    return { groups: groups.map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, ...(g.groupState ? { state: g.groupState } : {}) })) };
+  },
+  async describeGroup(op, req) {
+    const r: any = await withCluster(req, async (c) => check(await c.sendRequestToNode(await coordinator(c, op.group))(API.DESCRIBE_GROUPS, { groups: [op.group], includeAuthorizedOperations: false }), 'describeGroups'));
+    const g = r.groups.find((x: any) => x.groupId === op.group);
+    return { state: g.groupState, protocolType: g.protocolType, members: g.members.length };
+  },
+  async groupOffsets(op, req) {
+    const partitionIndexes = Array.from({ length: op.partitions }, (_, i) => i);
+    const r: any = await withCluster(req, async (c) => {
+      const topicId = await topicIdOf(c, op.topic);
+      const groups = [{ groupId: op.group, topics: [{ name: op.topic, topicId, partitionIndexes }] }];
+      return { topicId, ...check(await c.sendRequestToNode(await coordinator(c, op.group))(API.OFFSET_FETCH, { groups, requireStable: false }), 'offsetFetch') };
+    });
+    // The answer names the topic, or gives its id from v10.
+    const topic = r.groups.find((g: any) => g.groupId === op.group)?.topics.find((t: any) => t.name === op.topic || t.topicId === r.topicId);
+    const parts: any[] = topic?.partitions ?? [];
+    return { offsets: partitionIndexes.map((partition) => ({ partition, offset: Number(parts.find((p) => p.partitionIndex === partition)?.committedOffset ?? -1) })) };
+  },
+  async setGroupOffsets(op, req) {
+    // An admin commit, as Kafka's AdminClient.alterConsumerGroupOffsets sends it: no member, generation -1.
+    await withCluster(req, async (c) => {
+      const topicId = await topicIdOf(c, op.topic);
+      const partitions = op.offsets.map((o) => ({ partitionIndex: o.partition, committedOffset: BigInt(o.offset), committedLeaderEpoch: -1, committedMetadata: null }));
+      return check(
+        await c.sendRequestToNode(await coordinator(c, op.group))(API.OFFSET_COMMIT, { groupId: op.group, generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null, topics: [{ name: op.topic, topicId, partitions }] }),
+        'offsetCommit',
+      );
+    });
+  },
+  async deleteGroup(op, req) {
+    await withCluster(req, async (c) => check(await c.sendRequestToNode(await coordinator(c, op.group))(API.DELETE_GROUPS, { groupsNames: [op.group] }), 'deleteGroups'));
   },
 };
 

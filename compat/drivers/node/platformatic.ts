@@ -267,6 +267,28 @@ const handlers: Handlers = {
   async deleteRecords(op, req) {
     await withAdmin(req, (a) => a.deleteRecords({ topics: [{ name: op.topic, partitions: [{ partition: op.partition, offset: BigInt(op.offset) }] }] }));
   },
+  async listGroups(_op, req) {
+    const r: Map<string, any> = await withAdmin(req, (a) => a.listGroups());
+    // The state is 'Unknown' when the broker's ListGroups (below v4) does not carry it.
+    return { groups: [...r.values()].map((g) => ({ groupId: g.id, protocolType: g.protocolType, ...(g.state && g.state !== 'Unknown' ? { state: g.state } : {}) })) };
+  },
+  async describeGroup(op, req) {
+    const r: Map<string, any> = await withAdmin(req, (a) => a.describeGroups({ groups: [op.group] }));
+    const g = r.get(op.group);
+    return { state: g.state, protocolType: g.protocolType, members: g.members.size };
+  },
+  async groupOffsets(op, req) {
+    const partitionIndexes = Array.from({ length: op.partitions }, (_, i) => i);
+    const r: any[] = await withAdmin(req, (a) => a.listConsumerGroupOffsets({ groups: [{ groupId: op.group, topics: [{ name: op.topic, partitionIndexes }] }] }));
+    const parts: any[] = r.find((g) => g.groupId === op.group)?.topics.find((t: any) => t.name === op.topic)?.partitions ?? [];
+    return { offsets: partitionIndexes.map((partition) => ({ partition, offset: Number(parts.find((p) => p.partitionIndex === partition)?.committedOffset ?? -1) })) };
+  },
+  async setGroupOffsets(op, req) {
+    await withAdmin(req, (a) => a.alterConsumerGroupOffsets({ groupId: op.group, topics: [{ name: op.topic, partitionOffsets: op.offsets.map((o) => ({ partition: o.partition, offset: BigInt(o.offset) })) }] }));
+  },
+  async deleteGroup(op, req) {
+    await withAdmin(req, (a) => a.deleteGroups({ groups: [op.group] }));
+  },
 };
 
 function describe(e: any) {
