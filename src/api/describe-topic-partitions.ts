@@ -27,7 +27,7 @@ function partitions(broker: BrokerState, topic: Topic, from: number, to: number)
       errorCode: ErrorCode.NONE,
       partitionIndex: i,
       leaderId: broker.nodeId,
-      leaderEpoch: topic.leaderEpoch,
+      leaderEpoch: topic.leaderEpoch(i),
       replicaNodes: [broker.nodeId],
       isrNodes: [broker.nodeId],
       // No eligible leader replicas (KIP-966) beyond the ISR on a single broker.

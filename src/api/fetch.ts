@@ -183,11 +183,19 @@ class FetchOperation {
     if (!t.topic) return fail(this.version >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     // Deleted during a long poll: Kafka answers such a partition at once (DelayedFetch, case C).
     if (!t.log || !this.broker.topics.isCurrent(t.topic)) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-    if (t.currentLeaderEpoch >= 0 && t.currentLeaderEpoch !== t.topic.leaderEpoch) {
-      return fail(t.currentLeaderEpoch > t.topic.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH);
+    // From v16 these two errors name the leader and its epoch (KIP-951), and the response its
+    // endpoint, so that the client need not ask Metadata again.
+    const withLeader = (errorCode: number): PartitionRead => {
+      const r = fail(errorCode);
+      if (this.version >= 16) r.data.currentLeader = { leaderId: this.broker.nodeId, leaderEpoch: t.topic!.leaderEpoch(t.partition) };
+      return r;
+    };
+    const epoch = t.topic.leaderEpoch(t.partition);
+    if (t.currentLeaderEpoch >= 0 && t.currentLeaderEpoch !== epoch) {
+      return t.currentLeaderEpoch > epoch ? fail(ErrorCode.UNKNOWN_LEADER_EPOCH) : withLeader(ErrorCode.FENCED_LEADER_EPOCH);
     }
     // Kafka's Partition.followerReplicaOrThrow: only an assigned replica may fetch as a follower.
-    if (this.fromFollower) return fail(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    if (this.fromFollower) return withLeader(ErrorCode.NOT_LEADER_OR_FOLLOWER);
     const log = t.log;
     const producers = t.topic.producers[t.partition];
     const highWatermark = log.highWatermark;
@@ -276,7 +284,9 @@ class FetchOperation {
         this.zstdRefused(t) ? this.refused(data, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE) : this.conversionRefused(t) ? this.refused(data, ErrorCode.UNSUPPORTED_VERSION) : data,
       );
     }
-    return { throttleTimeMs: 0, errorCode, sessionId: 0, responses };
+    const namesLeader = responses.some((r) => r.partitions.some((p) => p.currentLeader !== undefined));
+    const nodeEndpoints = namesLeader ? [{ nodeId: this.broker.nodeId, host: this.broker.advertised.host, port: this.broker.advertised.port, rack: null }] : [];
+    return { throttleTimeMs: 0, errorCode, sessionId: 0, responses, nodeEndpoints };
   }
 }
 

@@ -100,8 +100,8 @@ async function lookup(
   const log = topic?.partitions[p.partitionIndex];
   if (!topic || !log) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   // Only -1 means "not checked" here (Fetch treats every negative epoch so).
-  if (p.currentLeaderEpoch !== -1 && p.currentLeaderEpoch !== topic.leaderEpoch) {
-    return fail(p.currentLeaderEpoch > topic.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH);
+  if (p.currentLeaderEpoch !== -1 && p.currentLeaderEpoch !== topic.leaderEpoch(p.partitionIndex)) {
+    return fail(p.currentLeaderEpoch > topic.leaderEpoch(p.partitionIndex) ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH);
   }
   if (version === 0) {
     // Kafka sizes an array by a negative count and answers the exception.
@@ -127,7 +127,7 @@ async function lookup(
     errorCode: ErrorCode.NONE,
     timestamp: found.timestamp,
     offset: found.offset,
-    leaderEpoch: found.offset >= 0n && version >= 4 ? topic.leaderEpoch : -1,
+    leaderEpoch: found.offset >= 0n && version >= 4 ? topic.leaderEpoch(p.partitionIndex) : -1,
   };
 }
 

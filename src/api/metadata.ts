@@ -16,7 +16,7 @@ export function partitionsMetadata(broker: BrokerState, topic: Topic) {
     errorCode: ErrorCode.NONE,
     partitionIndex: i,
     leaderId: broker.nodeId,
-    leaderEpoch: topic.leaderEpoch,
+    leaderEpoch: topic.leaderEpoch(i),
     replicaNodes: [broker.nodeId],
     isrNodes: [broker.nodeId],
     offlineReplicas: [],

@@ -24,8 +24,8 @@ function endOffset(topic: Topic | undefined, p: OffsetForLeaderEpochRequestOffse
   if (!topic || !log) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   const current = version >= 2 ? p.currentLeaderEpoch : NO_PARTITION_LEADER_EPOCH;
   if (current !== NO_PARTITION_LEADER_EPOCH) {
-    if (topic.leaderEpoch > current) return fail(ErrorCode.FENCED_LEADER_EPOCH);
-    if (topic.leaderEpoch < current) return fail(ErrorCode.UNKNOWN_LEADER_EPOCH);
+    if (topic.leaderEpoch(p.partition) > current) return fail(ErrorCode.FENCED_LEADER_EPOCH);
+    if (topic.leaderEpoch(p.partition) < current) return fail(ErrorCode.UNKNOWN_LEADER_EPOCH);
   }
   const found = log.endOffsetForEpoch(p.leaderEpoch);
   return { errorCode: ErrorCode.NONE, partition: p.partition, leaderEpoch: found.leaderEpoch, endOffset: found.endOffset };

@@ -178,7 +178,7 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
     const checked = checkProducer(broker, ctx, topic, index, batch, producerId, logAppendTime);
     if (checked !== null) return checked;
   }
-  return log.append(batch, { logAppendTime, leaderEpoch: topic.leaderEpoch }).then(
+  return log.append(batch, { logAppendTime, leaderEpoch: topic.leaderEpoch(index) }).then(
     (r: AppendResult): PartitionResponse => ({
       index, errorCode: ErrorCode.NONE, baseOffset: r.baseOffset, logAppendTimeMs: logAppendTime ?? -1n, logStartOffset: r.logStartOffset, recordErrors: [], errorMessage: null,
     }),

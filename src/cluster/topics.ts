@@ -32,12 +32,7 @@ export function collides(a: string, b: string): boolean {
   return a !== b && a.replace(/\./g, '_') === b.replace(/\./g, '_');
 }
 
-/** Single node: the leader epoch starts at 0 and changes only if leadership ever moves. */
-export const LEADER_EPOCH = 0;
-
 export class Topic {
-  readonly leaderEpoch = LEADER_EPOCH;
-
   /** Producer state per partition (idempotence and transactions), index-aligned with `partitions`. */
   readonly producers: ProducerStateManager[];
 
@@ -51,6 +46,11 @@ export class Topic {
 
   get name(): string {
     return this.record.name;
+  }
+
+  /** A partition's leader epoch: the one this broker took when it last opened the partition (openEach). */
+  leaderEpoch(partition: number): number {
+    return this.partitions[partition]!.latestLeaderEpoch;
   }
 
   get id(): string {
@@ -140,8 +140,11 @@ export class TopicRegistry {
         if (config === undefined) configs.set(record, (config = logConfigFor(record.configs, this.config)));
         try {
           const log = await this.storage.openPartition(record, partition, config);
-          // This broker becomes the partition's leader: its epoch starts at the log end (leader-epoch-checkpoint).
-          await log.assignLeaderEpoch(LEADER_EPOCH);
+          // This broker becomes the partition's leader in a new epoch, from the log end on
+          // (leader-epoch-checkpoint): a new partition's first is 0. Each start is a change of
+          // leader, as in a KRaft cluster, so a consumer whose position lies past what a crash
+          // left of the log finds it cut back (KIP-320) instead of skipping the offsets written again.
+          await log.assignLeaderEpoch(log.latestLeaderEpoch + 1);
           out[i] = { log, extra: await then(log) };
         } catch (err) {
           failed = true;

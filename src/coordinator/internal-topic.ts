@@ -66,7 +66,7 @@ export class InternalTopic {
     const now = BigInt(Date.now());
     const encoded = records.map((r) => ({ ...r, headers: [], timestamp: now }));
     if (!txn) {
-      await log.append(buildRecordBatch({ baseOffset: 0n, records: encoded }), { leaderEpoch: topic.leaderEpoch });
+      await log.append(buildRecordBatch({ baseOffset: 0n, records: encoded }), { leaderEpoch: topic.leaderEpoch(p) });
       return;
     }
     // The partition's producer state must know the transaction is open here, as for a client's write.
@@ -75,7 +75,7 @@ export class InternalTopic {
     const verdict = topic.producers[p].check(info, 'coordinator');
     if (verdict.kind === 'error') throw new TxnWriteError(verdict.errorCode, verdict.message);
     topic.producers[p].appended(info, log.logEndOffset);
-    await log.append(batch, { leaderEpoch: topic.leaderEpoch });
+    await log.append(batch, { leaderEpoch: topic.leaderEpoch(p) });
   }
 
   /** Everything stored, partition by partition, in log order. */

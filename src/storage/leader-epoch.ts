@@ -11,6 +11,9 @@
  * Entries are strictly increasing in both epoch and start offset.
  */
 
+import { iterateBatches, readLastOffset, readPartitionLeaderEpoch } from '../../protocol/records/index.js';
+import type { PartitionLog } from './storage.js';
+
 export interface EpochEntry {
   epoch: number;
   startOffset: bigint;
@@ -122,4 +125,29 @@ export function parseLeaderEpochCheckpoint(text: string): EpochEntry[] {
     if (!m) throw new Error(`malformed leader-epoch-checkpoint line "${line}"`);
     return { epoch: Number(m[1]), startOffset: BigInt(m[2]!) };
   });
+}
+
+/**
+ * The epoch history as the batches record it (each carries the epoch it was appended in): what a
+ * partition whose leader-epoch-checkpoint cannot be read starts from, instead of forgetting it.
+ */
+export async function epochsFromBatches(log: Pick<PartitionLog, 'read' | 'logStartOffset' | 'logEndOffset'>): Promise<LeaderEpochCache> {
+  const cache = new LeaderEpochCache();
+  const start = log.logStartOffset;
+  let offset = start;
+  while (offset < log.logEndOffset) {
+    const { records, release } = await log.read(offset, 1024 * 1024, { maxOffset: log.logEndOffset, minOneBatch: true, readableWanted: 0 });
+    const from = offset;
+    try {
+      for (const { buf, baseOffset } of iterateBatches(records)) {
+        const epoch = readPartitionLeaderEpoch(buf);
+        if (epoch >= 0) cache.assign(epoch, baseOffset < start ? start : baseOffset);
+        offset = readLastOffset(buf) + 1n;
+      }
+    } finally {
+      release?.();
+    }
+    if (offset <= from) break;
+  }
+  return cache;
 }

@@ -256,6 +256,9 @@ export interface PartitionLog {
    */
   assignLeaderEpoch(epoch: number): Promise<void>;
 
+  /** The latest epoch in the leader epoch cache, -1 when it holds none. */
+  readonly latestLeaderEpoch: number;
+
   /** OffsetForLeaderEpoch: the largest epoch ≤ `epoch` and its end offset, or -1/-1 when unknown. */
   endOffsetForEpoch(epoch: number): EpochEndOffset;
 }

@@ -727,8 +727,13 @@ describe('Fetch', () => {
     assert.equal(v11.responses[0].partitions[0].errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
     const v15 = await client.send(ApiKey.Fetch, 15, { ...fetchBody('f-follower', 0, 0n), replicaState: { replicaId: 5, replicaEpoch: 1n } });
     assert.equal(v15.responses[0].partitions[0].errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
-    const consumer = await client.send(ApiKey.Fetch, 15, fetchBody('f-follower', 0, 0n));
+    // From v16 the answer names the leader and its epoch, and the response its endpoint (KIP-951).
+    const v16 = await client.send(ApiKey.Fetch, 16, { ...fetchBody('f-follower', 0, 0n), replicaState: { replicaId: 5, replicaEpoch: 1n } });
+    assert.deepEqual(v16.responses[0].partitions[0].currentLeader, { leaderId: broker.broker.nodeId, leaderEpoch: 0 });
+    assert.deepEqual(v16.nodeEndpoints.map((n: any) => [n.nodeId, n.port]), [[broker.broker.nodeId, broker.port]]);
+    const consumer = await client.send(ApiKey.Fetch, 16, fetchBody('f-follower', 0, 0n));
     assert.deepEqual([consumer.responses[0].partitions[0].errorCode, consumer.responses[0].partitions[0].highWatermark], [ErrorCode.NONE, 1n]);
+    assert.deepEqual([consumer.responses[0].partitions[0].currentLeader.leaderId, consumer.nodeEndpoints], [-1, []]);
   });
 
   test('LastFetchedEpoch (v12+): a fetcher past the end of its epoch is told where it ends; an unknown epoch is OFFSET_OUT_OF_RANGE', async () => {

@@ -175,11 +175,11 @@ describe('disk engine recovery', () => {
     assert.ok((await stat(epochs)).isDirectory(), 'left as it was');
     await rm(epochs, { recursive: true });
 
-    // Content that does not parse is set aside as before: the partition opens, with a warning.
+    // Content that does not parse is rebuilt from the batches: the partition opens, with a warning.
     await writeFile(epochs, 'not a checkpoint');
     const warnings: string[] = [];
     const b = await openLog(dir, CONFIG, { logger: { info: () => undefined, warn: (_o: object, msg?: string) => warnings.push(msg ?? ''), error: () => undefined } });
-    assert.deepEqual(warnings, ['ignoring an unreadable leader-epoch-checkpoint']);
+    assert.deepEqual(warnings, ['unreadable leader-epoch-checkpoint: epochs rebuilt from the batches']);
     await b.storage.close();
     await writeFile(epochs, saved);
 

@@ -34,7 +34,7 @@ export class PartitionMarkerWriter implements MarkerWriter {
     const batch = buildControlBatch({ type: commit ? 'COMMIT' : 'ABORT', producerId, producerEpoch: epoch, coordinatorEpoch, timestamp, baseOffset: 0n });
     producers.markerAppended(producerId, epoch, coordinatorEpoch, commit, log.logEndOffset, timestamp);
     try {
-      await log.append(batch, { leaderEpoch: topic.leaderEpoch });
+      await log.append(batch, { leaderEpoch: topic.leaderEpoch(partition) });
       producers.markersVisible(log.highWatermark);
     } catch (err) {
       this.log.error({ err, topic: topicName, partition }, 'could not write a transaction marker');

@@ -28,7 +28,7 @@ import {
   setPartitionLeaderEpoch,
 } from '../../../protocol/records/index.js';
 import { BatchArena, ENTRY_OVERHEAD, type ArenaEntry } from '../batch-arena.js';
-import { LeaderEpochCache, type EpochEndOffset } from '../leader-epoch.js';
+import { LeaderEpochCache, UNDEFINED_EPOCH, epochsFromBatches, type EpochEndOffset } from '../leader-epoch.js';
 import {
   OffsetOutOfRangeError,
   PolicyViolationError,
@@ -466,13 +466,18 @@ export class DiskPartitionLog implements PartitionLog {
       this.epochs = new LeaderEpochCache(await readLeaderEpochCheckpoint(this.dir));
     } catch (e) {
       if (isSystemError(e)) throw e;
-      this.services.logger.warn({ partition: this.name, err: e }, 'ignoring an unreadable leader-epoch-checkpoint');
-      this.epochs = new LeaderEpochCache();
+      // Kafka takes the log directory offline; the batches themselves tell the history again.
+      this.epochs = await epochsFromBatches(this);
+      this.services.logger.warn({ partition: this.name, err: e, epochs: this.epochs.all.length }, 'unreadable leader-epoch-checkpoint: epochs rebuilt from the batches');
       changed = true;
     }
     if (this.epochs.truncateFromEnd(this.nextOffset)) changed = true;
     if (this.epochs.truncateFromStart(this.startOffset)) changed = true;
     if (changed) await this.enqueue(() => this.writeLeaderEpochs());
+  }
+
+  get latestLeaderEpoch(): number {
+    return this.epochs.latest?.epoch ?? UNDEFINED_EPOCH;
   }
 
   assignLeaderEpoch(epoch: number): Promise<void> {

@@ -15,7 +15,7 @@ import {
   setPartitionLeaderEpoch,
 } from '../../../protocol/records/index.js';
 import { BatchArena, type ArenaEntry } from '../batch-arena.js';
-import { LeaderEpochCache, type EpochEndOffset } from '../leader-epoch.js';
+import { LeaderEpochCache, UNDEFINED_EPOCH, type EpochEndOffset } from '../leader-epoch.js';
 import {
   cleanBatch,
   DEFAULT_PRODUCER_ID_EXPIRATION_MS,
@@ -282,6 +282,10 @@ export class MemoryPartitionLog implements PartitionLog {
 
   readSnapshot(): Promise<{ offset: bigint; data: Buffer } | null> {
     return Promise.resolve(this.snapshot !== null && this.snapshot.offset <= this.nextOffset ? this.snapshot : null);
+  }
+
+  get latestLeaderEpoch(): number {
+    return this.epochs.latest?.epoch ?? UNDEFINED_EPOCH;
   }
 
   assignLeaderEpoch(epoch: number): Promise<void> {

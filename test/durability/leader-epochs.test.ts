@@ -1,0 +1,115 @@
+/**
+ * Leader epochs across restarts: each start takes every partition's lead in a new epoch (as a
+ * restart does in a KRaft cluster), so a log that a crash cut back shows where it was cut
+ * (KIP-320), and an unreadable leader-epoch-checkpoint is rebuilt from the batches.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { ApiKey } from '../../protocol/generated/index.js';
+import { iterateBatches, readPartitionLeaderEpoch } from '../../protocol/records/index.js';
+import { type RunningBroker, startBroker } from '../../src/index.js';
+import { kafka } from '../support/kafkajs.js';
+import { tempDir } from '../support/processes.js';
+import { RawClient } from '../support/raw-client.js';
+
+const dir = tempDir();
+const nodeId = 4;
+let broker: RunningBroker | undefined;
+let raw: RawClient | undefined;
+after(async () => {
+  raw?.close();
+  await broker?.stop();
+  dir.remove();
+});
+
+async function start(): Promise<void> {
+  broker = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path, nodeId });
+  raw = await RawClient.connect(broker.port);
+}
+
+async function stop(): Promise<void> {
+  raw!.close();
+  await broker!.stop();
+}
+
+async function produce(values: string[]): Promise<void> {
+  const producer = kafka(broker!.bootstrap, 'epochs').producer();
+  await producer.connect();
+  for (const value of values) await producer.send({ topic: 'ep', acks: -1, messages: [{ value }] }); // one batch each
+  await producer.disconnect();
+}
+
+const metadataEpoch = async () => (await raw!.send(ApiKey.Metadata, 12, { topics: [{ name: 'ep', topicId: undefined }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false })).topics[0].partitions[0].leaderEpoch;
+
+async function endOffsetFor(leaderEpoch: number, currentLeaderEpoch: number) {
+  const r = await raw!.send(ApiKey.OffsetForLeaderEpoch, 4, { replicaId: -1, topics: [{ topic: 'ep', partitions: [{ partition: 0, currentLeaderEpoch, leaderEpoch }] }] });
+  const p = r.topics[0].partitions[0];
+  return [p.errorCode, p.leaderEpoch, p.endOffset];
+}
+
+function fetch(version: number, fetchOffset: bigint, currentLeaderEpoch: number) {
+  const topicId = broker!.broker.topics.get('ep')!.id;
+  return raw!.send(ApiKey.Fetch, version, {
+    replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, forgottenTopicsData: [], rackId: '',
+    topics: [{ topic: 'ep', topicId, partitions: [{ partition: 0, currentLeaderEpoch, fetchOffset, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
+  });
+}
+
+const segment = () => join(dir.path, 'ep-0', '00000000000000000000.log');
+const checkpoint = () => join(dir.path, 'ep-0', 'leader-epoch-checkpoint');
+
+test('a restart is a new leader epoch: a log cut back by a crash shows where, and the checkpoint can be rebuilt from the batches', async () => {
+  await start();
+  const admin = kafka(broker!.bootstrap, 'epochs').admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: 'ep', numPartitions: 1 }] });
+  await admin.disconnect();
+  await produce(Array.from({ length: 10 }, (_, i) => `old-${i}`));
+  assert.equal(await metadataEpoch(), 0, 'a new partition starts in epoch 0');
+  assert.deepEqual(await endOffsetFor(0, 0), [ErrorCode.NONE, 0, 10n]);
+  await stop();
+
+  // A crash that lost the log's tail: six whole batches and part of the seventh are left.
+  const bytes = readFileSync(segment());
+  const batches = [...iterateBatches(bytes)];
+  assert.equal(batches.length, 10);
+  truncateSync(segment(), batches[6]!.position + 10);
+  rmSync(join(dir.path, '.samsa_clean_shutdown'), { force: true });
+
+  await start();
+  assert.equal(await metadataEpoch(), 1, 'the restart took the lead in epoch 1');
+  // Epoch 0 ends where the crash cut the log: a consumer at offset 10 of epoch 0 sees the truncation.
+  assert.deepEqual(await endOffsetFor(0, 1), [ErrorCode.NONE, 0, 6n]);
+  assert.deepEqual(await endOffsetFor(0, 0), [ErrorCode.FENCED_LEADER_EPOCH, -1, -1n], 'a client still in epoch 0 is fenced');
+  await produce(Array.from({ length: 8 }, (_, i) => `new-${i}`));
+  assert.deepEqual(await endOffsetFor(0, 1), [ErrorCode.NONE, 0, 6n], 'offsets written again do not extend epoch 0');
+  assert.deepEqual(await endOffsetFor(1, 1), [ErrorCode.NONE, 1, 14n]);
+
+  // The new batches carry the new epoch; a fetch in the old one is fenced and told the leader (v16+).
+  const fetched = (await fetch(17, 6n, 1)).responses[0].partitions[0];
+  assert.equal(fetched.errorCode, ErrorCode.NONE);
+  const epochs = [...iterateBatches(fetched.records)].map((b) => readPartitionLeaderEpoch(b.buf));
+  assert.deepEqual(epochs, Array(8).fill(1));
+  const fenced = await fetch(16, 6n, 0);
+  assert.equal(fenced.responses[0].partitions[0].errorCode, ErrorCode.FENCED_LEADER_EPOCH);
+  assert.deepEqual(fenced.responses[0].partitions[0].currentLeader, { leaderId: nodeId, leaderEpoch: 1 });
+  assert.deepEqual(fenced.nodeEndpoints.map((n: { nodeId: number; port: number }) => [n.nodeId, n.port]), [[nodeId, broker!.port]]);
+  assert.equal((await fetch(15, 6n, 0)).responses[0].partitions[0].errorCode, ErrorCode.FENCED_LEADER_EPOCH);
+  assert.equal((await fetch(17, 6n, 2)).responses[0].partitions[0].errorCode, ErrorCode.UNKNOWN_LEADER_EPOCH);
+  await stop();
+  assert.equal(readFileSync(checkpoint(), 'utf8'), '0\n2\n0 0\n1 6\n');
+
+  // A damaged checkpoint: the history comes back from the batches' own epochs.
+  writeFileSync(checkpoint(), '0\n2\n0 0\nbogus\n');
+  await start();
+  assert.equal(await metadataEpoch(), 2);
+  assert.deepEqual(await endOffsetFor(0, 2), [ErrorCode.NONE, 0, 6n]);
+  assert.deepEqual(await endOffsetFor(1, 2), [ErrorCode.NONE, 1, 14n]);
+  await stop();
+  assert.equal(readFileSync(checkpoint(), 'utf8'), '0\n3\n0 0\n1 6\n2 14\n');
+  broker = undefined;
+  raw = undefined;
+});
