@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onNativeLibraryMissing } from '../protocol/records/native.js';
+import { ApiKey } from '../protocol/generated/index.js';
 import { apiVersionsHandler } from './api/api-versions.js';
 import type { ApiHandler, BrokerState } from './api/context.js';
 import { createTopicsHandler } from './api/create-topics.js';
@@ -186,6 +187,7 @@ export class Broker implements BrokerState {
         // while their memory stays within the pools that recycle it.
         maxInFlightBytes: 16 * 1024 * 1024,
         maxUnsentBytes: 16 * 1024 * 1024,
+        overlapping: new Set([ApiKey.Produce]),
       },
       log,
     );

@@ -1,8 +1,7 @@
 /** Why bytes could not be decoded. Every decode failure is one of these, never a generic exception. */
 export type DecodeErrorCode =
   | 'TRUNCATED'          // the frame ended before the value did
-  | 'NEGATIVE_LENGTH'    // a length or count below -1, or -1 where null is not allowed
-  | 'NULL_NOT_ALLOWED'   // null in a version where the field is not nullable
+  | 'NULL_NOT_ALLOWED'   // a negative length or count (null) where the field is not nullable
   | 'LENGTH_TOO_LARGE'   // a length or count larger than what remains of the frame
   | 'VARINT_TOO_LONG'    // an unsigned varint of more than 5 bytes
   | 'UNKNOWN_API_KEY'

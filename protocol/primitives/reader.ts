@@ -99,11 +99,9 @@ export class Reader {
     throw new DecodeError('VARINT_TOO_LONG', `unsigned varint longer than 5 bytes at ${this.pos - 5}`);
   }
 
-  /** Length prefix of a string/bytes/array: -1 means null; anything below is an error. */
+  /** Length prefix of a string/bytes/array: any negative one means null, as Kafka's generated readers take it. */
   private length(flex: boolean, wide: boolean): number {
-    const n = flex ? this.uvarint() - 1 : wide ? this.int32() : this.int16();
-    if (n < -1) throw new DecodeError('NEGATIVE_LENGTH', `length ${n} at ${this.pos}`);
-    return n;
+    return flex ? this.uvarint() - 1 : wide ? this.int32() : this.int16();
   }
 
   private text(n: number): string {

@@ -230,14 +230,15 @@ function handle(ctx: RequestContext<ProduceRequest>): Promise<Encodable<ProduceR
   const done = appended instanceof Promise ? appended.then(collect) : collect(appended);
   if (body.acks === 0) {
     // No response at all; as in Kafka, a failure closes the connection so the producer notices
-    // and refreshes its metadata.
-    done.then((responses) => {
+    // and refreshes its metadata. The request ends once written, so the connection's next
+    // request sees its records, as in Kafka.
+    return done.then((responses) => {
       // The bandwidth quota still counts the request (and may mute the connection).
       ctx.quota.produced(body.acks);
       const failures = responses.flatMap((t) => t.partitionResponses.filter((p) => p.errorCode !== ErrorCode.NONE).map((p) => ({ topic: t.name, partition: p.index, errorCode: p.errorCode })));
       if (failures.length > 0) ctx.connection.close('error during produce request with acks=0', 'info', { failures });
-    }, () => {});
-    return null;
+      return null;
+    }, () => null);
   }
   return done.then((responses) => ({ responses, throttleTimeMs: ctx.quota.produced(body.acks) }));
 }

@@ -104,10 +104,10 @@ const defs: BrokerConfigDef[] = [
   { name: 'log.cleaner.max.compaction.lag.ms', type: 'long', default: LONG_MAX_STRING, validator: atLeast(1), dynamic: true, doc: 'Default of the topic config max.compaction.lag.ms.' },
 
   // --- network ---
-  { name: 'socket.send.buffer.bytes', type: 'int', default: '102400', doc: 'SO_SNDBUF of client sockets; -1 leaves the operating system\'s value.' },
-  { name: 'socket.receive.buffer.bytes', type: 'int', default: '102400', doc: 'SO_RCVBUF of client sockets; -1 leaves the operating system\'s value.' },
+  { name: 'socket.send.buffer.bytes', type: 'int', default: '102400', doc: 'SO_SNDBUF of client sockets in Kafka. Informational here: Node leaves the operating system\'s value.' },
+  { name: 'socket.receive.buffer.bytes', type: 'int', default: '102400', doc: 'SO_RCVBUF of client sockets in Kafka. Informational here: Node leaves the operating system\'s value.' },
   { name: 'socket.request.max.bytes', type: 'int', default: '104857600', validator: atLeast(1), doc: 'Largest request frame accepted; a bigger one closes the connection.' },
-  { name: 'socket.listen.backlog.size', type: 'int', default: '50', validator: atLeast(1), doc: 'Backlog of the listening socket.' },
+  { name: 'socket.listen.backlog.size', type: 'int', default: '50', validator: atLeast(1), doc: 'Backlog of the listening socket in Kafka. Informational here: Samsa listens with a backlog of 1024.' },
   { name: 'connections.max.idle.ms', type: 'long', default: '600000', doc: 'Connections idle for longer than this are closed.' },
   { name: 'max.connections', type: 'int', default: INT_MAX, validator: atLeast(0), dynamic: true, doc: 'Most connections the broker accepts. Informational here.' },
   { name: 'max.connections.per.ip', type: 'int', default: INT_MAX, validator: atLeast(0), dynamic: true, doc: 'Most connections from one address. Informational here.' },

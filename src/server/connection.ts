@@ -1,11 +1,14 @@
 /**
- * One client connection: frames in, requests dispatched in arrival order (their handlers may run
- * concurrently), responses written strictly in request order. Reading pauses while the client is
- * slow to read responses or too many requests are in flight.
+ * One client connection: frames in, requests dispatched in arrival order, responses written
+ * strictly in request order. A request starts once the ones before it are done, as Kafka handles
+ * a connection's requests one at a time, so that each sees what the earlier ones did (a
+ * ListOffsets after a produce, an OffsetFetch after a commit); only requests of the APIs in
+ * `overlapping` (produce) may start while earlier ones of those APIs are still running. Reading
+ * pauses while the client is slow to read responses or too many requests are in flight.
  */
 import type { Socket } from 'node:net';
 import { encodeLeniently } from '../../protocol/codec.js';
-import { RequestDecodeError, decodeRequest, encodeResponse } from '../../protocol/frames.js';
+import { RequestDecodeError, decodeRequest, encodeResponse, requestApiKey } from '../../protocol/frames.js';
 import type { DecodedRequest } from '../../protocol/frames.js';
 import type { Logger } from '../logger.js';
 import { FramePool, FrameReader, FrameTooLargeError } from './frame-reader.js';
@@ -38,6 +41,11 @@ export interface ConnectionOptions {
   maxInFlightBytes: number;
   /** Stop taking requests while this many response bytes wait for the client to read them. */
   maxUnsentBytes: number;
+  /**
+   * APIs whose requests may run while earlier requests of these APIs run: produce, whose appends
+   * keep arrival order on their own and coalesce into one write when they overlap.
+   */
+  overlapping: ReadonlySet<number>;
 }
 
 interface Slot {
@@ -71,6 +79,8 @@ export class Connection {
   private inFlightBytes = 0;
   private closed = false;
   private draining = false;
+  /** The client ended its side: what it sent is answered, then the connection closes (pump). */
+  private clientEnded = false;
   /**
    * Set once a request cannot be served (unreadable, too large, its handler failed): nothing more
    * is read, the requests before it are answered, then the connection closes. Kafka reads one
@@ -113,6 +123,12 @@ export class Connection {
     socket.on('drain', () => this.pump());
     socket.on('timeout', () => {
       if (this.slots.length === 0) this.close('idle for longer than connections.max.idle.ms', 'debug');
+    });
+    socket.on('end', () => {
+      // Kafka reads a request at a time and sees the end of the stream only after answering
+      // every request before it: so here.
+      this.clientEnded = true;
+      this.pump();
     });
     socket.on('error', (err) => this.close(`socket error: ${err.message}`, 'debug'));
     socket.on('close', () => this.onClosed());
@@ -165,9 +181,19 @@ export class Connection {
     this.updateFlow();
   }
 
+  /** Whether `frame`'s request must wait for requests still running (see the top of this file). */
+  private waitsForEarlier(frame: Buffer): boolean {
+    const overlapping = this.options.overlapping;
+    const mayOverlap = overlapping.has(requestApiKey(frame));
+    for (const slot of this.slots) {
+      if (!slot.done && !(mayOverlap && overlapping.has(slot.request.header.requestApiKey))) return true;
+    }
+    return false;
+  }
+
   /** Dispatches the frames read so far, in order, while there is room; reading stops while any wait. */
   private pump(): void {
-    while (this.waitingHead < this.waiting.length && !this.closed && !this.draining && !this.full) {
+    while (this.waitingHead < this.waiting.length && !this.closed && !this.draining && !this.full && !this.waitsForEarlier(this.waiting[this.waitingHead])) {
       const frame = this.waiting[this.waitingHead];
       this.waiting[this.waitingHead++] = EMPTY;
       this.onFrame(frame);
@@ -180,6 +206,7 @@ export class Connection {
       const { reason, level, extra } = this.failed;
       return this.close(reason, level, extra);
     }
+    if (this.clientEnded && this.slots.length === 0 && this.waiting.length === 0) return this.close('the client closed its side', 'debug');
     this.updateFlow();
   }
 

@@ -12,7 +12,7 @@ export class KafkaServer {
     options: ConnectionOptions,
     private readonly log: Logger,
   ) {
-    this.server = createServer({ pauseOnConnect: true }, (accepted) => {
+    this.server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (accepted) => {
       const conn = new Connection(accepted, dispatcher, options, log);
       this.connections.add(conn);
       conn.socket.on('close', () => this.connections.delete(conn));

@@ -28,6 +28,8 @@ export function readInto(accepted: Socket, sink: ReadSink): Socket {
     handle,
     readable: true,
     writable: true,
+    // A client that ends its side after sending still gets its answers (Connection).
+    allowHalfOpen: true,
     onread: {
       buffer: () => sink.target(),
       callback: (n: number, buf: Uint8Array) => {

@@ -671,18 +671,36 @@ describe('Fetch', () => {
     c2.close();
   });
 
-  test('long poll: an append made while the fetch was reading (a produce pipelined behind it) ends the wait at once', async () => {
+  test('long poll: an append made while the fetch was reading (a produce from another connection arriving with it) ends the wait at once', async () => {
     await createTopic('f-poll-raced');
     const c2 = await RawClient.connect(broker.port);
+    const c3 = await RawClient.connect(broker.port);
     const fetch = c2.prepare(ApiKey.Fetch, 11, { ...fetchBody('f-poll-raced', 0, 0n), maxWaitMs: 10_000 });
-    const produced = c2.prepare(ApiKey.Produce, 9, { transactionalId: null, acks: 1, timeoutMs: 5000, topicData: [{ name: 'f-poll-raced', partitionData: [{ index: 0, records: batch(['raced']) }] }] });
-    // One write: the produce is dispatched, and appends, while the fetch's read of the partition is still in progress.
+    const produced = c3.prepare(ApiKey.Produce, 9, { transactionalId: null, acks: 1, timeoutMs: 5000, topicData: [{ name: 'f-poll-raced', partitionData: [{ index: 0, records: batch(['raced']) }] }] });
+    // Written in one go: the broker reads both in the same turn, so the produce appends while the
+    // fetch's read of the partition is still in progress.
     const sent = Date.now();
-    c2.writeRaw(Buffer.concat([fetch.bytes, produced.bytes]));
+    c2.writeRaw(fetch.bytes);
+    c3.writeRaw(produced.bytes);
     const f = await fetch.response;
     assert.ok(Date.now() - sent < 5000, `answered ${Date.now() - sent} ms after the produce`);
     assert.deepEqual(decodeRecords(f.responses[0].partitions[0].records).map((r) => String(r.value)), ['raced']);
     assert.equal((await produced.response).responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
+    c2.close();
+    c3.close();
+  });
+
+  test('a request pipelined behind a long poll waits for it, as in Kafka: the poll ends at MaxWaitMs without what came behind it', async () => {
+    await createTopic('f-poll-behind');
+    const c2 = await RawClient.connect(broker.port);
+    const fetch = c2.prepare(ApiKey.Fetch, 11, { ...fetchBody('f-poll-behind', 0, 0n), maxWaitMs: 300 });
+    const produced = c2.prepare(ApiKey.Produce, 9, { transactionalId: null, acks: 1, timeoutMs: 5000, topicData: [{ name: 'f-poll-behind', partitionData: [{ index: 0, records: batch(['behind']) }] }] });
+    const sent = Date.now();
+    c2.writeRaw(Buffer.concat([fetch.bytes, produced.bytes]));
+    const f = await fetch.response;
+    assert.ok(Date.now() - sent >= 290, `answered after ${Date.now() - sent} ms`);
+    assert.equal(f.responses[0].partitions[0].highWatermark, 0n);
+    assert.equal((await produced.response).responses[0].partitionResponses[0].baseOffset, 0n);
     c2.close();
   });
 

@@ -14,7 +14,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { encodeRequest } from '../../protocol/frames.js';
 import { ApiKey } from '../../protocol/generated/index.js';
-import { buildRecordBatch, decodeRecords, verifyBatchCrc } from '../../protocol/records/index.js';
+import { buildRecordBatch, decodeRecords, iterateBatches, verifyBatchCrc } from '../../protocol/records/index.js';
 import { startBroker } from '../../src/index.js';
 import { CLI, run, sleep, startBrokerProcess, tempDir } from '../support/processes.js';
 import { RawClient } from '../support/raw-client.js';
@@ -403,19 +403,19 @@ test('pipelined requests arrive intact however the stream is cut: small frames, 
   }
 });
 
-test('requests in flight on one connection are bounded by their bytes as well as their number', { timeout: 60_000 }, async () => {
-  // A new group answers its first JoinGroup only after group.initial.rebalance.delay.ms: 30
-  // joins with 1 MiB of metadata each are 30 MiB of requests that would all sit in flight.
-  const broker = await startBroker({ port: 0, config: { 'group.initial.rebalance.delay.ms': 1500 } });
+test('a connection runs one request at a time (produce aside): pipelined requests wait in the socket', { timeout: 60_000 }, async () => {
+  // A new group answers its first JoinGroup only after group.initial.rebalance.delay.ms: 12
+  // joins with 1 MiB of metadata each, pipelined, are taken one after the other.
+  const broker = await startBroker({ port: 0, config: { 'group.initial.rebalance.delay.ms': 300 } });
   try {
     const c = await RawClient.connect(broker.port);
     const metadata = Buffer.alloc(1024 * 1024, 1);
-    const joins = Array.from({ length: 30 }, (_, i) => c.send(ApiKey.JoinGroup, 3, {
+    const joins = Array.from({ length: 12 }, (_, i) => c.send(ApiKey.JoinGroup, 3, {
       groupId: `g${i}`, sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: '', protocolType: 'consumer', protocols: [{ name: 'range', metadata }],
     }));
     await new Promise((r) => setTimeout(r, 700));
     const stats = broker.broker.connections().find((s) => s.remote.endsWith(`:${c.socket.localPort}`))!;
-    assert.ok(stats.inFlight >= 8 && stats.inFlight <= 17, `${stats.inFlight} joins in flight (16 MiB of requests at most)`);
+    assert.equal(stats.inFlight, 1, 'one join in flight');
     assert.equal(stats.reading, false, 'the rest wait in the socket');
     // Every join is answered in the end, in order.
     const answers = await Promise.all(joins);
@@ -429,18 +429,18 @@ test('requests in flight on one connection are bounded by their bytes as well as
 test('requests in flight hold buffers of at most twice their size', { timeout: 60_000 }, async () => {
   const gc = runInNewContext('gc', {}) as () => void;
   // JoinGroups of new groups wait group.initial.rebalance.delay.ms for their answer: their frames
-  // stay in flight meanwhile. 10 connections × 100 joins of 20 KB are 20 MB of requests.
-  const broker = await startBroker({ port: 0, config: { 'group.initial.rebalance.delay.ms': 2000 } });
+  // stay in flight meanwhile. 1,000 connections with a join of 20 KB each are 20 MB of requests.
+  const broker = await startBroker({ port: 0, config: { 'group.initial.rebalance.delay.ms': 3000 } });
   const clients: RawClient[] = [];
   try {
-    for (let i = 0; i < 10; i++) clients.push(await RawClient.connect(broker.port));
+    for (let i = 0; i < 1000; i++) clients.push(await RawClient.connect(broker.port));
     const metadata = Buffer.alloc(20_000, 1);
     gc();
     const before = process.memoryUsage().arrayBuffers;
-    const joins = clients.flatMap((c, i) => Array.from({ length: 100 }, (_, j) => c.send(ApiKey.JoinGroup, 3, {
-      groupId: `g${i}-${j}`, sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: '', protocolType: 'consumer', protocols: [{ name: 'range', metadata }],
-    })));
-    await sleep(1000);
+    const joins = clients.map((c, i) => c.send(ApiKey.JoinGroup, 3, {
+      groupId: `g${i}`, sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: '', protocolType: 'consumer', protocols: [{ name: 'range', metadata }],
+    }));
+    await sleep(1500);
     const inFlight = broker.broker.connections().reduce((n, s) => n + s.inFlight, 0);
     assert.equal(inFlight, 1000, 'every join waits for the rebalance delay');
     gc();
@@ -512,6 +512,74 @@ test('connections idle after a burst keep no frame buffers of their own', { time
     assert.ok(held < 80 * 1024 * 1024, `${Math.round(held / 1048576)} MiB held by 40 idle connections`);
   } finally {
     for (const c of clients) c.close();
+    await broker.stop();
+    dir.remove();
+  }
+});
+
+test('pipelined requests see what the requests before them did, as Kafka handles one at a time; produces still overlap', { timeout: 30_000 }, async () => {
+  const dir = tempDir();
+  const broker = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
+  const c = await RawClient.connect(broker.port);
+  try {
+    await c.send(ApiKey.CreateTopics, 5, { timeoutMs: 1000, validateOnly: false, topics: [{ name: 'rw', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }] });
+    const records = () => buildRecordBatch({ baseOffset: 0n, records: [{ key: null, value: Buffer.from('x'), headers: [] }] });
+    const produce = (acks: number) => ({ transactionalId: null, acks, timeoutMs: 1000, topicData: [{ name: 'rw', partitionData: [{ index: 0, records: records() }] }] });
+    const listOffsets = { replicaId: -1, isolationLevel: 0, topics: [{ name: 'rw', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }] }] };
+    /** Writes the requests in one piece, so that they are read together. */
+    const pipeline = (requests: [number, number, unknown][]) => {
+      const prepared = requests.map(([key, version, body]) => c.prepare(key, version, body));
+      c.writeRaw(Buffer.concat(prepared.map((p) => p.bytes)));
+      return Promise.all(prepared.map((p) => p.response));
+    };
+    for (let i = 1; i <= 5; i++) {
+      const [, offsets] = await pipeline([[ApiKey.Produce, 9, produce(1)], [ApiKey.ListOffsets, 7, listOffsets]]);
+      assert.equal(offsets.topics[0].partitions[0].offset, BigInt(i), 'the end offset after the produce before it');
+    }
+    // acks=0 gets no answer, but the request behind it still sees its record.
+    const ack0 = encodeRequest(ApiKey.Produce, 9, 999, 'rw', produce(0));
+    const next = c.prepare(ApiKey.ListOffsets, 7, listOffsets);
+    c.writeRaw(Buffer.concat([ack0, next.bytes]));
+    assert.equal((await next.response).topics[0].partitions[0].offset, 6n);
+
+    const commit = (offset: bigint) => ({ groupId: 'rw-group', generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1n, topics: [{ name: 'rw', partitions: [{ partitionIndex: 0, committedOffset: offset, committedLeaderEpoch: -1, committedMetadata: null }] }] });
+    const fetchCommitted = { groupId: 'rw-group', topics: [{ name: 'rw', partitionIndexes: [0] }], requireStable: false };
+    for (const offset of [3n, 4n, 5n]) {
+      const [committed, fetched] = await pipeline([[ApiKey.OffsetCommit, 8, commit(offset)], [ApiKey.OffsetFetch, 7, fetchCommitted]]);
+      assert.equal(committed.topics[0].partitions[0].errorCode, 0);
+      assert.equal(fetched.topics[0].partitions[0].committedOffset, offset, 'the offset committed just before');
+    }
+
+    // Produce requests behind produce requests still run together: their appends share writes.
+    const produces = await pipeline(Array.from({ length: 20 }, (): [number, number, unknown] => [ApiKey.Produce, 9, produce(1)]));
+    assert.deepEqual(produces.map((r) => r.responses[0].partitionResponses[0].baseOffset), Array.from({ length: 20 }, (_, i) => BigInt(6 + i)));
+  } finally {
+    c.close();
+    await broker.stop();
+    dir.remove();
+  }
+});
+
+test('a client that ends its side after sending still gets every answer, then the connection closes', { timeout: 30_000 }, async () => {
+  const dir = tempDir();
+  const broker = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
+  try {
+    const setup = await RawClient.connect(broker.port);
+    await setup.send(ApiKey.CreateTopics, 5, { timeoutMs: 1000, validateOnly: false, topics: [{ name: 'half', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }] });
+    setup.close();
+    const c = await RawClient.connect(broker.port);
+    const produce = (value: string) => ({ transactionalId: null, acks: 1, timeoutMs: 1000, topicData: [{ name: 'half', partitionData: [{ index: 0, records: buildRecordBatch({ baseOffset: 0n, records: [{ key: null, value: Buffer.from(value), headers: [] }] }) }] }] });
+    const longPoll = {
+      replicaId: -1, maxWaitMs: 500, minBytes: 1_000_000, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, rackId: '', forgottenTopicsData: [],
+      topics: [{ topic: 'half', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
+    };
+    const requests = [c.prepare(ApiKey.Produce, 9, produce('a')), c.prepare(ApiKey.Produce, 9, produce('b')), c.prepare(ApiKey.Fetch, 11, longPoll), c.prepare(ApiKey.Produce, 9, produce('c'))];
+    c.socket.end(Buffer.concat(requests.map((r) => r.bytes)));
+    const [a, b, fetched, after] = await Promise.all(requests.map((r) => r.response));
+    assert.deepEqual([a, b, after].map((r) => r.responses[0].partitionResponses[0].baseOffset), [0n, 1n, 2n]);
+    assert.equal([...iterateBatches(fetched.responses[0].partitions[0].records)].length, 2, 'the long poll answered with the two batches before it');
+    assert.ok(await c.waitClosed(5000), 'then the broker closes the connection');
+  } finally {
     await broker.stop();
     dir.remove();
   }

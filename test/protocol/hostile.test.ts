@@ -52,29 +52,31 @@ test('every proper prefix of a valid frame is TRUNCATED (or otherwise refused), 
     decodeRequest(f); // the whole frame is fine
     for (let n = 0; n < f.length; n += Math.max(1, Math.floor(f.length / 40))) {
       const e = decodeError(f.subarray(0, n));
-      assert.ok(['TRUNCATED', 'LENGTH_TOO_LARGE', 'NEGATIVE_LENGTH'].includes(e.code), `${e.code} for a prefix of ${n}`);
+      assert.ok(['TRUNCATED', 'LENGTH_TOO_LARGE', 'NULL_NOT_ALLOWED'].includes(e.code), `${e.code} for a prefix of ${n}`);
       checked++;
     }
   }
   assert.ok(checked > 1000, `only ${checked} prefixes checked`);
 });
 
-test('negative lengths and counts are refused, -1 only where null is allowed', () => {
-  // Metadata v1: topics is a nullable int32-counted array; -1 means all topics.
+test('a negative length or count is null where null is allowed, as in Kafka, and refused elsewhere', () => {
+  // Metadata v1: topics is a nullable int32-counted array; -1 (or any negative count) means all topics.
   const all = frame(ApiKey.Metadata, 1, { topics: null });
   assert.equal(decodeRequest(all).body.topics, null);
-  const bad = Buffer.from(all);
-  bad.writeInt32BE(-5, bad.length - 4);
-  assert.equal(decodeError(bad).code, 'NEGATIVE_LENGTH');
+  const below = Buffer.from(all);
+  below.writeInt32BE(-5, below.length - 4);
+  assert.equal(decodeRequest(below).body.topics, null);
   // Metadata v0: topics is not nullable.
   const v0 = frame(ApiKey.Metadata, 0, { topics: [] });
-  const nul = Buffer.from(v0);
-  nul.writeInt32BE(-1, nul.length - 4);
-  assert.equal(decodeError(nul).code, 'NULL_NOT_ALLOWED');
-  // A string length of -2 in the client id.
-  const cid = frame(ApiKey.Metadata, 1, { topics: null });
+  for (const n of [-1, -5]) {
+    const nul = Buffer.from(v0);
+    nul.writeInt32BE(n, nul.length - 4);
+    assert.equal(decodeError(nul).code, 'NULL_NOT_ALLOWED');
+  }
+  // A string length of -2 in the (nullable) client id.
+  const cid = frame(ApiKey.Metadata, 1, { topics: null }, null);
   cid.writeInt16BE(-2, 8);
-  assert.equal(decodeError(cid).code, 'NEGATIVE_LENGTH');
+  assert.equal(decodeRequest(cid).header.clientId, null);
 });
 
 test('huge counts and lengths fail before allocating', () => {
