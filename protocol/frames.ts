@@ -57,11 +57,6 @@ export interface DecodedRequest {
 }
 
 /** Decodes a request frame (without its size prefix). Throws RequestDecodeError. */
-/** The API key of a request frame, read before the rest is decoded (-1 when the frame is too short to say). */
-export function requestApiKey(frame: Buffer): number {
-  return frame.length < 2 ? -1 : frame.readInt16BE(0);
-}
-
 export function decodeRequest(frame: Buffer): DecodedRequest {
   if (frame.length < 8) throw new RequestDecodeError('TRUNCATED', `request of ${frame.length} bytes has no header`, -1, -1, -1);
   const apiKey = frame.readInt16BE(0);

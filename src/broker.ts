@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onNativeLibraryMissing } from '../protocol/records/native.js';
-import { ApiKey } from '../protocol/generated/index.js';
 import { apiVersionsHandler } from './api/api-versions.js';
 import type { ApiHandler, BrokerState } from './api/context.js';
 import { createTopicsHandler } from './api/create-topics.js';
@@ -181,13 +180,7 @@ export class Broker implements BrokerState {
         maxRequestSize: config.number('socket.request.max.bytes'),
         // Kafka's NO_IDLE_TIMEOUT_MS: a negative value turns idle closing off.
         idleTimeoutMs: config.number('connections.max.idle.ms') < 0 ? null : config.delayMs('connections.max.idle.ms'),
-        // Clients pipeline a handful of requests; more than this waits in the socket.
-        maxInFlight: 100,
-        // A fast producer keeps ~16 one-megabyte requests in flight, enough to keep the log busy
-        // while their memory stays within the pools that recycle it.
-        maxInFlightBytes: 16 * 1024 * 1024,
         maxUnsentBytes: 16 * 1024 * 1024,
-        overlapping: new Set([ApiKey.Produce]),
       },
       log,
     );

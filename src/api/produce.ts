@@ -17,7 +17,7 @@ import type { Topic } from '../cluster/topics.js';
 import { verificationError } from '../coordinator/txn/transaction-coordinator.js';
 import { produceSettings } from '../cluster/produce-settings.js';
 import { checkRecords, needsRecompression, recompress, recordsMaxTimestamp } from './produce-records.js';
-import { PARTITIONS_PER_SLICE, mapInSlices } from './slices.js';
+import { mapInSlices } from './slices.js';
 import type { AppendResult, PartitionLog } from '../storage/storage.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
 
@@ -201,32 +201,22 @@ function handle(ctx: RequestContext<ProduceRequest>): Promise<Encodable<ProduceR
   // Transactional data without a transactional id fails the whole request (KafkaApis), judged on
   // every entry as sent, before a repeated partition's last entry replaces the others.
   const unauthorized = body.transactionalId === null && body.topicData.some((t) => t.partitionData.some((p) => startsTransactional(p.records)));
-  let count = 0;
-  for (const partitions of requested.values()) count += partitions.size;
   const appendAll = (checked: RecordChecks) => {
-    // Taken when the appends start: an acks=0 request's records may have been copied by then.
     // (Loops, not flatMap: this runs for every produce request.)
     const entries: { name: string; index: number; records: Buffer | null }[] = [];
     for (const [name, partitions] of requested) for (const [index, records] of partitions) entries.push({ name, index, records });
-    // After a wait (compressed records checked, an earlier request's turn, a slice) this is still the request's time.
+    // After a wait (compressed records checked, a slice) this is still the request's time.
     return mapInSlices(entries, (e) =>
       unauthorized ? failed(e.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED) : ctx.quota.timed(() => produceOne(ctx.broker, ctx, e.name, e.index, e.records, checked)),
     );
   };
-  const compressed = () => (unauthorized ? [] : [...requested.values()].flatMap((partitions) => [...partitions.values()].flatMap((r) => compressedBatchOf(r, ctx.apiVersion))));
-  let offThread = compressed();
-  if (body.acks === 0 && mustWait(ctx, offThread, count)) {
-    // Unanswered, the request's frame goes back to the pool at once (RequestDispatcher): what
-    // waits for its turn must be a copy.
-    for (const partitions of requested.values()) for (const [index, records] of partitions) if (records !== null) partitions.set(index, Buffer.from(records));
-    offThread = compressed();
-  }
+  const offThread = unauthorized ? [] : [...requested.values()].flatMap((partitions) => [...partitions.values()].flatMap((r) => compressedBatchOf(r, ctx.apiVersion)));
   const collect = (appends: (PartitionResponse | Promise<PartitionResponse>)[]) => {
     let next = 0;
     const topics = [...requested].map(([name, partitions]) => ({ name, partitions: appends.slice(next, (next += partitions.size)) }));
     return Promise.all(topics.map(async (t) => ({ name: t.name, partitionResponses: await Promise.all(t.partitions) })));
   };
-  const appended = inConnectionOrder(ctx, offThread, count, appendAll);
+  const appended = offThread.length === 0 ? appendAll(NOTHING_CHECKED) : checkedOffThread(offThread).then(appendAll);
   const done = appended instanceof Promise ? appended.then(collect) : collect(appended);
   if (body.acks === 0) {
     // No response at all; as in Kafka, a failure closes the connection so the producer notices
@@ -246,37 +236,15 @@ function handle(ctx: RequestContext<ProduceRequest>): Promise<Encodable<ProduceR
 /** Verdicts of record checks made off the event loop, by the partition's records as they came. */
 type RecordChecks = ReadonlyMap<Buffer, RecordsCheck>;
 const NOTHING_CHECKED: RecordChecks = new Map();
-/** Where a connection's produce requests chain (Connection.state). */
-const PRODUCING = 'produce.appending';
-
 /**
- * The request waits for its turn: it has records to check off the event loop, it names more
- * partitions than one slice (slices.ts), or an earlier produce request of the connection is still waiting.
+ * The records of compressed batches, checked off the event loop: Kafka decompresses each batch to
+ * walk it, and a large or hostile one must not stall every other client meanwhile. The
+ * connection takes its next request only once this one is done (Connection), so appends keep the
+ * order the requests came in.
  */
-const mustWait = (ctx: RequestContext<ProduceRequest>, offThread: readonly unknown[], partitions: number): boolean =>
-  offThread.length > 0 || partitions > PARTITIONS_PER_SLICE || ctx.connection.state[PRODUCING] !== undefined;
-
-/**
- * A connection's produce requests append in the order they came (an idempotent producer pipelines
- * them), and most append at once. A request holding compressed batches first has their records
- * checked off the event loop (Kafka decompresses each to walk it; a large or hostile one must not
- * stall every other client meanwhile); one naming many partitions appends them a slice at a time;
- * the connection's later produce requests wait behind either until all its appends have started.
- */
-function inConnectionOrder<T>(ctx: RequestContext<ProduceRequest>, offThread: { records: Buffer; batch: Buffer }[], partitions: number, append: (checked: RecordChecks) => T | Promise<T>): T | Promise<T> {
-  const state = ctx.connection.state;
-  const previous = state[PRODUCING] as Promise<void> | undefined;
-  if (!mustWait(ctx, offThread, partitions)) return append(NOTHING_CHECKED);
-  const turn = (previous ?? Promise.resolve()).then(async () => {
-    const verdicts = await Promise.all(offThread.map((o) => validateRecordsAsync(o.batch)));
-    return append(new Map(offThread.map((o, i) => [o.records, verdicts[i]!])));
-  });
-  const appended = turn.then(() => undefined, () => undefined);
-  state[PRODUCING] = appended;
-  void appended.then(() => {
-    if (state[PRODUCING] === appended) delete state[PRODUCING];
-  });
-  return turn;
+async function checkedOffThread(offThread: { records: Buffer; batch: Buffer }[]): Promise<RecordChecks> {
+  const verdicts = await Promise.all(offThread.map((o) => validateRecordsAsync(o.batch)));
+  return new Map(offThread.map((o, i) => [o.records, verdicts[i]!]));
 }
 
 /**

@@ -1,14 +1,12 @@
 /**
- * One client connection: frames in, requests dispatched in arrival order, responses written
- * strictly in request order. A request starts once the ones before it are done, as Kafka handles
- * a connection's requests one at a time, so that each sees what the earlier ones did (a
- * ListOffsets after a produce, an OffsetFetch after a commit); only requests of the APIs in
- * `overlapping` (produce) may start while earlier ones of those APIs are still running. Reading
- * pauses while the client is slow to read responses or too many requests are in flight.
+ * One client connection: frames in, one request handled at a time in arrival order, as Kafka
+ * handles a connection's requests, so that each sees what the ones before it did (a ListOffsets
+ * after a produce, an OffsetFetch after a commit). Reading pauses while a request is handled,
+ * while the client is slow to read responses, and while a quota throttles it.
  */
 import type { Socket } from 'node:net';
 import { encodeLeniently } from '../../protocol/codec.js';
-import { RequestDecodeError, decodeRequest, encodeResponse, requestApiKey } from '../../protocol/frames.js';
+import { RequestDecodeError, decodeRequest, encodeResponse } from '../../protocol/frames.js';
 import type { DecodedRequest } from '../../protocol/frames.js';
 import type { Logger } from '../logger.js';
 import { FramePool, FrameReader, FrameTooLargeError } from './frame-reader.js';
@@ -36,16 +34,8 @@ export interface ConnectionOptions {
   maxRequestSize: number;
   /** Close a connection idle for this long; null: never. */
   idleTimeoutMs: number | null;
-  maxInFlight: number;
-  /** Stop taking requests while their frames add up to this many bytes (one request is always taken). */
-  maxInFlightBytes: number;
   /** Stop taking requests while this many response bytes wait for the client to read them. */
   maxUnsentBytes: number;
-  /**
-   * APIs whose requests may run while earlier requests of these APIs run: produce, whose appends
-   * keep arrival order on their own and coalesce into one write when they overlap.
-   */
-  overlapping: ReadonlySet<number>;
 }
 
 interface Slot {
@@ -75,8 +65,6 @@ export class Connection {
   readonly socket: Socket;
   private readonly reader: FrameReader;
   private readonly slots: Slot[] = [];
-  /** Bytes of the frames of requests dispatched and not yet answered. */
-  private inFlightBytes = 0;
   private closed = false;
   private draining = false;
   /** The client ended its side: what it sent is answered, then the connection closes (pump). */
@@ -150,15 +138,9 @@ export class Connection {
     this.pump();
   }
 
-  /** The connection takes no more work: requests (or their bytes) in flight, answers the client has not taken, or a quota throttle. */
+  /** The connection takes no more work: a request is being handled, answers wait for the client to take them, or a quota throttles it. */
   private get full(): boolean {
-    const o = this.options;
-    return (
-      this.slots.length >= o.maxInFlight ||
-      this.inFlightBytes >= o.maxInFlightBytes ||
-      this.socket.writableLength >= o.maxUnsentBytes ||
-      this.throttleTimer !== null
-    );
+    return this.slots.some((s) => !s.done) || this.socket.writableLength >= this.options.maxUnsentBytes || this.throttleTimer !== null;
   }
 
   /**
@@ -181,19 +163,9 @@ export class Connection {
     this.updateFlow();
   }
 
-  /** Whether `frame`'s request must wait for requests still running (see the top of this file). */
-  private waitsForEarlier(frame: Buffer): boolean {
-    const overlapping = this.options.overlapping;
-    const mayOverlap = overlapping.has(requestApiKey(frame));
-    for (const slot of this.slots) {
-      if (!slot.done && !(mayOverlap && overlapping.has(slot.request.header.requestApiKey))) return true;
-    }
-    return false;
-  }
-
   /** Dispatches the frames read so far, in order, while there is room; reading stops while any wait. */
   private pump(): void {
-    while (this.waitingHead < this.waiting.length && !this.closed && !this.draining && !this.full && !this.waitsForEarlier(this.waiting[this.waitingHead])) {
+    while (this.waitingHead < this.waiting.length && !this.closed && !this.draining && !this.full) {
       const frame = this.waiting[this.waitingHead];
       this.waiting[this.waitingHead++] = EMPTY;
       this.onFrame(frame);
@@ -235,7 +207,6 @@ export class Connection {
       throw e;
     }
     const slot: Slot = { request, done: false, chunks: null, onSent: null };
-    this.inFlightBytes += frame.length;
     this.slots.push(slot);
     let pending: Promise<Reply | null>;
     try {
@@ -263,13 +234,13 @@ export class Connection {
             }
           }
         }
-        this.releaseFrame(frame);
+        FRAMES.release(frame);
         if (this.closed) Connection.sent(slot);
         this.writeReady();
       },
       (err: unknown) => {
         slot.done = true;
-        this.releaseFrame(frame);
+        FRAMES.release(frame);
         const h = request.header;
         this.log.error({ err, apiKey: h.requestApiKey, apiVersion: h.requestApiVersion, clientId: h.clientId }, `${request.api.name} failed`);
         this.fail(`handler error in ${request.api.name}`, 'warn', {}, true);
@@ -278,10 +249,7 @@ export class Connection {
     );
   }
 
-  private releaseFrame(frame: Buffer): void {
-    this.inFlightBytes -= frame.length;
-    FRAMES.release(frame);
-  }
+
 
   /** Writes every finished response at the head of the queue: responses never overtake each other. */
   private writeReady(): void {

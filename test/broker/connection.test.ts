@@ -403,7 +403,7 @@ test('pipelined requests arrive intact however the stream is cut: small frames, 
   }
 });
 
-test('a connection runs one request at a time (produce aside): pipelined requests wait in the socket', { timeout: 60_000 }, async () => {
+test('a connection handles one request at a time: pipelined requests wait in the socket', { timeout: 60_000 }, async () => {
   // A new group answers its first JoinGroup only after group.initial.rebalance.delay.ms: 12
   // joins with 1 MiB of metadata each, pipelined, are taken one after the other.
   const broker = await startBroker({ port: 0, config: { 'group.initial.rebalance.delay.ms': 300 } });
@@ -517,7 +517,7 @@ test('connections idle after a burst keep no frame buffers of their own', { time
   }
 });
 
-test('pipelined requests see what the requests before them did, as Kafka handles one at a time; produces still overlap', { timeout: 30_000 }, async () => {
+test('pipelined requests see what the requests before them did, as Kafka handles one at a time', { timeout: 30_000 }, async () => {
   const dir = tempDir();
   const broker = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
   const c = await RawClient.connect(broker.port);
@@ -550,7 +550,7 @@ test('pipelined requests see what the requests before them did, as Kafka handles
       assert.equal(fetched.topics[0].partitions[0].committedOffset, offset, 'the offset committed just before');
     }
 
-    // Produce requests behind produce requests still run together: their appends share writes.
+    // Pipelined produce requests append in the order they came.
     const produces = await pipeline(Array.from({ length: 20 }, (): [number, number, unknown] => [ApiKey.Produce, 9, produce(1)]));
     assert.deepEqual(produces.map((r) => r.responses[0].partitionResponses[0].baseOffset), Array.from({ length: 20 }, (_, i) => BigInt(6 + i)));
   } finally {
