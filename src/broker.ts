@@ -26,6 +26,7 @@ import { TransactionCoordinator } from './coordinator/txn/transaction-coordinato
 import { TransactionTopicStore } from './coordinator/txn/transaction-log.js';
 import { transactionHandlers } from './api/transactions.js';
 import { clusterAdminHandlers } from './api/cluster-admin.js';
+import { saslHandlers } from './api/sasl.js';
 import { ClientQuotas } from './quotas/quota-manager.js';
 import { configHandlers } from './api/configs.js';
 import { DynamicBrokerConfigs, applyLogConfigs } from './cluster/dynamic-configs.js';
@@ -171,7 +172,7 @@ export class Broker implements BrokerState {
     const handlers: ApiHandler[] = [
       produceHandler, fetchHandler, listOffsetsHandler, metadataHandler,
       apiVersionsHandler(() => dispatcher!.apis), createTopicsHandler, deleteTopicsHandler,
-      ...groupHandlers, ...offsetHandlers, ...transactionHandlers, ...configHandlers, ...clusterAdminHandlers,
+      ...groupHandlers, ...offsetHandlers, ...transactionHandlers, ...configHandlers, ...clusterAdminHandlers, ...saslHandlers,
     ];
     dispatcher = new Dispatcher(this, handlers);
     this.server = new KafkaServer(

@@ -13,6 +13,9 @@ import { KAFKA_DEFINE_ORDER, TOPIC_CONFIGS } from '../../src/cluster/topic-confi
 import { type RunningBroker, startBroker } from '../../src/index.js';
 import { tempDir } from '../support/processes.js';
 import { RawClient } from '../support/raw-client.js';
+import kafkajs from 'kafkajs';
+
+const { Kafka, logLevel } = kafkajs;
 
 let broker: RunningBroker;
 let client: RawClient;
@@ -64,6 +67,24 @@ function fetchBody(topic: string, partition: number, offset: bigint, extra: Reco
     forgottenTopicsData: [], rackId: '', ...extra,
   };
 }
+
+describe('SASL on a listener without it', () => {
+  test('SaslHandshake and SaslAuthenticate answer ILLEGAL_SASL_STATE, as Kafka does, and the connection goes on', async () => {
+    const c = await RawClient.connect(broker.port);
+    const hs = await c.send(ApiKey.SaslHandshake, 1, { mechanism: 'PLAIN' });
+    assert.deepEqual([hs.errorCode, hs.mechanisms], [ErrorCode.ILLEGAL_SASL_STATE, []]);
+    const auth = await c.send(ApiKey.SaslAuthenticate, 2, { authBytes: Buffer.from('\0user\0secret') });
+    assert.deepEqual([auth.errorCode, auth.errorMessage], [ErrorCode.ILLEGAL_SASL_STATE, 'SaslAuthenticate request received after successful authentication']);
+    assert.equal((await c.send(ApiKey.ApiVersions, 3, { clientSoftwareName: 'samsa-test', clientSoftwareVersion: '1.0' })).errorCode, 0);
+    c.close();
+  });
+
+  test('a kafkajs client set up for SASL is told the broker is not in a SASL state', async () => {
+    const admin = new Kafka({ brokers: [broker.bootstrap], clientId: 'sasl', logLevel: logLevel.NOTHING, retry: { retries: 0 }, sasl: { mechanism: 'plain', username: 'u', password: 'p' } }).admin();
+    await assert.rejects(admin.connect(), (e: Error) => /SASL state|ILLEGAL_SASL_STATE/i.test(`${e.message} ${(e as { cause?: Error }).cause?.message ?? ''}`));
+    await admin.disconnect();
+  });
+});
 
 describe('ApiVersions', () => {
   test('v0 and v3 list the implemented APIs; the response header is v0 even for v3', async () => {
