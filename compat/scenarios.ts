@@ -343,12 +343,13 @@ export const SCENARIOS: Scenario[] = [
       eq(values(r.messages).sort(), sent.map((m) => m.value).sort(), 'messages the group consumed');
       eq([...(await ctx.admin.committed(group, topic))].sort(), [[0, 3], [1, 3]], 'committed offsets (reference client)');
 
-      const listed = await retryUntil(() => ctx.op<{ groups: GroupListing[] }>({ op: 'listGroups' }), (x) => x.groups.some((g) => g.groupId === group), 3000);
+      // The member has left, so the group is Empty; clients that leave asynchronously get a moment.
+      const emptyListed = (x: { groups: GroupListing[] }) => x.groups.some((g) => g.groupId === group && (g.state === undefined || g.state === 'Empty'));
+      const listed = await retryUntil(() => ctx.op<{ groups: GroupListing[] }>({ op: 'listGroups' }), emptyListed, 5000);
       const mine = listed.groups.find((g) => g.groupId === group);
       ensure(mine, `listGroups does not show the group (${listed.groups.length} groups listed)`);
       if (mine.protocolType !== undefined) eq(mine.protocolType, 'consumer', 'listed protocol type');
       if (mine.state !== undefined) eq(mine.state, 'Empty', 'listed state');
-      // The member has left, so the group is Empty; clients that leave asynchronously get a moment.
       const d = await retryUntil(() => ctx.op<GroupDescription>({ op: 'describeGroup', group }), (x) => x.state === 'Empty', 5000);
       eq([d.state, d.members], ['Empty', 0], 'described state and members');
       if (d.protocolType !== undefined) eq(d.protocolType, 'consumer', 'described protocol type');

@@ -291,45 +291,6 @@ def op_create_partitions(op, req):
     admin_call(req, 'create_partitions', [NewPartitions(op['topic'], op['count'])])
 
 
-# Kafka's group state names (DescribeGroups); brokers before 2.0 called CompletingRebalance AwaitingSync.
-LEGACY_STATES = {'AwaitingSync': 'CompletingRebalance'}
-
-
-def group_info(g):
-    """A GroupMetadata from AdminClient.list_groups(), which describes every group it lists."""
-    if g.error is not None:
-        raise KafkaException(g.error)
-    return {'groupId': g.id, 'protocolType': g.protocol_type, 'state': LEGACY_STATES.get(g.state, g.state), 'members': len(g.members)}
-
-
-def op_list_groups(op, req):
-    groups = [group_info(g) for g in admin(req).list_groups(timeout=10)]
-    return {'groups': [{k: g[k] for k in ('groupId', 'protocolType', 'state')} for g in groups]}
-
-
-def op_describe_group(op, req):
-    # confluent-kafka-python 1.7 has no describe_consumer_groups: list_groups(group) is its documented
-    # way to describe one group (ListGroups, then DescribeGroups for that group if it is listed).
-    groups = admin(req).list_groups(group=op['group'], timeout=10)
-    if not groups:
-        raise Failure('list_groups(group=%r) does not return the group' % op['group'])
-    g = group_info(groups[0])
-    return {'state': g['state'], 'protocolType': g['protocolType'], 'members': g['members']}
-
-
-def op_group_offsets(op, req):
-    # The group's committed offsets through a consumer with its group.id that does not subscribe.
-    c = consumer(req, op['group'])
-    try:
-        tps = c.committed([TopicPartition(op['topic'], p) for p in range(op['partitions'])], timeout=10)
-        for tp in tps:
-            if tp.error is not None:
-                raise KafkaException(tp.error)
-        return {'offsets': [{'partition': tp.partition, 'offset': tp.offset if tp.offset >= 0 else -1} for tp in tps]}
-    finally:
-        c.close()
-
-
 def op_set_group_offsets(op, req):
     # confluent-kafka-python 1.7 has no alter_consumer_group_offsets: a consumer with the group's
     # group.id commits the offsets explicitly without subscribing (so without joining the group).
@@ -348,8 +309,7 @@ OPS = {
     'deleteTopic': op_delete_topic, 'produce': op_produce, 'offsetForTime': op_offset_for_time, 'consume': op_consume,
     'groupConsume': op_group_consume, 'rebalance': op_rebalance, 'staticMembership': op_static_membership,
     'transactions': op_transactions, 'describeConfigs': op_describe_configs, 'alterConfigs': op_alter_configs,
-    'createPartitions': op_create_partitions, 'listGroups': op_list_groups, 'describeGroup': op_describe_group,
-    'groupOffsets': op_group_offsets, 'setGroupOffsets': op_set_group_offsets,
+    'createPartitions': op_create_partitions, 'setGroupOffsets': op_set_group_offsets,
 }
 
 

@@ -99,9 +99,12 @@ export class Reader {
     throw new DecodeError('VARINT_TOO_LONG', `unsigned varint longer than 5 bytes at ${this.pos - 5}`);
   }
 
-  /** Length prefix of a string/bytes/array: any negative one means null, as Kafka's generated readers take it. */
+  /**
+   * Length prefix of a string/bytes/array: any negative one means null, as Kafka's generated
+   * readers take it (a compact length is an int there: an unsigned varint of 2^31 or more wraps).
+   */
   private length(flex: boolean, wide: boolean): number {
-    return flex ? this.uvarint() - 1 : wide ? this.int32() : this.int16();
+    return flex ? (this.uvarint() | 0) - 1 : wide ? this.int32() : this.int16();
   }
 
   private text(n: number): string {

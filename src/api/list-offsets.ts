@@ -7,7 +7,7 @@ import { ErrorCode } from '../../protocol/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
 import type { ListOffsetsRequest, ListOffsetsResponse, ListOffsetsResponseListOffsetsPartitionResponse } from '../../protocol/generated/index.js';
 import type { Encodable } from '../../protocol/primitives/types.js';
-import { decodeRecordsAsync, readLastOffset } from '../../protocol/records/index.js';
+import { decodeRecordsAsync, readLastOffset, readPartitionLeaderEpoch } from '../../protocol/records/index.js';
 import type { Topic } from '../cluster/topics.js';
 import type { PartitionLog } from '../storage/storage.js';
 import type { ApiHandler, RequestContext } from './context.js';
@@ -26,9 +26,14 @@ type PartitionResponse = Encodable<ListOffsetsResponseListOffsetsPartitionRespon
 interface Found {
   offset: bigint;
   timestamp: bigint;
+  /** The leader epoch the offset was written in, as Kafka answers it (-1: unknown). */
+  leaderEpoch: number;
 }
 
-const NOT_FOUND: Found = { offset: -1n, timestamp: -1n };
+const NOT_FOUND: Found = { offset: -1n, timestamp: -1n, leaderEpoch: -1 };
+
+/** A found batch's epoch (Kafka's TimestampAndOffset takes the batch's partitionLeaderEpoch). */
+const epochOf = (batch: Buffer): number => Math.max(-1, readPartitionLeaderEpoch(batch));
 
 /**
  * The first record from the log start offset on, below `limit`, whose timestamp is ≥ `timestamp`,
@@ -42,7 +47,7 @@ async function byTimestamp(log: PartitionLog, timestamp: bigint, limit: bigint):
     if (!batch) return NOT_FOUND;
     for (const r of await decodeRecordsAsync(batch)) {
       if (r.offset >= limit) return NOT_FOUND;
-      if (r.timestamp >= timestamp && r.offset >= from) return { offset: r.offset, timestamp: r.timestamp };
+      if (r.timestamp >= timestamp && r.offset >= from) return { offset: r.offset, timestamp: r.timestamp, leaderEpoch: epochOf(batch) };
     }
     // On past the batch's own last offset: compaction can leave it ending beyond its last record,
     // or with no record at all.
@@ -56,7 +61,7 @@ async function maxTimestamp(log: PartitionLog, limit: bigint): Promise<Found> {
   let best = NOT_FOUND;
   for (const r of await decodeRecordsAsync(batch)) {
     if (r.offset >= limit) break;
-    if (best === NOT_FOUND || r.timestamp > best.timestamp) best = { offset: r.offset, timestamp: r.timestamp };
+    if (best === NOT_FOUND || r.timestamp > best.timestamp) best = { offset: r.offset, timestamp: r.timestamp, leaderEpoch: epochOf(batch) };
   }
   return best;
 }
@@ -114,9 +119,9 @@ async function lookup(
     : log.highWatermark;
   let found: Found;
   switch (p.timestamp) {
-    case LATEST: found = { offset: limit, timestamp: -1n }; break;
+    case LATEST: found = { offset: limit, timestamp: -1n, leaderEpoch: log.latestLeaderEpoch }; break;
     case EARLIEST:
-    case EARLIEST_LOCAL: found = { offset: log.logStartOffset, timestamp: -1n }; break;
+    case EARLIEST_LOCAL: found = { offset: log.logStartOffset, timestamp: -1n, leaderEpoch: log.epochForOffset(log.logStartOffset) }; break;
     case MAX_TIMESTAMP: found = await maxTimestamp(log, limit); break;
     case LATEST_TIERED: found = NOT_FOUND; break; // no tiered storage
     default:
@@ -127,7 +132,7 @@ async function lookup(
     errorCode: ErrorCode.NONE,
     timestamp: found.timestamp,
     offset: found.offset,
-    leaderEpoch: found.offset >= 0n && version >= 4 ? topic.leaderEpoch(p.partitionIndex) : -1,
+    leaderEpoch: version >= 4 ? found.leaderEpoch : -1,
   };
 }
 

@@ -10,6 +10,13 @@ import { logConfigFor } from './topic-configs.js';
 /** Partitions opened at once. */
 const OPEN_CONCURRENCY = 8;
 
+/**
+ * State document: the leader epoch of the latest start. Each start takes the next one for every
+ * partition, so an epoch is never taken twice, even when a crash cut the log back past the start
+ * of the last one or a partition's leader-epoch-checkpoint was lost.
+ */
+const LEADER_EPOCH_STATE = 'leader-epoch';
+
 export const MAX_TOPIC_NAME_LENGTH = 249;
 
 /** Kafka's Topic.isInternal: the coordinators' own topics. */
@@ -48,7 +55,7 @@ export class Topic {
     return this.record.name;
   }
 
-  /** A partition's leader epoch: the one this broker took when it last opened the partition (openEach). */
+  /** A partition's leader epoch: the latest its epoch cache holds, the one this broker took when it opened the partition (openEach). */
   leaderEpoch(partition: number): number {
     return this.partitions[partition]!.latestLeaderEpoch;
   }
@@ -81,6 +88,8 @@ export class TopicRegistry {
   private readonly snapshotted = new WeakMap<ProducerStateManager, SnapshotMark>();
   /** Told when a topic leaves the registry (long polls waiting on its partitions answer at once). */
   private readonly deletionListeners = new Set<(topic: Topic) => void>();
+  /** The leader epoch partitions opened by this start take (at least: one whose history is past it takes the next). */
+  private startEpoch = 0;
 
   constructor(
     private readonly storage: Storage,
@@ -90,6 +99,8 @@ export class TopicRegistry {
 
   async load(records: readonly TopicRecord[]): Promise<void> {
     await this.storage.setAsideUnknownPartitions?.(records);
+    this.startEpoch = (await this.lastStartEpoch()) + 1;
+    await this.saveStartEpoch(this.startEpoch);
     for (const record of records) {
       this.records.set(record.name, record);
       this.savedConfigs.set(record, record.configs);
@@ -101,6 +112,9 @@ export class TopicRegistry {
       // Producer state comes back from the log itself (batch headers and markers).
       async (log) => loadProducerState(log, this.producerExpiry()),
     );
+    // Partitions whose history went past this start's epoch took higher ones: the next start goes past those.
+    const highest = opened.reduce((max, o) => Math.max(max, o.log.latestLeaderEpoch), this.startEpoch);
+    if (highest > this.startEpoch) await this.saveStartEpoch(highest);
     let at = 0;
     for (const record of records) {
       const parts = opened.slice(at, (at += record.partitions));
@@ -108,6 +122,24 @@ export class TopicRegistry {
       this.byName.set(record.name, topic);
       this.byId.set(record.topicId, topic);
     }
+  }
+
+  /** The leader epoch the previous start took, -1 for none (or a document that cannot be read, said once). */
+  private async lastStartEpoch(): Promise<number> {
+    const text = await this.storage.readState(LEADER_EPOCH_STATE);
+    if (text === null) return -1;
+    try {
+      const epoch = (JSON.parse(text) as { leaderEpoch?: unknown }).leaderEpoch;
+      if (typeof epoch === 'number' && Number.isInteger(epoch) && epoch >= 0) return epoch;
+    } catch {
+      // said below
+    }
+    this.log.warn({ state: LEADER_EPOCH_STATE }, 'unreadable record of the last leader epoch: partitions take the epoch after their own latest');
+    return -1;
+  }
+
+  private saveStartEpoch(epoch: number): Promise<void> {
+    return this.storage.writeState(LEADER_EPOCH_STATE, JSON.stringify({ version: 1, leaderEpoch: epoch }) + '\n');
   }
 
   /** Producers idle for longer than producer.id.expiration.ms are not brought back from a snapshot. */
@@ -140,11 +172,11 @@ export class TopicRegistry {
         if (config === undefined) configs.set(record, (config = logConfigFor(record.configs, this.config)));
         try {
           const log = await this.storage.openPartition(record, partition, config);
-          // This broker becomes the partition's leader in a new epoch, from the log end on
-          // (leader-epoch-checkpoint): a new partition's first is 0. Each start is a change of
-          // leader, as in a KRaft cluster, so a consumer whose position lies past what a crash
-          // left of the log finds it cut back (KIP-320) instead of skipping the offsets written again.
-          await log.assignLeaderEpoch(log.latestLeaderEpoch + 1);
+          // This broker becomes the partition's leader in this start's epoch, from the log end on
+          // (leader-epoch-checkpoint). Each start is a change of leader, as in a KRaft cluster, so
+          // a consumer whose position lies past what a crash left of the log finds it cut back
+          // (KIP-320) instead of skipping the offsets written again.
+          await log.assignLeaderEpoch(Math.max(this.startEpoch, log.latestLeaderEpoch + 1));
           out[i] = { log, extra: await then(log) };
         } catch (err) {
           failed = true;

@@ -287,7 +287,10 @@ export class Connection {
     else if (!stop && this.socket.isPaused()) this.socket.resume();
   }
 
-  /** Stops reading and resolves once every request already read has been answered. */
+  /**
+   * Stops taking requests and resolves once the one being handled has been answered. Requests
+   * pipelined behind it are not started, as a Kafka broker that is stopping leaves them unread.
+   */
   drain(): Promise<void> {
     this.draining = true;
     this.updateFlow();

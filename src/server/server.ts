@@ -44,7 +44,7 @@ export class KafkaServer {
     });
   }
 
-  /** Stops accepting, lets every connection answer the requests it has read (up to graceMs), then closes them. */
+  /** Stops accepting, lets every connection answer the request it is handling (up to graceMs), then closes them. */
   async close(graceMs = 10_000): Promise<void> {
     const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
     const drained = Promise.all([...this.connections].map((c) => c.drain()));

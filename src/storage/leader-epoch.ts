@@ -64,6 +64,16 @@ export class LeaderEpochCache {
     return true;
   }
 
+  /** Kafka's epochForOffset: the epoch of the last entry starting at or before `offset`, -1 when none does. */
+  epochForOffset(offset: bigint): number {
+    let epoch = UNDEFINED_EPOCH;
+    for (const e of this.entries) {
+      if (e.startOffset > offset) break;
+      epoch = e.epoch;
+    }
+    return epoch;
+  }
+
   /**
    * Kafka's endOffsetFor: the largest epoch ≤ the requested one and the offset where it ends (the
    * start of the next epoch, or the log end offset for the latest epoch); UNDEFINED for -1 or an

@@ -259,6 +259,9 @@ export interface PartitionLog {
   /** The latest epoch in the leader epoch cache, -1 when it holds none. */
   readonly latestLeaderEpoch: number;
 
+  /** The epoch `offset` was written in as the cache has it (Kafka's epochForOffset), -1 when unknown. */
+  epochForOffset(offset: bigint): number;
+
   /** OffsetForLeaderEpoch: the largest epoch ≤ `epoch` and its end offset, or -1/-1 when unknown. */
   endOffsetForEpoch(epoch: number): EpochEndOffset;
 }

@@ -106,25 +106,40 @@ test('a topic made again while its deletion is still under way gets partition lo
   const dir = tempDir();
   const broker = await diskBroker(dir.path);
   const c = await RawClient.connect(broker.port);
+  const c2 = await RawClient.connect(broker.port);
   const createRequest = { timeoutMs: 5000, validateOnly: false, topics: [{ name: 'again', numPartitions: 4, replicationFactor: 1, assignments: [], configs: [] }] };
+  // The removal of the deleted topic's files is held until the creation has been sent.
+  const storage = (broker.broker.topics as unknown as { storage: { deleteTopicData: (t: unknown) => Promise<void> } }).storage;
+  const remove = storage.deleteTopicData.bind(storage);
+  let removing: () => void = () => undefined;
+  storage.deleteTopicData = (t) => {
+    const held = new Promise<void>((resolve) => (removing = resolve));
+    return held.then(() => remove(t));
+  };
   try {
     const { producer, disconnect } = await connectClients(broker.bootstrap);
     for (let round = 0; round < 5; round++) {
       if (round === 0) assert.equal((await c.send(ApiKey.CreateTopics, 5, createRequest)).topics[0].errorCode, 0);
       await producer.send({ topic: 'again', messages: [0, 1, 2, 3].map((p) => ({ value: `round-${round}`, partition: p })) });
-      // Pipelined on one connection: the creation is handled right after the deletion started.
-      const [deleted, created] = await Promise.all([
-        c.send(ApiKey.DeleteTopics, 4, { topicNames: ['again'], timeoutMs: 5000 }),
-        c.send(ApiKey.CreateTopics, 5, createRequest),
-      ]);
-      assert.equal(deleted.responses[0].errorCode, 0);
-      assert.equal(created.topics[0].errorCode, 0, `round ${round}: ${created.topics[0].errorMessage}`);
+      let started = false;
+      removing = () => undefined;
+      const deleted = c.send(ApiKey.DeleteTopics, 4, { topicNames: ['again'], timeoutMs: 5000 }).finally(() => (started = true));
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(started, false, 'the deletion is still under way');
+      const created = c2.send(ApiKey.CreateTopics, 5, createRequest);
+      await new Promise((r) => setTimeout(r, 50));
+      removing();
+      assert.equal((await deleted).responses[0].errorCode, 0);
+      const made = await created;
+      assert.equal(made.topics[0].errorCode, 0, `round ${round}: ${made.topics[0].errorMessage}`);
     }
     await producer.send({ topic: 'again', messages: [{ value: 'last', partition: 2 }] });
     await disconnect();
     assert.deepEqual(await kcatReadAll(broker.bootstrap, 'again'), [{ partition: 2, offset: 0, value: 'last' }]);
   } finally {
+    storage.deleteTopicData = remove;
     c.close();
+    c2.close();
     await broker.stop();
     dir.remove();
   }

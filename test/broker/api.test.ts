@@ -497,13 +497,14 @@ describe('Produce', () => {
     assert.deepEqual(values, ['before', 'wide 0', 'after']);
   });
 
-  test('acks=0 naming more partitions than one slice: every batch is stored as sent, whatever frames are read while later slices wait', async () => {
+  test('acks=0 naming more partitions than one slice: every batch is stored as sent, its frame kept until the last slice is appended', async () => {
     await createTopic('p-wide-acks0', 300);
     const wide = (tag: string) => ({
       transactionalId: null, acks: 0, timeoutMs: 1000,
       topicData: [{ name: 'p-wide-acks0', partitionData: Array.from({ length: 300 }, (_, index) => ({ index, records: batch([`${tag} ${String(index).padStart(3, '0')}`]) })) }],
     });
-    // Two frames of one size: the first one's, released unanswered, may be handed to the second.
+    // Two frames of one size: were the first one's released before its later slices were appended,
+    // the second could be read into it.
     client.sendNoResponse(ApiKey.Produce, 9, wide('one'));
     client.sendNoResponse(ApiKey.Produce, 9, wide('two'));
     const body = fetchBody('p-wide-acks0', 0, 0n, { maxBytes: 10 << 20 });
@@ -537,12 +538,12 @@ describe('Produce', () => {
     assert.equal(f.responses[0].partitions[0].highWatermark, 1n);
   });
 
-  test('acks=0 compressed batches, checked off the event loop, are stored as sent and in order, whatever the frames read meanwhile', async () => {
+  test('acks=0 compressed batches, checked off the event loop, are stored as sent and in order, their frames kept until appended', async () => {
     await createTopic('p-acks0-gzip');
     const values = (tag: string) => Array.from({ length: 20_000 }, (_, i) => `${tag}-${String(i).padStart(5, '0')}-${'v'.repeat(200)}`);
     const noAnswer = (records: Buffer) => client.sendNoResponse(ApiKey.Produce, 9, { transactionalId: null, acks: 0, timeoutMs: 1000, topicData: [{ name: 'p-acks0-gzip', partitionData: [{ index: 0, records }] }] });
-    // The second frame, as large as the first, comes while the first is being decompressed: the
-    // first one's frame, released unanswered, may be handed to it.
+    // The second frame, as large as the first, comes while the first is being decompressed: were
+    // the first one's frame released unanswered, the second could be read into it.
     const [one, two] = [batch(values('one'), { compression: CompressionCodec.Gzip }), batch(values('two'), { compression: CompressionCodec.Gzip })];
     noAnswer(one);
     await new Promise((r) => setTimeout(r, 1));
@@ -692,23 +693,33 @@ describe('Fetch', () => {
     c2.close();
   });
 
-  test('long poll: an append made while the fetch was reading (a produce from another connection arriving with it) ends the wait at once', async () => {
+  test('long poll: an append made while the fetch was reading ends the wait at once', async () => {
     await createTopic('f-poll-raced');
+    const first = batch(['first']);
+    await produce('f-poll-raced', 0, first);
+    // The partition's read appends a batch (from another connection) before it returns what it
+    // read, one batch, short of MinBytes: the fetch must see that its partition changed instead
+    // of waiting for a later append.
+    const log = broker.broker.topics.get('f-poll-raced')!.partitions[0]!;
+    const read = log.read.bind(log);
+    let produced: Promise<any> | undefined;
+    log.read = async (...args: Parameters<typeof read>) => {
+      const r = await read(...args);
+      if (produced === undefined) await (produced = produce('f-poll-raced', 0, batch(['raced'])));
+      return r;
+    };
     const c2 = await RawClient.connect(broker.port);
-    const c3 = await RawClient.connect(broker.port);
-    const fetch = c2.prepare(ApiKey.Fetch, 11, { ...fetchBody('f-poll-raced', 0, 0n), maxWaitMs: 10_000 });
-    const produced = c3.prepare(ApiKey.Produce, 9, { transactionalId: null, acks: 1, timeoutMs: 5000, topicData: [{ name: 'f-poll-raced', partitionData: [{ index: 0, records: batch(['raced']) }] }] });
-    // Written in one go: the broker reads both in the same turn, so the produce appends while the
-    // fetch's read of the partition is still in progress.
-    const sent = Date.now();
-    c2.writeRaw(fetch.bytes);
-    c3.writeRaw(produced.bytes);
-    const f = await fetch.response;
-    assert.ok(Date.now() - sent < 5000, `answered ${Date.now() - sent} ms after the produce`);
-    assert.deepEqual(decodeRecords(f.responses[0].partitions[0].records).map((r) => String(r.value)), ['raced']);
-    assert.equal((await produced.response).responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
-    c2.close();
-    c3.close();
+    try {
+      const sent = Date.now();
+      const f = await c2.send(ApiKey.Fetch, 11, { ...fetchBody('f-poll-raced', 0, 0n), maxWaitMs: 10_000, minBytes: first.length + 1 });
+      assert.ok(Date.now() - sent < 5000, `answered after ${Date.now() - sent} ms`);
+      const records = [...iterateBatches(f.responses[0].partitions[0].records)].flatMap((b) => decodeRecords(b.buf));
+      assert.deepEqual(records.map((r) => String(r.value)), ['first', 'raced']);
+      assert.equal((await produced)?.errorCode, ErrorCode.NONE);
+    } finally {
+      log.read = read;
+      c2.close();
+    }
   });
 
   test('a request pipelined behind a long poll waits for it, as in Kafka: the poll ends at MaxWaitMs without what came behind it', async () => {

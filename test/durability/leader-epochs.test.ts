@@ -1,7 +1,8 @@
 /**
  * Leader epochs across restarts: each start takes every partition's lead in a new epoch (as a
- * restart does in a KRaft cluster), so a log that a crash cut back shows where it was cut
- * (KIP-320), and an unreadable leader-epoch-checkpoint is rebuilt from the batches.
+ * restart does in a KRaft cluster), never one taken before, so a log that a crash cut back shows
+ * where it was cut (KIP-320); a leader-epoch-checkpoint that is unreadable or missing is rebuilt
+ * from the batches; ListOffsets answers the epoch an offset was written in.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
-import { iterateBatches, readPartitionLeaderEpoch } from '../../protocol/records/index.js';
+import { decodeRecords, iterateBatches, readPartitionLeaderEpoch } from '../../protocol/records/index.js';
 import { type RunningBroker, startBroker } from '../../src/index.js';
 import { kafka } from '../support/kafkajs.js';
 import { tempDir } from '../support/processes.js';
@@ -61,7 +62,7 @@ function fetch(version: number, fetchOffset: bigint, currentLeaderEpoch: number)
 const segment = () => join(dir.path, 'ep-0', '00000000000000000000.log');
 const checkpoint = () => join(dir.path, 'ep-0', 'leader-epoch-checkpoint');
 
-test('a restart is a new leader epoch: a log cut back by a crash shows where, and the checkpoint can be rebuilt from the batches', async () => {
+test('a restart is a new leader epoch, never one taken before: a log cut back by a crash shows where; a lost checkpoint is rebuilt from the batches', async () => {
   await start();
   const admin = kafka(broker!.bootstrap, 'epochs').admin();
   await admin.connect();
@@ -109,7 +110,43 @@ test('a restart is a new leader epoch: a log cut back by a crash shows where, an
   assert.deepEqual(await endOffsetFor(0, 2), [ErrorCode.NONE, 0, 6n]);
   assert.deepEqual(await endOffsetFor(1, 2), [ErrorCode.NONE, 1, 14n]);
   await stop();
-  assert.equal(readFileSync(checkpoint(), 'utf8'), '0\n3\n0 0\n1 6\n2 14\n');
+  // Rewritten at the start; epoch 2, which holds no batch, is not on disk (nor needed there).
+  assert.equal(readFileSync(checkpoint(), 'utf8'), '0\n2\n0 0\n1 6\n');
+
+  // A crash that cuts the log back past the start of the last epoch (to offset 12, epoch 3 began
+  // at 14): the next start still takes a new epoch, neither 3 again nor a lower one.
+  await start();
+  assert.equal(await metadataEpoch(), 3);
+  await produce(['e3-a', 'e3-b']);
+  await stop();
+  truncateSync(segment(), [...iterateBatches(readFileSync(segment()))].find((b) => b.baseOffset === 12n)!.position);
+  rmSync(join(dir.path, '.samsa_clean_shutdown'), { force: true });
+  await start();
+  assert.equal(await metadataEpoch(), 4, 'a new epoch after the cut');
+  // A consumer that read offsets 14 and 15 in epoch 3 learns that the log it knew ends at 12.
+  assert.deepEqual(await endOffsetFor(3, 4), [ErrorCode.NONE, 1, 12n]);
+  await produce(['e4-a', 'e4-b']);
+  await stop();
+
+  // No checkpoint at all beside the batches: rebuilt from them, and the epoch does not go back.
+  rmSync(checkpoint());
+  await start();
+  assert.deepEqual(await endOffsetFor(0, 5), [ErrorCode.NONE, 0, 6n]);
+  // ListOffsets answers the epoch each offset was written in (Kafka's TimestampAndOffset).
+  const listed = async (timestamp: bigint) => {
+    const r = await raw!.send(ApiKey.ListOffsets, 9, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'ep', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp }] }] });
+    const p = r.topics[0].partitions[0];
+    return [p.offset, p.leaderEpoch];
+  };
+  assert.equal(await metadataEpoch(), 5, 'rebuilt epochs end at 4 (its batches), and the next start takes 5');
+  assert.deepEqual(await endOffsetFor(4, 5), [ErrorCode.NONE, 4, 14n]);
+  assert.deepEqual(await listed(-2n), [0n, 0], 'earliest');
+  assert.deepEqual(await listed(-1n), [14n, 5], 'latest');
+  const sixth = (await fetch(17, 6n, 5)).responses[0].partitions[0].records;
+  const timestampOf6 = decodeRecords([...iterateBatches(sixth)][0]!.buf)[0]!.timestamp;
+  assert.deepEqual(await listed(timestampOf6), [6n, 1], 'by the timestamp of offset 6');
+  await stop();
+  assert.equal(JSON.parse(readFileSync(join(dir.path, '__samsa_leader-epoch.json'), 'utf8')).leaderEpoch, 5);
   broker = undefined;
   raw = undefined;
 });

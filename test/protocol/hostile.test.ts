@@ -77,6 +77,13 @@ test('a negative length or count is null where null is allowed, as in Kafka, and
   const cid = frame(ApiKey.Metadata, 1, { topics: null }, null);
   cid.writeInt16BE(-2, 8);
   assert.equal(decodeRequest(cid).header.clientId, null);
+  // A compact count whose unsigned varint is 2^32 - 2 is an int of -2 in Kafka's readers: -3, null.
+  const m = frame(ApiKey.Metadata, 12, { topics: [], allowAutoTopicCreation: true });
+  const r = new Reader(m);
+  r.pos = 8;
+  r.str(false); // client id; then the header's tagged fields (one byte), then the topics count
+  const wrapped = Buffer.concat([m.subarray(0, r.pos + 1), Buffer.from([0xfe, 0xff, 0xff, 0xff, 0x0f]), m.subarray(r.pos + 2)]);
+  assert.equal(decodeRequest(wrapped).body.topics, null);
 });
 
 test('huge counts and lengths fail before allocating', () => {
@@ -93,13 +100,13 @@ test('huge counts and lengths fail before allocating', () => {
   p.writeInt32BE(0x7ffffff0, p.length - 4);
   assert.equal(decodeError(p).code, 'TRUNCATED');
 
-  // Compact (flexible) array count near 2^32.
+  // Compact (flexible) array count near 2^31.
   const m = frame(ApiKey.Metadata, 12, { topics: [], allowAutoTopicCreation: true });
   const r = new Reader(m);
   r.pos = 8;
   r.str(false); // client id
   const tagged = r.pos;
-  const huge = Buffer.concat([m.subarray(0, tagged + 1), Buffer.from([0xfe, 0xff, 0xff, 0xff, 0x0f]), m.subarray(tagged + 2)]);
+  const huge = Buffer.concat([m.subarray(0, tagged + 1), Buffer.from([0xfe, 0xff, 0xff, 0xff, 0x07]), m.subarray(tagged + 2)]);
   assert.equal(decodeError(huge).code, 'LENGTH_TOO_LARGE');
 });
 

@@ -128,8 +128,11 @@ describe('leader-epoch-checkpoint on disk', () => {
     // The batches carry the epoch they were appended in: the history comes back from them.
     assert.deepEqual(l3.endOffsetForEpoch(1), { leaderEpoch: 1, endOffset: 4n }, 'epoch 1 rebuilt from a garbled file');
     assert.equal(await readFile(file, 'utf8'), '0\n1\n1 0\n');
+    // A new epoch is written with its first batch (a partition that has the file).
     await l3.assignLeaderEpoch(2);
     assert.deepEqual(l3.endOffsetForEpoch(1), { leaderEpoch: 1, endOffset: 4n });
+    assert.equal(await readFile(file, 'utf8'), '0\n1\n1 0\n');
+    await appendAll(l3, [makeBatch({ count: 1 })], 2);
     assert.equal(await readFile(file, 'utf8'), '0\n2\n1 0\n2 4\n');
   });
 });

@@ -108,6 +108,9 @@ export class DiskPartitionLog implements PartitionLog {
   private cleaning: Promise<CompactionResult | null> | null = null;
   /** Leader epochs and their start offsets, kept in leader-epoch-checkpoint. */
   private epochs = new LeaderEpochCache();
+  /** Whether leader-epoch-checkpoint is on disk, and whether the cache holds an epoch it lacks (assignLeaderEpoch). */
+  private epochsFileExists = false;
+  private epochsUnsaved = false;
   readonly stats: PartitionStats = { logWrites: 0, indexWrites: 0, syncs: 0, rolls: 0, cacheReads: 0, fileReads: 0 };
 
   constructor(
@@ -240,7 +243,10 @@ export class DiskPartitionLog implements PartitionLog {
     setPartitionLeaderEpoch(batch, 0, options.leaderEpoch);
     if (options.logAppendTime !== undefined) setLogAppendTime(batch, options.logAppendTime);
     this.nextOffset = baseOffset + BigInt(readLastOffsetDelta(batch)) + 1n;
-    if (options.leaderEpoch >= 0 && this.epochs.assign(options.leaderEpoch, baseOffset)) void this.enqueue(() => this.writeLeaderEpochs());
+    if (options.leaderEpoch >= 0 && (this.epochs.assign(options.leaderEpoch, baseOffset) || this.epochsUnsaved)) {
+      this.epochsUnsaved = false;
+      void this.enqueue(() => this.writeLeaderEpochs());
+    }
     const entry = this.arena.add(batch);
     return new Promise<AppendResult>((resolve, reject) => {
       this.pending.push({ entry, resolve, reject });
@@ -459,14 +465,25 @@ export class DiskPartitionLog implements PartitionLog {
 
   // ---------------------------------------------------------------- leader epochs
 
-  /** Reads leader-epoch-checkpoint at open, dropping entries the recovered log no longer covers. */
+  /**
+   * Reads leader-epoch-checkpoint at open, dropping entries the recovered log no longer covers. A
+   * file that cannot be read, or is missing beside batches, is rebuilt from the batches' own epochs
+   * (Kafka takes the log directory offline or starts from nothing).
+   */
   async loadLeaderEpochs(): Promise<void> {
     let changed = false;
     try {
-      this.epochs = new LeaderEpochCache(await readLeaderEpochCheckpoint(this.dir));
+      const entries = await readLeaderEpochCheckpoint(this.dir);
+      if (entries === null && this.nextOffset > this.startOffset) {
+        this.epochs = await epochsFromBatches(this);
+        this.services.logger.warn({ partition: this.name, epochs: this.epochs.all.length }, 'no leader-epoch-checkpoint beside the batches: epochs rebuilt from them');
+        changed = true;
+      } else {
+        this.epochs = new LeaderEpochCache(entries ?? []);
+        this.epochsFileExists = entries !== null;
+      }
     } catch (e) {
       if (isSystemError(e)) throw e;
-      // Kafka takes the log directory offline; the batches themselves tell the history again.
       this.epochs = await epochsFromBatches(this);
       this.services.logger.warn({ partition: this.name, err: e, epochs: this.epochs.all.length }, 'unreadable leader-epoch-checkpoint: epochs rebuilt from the batches');
       changed = true;
@@ -480,8 +497,18 @@ export class DiskPartitionLog implements PartitionLog {
     return this.epochs.latest?.epoch ?? UNDEFINED_EPOCH;
   }
 
+  /**
+   * A new partition gets its leader-epoch-checkpoint at once, as in Kafka. One that has it keeps
+   * a new epoch in memory until the epoch's first batch is appended: every start takes a new
+   * epoch for every partition, and writing (and fsyncing) thousands of checkpoints held the start
+   * up for seconds. An epoch that never held a batch needs no record: the next start takes a higher one.
+   */
   assignLeaderEpoch(epoch: number): Promise<void> {
     if (!this.epochs.assign(epoch, this.nextOffset)) return Promise.resolve();
+    if (this.epochsFileExists) {
+      this.epochsUnsaved = true;
+      return Promise.resolve();
+    }
     return this.enqueue(() => this.writeLeaderEpochs());
   }
 
@@ -489,11 +516,17 @@ export class DiskPartitionLog implements PartitionLog {
     return this.epochs.endOffsetFor(epoch, this.nextOffset);
   }
 
+  epochForOffset(offset: bigint): number {
+    return this.epochs.epochForOffset(offset);
+  }
+
   /** Rewrites leader-epoch-checkpoint (on the I/O queue); a failure is logged, the cache stays right in memory. */
   private async writeLeaderEpochs(): Promise<void> {
+    this.epochsUnsaved = false;
     if (this.failure || this.segments.some((s) => s.deleted)) return;
     try {
       await writeLeaderEpochCheckpoint(this.dir, this.epochs.all);
+      this.epochsFileExists = true;
     } catch (e) {
       this.services.logger.error({ partition: this.name, err: e }, 'could not write leader-epoch-checkpoint');
     }

@@ -8,10 +8,10 @@ import { LEADER_EPOCH_CHECKPOINT_FILE, formatLeaderEpochCheckpoint, parseLeaderE
 import { atomicWrite, listDir, readSmallFileOrNull, replaceFile } from './fs-util.js';
 import { SNAPSHOT_FILE, SNAPSHOT_SUFFIX, segmentFileName } from './names.js';
 
-/** The entries of `dir`'s leader-epoch-checkpoint, none when there is none; throws when it is unreadable. */
-export async function readLeaderEpochCheckpoint(dir: string): Promise<EpochEntry[]> {
+/** The entries of `dir`'s leader-epoch-checkpoint, null when there is none; throws when it is unreadable. */
+export async function readLeaderEpochCheckpoint(dir: string): Promise<EpochEntry[] | null> {
   const data = readSmallFileOrNull(join(dir, LEADER_EPOCH_CHECKPOINT_FILE));
-  return data === null ? [] : parseLeaderEpochCheckpoint(data.toString('utf8'));
+  return data === null ? null : parseLeaderEpochCheckpoint(data.toString('utf8'));
 }
 
 export async function writeLeaderEpochCheckpoint(dir: string, entries: readonly EpochEntry[]): Promise<void> {

@@ -297,6 +297,10 @@ export class MemoryPartitionLog implements PartitionLog {
     return this.epochs.endOffsetFor(epoch, this.nextOffset);
   }
 
+  epochForOffset(offset: bigint): number {
+    return this.epochs.epochForOffset(offset);
+  }
+
   /** One whole cleaning round (the disk engine's, over the arena and the virtual segments). */
   compact(now: number, lastStableOffset?: bigint): Promise<CompactionResult | null> {
     const run = this.cleaning.catch(() => null).then(() => this.compactOnce(now, lastStableOffset ?? this.highWatermark));
