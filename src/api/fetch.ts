@@ -12,7 +12,7 @@ import { ZERO_UUID } from '../../protocol/primitives/uuid.js';
 import { RecordsError, downConvert, iterateBatches, readLastOffsetDelta } from '../../protocol/records/index.js';
 import { effectiveConfig } from '../cluster/topic-configs.js';
 import type { Topic } from '../cluster/topics.js';
-import type { PartitionLog } from '../storage/storage.js';
+import { CorruptLogError, type PartitionLog, type ReadResult } from '../storage/storage.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
 import { PARTITIONS_PER_SLICE, yieldToEventLoop } from './slices.js';
 
@@ -217,7 +217,14 @@ class FetchOperation {
     let records = EMPTY;
     let readable = 0;
     if (t.fetchOffset < maxOffset) {
-      const read = await log.read(t.fetchOffset, maxBytes, { maxOffset, minOneBatch: minOne, readableWanted });
+      let read: ReadResult;
+      try {
+        read = await log.read(t.fetchOffset, maxBytes, { maxOffset, minOneBatch: minOne, readableWanted });
+      } catch (err) {
+        // A damaged log answers for its own partition; the others are served (Kafka's ReplicaManager.readFromLocalLog).
+        this.broker.log.error({ err, topic: t.name, partition: t.partition, offset: String(t.fetchOffset) }, 'fetch could not read the partition');
+        return fail(err instanceof CorruptLogError ? ErrorCode.CORRUPT_MESSAGE : ErrorCode.KAFKA_STORAGE_ERROR);
+      }
       records = read.records;
       readable = read.readable ?? records.length;
       if (read.release) releases.push(read.release);

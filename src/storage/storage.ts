@@ -104,6 +104,11 @@ export class StorageRefusedError extends Error {
   override readonly name: string = 'StorageRefusedError';
 }
 
+/** A read met a batch whose bytes cannot be a batch (Kafka's CorruptRecordException: CORRUPT_MESSAGE). */
+export class CorruptLogError extends Error {
+  override readonly name: string = 'CorruptLogError';
+}
+
 /** DeleteRecords beyond the high watermark or to a negative offset (Kafka: OFFSET_OUT_OF_RANGE). */
 export class OffsetOutOfRangeError extends Error {
   constructor(message: string) {

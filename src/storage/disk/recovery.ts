@@ -123,8 +123,12 @@ async function loadSegments(o: LoadOptions, bases: bigint[], segments: Segment[]
     const cut = await loadInactive(seg, bases[i + 1]!, o, unflushed);
     if (cut >= 0) {
       truncatedBytes += cut;
-      // An invalid batch inside an older segment: everything after it is unreachable. Drop the
-      // later segments and carry on with this one as the active segment.
+      // Below the recovery point the later segments reached the disk before this one was damaged
+      // (a bad sector, a hand edit): as Kafka's recoverSegment, only this segment is cut, and the
+      // log reads on from the next one.
+      if (!unflushed) continue;
+      // A segment not yet fsynced when the broker died: what follows it was written after the
+      // lost bytes (Kafka's recoverLog). Drop the later segments and carry on with this one as the active segment.
       for (const later of bases.slice(i + 1)) {
         const dropped = new Segment(o.dir, later, o.now);
         const st = await statOrNull(dropped.logPath);
@@ -222,6 +226,9 @@ async function loadInactive(seg: Segment, nextBase: bigint, o: LoadOptions, unfl
       o.logger.error({ partition: o.name, segment: String(seg.baseOffset), position: outcome.end, reason: outcome.invalid }, 'invalid batch in an older segment, truncating');
       await fh.truncate(outcome.end);
       await fh.datasync();
+      seg.size = outcome.end;
+      seg.sealTimeIndex();
+      await writeIndexFiles(seg);
       return st.size - outcome.end;
     }
     if (padding) await fh.truncate(outcome.end);

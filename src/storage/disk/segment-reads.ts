@@ -5,7 +5,7 @@
  */
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, readBaseOffset, readBatchSize, readLastOffset } from '../../../protocol/records/index.js';
 import { BufferPool, once } from '../buffer-pool.js';
-import type { ReadResult } from '../storage.js';
+import { CorruptLogError, type ReadResult } from '../storage.js';
 import type { FileHandleCache } from './file-cache.js';
 import { readAt } from './fs-util.js';
 import { scanBatches } from './scan.js';
@@ -67,7 +67,7 @@ export async function readBatches(seg: Segment, files: FileHandleCache, o: Batch
         if (buf.length < BATCH_HEADER_SIZE) return null;
       }
       const size = readBatchSize(buf, p);
-      if (size < BATCH_HEADER_SIZE) throw new Error(`${seg.logPath}: corrupt batch length at ${at}`);
+      if (size < BATCH_HEADER_SIZE) throw new CorruptLogError(`${seg.logPath}: corrupt batch length at ${at}`);
       if (readLastOffset(buf, p) >= offset) break;
       p += size;
     }
@@ -82,7 +82,9 @@ export async function readBatches(seg: Segment, files: FileHandleCache, o: Batch
       bufPos = from;
       p = 0;
     }
-    if (buf.length - p < firstSize) return EMPTY_READ; // the file is shorter than the segment thinks: nothing whole to return
+    // The file ends inside the batch (damaged since it was checked): nothing whole here, so the read
+    // goes on in the next segment, as Kafka's LocalLog.read does, rather than stalling at this offset.
+    if (buf.length - p < firstSize) return null;
     // Whole batches within the budget and below maxOffset. Kafka's read would return the budget's
     // bytes (ReadResult.readable) unless maxOffset or the segment's end comes first.
     let q = p + firstSize;

@@ -1,0 +1,100 @@
+/**
+ * Reads over a log damaged after it was written (a bad sector, a hand edit), the broker stopped
+ * cleanly so that start-up trusts the older segments: the damaged partition answers for itself
+ * and the others on the same fetch are served; a batch cut short at the end of an older segment's
+ * file is skipped, the read going on in the next segment, instead of stalling there.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { ApiKey } from '../../protocol/generated/index.js';
+import { buildRecordBatch, decodeRecords, iterateBatches } from '../../protocol/records/index.js';
+import { type RunningBroker, startBroker } from '../../src/index.js';
+import { tempDir } from '../support/processes.js';
+import { RawClient } from '../support/raw-client.js';
+
+const dir = tempDir();
+let broker: RunningBroker | undefined;
+let raw: RawClient | undefined;
+after(async () => {
+  raw?.close();
+  await broker?.stop();
+  dir.remove();
+});
+
+async function start(): Promise<void> {
+  broker = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
+  raw = await RawClient.connect(broker.port);
+}
+
+async function stop(): Promise<void> {
+  raw!.close();
+  await broker!.stop();
+}
+
+async function produce(topic: string, partition: number, values: string[]): Promise<void> {
+  for (const value of values) {
+    const records = buildRecordBatch({ baseOffset: 0n, records: [{ key: null, value: Buffer.from(value), headers: [] }] });
+    const r = await raw!.send(ApiKey.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: partition, records }] }] });
+    assert.equal(r.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
+  }
+}
+
+function fetch(parts: { topic: string; partition: number; offset: bigint }[]) {
+  return raw!.send(ApiKey.Fetch, 12, {
+    replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, forgottenTopicsData: [], rackId: '',
+    topics: parts.map((p) => ({ topic: p.topic, partitions: [{ partition: p.partition, currentLeaderEpoch: -1, fetchOffset: p.offset, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] })),
+  });
+}
+
+const values = (records: Buffer) => [...iterateBatches(records)].flatMap((b) => decodeRecords(b.buf)).map((r) => String(r.value));
+const segmentsOf = (partitionDir: string) => readdirSync(join(dir.path, partitionDir)).filter((n) => n.endsWith('.log')).sort();
+
+test('a damaged batch fails its own partition of a fetch, and a batch cut short ends its segment', async () => {
+  await start();
+  const created = await raw!.send(ApiKey.CreateTopics, 5, {
+    timeoutMs: 5000, validateOnly: false,
+    topics: [
+      { name: 'dmg', numPartitions: 2, replicationFactor: 1, assignments: [], configs: [{ name: 'segment.bytes', value: '300' }] },
+      { name: 'short', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [{ name: 'segment.bytes', value: '300' }] },
+    ],
+  });
+  assert.deepEqual(created.topics.map((t: { errorCode: number }) => t.errorCode), [0, 0]);
+  await produce('dmg', 0, Array.from({ length: 10 }, (_, i) => `a${i}`));
+  await produce('dmg', 1, ['b0', 'b1', 'b2']);
+  await produce('short', 0, Array.from({ length: 12 }, (_, i) => `s${i}`));
+  await stop();
+
+  // dmg-0: in its first (rolled) segment, the first batch's length field says less than a batch header.
+  assert.ok(segmentsOf('dmg-0').length >= 2);
+  const log0 = join(dir.path, 'dmg-0', '00000000000000000000.log');
+  const bytes = readFileSync(log0);
+  bytes.writeInt32BE(10, 8);
+  writeFileSync(log0, bytes);
+  // short-0: the second segment loses the end of its last batch.
+  const segments = segmentsOf('short-0');
+  assert.ok(segments.length >= 3, `${segments.length} segments`);
+  const second = join(dir.path, 'short-0', segments[1]!);
+  const inSecond = [...iterateBatches(readFileSync(second))];
+  const cut = inSecond[inSecond.length - 1]!;
+  truncateSync(second, cut.position + 20);
+
+  await start();
+  const r = await fetch([{ topic: 'dmg', partition: 0, offset: 2n }, { topic: 'dmg', partition: 1, offset: 0n }]);
+  const [p0, p1] = r.responses[0].partitions;
+  assert.equal(p0.errorCode, ErrorCode.CORRUPT_MESSAGE);
+  assert.deepEqual([p1.errorCode, values(p1.records)], [ErrorCode.NONE, ['b0', 'b1', 'b2']]);
+  assert.equal((await raw!.send(ApiKey.ApiVersions, 3, { clientSoftwareName: 't', clientSoftwareVersion: '1' })).errorCode, 0, 'the connection goes on');
+
+  // Reading from the batch cut short goes on in the next segment.
+  const next = (await fetch([{ topic: 'short', partition: 0, offset: cut.baseOffset }])).responses[0].partitions[0];
+  assert.equal(next.errorCode, ErrorCode.NONE);
+  const got = values(next.records);
+  assert.ok(got.length > 0, 'records from the next segment');
+  assert.equal(got[0], `s${Number(cut.baseOffset) + 1}`);
+  await stop();
+  broker = undefined;
+  raw = undefined;
+});
