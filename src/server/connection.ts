@@ -249,8 +249,6 @@ export class Connection {
     );
   }
 
-
-
   /** Writes every finished response at the head of the queue: responses never overtake each other. */
   private writeReady(): void {
     if (this.closed) return;

@@ -11,39 +11,24 @@ import { after, test } from 'node:test';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
 import { buildRecordBatch, decodeRecords, iterateBatches } from '../../protocol/records/index.js';
-import { type RunningBroker, startBroker } from '../../src/index.js';
-import { tempDir } from '../support/processes.js';
-import { RawClient } from '../support/raw-client.js';
+import { RestartableBroker } from '../support/restartable.js';
 
-const dir = tempDir();
-let broker: RunningBroker | undefined;
-let raw: RawClient | undefined;
-after(async () => {
-  raw?.close();
-  await broker?.stop();
-  dir.remove();
-});
-
-async function start(): Promise<void> {
-  broker = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path });
-  raw = await RawClient.connect(broker.port);
-}
-
-async function stop(): Promise<void> {
-  raw!.close();
-  await broker!.stop();
-}
+const b = new RestartableBroker();
+after(() => b.remove());
+const dir = { path: b.dataDir };
+const start = () => b.start();
+const stop = () => b.stop();
 
 async function produce(topic: string, partition: number, values: string[]): Promise<void> {
   for (const value of values) {
     const records = buildRecordBatch({ baseOffset: 0n, records: [{ key: null, value: Buffer.from(value), headers: [] }] });
-    const r = await raw!.send(ApiKey.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: partition, records }] }] });
+    const r = await b.raw.send(ApiKey.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: partition, records }] }] });
     assert.equal(r.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
   }
 }
 
 function fetch(parts: { topic: string; partition: number; offset: bigint }[]) {
-  return raw!.send(ApiKey.Fetch, 12, {
+  return b.raw.send(ApiKey.Fetch, 12, {
     replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, forgottenTopicsData: [], rackId: '',
     topics: parts.map((p) => ({ topic: p.topic, partitions: [{ partition: p.partition, currentLeaderEpoch: -1, fetchOffset: p.offset, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] })),
   });
@@ -54,7 +39,7 @@ const segmentsOf = (partitionDir: string) => readdirSync(join(dir.path, partitio
 
 test('a damaged batch fails its own partition of a fetch, and a batch cut short ends its segment', async () => {
   await start();
-  const created = await raw!.send(ApiKey.CreateTopics, 5, {
+  const created = await b.raw.send(ApiKey.CreateTopics, 5, {
     timeoutMs: 5000, validateOnly: false,
     topics: [
       { name: 'dmg', numPartitions: 2, replicationFactor: 1, assignments: [], configs: [{ name: 'segment.bytes', value: '300' }] },
@@ -86,7 +71,7 @@ test('a damaged batch fails its own partition of a fetch, and a batch cut short 
   const [p0, p1] = r.responses[0].partitions;
   assert.equal(p0.errorCode, ErrorCode.CORRUPT_MESSAGE);
   assert.deepEqual([p1.errorCode, values(p1.records)], [ErrorCode.NONE, ['b0', 'b1', 'b2']]);
-  assert.equal((await raw!.send(ApiKey.ApiVersions, 3, { clientSoftwareName: 't', clientSoftwareVersion: '1' })).errorCode, 0, 'the connection goes on');
+  assert.equal((await b.raw.send(ApiKey.ApiVersions, 3, { clientSoftwareName: 't', clientSoftwareVersion: '1' })).errorCode, 0, 'the connection goes on');
 
   // Reading from the batch cut short goes on in the next segment.
   const next = (await fetch([{ topic: 'short', partition: 0, offset: cut.baseOffset }])).responses[0].partitions[0];
@@ -95,6 +80,4 @@ test('a damaged batch fails its own partition of a fetch, and a batch cut short 
   assert.ok(got.length > 0, 'records from the next segment');
   assert.equal(got[0], `s${Number(cut.baseOffset) + 1}`);
   await stop();
-  broker = undefined;
-  raw = undefined;
 });

@@ -11,49 +11,34 @@ import { after, test } from 'node:test';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
 import { decodeRecords, iterateBatches, readPartitionLeaderEpoch } from '../../protocol/records/index.js';
-import { type RunningBroker, startBroker } from '../../src/index.js';
 import { kafka } from '../support/kafkajs.js';
-import { tempDir } from '../support/processes.js';
-import { RawClient } from '../support/raw-client.js';
+import { RestartableBroker } from '../support/restartable.js';
 
-const dir = tempDir();
 const nodeId = 4;
-let broker: RunningBroker | undefined;
-let raw: RawClient | undefined;
-after(async () => {
-  raw?.close();
-  await broker?.stop();
-  dir.remove();
-});
-
-async function start(): Promise<void> {
-  broker = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path, nodeId });
-  raw = await RawClient.connect(broker.port);
-}
-
-async function stop(): Promise<void> {
-  raw!.close();
-  await broker!.stop();
-}
+const b = new RestartableBroker({ nodeId });
+after(() => b.remove());
+const dir = { path: b.dataDir };
+const start = () => b.start();
+const stop = () => b.stop();
 
 async function produce(values: string[]): Promise<void> {
-  const producer = kafka(broker!.bootstrap, 'epochs').producer();
+  const producer = kafka(b.broker.bootstrap, 'epochs').producer();
   await producer.connect();
   for (const value of values) await producer.send({ topic: 'ep', acks: -1, messages: [{ value }] }); // one batch each
   await producer.disconnect();
 }
 
-const metadataEpoch = async () => (await raw!.send(ApiKey.Metadata, 12, { topics: [{ name: 'ep', topicId: undefined }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false })).topics[0].partitions[0].leaderEpoch;
+const metadataEpoch = async () => (await b.raw.send(ApiKey.Metadata, 12, { topics: [{ name: 'ep', topicId: undefined }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false })).topics[0].partitions[0].leaderEpoch;
 
 async function endOffsetFor(leaderEpoch: number, currentLeaderEpoch: number) {
-  const r = await raw!.send(ApiKey.OffsetForLeaderEpoch, 4, { replicaId: -1, topics: [{ topic: 'ep', partitions: [{ partition: 0, currentLeaderEpoch, leaderEpoch }] }] });
+  const r = await b.raw.send(ApiKey.OffsetForLeaderEpoch, 4, { replicaId: -1, topics: [{ topic: 'ep', partitions: [{ partition: 0, currentLeaderEpoch, leaderEpoch }] }] });
   const p = r.topics[0].partitions[0];
   return [p.errorCode, p.leaderEpoch, p.endOffset];
 }
 
 function fetch(version: number, fetchOffset: bigint, currentLeaderEpoch: number) {
-  const topicId = broker!.broker.topics.get('ep')!.id;
-  return raw!.send(ApiKey.Fetch, version, {
+  const topicId = b.broker.broker.topics.get('ep')!.id;
+  return b.raw.send(ApiKey.Fetch, version, {
     replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, forgottenTopicsData: [], rackId: '',
     topics: [{ topic: 'ep', topicId, partitions: [{ partition: 0, currentLeaderEpoch, fetchOffset, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
   });
@@ -64,7 +49,7 @@ const checkpoint = () => join(dir.path, 'ep-0', 'leader-epoch-checkpoint');
 
 test('a restart is a new leader epoch, never one taken before: a log cut back by a crash shows where; a lost checkpoint is rebuilt from the batches', async () => {
   await start();
-  const admin = kafka(broker!.bootstrap, 'epochs').admin();
+  const admin = kafka(b.broker.bootstrap, 'epochs').admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic: 'ep', numPartitions: 1 }] });
   await admin.disconnect();
@@ -97,7 +82,7 @@ test('a restart is a new leader epoch, never one taken before: a log cut back by
   const fenced = await fetch(16, 6n, 0);
   assert.equal(fenced.responses[0].partitions[0].errorCode, ErrorCode.FENCED_LEADER_EPOCH);
   assert.deepEqual(fenced.responses[0].partitions[0].currentLeader, { leaderId: nodeId, leaderEpoch: 1 });
-  assert.deepEqual(fenced.nodeEndpoints.map((n: { nodeId: number; port: number }) => [n.nodeId, n.port]), [[nodeId, broker!.port]]);
+  assert.deepEqual(fenced.nodeEndpoints.map((n: { nodeId: number; port: number }) => [n.nodeId, n.port]), [[nodeId, b.broker.port]]);
   assert.equal((await fetch(15, 6n, 0)).responses[0].partitions[0].errorCode, ErrorCode.FENCED_LEADER_EPOCH);
   assert.equal((await fetch(17, 6n, 2)).responses[0].partitions[0].errorCode, ErrorCode.UNKNOWN_LEADER_EPOCH);
   await stop();
@@ -134,7 +119,7 @@ test('a restart is a new leader epoch, never one taken before: a log cut back by
   assert.deepEqual(await endOffsetFor(0, 5), [ErrorCode.NONE, 0, 6n]);
   // ListOffsets answers the epoch each offset was written in (Kafka's TimestampAndOffset).
   const listed = async (timestamp: bigint) => {
-    const r = await raw!.send(ApiKey.ListOffsets, 9, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'ep', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp }] }] });
+    const r = await b.raw.send(ApiKey.ListOffsets, 9, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'ep', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp }] }] });
     const p = r.topics[0].partitions[0];
     return [p.offset, p.leaderEpoch];
   };
@@ -147,6 +132,4 @@ test('a restart is a new leader epoch, never one taken before: a log cut back by
   assert.deepEqual(await listed(timestampOf6), [6n, 1], 'by the timestamp of offset 6');
   await stop();
   assert.equal(JSON.parse(readFileSync(join(dir.path, '__samsa_leader-epoch.json'), 'utf8')).leaderEpoch, 5);
-  broker = undefined;
-  raw = undefined;
 });
