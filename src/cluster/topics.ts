@@ -3,7 +3,7 @@ import { randomUuid } from '../../protocol/primitives/uuid.js';
 import type { BrokerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { type ProducerExpiry, ProducerStateManager } from '../coordinator/producers/producer-state.js';
-import { type SnapshotMark, loadProducerState, snapshotProducerState } from '../coordinator/producers/rebuild.js';
+import { type SkippedDamage, type SnapshotMark, loadProducerState, snapshotProducerState } from '../coordinator/producers/rebuild.js';
 import type { LogConfig, PartitionLog, Storage, TopicRecord } from '../storage/storage.js';
 import { logConfigFor } from './topic-configs.js';
 
@@ -110,7 +110,7 @@ export class TopicRegistry {
     const opened = await this.openEach(
       records.flatMap((record) => Array.from({ length: record.partitions }, (_, partition) => ({ record, partition }))),
       // Producer state comes back from the log itself (batch headers and markers).
-      async (log) => loadProducerState(log, this.producerExpiry()),
+      async (log) => loadProducerState(log, this.producerExpiry(), this.damageSkipped(log)),
     );
     // Partitions whose history went past this start's epoch took higher ones: the next start goes past those.
     const highest = opened.reduce((max, o) => Math.max(max, o.log.latestLeaderEpoch), this.startEpoch);
@@ -140,6 +140,13 @@ export class TopicRegistry {
 
   private saveStartEpoch(epoch: number): Promise<void> {
     return this.storage.writeState(LEADER_EPOCH_STATE, JSON.stringify({ version: 1, leaderEpoch: epoch }) + '\n');
+  }
+
+  /** Said loudly: producer state replayed past a damaged batch misses what the skipped stretch held. */
+  private damageSkipped(log: PartitionLog): SkippedDamage {
+    return (from, to, err) =>
+      this.log.error({ topic: log.topic, partition: log.partition, from: String(from), resumedAt: to === null ? null : String(to), err },
+        'damaged batch in the log: the producer-state replay skipped to the next segment (producers that wrote there may be refused as out of sequence)');
   }
 
   /** Producers idle for longer than producer.id.expiration.ms are not brought back from a snapshot. */
@@ -271,7 +278,7 @@ export class TopicRegistry {
       // From what is open: an earlier addition that failed leaves its partitions to this one.
       const opened = await this.openEach(
         Array.from({ length: count - topic.partitions.length }, (_, i) => ({ record, partition: topic.partitions.length + i })),
-        async (log) => loadProducerState(log, this.producerExpiry()),
+        async (log) => loadProducerState(log, this.producerExpiry(), this.damageSkipped(log)),
       );
       topic.partitions.push(...opened.map((o) => o.log));
       topic.producers.push(...opened.map((o) => this.loaded(o.extra)));

@@ -450,6 +450,22 @@ describe('disk engine recovery', () => {
     assert.ok((await stat(join(pdirOf(dir), '00000000000000000004.log'))).isFile());
   });
 
+  it('a log start checkpoint past what a crash left of the log: the log starts again, empty, at the checkpoint, as in Kafka', async (t) => {
+    const dir = await tempDir(t);
+    const a = await openLog(dir);
+    await appendAll(a.log, Array.from({ length: 10 }, () => makeBatch()));
+    assert.equal(await a.log.deleteRecordsBefore(8n), 8n);
+    await a.storage.simulateCrash();
+    // The unflushed tail is lost: the one segment ends after its fifth batch, below the log start.
+    const [seg] = await segmentFiles(pdirOf(dir));
+    await writeFile(join(pdirOf(dir), `${seg!.base.toString().padStart(20, '0')}.log`), seg!.log.subarray(0, logBatches(seg!.log)[5]!.position));
+
+    const b = await openLog(dir);
+    t.after(() => b.storage.close());
+    assert.deepEqual([b.log.logStartOffset, b.log.logEndOffset], [8n, 8n]);
+    assert.equal((await b.log.append(makeBatch(), { leaderEpoch: 0 })).baseOffset, 8n, 'offsets 5-7 are not handed out again');
+  });
+
   it('an invalid batch inside an older segment (fsynced) cuts that segment only, as Kafka does: the later ones stay and are read on', async (t) => {
     const dir = await tempDir(t);
     const a = await openLog(dir);

@@ -3,7 +3,7 @@ import {
   ControlRecordType, isControl, isTransactional, iterateBatches, readAttributes, readBaseSequence, readControlRecord,
   readLastOffsetDelta, readMaxTimestamp, readProducerEpoch, readProducerId,
 } from '../../../protocol/records/index.js';
-import type { PartitionLog } from '../../storage/storage.js';
+import { CorruptLogError, type PartitionLog } from '../../storage/storage.js';
 import { type ProducerExpiry, ProducerStateManager } from './producer-state.js';
 
 const CHUNK = 4 * 1024 * 1024;
@@ -29,24 +29,29 @@ export function replayBatch(state: ProducerStateManager, batch: Buffer, baseOffs
  * when the snapshot read is the state as it stands (it covers the whole log and nothing in it had
  * expired): a new one would say the same.
  */
-export async function loadProducerState(log: PartitionLog, expiry: ProducerExpiry): Promise<{ state: ProducerStateManager; mark: SnapshotMark | null }> {
-  const { state, snapshotOffset } = await loadOrReplay(log, expiry);
+/** Told of a stretch of the log the replay skipped: a damaged batch ended its segment (`to`: where the replay went on, null: nowhere). */
+export type SkippedDamage = (from: bigint, to: bigint | null, err: Error) => void;
+
+export async function loadProducerState(log: PartitionLog, expiry: ProducerExpiry, skipped?: SkippedDamage): Promise<{ state: ProducerStateManager; mark: SnapshotMark | null }> {
+  const { state, snapshotOffset } = await loadOrReplay(log, expiry, skipped);
   // Markers replayed are all in the log already: none holds the last stable offset back.
   state.markersVisible(log.highWatermark);
   const end = log.logEndOffset;
   return { state, mark: snapshotOffset === end && state.changes === 0 ? { changes: state.changes, offset: end } : null };
 }
 
-async function loadOrReplay(log: PartitionLog, expiry: ProducerExpiry): Promise<{ state: ProducerStateManager; snapshotOffset: bigint | null }> {
+async function loadOrReplay(log: PartitionLog, expiry: ProducerExpiry, skipped?: SkippedDamage): Promise<{ state: ProducerStateManager; snapshotOffset: bigint | null }> {
   const snapshot = await log.readSnapshot().catch(() => null);
   if (snapshot) {
+    let state: ProducerStateManager | null = null;
     try {
-      return { state: await rebuildProducerState(log, snapshot.offset, ProducerStateManager.fromSnapshot(snapshot.data, expiry)), snapshotOffset: snapshot.offset };
+      state = ProducerStateManager.fromSnapshot(snapshot.data, expiry);
     } catch {
       // A damaged snapshot: replay the whole log instead.
     }
+    if (state !== null) return { state: await rebuildProducerState(log, snapshot.offset, state, skipped), snapshotOffset: snapshot.offset };
   }
-  return { state: await rebuildProducerState(log), snapshotOffset: null };
+  return { state: await rebuildProducerState(log, undefined, undefined, skipped), snapshotOffset: null };
 }
 
 /** What the last snapshot of a partition covered. */
@@ -68,11 +73,23 @@ export async function snapshotProducerState(log: PartitionLog, state: ProducerSt
   return { changes, offset };
 }
 
-export async function rebuildProducerState(log: PartitionLog, from = log.logStartOffset, state = new ProducerStateManager()): Promise<ProducerStateManager> {
+export async function rebuildProducerState(log: PartitionLog, from = log.logStartOffset, state = new ProducerStateManager(), skipped?: SkippedDamage): Promise<ProducerStateManager> {
   let offset = from < log.logStartOffset ? log.logStartOffset : from;
   const end = log.logEndOffset;
   while (offset < end) {
-    const { records } = await log.read(offset, CHUNK, { maxOffset: end, minOneBatch: true });
+    let records: Buffer;
+    try {
+      ({ records } = await log.read(offset, CHUNK, { maxOffset: end, minOneBatch: true }));
+    } catch (e) {
+      if (!(e instanceof CorruptLogError)) throw e;
+      // A batch damaged in a segment that recovery trusts (Kafka's replay starts past it, from the
+      // snapshot taken at roll): that segment ends there, and the replay goes on from the next.
+      const next = log.segmentTimes().find((seg) => seg.baseOffset > offset)?.baseOffset ?? null;
+      skipped?.(offset, next, e);
+      if (next === null) break;
+      offset = next;
+      continue;
+    }
     if (records.length === 0) break;
     const before = offset;
     for (const b of iterateBatches(records)) {

@@ -145,8 +145,22 @@ async function loadSegments(o: LoadOptions, bases: bigint[], segments: Segment[]
       break;
     }
   }
+  const cp = o.checkpointedLogStart;
+  const recoveredEnd = segments.length > 0 ? segments[segments.length - 1]!.nextOffset : null;
+  if (cp !== undefined && recoveredEnd !== null && cp > recoveredEnd) {
+    // The log start had moved (DeleteRecords, retention) past what a crash left of the log: as
+    // Kafka's LogLoader, the log starts again, empty, at the checkpoint, so that no offset below
+    // it is handed out a second time.
+    o.logger.warn({ partition: o.name, logStartOffset: String(cp), logEndOffset: String(recoveredEnd) }, 'log start offset checkpoint past the recovered log end: the log starts again, empty, there');
+    for (const seg of segments) {
+      await seg.closeWriter();
+      truncatedBytes += (await statOrNull(seg.logPath))?.size ?? 0;
+      for (const p of seg.paths) await unlinkIfExists(p);
+    }
+    segments.length = 0;
+  }
   if (segments.length === 0) {
-    const seg = new Segment(o.dir, o.checkpointedLogStart ?? 0n, o.now);
+    const seg = new Segment(o.dir, cp ?? 0n, o.now);
     seg.resetDerivedState(0, 0);
     segments.push(seg);
     seg.active = true;
@@ -155,7 +169,6 @@ async function loadSegments(o: LoadOptions, bases: bigint[], segments: Segment[]
   }
   const active = segments[segments.length - 1]!;
   let logStartOffset = segments[0]!.baseOffset;
-  const cp = o.checkpointedLogStart;
   if (cp !== undefined && cp > logStartOffset) logStartOffset = cp < active.nextOffset ? cp : active.nextOffset;
   return { segments, logStartOffset, truncatedBytes, unsynced };
 }
