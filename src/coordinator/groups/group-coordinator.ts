@@ -258,6 +258,9 @@ export class GroupCoordinator {
       this.initialDelayedJoin(group, delay, Math.max(group.rebalanceTimeoutMs() - delay, 0));
     } else {
       this.delayedJoin(group, group.rebalanceTimeoutMs());
+      // Kafka's tryCompleteElseWatch: a group whose members have all joined already (none left,
+      // say, after the last one left) completes the join now rather than at the rebalance timeout.
+      this.tryCompleteJoin(group);
     }
   }
 
