@@ -86,6 +86,8 @@ export class TopicRegistry {
   private readonly savedConfigs = new WeakMap<TopicRecord, Record<string, string>>();
   /** What each partition's producer state was when its snapshot was last written (or read at start). */
   private readonly snapshotted = new WeakMap<ProducerStateManager, SnapshotMark>();
+  /** The snapshot of each partition's producer state being taken: one at a time per partition. */
+  private readonly snapshotting = new WeakMap<ProducerStateManager, Promise<void>>();
   /** Told when a topic leaves the registry (long polls waiting on its partitions answer at once). */
   private readonly deletionListeners = new Set<(topic: Topic) => void>();
   /** The leader epoch partitions opened by this start take (at least: one whose history is past it takes the next). */
@@ -119,6 +121,7 @@ export class TopicRegistry {
     for (const record of records) {
       const parts = opened.slice(at, (at += record.partitions));
       const topic = new Topic(record, parts.map((p) => p.log), parts.map((p) => this.loaded(p.extra)));
+      this.snapshotAtRolls(topic, 0);
       this.byName.set(record.name, topic);
       this.byId.set(record.topicId, topic);
     }
@@ -243,6 +246,7 @@ export class TopicRegistry {
         throw err;
       }
       const topic = new Topic(record, partitionLogs);
+      this.snapshotAtRolls(topic, 0);
       this.byName.set(name, topic);
       this.byId.set(record.topicId, topic);
       this.log.info({ topic: name, topicId: record.topicId, partitions, configs }, 'topic created');
@@ -280,8 +284,10 @@ export class TopicRegistry {
         Array.from({ length: count - topic.partitions.length }, (_, i) => ({ record, partition: topic.partitions.length + i })),
         async (log) => loadProducerState(log, this.producerExpiry(), this.damageSkipped(log)),
       );
+      const first = topic.partitions.length;
       topic.partitions.push(...opened.map((o) => o.log));
       topic.producers.push(...opened.map((o) => this.loaded(o.extra)));
+      this.snapshotAtRolls(topic, first);
       this.log.info({ topic: topic.name, from, to: count }, 'partitions added');
     });
     this.growing.set(topic, run);
@@ -343,18 +349,34 @@ export class TopicRegistry {
 
   /** Snapshots every partition's producer state that changed or whose log grew (on a timer, and before shutdown), a few partitions at a time. */
   async snapshotProducers(): Promise<void> {
-    const pending = this.all().flatMap((topic) => topic.partitions.map((log, i) => ({ topic, log, state: topic.producers[i], i })));
+    const pending = this.all().flatMap((topic) => topic.partitions.map((_, i) => ({ topic, i })));
     const worker = async (): Promise<void> => {
-      for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-        const { topic, log, state, i } = next;
-        try {
-          this.snapshotted.set(state, await snapshotProducerState(log, state, this.snapshotted.get(state) ?? { changes: 0, offset: 0n }));
-        } catch (err) {
-          this.log.warn({ err, topic: topic.name, partition: i }, 'could not snapshot producer state');
-        }
-      }
+      for (let next = pending.pop(); next !== undefined; next = pending.pop()) await this.snapshotPartition(next.topic, next.i);
     };
     await Promise.all(Array.from({ length: 8 }, worker));
+  }
+
+  /**
+   * As Kafka's UnifiedLog.roll: a partition's producer state is snapshotted when its log starts a
+   * new segment, so a start after a crash replays at most the segments since the last roll (the
+   * periodic snapshot alone left that to chance under a steady load).
+   */
+  private snapshotAtRolls(topic: Topic, from: number): void {
+    for (let i = from; i < topic.partitions.length; i++) topic.partitions[i]!.onRoll(() => void this.snapshotPartition(topic, i));
+  }
+
+  private snapshotPartition(topic: Topic, i: number): Promise<void> {
+    const log = topic.partitions[i]!;
+    const state = topic.producers[i]!;
+    const run = (this.snapshotting.get(state) ?? Promise.resolve()).then(async () => {
+      try {
+        this.snapshotted.set(state, await snapshotProducerState(log, state, this.snapshotted.get(state) ?? { changes: 0, offset: 0n }));
+      } catch (err) {
+        this.log.warn({ err, topic: topic.name, partition: i }, 'could not snapshot producer state');
+      }
+    });
+    this.snapshotting.set(state, run);
+    return run;
   }
 
   private persist(): Promise<void> {

@@ -219,6 +219,12 @@ export interface PartitionLog {
   /** Calls `listener` after each completed append; returns the unsubscribe function. */
   onAppend(listener: () => void): () => void;
 
+  /**
+   * Calls `listener` each time the log starts a new segment (where Kafka snapshots the producer
+   * state, so that a start after a crash replays only the active segment); returns the unsubscribe function.
+   */
+  onRoll(listener: () => void): () => void;
+
   /** Applies new settings (a config change) from now on. */
   setConfig(config: LogConfig): void;
 
@@ -239,7 +245,8 @@ export interface PartitionLog {
 
   /**
    * Keeps a snapshot of state derived from the log up to `offset` (the producer state), so a
-   * restart replays only what follows. Older snapshots may be dropped.
+   * restart replays only what follows. Older snapshots may be dropped. The snapshot is stored
+   * after every batch appended before the call: it is never on disk ahead of what it covers.
    */
   writeSnapshot(offset: bigint, data: Buffer): Promise<void>;
 

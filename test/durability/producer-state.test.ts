@@ -151,7 +151,8 @@ test('an outdated producer-id record is caught when the producers it is behind h
     c.close();
     await broker.stop();
     const snapshots = readdirSync(join(dir.path, 'ps-0')).filter((f) => f.endsWith('.producer-state')).sort();
-    const latest = JSON.parse(readFileSync(join(dir.path, 'ps-0', snapshots.at(-1)!), 'utf8')) as { producers: unknown[] };
+    // The state follows the file's checksum line.
+    const latest = JSON.parse(readFileSync(join(dir.path, 'ps-0', snapshots.at(-1)!), 'utf8').replace(/^samsa-snapshot .*\n/, '')) as { producers: unknown[] };
     assert.deepEqual(latest.producers, [], 'the expired producer is not written again');
   } finally {
     await broker?.stop();
@@ -210,6 +211,43 @@ test('a lost or damaged producer-id record does not hand out an id a partition s
       c.close();
       await broker.stop();
     }
+  } finally {
+    await broker?.stop();
+    dir.remove();
+  }
+});
+
+test('a segment roll snapshots the producer state, as in Kafka: after a crash with no periodic snapshot taken, a start replays only the active segment and still knows the batches before it', { timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  const args = ['--port', '0', '--data-dir', dir.path, '--set', 'samsa.producer.snapshot.interval.ms=3600000'];
+  const send = async (c: RawClient, records: Buffer) => {
+    const r = await c.send(ApiKey.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'rolls', partitionData: [{ index: 0, records }] }] });
+    return r.responses[0].partitionResponses[0];
+  };
+  const value = (i: number) => `${i}`.padEnd(300, '.');
+  let broker: BrokerProcess | undefined;
+  try {
+    broker = await startBrokerProcess(args);
+    let c = await RawClient.connect(broker.port);
+    await c.send(ApiKey.CreateTopics, 5, { timeoutMs: 5000, validateOnly: false, topics: [{ name: 'rolls', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [{ name: 'segment.bytes', value: '4096' }] }] });
+    const pid = await idempotentProducerId(c);
+    for (let i = 0; i < 12; i++) assert.equal((await send(c, batch(pid, 3 * i, [value(3 * i), value(3 * i + 1), value(3 * i + 2)]))).baseOffset, BigInt(3 * i));
+    c.close();
+    await broker.kill();
+    const files = readdirSync(join(dir.path, 'rolls-0'));
+    const offsets = (suffix: string) => files.filter((f) => f.endsWith(suffix)).map((f) => BigInt(f.slice(0, 20))).sort((a, b) => (a < b ? -1 : 1));
+    const segments = offsets('.log');
+    assert.ok(segments.length >= 3, `the log rolled: ${files}`);
+    const snapshots = offsets('.producer-state');
+    assert.ok(snapshots.length > 0 && snapshots.at(-1)! >= segments.at(-1)!, `a snapshot at or past the active segment (${segments.at(-1)}): ${snapshots}`);
+
+    broker = await startBrokerProcess(args);
+    c = await RawClient.connect(broker.port);
+    const retried = await send(c, batch(pid, 33, [value(33), value(34), value(35)]));
+    assert.deepEqual([retried.errorCode, retried.baseOffset], [ErrorCode.NONE, 33n], 'the last batch is a duplicate');
+    const next = await send(c, batch(pid, 36, ['next']));
+    assert.deepEqual([next.errorCode, next.baseOffset], [ErrorCode.NONE, 36n]);
+    c.close();
   } finally {
     await broker?.stop();
     dir.remove();

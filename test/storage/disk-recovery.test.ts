@@ -397,6 +397,25 @@ describe('disk engine recovery', () => {
     assert.equal(String((await b.log.readSnapshot())?.data), 'below');
   });
 
+  it('passes over a damaged or empty newest producer snapshot for the one before it, and reads one written without a checksum line', async (t) => {
+    const dir = await tempDir(t);
+    const a = await openLog(dir);
+    t.after(() => a.storage.close());
+    await populate(a.log, 10);
+    const name = (offset: bigint) => join(pdirOf(dir), `${String(offset).padStart(20, '0')}.producer-state`);
+    await a.log.writeSnapshot(3n, Buffer.from('{"older":1}'));
+    await a.log.writeSnapshot(7n, Buffer.from('{"newer":2}'));
+    assert.equal(String((await a.log.readSnapshot())?.data), '{"newer":2}');
+    const file = await readFile(name(7n));
+    file[file.length - 3] ^= 0x01; // one bit of the state flipped
+    await writeFile(name(7n), file);
+    assert.deepEqual(await a.log.readSnapshot(), { offset: 3n, data: Buffer.from('{"older":1}') });
+    await writeFile(name(7n), '');
+    assert.deepEqual(await a.log.readSnapshot(), { offset: 3n, data: Buffer.from('{"older":1}') });
+    await writeFile(name(7n), '{"legacy":3}');
+    assert.deepEqual(await a.log.readSnapshot(), { offset: 7n, data: Buffer.from('{"legacy":3}') });
+  });
+
   it('does not mark a shutdown clean while a partition of an unclean start was never recovered', async (t) => {
     const dir = await tempDir(t);
     const a = await openLog(dir);
@@ -529,6 +548,28 @@ describe('disk engine recovery', () => {
     assert.equal(b.log.logEndOffset, batches[1]!.lastOffset + 1n);
     await b.storage.close();
     release();
+  });
+
+  it('checks every segment after an unclean shutdown when the recovery point checkpoint is missing, as Kafka recovers from 0', async (t) => {
+    const dir = await tempDir(t);
+    const a = await openLog(dir);
+    await populate(a.log, 40);
+    await a.log.flush();
+    const segs = await segmentFiles(pdirOf(dir));
+    const victim = segs[1]!;
+    const point = /orders 0 (\d+)/.exec(await readFile(join(dir, 'recovery-point-offset-checkpoint'), 'utf8'));
+    assert.ok(point !== null && BigInt(point[1]!) > victim.base, 'the checkpoint trusted the segment');
+    await a.storage.simulateCrash();
+    await rm(join(dir, 'recovery-point-offset-checkpoint'));
+    const data = Buffer.from(victim.log);
+    const batches = logBatches(data);
+    data[batches[2]!.position + 40]! ^= 0x55;
+    await writeFile(join(pdirOf(dir), `${victim.base.toString().padStart(20, '0')}.log`), data);
+
+    const b = await openLog(dir);
+    t.after(() => b.storage.close());
+    assert.deepEqual(b.log.segmentBaseOffsets, [segs[0]!.base, victim.base]);
+    assert.equal(b.log.logEndOffset, batches[1]!.lastOffset + 1n);
   });
 
   it('with flush.messages=1, a batch written just before a roll is acknowledged only once the rolled segment is fsynced', async (t) => {

@@ -61,13 +61,15 @@ export interface SnapshotMark {
 }
 
 /**
- * Snapshots the state when it changed or the log grew since `last`, and no append is in flight
- * (so the log holds all of it). A log without producer ids gets snapshots too: they are what
- * spares the next start reading the whole log.
+ * Snapshots the state when it changed or the log grew since `last`. The state and the log end
+ * offset move together (a batch's producer entry is recorded as its append assigns the offset), so
+ * the snapshot is of the log up to its end even while appends are being written: the log writes the
+ * snapshot after them (writeSnapshot), and recovery drops a snapshot a crash leaves past the log.
+ * A log without producer ids gets snapshots too: they are what spares the next start reading the whole log.
  */
 export async function snapshotProducerState(log: PartitionLog, state: ProducerStateManager, last: SnapshotMark): Promise<SnapshotMark> {
   const offset = log.logEndOffset;
-  if ((state.changes === last.changes && offset === last.offset) || offset !== log.highWatermark) return last;
+  if (state.changes === last.changes && offset === last.offset) return last;
   const changes = state.changes;
   await log.writeSnapshot(offset, state.toSnapshot());
   return { changes, offset };

@@ -37,11 +37,11 @@ export function parseCheckpoint(text: string): CheckpointEntry[] {
   });
 }
 
-/** Entries keyed by `checkpointKey`; an absent file is empty. */
-export async function readCheckpoint(path: string): Promise<Map<string, CheckpointEntry>> {
+/** Entries keyed by `checkpointKey`; null when there is no file. */
+export async function readCheckpoint(path: string): Promise<Map<string, CheckpointEntry> | null> {
   const data = await readFileOrNull(path);
+  if (data === null) return null;
   const map = new Map<string, CheckpointEntry>();
-  if (data === null) return map;
   for (const e of parseCheckpoint(data.toString('utf8'))) map.set(checkpointKey(e.topic, e.partition), e);
   return map;
 }

@@ -275,13 +275,13 @@ export class DiskStorage implements Storage {
       }
     }
     try {
-      this.checkpoint = await readCheckpoint(join(this.dataDir, LOG_START_OFFSET_CHECKPOINT_FILE));
+      this.checkpoint = (await readCheckpoint(join(this.dataDir, LOG_START_OFFSET_CHECKPOINT_FILE))) ?? new Map();
     } catch (e) {
       if (isSystemError(e)) throw e;
       this.logger.warn({ err: e }, 'ignoring an unreadable log-start-offset checkpoint');
     }
     try {
-      this.cleanerCheckpoint = await readCheckpoint(join(this.dataDir, CLEANER_OFFSET_CHECKPOINT_FILE));
+      this.cleanerCheckpoint = (await readCheckpoint(join(this.dataDir, CLEANER_OFFSET_CHECKPOINT_FILE))) ?? new Map();
     } catch (e) {
       if (isSystemError(e)) throw e;
       this.logger.warn({ err: e }, 'ignoring an unreadable cleaner-offset checkpoint: compacted logs are cleaned from their start');

@@ -94,6 +94,7 @@ export class DiskPartitionLog implements PartitionLog {
   /** The serial I/O queue. */
   private queue: Promise<void> = Promise.resolve();
   private readonly listeners = new Set<() => void>();
+  private readonly rollListeners = new Set<() => void>();
   private nextOffset: bigint;
   private hw: bigint;
   private startOffset: bigint;
@@ -156,6 +157,7 @@ export class DiskPartitionLog implements PartitionLog {
       currentSegments: () => this.segments,
       rolled: (seg: Segment) => {
         this.segments = [...this.segments, seg];
+        this.notify(this.rollListeners, 'roll listener threw');
       },
       grew: (bytes: number) => {
         this.bytes += bytes;
@@ -288,11 +290,15 @@ export class DiskPartitionLog implements PartitionLog {
     this.hw = last.lastOffset + 1n;
     for (const p of batch) p.resolve({ baseOffset: p.entry.baseOffset, lastOffset: p.entry.lastOffset, logStartOffset: this.startOffset });
     this.trimTailCache();
-    for (const l of this.listeners) {
+    this.notify(this.listeners, 'append listener threw');
+  }
+
+  private notify(listeners: ReadonlySet<() => void>, failure: string): void {
+    for (const l of listeners) {
       try {
         l();
       } catch (e) {
-        this.services.logger.error({ partition: this.name, err: e }, 'append listener threw');
+        this.services.logger.error({ partition: this.name, err: e }, failure);
       }
     }
   }
@@ -389,6 +395,11 @@ export class DiskPartitionLog implements PartitionLog {
   onAppend(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  onRoll(listener: () => void): () => void {
+    this.rollListeners.add(listener);
+    return () => this.rollListeners.delete(listener);
   }
 
   setConfig(config: LogConfig): void {
@@ -621,7 +632,8 @@ export class DiskPartitionLog implements PartitionLog {
   }
 
   readSnapshot(): Promise<{ offset: bigint; data: Buffer } | null> {
-    return readProducerSnapshot(this.dir, () => this.nextOffset);
+    return readProducerSnapshot(this.dir, () => this.nextOffset, (file, reason) =>
+      this.services.logger.warn({ partition: this.name, file, reason }, 'passing over a damaged producer snapshot'));
   }
 
   // ---------------------------------------------------------------- flush and close

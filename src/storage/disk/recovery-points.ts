@@ -4,11 +4,11 @@
  * its flush), so after an unclean shutdown recovery checks every segment from this point on, not
  * only the last one.
  *
- * A partition without an entry was written by a version that fsynced every segment at its roll:
- * all its segments but the last are trusted. So before a roll leaves a segment unflushed, the
- * partition's entry must be on disk (`beforeRoll`); an entry that may be stale (a new partition
- * directory, or a log cut below it by recovery) is dropped at open so that the next roll writes a
- * true one first.
+ * Without the file, as in Kafka (whose recovery point is then 0), every segment is checked. A
+ * partition without an entry in the file never rolled since its entry was dropped: all its
+ * segments but the last are trusted. So before a roll leaves a segment unflushed, the partition's
+ * entry must be on disk (`beforeRoll`); an entry that may be stale (a new partition directory, or
+ * a log cut below it by recovery) is dropped at open so that the next roll writes a true one first.
  */
 import { join } from 'node:path';
 import { CheckpointWriter, checkpointKey, readCheckpoint, type CheckpointEntry } from './checkpoint.js';
@@ -20,7 +20,7 @@ export const RECOVERY_POINT_CHECKPOINT_FILE = 'recovery-point-offset-checkpoint'
 export class RecoveryPoints {
   /** What the file says (or will say once the pending write lands). */
   private readonly entries = new Map<string, CheckpointEntry>();
-  /** The file could not be read: no segment of a partition without an entry is trusted. */
+  /** The file is missing or could not be read: no segment of a partition without an entry is trusted. */
   private unknown = false;
   private readonly writer: CheckpointWriter;
   private stopped = false;
@@ -38,7 +38,9 @@ export class RecoveryPoints {
 
   async load(): Promise<void> {
     try {
-      for (const [key, e] of await readCheckpoint(this.path)) this.entries.set(key, e);
+      const entries = await readCheckpoint(this.path);
+      if (entries === null) this.unknown = true;
+      for (const [key, e] of entries ?? []) this.entries.set(key, e);
     } catch (e) {
       if (isSystemError(e)) throw e;
       this.unknown = true;

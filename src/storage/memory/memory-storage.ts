@@ -212,6 +212,11 @@ export class MemoryPartitionLog implements PartitionLog {
     return () => this.listeners.delete(listener);
   }
 
+  /** Nothing of a memory log outlives its process, so nothing needs to know of its (virtual) rolls. */
+  onRoll(): () => void {
+    return () => undefined;
+  }
+
   setConfig(config: LogConfig): void {
     this.config = config;
   }
