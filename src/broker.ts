@@ -263,7 +263,7 @@ export class Broker implements BrokerState {
         for (let i = 0; i < topic.partitions.length; i++) {
           const log = topic.partitions[i];
           try {
-            const r = await log.compact(Date.now(), topic.producers[i].lastStableOffset(log.highWatermark));
+            const r = await log.compact(Date.now(), topic.producers[i].lastStableOffset(log));
             if (r && r.bytesFreed > 0) this.log.info({ topic: topic.name, partition: i, freed: r.bytesFreed, retained: r.recordsRetained }, 'compacted');
           } catch (err) {
             this.log.error({ err, topic: topic.name, partition: i }, 'compaction failed');

@@ -90,7 +90,7 @@ class FetchOperation {
   private onRolledSegments(t: Target): boolean {
     const log = t.log;
     if (!log || !t.topic) return false;
-    const end = this.readCommitted ? t.topic.producers[t.partition].lastStableOffset(log.highWatermark) : log.highWatermark;
+    const end = this.readCommitted ? t.topic.producers[t.partition].lastStableOffset(log) : log.highWatermark;
     return t.fetchOffset >= log.logStartOffset && t.fetchOffset < end && t.fetchOffset < log.activeSegmentBaseOffset && log.activeSegmentBaseOffset <= end;
   }
 
@@ -199,7 +199,7 @@ class FetchOperation {
     const log = t.log;
     const producers = t.topic.producers[t.partition];
     const highWatermark = log.highWatermark;
-    const lastStableOffset = producers.lastStableOffset(highWatermark);
+    const lastStableOffset = producers.lastStableOffset({ highWatermark, logStartOffset: log.logStartOffset });
     const offsets = { highWatermark, lastStableOffset, logStartOffset: log.logStartOffset };
     // Below the log start is out of range whether or not the epochs diverge (Kafka's Partition.readRecords).
     if (t.lastFetchedEpoch >= 0 && t.fetchOffset < log.logStartOffset) return fail(ErrorCode.OFFSET_OUT_OF_RANGE);

@@ -115,7 +115,7 @@ async function lookup(
   }
   const limit =
     isolation === 'none' ? log.logEndOffset
-    : isolation === 'committed' ? topic.producers[p.partitionIndex].lastStableOffset(log.highWatermark)
+    : isolation === 'committed' ? topic.producers[p.partitionIndex].lastStableOffset(log)
     : log.highWatermark;
   let found: Found;
   switch (p.timestamp) {

@@ -166,3 +166,34 @@ test('DeleteRecords v0–2 at the protocol level: results and refusals', async (
   });
   assert.equal(fetch.responses[0].partitions[0].errorCode, ErrorCode.OFFSET_OUT_OF_RANGE, 'a fetch below the low watermark');
 });
+
+test('DeleteRecords into an open transaction raises the last stable offset to the new log start, as Kafka does: read_committed readers see latest ≥ earliest and can fetch there', { timeout: 60_000 }, async () => {
+  const topic = 'dr-open-txn';
+  await raw.send(ApiKey.CreateTopics, 4, { topics: [{ name: topic, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+  await produceValues(topic, ['a', 'b']); // offsets 0, 1
+  const producer = kafka(broker.bootstrap, 'dr-txn').producer({ transactionalId: 'dr-open-txn', maxInFlightRequests: 1, idempotent: true });
+  await producer.connect();
+  const txn = await producer.transaction();
+  try {
+    await txn.send({ topic, messages: [{ partition: 0, value: 't1' }, { partition: 0, value: 't2' }] }); // offsets 2, 3, left open
+    await produceValues(topic, ['c']); // offset 4
+    const offsets = async () => {
+      const list = async (timestamp: bigint, isolationLevel: number) =>
+        (await raw.send(ApiKey.ListOffsets, 5, { replicaId: -1, isolationLevel, topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp }] }] })).topics[0].partitions[0].offset as bigint;
+      const committed = await list(-1n, 1);
+      const fetched = await raw.send(ApiKey.Fetch, 11, {
+        replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 1, sessionId: 0, sessionEpoch: -1,
+        topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: committed, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }], forgottenTopicsData: [], rackId: '',
+      });
+      const p = fetched.responses[0].partitions[0];
+      return { earliest: await list(-2n, 1), committed, fetchError: p.errorCode, lastStableOffset: p.lastStableOffset };
+    };
+    assert.deepEqual(await offsets(), { earliest: 0n, committed: 2n, fetchError: ErrorCode.NONE, lastStableOffset: 2n });
+    const deleted = await raw.send(ApiKey.DeleteRecords, 2, { topics: [{ name: topic, partitions: [{ partitionIndex: 0, offset: 3n }] }], timeoutMs: 5000 });
+    assert.equal(deleted.topics[0].partitions[0].errorCode, ErrorCode.NONE);
+    assert.deepEqual(await offsets(), { earliest: 3n, committed: 3n, fetchError: ErrorCode.NONE, lastStableOffset: 3n });
+  } finally {
+    await txn.abort();
+    await producer.disconnect();
+  }
+});

@@ -184,11 +184,18 @@ export class ProducerStateManager {
     return min;
   }
 
-  /** The last stable offset for a high watermark: nothing at or after an open transaction is stable. */
-  lastStableOffset(highWatermark: bigint): bigint {
+  /**
+   * The last stable offset of a log: nothing at or after an open transaction is stable, and, as
+   * Kafka's maybeIncrementFirstUnstableOffset has it, nothing below the log start offset is unstable
+   * (a transaction whose first batches DeleteRecords or retention removed would otherwise put the
+   * LSO below the log start, and read_committed consumers would reset there for ever).
+   */
+  lastStableOffset(log: { readonly highWatermark: bigint; readonly logStartOffset: bigint }): bigint {
+    const { highWatermark, logStartOffset } = log;
     this.markersVisible(highWatermark);
     let first = this.firstUnstableOffset();
     for (const c of this.completing) if (first === null || c.firstOffset < first) first = c.firstOffset;
+    if (first !== null && first < logStartOffset) first = logStartOffset;
     return first !== null && first < highWatermark ? first : highWatermark;
   }
 
