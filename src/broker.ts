@@ -149,7 +149,12 @@ export class Broker implements BrokerState {
       log,
     );
     this.transactionTopic = new TransactionTopicStore(this.topics, config);
-    this.quotas = new ClientQuotas(this.storage, { samples: config.number('quota.window.num'), windowSeconds: config.number('quota.window.size.seconds') });
+    this.quotas = new ClientQuotas(
+      this.storage,
+      { samples: config.number('quota.window.num'), windowSeconds: config.number('quota.window.size.seconds') },
+      Date.now,
+      { samples: config.number('controller.quota.window.num'), windowSeconds: config.number('controller.quota.window.size.seconds') },
+    );
     this.dynamicConfigs = new DynamicBrokerConfigs(config, this.storage, log, () => applyLogConfigs(this.topics.all(), config));
     this.markers = new PartitionMarkerWriter(
       this.topics,

@@ -63,6 +63,8 @@ export const BROKER_DEFAULTS: Properties = {
   'log.cleaner.min.cleanable.ratio': '0.5',
   'quota.window.num': '11',
   'quota.window.size.seconds': '1',
+  'controller.quota.window.num': '11',
+  'controller.quota.window.size.seconds': '1',
 };
 
 export class ConfigError extends Error {

@@ -7,6 +7,7 @@ import { ErrorCode } from '../../protocol/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
 import type { CreatePartitionsRequest, CreatePartitionsRequestCreatePartitionsTopic, CreatePartitionsResponse, CreatePartitionsResponseCreatePartitionsTopicResult } from '../../protocol/generated/index.js';
 import type { Encodable } from '../../protocol/primitives/types.js';
+import { THROTTLING_QUOTA_EXCEEDED_MESSAGE } from '../quotas/quota-manager.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
 
 type Result = Encodable<CreatePartitionsResponseCreatePartitionsTopicResult>;
@@ -65,7 +66,7 @@ function checkGrowth(broker: BrokerState, t: CreatePartitionsRequestCreatePartit
 }
 
 async function handle(ctx: RequestContext<CreatePartitionsRequest>): Promise<Encodable<CreatePartitionsResponse>> {
-  const { broker, body } = ctx;
+  const { broker, body, apiVersion } = ctx;
   const everyName = (errorCode: number, errorMessage: string | null): Encodable<CreatePartitionsResponse> => ({
     throttleTimeMs: 0,
     results: body.topics.map((t) => ({ name: t.name, errorCode, errorMessage })),
@@ -78,12 +79,15 @@ async function handle(ctx: RequestContext<CreatePartitionsRequest>): Promise<Enc
   const results: Result[] = [...counts].filter(([, n]) => n > 1).map(([name]) => ({ name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Duplicate topic name.' }));
   const growing: { result: Result; topic: CreatePartitionsRequestCreatePartitionsTopic }[] = [];
   let records = 0;
+  const quota = ctx.quota.mutations(apiVersion >= 3);
   for (const t of body.topics) {
     if (counts.get(t.name)! > 1) continue;
     const result: Result = { name: t.name, errorCode: ErrorCode.NONE, errorMessage: null };
     results.push(result);
     try {
-      records += checkGrowth(broker, t);
+      const additional = checkGrowth(broker, t);
+      if (!quota.record(additional)) throw new Refused(ErrorCode.THROTTLING_QUOTA_EXCEEDED, THROTTLING_QUOTA_EXCEEDED_MESSAGE);
+      records += additional;
       growing.push({ result, topic: t });
     } catch (e) {
       if (!(e instanceof Refused)) throw e;

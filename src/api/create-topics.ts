@@ -7,6 +7,7 @@ import { ZERO_UUID, randomUuid } from '../../protocol/primitives/uuid.js';
 import { effectiveTopicConfigs } from '../cluster/config-describe.js';
 import { validateTopicConfigs } from '../cluster/topic-configs.js';
 import { type Topic, invalidTopicName } from '../cluster/topics.js';
+import { THROTTLING_QUOTA_EXCEEDED_MESSAGE } from '../quotas/quota-manager.js';
 import { CLUSTER_METADATA_TOPIC } from '../storage/storage.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
 import { manualAssignmentError } from './create-partitions.js';
@@ -105,7 +106,13 @@ async function handle(ctx: RequestContext<CreateTopicsRequest>): Promise<Encodab
   if (body.timeoutMs <= 0) return everyName(ErrorCode.REQUEST_TIMED_OUT, null);
   const counts = new Map<string, number>();
   for (const t of body.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
-  const results = body.topics.filter((t) => counts.get(t.name) === 1).map((t) => ({ name: t.name, outcome: checkTopic(broker, t) }));
+  // Kafka's controller takes each topic's partitions from the mutation quota once it passed every other check, validate-only too.
+  const quota = ctx.quota.mutations(apiVersion >= 6);
+  const results = body.topics.filter((t) => counts.get(t.name) === 1).map((t) => {
+    const outcome = checkTopic(broker, t);
+    const throttled = outcome.errorCode === ErrorCode.NONE && !quota.record(outcome.numPartitions);
+    return { name: t.name, outcome: throttled ? failed(ErrorCode.THROTTLING_QUOTA_EXCEEDED, THROTTLING_QUOTA_EXCEEDED_MESSAGE) : outcome };
+  });
   const records = results.reduce((n, { outcome: o }) => (o.errorCode === ErrorCode.NONE ? n + 1 + o.numPartitions + Object.keys(o.configs).length : n), 0);
   if (records > MAX_RECORDS_PER_REQUEST) {
     // Kafka's controller refuses the whole request, validate-only or not: every name it holds.

@@ -5,6 +5,7 @@ import type { DeleteTopicsRequest, DeleteTopicsResponse, DeleteTopicsResponseDel
 import type { Encodable } from '../../protocol/primitives/types.js';
 import { ZERO_UUID } from '../../protocol/primitives/uuid.js';
 import type { Topic } from '../cluster/topics.js';
+import { THROTTLING_QUOTA_EXCEEDED_MESSAGE } from '../quotas/quota-manager.js';
 import type { ApiHandler, RequestContext } from './context.js';
 
 async function handle(ctx: RequestContext<DeleteTopicsRequest>): Promise<Encodable<DeleteTopicsResponse>> {
@@ -37,6 +38,7 @@ async function handle(ctx: RequestContext<DeleteTopicsRequest>): Promise<Encodab
     if (n === 1 && topic && ids.has(topic.id)) namedIds.add(topic.id);
   }
   const duplicatesAnswered = new Set<string>();
+  const quota = ctx.quota.mutations(apiVersion >= 5);
   for (const w of wanted) {
     const result = { name: w.name, topicId: w.topicId, errorCode: ErrorCode.NONE as number, errorMessage: null as string | null };
     // (A duplicated id still gets its own "Duplicate topic id." answer.)
@@ -72,6 +74,11 @@ async function handle(ctx: RequestContext<DeleteTopicsRequest>): Promise<Encodab
     }
     if (seen.has(topic)) continue;
     seen.add(topic);
+    if (!quota.record(topic.record.partitions)) {
+      result.errorCode = ErrorCode.THROTTLING_QUOTA_EXCEEDED;
+      result.errorMessage = THROTTLING_QUOTA_EXCEEDED_MESSAGE;
+      continue;
+    }
     deletions.push(
       // The topic leaves the registry and its offsets leave the groups in the same turn.
       Promise.all([broker.topics.delete(topic), broker.offsets.forgetTopic(topic.name)]).then(() => undefined, (err: unknown) => {

@@ -125,6 +125,8 @@ const defs: BrokerConfigDef[] = [
   { name: 'authorizer.class.name', type: 'string', default: '', doc: 'Java authorizer class; empty means no authorization, which is what Samsa does.' },
   { name: 'quota.window.num', type: 'int', default: '11', validator: atLeast(1), doc: 'How many samples client quota rates are measured over.' },
   { name: 'quota.window.size.seconds', type: 'int', default: '1', validator: atLeast(1), doc: 'Length of one client quota sample.' },
+  { name: 'controller.quota.window.num', type: 'int', default: '11', validator: atLeast(1), doc: 'Samples of the controller mutation quota: a client may create or delete up to num × size × controller_mutation_rate partitions at once.' },
+  { name: 'controller.quota.window.size.seconds', type: 'int', default: '1', validator: atLeast(1), doc: 'Length of one controller mutation quota sample.' },
   { name: 'sasl.enabled.mechanisms', type: 'list', default: 'GSSAPI', doc: 'SASL mechanisms offered to clients.' },
   { name: 'metric.reporters', type: 'list', default: '', dynamic: true, doc: 'Java metric reporter classes. Informational here.' },
 

@@ -16,17 +16,20 @@
  * the user "ANONYMOUS" or the default user.
  */
 import {
-  CLIENT_ID, CONSUMER_BYTE_RATE, PRODUCER_BYTE_RATE, REQUEST_PERCENTAGE, USER,
+  CLIENT_ID, CONSUMER_BYTE_RATE, CONTROLLER_MUTATION_RATE, PRODUCER_BYTE_RATE, REQUEST_PERCENTAGE, USER,
   ClientQuotaStore, entityOf, type QuotaEntity, type QuotaStorePersistence,
 } from './client-quota-store.js';
 import { SampledRate } from './rate.js';
+import { TokenBucket } from './token-bucket.js';
 
 /** The principal of every connection without authentication (Kafka's KafkaPrincipal.ANONYMOUS). */
 export const ANONYMOUS_USER = 'ANONYMOUS';
 
-export type QuotaType = 'produce' | 'fetch' | 'request';
+export type QuotaType = 'produce' | 'fetch' | 'request' | 'mutation';
 
-const QUOTA_KEY: Record<QuotaType, string> = { produce: PRODUCER_BYTE_RATE, fetch: CONSUMER_BYTE_RATE, request: REQUEST_PERCENTAGE };
+const QUOTA_KEY: Record<QuotaType, string> = {
+  produce: PRODUCER_BYTE_RATE, fetch: CONSUMER_BYTE_RATE, request: REQUEST_PERCENTAGE, mutation: CONTROLLER_MUTATION_RATE,
+};
 
 /** Kafka's QuotaTypes bits: which levels of quotas were ever configured (until restart). */
 const CLIENT_ID_ENABLED = 1;
@@ -55,7 +58,7 @@ export class ClientQuotaManager {
   constructor(
     readonly type: QuotaType,
     private readonly store: ClientQuotaStore,
-    private readonly window: QuotaWindowConfig,
+    protected readonly window: QuotaWindowConfig,
     /** Throttle times are capped at this (the request quota caps at one window). */
     private readonly maxThrottleMs = Number.MAX_SAFE_INTEGER,
   ) {
@@ -115,7 +118,7 @@ export class ClientQuotaManager {
   }
 
   /** Kafka's DefaultQuotaCallback.quotaMetricTags: which (user, client-id) group a client's rate is kept for. */
-  private metricTags(user: string, clientId: string): [string, string] {
+  protected metricTags(user: string, clientId: string): [string, string] {
     switch (this.enabled) {
       case 0:
       case CLIENT_ID_ENABLED:
@@ -137,7 +140,7 @@ export class ClientQuotaManager {
   }
 
   /** Kafka's DefaultQuotaCallback.quotaLimit for a metric group. */
-  private quotaLimit(userTag: string, clientTag: string): number | undefined {
+  protected quotaLimit(userTag: string, clientTag: string): number | undefined {
     const u: Part = { name: userTag };
     const c: Part = { name: clientTag };
     if (userTag !== '' && clientTag !== '') {
@@ -174,25 +177,97 @@ export class ClientQuotaManager {
   }
 }
 
-/** The broker's quota configuration and its three managers. */
+/**
+ * A request's share of the controller mutation quota (Kafka's ControllerMutationQuota): CreateTopics,
+ * CreatePartitions and DeleteTopics record the partitions each topic creates or deletes.
+ */
+export interface MutationQuota {
+  /**
+   * Records `partitions` mutations. A strict quota (recent request versions) refuses them, recording
+   * nothing, once the bucket is empty: false, and the topic fails with THROTTLING_QUOTA_EXCEEDED.
+   * A permissive one (older versions) records them whatever the bucket holds.
+   */
+  record(partitions: number): boolean;
+  /** The throttle the last violation asked for, less the time since: the response's throttle time. */
+  throttleTimeMs(): number;
+}
+
+/** Kafka's answer to a topic refused by a strict mutation quota. */
+export const THROTTLING_QUOTA_EXCEEDED_MESSAGE = 'The throttling quota has been exceeded.';
+
+const UNBOUNDED: MutationQuota = { record: () => true, throttleTimeMs: () => 0 };
+
+/**
+ * Kafka's ControllerMutationQuotaManager: the same quota lookup as the other client quotas, with a
+ * token bucket per (user, client id) group instead of a sampled rate, so that a burst of topic
+ * creations up to the window's worth goes through at once and later ones wait for the bucket.
+ */
+export class ControllerMutationQuotaManager extends ClientQuotaManager {
+  private readonly buckets = new Map<string, TokenBucket>();
+
+  constructor(store: ClientQuotaStore, window: QuotaWindowConfig) {
+    super('mutation', store, window);
+  }
+
+  /** The quota of one request: strict from the version Kafka makes it strict (unbounded while no such quota exists). */
+  newQuotaFor(user: string, clientId: string, strict: boolean, now: () => number): MutationQuota {
+    if (!this.quotasEnabled) return UNBOUNDED;
+    const [userTag, clientTag] = this.metricTags(user, clientId);
+    const bucket = this.bucketFor(`${userTag}\u0000${clientTag}`, now());
+    let throttleMs = 0;
+    let recordedAt = 0;
+    return {
+      record: (partitions) => {
+        const bound = this.quotaLimit(userTag, clientTag);
+        if (bound === undefined) return true;
+        const t = now();
+        const burst = this.window.samples * this.window.windowSeconds * bound;
+        // Kafka's strict quota checks the bucket before recording, its permissive one after.
+        const tokens = strict ? bucket.measure(bound, burst, t) : (bucket.record(bound, burst, partitions, t), bucket.measure(bound, burst, t));
+        if (tokens < 0) {
+          throttleMs = Math.round((-tokens / bound) * 1000);
+          recordedAt = t;
+          if (strict) return false;
+        } else if (strict) {
+          bucket.record(bound, burst, partitions, t);
+        }
+        return true;
+      },
+      throttleTimeMs: () => Math.max(0, throttleMs - (now() - recordedAt)),
+    };
+  }
+
+  private bucketFor(key: string, now: number): TokenBucket {
+    for (const [k, b] of this.buckets) if (now - b.lastRecordMs > INACTIVE_RATE_EXPIRATION_MS) this.buckets.delete(k);
+    let bucket = this.buckets.get(key);
+    if (!bucket) this.buckets.set(key, (bucket = new TokenBucket()));
+    return bucket;
+  }
+}
+
+/** The broker's quota configuration and its managers. */
 export class ClientQuotas {
   readonly store: ClientQuotaStore;
   readonly produce: ClientQuotaManager;
   readonly fetch: ClientQuotaManager;
   readonly request: ClientQuotaManager;
+  readonly mutation: ControllerMutationQuotaManager;
 
   constructor(
     persistence: QuotaStorePersistence,
     readonly window: QuotaWindowConfig,
     /** The clock quotas are measured with (tests inject one). */
     readonly now: () => number = Date.now,
+    /** controller.quota.window.num / controller.quota.window.size.seconds */
+    mutationWindow: QuotaWindowConfig = window,
   ) {
     this.store = new ClientQuotaStore(persistence);
     this.produce = new ClientQuotaManager('produce', this.store, window);
     this.fetch = new ClientQuotaManager('fetch', this.store, window);
     // Kafka's request quota never throttles for more than one window.
     this.request = new ClientQuotaManager('request', this.store, window, window.windowSeconds * 1000);
-    const managers = [this.produce, this.fetch, this.request];
+    this.mutation = new ControllerMutationQuotaManager(this.store, mutationWindow);
+    const managers = [this.produce, this.fetch, this.request, this.mutation];
     this.store.onChange((entity, key) => {
       for (const m of managers) if (m.key === key) m.quotaChanged(entity);
     });

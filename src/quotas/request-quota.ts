@@ -4,7 +4,7 @@
  * response size against consumer_byte_rate. A violated quota gives the response a throttle time, and
  * the connection reads nothing more for that long (KIP-219: answer first, then mute the channel).
  */
-import { ANONYMOUS_USER, type ClientQuotas } from './quota-manager.js';
+import { ANONYMOUS_USER, type ClientQuotas, type MutationQuota } from './quota-manager.js';
 
 /** What can be throttled: the client's connection. */
 export interface Throttleable {
@@ -25,6 +25,7 @@ export class RequestQuota {
   private returned = false;
   /** Handler work after its synchronous part (appends that waited their turn, later slices), in nanoseconds. */
   private laterNanos = 0;
+  private mutation: MutationQuota | null = null;
 
   constructor(
     private readonly quotas: ClientQuotas,
@@ -94,9 +95,17 @@ export class RequestQuota {
     return this.settle(throttle);
   }
 
-  /** Any other request answered: its throttle time (0 when settled by the handler or exempt). */
+  /**
+   * The controller mutation quota of this request (CreateTopics, CreatePartitions, DeleteTopics):
+   * strict from the version where Kafka makes it strict, permissive below.
+   */
+  mutations(strict: boolean): MutationQuota {
+    return (this.mutation ??= this.quotas.mutation.newQuotaFor(this.user, this.clientId, strict, () => this.quotas.now()));
+  }
+
+  /** Any other request answered: its throttle time, the larger of the request and mutation quotas' (0 when settled by the handler or exempt). */
   finish(): number {
-    return this.settled ? 0 : this.settle(this.requestThrottleMs());
+    return this.settled ? 0 : this.settle(Math.max(this.requestThrottleMs(), this.mutation?.throttleTimeMs() ?? 0));
   }
 
   private settle(ms: number): number {

@@ -185,3 +185,46 @@ test('quotas survive a restart and are described as set', { timeout: 30_000 }, a
     dir.remove();
   }
 });
+
+test('controller_mutation_rate (KIP-599): a token bucket of partitions; strict versions refuse topics once it is empty with THROTTLING_QUOTA_EXCEEDED, older versions go through with a throttle time', { timeout: 30_000 }, async () => {
+  // One 1 s sample: the bucket holds one second of the rate (10 partitions).
+  const own = await startBroker({ port: 0, config: { 'controller.quota.window.num': 1 } });
+  const client = await RawClient.connect(own.port);
+  const other = await RawClient.connect(own.port);
+  try {
+    await setQuota(client, [['client-id', 'mutator']], { controller_mutation_rate: 10 });
+    const create = async (version: number, topics: [string, number][], clientId = 'mutator') => {
+      const r = await (clientId === 'mutator' ? client : other).send(ApiKey.CreateTopics, version, {
+        topics: topics.map(([name, numPartitions]) => ({ name, numPartitions, replicationFactor: 1, assignments: [], configs: [] })), timeoutMs: 5000, validateOnly: false,
+      }, clientId);
+      return { throttle: r.throttleTimeMs as number, results: r.topics.map((t: { name: string; errorCode: number; errorMessage: string | null }) => [t.name, t.errorCode, t.errorMessage]) };
+    };
+    // A full bucket takes 10, then an empty one 5 more (the strict quota checks before it records).
+    assert.deepEqual(await create(6, [['mq-a', 10]]), { throttle: 0, results: [['mq-a', ErrorCode.NONE, null]] });
+    assert.deepEqual(await create(6, [['mq-b', 5]]), { throttle: 0, results: [['mq-b', ErrorCode.NONE, null]] });
+    const refused = await create(6, [['mq-c', 1], ['mq-d', 1]]);
+    const message = 'The throttling quota has been exceeded.';
+    assert.deepEqual(refused.results, [['mq-c', ErrorCode.THROTTLING_QUOTA_EXCEEDED, message], ['mq-d', ErrorCode.THROTTLING_QUOTA_EXCEEDED, message]]);
+    assert.ok(refused.throttle > 400 && refused.throttle <= 500, `throttle ${refused.throttle} ms: 5 partitions owed at 10/s`);
+    // Another client id has no quota, and its connection is not muted.
+    assert.deepEqual(await create(6, [['mq-free', 20]], 'free'), { throttle: 0, results: [['mq-free', ErrorCode.NONE, null]] });
+    // The muted connection answers once the throttle has passed; v5 is permissive: created, and throttled.
+    const t0 = Date.now();
+    const permissive = await create(5, [['mq-e', 5]]);
+    assert.ok(Date.now() - t0 >= refused.throttle - 20, `answered after ${Date.now() - t0} ms`);
+    assert.deepEqual(permissive.results, [['mq-e', ErrorCode.NONE, null]]);
+    assert.ok(permissive.throttle > 400 && permissive.throttle <= 500, `v5 throttle ${permissive.throttle} ms`);
+    // CreatePartitions v3 and DeleteTopics v5 are strict too: the first finds the bucket refilled, the second empty.
+    const grown = await client.send(ApiKey.CreatePartitions, 3, { topics: [{ name: 'mq-a', count: 15, assignments: null }], timeoutMs: 5000, validateOnly: false }, 'mutator');
+    assert.deepEqual([grown.results[0].errorCode, grown.throttleTimeMs], [ErrorCode.NONE, 0]);
+    const deleted = await client.send(ApiKey.DeleteTopics, 5, { topicNames: ['mq-b'], timeoutMs: 5000 }, 'mutator');
+    assert.deepEqual([deleted.responses[0].errorCode, deleted.responses[0].errorMessage], [ErrorCode.THROTTLING_QUOTA_EXCEEDED, message]);
+    assert.ok(deleted.throttleTimeMs > 0, `DeleteTopics throttle ${deleted.throttleTimeMs} ms`);
+    const metadata = await other.send(ApiKey.Metadata, 9, { topics: null, allowAutoTopicCreation: false });
+    assert.deepEqual(metadata.topics.map((t: { name: string; partitions: unknown[] }) => `${t.name}:${t.partitions.length}`).sort(), ['mq-a:15', 'mq-b:5', 'mq-e:5', 'mq-free:20']);
+  } finally {
+    client.close();
+    other.close();
+    await own.stop();
+  }
+});

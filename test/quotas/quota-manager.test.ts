@@ -165,6 +165,28 @@ describe('client quota managers', () => {
   });
 });
 
+describe('controller mutation quota', () => {
+  it('is a token bucket of samples × window × rate: strict quotas check it before recording, permissive ones record and throttle', async () => {
+    const c = clock(0);
+    const q = await quotasWith([set([['client-id', 'm']], { controller_mutation_rate: 2 })], c);
+    c.now = 5_000;
+    const strict = q.mutation.newQuotaFor('ANONYMOUS', 'm', true, c.fn);
+    assert.equal(strict.record(20), true, 'a full bucket of 22');
+    assert.equal(strict.record(10), true, 'two left: not empty yet, so it goes below zero');
+    assert.equal(strict.throttleTimeMs(), 0);
+    assert.equal(strict.record(1), false, 'eight owed');
+    assert.equal(strict.throttleTimeMs(), 4000);
+    c.now += 1000;
+    assert.equal(strict.throttleTimeMs(), 3000, 'less the time since');
+    const permissive = q.mutation.newQuotaFor('ANONYMOUS', 'm', false, c.fn);
+    assert.equal(permissive.record(4), true);
+    assert.equal(permissive.throttleTimeMs(), 5000, 'six owed before, ten after');
+    c.now += 5000;
+    assert.equal(q.mutation.newQuotaFor('ANONYMOUS', 'm', true, c.fn).record(1), true, 'refilled to zero');
+    assert.equal(q.mutation.newQuotaFor('ANONYMOUS', 'other', true, c.fn).record(1_000_000), true, 'another client has no quota');
+  });
+});
+
 describe('client quota configuration', () => {
   it('validates alterations as Kafka does and applies the valid ones', async () => {
     const persistence = memoryPersistence();
