@@ -7,7 +7,7 @@ import { ErrorCode } from '../../protocol/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
 import type { CreatePartitionsRequest, CreatePartitionsRequestCreatePartitionsTopic, CreatePartitionsResponse, CreatePartitionsResponseCreatePartitionsTopicResult } from '../../protocol/generated/index.js';
 import type { Encodable } from '../../protocol/primitives/types.js';
-import { THROTTLING_QUOTA_EXCEEDED_MESSAGE } from '../quotas/quota-manager.js';
+import { type MutationQuota, THROTTLING_QUOTA_EXCEEDED_MESSAGE } from '../quotas/quota-manager.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
 
 type Result = Encodable<CreatePartitionsResponseCreatePartitionsTopicResult>;
@@ -43,8 +43,11 @@ export function manualAssignmentError(nodeId: number, brokerIds: readonly number
 /** Kafka's controller builds at most this many records for one request (QuorumController.MAX_RECORDS_PER_USER_OP). */
 const MAX_RECORDS_PER_REQUEST = 10_000;
 
-/** Validates one topic's growth; returns how many partitions it adds. */
-function checkGrowth(broker: BrokerState, t: CreatePartitionsRequestCreatePartitionsTopic): number {
+/**
+ * Validates one topic's growth and takes its new partitions from the mutation quota, in Kafka's
+ * order (the quota before the replica lists are looked at); returns how many partitions it adds.
+ */
+function checkGrowth(broker: BrokerState, t: CreatePartitionsRequestCreatePartitionsTopic, quota: MutationQuota): number {
   const topic = broker.topics.get(t.name);
   if (!topic) throw new Refused(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, null);
   // What the topic table says, additions still opening included: a second request sees the first.
@@ -52,10 +55,11 @@ function checkGrowth(broker: BrokerState, t: CreatePartitionsRequestCreatePartit
   if (t.count === current) throw new Refused(ErrorCode.INVALID_PARTITIONS, `Topic already has ${current} partition(s).`);
   if (t.count < current) throw new Refused(ErrorCode.INVALID_PARTITIONS, `The topic ${t.name} currently has ${current} partition(s); ${t.count} would not be an increase.`);
   const additional = t.count - current;
+  if (t.assignments !== null && t.assignments.length !== additional) {
+    throw new Refused(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `Attempted to add ${additional} additional partition(s), but only ${t.assignments.length} assignment(s) were specified.`);
+  }
+  if (!quota.record(additional)) throw new Refused(ErrorCode.THROTTLING_QUOTA_EXCEEDED, THROTTLING_QUOTA_EXCEEDED_MESSAGE);
   if (t.assignments !== null) {
-    if (t.assignments.length !== additional) {
-      throw new Refused(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `Attempted to add ${additional} additional partition(s), but only ${t.assignments.length} assignment(s) were specified.`);
-    }
     // Every partition of this broker has one replica: this one.
     for (const a of t.assignments) {
       const error = manualAssignmentError(broker.nodeId, a.brokerIds, 1);
@@ -85,9 +89,7 @@ async function handle(ctx: RequestContext<CreatePartitionsRequest>): Promise<Enc
     const result: Result = { name: t.name, errorCode: ErrorCode.NONE, errorMessage: null };
     results.push(result);
     try {
-      const additional = checkGrowth(broker, t);
-      if (!quota.record(additional)) throw new Refused(ErrorCode.THROTTLING_QUOTA_EXCEEDED, THROTTLING_QUOTA_EXCEEDED_MESSAGE);
-      records += additional;
+      records += checkGrowth(broker, t, quota);
       growing.push({ result, topic: t });
     } catch (e) {
       if (!(e instanceof Refused)) throw e;

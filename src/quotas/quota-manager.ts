@@ -49,10 +49,28 @@ export interface QuotaWindowConfig {
 /** A user or client-id part of a quota entity: a name, or the default entity. */
 type Part = { name: string } | 'default';
 
+/** What a quota measures per (user, client id) group, dropped after an hour unused (Kafka expires its sensors so). */
+class Measures<M extends { readonly lastRecordMs: number }> {
+  private readonly byGroup = new Map<string, M>();
+  private lastExpiry = 0;
+
+  constructor(private readonly create: () => M) {}
+
+  get(userTag: string, clientTag: string, now: number): M {
+    if (now - this.lastExpiry > 60_000) {
+      this.lastExpiry = now;
+      for (const [k, m] of this.byGroup) if (now - m.lastRecordMs > INACTIVE_RATE_EXPIRATION_MS) this.byGroup.delete(k);
+    }
+    const k = `${userTag}\u0000${clientTag}`;
+    let m = this.byGroup.get(k);
+    if (!m) this.byGroup.set(k, (m = this.create()));
+    return m;
+  }
+}
+
 export class ClientQuotaManager {
   private enabled = 0;
-  private readonly rates = new Map<string, SampledRate>();
-  private lastExpiry = 0;
+  private readonly rates: Measures<SampledRate>;
   readonly key: string;
 
   constructor(
@@ -63,6 +81,7 @@ export class ClientQuotaManager {
     private readonly maxThrottleMs = Number.MAX_SAFE_INTEGER,
   ) {
     this.key = QUOTA_KEY[type];
+    this.rates = new Measures(() => new SampledRate(window.samples, window.windowSeconds * 1000));
   }
 
   /** Whether a quota of this type was ever configured (Kafka records nothing until then). */
@@ -163,17 +182,7 @@ export class ClientQuotaManager {
   }
 
   private rateFor(userTag: string, clientTag: string, now: number): SampledRate {
-    if (now - this.lastExpiry > 60_000) {
-      this.lastExpiry = now;
-      for (const [k, r] of this.rates) if (now - r.lastRecordMs > INACTIVE_RATE_EXPIRATION_MS) this.rates.delete(k);
-    }
-    const k = `${userTag}\u0000${clientTag}`;
-    let rate = this.rates.get(k);
-    if (!rate) {
-      rate = new SampledRate(this.window.samples, this.window.windowSeconds * 1000);
-      this.rates.set(k, rate);
-    }
-    return rate;
+    return this.rates.get(userTag, clientTag, now);
   }
 }
 
@@ -203,7 +212,7 @@ const UNBOUNDED: MutationQuota = { record: () => true, throttleTimeMs: () => 0 }
  * creations up to the window's worth goes through at once and later ones wait for the bucket.
  */
 export class ControllerMutationQuotaManager extends ClientQuotaManager {
-  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly buckets = new Measures(() => new TokenBucket());
 
   constructor(store: ClientQuotaStore, window: QuotaWindowConfig) {
     super('mutation', store, window);
@@ -213,7 +222,7 @@ export class ControllerMutationQuotaManager extends ClientQuotaManager {
   newQuotaFor(user: string, clientId: string, strict: boolean, now: () => number): MutationQuota {
     if (!this.quotasEnabled) return UNBOUNDED;
     const [userTag, clientTag] = this.metricTags(user, clientId);
-    const bucket = this.bucketFor(`${userTag}\u0000${clientTag}`, now());
+    const bucket = this.buckets.get(userTag, clientTag, now());
     let throttleMs = 0;
     let recordedAt = 0;
     return {
@@ -235,13 +244,6 @@ export class ControllerMutationQuotaManager extends ClientQuotaManager {
       },
       throttleTimeMs: () => Math.max(0, throttleMs - (now() - recordedAt)),
     };
-  }
-
-  private bucketFor(key: string, now: number): TokenBucket {
-    for (const [k, b] of this.buckets) if (now - b.lastRecordMs > INACTIVE_RATE_EXPIRATION_MS) this.buckets.delete(k);
-    let bucket = this.buckets.get(key);
-    if (!bucket) this.buckets.set(key, (bucket = new TokenBucket()));
-    return bucket;
   }
 }
 

@@ -6,7 +6,7 @@
  */
 export class TokenBucket {
   private tokens = 0;
-  /** Null until first used: Kafka's bucket starts empty at time 0, so its first refill fills it. */
+  /** Null until first used, when the bucket starts full (Kafka's starts empty at time 0, and its first refill, at the epoch time, fills it). */
   private lastUpdateMs: number | null = null;
 
   /** The tokens at `now`, with the bucket refilled. */

@@ -246,7 +246,7 @@ export interface PartitionLog {
   /**
    * Keeps a snapshot of state derived from the log up to `offset` (the producer state), so a
    * restart replays only what follows. Older snapshots may be dropped. The snapshot is stored
-   * after every batch appended before the call: it is never on disk ahead of what it covers.
+   * once every batch appended before the call is (or not at all): never on disk ahead of what it covers.
    */
   writeSnapshot(offset: bigint, data: Buffer): Promise<void>;
 

@@ -217,6 +217,10 @@ test('controller_mutation_rate (KIP-599): a token bucket of partitions; strict v
     // CreatePartitions v3 and DeleteTopics v5 are strict too: the first finds the bucket refilled, the second empty.
     const grown = await client.send(ApiKey.CreatePartitions, 3, { topics: [{ name: 'mq-a', count: 15, assignments: null }], timeoutMs: 5000, validateOnly: false }, 'mutator');
     assert.deepEqual([grown.results[0].errorCode, grown.throttleTimeMs], [ErrorCode.NONE, 0]);
+    // As in Kafka, the quota comes before the replica lists are looked at (sent on the other
+    // connection, which the refusal mutes, with the same client id).
+    const misassigned = await other.send(ApiKey.CreatePartitions, 3, { topics: [{ name: 'mq-a', count: 16, assignments: [{ brokerIds: [999] }] }], timeoutMs: 5000, validateOnly: false }, 'mutator');
+    assert.deepEqual([misassigned.results[0].errorCode, misassigned.results[0].errorMessage], [ErrorCode.THROTTLING_QUOTA_EXCEEDED, message]);
     const deleted = await client.send(ApiKey.DeleteTopics, 5, { topicNames: ['mq-b'], timeoutMs: 5000 }, 'mutator');
     assert.deepEqual([deleted.responses[0].errorCode, deleted.responses[0].errorMessage], [ErrorCode.THROTTLING_QUOTA_EXCEEDED, message]);
     assert.ok(deleted.throttleTimeMs > 0, `DeleteTopics throttle ${deleted.throttleTimeMs} ms`);

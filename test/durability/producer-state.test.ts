@@ -217,7 +217,7 @@ test('a lost or damaged producer-id record does not hand out an id a partition s
   }
 });
 
-test('a segment roll snapshots the producer state, as in Kafka: after a crash with no periodic snapshot taken, a start replays only the active segment and still knows the batches before it', { timeout: 60_000 }, async () => {
+test('a segment roll snapshots the producer state, as in Kafka: after a crash with no periodic snapshot taken, a snapshot at the active segment is there (a start replays from it) and a retried batch is still a duplicate', { timeout: 60_000 }, async () => {
   const dir = tempDir();
   const args = ['--port', '0', '--data-dir', dir.path, '--set', 'samsa.producer.snapshot.interval.ms=3600000'];
   const send = async (c: RawClient, records: Buffer) => {

@@ -143,11 +143,19 @@ describe('disk engine recovery', () => {
       return realOpen(path, flags, mode);
     }) as typeof realOpen;
     let r;
+    const snapshots = async () => (await readdir(pdirOf(dir))).filter((n) => n.endsWith('.producer-state'));
     try {
-      r = await b.log.append(makeBatch({ count: 2, tag: 'waited' }), { leaderEpoch: 0 });
+      const appended = b.log.append(makeBatch({ count: 2, tag: 'waited' }), { leaderEpoch: 0 });
+      // A snapshot taken meanwhile covers the waiting batch: it is not stored ahead of it.
+      await new Promise((res) => setTimeout(res, 20));
+      await b.log.writeSnapshot(b.log.logEndOffset, Buffer.from('{"ahead":1}'));
+      assert.deepEqual(await snapshots(), [], 'no snapshot ahead of the log');
+      r = await appended;
     } finally {
       fsp.open = realOpen;
     }
+    await b.log.writeSnapshot(b.log.logEndOffset, Buffer.from('{"written":1}'));
+    assert.deepEqual(await snapshots(), [`${String(end + 2n).padStart(20, '0')}.producer-state`], 'once the batch is written');
     assert.equal(refused, 2, 'the open was refused twice, then succeeded');
     assert.equal(r.baseOffset, end);
     assert.equal(b.log.failed, null, 'the partition did not fail');

@@ -626,7 +626,9 @@ export class DiskPartitionLog implements PartitionLog {
 
   writeSnapshot(offset: bigint, data: Buffer): Promise<void> {
     return this.enqueue(async () => {
-      if (this.failure || this.closing) return;
+      // The drains queued before this task have written every batch below `offset`, unless one is
+      // waiting for descriptors (activeOpened): then the snapshot waits for a later one.
+      if (this.failure || this.closing || offset > this.hw) return;
       await writeProducerSnapshot(this.dir, offset, data);
     });
   }
