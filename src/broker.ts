@@ -13,7 +13,7 @@ import { fetchHandler } from './api/fetch.js';
 import { listOffsetsHandler } from './api/list-offsets.js';
 import { metadataHandler } from './api/metadata.js';
 import { produceHandler } from './api/produce.js';
-import { TopicRegistry } from './cluster/topics.js';
+import { type Topic, TopicRegistry } from './cluster/topics.js';
 import { groupHandlers } from './api/groups.js';
 import { offsetHandlers } from './api/offsets.js';
 import { GroupCoordinator } from './coordinator/groups/group-coordinator.js';
@@ -31,13 +31,13 @@ import { ClientQuotas } from './quotas/quota-manager.js';
 import { configHandlers } from './api/configs.js';
 import { DynamicBrokerConfigs, applyLogConfigs } from './cluster/dynamic-configs.js';
 import { brokerConfigDef, invalidStaticConfigs } from './cluster/broker-configs.js';
-import { invalidLogDefaults } from './cluster/topic-configs.js';
+import { invalidLogDefaults, logConfigFor } from './cluster/topic-configs.js';
 import { BrokerConfig, ConfigError, type Endpoint, MAX_TIMER_MS, clientListeners, formatListeners } from './config.js';
 import { silentLogger, type Logger } from './logger.js';
 import { KafkaServer } from './server/server.js';
 import { DiskStorage } from './storage/disk/disk-storage.js';
 import { MemoryStorage } from './storage/memory/memory-storage.js';
-import type { Storage } from './storage/storage.js';
+import { type Storage, policyCompacts } from './storage/storage.js';
 
 /** Samsa's version, from the package.json above this module (wherever the build put it). */
 export const VERSION: string = packageVersion();
@@ -259,12 +259,17 @@ export class Broker implements BrokerState {
 
   private compacting = false;
 
-  /** One cleaner pass over every compacted partition, never past an open transaction. */
+  /**
+   * One cleaner pass over every compacted partition, never past an open transaction; then, as
+   * Kafka's cleaner thread does, the retention of those partitions (compact,delete by retention.ms
+   * and retention.bytes, any of them below its log start offset).
+   */
   async compactLogs(): Promise<void> {
     if (this.compacting) return;
     this.compacting = true;
     try {
-      for (const topic of this.topics.all()) {
+      const compacted = this.topics.all().filter((t) => this.compacts(t));
+      for (const topic of compacted) {
         for (let i = 0; i < topic.partitions.length; i++) {
           const log = topic.partitions[i];
           try {
@@ -275,9 +280,14 @@ export class Broker implements BrokerState {
           }
         }
       }
+      await this.retainEach(compacted);
     } finally {
       this.compacting = false;
     }
+  }
+
+  private compacts(topic: Topic): boolean {
+    return policyCompacts(logConfigFor(topic.record.configs, this.config).cleanupPolicy);
   }
 
   /** Forgets idle producers without open transactions (producer.id.expiration.ms). */
@@ -342,10 +352,18 @@ export class Broker implements BrokerState {
     return this.server.connectionStats();
   }
 
-  /** One retention pass over every partition (also run on the timer). */
+  /**
+   * One retention pass over every partition that is not compacted (also run on the timer): as in
+   * Kafka's LogManager.cleanupLogs, compacted ones have theirs from the cleaner (compactLogs), and
+   * none with log.cleaner.enable=false.
+   */
   async enforceRetention(): Promise<void> {
+    await this.retainEach(this.topics.all().filter((t) => !this.compacts(t)));
+  }
+
+  private async retainEach(topics: readonly Topic[]): Promise<void> {
     const now = Date.now();
-    for (const topic of this.topics.all()) {
+    for (const topic of topics) {
       for (const log of topic.partitions) {
         try {
           const freed = await log.enforceRetention(now);

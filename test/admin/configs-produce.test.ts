@@ -237,3 +237,13 @@ test('retention.ms lowered on a live topic removes its old segments at the next 
   assert.ok((await listOffset(client, 'ret2', 0, -2n)) >= 8n);
   assertOk(await alter(client, [{ type: BROKER, name: '1', configs: {} }]), 'cleared');
 });
+
+test('compact,delete logs get their retention from the cleaner pass, not the retention pass, as in Kafka (so none with log.cleaner.enable=false)', async () => {
+  await createTopic(client, 'ret-cd', 1, { 'segment.bytes': '2000', 'cleanup.policy': 'compact,delete', 'retention.ms': '10' });
+  for (let i = 0; i < 10; i++) ok(await produceBatch(client, 'ret-cd', 0, batchOf([{ key: `k${i}`, value: 'y'.repeat(800) }])), `batch ${i}`);
+  await new Promise((r) => setTimeout(r, 20));
+  await broker.broker.enforceRetention();
+  assert.equal(await listOffset(client, 'ret-cd', 0, -2n), 0n, 'the retention pass leaves compacted logs alone');
+  await broker.broker.compactLogs();
+  assert.ok((await listOffset(client, 'ret-cd', 0, -2n)) >= 8n, 'the cleaner pass applies retention.ms');
+});
