@@ -34,6 +34,7 @@ import { brokerConfigDef, invalidStaticConfigs } from './cluster/broker-configs.
 import { invalidLogDefaults, logConfigFor } from './cluster/topic-configs.js';
 import { BrokerConfig, ConfigError, type Endpoint, MAX_TIMER_MS, clientListeners, formatListeners } from './config.js';
 import { silentLogger, type Logger } from './logger.js';
+import { ConnectionLimits } from './server/connection-limits.js';
 import { KafkaServer } from './server/server.js';
 import { DiskStorage } from './storage/disk/disk-storage.js';
 import { MemoryStorage } from './storage/memory/memory-storage.js';
@@ -188,6 +189,14 @@ export class Broker implements BrokerState {
         idleTimeoutMs: config.number('connections.max.idle.ms') < 0 ? null : config.delayMs('connections.max.idle.ms'),
         maxUnsentBytes: 16 * 1024 * 1024,
       },
+      new ConnectionLimits(
+        () => ({
+          maxConnections: this.config.number('max.connections'),
+          maxConnectionsPerIp: this.config.number('max.connections.per.ip'),
+          perIpOverrides: this.config.get('max.connections.per.ip.overrides') ?? '',
+        }),
+        log,
+      ),
       log,
     );
   }

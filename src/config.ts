@@ -63,6 +63,9 @@ export const BROKER_DEFAULTS: Properties = {
   'log.cleaner.min.cleanable.ratio': '0.5',
   'quota.window.num': '11',
   'quota.window.size.seconds': '1',
+  'max.connections': '2147483647',
+  'max.connections.per.ip': '2147483647',
+  'max.connections.per.ip.overrides': '',
   'controller.quota.window.num': '11',
   'controller.quota.window.size.seconds': '1',
 };

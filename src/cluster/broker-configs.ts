@@ -8,7 +8,7 @@
  */
 import { BROKER_DEFAULTS, type BrokerConfig, type Properties } from '../config.js';
 import {
-  COMPRESSION_TYPES, type ConfigDefinition, GZIP_LEVEL, checkValue, LONG_MAX_STRING, LZ4_LEVEL, METADATA_VERSION, ZSTD_LEVEL, atLeast, between, listOf, oneOf,
+  COMPRESSION_TYPES, type ConfigDefinition, GZIP_LEVEL, HOST_COUNTS, checkValue, LONG_MAX_STRING, LZ4_LEVEL, METADATA_VERSION, ZSTD_LEVEL, atLeast, between, listOf, oneOf,
 } from './config-schema.js';
 
 export interface BrokerConfigDef extends ConfigDefinition {
@@ -109,9 +109,9 @@ const defs: BrokerConfigDef[] = [
   { name: 'socket.request.max.bytes', type: 'int', default: '104857600', validator: atLeast(1), doc: 'Largest request frame accepted; a bigger one closes the connection.' },
   { name: 'socket.listen.backlog.size', type: 'int', default: '50', validator: atLeast(1), doc: 'Backlog of the listening socket in Kafka. Informational here: Samsa listens with a backlog of 1024.' },
   { name: 'connections.max.idle.ms', type: 'long', default: '600000', doc: 'Connections idle for longer than this are closed.' },
-  { name: 'max.connections', type: 'int', default: INT_MAX, validator: atLeast(0), dynamic: true, doc: 'Most connections the broker accepts. Informational here.' },
-  { name: 'max.connections.per.ip', type: 'int', default: INT_MAX, validator: atLeast(0), dynamic: true, doc: 'Most connections from one address. Informational here.' },
-  { name: 'max.connections.per.ip.overrides', type: 'string', default: '', dynamic: true, doc: 'Per-address exceptions to max.connections.per.ip, as host:count pairs. Informational here.' },
+  { name: 'max.connections', type: 'int', default: INT_MAX, validator: atLeast(0), dynamic: true, doc: 'Most connections the broker takes; past it, new ones wait (unread) until one closes.' },
+  { name: 'max.connections.per.ip', type: 'int', default: INT_MAX, validator: atLeast(0), dynamic: true, doc: 'Most connections from one address; one past it is closed at once.' },
+  { name: 'max.connections.per.ip.overrides', type: 'string', default: '', validator: HOST_COUNTS, dynamic: true, doc: 'Per-address exceptions to max.connections.per.ip, as host:count pairs.' },
   { name: 'max.connection.creation.rate', type: 'int', default: INT_MAX, validator: atLeast(0), dynamic: true, doc: 'Most new connections per second. Informational here.' },
   { name: 'connection.failed.authentication.delay.ms', type: 'int', default: '100', validator: atLeast(0), doc: 'Delay before closing a connection whose authentication failed.' },
   { name: 'num.network.threads', type: 'int', default: '3', validator: atLeast(1), dynamic: true, doc: 'Network threads. Samsa serves every connection on one event loop.' },

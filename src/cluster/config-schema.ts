@@ -172,6 +172,24 @@ export const listOf = (...values: string[]): Validator => (name, v) => {
 
 // --- validators of particular configs, shared by the topic and broker tables ---
 
+/** Kafka's Csv.parseCsvMap of `host:count` pairs (max.connections.per.ip.overrides), split at each pair's last colon; why not, when it cannot be read. */
+export function parseHostCounts(text: string): Map<string, number> | string {
+  const map = new Map<string, number>();
+  if (text.trim() === '') return map;
+  for (const pair of text.split(/\s*,\s*/)) {
+    const colon = pair.lastIndexOf(':');
+    const count = Number(pair.slice(colon + 1).trim());
+    if (colon <= 0 || pair.slice(colon + 1).trim() === '' || !Number.isInteger(count) || count < 0) return `"${pair}" is not host:count`;
+    map.set(pair.slice(0, colon).trim(), count);
+  }
+  return map;
+}
+export const HOST_COUNTS: Validator = (name, v) => {
+  if (typeof v !== 'string') return null;
+  const parsed = parseHostCounts(v);
+  return typeof parsed === 'string' ? invalidValue(name, v, parsed) : null;
+};
+
 export const COMPRESSION_TYPES = ['uncompressed', 'zstd', 'lz4', 'snappy', 'gzip', 'producer'] as const;
 export const GZIP_LEVEL: Validator = (name, v) =>
   typeof v === 'bigint' && (v > 9n || (v < 1n && v !== -1n)) ? invalidValue(name, v, 'Value must be between 1 and 9 or equal to -1') : null;

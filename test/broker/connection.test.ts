@@ -584,3 +584,53 @@ test('a client that ends its side after sending still gets every answer, then th
     dir.remove();
   }
 });
+
+test('max.connections.per.ip closes a connection past the limit at once, max.connections.per.ip.overrides raises it for an address, and both follow a dynamic change', { timeout: 30_000 }, async () => {
+  const broker = await startBroker({ port: 0, config: { 'max.connections.per.ip': 2 } });
+  const open: RawClient[] = [];
+  const versions = (c: RawClient) => c.send(ApiKey.ApiVersions, 3, { clientSoftwareName: 'limits', clientSoftwareVersion: '1' });
+  try {
+    for (let i = 0; i < 2; i++) open.push(await RawClient.connect(broker.port));
+    for (const c of open) assert.equal((await versions(c)).errorCode, 0);
+    const third = await RawClient.connect(broker.port);
+    assert.equal(await third.waitClosed(2000), true, 'the third connection from 127.0.0.1 is closed');
+    open.pop()!.close();
+    await sleep(100);
+    open.push(await RawClient.connect(broker.port));
+    assert.equal((await versions(open[1]!)).errorCode, 0, 'a slot freed: the next connection is served');
+    // A dynamic override for this address: three connections.
+    const alter = await open[0]!.send(ApiKey.IncrementalAlterConfigs, 1, {
+      resources: [{ resourceType: 4, resourceName: '', configs: [{ name: 'max.connections.per.ip.overrides', configOperation: 0, value: '127.0.0.1:3' }] }], validateOnly: false,
+    });
+    assert.equal(alter.responses[0].errorCode, 0, alter.responses[0].errorMessage);
+    open.push(await RawClient.connect(broker.port));
+    assert.equal((await versions(open[2]!)).errorCode, 0, 'the override allows a third');
+    const fourth = await RawClient.connect(broker.port);
+    assert.equal(await fourth.waitClosed(2000), true, 'not a fourth');
+  } finally {
+    for (const c of open) c.close();
+    await broker.stop();
+  }
+});
+
+test('past max.connections a new connection waits, unread, until another closes (Kafka leaves it in the backlog)', { timeout: 30_000 }, async () => {
+  const broker = await startBroker({ port: 0, config: { 'max.connections': 2 } });
+  const versions = (c: RawClient) => c.send(ApiKey.ApiVersions, 3, { clientSoftwareName: 'limits', clientSoftwareVersion: '1' });
+  const a = await RawClient.connect(broker.port);
+  const b = await RawClient.connect(broker.port);
+  const c = await RawClient.connect(broker.port);
+  try {
+    assert.equal((await versions(a)).errorCode, 0);
+    assert.equal((await versions(b)).errorCode, 0);
+    const answered = versions(c).then(() => Date.now());
+    await sleep(300);
+    const closedAt = Date.now();
+    a.close();
+    const at = await answered;
+    assert.ok(at >= closedAt, `the third connection was answered ${closedAt - at} ms before a slot freed`);
+    assert.equal(c.closed, false);
+  } finally {
+    for (const x of [a, b, c]) x.close();
+    await broker.stop();
+  }
+});
