@@ -24,6 +24,8 @@ export class KafkaServer {
     this.server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (accepted) => {
       if (this.connections.size < limits.maxConnections) return this.admit(accepted);
       this.waiting.push(accepted);
+      // A client that resets while it waits must not take the process with it (an 'error' without a listener throws).
+      accepted.on('error', () => undefined);
       accepted.once('close', () => {
         const i = this.waiting.indexOf(accepted);
         if (i >= 0) this.waiting.splice(i, 1);

@@ -623,7 +623,12 @@ test('past max.connections a new connection waits, unread, until another closes 
     assert.equal((await versions(a)).errorCode, 0);
     assert.equal((await versions(b)).errorCode, 0);
     const answered = versions(c).then(() => Date.now());
+    // A waiting client that resets its connection costs nothing but that connection.
+    const reset = connect({ port: broker.port, host: '127.0.0.1' });
+    await once(reset, 'connect');
+    reset.resetAndDestroy();
     await sleep(300);
+    assert.equal((await versions(b)).errorCode, 0, 'the broker still serves');
     const closedAt = Date.now();
     a.close();
     const at = await answered;
