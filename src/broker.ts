@@ -30,7 +30,7 @@ import { saslHandlers } from './api/sasl.js';
 import { ClientQuotas } from './quotas/quota-manager.js';
 import { configHandlers } from './api/configs.js';
 import { DynamicBrokerConfigs, applyLogConfigs } from './cluster/dynamic-configs.js';
-import { brokerConfigDef, invalidStaticConfigs } from './cluster/broker-configs.js';
+import { brokerConfigDef, invalidStaticConfigs, likelyBrokerConfig } from './cluster/broker-configs.js';
 import { invalidLogDefaults, logConfigFor } from './cluster/topic-configs.js';
 import { BrokerConfig, ConfigError, type Endpoint, MAX_TIMER_MS, clientListeners, formatListeners } from './config.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -128,7 +128,13 @@ export class Broker implements BrokerState {
     // Kafka warns of names it does not know; these are the names Samsa does not know (a typo, or a
     // Kafka setting with no meaning here such as zookeeper.connect), ignored either way.
     const unknown = Object.keys(config.staticProps).filter((name) => brokerConfigDef(name) === undefined);
-    if (unknown.length > 0) log.warn({ settings: unknown }, `settings Samsa does not know, ignored: ${unknown.join(', ')}`);
+    if (unknown.length > 0) {
+      const named = unknown.map((name) => {
+        const meant = likelyBrokerConfig(name);
+        return meant === null ? name : `${name} (did you mean ${meant}?)`;
+      });
+      log.warn({ settings: unknown }, `settings Samsa does not know, ignored: ${named.join(', ')}`);
+    }
     const others = clientListeners(config.props).slice(1);
     if (others.length > 0) log.warn({ served: formatListeners([config.listener]), ignored: formatListeners(others) }, 'listeners names several client listeners: Samsa serves only the first');
     this.topics = new TopicRegistry(this.storage, config, log);

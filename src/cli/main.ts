@@ -141,6 +141,9 @@ async function start(args: StartArgs): Promise<void> {
     await broker.start();
   } catch (err) {
     log.fatal(failure(err), `broker failed to start: ${(err as Error).message}`);
+    // The log may go to a file (npm start > broker.log): the reason goes to the terminal too, as
+    // a refused setting does.
+    if (!process.stdout.isTTY) console.error(`samsa: broker failed to start: ${(err as Error).message}`);
     process.exitCode = 1;
     await flushStdoutLog();
     process.exit(1);

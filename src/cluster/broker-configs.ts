@@ -185,6 +185,31 @@ export function brokerConfigDef(name: string): BrokerConfigDef | undefined {
   return BY_NAME.get(name);
 }
 
+/** The known name an unknown one was probably meant to be (a typo, or a topic config's name given to the broker), or null. */
+export function likelyBrokerConfig(name: string): string | null {
+  if (BY_NAME.has(`log.${name}`)) return `log.${name}`;
+  let best: string | null = null;
+  let bestDistance = Math.max(2, Math.floor(name.length / 6)) + 1;
+  for (const known of BY_NAME.keys()) {
+    const d = editDistance(name, known, bestDistance);
+    if (d < bestDistance) [best, bestDistance] = [known, d];
+  }
+  return best;
+}
+
+/** Levenshtein distance, or `cap` once it is known to be at least that. */
+function editDistance(a: string, b: string, cap: number): number {
+  if (Math.abs(a.length - b.length) >= cap) return cap;
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    if (Math.min(...next) >= cap) return cap;
+    row = next;
+  }
+  return Math.min(row[b.length]!, cap);
+}
+
 /**
  * Kafka's check of the settings a broker starts with (KafkaConfig's ConfigDef): the reason the
  * first invalid one is refused, in Kafka's words, or null. Names Kafka does not know pass, as

@@ -229,6 +229,7 @@ test('settings Kafka would refuse stop the start with its message; a port in use
       assert.equal(lines[0].code, 'EADDRINUSE');
       assert.match(lines[0].msg, /broker failed to start: listen EADDRINUSE/);
       assert.equal(lines[0].err, undefined, 'no stack for what the system refused');
+      assert.match(second.stderr, /^samsa: broker failed to start: listen EADDRINUSE: address already in use 127\.0\.0\.1:\d+$/m, 'said on stderr too, for a log sent to a file');
 
       // The same failure after more log than a pipe holds (~600 "loaded partition" lines at debug), with
       // stdout never read: still exit code 1, not a quiet 0 once nothing is left to do.

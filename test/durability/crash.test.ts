@@ -180,7 +180,7 @@ test('one broker per data directory: a second one is refused while the first run
     first = await startBrokerProcess(brokerArgs(dir.path));
     await kcatProduce(first.bootstrap, 'locked', ['a', 'b']);
     // Another port, the same directory: refused before it touches a partition.
-    const second = await startBrokerProcess(brokerArgs(dir.path)).then(
+    const second = await startBrokerProcess([...brokerArgs(dir.path), '--log-level', 'debug']).then(
       (b) => b.stop().then(() => 'started'),
       (e: Error) => e.message,
     );

@@ -267,7 +267,7 @@ export class DiskStorage implements Storage {
       await unlinkIfExists(marker);
       await fsyncDir(this.dataDir);
     } else if (!fresh) {
-      this.logger.info({ dataDir: this.dataDir }, 'no clean-shutdown marker: partitions will be recovered');
+      this.logger.info({ dataDir: this.dataDir }, 'the last run did not stop cleanly: what it may not have written in full is checked, and a torn or damaged tail is cut off (each one logged)');
     }
     for (const entry of await fsp.readdir(this.dataDir, { withFileTypes: true })) {
       if (entry.isDirectory() && isSetAsideDirName(entry.name, DELETE_DIR_SUFFIX)) {
@@ -387,10 +387,9 @@ export class DiskStorage implements Storage {
     this.checkpoint.set(ck, { topic: topic.name, partition, offset: log.logStartOffset });
     this.recoveryPoints.opened(topic.name, partition, log.activeSegmentBaseOffset, existed);
     if (existed) {
-      // One line per partition is news after a crash; after a clean stop, a start over thousands of partitions would say little else.
-      const fields = { partition: name, segments: loaded.segments.length, logStartOffset: String(log.logStartOffset), logEndOffset: String(log.logEndOffset), truncatedBytes: loaded.truncatedBytes };
-      if (!clean || loaded.truncatedBytes > 0) this.logger.info(fields, 'loaded partition');
-      else this.logger.debug?.(fields, 'loaded partition');
+      // Recovery logs what it cuts (a direct write's zero padding is not news); a line for each of
+      // thousands of partitions would drown that.
+      this.logger.debug?.({ partition: name, segments: loaded.segments.length, logStartOffset: String(log.logStartOffset), logEndOffset: String(log.logEndOffset), truncatedBytes: loaded.truncatedBytes }, 'loaded partition');
     }
     return log;
   }
