@@ -46,8 +46,10 @@ test('Kafka\'s stock server.properties: clients get the PLAINTEXT listener, and 
       assert.equal(started(b.logs).listening, `127.0.0.1:${b.port}`);
       assert.equal(await metadataBroker(b.port), `localhost:${b.port}`, 'not localhost:9092');
       // Names it does not know are named once, at warn level: a KRaft setting with no meaning here, and a typo.
-      const unknown = b.logs.map((l) => JSON.parse(l) as { level: number; settings?: string[] }).filter((l) => l.settings !== undefined);
+      const unknown = b.logs.map((l) => JSON.parse(l) as { level: number; settings?: string[]; msg: string }).filter((l) => l.settings !== undefined);
       assert.deepEqual(unknown.map((l) => [l.level, l.settings]), [[40, ['controller.quorum.voters', 'num.partition']]]);
+      // The typo is named with the setting it probably meant; a name far from every known one is not.
+      assert.match(unknown[0]!.msg, /controller\.quorum\.voters, num\.partition \(did you mean num\.partitions\?\)$/);
     } finally {
       await b.stop();
     }
