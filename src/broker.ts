@@ -201,6 +201,7 @@ export class Broker implements BrokerState {
           maxConnectionsPerIp: this.config.number('max.connections.per.ip'),
           perIpOverrides: this.config.get('max.connections.per.ip.overrides') ?? '',
         }),
+        (address) => this.quotas.connectionRate.throttleMs(address, this.quotas.now()),
         log,
       ),
       log,

@@ -16,7 +16,7 @@
  * the user "ANONYMOUS" or the default user.
  */
 import {
-  CLIENT_ID, CONSUMER_BYTE_RATE, CONTROLLER_MUTATION_RATE, PRODUCER_BYTE_RATE, REQUEST_PERCENTAGE, USER,
+  CLIENT_ID, CONNECTION_CREATION_RATE, CONSUMER_BYTE_RATE, CONTROLLER_MUTATION_RATE, IP, PRODUCER_BYTE_RATE, REQUEST_PERCENTAGE, USER,
   ClientQuotaStore, entityOf, type QuotaEntity, type QuotaStorePersistence,
 } from './client-quota-store.js';
 import { SampledRate } from './rate.js';
@@ -247,6 +247,35 @@ export class ControllerMutationQuotaManager extends ClientQuotaManager {
   }
 }
 
+/**
+ * Kafka's per-address connection_creation_rate (KIP-612, ConnectionQuotas.recordIpConnectionMaybeThrottle):
+ * each new connection counts in its address' sampled rate; one that takes the rate past the
+ * address' quota (its own, else the default ip entity's) is not counted and must wait
+ * (rate - quota) / quota × window, at most one window, before the listener closes it.
+ */
+export class ConnectionRateQuota {
+  private readonly rates: Measures<SampledRate>;
+
+  constructor(
+    private readonly store: ClientQuotaStore,
+    private readonly window: QuotaWindowConfig,
+  ) {
+    this.rates = new Measures(() => new SampledRate(window.samples, window.windowSeconds * 1000));
+  }
+
+  /** Records a new connection from `address`; the ms it must wait before being closed, 0 when accepted. */
+  throttleMs(address: string, now: number): number {
+    const quota = this.store.value(entityOf([[IP, address]]), CONNECTION_CREATION_RATE) ?? this.store.value(entityOf([[IP, null]]), CONNECTION_CREATION_RATE);
+    if (quota === undefined) return 0;
+    const rate = this.rates.get(address, '', now);
+    rate.record(1, now);
+    const measured = rate.measure(now);
+    if (measured <= quota) return 0;
+    rate.record(-1, now);
+    return Math.min(Math.round(((measured - quota) / quota) * rate.windowSize(now)), this.window.windowSeconds * 1000);
+  }
+}
+
 /** The broker's quota configuration and its managers. */
 export class ClientQuotas {
   readonly store: ClientQuotaStore;
@@ -254,6 +283,7 @@ export class ClientQuotas {
   readonly fetch: ClientQuotaManager;
   readonly request: ClientQuotaManager;
   readonly mutation: ControllerMutationQuotaManager;
+  readonly connectionRate: ConnectionRateQuota;
 
   constructor(
     persistence: QuotaStorePersistence,
@@ -269,6 +299,7 @@ export class ClientQuotas {
     // Kafka's request quota never throttles for more than one window.
     this.request = new ClientQuotaManager('request', this.store, window, window.windowSeconds * 1000);
     this.mutation = new ControllerMutationQuotaManager(this.store, mutationWindow);
+    this.connectionRate = new ConnectionRateQuota(this.store, window);
     const managers = [this.produce, this.fetch, this.request, this.mutation];
     this.store.onChange((entity, key) => {
       for (const m of managers) if (m.key === key) m.quotaChanged(entity);

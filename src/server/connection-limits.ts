@@ -1,8 +1,9 @@
 /**
  * Kafka's ConnectionQuotas for the client listener: max.connections (past it the listener stops
- * taking connections until one closes: Kafka's acceptor waits, its clients sit in the backlog)
- * and max.connections.per.ip with max.connections.per.ip.overrides (a connection past its address'
- * limit is closed at once). All three are dynamic broker configs, read at each new connection.
+ * taking connections until one closes: Kafka's acceptor waits, its clients sit in the backlog),
+ * the connection_creation_rate quota of the client's address (a connection past it is closed after
+ * the throttle time), and max.connections.per.ip with max.connections.per.ip.overrides (a
+ * connection past its address' limit is closed at once). All are dynamic, read at each new connection.
  */
 import { promises as dns } from 'node:dns';
 import { isIP } from 'node:net';
@@ -26,6 +27,8 @@ export class ConnectionLimits {
 
   constructor(
     private readonly settings: () => ConnectionLimitSettings,
+    /** Records a new connection from an address in its connection_creation_rate; the ms it must wait to be closed, 0 if it is taken. */
+    readonly rateThrottleMs: (address: string) => number,
     private readonly log: Logger,
   ) {}
 

@@ -14,6 +14,8 @@ export class KafkaServer {
   private readonly perAddress = new Map<string, number>();
   /** Accepted while max.connections were open: not read until one closes, as Kafka leaves them in its backlog. */
   private readonly waiting: Socket[] = [];
+  /** Past their address' connection_creation_rate: closed once their throttle time is over. */
+  private readonly throttled = new Set<Socket>();
 
   constructor(
     private readonly dispatcher: RequestDispatcher,
@@ -36,6 +38,19 @@ export class KafkaServer {
 
   private admit(accepted: Socket): void {
     const address = normalAddress(accepted.remoteAddress ?? '');
+    const throttleMs = this.limits.rateThrottleMs(address);
+    if (throttleMs > 0) {
+      // Kafka's acceptor keeps such a connection, unread, for the throttle time, then closes it.
+      this.log.debug({ address, throttleMs }, `Delaying closing of connection from ${address} for ${throttleMs} ms`);
+      accepted.on('error', () => undefined);
+      this.throttled.add(accepted);
+      const timer = setTimeout(() => accepted.destroy(), throttleMs);
+      accepted.once('close', () => {
+        clearTimeout(timer);
+        this.throttled.delete(accepted);
+      });
+      return;
+    }
     const count = this.perAddress.get(address) ?? 0;
     const max = this.limits.perIp(address);
     if (count >= max) {
@@ -87,7 +102,7 @@ export class KafkaServer {
   /** Stops accepting, lets every connection answer the request it is handling (up to graceMs), then closes them. */
   async close(graceMs = 10_000): Promise<void> {
     const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const s of this.waiting.splice(0)) s.destroy();
+    for (const s of [...this.waiting.splice(0), ...this.throttled]) s.destroy();
     const drained = Promise.all([...this.connections].map((c) => c.drain()));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([drained, new Promise((r) => (timer = setTimeout(r, graceMs)))]);

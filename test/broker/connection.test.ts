@@ -640,3 +640,33 @@ test('past max.connections a new connection waits, unread, until another closes 
     await broker.stop();
   }
 });
+
+test('an address past its connection_creation_rate quota has its new connection closed, unanswered, after the throttle time (KIP-612)', { timeout: 30_000 }, async () => {
+  // Two 1 s samples: the rate is measured over at least one second.
+  const broker = await startBroker({ port: 0, config: { 'quota.window.num': 2 } });
+  const versions = (c: RawClient) => c.send(ApiKey.ApiVersions, 3, { clientSoftwareName: 'rate', clientSoftwareVersion: '1' });
+  const admin = await RawClient.connect(broker.port);
+  try {
+    const r = await admin.send(ApiKey.AlterClientQuotas, 1, {
+      entries: [{ entity: [{ entityType: 'ip', entityName: '127.0.0.1' }], ops: [{ key: 'connection_creation_rate', value: 1, remove: false }] }], validateOnly: false,
+    });
+    assert.equal(r.entries[0].errorCode, 0, r.entries[0].errorMessage);
+    await sleep(2100); // the admin connection's own count leaves the window
+    const first = await RawClient.connect(broker.port);
+    assert.equal((await versions(first)).errorCode, 0, 'one a second is within the quota');
+    const second = await RawClient.connect(broker.port);
+    const t0 = Date.now();
+    const answered = versions(second).then(() => 'answered', () => 'closed');
+    assert.equal(await answered, 'closed');
+    const held = Date.now() - t0;
+    assert.ok(held >= 800 && held <= 1500, `closed after ${held} ms: (2 - 1) / 1 × 1 s`);
+    first.close();
+    await sleep(1500); // the first connection's sample ages out (two windows)
+    const later = await RawClient.connect(broker.port);
+    assert.equal((await versions(later)).errorCode, 0, 'the rate fell back under the quota');
+    later.close();
+  } finally {
+    admin.close();
+    await broker.stop();
+  }
+});

@@ -187,6 +187,20 @@ describe('controller mutation quota', () => {
   });
 });
 
+describe('connection creation rate', () => {
+  it('counts new connections per address against its quota or the default ip quota; one past it waits (rate - quota) / quota × window, at most a window, and is not counted', async () => {
+    const c = clock(0);
+    const q = await quotasWith([set([['ip', null]], { connection_creation_rate: 2 }), set([['ip', '10.0.0.9']], { connection_creation_rate: 100 })], c);
+    c.now = 5_000;
+    // Eleven 1 s samples: the rate is measured over at least ten seconds at first.
+    for (let i = 0; i < 20; i++) assert.equal(q.connectionRate.throttleMs('10.0.0.1', c.now), 0, `connection ${i + 1}`);
+    assert.equal(q.connectionRate.throttleMs('10.0.0.1', c.now), 500, '21 over 10 s against 2/s');
+    assert.equal(q.connectionRate.throttleMs('10.0.0.1', c.now), 500, 'the refused one was not counted');
+    for (let i = 0; i < 50; i++) assert.equal(q.connectionRate.throttleMs('10.0.0.9', c.now), 0, 'its own quota');
+    assert.equal(q.connectionRate.throttleMs('10.0.0.2', c.now), 0, 'each address has its own rate');
+  });
+});
+
 describe('client quota configuration', () => {
   it('validates alterations as Kafka does and applies the valid ones', async () => {
     const persistence = memoryPersistence();
