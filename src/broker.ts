@@ -30,7 +30,7 @@ import { saslHandlers } from './api/sasl.js';
 import { ClientQuotas } from './quotas/quota-manager.js';
 import { configHandlers } from './api/configs.js';
 import { DynamicBrokerConfigs, applyLogConfigs } from './cluster/dynamic-configs.js';
-import { brokerConfigDef, invalidStaticConfigs, likelyBrokerConfig } from './cluster/broker-configs.js';
+import { brokerConfigDef, invalidConnectionLimits, invalidStaticConfigs, likelyBrokerConfig } from './cluster/broker-configs.js';
 import { invalidLogDefaults, logConfigFor } from './cluster/topic-configs.js';
 import { BrokerConfig, ConfigError, type Endpoint, MAX_TIMER_MS, clientListeners, formatListeners } from './config.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -117,7 +117,7 @@ export class Broker implements BrokerState {
     storage?: Storage,
   ) {
     this.log = log ??= silentLogger();
-    const invalid = invalidStaticConfigs(config.staticProps) ?? invalidLogDefaults(config);
+    const invalid = invalidStaticConfigs(config.staticProps) ?? invalidLogDefaults(config) ?? invalidConnectionLimits(config);
     if (invalid) throw new ConfigError(invalid);
     this.nodeId = config.nodeId;
     this.advertised = config.advertised;

@@ -12,6 +12,7 @@ import type {
 } from '../../protocol/generated/index.js';
 import type { Encodable } from '../../protocol/primitives/types.js';
 import { ROOT_LOGGER, applyLoggerChanges, loggerChangeError, loggerLevel } from '../cluster/broker-logger.js';
+import { invalidConnectionLimits } from '../cluster/broker-configs.js';
 import { type AlterableConfig, type Altered, type ApiError, AlterOp, applyBrokerOps, applyTopicOps, preprocessError } from '../cluster/config-changes.js';
 import { type ConfigEntry, describeBrokerConfigs, describeTopicConfigs } from '../cluster/config-describe.js';
 import { CONFIG_TYPE_ID, ConfigSource, ResourceType } from '../cluster/config-schema.js';
@@ -151,7 +152,8 @@ function checkBroker(broker: BrokerState, name: string, next: (current: Record<s
   if (typeof level !== 'string') return { error: level };
   const altered = next({ ...broker.dynamicConfigs.current(level) });
   if (!altered.ok) return { error: altered.error };
-  const reason = invalidDynamicConfigs(altered.configs) ?? invalidLogDefaults(broker.config.withDynamic(level, altered.configs));
+  const after = broker.config.withDynamic(level, altered.configs);
+  const reason = invalidDynamicConfigs(altered.configs) ?? invalidLogDefaults(after) ?? invalidConnectionLimits(after);
   if (reason) return { error: invalidRequest(reason) };
   return { change: { kind: 'broker', level, configs: altered.configs } };
 }

@@ -224,6 +224,17 @@ export function invalidStaticConfigs(props: Readonly<Properties>): string | null
   return null;
 }
 
+/**
+ * Kafka's KafkaConfig.validateValues for the connection limits: the reason they are refused, or
+ * null. Kafka refuses to start with them, and refuses a dynamic change that would produce them.
+ */
+export function invalidConnectionLimits(broker: BrokerConfig): string | null {
+  if (Number(brokerValue(broker, 'max.connections.per.ip')) === 0 && (brokerValue(broker, 'max.connections.per.ip.overrides') ?? '').trim() === '') {
+    return 'requirement failed: max.connections.per.ip can be set to zero only if max.connections.per.ip.overrides property is set.';
+  }
+  return null;
+}
+
 /** Samsa's default for a broker config: BROKER_DEFAULTS where it has one, else Kafka's; null when none. */
 export function brokerDefault(name: string): string | null {
   if (Object.hasOwn(BROKER_DEFAULTS, name)) return BROKER_DEFAULTS[name];

@@ -211,6 +211,7 @@ test('settings Kafka would refuse stop the start with its message; a port in use
   await refused(['--port', '0', '--set', 'log.retention.minutes=0'], /requirement failed: log\.retention\.ms must be unlimited \(-1\) or, greater than or equal to 1/);
   await refused(['--port', '0', '--set', 'log.roll.ms=0'], /requirement failed: log\.roll\.ms must be greater than or equal to 1/);
   await refused(['--port', '0', '--set', 'log.roll.jitter.ms=-1'], /requirement failed: log\.roll\.jitter\.ms must be greater than or equal to 0/);
+  await refused(['--port', '0', '--set', 'max.connections.per.ip=0'], /requirement failed: max\.connections\.per\.ip can be set to zero only if max\.connections\.per\.ip\.overrides property is set\./);
   const dir = tempDir();
   try {
     await refused(['--port', '0', '--config', dir.path], /cannot read the config file/);
@@ -599,6 +600,12 @@ test('max.connections.per.ip closes a connection past the limit at once, max.con
     await sleep(100);
     open.push(await RawClient.connect(broker.port));
     assert.equal((await versions(open[1]!)).errorCode, 0, 'a slot freed: the next connection is served');
+    // Zero for every address needs overrides, as Kafka's KafkaConfig requires.
+    const zero = await open[0]!.send(ApiKey.IncrementalAlterConfigs, 1, {
+      resources: [{ resourceType: 4, resourceName: '', configs: [{ name: 'max.connections.per.ip', configOperation: 0, value: '0' }] }], validateOnly: false,
+    });
+    assert.equal(zero.responses[0].errorCode, 42, 'INVALID_REQUEST');
+    assert.match(zero.responses[0].errorMessage, /can be set to zero only if max\.connections\.per\.ip\.overrides property is set/);
     // A dynamic override for this address: three connections.
     const alter = await open[0]!.send(ApiKey.IncrementalAlterConfigs, 1, {
       resources: [{ resourceType: 4, resourceName: '', configs: [{ name: 'max.connections.per.ip.overrides', configOperation: 0, value: '127.0.0.1:3' }] }], validateOnly: false,
