@@ -162,7 +162,10 @@ export class Broker implements BrokerState {
       Date.now,
       { samples: config.number('controller.quota.window.num'), windowSeconds: config.number('controller.quota.window.size.seconds') },
     );
-    this.dynamicConfigs = new DynamicBrokerConfigs(config, this.storage, log, () => applyLogConfigs(this.topics.all(), config));
+    this.dynamicConfigs = new DynamicBrokerConfigs(config, this.storage, log, () => {
+      applyLogConfigs(this.topics.all(), config);
+      this.server.limitsChanged();
+    });
     this.markers = new PartitionMarkerWriter(
       this.topics,
       {
@@ -200,6 +203,7 @@ export class Broker implements BrokerState {
           maxConnections: this.config.number('max.connections'),
           maxConnectionsPerIp: this.config.number('max.connections.per.ip'),
           perIpOverrides: this.config.get('max.connections.per.ip.overrides') ?? '',
+          backlog: this.config.number('socket.listen.backlog.size'),
         }),
         (address) => this.quotas.connectionRate.throttleMs(address, this.quotas.now()),
         log,

@@ -107,7 +107,7 @@ const defs: BrokerConfigDef[] = [
   { name: 'socket.send.buffer.bytes', type: 'int', default: '102400', doc: 'SO_SNDBUF of client sockets in Kafka. Informational here: Node leaves the operating system\'s value.' },
   { name: 'socket.receive.buffer.bytes', type: 'int', default: '102400', doc: 'SO_RCVBUF of client sockets in Kafka. Informational here: Node leaves the operating system\'s value.' },
   { name: 'socket.request.max.bytes', type: 'int', default: '104857600', validator: atLeast(1), doc: 'Largest request frame accepted; a bigger one closes the connection.' },
-  { name: 'socket.listen.backlog.size', type: 'int', default: '50', validator: atLeast(1), doc: 'Backlog of the listening socket in Kafka. Informational here: Samsa listens with a backlog of 1024.' },
+  { name: 'socket.listen.backlog.size', type: 'int', default: '50', validator: atLeast(1), doc: 'How many new connections may wait, unread, while max.connections are open (Kafka\'s listen backlog); more are closed at once.' },
   { name: 'connections.max.idle.ms', type: 'long', default: '600000', doc: 'Connections idle for longer than this are closed.' },
   { name: 'max.connections', type: 'int', default: INT_MAX, validator: atLeast(0), dynamic: true, doc: 'Most connections the broker takes; past it, new ones wait (unread) until one closes.' },
   { name: 'max.connections.per.ip', type: 'int', default: INT_MAX, validator: atLeast(0), dynamic: true, doc: 'Most connections from one address; one past it is closed at once.' },
@@ -185,11 +185,15 @@ export function brokerConfigDef(name: string): BrokerConfigDef | undefined {
   return BY_NAME.get(name);
 }
 
-/** The known name an unknown one was probably meant to be (a typo, or a topic config's name given to the broker), or null. */
+/**
+ * The known name an unknown one was probably meant to be, or null: a topic config's name given to
+ * the broker, or one letter off (further off, it may be a real Kafka setting Samsa does not have,
+ * such as replica.fetch.min.bytes beside replica.fetch.max.bytes).
+ */
 export function likelyBrokerConfig(name: string): string | null {
   if (BY_NAME.has(`log.${name}`)) return `log.${name}`;
   let best: string | null = null;
-  let bestDistance = Math.max(2, Math.floor(name.length / 6)) + 1;
+  let bestDistance = 2;
   for (const known of BY_NAME.keys()) {
     const d = editDistance(name, known, bestDistance);
     if (d < bestDistance) [best, bestDistance] = [known, d];

@@ -172,15 +172,21 @@ export const listOf = (...values: string[]): Validator => (name, v) => {
 
 // --- validators of particular configs, shared by the topic and broker tables ---
 
-/** Kafka's Csv.parseCsvMap of `host:count` pairs (max.connections.per.ip.overrides), split at each pair's last colon; why not, when it cannot be read. */
+/**
+ * Kafka's Csv.parseCsvMap of `host:count` pairs (max.connections.per.ip.overrides), each split at
+ * its last colon, the count read as Java's Integer.parseInt reads it; why not, when it cannot be read.
+ */
 export function parseHostCounts(text: string): Map<string, number> | string {
   const map = new Map<string, number>();
   if (text.trim() === '') return map;
-  for (const pair of text.split(/\s*,\s*/)) {
+  const pairs = text.split(/\s*,\s*/);
+  // Java's String.split drops trailing empty strings.
+  while (pairs.length > 0 && pairs[pairs.length - 1] === '') pairs.pop();
+  for (const pair of pairs) {
     const colon = pair.lastIndexOf(':');
-    const count = Number(pair.slice(colon + 1).trim());
-    if (colon <= 0 || pair.slice(colon + 1).trim() === '' || !Number.isInteger(count) || count < 0) return `"${pair}" is not host:count`;
-    map.set(pair.slice(0, colon).trim(), count);
+    const count = pair.slice(colon + 1).trim();
+    if (colon <= 0 || !/^[+-]?\d+$/.test(count) || Math.abs(Number(count)) > 2 ** 31) return `"${pair}" is not host:count`;
+    map.set(pair.slice(0, colon).trim(), Number(count));
   }
   return map;
 }

@@ -1,9 +1,10 @@
 /**
- * Kafka's ConnectionQuotas for the client listener: max.connections (past it the listener stops
- * taking connections until one closes: Kafka's acceptor waits, its clients sit in the backlog),
- * the connection_creation_rate quota of the client's address (a connection past it is closed after
- * the throttle time), and max.connections.per.ip with max.connections.per.ip.overrides (a
- * connection past its address' limit is closed at once). All are dynamic, read at each new connection.
+ * Kafka's ConnectionQuotas for the client listener: max.connections (past it the listener takes
+ * no more connections until one closes; Kafka's acceptor waits and new clients queue in the
+ * listen backlog, here up to socket.listen.backlog.size of them), the connection_creation_rate
+ * quota of the client's address (a connection past it is closed after the throttle time), and
+ * max.connections.per.ip with max.connections.per.ip.overrides (a connection past its address'
+ * limit is closed at once). All are dynamic.
  */
 import { promises as dns } from 'node:dns';
 import { isIP } from 'node:net';
@@ -15,51 +16,76 @@ export interface ConnectionLimitSettings {
   maxConnectionsPerIp: number;
   /** max.connections.per.ip.overrides: `host:count,…` */
   perIpOverrides: string;
+  /** socket.listen.backlog.size: how many connections may wait for a slot. */
+  backlog: number;
 }
 
-/** An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d; Java sees a.b.c.d. */
-export const normalAddress = (address: string): string => (address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address);
+/**
+ * One spelling per address, as Java's InetAddress compares them: an IPv4 client of a dual-stack
+ * listener (::ffff:a.b.c.d) is a.b.c.d, and IPv6 addresses take their compressed form.
+ */
+export function normalAddress(address: string): string {
+  if (address.startsWith('::ffff:') && isIP(address.slice(7)) === 4) return address.slice(7);
+  return isIP(address) === 6 ? new URL(`http://[${address}]`).hostname.slice(1, -1) : address;
+}
 
 export class ConnectionLimits {
-  private overridesText = '';
-  /** Per address (host names resolved, as Kafka's InetAddress.getByName). */
+  private overridesText: string | null = null;
+  /** Per address (host names resolved, as Kafka's InetAddress.getByName does when the setting changes). */
   private overrides = new Map<string, number>();
+  /** Set while host names of the overrides are being resolved: connections wait for it. */
+  resolving: Promise<void> | null = null;
 
   constructor(
     private readonly settings: () => ConnectionLimitSettings,
     /** Records a new connection from an address in its connection_creation_rate; the ms it must wait to be closed, 0 if it is taken. */
     readonly rateThrottleMs: (address: string) => number,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.reload();
+  }
 
   get maxConnections(): number {
     return this.settings().maxConnections;
   }
 
-  /** The most connections `address` may hold. */
-  perIp(address: string): number {
-    const s = this.settings();
-    if (s.perIpOverrides !== this.overridesText) this.loadOverrides(s.perIpOverrides);
-    return this.overrides.get(address) ?? s.maxConnectionsPerIp;
+  get backlog(): number {
+    return this.settings().backlog;
   }
 
-  private loadOverrides(text: string): void {
+  /** The most connections `address` may hold. */
+  perIp(address: string): number {
+    return this.overrides.get(address) ?? this.settings().maxConnectionsPerIp;
+  }
+
+  /** The settings may have changed: resolves the overrides' host names anew when they did. */
+  reload(): void {
+    const text = this.settings().perIpOverrides;
+    if (text === this.overridesText) return;
     this.overridesText = text;
     const parsed = parseHostCounts(text);
     const next = new Map<string, number>();
-    this.overrides = next;
-    if (typeof parsed === 'string') return; // the config's validator refuses such a value first
+    if (typeof parsed === 'string') return void (this.overrides = next); // the config's validator refuses such a value first
+    const names: [string, number][] = [];
     for (const [host, count] of parsed) {
       if (isIP(host)) next.set(normalAddress(host), count);
-      else {
-        // A name counts once resolved (a connection before that gets the default).
-        dns.lookup(host).then(
-          ({ address }) => {
-            if (this.overrides === next) next.set(normalAddress(address), count);
+      else names.push([host, count]);
+    }
+    if (names.length === 0) return void (this.overrides = next);
+    const resolving = Promise.all(
+      names.map(([host, count]) =>
+        dns.lookup(host, { all: true }).then(
+          (addresses) => {
+            for (const a of addresses) next.set(normalAddress(a.address), count);
           },
           (err: unknown) => this.log.warn({ err, host }, 'max.connections.per.ip.overrides names a host that does not resolve'),
-        );
-      }
-    }
+        ),
+      ),
+    ).then(() => {
+      if (this.resolving !== resolving) return;
+      this.overrides = next;
+      this.resolving = null;
+    });
+    this.resolving = resolving;
   }
 }

@@ -61,6 +61,8 @@ const FRAMES = new FramePool(32 * 1024 * 1024);
 
 export class Connection {
   readonly id = ++nextId;
+  /** performance.now() of the last request read (of the connection's start before any): the least recent go first when max.connections is lowered. */
+  lastRequestAt = performance.now();
   readonly remote: string;
   readonly socket: Socket;
   private readonly reader: FrameReader;
@@ -194,6 +196,7 @@ export class Connection {
   }
 
   private onFrame(frame: Buffer): void {
+    this.lastRequestAt = performance.now();
     let request: DecodedRequest;
     try {
       request = decodeRequest(frame);

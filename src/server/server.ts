@@ -12,7 +12,7 @@ export class KafkaServer {
   private readonly connections = new Set<Connection>();
   /** Connections per client address. */
   private readonly perAddress = new Map<string, number>();
-  /** Accepted while max.connections were open: not read until one closes, as Kafka leaves them in its backlog. */
+  /** Accepted, not yet admitted: unread, in arrival order, while max.connections are open (as Kafka's backlog). */
   private readonly waiting: Socket[] = [];
   /** Past their address' connection_creation_rate: closed once their throttle time is over. */
   private readonly throttled = new Set<Socket>();
@@ -24,16 +24,42 @@ export class KafkaServer {
     private readonly log: Logger,
   ) {
     this.server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (accepted) => {
-      if (this.connections.size < limits.maxConnections) return this.admit(accepted);
+      // A full backlog: the kernel would not have let this one in.
+      if (this.waiting.length >= limits.backlog) {
+        log.debug({ remote: `${accepted.remoteAddress}:${accepted.remotePort}` }, 'max.connections reached and socket.listen.backlog.size connections waiting: closed');
+        accepted.destroy();
+        return;
+      }
       this.waiting.push(accepted);
-      // A client that resets while it waits must not take the process with it (an 'error' without a listener throws).
+      // Unread, a waiting socket sees no reset; should it get one all the same, it must not throw.
       accepted.on('error', () => undefined);
       accepted.once('close', () => {
         const i = this.waiting.indexOf(accepted);
         if (i >= 0) this.waiting.splice(i, 1);
       });
-      log.debug({ remote: `${accepted.remoteAddress}:${accepted.remotePort}`, waiting: this.waiting.length }, 'max.connections reached: the connection waits for a slot');
+      this.admitWaiting();
     });
+  }
+
+  /** Dynamic configs changed: more room may admit waiting connections, less closes the least recently active. */
+  limitsChanged(): void {
+    this.limits.reload();
+    const excess = this.connections.size - this.limits.maxConnections;
+    if (excess > 0) {
+      // Kafka's Processor.closeExcessConnections: the least recently used ones go.
+      const idlest = [...this.connections].sort((a, b) => a.lastRequestAt - b.lastRequestAt).slice(0, excess);
+      for (const c of idlest) c.close('max.connections lowered', 'info');
+    }
+    this.admitWaiting();
+  }
+
+  private admitWaiting(): void {
+    if (this.limits.resolving !== null) {
+      void this.limits.resolving.then(() => this.admitWaiting());
+      return;
+    }
+    while (this.waiting.length > 0 && this.connections.size < this.limits.maxConnections && this.server.listening) this.admit(this.waiting.shift()!);
+    if (this.waiting.length > 0) this.log.debug({ waiting: this.waiting.length }, 'max.connections reached: connections wait for a slot');
   }
 
   private admit(accepted: Socket): void {
@@ -42,7 +68,6 @@ export class KafkaServer {
     if (throttleMs > 0) {
       // Kafka's acceptor keeps such a connection, unread, for the throttle time, then closes it.
       this.log.debug({ address, throttleMs }, `Delaying closing of connection from ${address} for ${throttleMs} ms`);
-      accepted.on('error', () => undefined);
       this.throttled.add(accepted);
       const timer = setTimeout(() => accepted.destroy(), throttleMs);
       accepted.once('close', () => {
@@ -69,10 +94,6 @@ export class KafkaServer {
       this.admitWaiting();
     });
     this.log.debug({ connection: conn.id, remote: conn.remote }, 'connection accepted');
-  }
-
-  private admitWaiting(): void {
-    while (this.waiting.length > 0 && this.connections.size < this.limits.maxConnections && this.server.listening) this.admit(this.waiting.shift()!);
   }
 
   get connectionCount(): number {

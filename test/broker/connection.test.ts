@@ -621,29 +621,62 @@ test('max.connections.per.ip closes a connection past the limit at once, max.con
   }
 });
 
-test('past max.connections a new connection waits, unread, until another closes (Kafka leaves it in the backlog)', { timeout: 30_000 }, async () => {
-  const broker = await startBroker({ port: 0, config: { 'max.connections': 2 } });
+test('past max.connections new connections wait, unread and in order, up to socket.listen.backlog.size of them; raising the limit lets them in at once, lowering it closes the least recently active', { timeout: 30_000 }, async () => {
+  const broker = await startBroker({ port: 0, config: { 'max.connections': 2, 'socket.listen.backlog.size': 2 } });
   const versions = (c: RawClient) => c.send(ApiKey.ApiVersions, 3, { clientSoftwareName: 'limits', clientSoftwareVersion: '1' });
-  const a = await RawClient.connect(broker.port);
-  const b = await RawClient.connect(broker.port);
-  const c = await RawClient.connect(broker.port);
+  const clients: RawClient[] = [];
+  const connectClient = async () => {
+    const c = await RawClient.connect(broker.port);
+    clients.push(c);
+    return c;
+  };
   try {
+    const a = await connectClient();
+    const b = await connectClient();
     assert.equal((await versions(a)).errorCode, 0);
     assert.equal((await versions(b)).errorCode, 0);
-    const answered = versions(c).then(() => Date.now());
-    // A waiting client that resets its connection costs nothing but that connection.
-    const reset = connect({ port: broker.port, host: '127.0.0.1' });
-    await once(reset, 'connect');
-    reset.resetAndDestroy();
+    const c = await connectClient();
+    const d = await connectClient();
+    const order: string[] = [];
+    const answeredC = versions(c).then(() => order.push('c'));
+    const answeredD = versions(d).then(() => order.push('d'));
+    const e = await connectClient();
+    assert.equal(await e.waitClosed(2000), true, 'a third waiting connection is past the backlog: closed');
     await sleep(300);
-    assert.equal((await versions(b)).errorCode, 0, 'the broker still serves');
-    const closedAt = Date.now();
+    assert.deepEqual(order, [], 'c and d wait while a and b are open');
     a.close();
-    const at = await answered;
-    assert.ok(at >= closedAt, `the third connection was answered ${closedAt - at} ms before a slot freed`);
-    assert.equal(c.closed, false);
+    await answeredC;
+    assert.deepEqual(order, ['c'], 'the first to wait is the first in');
+    // Raised at run time: d is let in without anyone closing.
+    const raise = await b.send(ApiKey.IncrementalAlterConfigs, 1, {
+      resources: [{ resourceType: 4, resourceName: '', configs: [{ name: 'max.connections', configOperation: 0, value: '3' }] }], validateOnly: false,
+    });
+    assert.equal(raise.responses[0].errorCode, 0, raise.responses[0].errorMessage);
+    await answeredD;
+    // Lowered to 2: the least recently active of b, c, d (c: its only request came before b's alter and d's answer) is closed.
+    await versions(d);
+    const lower = await b.send(ApiKey.IncrementalAlterConfigs, 1, {
+      resources: [{ resourceType: 4, resourceName: '', configs: [{ name: 'max.connections', configOperation: 0, value: '2' }] }], validateOnly: false,
+    });
+    assert.equal(lower.responses[0].errorCode, 0, lower.responses[0].errorMessage);
+    assert.equal(await c.waitClosed(2000), true, 'c closed');
+    assert.equal((await versions(b)).errorCode, 0, 'b still served');
+    assert.equal((await versions(d)).errorCode, 0, 'd still served');
   } finally {
-    for (const x of [a, b, c]) x.close();
+    for (const x of clients) x.close();
+    await broker.stop();
+  }
+});
+
+test('a host name in max.connections.per.ip.overrides applies from the first connection on', { timeout: 30_000 }, async () => {
+  const broker = await startBroker({ port: 0, config: { 'max.connections.per.ip': 0, 'max.connections.per.ip.overrides': 'localhost:1' } });
+  try {
+    const first = await RawClient.connect(broker.port);
+    assert.equal((await first.send(ApiKey.ApiVersions, 3, { clientSoftwareName: 'limits', clientSoftwareVersion: '1' })).errorCode, 0, 'localhost may hold one');
+    const second = await RawClient.connect(broker.port);
+    assert.equal(await second.waitClosed(2000), true, 'not two');
+    first.close();
+  } finally {
     await broker.stop();
   }
 });
