@@ -64,6 +64,7 @@ export const BROKER_DEFAULTS: Properties = {
   'quota.window.num': '11',
   'quota.window.size.seconds': '1',
   'max.connections': '2147483647',
+  'max.connection.creation.rate': '2147483647',
   'socket.listen.backlog.size': '50',
   'max.connections.per.ip': '2147483647',
   'max.connections.per.ip.overrides': '',

@@ -112,7 +112,7 @@ const defs: BrokerConfigDef[] = [
   { name: 'max.connections', type: 'int', default: INT_MAX, validator: atLeast(0), dynamic: true, doc: 'Most connections the broker takes; past it, new ones wait (unread) until one closes.' },
   { name: 'max.connections.per.ip', type: 'int', default: INT_MAX, validator: atLeast(0), dynamic: true, doc: 'Most connections from one address; one past it is closed at once.' },
   { name: 'max.connections.per.ip.overrides', type: 'string', default: '', validator: HOST_COUNTS, dynamic: true, doc: 'Per-address exceptions to max.connections.per.ip, as host:count pairs.' },
-  { name: 'max.connection.creation.rate', type: 'int', default: INT_MAX, validator: atLeast(0), dynamic: true, doc: 'Most new connections per second. Informational here.' },
+  { name: 'max.connection.creation.rate', type: 'int', default: INT_MAX, validator: atLeast(0), dynamic: true, doc: 'Most new connections per second the listener takes; past it, new ones wait for the throttle time.' },
   { name: 'connection.failed.authentication.delay.ms', type: 'int', default: '100', validator: atLeast(0), doc: 'Delay before closing a connection whose authentication failed.' },
   { name: 'num.network.threads', type: 'int', default: '3', validator: atLeast(1), dynamic: true, doc: 'Network threads. Samsa serves every connection on one event loop.' },
   { name: 'num.io.threads', type: 'int', default: '8', validator: atLeast(1), dynamic: true, doc: 'Request handler threads. Samsa handles requests on one event loop.' },

@@ -1,7 +1,8 @@
 /**
  * Kafka's ConnectionQuotas for the client listener: max.connections (past it the listener takes
  * no more connections until one closes; Kafka's acceptor waits and new clients queue in the
- * listen backlog, here up to socket.listen.backlog.size of them), the connection_creation_rate
+ * listen backlog, here up to socket.listen.backlog.size of them), max.connection.creation.rate
+ * (past it the listener takes no connection for the throttle time), the connection_creation_rate
  * quota of the client's address (a connection past it is closed after the throttle time), and
  * max.connections.per.ip with max.connections.per.ip.overrides (a connection past its address'
  * limit is closed at once). All are dynamic.
@@ -10,6 +11,8 @@ import { promises as dns } from 'node:dns';
 import { isIP } from 'node:net';
 import { parseHostCounts } from '../cluster/config-schema.js';
 import type { Logger } from '../logger.js';
+import type { QuotaWindowConfig } from '../quotas/quota-manager.js';
+import { SampledRate } from '../quotas/rate.js';
 
 export interface ConnectionLimitSettings {
   maxConnections: number;
@@ -18,7 +21,12 @@ export interface ConnectionLimitSettings {
   perIpOverrides: string;
   /** socket.listen.backlog.size: how many connections may wait for a slot. */
   backlog: number;
+  /** max.connection.creation.rate: new connections a second, for the whole listener. */
+  maxConnectionCreationRate: number;
 }
+
+/** Kafka's default for the connection rates: no limit. */
+const UNLIMITED_RATE = 2147483647;
 
 /**
  * One spelling per address, as Java's InetAddress compares them: an IPv4 client of a dual-stack
@@ -36,13 +44,32 @@ export class ConnectionLimits {
   /** Set while host names of the overrides are being resolved: connections wait for it. */
   resolving: Promise<void> | null = null;
 
+  /** The listener's connection rate (Kafka's broker connection rate sensor). */
+  private readonly rate: SampledRate;
+
   constructor(
     private readonly settings: () => ConnectionLimitSettings,
     /** Records a new connection from an address in its connection_creation_rate; the ms it must wait to be closed, 0 if it is taken. */
     readonly rateThrottleMs: (address: string) => number,
+    private readonly window: QuotaWindowConfig,
     private readonly log: Logger,
   ) {
+    this.rate = new SampledRate(window.samples, window.windowSeconds * 1000);
     this.reload();
+  }
+
+  /**
+   * Records a connection the listener is about to take; how long it must take none (this one
+   * included) for its rate to fall back to max.connection.creation.rate, at most a window: Kafka's
+   * recordConnectionAndGetThrottleTimeMs.
+   */
+  listenerThrottleMs(now: number): number {
+    const quota = this.settings().maxConnectionCreationRate;
+    if (quota >= UNLIMITED_RATE) return 0;
+    this.rate.record(1, now);
+    const measured = this.rate.measure(now);
+    if (measured <= quota) return 0;
+    return Math.min(Math.round(((measured - quota) / quota) * this.rate.windowSize(now)), this.window.windowSeconds * 1000);
   }
 
   get maxConnections(): number {

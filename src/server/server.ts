@@ -12,10 +12,15 @@ export class KafkaServer {
   private readonly connections = new Set<Connection>();
   /** Connections per client address. */
   private readonly perAddress = new Map<string, number>();
-  /** Accepted, not yet admitted: unread, in arrival order, while max.connections are open (as Kafka's backlog). */
+  /** Accepted, not yet admitted: unread, in arrival order, while max.connections are open or the listener's connection rate holds them (as Kafka's backlog). */
   private readonly waiting: Socket[] = [];
   /** Past their address' connection_creation_rate: closed once their throttle time is over. */
   private readonly throttled = new Set<Socket>();
+  /** max.connection.creation.rate: no connection is taken before this time (Date.now()). */
+  private closedUntil = 0;
+  private reopen: NodeJS.Timeout | null = null;
+  /** Waiting sockets already counted in the listener's connection rate. */
+  private readonly counted = new WeakSet<Socket>();
 
   constructor(
     private readonly dispatcher: RequestDispatcher,
@@ -26,7 +31,7 @@ export class KafkaServer {
     this.server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (accepted) => {
       // A full backlog: the kernel would not have let this one in.
       if (this.waiting.length >= limits.backlog) {
-        log.debug({ remote: `${accepted.remoteAddress}:${accepted.remotePort}` }, 'max.connections reached and socket.listen.backlog.size connections waiting: closed');
+        log.debug({ remote: `${accepted.remoteAddress}:${accepted.remotePort}` }, 'socket.listen.backlog.size connections already waiting: closed');
         accepted.destroy();
         return;
       }
@@ -58,8 +63,31 @@ export class KafkaServer {
       void this.limits.resolving.then(() => this.admitWaiting());
       return;
     }
-    while (this.waiting.length > 0 && this.connections.size < this.limits.maxConnections && this.server.listening) this.admit(this.waiting.shift()!);
+    while (this.waiting.length > 0 && this.connections.size < this.limits.maxConnections && this.server.listening) {
+      const now = Date.now();
+      if (now < this.closedUntil) return this.reopenAt(this.closedUntil - now);
+      const next = this.waiting[0]!;
+      if (!this.counted.has(next)) {
+        this.counted.add(next);
+        // As Kafka's acceptor: past the listener's rate it takes nothing for the throttle time, then this one.
+        const throttleMs = this.limits.listenerThrottleMs(now);
+        if (throttleMs > 0) {
+          this.closedUntil = now + throttleMs;
+          this.log.debug({ throttleMs }, 'max.connection.creation.rate reached: new connections wait');
+          return this.reopenAt(throttleMs);
+        }
+      }
+      this.admit(this.waiting.shift()!);
+    }
     if (this.waiting.length > 0) this.log.debug({ waiting: this.waiting.length }, 'max.connections reached: connections wait for a slot');
+  }
+
+  private reopenAt(ms: number): void {
+    if (this.reopen !== null) return;
+    this.reopen = setTimeout(() => {
+      this.reopen = null;
+      this.admitWaiting();
+    }, ms);
   }
 
   private admit(accepted: Socket): void {
@@ -124,6 +152,7 @@ export class KafkaServer {
   async close(graceMs = 10_000): Promise<void> {
     const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of [...this.waiting.splice(0), ...this.throttled]) s.destroy();
+    if (this.reopen !== null) clearTimeout(this.reopen);
     const drained = Promise.all([...this.connections].map((c) => c.drain()));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([drained, new Promise((r) => (timer = setTimeout(r, graceMs)))]);

@@ -710,3 +710,22 @@ test('an address past its connection_creation_rate quota has its new connection 
     await broker.stop();
   }
 });
+
+test('past max.connection.creation.rate the listener takes no connection for the throttle time, then takes it (Kafka\'s acceptor waits)', { timeout: 30_000 }, async () => {
+  // Two 1 s samples: the rate is measured over at least one second.
+  const broker = await startBroker({ port: 0, config: { 'max.connection.creation.rate': 1, 'quota.window.num': 2 } });
+  const versions = (c: RawClient) => c.send(ApiKey.ApiVersions, 3, { clientSoftwareName: 'rate', clientSoftwareVersion: '1' });
+  const clients: RawClient[] = [];
+  try {
+    clients.push(await RawClient.connect(broker.port));
+    assert.equal((await versions(clients[0]!)).errorCode, 0, 'one a second is within the rate');
+    clients.push(await RawClient.connect(broker.port));
+    const t0 = Date.now();
+    assert.equal((await versions(clients[1]!)).errorCode, 0, 'the second is taken, later');
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 800 && waited <= 1600, `answered after ${waited} ms: (2 - 1) / 1 × 1 s`);
+  } finally {
+    for (const c of clients) c.close();
+    await broker.stop();
+  }
+});
