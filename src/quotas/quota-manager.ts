@@ -108,10 +108,7 @@ export class ClientQuotaManager {
     const rate = this.rateFor(userTag, clientTag, now);
     rate.record(value, now);
     const bound = this.quotaLimit(userTag, clientTag);
-    if (bound === undefined) return 0;
-    const measured = rate.measure(now);
-    if (measured <= bound) return 0;
-    return Math.min(Math.round(((measured - bound) / bound) * rate.windowSize(now)), this.maxThrottleMs);
+    return bound === undefined ? 0 : rate.throttleMs(bound, now, this.maxThrottleMs);
   }
 
   /** Takes back a recorded value (a throttled fetch returns nothing). */
@@ -269,10 +266,9 @@ export class ConnectionRateQuota {
     if (quota === undefined) return 0;
     const rate = this.rates.get(address, '', now);
     rate.record(1, now);
-    const measured = rate.measure(now);
-    if (measured <= quota) return 0;
-    rate.record(-1, now);
-    return Math.min(Math.round(((measured - quota) / quota) * rate.windowSize(now)), this.window.windowSeconds * 1000);
+    const throttle = rate.throttleMs(quota, now, this.window.windowSeconds * 1000);
+    if (throttle > 0) rate.record(-1, now);
+    return throttle;
   }
 }
 

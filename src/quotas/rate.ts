@@ -40,6 +40,15 @@ export class SampledRate {
     return sum / (this.windowSize(now) / 1000);
   }
 
+  /**
+   * Kafka's QuotaUtils.throttleTime, capped at `maxMs`: how long nothing more may be recorded for
+   * the rate to fall back to `quota`, 0 while it is within it ((rate - quota) / quota × window).
+   */
+  throttleMs(quota: number, now: number, maxMs: number): number {
+    const measured = this.measure(now);
+    return measured <= quota ? 0 : Math.min(Math.round(((measured - quota) / quota) * this.windowSize(now)), maxMs);
+  }
+
   /** The time in ms the rate is computed over at `now`. */
   windowSize(now: number): number {
     this.purgeObsolete(now);

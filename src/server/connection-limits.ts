@@ -67,9 +67,7 @@ export class ConnectionLimits {
     const quota = this.settings().maxConnectionCreationRate;
     if (quota >= UNLIMITED_RATE) return 0;
     this.rate.record(1, now);
-    const measured = this.rate.measure(now);
-    if (measured <= quota) return 0;
-    return Math.min(Math.round(((measured - quota) / quota) * this.rate.windowSize(now)), this.window.windowSeconds * 1000);
+    return this.rate.throttleMs(quota, now, this.window.windowSeconds * 1000);
   }
 
   get maxConnections(): number {
