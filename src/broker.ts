@@ -161,6 +161,7 @@ export class Broker implements BrokerState {
       { samples: config.number('quota.window.num'), windowSeconds: config.number('quota.window.size.seconds') },
       Date.now,
       { samples: config.number('controller.quota.window.num'), windowSeconds: config.number('controller.quota.window.size.seconds') },
+      log,
     );
     this.dynamicConfigs = new DynamicBrokerConfigs(config, this.storage, log, () => {
       applyLogConfigs(this.topics.all(), config);

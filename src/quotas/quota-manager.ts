@@ -19,6 +19,8 @@ import {
   CLIENT_ID, CONNECTION_CREATION_RATE, CONSUMER_BYTE_RATE, CONTROLLER_MUTATION_RATE, IP, PRODUCER_BYTE_RATE, REQUEST_PERCENTAGE, USER,
   ClientQuotaStore, entityOf, type QuotaEntity, type QuotaStorePersistence,
 } from './client-quota-store.js';
+import type { Logger } from '../logger.js';
+import { addressByName } from '../net/inet-address.js';
 import { SampledRate } from './rate.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -252,23 +254,57 @@ export class ControllerMutationQuotaManager extends ClientQuotaManager {
  */
 export class ConnectionRateQuota {
   private readonly rates: Measures<SampledRate>;
+  /**
+   * connection_creation_rate of the ip entities, by address: Kafka takes an entity's name through
+   * InetAddress.getByName when it changes (ClientQuotaMetadataManager.handleIpQuota), so a host
+   * name stands for its address and an address matches however it was spelt.
+   */
+  private readonly byAddress = new Map<string, number>();
+  /** Each entity's resolution, applied in the order the changes came (a later one may resolve sooner). */
+  private applied: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: ClientQuotaStore,
     private readonly window: QuotaWindowConfig,
+    private readonly onUnresolvable: (name: string, err: unknown) => void = () => undefined,
   ) {
     this.rates = new Measures(() => new SampledRate(window.samples, window.windowSeconds * 1000));
+    store.onChange((entity, key) => {
+      const name = entity.get(IP);
+      if (key === CONNECTION_CREATION_RATE && typeof name === 'string') this.entityChanged(name);
+    });
+  }
+
+  /** Settles once the changes so far apply (tests). */
+  settled(): Promise<void> {
+    return this.applied;
   }
 
   /** Records a new connection from `address`; the ms it must wait before being closed, 0 when accepted. */
   throttleMs(address: string, now: number): number {
-    const quota = this.store.value(entityOf([[IP, address]]), CONNECTION_CREATION_RATE) ?? this.store.value(entityOf([[IP, null]]), CONNECTION_CREATION_RATE);
+    const quota = this.byAddress.get(address) ?? this.store.value(entityOf([[IP, null]]), CONNECTION_CREATION_RATE);
     if (quota === undefined) return 0;
     const rate = this.rates.get(address, '', now);
     rate.record(1, now);
     const throttle = rate.throttleMs(quota, now, this.window.windowSeconds * 1000);
     if (throttle > 0) rate.record(-1, now);
     return throttle;
+  }
+
+  private entityChanged(name: string): void {
+    const resolved = addressByName(name);
+    this.applied = this.applied.then(async () => {
+      let address: string;
+      try {
+        address = await resolved;
+      } catch (err) {
+        // AlterClientQuotas checked that it resolved; it may not any more (Kafka logs it and goes on).
+        return this.onUnresolvable(name, err);
+      }
+      const value = this.store.value(entityOf([[IP, name]]), CONNECTION_CREATION_RATE);
+      if (value === undefined) this.byAddress.delete(address);
+      else this.byAddress.set(address, value);
+    });
   }
 }
 
@@ -288,6 +324,7 @@ export class ClientQuotas {
     readonly now: () => number = Date.now,
     /** controller.quota.window.num / controller.quota.window.size.seconds */
     mutationWindow: QuotaWindowConfig = window,
+    log?: Logger,
   ) {
     this.store = new ClientQuotaStore(persistence);
     this.produce = new ClientQuotaManager('produce', this.store, window);
@@ -295,7 +332,7 @@ export class ClientQuotas {
     // Kafka's request quota never throttles for more than one window.
     this.request = new ClientQuotaManager('request', this.store, window, window.windowSeconds * 1000);
     this.mutation = new ControllerMutationQuotaManager(this.store, mutationWindow);
-    this.connectionRate = new ConnectionRateQuota(this.store, window);
+    this.connectionRate = new ConnectionRateQuota(this.store, window, (name, err) => log?.warn({ err, ip: name }, 'an ip quota entity no longer resolves: its connection_creation_rate is not applied'));
     const managers = [this.produce, this.fetch, this.request, this.mutation];
     this.store.onChange((entity, key) => {
       for (const m of managers) if (m.key === key) m.quotaChanged(entity);

@@ -7,12 +7,12 @@
  * max.connections.per.ip with max.connections.per.ip.overrides (a connection past its address'
  * limit is closed at once). All are dynamic.
  */
-import { promises as dns } from 'node:dns';
 import { isIP } from 'node:net';
 import { parseHostCounts } from '../cluster/config-schema.js';
 import type { Logger } from '../logger.js';
 import type { QuotaWindowConfig } from '../quotas/quota-manager.js';
 import { SampledRate } from '../quotas/rate.js';
+import { addressByName, normalAddress } from '../net/inet-address.js';
 
 export interface ConnectionLimitSettings {
   maxConnections: number;
@@ -28,18 +28,9 @@ export interface ConnectionLimitSettings {
 /** Kafka's default for the connection rates: no limit. */
 const UNLIMITED_RATE = 2147483647;
 
-/**
- * One spelling per address, as Java's InetAddress compares them: an IPv4 client of a dual-stack
- * listener (::ffff:a.b.c.d) is a.b.c.d, and IPv6 addresses take their compressed form.
- */
-export function normalAddress(address: string): string {
-  if (address.startsWith('::ffff:') && isIP(address.slice(7)) === 4) return address.slice(7);
-  return isIP(address) === 6 ? new URL(`http://[${address}]`).hostname.slice(1, -1) : address;
-}
-
 export class ConnectionLimits {
   private overridesText: string | null = null;
-  /** Per address (host names resolved, as Kafka's InetAddress.getByName does when the setting changes). */
+  /** Per address (host names resolved to one address, as Kafka's InetAddress.getByName does when the setting changes). */
   private overrides = new Map<string, number>();
   /** Set while host names of the overrides are being resolved: connections wait for it. */
   resolving: Promise<void> | null = null;
@@ -99,10 +90,8 @@ export class ConnectionLimits {
     if (names.length === 0) return void (this.overrides = next);
     const resolving = Promise.all(
       names.map(([host, count]) =>
-        dns.lookup(host, { all: true }).then(
-          (addresses) => {
-            for (const a of addresses) next.set(normalAddress(a.address), count);
-          },
+        addressByName(host).then(
+          (address) => void next.set(address, count),
           (err: unknown) => this.log.warn({ err, host }, 'max.connections.per.ip.overrides names a host that does not resolve'),
         ),
       ),

@@ -5,7 +5,8 @@
 import { type Server as NetServer, type Socket, createServer } from 'node:net';
 import type { Logger } from '../logger.js';
 import { Connection, type ConnectionOptions, type RequestDispatcher } from './connection.js';
-import { type ConnectionLimits, normalAddress } from './connection-limits.js';
+import type { ConnectionLimits } from './connection-limits.js';
+import { normalAddress } from '../net/inet-address.js';
 
 export class KafkaServer {
   private readonly server: NetServer;

@@ -44,6 +44,7 @@ async function quotasWith(entries: AlterEntry[], c = clock()) {
   await q.load();
   const results = await q.store.alter(entries, false);
   for (const r of results) assert.equal(r.errorCode, ErrorCode.NONE, r.errorMessage ?? '');
+  await q.connectionRate.settled();
   return q;
 }
 
@@ -198,6 +199,19 @@ describe('connection creation rate', () => {
     assert.equal(q.connectionRate.throttleMs('10.0.0.1', c.now), 500, 'the refused one was not counted');
     for (let i = 0; i < 50; i++) assert.equal(q.connectionRate.throttleMs('10.0.0.9', c.now), 0, 'its own quota');
     assert.equal(q.connectionRate.throttleMs('10.0.0.2', c.now), 0, 'each address has its own rate');
+  });
+
+  it('matches an ip entity by the address its name stands for, as Kafka\'s InetAddress.getByName: a host name, another spelling of an address', async () => {
+    const c = clock(5_000);
+    const q = await quotasWith([set([['ip', 'localhost']], { connection_creation_rate: 1 }), set([['ip', '0:0:0:0:0:0:0:1']], { connection_creation_rate: 1 })], c);
+    for (const address of ['127.0.0.1', '::1']) {
+      for (let i = 0; i < 10; i++) assert.equal(q.connectionRate.throttleMs(address, c.now), 0, `${address} connection ${i + 1}`);
+      assert.ok(q.connectionRate.throttleMs(address, c.now) > 0, `${address}: the 11th over 10 s is past 1/s`);
+    }
+    const removed = await q.store.alter([remove([['ip', 'localhost']], ['connection_creation_rate'])], false);
+    assert.equal(removed[0]!.errorCode, ErrorCode.NONE);
+    await q.connectionRate.settled();
+    assert.equal(q.connectionRate.throttleMs('127.0.0.1', c.now), 0, 'no quota once removed');
   });
 });
 
