@@ -52,6 +52,7 @@ export const BROKER_DEFAULTS: Properties = {
   'transactional.id.expiration.ms': '604800000',
   'transaction.abort.timed.out.transaction.cleanup.interval.ms': '10000',
   'transaction.remove.expired.transaction.cleanup.interval.ms': '3600000',
+  'transaction.partition.verification.enable': 'true',
   'producer.id.expiration.ms': '86400000',
   'producer.id.expiration.check.interval.ms': '600000',
   'samsa.producer.snapshot.interval.ms': '30000',

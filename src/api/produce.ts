@@ -50,28 +50,37 @@ function rejected(broker: BrokerState, log: PartitionLog, topic: string, index: 
 const logErrorCode = (e: RecordsError): number => (e.reason === 'DECOMPRESSION_FAILED' ? ErrorCode.UNKNOWN_SERVER_ERROR : e.kafkaErrorCode);
 
 /**
+ * KIP-890 verification, where Kafka's ReplicaManager.handleProduceAppend makes it: after the
+ * request's framing, before the acks and every check of the log (so an unverified batch is told
+ * so even when its CRC or its acks are wrong). Only a transactional batch of a request with a
+ * transactional id, while transaction.partition.verification.enable is on, of a producer with no
+ * transaction open on the partition (UnifiedLog.maybeStartTransactionVerification). Null: go on.
+ */
+function verifyTransaction(broker: BrokerState, ctx: RequestContext<ProduceRequest>, topic: Topic, index: number, batch: Buffer): PartitionResponse | null {
+  const producerId = readProducerId(batch);
+  const { transactionalId } = ctx.body;
+  if (!isTransactional(readAttributes(batch)) || producerId < 0n || transactionalId === null) return null;
+  if (topic.producers[index].hasOngoingTransaction(producerId) || !broker.config.bool('transaction.partition.verification.enable')) return null;
+  const verified = broker.transactions.verify(transactionalId, producerId, readProducerEpoch(batch), topic.name, index);
+  if (verified === ErrorCode.NONE) return null;
+  // Kafka's ReplicaManager: a transaction being completed is retriable for every producer as NOT_ENOUGH_REPLICAS.
+  const errorCode = verified === ErrorCode.CONCURRENT_TRANSACTIONS ? ErrorCode.NOT_ENOUGH_REPLICAS : verificationError(verified, ctx.apiVersion >= 11);
+  return failed(index, errorCode, verificationMessage(errorCode, verified));
+}
+
+/**
  * Idempotence and transactions (Kafka's ProducerAppendInfo): a duplicate of one of the producer's
  * last five batches is answered with its original offsets; epochs, sequences and the transaction
  * are checked. Records the batch in the producer state at the offset it is about to get, so the
  * next batch of a pipelining producer is checked against it. Null means "append it".
  */
-function checkProducer(broker: BrokerState, ctx: RequestContext<ProduceRequest>, topic: Topic, index: number, batch: Buffer, producerId: bigint, logAppendTime: bigint | undefined): PartitionResponse | null {
+function checkProducer(topic: Topic, index: number, batch: Buffer, producerId: bigint, logAppendTime: bigint | undefined): PartitionResponse | null {
   const transactional = isTransactional(readAttributes(batch));
   // The timestamp a duplicate of this batch is answered with: the one the log keeps.
   const maxTimestamp = logAppendTime ?? readMaxTimestamp(batch);
   const info = { producerId, epoch: readProducerEpoch(batch), baseSequence: readBaseSequence(batch), offsetDelta: readLastOffsetDelta(batch), maxTimestamp, transactional };
   const producers = topic.producers[index];
   const log = topic.partitions[index];
-  // KIP-890: a transactional write must belong to a transaction the coordinator knows. As in
-  // Kafka's ReplicaManager, this comes before the log's own producer checks (sequence, duplicates).
-  if (transactional && !producers.hasOngoingTransaction(producerId)) {
-    const verified = broker.transactions.verify(ctx.body.transactionalId, producerId, info.epoch, topic.name, index);
-    if (verified !== ErrorCode.NONE) {
-      // Kafka's ReplicaManager: a transaction being completed is retriable for every producer as NOT_ENOUGH_REPLICAS.
-      const errorCode = verified === ErrorCode.CONCURRENT_TRANSACTIONS ? ErrorCode.NOT_ENOUGH_REPLICAS : verificationError(verified, ctx.apiVersion >= 11);
-      return failed(index, errorCode, verificationMessage(errorCode, verified));
-    }
-  }
   const verdict = producers.check(info, 'client');
   if (verdict.kind === 'duplicate') {
     const d = verdict.batch;
@@ -94,7 +103,7 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
   const version = ctx.apiVersion;
   const topic = broker.topics.get(topicName);
   const log = topic?.partitions[index];
-  // Kafka's order: the topic, the request's framing (KafkaApis), the acks (ReplicaManager), then the log's own checks.
+  // Kafka's order: the topic, the request's framing (KafkaApis), the transaction's verification, the acks (ReplicaManager), then the log's own checks.
   if (!topic || !log) return failed(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   let framed: Buffer | null = null;
   // Below v3 Kafka leaves the framing unchecked and stores a magic 2 batch sent there as it is.
@@ -102,6 +111,8 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
     const v = validateProduceRecords(records, version);
     if (!v.ok) return refused(broker, topicName, index, v.error.kafkaErrorCode, v.error.message);
     framed = v.batch;
+    const unverified = verifyTransaction(broker, ctx, topic, index, framed);
+    if (unverified !== null) return unverified;
   }
   const acks = ctx.body.acks;
   if (acks !== 0 && acks !== 1 && acks !== -1) return failed(index, ErrorCode.INVALID_REQUIRED_ACKS);
@@ -175,7 +186,7 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
   const logAppendTime = settings.logAppendTime ? now : undefined;
   const producerId = readProducerId(batch);
   if (producerId >= 0n) {
-    const checked = checkProducer(broker, ctx, topic, index, batch, producerId, logAppendTime);
+    const checked = checkProducer(topic, index, batch, producerId, logAppendTime);
     if (checked !== null) return checked;
   }
   return log.append(batch, { logAppendTime, leaderEpoch: topic.leaderEpoch(index) }).then(

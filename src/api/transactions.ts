@@ -115,8 +115,9 @@ async function txnOffsetCommit(ctx: RequestContext<TxnOffsetCommitRequest>): Pro
     const errors = await broker.offsets.txnCommit({
       groupId: body.groupId, generationId: apiVersion >= 3 ? body.generationId : -1, memberId: apiVersion >= 3 ? body.memberId : '',
       groupInstanceId: apiVersion >= 3 ? body.groupInstanceId : null, offsets, producerId: body.producerId, producerEpoch: body.producerEpoch,
-      // Kafka verifies only a producer without a transaction open on that offsets partition.
-      verified: topic.producers[partition]?.hasOngoingTransaction(body.producerId)
+      // Kafka verifies only a producer without a transaction open on that offsets partition, and
+      // only while transaction.partition.verification.enable is on (ReplicaManager).
+      verified: topic.producers[partition]?.hasOngoingTransaction(body.producerId) || !broker.config.bool('transaction.partition.verification.enable')
         ? ErrorCode.NONE
         : verificationError(broker.transactions.verify(body.transactionalId, body.producerId, body.producerEpoch, OFFSETS_TOPIC, partition), apiVersion >= 4),
     });

@@ -200,6 +200,35 @@ test('verification, as Kafka 3.9 orders it: by transactional id, before the log\
   assert.equal(await endTxn(client, 'ce-order', p, false), E.NONE);
 });
 
+test('verification comes before the acks and the log\'s checks, as in Kafka\'s ReplicaManager.handleProduceAppend', async () => {
+  const p = await initProducer(client, 'ce-early');
+  const batch = producerBatch({ producerId: p.producerId, epoch: p.epoch, baseSequence: 0, values: ['early'], transactional: true });
+  const send = async (records: Buffer, acks: number) =>
+    (await client.send(ApiKey.Produce, 9, { transactionalId: 'ce-early', acks, timeoutMs: 5000, topicData: [{ name: 'ce', partitionData: [{ index: 2, records }] }] })).responses[0].partitionResponses[0];
+  eq((await send(batch, 2)).errorCode, E.INVALID_TXN_STATE, 'unverified, with acks=2');
+  const corrupt = Buffer.from(batch);
+  corrupt[corrupt.length - 1] ^= 0xff;
+  eq((await send(corrupt, -1)).errorCode, E.INVALID_TXN_STATE, 'unverified, with a bad CRC');
+});
+
+test('transaction.partition.verification.enable=false: transactional writes and offset commits are not verified, as in Kafka', async () => {
+  const b = await startBroker({ port: 0, logger: 'silent', config: { 'transaction.partition.verification.enable': 'false' } });
+  const c = await RawClient.connect(b.port);
+  try {
+    await createTopics(c, [{ name: 'nv', partitions: 1 }]);
+    const p = await initProducer(c, 'nv-txn');
+    eq((await produceNext(c, p, 'nv', 0, ['unverified'], 'nv-txn')).errorCode, E.NONE, 'a partition not added to the transaction');
+    const commit = await c.send(ApiKey.TxnOffsetCommit, 3, {
+      transactionalId: 'nv-txn', groupId: 'nv-group', producerId: p.producerId, producerEpoch: p.epoch, generationId: -1, memberId: '', groupInstanceId: null,
+      topics: [{ name: 'nv', partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, committedMetadata: '' }] }],
+    });
+    eq(commit.topics[0].partitions[0].errorCode, E.NONE, 'TxnOffsetCommit without AddOffsetsToTxn');
+  } finally {
+    c.close();
+    await b.stop();
+  }
+});
+
 test('TxnOffsetCommit from a fenced producer whose member is gone: the fencing is reported, not the member', async () => {
   const old = await initProducer(client, 'ce-zombie');
   await initProducer(client, 'ce-zombie');
