@@ -212,16 +212,22 @@ function handle(ctx: RequestContext<ProduceRequest>): Promise<Encodable<ProduceR
   // Transactional data without a transactional id fails the whole request (KafkaApis), judged on
   // every entry as sent, before a repeated partition's last entry replaces the others.
   const unauthorized = body.transactionalId === null && body.topicData.some((t) => t.partitionData.some((p) => startsTransactional(p.records)));
+  // Transactional batches of more than one producer fail it whole too (ReplicaManager.handleProduceAppend);
+  // without a transactional id there are none here.
+  const mixed = body.transactionalId !== null && transactionalProducers(ctx.broker, requested, ctx.apiVersion) > 1;
+  const wholeRequestError = unauthorized ? ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED : mixed ? ErrorCode.INVALID_PRODUCER_ID_MAPPING : null;
   const appendAll = (checked: RecordChecks) => {
     // (Loops, not flatMap: this runs for every produce request.)
     const entries: { name: string; index: number; records: Buffer | null }[] = [];
     for (const [name, partitions] of requested) for (const [index, records] of partitions) entries.push({ name, index, records });
     // After a wait (compressed records checked, a slice) this is still the request's time.
     return mapInSlices(entries, (e) =>
-      unauthorized ? failed(e.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED) : ctx.quota.timed(() => produceOne(ctx.broker, ctx, e.name, e.index, e.records, checked)),
+      wholeRequestError !== null
+        ? failed(e.index, wholeRequestError, mixed ? 'Transactional records contained more than one producer ID' : null)
+        : ctx.quota.timed(() => produceOne(ctx.broker, ctx, e.name, e.index, e.records, checked)),
     );
   };
-  const offThread = unauthorized ? [] : [...requested.values()].flatMap((partitions) => [...partitions.values()].flatMap((r) => compressedBatchOf(r, ctx.apiVersion)));
+  const offThread = wholeRequestError !== null ? [] : [...requested.values()].flatMap((partitions) => [...partitions.values()].flatMap((r) => compressedBatchOf(r, ctx.apiVersion)));
   const collect = (appends: (PartitionResponse | Promise<PartitionResponse>)[]) => {
     let next = 0;
     const topics = [...requested].map(([name, partitions]) => ({ name, partitions: appends.slice(next, (next += partitions.size)) }));
@@ -277,6 +283,40 @@ function startsTransactional(records: Buffer | null): boolean {
   } catch {
     return false; // not a batch at all: its own check answers it
   }
+}
+
+/**
+ * How many producers (id and epoch) write transactional batches in the request, counting the
+ * partitions Kafka's ReplicaManager gets: known ones whose data passed the request's framing.
+ */
+function transactionalProducers(broker: BrokerState, requested: Map<string, Map<number, Buffer | null>>, version: number): number {
+  const producers = new Set<string>();
+  for (const [name, partitions] of requested) {
+    const topic = broker.topics.get(name);
+    for (const [index, records] of partitions) {
+      if (records === null || topic?.partitions[index] === undefined) continue;
+      for (const batch of framedBatches(records, version)) {
+        const producerId = readProducerId(batch);
+        if (producerId >= 0n && isTransactional(readAttributes(batch))) producers.add(`${producerId}/${readProducerEpoch(batch)}`);
+      }
+    }
+  }
+  return producers.size;
+}
+
+/** The v2 batches of a partition's data that Kafka's ReplicaManager sees (v3+: the one framed batch). */
+function framedBatches(records: Buffer, version: number): Buffer[] {
+  if (version >= 3) {
+    const v = validateProduceRecords(records, version);
+    return v.ok ? [v.batch] : [];
+  }
+  const batches: Buffer[] = [];
+  try {
+    for (const b of iterateBatches(records)) if (b.magic === 2) batches.push(b.buf);
+  } catch {
+    // malformed: its own check answers it
+  }
+  return batches;
 }
 
 export const produceHandler: ApiHandler = { apiKey: ApiKey.Produce, minVersion: 0, maxVersion: 11, handle };

@@ -470,6 +470,20 @@ describe('Produce', () => {
     assert.equal(f0.responses[0].partitions[0].highWatermark, 1n, 'only the whole batch of partition 0 was appended');
   });
 
+  test('transactional batches of two producers in one request fail it whole, unknown partitions too, as Kafka\'s ReplicaManager.handleProduceAppend', async () => {
+    await createTopic('p-two-producers', 2);
+    const txn = (producerId: bigint) => buildRecordBatch({ baseOffset: 0n, producerId, producerEpoch: 0, baseSequence: 0, transactional: true, records: [{ key: null, value: Buffer.from('t'), headers: [], timestamp: BigInt(Date.now()) }] });
+    const r = await client.send(ApiKey.Produce, 9, {
+      transactionalId: 'p-two-producers-txn', acks: -1, timeoutMs: 5000,
+      topicData: [{ name: 'p-two-producers', partitionData: [{ index: 0, records: txn(7n) }, { index: 1, records: txn(8n) }] }, { name: 'p-two-producers-missing', partitionData: [{ index: 0, records: batch(['x']) }] }],
+    });
+    const message = 'Transactional records contained more than one producer ID';
+    assert.deepEqual(
+      r.responses.map((t: any) => t.partitionResponses.map((p: any) => [p.errorCode, p.errorMessage])),
+      [[[ErrorCode.INVALID_PRODUCER_ID_MAPPING, message], [ErrorCode.INVALID_PRODUCER_ID_MAPPING, message]], [[ErrorCode.INVALID_PRODUCER_ID_MAPPING, message]]],
+    );
+  });
+
   test('a request naming more partitions than one slice (appended a slice at a time) is answered as one, in request order, errors in place; produce requests pipelined around it append in the order they came', async () => {
     await createTopic('p-wide', 300);
     const order = Array.from({ length: 300 }, (_, i) => 299 - i); // partition 0 in the last slice
