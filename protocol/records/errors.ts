@@ -38,7 +38,8 @@ export type RecordErrorReason =
   | 'NESTED_COMPRESSION'
   | 'NOT_SINGLE_BATCH'
   | 'DECOMPRESSION_FAILED'
-  | 'DECOMPRESSION_LIMIT';
+  | 'DECOMPRESSION_LIMIT'
+  | 'NEGATIVE_TIMESTAMP';
 
 export class RecordsError extends Error {
   readonly code: RecordErrorCode;

@@ -17,6 +17,7 @@ import {
 } from './batch.js';
 import { buildRecordBatch } from './builder.js';
 import type { CompressionCodec, CompressOptions } from './compression.js';
+import { invalid } from './errors.js';
 import { decodeRecords } from './record.js';
 
 export interface RecompressOptions {
@@ -30,10 +31,15 @@ export interface RecompressOptions {
 /**
  * Returns a new CreateTime batch holding the records of `batch` compressed with `codec`. A record
  * of a LogAppendTime batch keeps the time it reads as (the batch's max timestamp); callers that
- * want LogAppendTime stamp the result again. Throws RecordsError when the records cannot be read.
+ * want LogAppendTime stamp the result again. Throws RecordsError when the records cannot be read,
+ * or one has a timestamp below -1 (NEGATIVE_TIMESTAMP).
  */
 export function recompressBatch(batch: Buffer, codec: CompressionCodec, options: RecompressOptions = {}): Buffer {
   const records = decodeRecords(batch, { maxBytes: options.maxBytes, recordsData: options.recordsData });
+  // Kafka's MemoryRecordsBuilder refuses to write a timestamp below -1 (IllegalArgumentException),
+  // so a broker rebuilding such a batch fails the append.
+  const negative = records.find((r) => r.timestamp < -1n);
+  if (negative !== undefined) throw invalid('NEGATIVE_TIMESTAMP', `Invalid negative timestamp ${negative.timestamp}`);
   return buildRecordBatch({
     baseOffset: readBaseOffset(batch),
     records: records.map((r, i) => ({ key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp, offsetDelta: i })),

@@ -46,8 +46,11 @@ function rejected(broker: BrokerState, log: PartitionLog, topic: string, index: 
   return response;
 }
 
-/** Kafka answers data it cannot decompress with UNKNOWN_SERVER_ERROR (a KafkaException from the record iterator). */
-const logErrorCode = (e: RecordsError): number => (e.reason === 'DECOMPRESSION_FAILED' ? ErrorCode.UNKNOWN_SERVER_ERROR : e.kafkaErrorCode);
+/**
+ * Kafka answers data it cannot decompress with UNKNOWN_SERVER_ERROR (a KafkaException from the
+ * record iterator), and so a rebuilt batch with a timestamp below -1 (MemoryRecordsBuilder's IllegalArgumentException).
+ */
+const logErrorCode = (e: RecordsError): number => (e.reason === 'DECOMPRESSION_FAILED' || e.reason === 'NEGATIVE_TIMESTAMP' ? ErrorCode.UNKNOWN_SERVER_ERROR : e.kafkaErrorCode);
 
 /**
  * KIP-890 verification, where Kafka's ReplicaManager.handleProduceAppend makes it: after the
@@ -170,7 +173,7 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
     try {
       batch = recompress(batch, { ...settings, targetCodec: settings.targetCodec ?? codec }, recordsData);
     } catch (e) {
-      if (e instanceof RecordsError) return refused(broker, topicName, index, e.kafkaErrorCode, e.message);
+      if (e instanceof RecordsError) return rejected(broker, log, topicName, index, logErrorCode(e), e.message);
       throw e;
     }
     if (readBatchSize(batch) > maxMessageBytes) {

@@ -130,3 +130,13 @@ test('a retried idempotent batch on a LogAppendTime topic is answered with the a
   const [stored] = await storedBatches('lv-append-time');
   assert.equal(readMaxTimestamp(stored!), first.logAppendTimeMs);
 });
+
+test('a batch the broker rebuilds may not hold a timestamp below -1 (Kafka\'s MemoryRecordsBuilder refuses it): UNKNOWN_SERVER_ERROR, nothing stored; kept as sent, it is stored', async () => {
+  await createTopic('lv-negative-gzip', { 'compression.type': 'gzip' });
+  await createTopic('lv-negative-producer');
+  const batch = () => buildRecordBatch({ records: [{ value: 'a', timestamp: 1000n }, { value: 'b', timestamp: -5n }] });
+  const rebuilt = await produce('lv-negative-gzip', batch());
+  assert.deepEqual([rebuilt.errorCode, rebuilt.baseOffset, rebuilt.logStartOffset], [ErrorCode.UNKNOWN_SERVER_ERROR, -1n, 0n]);
+  assert.deepEqual(await storedBatches('lv-negative-gzip'), []);
+  assert.equal((await produce('lv-negative-producer', batch())).errorCode, ErrorCode.NONE, 'compression.type=producer keeps the batch as sent');
+});
