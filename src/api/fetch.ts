@@ -195,7 +195,9 @@ class FetchOperation {
       return t.currentLeaderEpoch > epoch ? fail(ErrorCode.UNKNOWN_LEADER_EPOCH) : withLeader(ErrorCode.FENCED_LEADER_EPOCH);
     }
     // Kafka's Partition.followerReplicaOrThrow: only an assigned replica may fetch as a follower.
-    if (this.fromFollower) return withLeader(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    // A fetcher giving its current leader epoch (matching) is told UNKNOWN_LEADER_EPOCH, so that
+    // it retries; one without an epoch, NOT_LEADER_OR_FOLLOWER.
+    if (this.fromFollower) return t.currentLeaderEpoch >= 0 ? fail(ErrorCode.UNKNOWN_LEADER_EPOCH) : withLeader(ErrorCode.NOT_LEADER_OR_FOLLOWER);
     const log = t.log;
     const producers = t.topic.producers[t.partition];
     const highWatermark = log.highWatermark;

@@ -784,7 +784,7 @@ describe('Fetch', () => {
     assert.deepEqual(first, ['a', 'b'], 'the batch holding offset 1, fetched once');
   });
 
-  test('a fetch as a follower (ReplicaId ≥ 0) is NOT_LEADER_OR_FOLLOWER: a single broker has no followers', async () => {
+  test('a fetch as a follower (ReplicaId ≥ 0) is NOT_LEADER_OR_FOLLOWER, or UNKNOWN_LEADER_EPOCH with a leader epoch: a single broker has no followers', async () => {
     await createTopic('f-follower');
     await produce('f-follower', 0, batch(['x']));
     const v11 = await client.send(ApiKey.Fetch, 11, { ...fetchBody('f-follower', 0, 0n), replicaId: 5 });
@@ -795,6 +795,13 @@ describe('Fetch', () => {
     const v16 = await client.send(ApiKey.Fetch, 16, { ...fetchBody('f-follower', 0, 0n), replicaState: { replicaId: 5, replicaEpoch: 1n } });
     assert.deepEqual(v16.responses[0].partitions[0].currentLeader, { leaderId: broker.broker.nodeId, leaderEpoch: 0 });
     assert.deepEqual(v16.nodeEndpoints.map((n: any) => [n.nodeId, n.port]), [[broker.broker.nodeId, broker.port]]);
+    // With its (current) leader epoch, the unknown replica is UNKNOWN_LEADER_EPOCH, naming no leader.
+    const withEpoch = fetchBody('f-follower', 0, 0n);
+    withEpoch.topics[0]!.partitions[0]!.currentLeaderEpoch = 0;
+    const epochV16 = await client.send(ApiKey.Fetch, 16, { ...withEpoch, replicaState: { replicaId: 5, replicaEpoch: 1n } });
+    assert.deepEqual([epochV16.responses[0].partitions[0].errorCode, epochV16.responses[0].partitions[0].currentLeader.leaderId], [ErrorCode.UNKNOWN_LEADER_EPOCH, -1]);
+    const epochV11 = await client.send(ApiKey.Fetch, 11, { ...withEpoch, replicaId: 5 });
+    assert.equal(epochV11.responses[0].partitions[0].errorCode, ErrorCode.UNKNOWN_LEADER_EPOCH);
     const consumer = await client.send(ApiKey.Fetch, 16, fetchBody('f-follower', 0, 0n));
     assert.deepEqual([consumer.responses[0].partitions[0].errorCode, consumer.responses[0].partitions[0].highWatermark], [ErrorCode.NONE, 1n]);
     assert.deepEqual([consumer.responses[0].partitions[0].currentLeader.leaderId, consumer.nodeEndpoints], [-1, []]);
