@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { onNativeLibraryMissing } from '../protocol/records/native.js';
 import { apiVersionsHandler } from './api/api-versions.js';
 import type { ApiHandler, BrokerState } from './api/context.js';
+import { FetchSessionCache } from './api/fetch-sessions.js';
 import { createTopicsHandler } from './api/create-topics.js';
 import { deleteTopicsHandler } from './api/delete-topics.js';
 import { Dispatcher } from './api/dispatcher.js';
@@ -82,6 +83,7 @@ export class Broker implements BrokerState {
   readonly markers: PartitionMarkerWriter;
   readonly transactionTopic: TransactionTopicStore;
   readonly quotas: ClientQuotas;
+  readonly fetchSessions: FetchSessionCache;
   readonly dynamicConfigs: DynamicBrokerConfigs;
   readonly nodeId: number;
   clusterId = '';
@@ -138,6 +140,7 @@ export class Broker implements BrokerState {
     const others = clientListeners(config.props).slice(1);
     if (others.length > 0) log.warn({ served: formatListeners([config.listener]), ignored: formatListeners(others) }, 'listeners names several client listeners: Samsa serves only the first');
     this.topics = new TopicRegistry(this.storage, config, log);
+    this.fetchSessions = new FetchSessionCache(config.number('max.incremental.fetch.session.cache.slots'));
     this.offsetsTopic = new OffsetsTopicStore(this.topics, config);
     this.groups = new GroupCoordinator(
       {

@@ -20,6 +20,7 @@ export const BROKER_DEFAULTS: Properties = {
   'connections.max.idle.ms': '600000',
   'message.max.bytes': '1048588',
   'fetch.max.bytes': '57671680',
+  'max.incremental.fetch.session.cache.slots': '1000',
   'log.segment.bytes': '1073741824',
   'log.roll.hours': '168',
   'log.retention.hours': '168',

@@ -12,6 +12,7 @@ import type { DynamicBrokerConfigs } from '../cluster/dynamic-configs.js';
 import type { Connection } from '../server/connection.js';
 import type { ClientQuotas } from '../quotas/quota-manager.js';
 import type { RequestQuota } from '../quotas/request-quota.js';
+import type { FetchSessionCache } from './fetch-sessions.js';
 
 export interface BrokerState {
   readonly config: BrokerConfig;
@@ -28,6 +29,8 @@ export interface BrokerState {
   readonly dynamicConfigs: DynamicBrokerConfigs;
   /** Client quotas: their configuration and the rates measured against them. */
   readonly quotas: ClientQuotas;
+  /** Incremental fetch sessions (KIP-227). */
+  readonly fetchSessions: FetchSessionCache;
   readonly clusterId: string;
   readonly nodeId: number;
   readonly advertised: Endpoint;

@@ -1,8 +1,7 @@
 /**
  * Fetch (v0–17). Stored batches are returned as they are (v4+), never decoded, as slices of the
  * log; v0–3 get them converted down to magic 0/1. Long polls wait for appends, MaxWaitMs or
- * shutdown. Fetch sessions (KIP-227) are declined: every response has session id 0, so clients
- * send full fetch requests, which is legal for every client.
+ * shutdown. Fetch sessions (KIP-227) are kept as Kafka keeps them (fetch-sessions.ts).
  */
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
@@ -14,6 +13,7 @@ import { effectiveConfig } from '../cluster/topic-configs.js';
 import type { Topic } from '../cluster/topics.js';
 import { CorruptLogError, type PartitionLog, type ReadResult } from '../storage/storage.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
+import { type FetchContext, type PartitionAnswer, type PartitionRequest, newContext, selectChanged } from './fetch-sessions.js';
 import { PARTITIONS_PER_SLICE, yieldToEventLoop } from './slices.js';
 
 const READ_COMMITTED = 1;
@@ -30,8 +30,10 @@ interface PartitionRead {
 }
 
 interface Target {
-  /** The topic as the request names it. */
+  /** The topic as the request (or session) names it; '' for an unknown topic id. */
   name: string;
+  /** v13+: false when the topic id was not known (the partition has no name). */
+  named: boolean;
   topicId: string;
   topic: Topic | undefined;
   log: PartitionLog | undefined;
@@ -64,23 +66,16 @@ class FetchOperation {
     private readonly broker: BrokerState,
     private readonly version: number,
     private readonly body: FetchRequest,
+    partitions: PartitionRequest[],
   ) {
     this.readCommitted = version >= 4 && body.isolationLevel === READ_COMMITTED;
-    this.fromFollower = (version >= 15 ? body.replicaState.replicaId : body.replicaId) >= 0;
-    // Kafka keys a fetch by topic partition (a LinkedHashMap): one named twice is fetched once, in
-    // its first place, with its last offset and limits.
-    const byPartition = new Map<string, Target>();
-    for (const t of body.topics as FetchRequestFetchTopic[]) {
-      const topic = version >= 13 ? broker.topics.getById(t.topicId) : broker.topics.get(t.topic);
-      const topicId = version >= 13 ? t.topicId : ZERO_UUID;
-      for (const p of t.partitions) {
-        byPartition.set(`${version >= 13 ? topicId : t.topic}\u0000${p.partition}`, {
-          name: t.topic, topicId, topic, log: topic?.partitions[p.partition], partition: p.partition,
-          fetchOffset: p.fetchOffset, partitionMaxBytes: p.partitionMaxBytes, currentLeaderEpoch: p.currentLeaderEpoch, lastFetchedEpoch: p.lastFetchedEpoch,
-        });
-      }
-    }
-    this.targets = [...byPartition.values()];
+    this.fromFollower = isFromFollower(version, body);
+    // Partitions are looked up by name, also from v13: a session's partition keeps the name its
+    // topic id had, so a topic deleted and made again under that name is INCONSISTENT_TOPIC_ID.
+    this.targets = partitions.map((p) => {
+      const topic = p.name === undefined ? undefined : broker.topics.get(p.name);
+      return { ...p, name: p.name ?? '', named: p.name !== undefined, topic, log: topic?.partitions[p.partition] };
+    });
   }
 
   /**
@@ -180,9 +175,12 @@ class FetchOperation {
   private async readOne(t: Target, maxBytes: number, minOne: boolean, releases: (() => void)[], readableWanted: number): Promise<PartitionRead> {
     const base = { partitionIndex: t.partition, abortedTransactions: this.readCommitted ? [] : null, preferredReadReplica: -1 };
     const fail = (errorCode: number): PartitionRead => ({ data: { ...base, errorCode, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, records: EMPTY }, readable: 0 });
-    if (!t.topic) return fail(this.version >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    if (!t.named) return fail(ErrorCode.UNKNOWN_TOPIC_ID);
+    if (!t.topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     // Deleted during a long poll: Kafka answers such a partition at once (DelayedFetch, case C).
     if (!t.log || !this.broker.topics.isCurrent(t.topic)) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    // Kafka's ReplicaManager.readFromLog: the id a session holds is not the id of the log its name has now.
+    if (this.version >= 13 && t.topic.id !== t.topicId) return fail(ErrorCode.INCONSISTENT_TOPIC_ID);
     // From v16 these two errors name the leader and its epoch (KIP-951), and the response its
     // endpoint, so that the client need not ask Metadata again.
     const withLeader = (errorCode: number): PartitionRead => {
@@ -277,12 +275,33 @@ class FetchOperation {
     return { ...data, errorCode, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, abortedTransactions: null, records: EMPTY };
   }
 
-  /**
-   * The results as Kafka's KafkaApis and FetchResponse lay them out: partitions the broker knows
-   * in request order, then the unknown ones, consecutive partitions of a topic under one entry.
-   */
-  response(partitions: PartitionData[], errorCode = ErrorCode.NONE as number): Encodable<FetchResponse> {
-    const order = [...this.targets.keys()].sort((a, b) => Number(unknown(this.targets[a]!)) - Number(unknown(this.targets[b]!)) || a - b);
+  /** Partitions the broker knows in request order, then the unknown ones, as Kafka's KafkaApis puts them. */
+  private order(): number[] {
+    return [...this.targets.keys()].sort((a, b) => Number(unknown(this.targets[a]!)) - Number(unknown(this.targets[b]!)) || a - b);
+  }
+
+  /** The answer in the fetch's context: a full fetch may open a session, an incremental one sends only what changed. */
+  respond(context: FetchContext, partitions: PartitionData[]): Encodable<FetchResponse> {
+    const order = this.order();
+    if (context.kind === 'full') {
+      // The session holds every partition answered, errors included, with the answer's offsets.
+      const cached = order.map((i) => {
+        const { topic: _t, log: _l, named, name, ...request } = this.targets[i]!;
+        return { ...request, name: named ? name : undefined, highWatermark: partitions[i]!.highWatermark ?? -1n, localLogStartOffset: partitions[i]!.logStartOffset ?? -1n };
+      });
+      const session = this.broker.fetchSessions.maybeCreate(Date.now(), this.fromFollower, this.version >= 13, cached);
+      return this.response(partitions, order, session?.id ?? 0);
+    }
+    if (context.kind !== 'incremental') return this.response(partitions, order, 0);
+    const { session } = context;
+    // Another fetch of the session came meanwhile (Kafka: "Possible duplicate request").
+    if (session.epoch !== context.expectedEpoch) return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_FETCH_SESSION_EPOCH, sessionId: session.id, responses: [] };
+    const keep = selectChanged(session, order.map((i) => ({ key: session.key(this.targets[i]!), data: partitions[i]! as PartitionAnswer })));
+    return this.response(partitions, order.filter((_, k) => keep[k]), session.id);
+  }
+
+  /** The partitions `order` lists, consecutive partitions of a topic under one entry, as Kafka's FetchResponse lays them out. */
+  private response(partitions: PartitionData[], order: number[], sessionId: number): Encodable<FetchResponse> {
     const responses: { topic: string; topicId: string; partitions: PartitionData[] }[] = [];
     for (const i of order) {
       const t = this.targets[i]!;
@@ -295,8 +314,35 @@ class FetchOperation {
     }
     const namesLeader = responses.some((r) => r.partitions.some((p) => p.currentLeader !== undefined));
     const nodeEndpoints = namesLeader ? [{ nodeId: this.broker.nodeId, host: this.broker.advertised.host, port: this.broker.advertised.port, rack: null }] : [];
-    return { throttleTimeMs: 0, errorCode, sessionId: 0, responses, nodeEndpoints };
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId, responses, nodeEndpoints };
   }
+}
+
+const isFromFollower = (version: number, body: FetchRequest): boolean => (version >= 15 ? body.replicaState.replicaId : body.replicaId) >= 0;
+
+/**
+ * The partitions a request names, keyed by topic partition as Kafka's LinkedHashMap keys them: one
+ * named twice is fetched once, in its first place, with its last offset and limits. From v13 the
+ * name is the one the topic id has now (undefined for an unknown id).
+ */
+function requestedPartitions(broker: BrokerState, version: number, body: FetchRequest): PartitionRequest[] {
+  const byPartition = new Map<string, PartitionRequest>();
+  for (const t of body.topics as FetchRequestFetchTopic[]) {
+    const name = version >= 13 ? broker.topics.getById(t.topicId)?.name : t.topic;
+    const topicId = version >= 13 ? t.topicId : ZERO_UUID;
+    for (const p of t.partitions) {
+      byPartition.set(`${version >= 13 ? topicId : t.topic}\u0000${p.partition}`, {
+        name, topicId, partition: p.partition, fetchOffset: p.fetchOffset, partitionMaxBytes: p.partitionMaxBytes, currentLeaderEpoch: p.currentLeaderEpoch, lastFetchedEpoch: p.lastFetchedEpoch,
+      });
+    }
+  }
+  return [...byPartition.values()];
+}
+
+function forgottenPartitions(broker: BrokerState, version: number, body: FetchRequest): { topicId: string; name: string | undefined; partition: number }[] {
+  return body.forgottenTopicsData.flatMap((t) =>
+    t.partitions.map((partition) => (version >= 13 ? { topicId: t.topicId, name: broker.topics.getById(t.topicId)?.name, partition } : { topicId: ZERO_UUID, name: t.topic, partition })),
+  );
 }
 
 /** Waits until one of the logs is appended to or deleted (`missed`: already), the timeout passes, or the broker shuts down. */
@@ -324,12 +370,13 @@ async function handle(ctx: RequestContext<FetchRequest>): Promise<Encodable<Fetc
   const maxBytes = Math.min(ctx.body.maxBytes, broker.config.number('fetch.max.bytes'), Math.floor(ctx.quota.fetchMaxBytes()));
   // As in Kafka's KafkaApis, MinBytes never asks for more than MaxBytes allows.
   const body = maxBytes < ctx.body.maxBytes || ctx.body.minBytes > maxBytes ? { ...ctx.body, maxBytes, minBytes: Math.min(ctx.body.minBytes, maxBytes) } : ctx.body;
-  const op = new FetchOperation(broker, apiVersion, body);
-  if (apiVersion >= 7) {
-    // Epoch 0 (open a session: declined) or -1 (sessionless) is a full fetch, whatever session it
-    // names (Kafka closes that one). Any other epoch continues a session, and none exists here.
-    if (body.sessionEpoch !== 0 && body.sessionEpoch !== -1) return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] };
-  }
+  const requested = requestedPartitions(broker, apiVersion, body);
+  // Before v7 there are no sessions: the request's defaults (session 0, epoch -1) are sessionless.
+  const context: FetchContext = apiVersion >= 7
+    ? newContext(broker.fetchSessions, apiVersion, body.sessionId, body.sessionEpoch, requested, forgottenPartitions(broker, apiVersion, body), (id) => broker.topics.getById(id)?.name, Date.now())
+    : { kind: 'sessionless', partitions: requested };
+  if (context.kind === 'error') return { throttleTimeMs: 0, errorCode: context.errorCode, sessionId: 0, responses: [] };
+  const op = new FetchOperation(broker, apiVersion, body, context.partitions);
   const deadline = Date.now() + Math.max(0, body.maxWaitMs);
   for (;;) {
     const releases: (() => void)[] = [];
@@ -347,10 +394,13 @@ async function handle(ctx: RequestContext<FetchRequest>): Promise<Encodable<Fetc
       const throttleTimeMs = ctx.quota.fetched(bytes);
       if (throttleTimeMs > 0) {
         for (const release of releases) release();
-        return { throttleTimeMs, errorCode: ErrorCode.NONE, sessionId: 0, responses: [] };
+        // An incremental fetch keeps its session (Kafka's IncrementalFetchContext.getThrottledResponse); no session opens.
+        if (context.kind !== 'incremental') return { throttleTimeMs, errorCode: ErrorCode.NONE, sessionId: 0, responses: [] };
+        const errorCode = context.session.epoch === context.expectedEpoch ? ErrorCode.NONE : ErrorCode.INVALID_FETCH_SESSION_EPOCH;
+        return { throttleTimeMs, errorCode, sessionId: context.session.id, responses: [] };
       }
       for (const release of releases) ctx.afterSent(release);
-      return op.response(partitions);
+      return op.respond(context, partitions);
     }
     for (const release of releases) release();
     await waitForAppend(broker, op.logs, left, () => op.changedSince(partitions));
