@@ -11,14 +11,12 @@ import type {
 } from '../../protocol/generated/index.js';
 import type { Encodable } from '../../protocol/primitives/types.js';
 import { ZERO_UUID } from '../../protocol/primitives/uuid.js';
+import { brokerValue } from '../cluster/broker-configs.js';
 import { INTERNAL_TOPICS, type Topic, invalidTopicName } from '../cluster/topics.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, TOPIC_AUTHORIZED_OPERATIONS } from './cluster-info.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
 
 type ResponseTopic = Encodable<DescribeTopicPartitionsResponseTopic>;
-
-/** Kafka's max.request.partition.size.limit default. */
-const DEFAULT_PARTITION_SIZE_LIMIT = 2000;
 
 function partitions(broker: BrokerState, topic: Topic, from: number, to: number) {
   const out = [];
@@ -61,7 +59,7 @@ function handle(ctx: RequestContext<DescribeTopicPartitionsRequest>): Encodable<
   }
   if (cursor !== null && cursor.partitionIndex < 0) return invalid(`DescribeTopicPartitionsRequest cursor partition must be valid: ${cursor.topicName}-${cursor.partitionIndex}`);
 
-  const configured = Number(broker.config.get('max.request.partition.size.limit') ?? DEFAULT_PARTITION_SIZE_LIMIT);
+  const configured = Number(brokerValue(broker.config, 'max.request.partition.size.limit'));
   let remaining = Math.max(Math.min(configured, body.responsePartitionLimit), 1);
   const topics: ResponseTopic[] = [];
   let nextCursor: Encodable<DescribeTopicPartitionsResponseCursor> | null = null;

@@ -121,6 +121,7 @@ const defs: BrokerConfigDef[] = [
   { name: 'queued.max.request.bytes', type: 'long', default: '-1', doc: 'Bytes of queued requests before reading stops; -1 for no limit. Informational here.' },
   { name: 'request.timeout.ms', type: 'int', default: '30000', doc: 'Timeout of requests the broker itself sends. Informational here.' },
   { name: 'fetch.max.bytes', type: 'int', default: '57671680', validator: atLeast(1024), doc: 'Largest Fetch response the broker builds, whatever the request asks for.' },
+  { name: 'max.request.partition.size.limit', type: 'int', default: '2000', validator: atLeast(1), doc: 'Most partitions one DescribeTopicPartitions response describes (KIP-966); the client pages through the rest.' },
   { name: 'max.incremental.fetch.session.cache.slots', type: 'int', default: '1000', validator: atLeast(0), doc: 'Most incremental fetch sessions (KIP-227) kept at once.' },
   { name: 'authorizer.class.name', type: 'string', default: '', doc: 'Java authorizer class; empty means no authorization, which is what Samsa does.' },
   { name: 'quota.window.num', type: 'int', default: '11', validator: atLeast(1), doc: 'How many samples client quota rates are measured over.' },

@@ -154,6 +154,27 @@ test('DescribeTopicPartitions: sorted topics, pages bounded by ResponsePartition
   assert.equal(invalidName.topics[0].errorCode, ErrorCode.INVALID_TOPIC_EXCEPTION);
 });
 
+test('max.request.partition.size.limit is a Kafka broker setting: an int of at least 1 (else the broker does not start), capping DescribeTopicPartitions pages', async () => {
+  // Kafka's ServerConfigs: define(MAX_REQUEST_PARTITION_SIZE_LIMIT_CONFIG, INT, 2000, atLeast(1), ...).
+  for (const value of ['0', 'abc']) {
+    const started = await startBroker({ port: 0, config: { 'max.request.partition.size.limit': value } }).catch((e: Error) => e);
+    if (!(started instanceof Error)) await started.stop();
+    assert.match(String(started), /max\.request\.partition\.size\.limit/, `${value} refused`);
+  }
+  const small = await startBroker({ port: 0, config: { 'max.request.partition.size.limit': '2' } });
+  const c = await RawClient.connect(small.port);
+  try {
+    await c.send(ApiKey.CreateTopics, 7, { topics: [{ name: 'p-three', numPartitions: 3, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+    const r = await c.send(ApiKey.DescribeTopicPartitions, 0, { topics: [{ name: 'p-three' }], responsePartitionLimit: 100, cursor: null });
+    assert.deepEqual([r.topics[0].partitions.length, r.nextCursor], [2, { topicName: 'p-three', partitionIndex: 2 }]);
+    const described = await c.send(ApiKey.DescribeConfigs, 4, { resources: [{ resourceType: 4, resourceName: '1', configurationKeys: ['max.request.partition.size.limit'] }], includeSynonyms: false, includeDocumentation: false });
+    assert.deepEqual(described.results[0].configs.map((x: { name: string; value: string }) => [x.name, x.value]), [['max.request.partition.size.limit', '2']]);
+  } finally {
+    c.close();
+    await small.stop();
+  }
+});
+
 test('OffsetForLeaderEpoch v0–4 from the leader-epoch-checkpoint files; ElectLeaders v0–2', async () => {
   // Every partition directory holds Kafka's checkpoint: epoch 0 from offset 0.
   for (const p of ['c-alpha-0', 'c-alpha-2', 'c-beta-1']) {
