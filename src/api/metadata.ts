@@ -82,8 +82,9 @@ function handle(ctx: RequestContext<MetadataRequest>): Encodable<MetadataRespons
         const topic = registry.get(name);
         if (topic) return topicMetadata(broker, topic);
         if (invalidTopicName(name) !== null) return errorTopic(ErrorCode.INVALID_TOPIC_EXCEPTION, name);
-        if (registry.isCreating(name)) return errorTopic(ErrorCode.LEADER_NOT_AVAILABLE, name);
+        // A topic still being created is not there yet: unknown unless this request may create it.
         if (!mayCreate) return errorTopic(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name);
+        if (registry.isCreating(name)) return errorTopic(ErrorCode.LEADER_NOT_AVAILABLE, name);
         // As in Kafka, the topic exists for the client from its next metadata request on.
         return errorTopic(autoCreate(broker, name), name);
       });

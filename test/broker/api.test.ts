@@ -182,6 +182,35 @@ describe('Metadata', () => {
     assert.equal(broker.broker.topics.get('md-nope'), undefined);
   });
 
+  test('a topic still being created is UNKNOWN_TOPIC_OR_PARTITION to a request that may not create it, LEADER_NOT_AVAILABLE to one that may', async () => {
+    // Kafka answers from its metadata cache, which has no topic until its creation is done: a
+    // request without auto-creation gets UNKNOWN_TOPIC_OR_PARTITION (KafkaApis.getTopicMetadata).
+    const dir = tempDir();
+    const slow = await startBroker({ port: 0, storage: 'disk', dataDir: dir.path, config: { 'num.partitions': 200 } });
+    const c = await RawClient.connect(slow.port);
+    try {
+      let checked = false;
+      for (let i = 0; i < 20 && !checked; i++) {
+        const name = `md-creating-${i}`;
+        const [created, forbidden, allowed] = await Promise.all([
+          c.send(ApiKey.Metadata, 9, { topics: [{ name }], allowAutoTopicCreation: true }),
+          c.send(ApiKey.Metadata, 9, { topics: [{ name }], allowAutoTopicCreation: false }),
+          c.send(ApiKey.Metadata, 9, { topics: [{ name }], allowAutoTopicCreation: true }),
+        ]);
+        // Only meaningful when the creation was still under way for all three answers.
+        if (!slow.broker.topics.isCreating(name)) continue;
+        checked = true;
+        assert.deepEqual([created, forbidden, allowed].map((r) => r.topics[0].errorCode),
+          [ErrorCode.LEADER_NOT_AVAILABLE, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.LEADER_NOT_AVAILABLE]);
+      }
+      assert.ok(checked, 'a creation outlasted three requests');
+    } finally {
+      c.close();
+      await slow.stop();
+      dir.remove();
+    }
+  });
+
   test('topics by id (v12): known and unknown', async () => {
     await createTopic('md-id');
     const id = broker.broker.topics.get('md-id')!.id;
