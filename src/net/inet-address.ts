@@ -6,12 +6,20 @@ import { promises as dns } from 'node:dns';
 import { isIP } from 'node:net';
 
 /**
- * One spelling per address: an IPv4 client of a dual-stack listener (::ffff:a.b.c.d) is a.b.c.d,
+ * One spelling per address: an IPv4-mapped IPv6 address (::ffff:a.b.c.d, as a dual-stack listener
+ * shows an IPv4 client, however spelt) is a.b.c.d, as Java's InetAddress makes it an Inet4Address,
  * and IPv6 addresses take their compressed form.
  */
 export function normalAddress(address: string): string {
   if (address.startsWith('::ffff:') && isIP(address.slice(7)) === 4) return address.slice(7);
-  return isIP(address) === 6 ? new URL(`http://[${address}]`).hostname.slice(1, -1) : address;
+  if (isIP(address) !== 6) return address;
+  const compressed = new URL(`http://[${address}]`).hostname.slice(1, -1);
+  // The URL form of any IPv4-mapped spelling (upper case, zeros written out, hex groups) is ::ffff:hhhh:hhhh.
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(compressed);
+  if (mapped === null) return compressed;
+  const high = parseInt(mapped[1]!, 16);
+  const low = parseInt(mapped[2]!, 16);
+  return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
 }
 
 /**

@@ -213,6 +213,15 @@ describe('connection creation rate', () => {
     await q.connectionRate.settled();
     assert.equal(q.connectionRate.throttleMs('127.0.0.1', c.now), 0, 'no quota once removed');
   });
+
+  it('an ip entity spelling an IPv4-mapped IPv6 address any way applies to the IPv4 address, as Java\'s InetAddress makes it an Inet4Address', async () => {
+    for (const name of ['::ffff:10.1.2.3', '::FFFF:10.1.2.3', '0:0:0:0:0:ffff:10.1.2.3', '::ffff:a01:203']) {
+      const c = clock(5_000);
+      const q = await quotasWith([set([['ip', name]], { connection_creation_rate: 1 })], c);
+      for (let i = 0; i < 10; i++) assert.equal(q.connectionRate.throttleMs('10.1.2.3', c.now), 0, `${name}: connection ${i + 1}`);
+      assert.ok(q.connectionRate.throttleMs('10.1.2.3', c.now) > 0, `${name}: the 11th over 10 s is past 1/s`);
+    }
+  });
 });
 
 describe('client quota configuration', () => {
