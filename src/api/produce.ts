@@ -11,7 +11,7 @@ import type { Encodable } from '../../protocol/primitives/types.js';
 import {
   MAGIC_OFFSET, RecordsError, TimestampType, isTransactional, readAttributes, readBaseOffset, readMagic, readBaseSequence, readBatchSize, readLastOffsetDelta,
   readMaxTimestamp, readProducerEpoch, readProducerId, readRecordCount, setMaxTimestamp, batchRecordsData, checkRecordStructure,
-  CompressionCodec, compressionOf, iterateBatches, upConvert, validateBatch, validateProduceRecords, validateRecordsAsync, type RecordsCheck, type RecordsShape,
+  CompressionCodec, compressionOf, decodeRecords, iterateBatches, upConvert, validateBatch, validateProduceRecords, validateRecordsAsync, type RecordsCheck, type RecordsShape,
 } from '../../protocol/records/index.js';
 import type { Topic } from '../cluster/topics.js';
 import { verificationError } from '../coordinator/txn/transaction-coordinator.js';
@@ -166,6 +166,12 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
   // Keys on compacted topics and timestamp bounds: the only reasons to read records on produce.
   const bad = checkRecords(batch, settings, now, `${topicName}-${index}`, recordsData);
   if (bad !== null) return { ...failed(index, bad.errorCode, bad.errorMessage), logStartOffset: log.logStartOffset, recordErrors: bad.recordErrors };
+  // Legacy messages are rebuilt as a v2 batch (Kafka's LogValidator.convertAndAssignOffsetsNonCompressed,
+  // buildRecordsAndAssignOffsets), whose MemoryRecordsBuilder refuses a timestamp below -1.
+  if (framed === null) {
+    const negative = decodeRecords(batch).find((r) => r.timestamp < -1n);
+    if (negative !== undefined) return rejected(broker, log, topicName, index, ErrorCode.UNKNOWN_SERVER_ERROR, `Invalid negative timestamp ${negative.timestamp}`);
+  }
   const codec = compressionOf(readAttributes(batch));
   if (needsRecompression(batch, settings) || (codec !== CompressionCodec.None && shape?.consecutiveOffsets === false)) {
     // compression.type names another codec than the producer's, or compressed records' offset

@@ -140,3 +140,13 @@ test('a batch the broker rebuilds may not hold a timestamp below -1 (Kafka\'s Me
   assert.deepEqual(await storedBatches('lv-negative-gzip'), []);
   assert.equal((await produce('lv-negative-producer', batch())).errorCode, ErrorCode.NONE, 'compression.type=producer keeps the batch as sent');
 });
+
+test('magic 1 messages with a timestamp below -1 are rebuilt as a v2 batch, which Kafka\'s MemoryRecordsBuilder refuses: UNKNOWN_SERVER_ERROR, nothing stored', async () => {
+  await createTopic('lv-negative-legacy');
+  const { buildMessageSet } = await import('../../protocol/records/index.js');
+  const set = buildMessageSet({ magic: 1, messages: [{ offset: 0n, key: null, value: Buffer.from('a'), timestamp: 1000n }, { offset: 1n, key: null, value: Buffer.from('b'), timestamp: -5n }] });
+  const r = await raw.send(ApiKey.Produce, 2, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'lv-negative-legacy', partitionData: [{ index: 0, records: set }] }] });
+  const p = r.responses[0].partitionResponses[0];
+  assert.deepEqual([p.errorCode, p.baseOffset], [ErrorCode.UNKNOWN_SERVER_ERROR, -1n]);
+  assert.deepEqual(await storedBatches('lv-negative-legacy'), []);
+});
