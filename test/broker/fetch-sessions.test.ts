@@ -95,9 +95,13 @@ for (const version of [12, 13]) {
 
     // A full fetch naming a session closes it; epoch -1 opens none.
     const again = await client.send(ApiKey.Fetch, version, body(version, 0, 0, parts));
-    const closed = await client.send(ApiKey.Fetch, version, body(version, again.sessionId, -1, parts));
-    assert.equal(closed.sessionId, 0);
+    assert.ok(again.sessionId > 0);
+    const reopened = await client.send(ApiKey.Fetch, version, body(version, again.sessionId, 0, parts));
+    assert.ok(reopened.sessionId > 0 && reopened.sessionId !== again.sessionId, 'epoch 0 closes the session named and opens another');
     assert.equal((await client.send(ApiKey.Fetch, version, body(version, again.sessionId, 1, []))).errorCode, ErrorCode.FETCH_SESSION_ID_NOT_FOUND);
+    const closed = await client.send(ApiKey.Fetch, version, body(version, reopened.sessionId, -1, parts));
+    assert.equal(closed.sessionId, 0);
+    assert.equal((await client.send(ApiKey.Fetch, version, body(version, reopened.sessionId, 1, []))).errorCode, ErrorCode.FETCH_SESSION_ID_NOT_FOUND);
   });
 }
 
