@@ -156,6 +156,11 @@ export class FetchSessionCache {
     return this.shards.reduce((n, s) => n + s.sessions.size, 0);
   }
 
+  /** Every session held (tests, metrics). */
+  sessions(): FetchSession[] {
+    return this.shards.flatMap((s) => [...s.sessions.values()]);
+  }
+
   private shardOf(id: number): Shard | undefined {
     return this.shards[Math.trunc(id / ID_RANGE)];
   }

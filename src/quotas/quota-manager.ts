@@ -339,7 +339,9 @@ export class ClientQuotas {
     });
   }
 
-  load(): Promise<void> {
-    return this.store.load();
+  /** Reads the stored quotas; resolves once the ip entities' names are resolved too, so the first connections meet their quotas. */
+  async load(): Promise<void> {
+    await this.store.load();
+    await this.connectionRate.settled();
   }
 }

@@ -214,6 +214,18 @@ describe('connection creation rate', () => {
     assert.equal(q.connectionRate.throttleMs('127.0.0.1', c.now), 0, 'no quota once removed');
   });
 
+  it('applies stored ip quotas named by host names once load() resolves, before any connection is counted', async () => {
+    const persistence = memoryPersistence();
+    const first = new ClientQuotas(persistence, { samples: 11, windowSeconds: 1 });
+    await first.load();
+    assert.equal((await first.store.alter([set([['ip', 'localhost']], { connection_creation_rate: 1 })], false))[0]!.errorCode, ErrorCode.NONE);
+    const c = clock(5_000);
+    const q = new ClientQuotas(persistence, { samples: 11, windowSeconds: 1 }, c.fn);
+    await q.load();
+    for (let i = 0; i < 10; i++) assert.equal(q.connectionRate.throttleMs('127.0.0.1', c.now), 0, `connection ${i + 1}`);
+    assert.ok(q.connectionRate.throttleMs('127.0.0.1', c.now) > 0, 'the stored quota of localhost is in force');
+  });
+
   it('an ip entity spelling an IPv4-mapped IPv6 address any way applies to the IPv4 address, as Java\'s InetAddress makes it an Inet4Address', async () => {
     for (const name of ['::ffff:10.1.2.3', '::FFFF:10.1.2.3', '0:0:0:0:0:ffff:10.1.2.3', '::ffff:a01:203']) {
       const c = clock(5_000);
