@@ -232,7 +232,9 @@ export class TransactionCoordinator {
           const error = await this.markers.writeMarker(topic, partition, meta.producerId, meta.epoch, COORDINATOR_EPOCH, commit);
           // A partition that no longer exists, or refuses the epoch, has nothing left to mark.
           if (error === ErrorCode.NONE || error === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION || error === ErrorCode.INVALID_PRODUCER_EPOCH || error === ErrorCode.TRANSACTION_COORDINATOR_FENCED) {
-            if (error !== ErrorCode.NONE) this.log.warn({ transactionalId: meta.transactionalId, topic, partition, error }, 'transaction marker not written');
+            // A deleted partition is expected (a topic deleted under an open transaction): Kafka says so at info.
+            if (error === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) this.log.info({ transactionalId: meta.transactionalId, topic, partition, error }, 'transaction marker not written');
+            else if (error !== ErrorCode.NONE) this.log.warn({ transactionalId: meta.transactionalId, topic, partition, error }, 'transaction marker not written');
             meta.partitions.delete(key);
           }
         }
