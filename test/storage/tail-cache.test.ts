@@ -86,4 +86,24 @@ describe('disk engine tail cache', () => {
     assert.equal(await fromCache(8_000n), true, '2,000 batches back');
     assert.equal(await fromCache(5_500n), false, '4,500 batches back');
   });
+
+  it('keeps the total however many partitions are written to: past limit / floor of them, the coldest give back all they hold', async (t) => {
+    const dir = await tempDir(t);
+    const storage = diskStorage(dir, { tailCacheBytes: 2048 * KIB, tailCacheTotalBytes: 4096 * KIB });
+    await storage.open();
+    t.after(() => storage.close());
+    const logs: DiskPartitionLog[] = [];
+    for (let p = 0; p < 10; p++) logs.push((await storage.openPartition(topicRecord('many', 10), p, logConfig())) as DiskPartitionLog);
+    // 1.5 MiB to each of ten partitions: at the 1 MiB floor each they would hold 10 MiB.
+    for (const log of logs) await appendAll(log, Array.from({ length: 24 }, (_, i) => makeBatch({ valueSize: 64 * KIB, tag: `b${i}` })));
+    const lastFromCache = async (log: DiskPartitionLog) => {
+      const before = log.stats.cacheReads;
+      const { release } = await log.read(log.highWatermark - 1n, 1, { maxOffset: log.highWatermark, minOneBatch: true });
+      release?.();
+      return log.stats.cacheReads > before;
+    };
+    const cached: boolean[] = [];
+    for (const log of logs) cached.push(await lastFromCache(log));
+    assert.deepEqual(cached, [false, false, false, false, false, false, false, true, true, true], 'the three written last keep theirs (about 4 MiB), the others none');
+  });
 });

@@ -58,8 +58,9 @@ export interface DiskStorageOptions {
   /** Written batches each partition keeps in memory for tail reads. Default 8 MiB. */
   tailCacheBytes?: number;
   /**
-   * What the tail caches hold together before the partitions appended to least recently give
-   * theirs back (down to 1 MiB each, or tailCacheBytes when smaller). Default 64 MiB.
+   * What the tail caches hold together at most: past it the partitions appended to least recently
+   * give theirs back, down to 1 MiB each (or tailCacheBytes when smaller), then, if that is not
+   * enough, entirely. Default 64 MiB.
    */
   tailCacheTotalBytes?: number;
   /**
