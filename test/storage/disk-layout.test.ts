@@ -1,6 +1,6 @@
 /** The disk engine writes Kafka's layout and formats; segments roll where Kafka rolls them. */
 import assert from 'node:assert/strict';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readBaseOffset } from '../../protocol/records/index.js';
@@ -35,6 +35,26 @@ describe('disk engine layout', () => {
     assert.deepEqual((await readdir(dir)).filter((n) => n.endsWith('.tmp')), [], 'no temp file left');
     const s2 = diskStorage(dir);
     assert.deepEqual((await s2.open()).topics, topics);
+    await s2.close();
+  });
+
+  it('refuses a damaged topic table, naming it, and lets the directory go for a start once it is restored', async (t) => {
+    const dir = await tempDir(t);
+    const s1 = diskStorage(dir);
+    await s1.open();
+    const topics = [topicRecord('a', 3)];
+    await s1.saveTopics(topics);
+    await s1.close();
+    const path = join(dir, '__samsa_topics.json');
+    const good = await readFile(path, 'utf8');
+    for (const bad of [good.slice(0, 20), good + '\0\0\0', good.replace('"partitions": 3', '"partitions": "3"'), good.replace(/"topicId": "[^"]+"/, '"topicId": 7')]) {
+      await writeFile(path, bad);
+      const refused = diskStorage(dir);
+      await assert.rejects(refused.open(), (e: Error) => e.name === 'StorageRefusedError' && e.message.includes(path), JSON.stringify(bad.slice(-40)));
+    }
+    await writeFile(path, good);
+    const s2 = diskStorage(dir);
+    assert.deepEqual((await s2.open()).topics, topics, 'the lock of the refused opens was released');
     await s2.close();
   });
 

@@ -90,6 +90,8 @@ interface OpenState {
   meta: MetaProperties;
   /** The previous run ended with close(). */
   clean: boolean;
+  /** The topic table as the directory holds it. */
+  topics: TopicRecord[];
 }
 
 interface OpenLog {
@@ -175,15 +177,34 @@ export class DiskStorage implements Storage {
   }
 
   async open(): Promise<StoredState> {
-    const { meta } = await this.init();
-    const data = await readFileOrNull(join(this.dataDir, TOPICS_FILE));
-    let topics: TopicRecord[] = [];
-    if (data !== null) {
-      const parsed = JSON.parse(data.toString('utf8')) as TopicsFile;
-      if (parsed.version !== 1 || !Array.isArray(parsed.topics)) throw new Error(`${TOPICS_FILE}: unsupported content`);
-      topics = parsed.topics.map((t) => ({ name: t.name, topicId: t.topicId, partitions: t.partitions, configs: { ...t.configs } }));
+    const { meta, topics } = await this.init();
+    return { clusterId: meta.clusterId, topics: topics.map((t) => ({ ...t, configs: { ...t.configs } })) };
+  }
+
+  /**
+   * The topic table. One that cannot be read refuses the start, naming the file: a guess would
+   * set the partitions of the topics it lost aside, or make topics anew under other ids.
+   */
+  private async readTopics(): Promise<TopicRecord[]> {
+    const path = join(this.dataDir, TOPICS_FILE);
+    const data = await readFileOrNull(path);
+    if (data === null) return [];
+    const refuse = (why: string) => new StorageRefusedError(`${path} is damaged (${why}): restore it from a backup; the partition directories keep the data, each with its topic id in partition.metadata`);
+    let parsed: TopicsFile;
+    try {
+      parsed = JSON.parse(data.toString('utf8')) as TopicsFile;
+    } catch (e) {
+      throw refuse((e as Error).message);
     }
-    return { clusterId: meta.clusterId, topics };
+    if (parsed === null || typeof parsed !== 'object' || parsed.version !== 1 || !Array.isArray(parsed.topics)) throw refuse('not a version 1 topic table');
+    return parsed.topics.map((t, i) => {
+      const ok =
+        t !== null && typeof t === 'object' && typeof t.name === 'string' && t.name.length > 0 && typeof t.topicId === 'string' && /^[A-Za-z0-9_-]{22}$/.test(t.topicId) &&
+        Number.isInteger(t.partitions) && t.partitions > 0 &&
+        (t.configs === undefined || (t.configs !== null && typeof t.configs === 'object' && Object.values(t.configs).every((v) => typeof v === 'string')));
+      if (!ok) throw refuse(`topic entry ${i} is malformed`);
+      return { name: t.name, topicId: t.topicId, partitions: t.partitions, configs: { ...t.configs } };
+    });
   }
 
   /**
@@ -258,6 +279,7 @@ export class DiskStorage implements Storage {
   private async load(): Promise<OpenState> {
     const fresh = (await readFileOrNull(join(this.dataDir, META_PROPERTIES_FILE))) === null;
     const meta = await loadOrCreateMetaProperties(this.dataDir, this.nodeId);
+    const topics = await this.readTopics();
     if (fresh && (await readFileOrNull(join(this.dataDir, TOPICS_FILE))) !== null) {
       // Kafka refuses an unformatted directory; a dev broker formats it, but says so when it holds data.
       this.logger.warn({ dataDir: this.dataDir, clusterId: meta.clusterId }, `${META_PROPERTIES_FILE} was missing in a data directory holding topics: written anew with a new cluster id`);
@@ -288,7 +310,7 @@ export class DiskStorage implements Storage {
       this.logger.warn({ err: e }, 'ignoring an unreadable cleaner-offset checkpoint: compacted logs are cleaned from their start');
     }
     await this.recoveryPoints.load();
-    return { meta, clean };
+    return { meta, clean, topics };
   }
 
   async readState(name: string): Promise<string | null> {
