@@ -195,6 +195,12 @@ test('a partition.metadata naming no topic id stops the start (Kafka takes the d
     writeFileSync(metadata, '');
     await assert.rejects(diskBroker(dir.path), (e: Error) => e.name === 'StorageRefusedError' && e.message.includes('names no topic id') && e.message.includes(`topic_id: ${id}`));
     assert.deepEqual(readdirSync(dir.path).filter((n) => n.startsWith('md-0')), ['md-0'], 'nothing set aside');
+    // A damaged id (cut short, or with a byte no base64 has) is no id either: it was taken for another topic's, and the data set aside.
+    for (const damaged of [id!.slice(0, 19), `${id!.slice(0, 10)}\u0001${id!.slice(11)}`]) {
+      writeFileSync(metadata, `version: 0\ntopic_id: ${damaged}\n`);
+      await assert.rejects(diskBroker(dir.path), (e: Error) => e.name === 'StorageRefusedError' && e.message.includes('names no topic id'), damaged);
+      assert.deepEqual(readdirSync(dir.path).filter((n) => n.startsWith('md-0')), ['md-0'], 'nothing set aside');
+    }
     writeFileSync(metadata, `version: 0\ntopic_id: ${id}\n`);
     const again = await diskBroker(dir.path);
     try {

@@ -367,8 +367,9 @@ export class DiskStorage implements Storage {
     if (metadata !== null) {
       const id = /topic_id:\s*(\S+)/.exec(metadata.toString('utf8'))?.[1];
       // Which topic the data belongs to is unknown: Kafka takes such a log directory offline
-      // rather than guess. Setting it aside would hide the data and hand its offsets out again.
-      if (id === undefined) {
+      // rather than guess (its Uuid.fromString fails on an id that is not 16 bytes in base64).
+      // Setting it aside would hide the data and hand its offsets out again.
+      if (id === undefined || !/^[A-Za-z0-9_-]{22}$/.test(id)) {
         throw new StorageRefusedError(`${metadataPath} names no topic id (empty or damaged): restore it, or if the directory holds topic ${topic.name}'s data, write "version: 0" and "topic_id: ${topic.topicId}" on two lines into it`);
       }
       if (id !== topic.topicId) {
