@@ -524,6 +524,28 @@ describe('disk engine recovery', () => {
     assert.equal((await b.log.append(makeBatch(), { leaderEpoch: 0 })).baseOffset, end);
   });
 
+  it('a batch of a trusted older segment whose base offset was damaged (the CRC does not cover it) fails the read as corrupt instead of answering nothing forever', async (t) => {
+    const dir = await tempDir(t);
+    const a = await openLog(dir);
+    await populate(a.log, 40);
+    await a.storage.close(); // a clean start trusts the older segments: their batches are not read again
+    const segs = await segmentFiles(pdirOf(dir));
+    const victim = segs[1]!;
+    const data = Buffer.from(victim.log);
+    const batches = logBatches(data);
+    const hit = batches[batches.length - 1]!;
+    const first = data.readBigInt64BE(hit.position);
+    data.writeBigInt64BE(first + 1_000_000n, hit.position); // a flipped bit of the base offset, past the log end
+    await writeFile(join(pdirOf(dir), `${victim.base.toString().padStart(20, '0')}.log`), data);
+
+    const b = await openLog(dir);
+    t.after(() => b.storage.close());
+    // It read as no records (the offset taken for one not yet written): a consumer waited at it for ever, without an error.
+    await assert.rejects(b.log.read(first, 1 << 20, { maxOffset: b.log.highWatermark, minOneBatch: true }), { name: 'CorruptLogError', message: /base offset/ });
+    const next = segs[2]!.base;
+    assert.equal(batchesIn((await b.log.read(next, 1 << 20, { maxOffset: b.log.highWatermark, minOneBatch: true })).records)[0]!.baseOffset, next, 'the next segment reads on');
+  });
+
   it('a roll does not wait for the old segment to be fsynced; after an unclean shutdown recovery checks every batch of a segment whose fsync had not finished', async (t) => {
     const dir = await tempDir(t);
     let release!: () => void;

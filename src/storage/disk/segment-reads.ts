@@ -39,6 +39,8 @@ export interface BatchesRead {
 export async function readBatches(seg: Segment, files: FileHandleCache, o: BatchesRead): Promise<ReadResult | null> {
   const { offset, maxBytes, maxOffset, minOne } = o;
   const end = seg.size;
+  // No batch of the segment's first `end` bytes goes past this (both move together on an append).
+  const next = seg.nextOffset;
   const start = seg.offsetIndex!.lookup(offset).position;
   if (start >= end) return null;
   const lease = await files.acquire(seg.logPath);
@@ -71,7 +73,11 @@ export async function readBatches(seg: Segment, files: FileHandleCache, o: Batch
       if (readLastOffset(buf, p) >= offset) break;
       p += size;
     }
-    if (readBaseOffset(buf, p) >= maxOffset) return EMPTY_READ;
+    const base = readBaseOffset(buf, p);
+    // A base offset past the segment's end (damage the batch CRC does not cover, in a segment that
+    // start-up trusted): an empty answer would hold the reader at this offset forever, with no error.
+    if (base >= next) throw new CorruptLogError(`${seg.logPath}: the batch at ${bufPos + p} names base offset ${base}, past the segment's end ${next}`);
+    if (base >= maxOffset) return EMPTY_READ;
     const firstSize = readBatchSize(buf, p);
     // Kafka's read would return the first maxBytes of the batch (ReadResult.readable).
     if (firstSize > maxBytes && !minOne) return { records: EMPTY_READ.records, readable: maxBytes };
