@@ -546,6 +546,28 @@ describe('disk engine recovery', () => {
     assert.equal(batchesIn((await b.log.read(next, 1 << 20, { maxOffset: b.log.highWatermark, minOneBatch: true })).records)[0]!.baseOffset, next, 'the next segment reads on');
   });
 
+  it('a batch of the active segment damaged before its last index entry (a clean start does not read it) fails the read as corrupt instead of answering nothing for ever', async (t) => {
+    const dir = await tempDir(t);
+    const a = await openLog(dir);
+    await populateWithTail(a.log, dir);
+    await a.storage.close();
+    const path = await lastSegmentLog(dir);
+    const data = Buffer.from(await readFile(path));
+    const batches = logBatches(data);
+    const index = await readFile(path.replace(/\.log$/, '.index'));
+    assert.ok(index.length > 0 && index.readInt32BE(4) > batches[1]!.position, 'the first index entry is past the second batch');
+    data.writeInt32BE(0x0fffffff, batches[0]!.position + 8); // the first batch's length
+    await writeFile(path, data);
+
+    const b = await openLog(dir);
+    t.after(() => b.storage.close());
+    assert.equal(b.log.logEndOffset, batches[batches.length - 1]!.lastOffset + 1n, 'a clean start checks from the last index entry on');
+    // The walk from the segment's start jumped past its end: no records, and nothing after this segment to go on in.
+    await assert.rejects(b.log.read(batches[0]!.lastOffset + 1n, 1 << 20, { maxOffset: b.log.highWatermark, minOneBatch: true }), { name: 'CorruptLogError' });
+    const last = batches[batches.length - 1]!.lastOffset;
+    assert.equal(batchesIn((await b.log.read(last, 1 << 20, { maxOffset: b.log.highWatermark, minOneBatch: true })).records)[0]!.lastOffset, last, 'reads from an index entry past the damage go on');
+  });
+
   it('a roll does not wait for the old segment to be fsynced; after an unclean shutdown recovery checks every batch of a segment whose fsync had not finished', async (t) => {
     const dir = await tempDir(t);
     let release!: () => void;

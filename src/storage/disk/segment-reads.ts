@@ -51,6 +51,13 @@ export async function readBatches(seg: Segment, files: FileHandleCache, o: Batch
     pooled = length <= readBuffers.size ? readBuffers.take() : null;
     return readAt(lease.fh, length, at, pooled ?? undefined);
   };
+  // The active segment has no next one to go on in: a batch holding `offset` must be here (whole
+  // batches up to `end` hold every offset below `next`). Damage a clean start did not look at
+  // (before the last index entry) would otherwise answer no records, and the reader wait there for ever.
+  const missing = (at: number): null => {
+    if (seg.active && offset < next) throw new CorruptLogError(`${seg.logPath}: no whole batch at position ${at} holds offset ${offset}, below the segment's end offset ${next}`);
+    return null;
+  };
   try {
     // Replaced after its indexes were read: this descriptor may be the cleaned file's.
     if (seg.replaced) throw RETRY;
@@ -61,12 +68,12 @@ export async function readBatches(seg: Segment, files: FileHandleCache, o: Batch
     // Walk headers from the indexed position to the batch holding `offset`.
     for (;;) {
       const at = bufPos + p;
-      if (at >= end) return null;
+      if (at >= end) return missing(at);
       if (buf.length - p < BATCH_HEADER_SIZE) {
         buf = await load(chunk(at), at);
         bufPos = at;
         p = 0;
-        if (buf.length < BATCH_HEADER_SIZE) return null;
+        if (buf.length < BATCH_HEADER_SIZE) return missing(at);
       }
       const size = readBatchSize(buf, p);
       if (size < BATCH_HEADER_SIZE) throw new CorruptLogError(`${seg.logPath}: corrupt batch length at ${at}`);
@@ -90,7 +97,7 @@ export async function readBatches(seg: Segment, files: FileHandleCache, o: Batch
     }
     // The file ends inside the batch (damaged since it was checked): nothing whole here, so the read
     // goes on in the next segment, as Kafka's LocalLog.read does, rather than stalling at this offset.
-    if (buf.length - p < firstSize) return null;
+    if (buf.length - p < firstSize) return missing(from);
     // Whole batches within the budget and below maxOffset. Kafka's read would return the budget's
     // bytes (ReadResult.readable) unless maxOffset or the segment's end comes first.
     let q = p + firstSize;
