@@ -23,6 +23,9 @@ describe('disk engine layout', () => {
     assert.equal((await s2.open()).clusterId, clusterId, 'read back, not regenerated');
     await s2.close();
     await assert.rejects(diskStorage(dir, { nodeId: 2 }).open(), /node 1/);
+    // Damaged: the refusal names the file (it said only "meta.properties: no cluster.id").
+    await writeFile(join(dir, 'meta.properties'), text.replace(/^cluster\.id=.*$/m, ''));
+    await assert.rejects(diskStorage(dir).open(), (e: Error) => e.name === 'StorageRefusedError' && e.message.includes(join(dir, 'meta.properties')) && /no cluster\.id/.test(e.message));
   });
 
   it('persists the topic table atomically', async (t) => {

@@ -53,7 +53,14 @@ export async function loadOrCreateMetaProperties(dataDir: string, nodeId: number
   const path = join(dataDir, META_PROPERTIES_FILE);
   const text = await readFileOrNull(path);
   if (text !== null) {
-    const meta = parseMetaProperties(text.toString('utf8'));
+    let meta: MetaProperties;
+    try {
+      meta = parseMetaProperties(text.toString('utf8'));
+    } catch (e) {
+      // Which directory is at fault, as Kafka names the file it cannot read.
+      if (e instanceof StorageRefusedError) throw new StorageRefusedError(`${path} is damaged (${e.message.replace(/^meta\.properties: /, '')}): restore it, or write it anew with the cluster.id and node.id the directory had`);
+      throw e;
+    }
     if (meta.nodeId !== nodeId) {
       throw new StorageRefusedError(`${path} belongs to node ${meta.nodeId}, this broker is node ${nodeId}`);
     }
