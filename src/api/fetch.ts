@@ -223,7 +223,10 @@ class FetchOperation {
       } catch (err) {
         // A damaged log answers for its own partition; the others are served (Kafka's ReplicaManager.readFromLocalLog).
         this.broker.log.error({ err, topic: t.name, partition: t.partition, offset: String(t.fetchOffset) }, 'fetch could not read the partition');
-        return fail(err instanceof CorruptLogError ? ErrorCode.CORRUPT_MESSAGE : ErrorCode.KAFKA_STORAGE_ERROR);
+        if (err instanceof CorruptLogError) return fail(ErrorCode.CORRUPT_MESSAGE);
+        // Kafka's maybeDownConvertStorageError: clients of Fetch v5 and older may take
+        // KAFKA_STORAGE_ERROR as fatal; NOT_LEADER_OR_FOLLOWER has them refresh metadata and retry.
+        return fail(this.version <= 5 ? ErrorCode.NOT_LEADER_OR_FOLLOWER : ErrorCode.KAFKA_STORAGE_ERROR);
       }
       records = read.records;
       readable = read.readable ?? records.length;

@@ -6,7 +6,7 @@
  * producer-state replay skips a damaged batch the same way instead of failing the start.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ErrorCode } from '../../protocol/error-codes.js';
@@ -83,5 +83,31 @@ test('a damaged batch fails its own partition of a fetch, and a batch cut short 
   const got = values(next.records);
   assert.ok(got.length > 0, 'records from the next segment');
   assert.equal(got[0], `s${Number(cut.baseOffset) + 1}`);
+  await stop();
+});
+
+test('a segment that cannot be read is KAFKA_STORAGE_ERROR, NOT_LEADER_OR_FOLLOWER up to Fetch v5 (older clients take the other as fatal), as Kafka answers', async () => {
+  await start();
+  const created = await b.raw.send(ApiKey.CreateTopics, 5, {
+    timeoutMs: 5000, validateOnly: false,
+    topics: [{ name: 'unreadable', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [{ name: 'segment.bytes', value: '300' }] }],
+  });
+  assert.equal(created.topics[0].errorCode, ErrorCode.NONE);
+  await produce('unreadable', 0, Array.from({ length: 8 }, (_, i) => `u${i}`));
+  await stop();
+  // The first (rolled) segment's file becomes a directory: opening it works, reading it fails (EISDIR).
+  assert.ok(segmentsOf('unreadable-0').length >= 2);
+  const first = join(dir.path, 'unreadable-0', '00000000000000000000.log');
+  rmSync(first);
+  mkdirSync(first);
+
+  await start();
+  const v12 = (await fetch([{ topic: 'unreadable', partition: 0, offset: 0n }])).responses[0].partitions[0];
+  assert.equal(v12.errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+  const v5 = await b.raw.send(ApiKey.Fetch, 5, {
+    replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0,
+    topics: [{ topic: 'unreadable', partitions: [{ partition: 0, fetchOffset: 0n, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
+  });
+  assert.equal(v5.responses[0].partitions[0].errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
   await stop();
 });
