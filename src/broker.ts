@@ -61,7 +61,7 @@ function packageVersion(): string {
 
 function createStorage(config: BrokerConfig, log: Logger): Storage {
   if (config.storage === 'memory') return new MemoryStorage();
-  const dirs = (config.staticProps['log.dirs'] ?? config.staticProps['log.dir'] ?? '').split(',').map((d) => d.trim()).filter((d) => d !== '');
+  const dirs = config.logDirs;
   if (dirs.length > 1) log.warn({ used: config.dataDir, ignored: dirs.slice(1) }, 'log.dirs names several directories: Samsa keeps everything in the first');
   return new DiskStorage({ dataDir: config.dataDir, nodeId: config.nodeId, logger: log, directWrites: config.bool('samsa.log.direct.writes') });
 }

@@ -222,6 +222,7 @@ export class BrokerConfig {
     void this.listener;
     void this.advertised;
     if (!['disk', 'memory'].includes(this.storage)) throw new ConfigError(`samsa.storage must be disk or memory, not "${this.storage}"`);
+    void this.dataDir;
   }
 
   get(name: string): string | undefined {
@@ -307,9 +308,21 @@ export class BrokerConfig {
     return { host: ep.host, port: ep.port };
   }
 
+  /**
+   * The log directories, as Kafka lists them: log.dirs, else log.dir (Samsa's default, ./data,
+   * only when neither is set), split at commas with blanks around them and empty entries dropped.
+   */
+  get logDirs(): string[] {
+    const value = this.staticProps['log.dirs'] ?? this.staticProps['log.dir'] ?? this.props['log.dirs'];
+    return value.split(',').map((d) => d.trim()).filter((d) => d !== '');
+  }
+
+  /** The directory Samsa keeps everything in: the first log directory. */
   get dataDir(): string {
-    // Kafka's order: log.dirs, else log.dir; Samsa's default (./data) only when neither is set.
-    return (this.staticProps['log.dirs'] ?? this.staticProps['log.dir'] ?? this.props['log.dirs']).split(',')[0].trim();
+    const [first] = this.logDirs;
+    // Kafka's own check; an empty path would otherwise mean the working directory, or no directory at all.
+    if (first === undefined) throw new ConfigError('At least one log directory must be defined via log.dirs or log.dir.');
+    return first;
   }
 
   get storage(): string {

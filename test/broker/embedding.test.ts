@@ -39,6 +39,22 @@ test('log.dirs in config keeps the data on disk there, as dataDir does', async (
   }
 });
 
+test('log.dirs is split as Kafka splits it: blanks and empty entries dropped; none at all is refused', async () => {
+  const dir = tempDir();
+  try {
+    // Kafka's parseCsvList: " , /data" is the one directory /data (it was the empty path, a failed mkdir '').
+    const broker = await startBroker({ port: 0, config: { 'log.dirs': ` , ${dir.path} ,` }, logger: 'silent' });
+    assert.equal(broker.broker.config.dataDir, dir.path);
+    await broker.stop();
+    assert.ok(existsSync(join(dir.path, 'meta.properties')));
+    for (const config of [{ 'log.dirs': '' }, { 'log.dirs': ' , ' }, { 'log.dir': '' }] as Record<string, string>[]) {
+      await assert.rejects(startBroker({ port: 0, config, logger: 'silent' }), { name: 'ConfigError', message: 'At least one log directory must be defined via log.dirs or log.dir.' }, JSON.stringify(config));
+    }
+  } finally {
+    dir.remove();
+  }
+});
+
 test('an embedded broker says what it warns about on stderr, leaving stdout to the program', async () => {
   const script = `
     import { startBroker } from ${JSON.stringify(INDEX)};
