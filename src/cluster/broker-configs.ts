@@ -188,11 +188,25 @@ export function brokerConfigDef(name: string): BrokerConfigDef | undefined {
 
 /**
  * The known name an unknown one was probably meant to be, or null: a topic config's name given to
- * the broker, or one letter off (further off, it may be a real Kafka setting Samsa does not have,
- * such as replica.fetch.min.bytes beside replica.fetch.max.bytes).
+ * the broker, the name written in capitals or with underscores, a Docker image's environment
+ * variable for it, or one letter off (further off, it may be a real Kafka setting Samsa does not
+ * have, such as replica.fetch.min.bytes beside replica.fetch.max.bytes).
  */
 export function likelyBrokerConfig(name: string): string | null {
   if (BY_NAME.has(`log.${name}`)) return `log.${name}`;
+  // The right name in capitals, or with _ for . (log_retention_hours).
+  for (const candidate of [name.toLowerCase(), name.toLowerCase().replace(/_/g, '.')]) {
+    if (candidate !== name && BY_NAME.has(candidate)) return candidate;
+  }
+  // A Docker image's environment variable (KAFKA_NUM_PARTITIONS, bitnami's KAFKA_CFG_NUM_PARTITIONS)
+  // given as a property: the images turn _ into ., __ into _ and ___ into - (bitnami only _ into .).
+  const env = /^KAFKA_(?:CFG_)?([A-Z0-9_]+)$/.exec(name)?.[1]?.toLowerCase();
+  if (env !== undefined) {
+    const imageStyle = env.split('___').map((part) => part.split('__').map((p) => p.replace(/_/g, '.')).join('_')).join('-');
+    for (const candidate of [imageStyle, env.replace(/_/g, '.')]) {
+      if (BY_NAME.has(candidate)) return candidate;
+    }
+  }
   let best: string | null = null;
   let bestDistance = 2;
   for (const known of BY_NAME.keys()) {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ApiKey } from '../../protocol/generated/index.js';
 import { Broker, BrokerConfig, parseProperties, startBroker } from '../../src/index.js';
+import { likelyBrokerConfig } from '../../src/cluster/broker-configs.js';
 import { CLI, run, startBrokerProcess, tempDir } from '../support/processes.js';
 import { RawClient } from '../support/raw-client.js';
 
@@ -80,6 +81,25 @@ test('Kafka\'s stock server.properties: clients get the PLAINTEXT listener, and 
   } finally {
     dir.remove();
   }
+});
+
+test('a setting written as a Docker image\'s environment variable, in capitals or with underscores, is named with the property it stands for', () => {
+  const cases: [string, string | null][] = [
+    ['KAFKA_NUM_PARTITIONS', 'num.partitions'],
+    ['KAFKA_CFG_NUM_PARTITIONS', 'num.partitions'], // bitnami
+    ['KAFKA_LOG_RETENTION_HOURS', 'log.retention.hours'],
+    ['KAFKA_CFG_AUTO_CREATE_TOPICS_ENABLE', 'auto.create.topics.enable'],
+    ['KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR', 'offsets.topic.replication.factor'],
+    ['NUM.PARTITIONS', 'num.partitions'],
+    ['log_retention_hours', 'log.retention.hours'],
+    ['num.partition', 'num.partitions'],
+    ['segment.bytes', 'log.segment.bytes'],
+    // Environment variables of the image itself, not properties: no guess.
+    ['KAFKA_HEAP_OPTS', null],
+    ['KAFKA_JMX_PORT', null],
+    ['controller.quorum.voters', null],
+  ];
+  assert.deepEqual(cases.map(([name]) => [name, likelyBrokerConfig(name)]), cases);
 });
 
 test('settings Samsa cannot honour refuse the start in one line: TLS/SASL listeners, a negative node id, a bad log level', { timeout: 30_000 }, async () => {
