@@ -242,7 +242,12 @@ export class Broker implements BrokerState {
       this.keptTopics = state.topics.length > 0;
       await this.quotas.load();
       const listener = this.config.listener;
-      this.bound = await this.server.listen(listener.host, listener.port);
+      this.bound = await this.server.listen(listener.host, listener.port).catch((e: NodeJS.ErrnoException) => {
+        // Node names the host alone ("getaddrinfo ENOTFOUND kafka"): a container's name, say, in a
+        // server.properties copied from a Docker setup. Say which listener it is (the error stays a system error).
+        if (e.syscall === 'getaddrinfo') e.message += `: the host of ${formatListeners([listener])} (listeners, the listener Samsa serves clients on) cannot be resolved here`;
+        throw e;
+      });
     } catch (e) {
       // A failed start (a port in use, say) gives the data directory back, so it can be opened again.
       const closing = this.storage.close().catch(() => {});
