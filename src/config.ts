@@ -92,6 +92,9 @@ export function parseProperties(text: string): Properties {
   for (let i = 0; i < lines.length; i++) {
     let line = lines[i]!.replace(/^[ \t\f]+/, '');
     if (line === '' || line.startsWith('#') || line.startsWith('!')) continue;
+    // A backslash alone continues an empty line: the next one starts afresh (Properties' LineReader
+    // still takes it for a comment, or skips it when blank).
+    if (line === '\\') continue;
     while (continues(line) && i + 1 < lines.length) line = line.slice(0, -1) + lines[++i]!.replace(/^[ \t\f]+/, '');
     if (continues(line)) line = line.slice(0, -1);
     // The key ends at the first unescaped separator: '=', ':' or a blank.

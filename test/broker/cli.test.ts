@@ -252,4 +252,8 @@ test('server.properties is read as java.util.Properties reads it', () => {
     next: 'after',
   });
   assert.throws(() => parseProperties('bad=\\u00zz'), /Malformed \\uxxxx encoding/);
+  // A backslash alone on a line continues an empty line: what follows starts afresh, so a comment
+  // stays a comment and a blank line adds no empty key (as Java's Properties.load; found by
+  // comparing with it on generated files).
+  assert.deepEqual(parseProperties('a=1\n\\\n# listeners=PLAINTEXT://:9092\nb=2\n  \\\n\nc=3'), { a: '1', b: '2', c: '3' });
 });
