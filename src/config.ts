@@ -221,7 +221,8 @@ export class BrokerConfig {
     this.staticProps = { ...overrides };
     this.props = { ...BROKER_DEFAULTS, ...overrides };
     // Fail at start-up, not at first use.
-    if (this.nodeId < 0) throw new ConfigError(`node.id must be 0 or more, not ${this.nodeId}`);
+    const id = this.nodeIdSetting;
+    if (id.value < 0) throw new ConfigError(`${id.name} must be 0 or more, not ${id.value}`);
     void this.listener;
     void this.advertised;
     if (!['disk', 'memory'].includes(this.storage)) throw new ConfigError(`samsa.storage must be disk or memory, not "${this.storage}"`);
@@ -281,9 +282,18 @@ export class BrokerConfig {
   }
 
   get nodeId(): number {
+    return this.nodeIdSetting.value;
+  }
+
+  /** The node id and the setting it comes from. */
+  private get nodeIdSetting(): { name: 'node.id' | 'broker.id'; value: number } {
     // broker.id is the older name: it counts when it is set and node.id is not.
     const fromBrokerId = !this.has('node.id') || (!('node.id' in this.staticProps) && 'broker.id' in this.staticProps);
-    return fromBrokerId ? this.number('broker.id') : this.number('node.id');
+    if (!fromBrokerId) return { name: 'node.id', value: this.number('node.id') };
+    const id = this.number('broker.id');
+    // A ZooKeeper-mode server.properties asks for a generated id with broker.id=-1
+    // (broker.id.generation.enable): a single broker takes the default one.
+    return { name: 'broker.id', value: id === -1 ? Number(BROKER_DEFAULTS['node.id']) : id };
   }
 
   get listener(): Listener {

@@ -233,6 +233,15 @@ test('embedded: a Broker needs no logger; a stop asked for during start stops th
   }
 });
 
+test('node.id, or broker.id when only it is set; broker.id=-1 (a ZooKeeper-mode "generate one") takes the default id; a negative id names its setting', () => {
+  assert.equal(new BrokerConfig({}).nodeId, 1);
+  assert.equal(new BrokerConfig({ 'broker.id': '0' }).nodeId, 0, 'Kafka\'s stock ZooKeeper-mode server.properties');
+  assert.equal(new BrokerConfig({ 'broker.id': '-1' }).nodeId, 1);
+  assert.equal(new BrokerConfig({ 'broker.id': '-1', 'node.id': '4' }).nodeId, 4);
+  assert.throws(() => new BrokerConfig({ 'broker.id': '-2' }), /^ConfigError: broker\.id must be 0 or more, not -2$/);
+  assert.throws(() => new BrokerConfig({ 'node.id': '-1' }), /^ConfigError: node\.id must be 0 or more, not -1$/);
+});
+
 test('server.properties is read as java.util.Properties reads it', () => {
   const text = [
     '# comment', '  ! another', '',
