@@ -195,3 +195,31 @@ test('a topic deleted while the coordinator is loading loses its offsets when th
   const last = slow.records[slow.records.length - 1];
   assert.deepEqual([last.kind, last.kind === 'offset' ? last.topic : '', last.value], ['offset', 't', null], 'a tombstone is written');
 });
+
+test('OffsetDelete and DeleteGroups remove pending transactional offsets too, live and on load (Kafka writes their tombstones)', async () => {
+  const now = { t: 1_000_000 };
+  const { offsets, store } = setup(now);
+  await offsets.load();
+  const txnCommit = (groupId: string, offset: bigint, producerId: bigint, partition = 0) =>
+    offsets.txnCommit({ ...commit(groupId, offset, 'txn'), offsets: [{ topic: 't', partition, offset, leaderEpoch: -1, metadata: '', commitTimestamp: -1n, expireTimestamp: -1n }], producerId, producerEpoch: 0, verified: ErrorCode.NONE });
+  const fetched = (o: OffsetManager, groupId: string, partition = 0) => o.fetch(groupId, [{ topic: 't', partition }]).offsets[0].offset;
+  // OffsetDelete of a partition with a committed offset and a pending transactional one.
+  await offsets.commit(commit('od', 5n));
+  await txnCommit('od', 7n, 11n);
+  assert.deepEqual((await offsets.deleteOffsets('od', [{ topic: 't', partition: 0 }])).partitions, [ErrorCode.NONE]);
+  assert.equal(offsets.hasPendingTxnOffset('od', 't', 0), false, 'no longer unstable');
+  // DeleteGroups of a group with a pending transactional offset only (partition 1).
+  await offsets.commit(commit('dg', 5n));
+  await txnCommit('dg', 9n, 12n, 1);
+  assert.equal(await offsets.deleteGroup('dg'), ErrorCode.NONE);
+  for (const p of [11n, 12n]) {
+    store.marker(p, true);
+    offsets.transactionCompleted(() => true, p, true);
+  }
+  assert.equal(fetched(offsets, 'od'), -1n, 'the transaction does not bring a deleted offset back');
+  const again = setup(now, store);
+  await again.offsets.load();
+  assert.equal(fetched(again.offsets, 'od'), -1n, 'nor does a reload');
+  assert.equal(fetched(again.offsets, 'dg', 1), -1n, 'nor the offsets of a deleted group');
+  assert.equal(again.coordinator.groups.has('dg'), false);
+});

@@ -156,6 +156,11 @@ export class OffsetManager {
     if (!group || group.state === 'Dead') return ErrorCode.GROUP_ID_NOT_FOUND;
     if (group.state !== 'Empty') return ErrorCode.NON_EMPTY_GROUP;
     const records: GroupRecord[] = [...group.offsets.values()].map((o) => ({ kind: 'offset', group: groupId, topic: o.topic, partition: o.partition, value: null }));
+    // Pending transactional offsets get tombstones too (Kafka's deleteAllOffsets), so that the
+    // transaction's commit, replayed, does not bring them back.
+    const pendingKeys = new Map<string, { topic: string; partition: number }>();
+    for (const pending of group.pendingTxnOffsets.values()) for (const [k, o] of pending) if (!group.offsets.has(k)) pendingKeys.set(k, o);
+    for (const o of pendingKeys.values()) records.push({ kind: 'offset', group: groupId, topic: o.topic, partition: o.partition, value: null });
     if (group.generationId > 0) records.push({ kind: 'group', group: groupId, value: null });
     this.coordinator.removeGroup(groupId);
     try {
@@ -176,14 +181,24 @@ export class OffsetManager {
     if (group.state !== 'Empty' && group.protocolType !== 'consumer') return { errorCode: ErrorCode.NON_EMPTY_GROUP, partitions: [] };
     const errors = partitions.map((p) => (group.state !== 'Empty' && group.isSubscribedTo(p.topic) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode.NONE));
     const doomed = partitions.filter((_, i) => errors[i] === ErrorCode.NONE);
-    const records: GroupRecord[] = doomed.filter((p) => group.offsets.has(offsetKey(p.topic, p.partition))).map((p) => ({ kind: 'offset', group: groupId, topic: p.topic, partition: p.partition, value: null }));
+    // A tombstone where an offset is committed or pending in a transaction (Kafka's deleteOffsets):
+    // it removes the pending ones, which the transaction's commit would otherwise apply.
+    const hasPending = (key: string) => [...group.pendingTxnOffsets.values()].some((m) => m.has(key));
+    const records: GroupRecord[] = doomed.filter((p) => group.offsets.has(offsetKey(p.topic, p.partition)) || hasPending(offsetKey(p.topic, p.partition))).map((p) => ({ kind: 'offset', group: groupId, topic: p.topic, partition: p.partition, value: null }));
     try {
       await this.store.append(groupId, records);
     } catch (err) {
       this.log.error({ err, group: groupId }, 'could not write offset deletions');
       return { errorCode: ErrorCode.NOT_COORDINATOR, partitions: [] };
     }
-    for (const p of doomed) group.offsets.delete(offsetKey(p.topic, p.partition));
+    for (const p of doomed) {
+      const key = offsetKey(p.topic, p.partition);
+      group.offsets.delete(key);
+      for (const [producerId, pending] of group.pendingTxnOffsets) {
+        pending.delete(key);
+        if (pending.size === 0) group.pendingTxnOffsets.delete(producerId);
+      }
+    }
     // An empty group left without offsets is deleted, as Kafka's cleanupGroupMetadata does (which
     // runs only when some partition was eligible for deletion).
     if (doomed.length > 0 && group.state === 'Empty' && group.offsets.size === 0 && group.pendingTxnOffsets.size === 0 && !this.commitsInFlight.has(group)) {
