@@ -33,7 +33,7 @@ import { configHandlers } from './api/configs.js';
 import { DynamicBrokerConfigs, applyLogConfigs } from './cluster/dynamic-configs.js';
 import { brokerConfigDef, invalidConnectionLimits, invalidStaticConfigs, likelyBrokerConfig } from './cluster/broker-configs.js';
 import { invalidLogDefaults, logConfigFor } from './cluster/topic-configs.js';
-import { BrokerConfig, ConfigError, type Endpoint, MAX_TIMER_MS, clientListeners, formatListeners } from './config.js';
+import { BrokerConfig, ConfigError, type Endpoint, MAX_TIMER_MS, formatListeners } from './config.js';
 import { silentLogger, type Logger } from './logger.js';
 import { ConnectionLimits } from './server/connection-limits.js';
 import { KafkaServer } from './server/server.js';
@@ -87,10 +87,12 @@ export class Broker implements BrokerState {
   readonly dynamicConfigs: DynamicBrokerConfigs;
   readonly nodeId: number;
   clusterId = '';
-  /** The address clients are told to use (the bound port when the configured one was 0). */
+  /** The address clients of the first listener are told to use (the bound port when the configured one was 0). */
   advertised: Endpoint;
-  /** The address actually bound. */
+  /** The address the first listener bound. */
   bound: Endpoint = { host: '', port: 0 };
+  /** Every client listener once bound: its name, the address bound, and the one its clients are told to use. */
+  listening: { name: string; bound: Endpoint; advertised: Endpoint }[] = [];
   shuttingDown = false;
   private readonly shutdown = new AbortController();
   readonly shutdownSignal = this.shutdown.signal;
@@ -137,8 +139,6 @@ export class Broker implements BrokerState {
       });
       log.warn({ settings: unknown }, `settings Samsa does not know, ignored: ${named.join(', ')}`);
     }
-    const others = clientListeners(config.props).slice(1);
-    if (others.length > 0) log.warn({ served: formatListeners([config.listener]), ignored: formatListeners(others) }, 'listeners names several client listeners: Samsa serves only the first');
     this.topics = new TopicRegistry(this.storage, config, log);
     this.fetchSessions = new FetchSessionCache(config.number('max.incremental.fetch.session.cache.slots'));
     this.offsetsTopic = new OffsetsTopicStore(this.topics, config);
@@ -241,21 +241,26 @@ export class Broker implements BrokerState {
       await this.topics.load(state.topics);
       this.keptTopics = state.topics.length > 0;
       await this.quotas.load();
-      const listener = this.config.listener;
-      this.bound = await this.server.listen(listener.host, listener.port).catch((e: NodeJS.ErrnoException) => {
-        // Node names the host alone ("getaddrinfo ENOTFOUND kafka"): a container's name, say, in a
-        // server.properties copied from a Docker setup. Say which listener it is (the error stays a system error).
-        if (e.syscall === 'getaddrinfo') e.message += `: the host of ${formatListeners([listener])} (listeners, the listener Samsa serves clients on) cannot be resolved here`;
-        throw e;
-      });
+      for (const listener of this.config.listeners) {
+        const bound = await this.server.listen(listener.name, listener.host, listener.port).catch((e: NodeJS.ErrnoException) => {
+          // Node names the host alone ("getaddrinfo ENOTFOUND kafka"): a container's name, say, in a
+          // server.properties copied from a Docker setup. Say which listener it is (the error stays a system error).
+          if (e.syscall === 'getaddrinfo') e.message += `: the host of ${formatListeners([listener])} (listeners, where Samsa serves clients) cannot be resolved here`;
+          throw e;
+        });
+        const advertised = this.config.advertisedFor(listener);
+        this.listening.push({ name: listener.name, bound, advertised: advertised.port === 0 ? { host: advertised.host, port: bound.port } : advertised });
+      }
     } catch (e) {
-      // A failed start (a port in use, say) gives the data directory back, so it can be opened again.
+      // A failed start (a port in use, say) gives the listeners already bound and the data
+      // directory back, so they can be opened again.
+      await this.server.close(0);
       const closing = this.storage.close().catch(() => {});
       this.stopping ??= closing;
       await closing;
       throw e;
     }
-    if (this.advertised.port === 0) this.advertised = { host: this.advertised.host, port: this.bound.port };
+    ({ bound: this.bound, advertised: this.advertised } = this.listening[0]!);
     // Groups and offsets load in the background; until then group APIs answer COORDINATOR_LOAD_IN_PROGRESS.
     this.offsets.load().catch((err: unknown) => {
       this.log.error({ err }, 'could not load __consumer_offsets; starting with no groups');
@@ -376,6 +381,11 @@ export class Broker implements BrokerState {
       for (const id of [txn.producerId, txn.lastProducerId]) if (id > highest) highest = id;
     }
     return highest;
+  }
+
+  /** The address clients of the listener named are told to use (the first such listener's, for an IPv4 and IPv6 pair). */
+  advertisedOn(listener: string): Endpoint {
+    return this.listening.find((l) => l.name === listener)?.advertised ?? this.advertised;
   }
 
   /** The open client connections and what each holds (for metrics and tests). */

@@ -2,6 +2,7 @@
  * Broker configuration under Kafka's own names (server.properties keys), with Kafka's defaults.
  * Everything user-facing — the CLI, --config files, --set overrides, embedding — ends up here.
  */
+import { isIP } from 'node:net';
 
 export type Properties = Record<string, string>;
 
@@ -169,17 +170,19 @@ export function overrideListener(props: Properties, host: string | undefined, po
 const DEFAULT_PROTOCOL_MAP = 'PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL';
 
 /**
- * The listener clients are served on. Samsa serves one plaintext listener: the first of
- * `listeners` that is not a controller listener (controller.listener.names). A client listener
- * whose security protocol (listener.security.protocol.map) is not PLAINTEXT refuses the start:
- * serving it as plaintext would hand out unencrypted, unauthenticated access where TLS or SASL
- * was asked for.
+ * The first listener clients are served on: the one --host/--port change, and the address an
+ * embedded broker's `bootstrap` names.
  */
 export function clientListener(props: Properties): Listener {
   return clientListeners(props)[0]!;
 }
 
-/** Every listener for clients (not a controller listener), checked as clientListener says; the first is served. */
+/**
+ * Every listener clients are served on: those of `listeners` that are not controller listeners
+ * (controller.listener.names), a Docker setup's PLAINTEXT and PLAINTEXT_HOST say. One whose
+ * security protocol (listener.security.protocol.map) is not PLAINTEXT refuses the start: serving
+ * it as plaintext would hand out unencrypted, unauthenticated access where TLS or SASL was asked for.
+ */
 export function clientListeners(props: Properties): Listener[] {
   const listeners = parseListeners(props['listeners'] ?? '');
   const controllers = new Set((props['controller.listener.names'] ?? '').split(',').map((n) => n.trim().toUpperCase()).filter((n) => n !== ''));
@@ -191,6 +194,14 @@ export function clientListeners(props: Properties): Listener[] {
     const same = listeners.filter((l) => l.name === name);
     if (same.length > 2 || (same.length === 2 && same[0]!.host.includes(':') === same[1]!.host.includes(':'))) {
       throw new ConfigError(`Each listener must have a different name unless you have exactly one listener on each of IPv4 and IPv6: listeners=${props['listeners']}`);
+    }
+  }
+  // Kafka's rule for ports (port 0, an ephemeral port, excepted): one listener per port, except
+  // one IPv4 and one IPv6 address.
+  for (const port of new Set(listeners.map((l) => l.port).filter((p) => p !== 0))) {
+    const same = listeners.filter((l) => l.port === port);
+    if (same.length > 1 && same.map((l) => isIP(l.host)).sort().join() !== '4,6') {
+      throw new ConfigError(`Each listener must have a different port unless exactly one listener has an IPv4 address and the other IPv6 address, listeners: ${props['listeners']}, port: ${port}`);
     }
   }
   const served = listeners.filter((l) => !controllers.has(l.name));
@@ -223,8 +234,7 @@ export class BrokerConfig {
     // Fail at start-up, not at first use.
     const id = this.nodeIdSetting;
     if (id.value < 0) throw new ConfigError(`${id.name} must be 0 or more, not ${id.value}`);
-    void this.listener;
-    void this.advertised;
+    for (const l of this.listeners) this.advertisedFor(l);
     if (!['disk', 'memory'].includes(this.storage)) throw new ConfigError(`samsa.storage must be disk or memory, not "${this.storage}"`);
     void this.dataDir;
   }
@@ -296,16 +306,27 @@ export class BrokerConfig {
     return { name: 'broker.id', value: id === -1 ? Number(BROKER_DEFAULTS['node.id']) : id };
   }
 
+  /** The first client listener (see clientListener). */
   get listener(): Listener {
     return clientListener(this.props);
   }
 
-  /**
-   * Where clients are told to connect: the advertised.listeners entry of the served listener's
-   * name (a bare host:port counts as PLAINTEXT), else the listener's own address.
-   */
+  /** Every client listener (see clientListeners). */
+  get listeners(): Listener[] {
+    return clientListeners(this.props);
+  }
+
+  /** Where clients of the first listener are told to connect (see advertisedFor). */
   get advertised(): Endpoint {
-    const listener = this.listener;
+    return this.advertisedFor(this.listener);
+  }
+
+  /**
+   * Where clients that came in on `listener` are told to connect, as Kafka answers each request
+   * with the endpoints of the listener it arrived on: the advertised.listeners entry of its name
+   * (a bare host:port counts as PLAINTEXT), else the listener's own address.
+   */
+  advertisedFor(listener: Listener): Endpoint {
     const advertised = this.has('advertised.listeners') ? parseListeners(this.props['advertised.listeners']) : [];
     // Kafka's checks on advertised.listeners.
     const names = new Set(parseListeners(this.props['listeners']).map((l) => l.name));

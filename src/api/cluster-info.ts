@@ -61,7 +61,7 @@ function describeCluster(ctx: RequestContext<DescribeClusterRequest>): Encodable
     endpointType: ENDPOINT_BROKER,
     clusterId: broker.clusterId,
     controllerId: broker.nodeId,
-    brokers: [{ brokerId: broker.nodeId, host: broker.advertised.host, port: broker.advertised.port, rack: null }],
+    brokers: [{ brokerId: broker.nodeId, host: ctx.advertised.host, port: ctx.advertised.port, rack: null }],
     clusterAuthorizedOperations: body.includeClusterAuthorizedOperations ? CLUSTER_AUTHORIZED_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED,
   };
 }

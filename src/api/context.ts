@@ -33,7 +33,8 @@ export interface BrokerState {
   readonly fetchSessions: FetchSessionCache;
   readonly clusterId: string;
   readonly nodeId: number;
-  readonly advertised: Endpoint;
+  /** This broker's address for clients of the listener named (the one a request came in on). */
+  advertisedOn(listener: string): Endpoint;
   /** Set when shutdown begins: long polls return at once. */
   readonly shuttingDown: boolean;
   /**
@@ -49,6 +50,12 @@ export interface RequestContext<Body = any> {
   readonly apiVersion: number;
   readonly body: Body;
   readonly connection: Connection;
+  /**
+   * This broker's address as clients of the request's listener know it: what Metadata,
+   * FindCoordinator and the like answer, as Kafka answers with the endpoints of the listener a
+   * request arrived on.
+   */
+  readonly advertised: Endpoint;
   /**
    * This request's quotas. Every response gets the request-time throttle unless the handler settles
    * the throttle itself (Produce, Fetch: bandwidth quotas).

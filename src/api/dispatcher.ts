@@ -47,7 +47,7 @@ export class Dispatcher implements RequestDispatcher {
     const onSent = () => {
       for (const f of sent.splice(0)) f();
     };
-    const ctx: RequestContext = { broker: this.broker, header, apiVersion: header.requestApiVersion, body: request.body, connection, quota, afterSent };
+    const ctx: RequestContext = { broker: this.broker, header, apiVersion: header.requestApiVersion, body: request.body, connection, advertised: this.broker.advertisedOn(connection.listener), quota, afterSent };
     const handled = h.handle(ctx);
     handlingNanos = Number(process.hrtime.bigint() - started);
     quota.handlerReturned();

@@ -10,6 +10,7 @@ import type { Encodable } from '../../protocol/primitives/types.js';
 import { ZERO_UUID } from '../../protocol/primitives/uuid.js';
 import { RecordsError, downConvert, iterateBatches, readLastOffsetDelta } from '../../protocol/records/index.js';
 import { effectiveConfig } from '../cluster/topic-configs.js';
+import type { Endpoint } from '../config.js';
 import type { Topic } from '../cluster/topics.js';
 import { CorruptLogError, type PartitionLog, type ReadResult } from '../storage/storage.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
@@ -64,6 +65,8 @@ class FetchOperation {
 
   constructor(
     private readonly broker: BrokerState,
+    /** This broker's address for the fetching client's listener. */
+    private readonly advertised: Endpoint,
     private readonly version: number,
     private readonly body: FetchRequest,
     partitions: PartitionRequest[],
@@ -316,7 +319,7 @@ class FetchOperation {
       );
     }
     const namesLeader = responses.some((r) => r.partitions.some((p) => p.currentLeader !== undefined));
-    const nodeEndpoints = namesLeader ? [{ nodeId: this.broker.nodeId, host: this.broker.advertised.host, port: this.broker.advertised.port, rack: null }] : [];
+    const nodeEndpoints = namesLeader ? [{ nodeId: this.broker.nodeId, host: this.advertised.host, port: this.advertised.port, rack: null }] : [];
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId, responses, nodeEndpoints };
   }
 }
@@ -379,7 +382,7 @@ async function handle(ctx: RequestContext<FetchRequest>): Promise<Encodable<Fetc
     ? newContext(broker.fetchSessions, apiVersion, body.sessionId, body.sessionEpoch, requested, forgottenPartitions(broker, apiVersion, body), (id) => broker.topics.getById(id)?.name, Date.now())
     : { kind: 'sessionless', partitions: requested };
   if (context.kind === 'error') return { throttleTimeMs: 0, errorCode: context.errorCode, sessionId: 0, responses: [] };
-  const op = new FetchOperation(broker, apiVersion, body, context.partitions);
+  const op = new FetchOperation(broker, ctx.advertised, apiVersion, body, context.partitions);
   const deadline = Date.now() + Math.max(0, body.maxWaitMs);
   for (;;) {
     const releases: (() => void)[] = [];

@@ -38,7 +38,7 @@ async function coordinatorFor(broker: BrokerState, keyType: number, version: num
 async function findCoordinator(ctx: RequestContext<FindCoordinatorRequest>): Promise<unknown> {
   const { broker, body, apiVersion } = ctx;
   const keyType = apiVersion >= 1 ? body.keyType : GROUP_KEY;
-  const self = { nodeId: broker.nodeId, host: broker.advertised.host, port: broker.advertised.port };
+  const self = { nodeId: broker.nodeId, host: ctx.advertised.host, port: ctx.advertised.port };
   const result = await coordinatorFor(broker, keyType, apiVersion);
   const ok = result.errorCode === ErrorCode.NONE;
   if (apiVersion >= 4) {

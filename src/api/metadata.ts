@@ -96,7 +96,7 @@ function handle(ctx: RequestContext<MetadataRequest>): Encodable<MetadataRespons
   return {
     clusterAuthorizedOperations: body.includeClusterAuthorizedOperations && apiVersion <= 10 ? CLUSTER_AUTHORIZED_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED,
     throttleTimeMs: 0,
-    brokers: [{ nodeId: broker.nodeId, host: broker.advertised.host, port: broker.advertised.port, rack: null }],
+    brokers: [{ nodeId: broker.nodeId, host: ctx.advertised.host, port: ctx.advertised.port, rack: null }],
     clusterId: broker.clusterId,
     controllerId: broker.nodeId,
     topics,

@@ -149,14 +149,18 @@ async function start(args: StartArgs): Promise<void> {
     process.exit(1);
   }
   running = true;
+  const address = (e: { host: string; port: number }) => `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`;
   const { host, port } = broker.bound;
+  // With several client listeners (a Docker setup's PLAINTEXT and PLAINTEXT_HOST, say) each is named with the address its clients are given.
+  const several = broker.listening.length > 1 ? broker.listening.map((l) => `${address(l.bound)} (${l.name}, advertised as ${address(l.advertised)})`) : null;
   log.info(
     {
       version: VERSION, listening: `${host}:${port}`, advertised: `${broker.advertised.host}:${broker.advertised.port}`,
+      ...(several ? { listeners: several } : {}),
       storage: config.storage, dataDir: config.storage === 'disk' ? resolve(config.dataDir) : undefined,
       nodeId: config.nodeId, startupMs: Math.round(performance.now() - startedAt),
     },
-    `Samsa ${VERSION} listening on ${host}:${port}`,
+    `Samsa ${VERSION} listening on ${several ? several.join(' and ') : `${host}:${port}`}`,
   );
   if (stopWhenRunning !== null) stop(stopWhenRunning);
 }

@@ -90,6 +90,8 @@ export class Connection {
   /** `accepted` comes paused (the server's pauseOnConnect); reading starts here. */
   constructor(
     accepted: Socket,
+    /** The name of the listener the connection came in on (PLAINTEXT, say). */
+    readonly listener: string,
     private readonly dispatcher: RequestDispatcher,
     private readonly options: ConnectionOptions,
     private readonly log: Logger,

@@ -1,6 +1,7 @@
 /**
- * The TCP listener: accepts connections within the connection limits (connection-limits.ts) and
- * shuts down gracefully (stop accepting, answer what was read).
+ * The TCP listeners: accept connections within the connection limits (connection-limits.ts), which
+ * count every listener's connections together, as Kafka's broker-wide limits do, and shut down
+ * gracefully (stop accepting, answer what was read).
  */
 import { type Server as NetServer, type Socket, createServer } from 'node:net';
 import type { Logger } from '../logger.js';
@@ -9,7 +10,10 @@ import type { ConnectionLimits } from './connection-limits.js';
 import { normalAddress } from '../net/inet-address.js';
 
 export class KafkaServer {
-  private readonly server: NetServer;
+  private readonly servers: NetServer[] = [];
+  private closing = false;
+  /** The listener (by name) each accepted socket came in on. */
+  private readonly listenerOf = new WeakMap<Socket, string>();
   private readonly connections = new Set<Connection>();
   /** Connections per client address. */
   private readonly perAddress = new Map<string, number>();
@@ -28,23 +32,24 @@ export class KafkaServer {
     private readonly options: ConnectionOptions,
     private readonly limits: ConnectionLimits,
     private readonly log: Logger,
-  ) {
-    this.server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (accepted) => {
-      // A full backlog: the kernel would not have let this one in.
-      if (this.waiting.length >= limits.backlog) {
-        log.debug({ remote: `${accepted.remoteAddress}:${accepted.remotePort}` }, 'socket.listen.backlog.size connections already waiting: closed');
-        accepted.destroy();
-        return;
-      }
-      this.waiting.push(accepted);
-      // Unread, a waiting socket sees no reset; should it get one all the same, it must not throw.
-      accepted.on('error', () => undefined);
-      accepted.once('close', () => {
-        const i = this.waiting.indexOf(accepted);
-        if (i >= 0) this.waiting.splice(i, 1);
-      });
-      this.admitWaiting();
+  ) {}
+
+  private accepted(accepted: Socket, listener: string): void {
+    // A full backlog: the kernel would not have let this one in.
+    if (this.waiting.length >= this.limits.backlog) {
+      this.log.debug({ remote: `${accepted.remoteAddress}:${accepted.remotePort}` }, 'socket.listen.backlog.size connections already waiting: closed');
+      accepted.destroy();
+      return;
+    }
+    this.listenerOf.set(accepted, listener);
+    this.waiting.push(accepted);
+    // Unread, a waiting socket sees no reset; should it get one all the same, it must not throw.
+    accepted.on('error', () => undefined);
+    accepted.once('close', () => {
+      const i = this.waiting.indexOf(accepted);
+      if (i >= 0) this.waiting.splice(i, 1);
     });
+    this.admitWaiting();
   }
 
   /** Dynamic configs changed: more room may admit waiting connections, less closes the least recently active. */
@@ -64,7 +69,7 @@ export class KafkaServer {
       void this.limits.resolving.then(() => this.admitWaiting());
       return;
     }
-    while (this.waiting.length > 0 && this.connections.size < this.limits.maxConnections && this.server.listening) {
+    while (this.waiting.length > 0 && this.connections.size < this.limits.maxConnections && !this.closing) {
       const now = Date.now();
       if (now < this.closedUntil) return this.reopenAt(this.closedUntil - now);
       const next = this.waiting[0]!;
@@ -113,7 +118,7 @@ export class KafkaServer {
       return;
     }
     this.perAddress.set(address, count + 1);
-    const conn = new Connection(accepted, this.dispatcher, this.options, this.log);
+    const conn = new Connection(accepted, this.listenerOf.get(accepted)!, this.dispatcher, this.options, this.log);
     this.connections.add(conn);
     conn.socket.on('close', () => {
       this.connections.delete(conn);
@@ -134,15 +139,18 @@ export class KafkaServer {
     return [...this.connections].map((c) => ({ id: c.id, remote: c.remote, inFlight: c.inFlight, unsentBytes: c.socket.writableLength, reading: !c.socket.isPaused() }));
   }
 
-  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+  /** Starts accepting on host:port; connections accepted there belong to `listener` (its name). */
+  listen(listener: string, host: string, port: number): Promise<{ host: string; port: number }> {
+    const server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => this.accepted(socket, listener));
+    this.servers.push(server);
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
-      this.server.once('error', onError);
-      this.server.listen({ host, port, backlog: 1024 }, () => {
-        this.server.off('error', onError);
+      server.once('error', onError);
+      server.listen({ host, port, backlog: 1024 }, () => {
+        server.off('error', onError);
         // From now on an error is the listener's (a failed listen is the caller's to report).
-        this.server.on('error', (err) => this.log.error({ err }, 'listener error'));
-        const addr = this.server.address();
+        server.on('error', (err) => this.log.error({ err, listener }, 'listener error'));
+        const addr = server.address();
         if (addr === null || typeof addr === 'string') return reject(new Error('listener has no TCP address'));
         resolve({ host: addr.address, port: addr.port });
       });
@@ -151,7 +159,9 @@ export class KafkaServer {
 
   /** Stops accepting, lets every connection answer the request it is handling (up to graceMs), then closes them. */
   async close(graceMs = 10_000): Promise<void> {
-    const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.closing = true;
+    // (A server that is not listening, its listen failed, calls back at once.)
+    const stopped = Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     for (const s of [...this.waiting.splice(0), ...this.throttled]) s.destroy();
     if (this.reopen !== null) clearTimeout(this.reopen);
     const drained = Promise.all([...this.connections].map((c) => c.drain()));

@@ -170,7 +170,7 @@ test('a data directory in use is refused in one line, without a stack', { timeou
 test('a listener host that does not resolve (a container name from a Docker setup) is refused naming the listener, without a stack', { timeout: 30_000 }, async () => {
   const r = await run(process.execPath, [CLI, '--storage', 'memory', '--set', 'listeners=PLAINTEXT://broker.invalid:0'], { timeoutMs: 20_000 });
   assert.equal(r.code, 1, r.stdout + r.stderr);
-  assert.match(r.stderr, /^samsa: broker failed to start: getaddrinfo \w+ broker\.invalid: the host of PLAINTEXT:\/\/broker\.invalid:0 \(listeners, the listener Samsa serves clients on\) cannot be resolved here$/m);
+  assert.match(r.stderr, /^samsa: broker failed to start: getaddrinfo \w+ broker\.invalid: the host of PLAINTEXT:\/\/broker\.invalid:0 \(listeners, where Samsa serves clients\) cannot be resolved here$/m);
   const fatal = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { level: number; err?: unknown; code?: string }).find((l) => l.level === 60)!;
   assert.equal(fatal.err, undefined, 'no stack');
 });
