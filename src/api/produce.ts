@@ -66,8 +66,9 @@ function verifyTransaction(broker: BrokerState, ctx: RequestContext<ProduceReque
   if (topic.producers[index].hasOngoingTransaction(producerId) || !broker.config.bool('transaction.partition.verification.enable')) return null;
   const verified = broker.transactions.verify(transactionalId, producerId, readProducerEpoch(batch), topic.name, index);
   if (verified === ErrorCode.NONE) return null;
-  // Kafka's ReplicaManager: a transaction being completed is retriable for every producer as NOT_ENOUGH_REPLICAS.
-  const errorCode = verified === ErrorCode.CONCURRENT_TRANSACTIONS ? ErrorCode.NOT_ENOUGH_REPLICAS : verificationError(verified, ctx.apiVersion >= 11);
+  // Kafka's ReplicaManager: a coordinator that cannot answer yet (completing the transaction,
+  // loading) is retriable for every producer as NOT_ENOUGH_REPLICAS.
+  const errorCode = RETRIABLE_VERIFICATION.has(verified) ? ErrorCode.NOT_ENOUGH_REPLICAS : verificationError(verified, ctx.apiVersion >= 11);
   return failed(index, errorCode, verificationMessage(errorCode, verified));
 }
 
@@ -94,10 +95,15 @@ function checkProducer(topic: Topic, index: number, batch: Buffer, producerId: b
   return null;
 }
 
-/** The messages Kafka's ReplicaManager gives two failed verifications; it leaves the others bare. */
+/** Verification errors Kafka's ReplicaManager.handleProduceAppend answers as NOT_ENOUGH_REPLICAS (older clients may not retry them). */
+const RETRIABLE_VERIFICATION = new Set<number>([
+  ErrorCode.CONCURRENT_TRANSACTIONS, ErrorCode.NETWORK_EXCEPTION, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, ErrorCode.COORDINATOR_NOT_AVAILABLE, ErrorCode.NOT_COORDINATOR,
+]);
+
+/** The messages Kafka's ReplicaManager gives failed verifications it translates; it leaves the others bare. */
 function verificationMessage(errorCode: number, verified: number): string | null {
   if (errorCode === ErrorCode.INVALID_TXN_STATE) return 'Partition was not added to the transaction';
-  if (verified === ErrorCode.CONCURRENT_TRANSACTIONS) return `Unable to verify the partition has been added to the transaction. Underlying error: ${errorName(verified)}`;
+  if (RETRIABLE_VERIFICATION.has(verified)) return `Unable to verify the partition has been added to the transaction. Underlying error: ${errorName(verified)}`;
   return null;
 }
 

@@ -238,3 +238,26 @@ test('TxnOffsetCommit from a fenced producer whose member is gone: the fencing i
   });
   eq(r.topics[0].partitions[0].errorCode, E.INVALID_PRODUCER_EPOCH, 'fenced, with an unknown member');
 });
+
+test('while __transaction_state loads, verification is retriable: NOT_ENOUGH_REPLICAS to Produce, COORDINATOR_LOAD_IN_PROGRESS to the others (Kafka)', async () => {
+  await createTopics(client, [{ name: 'ce-load', partitions: 1 }]);
+  const p = await initProducer(client, 'ce-load');
+  assert.deepEqual(await addPartitions(client, 'ce-load', p, 'ce-load', [0]), [E.NONE]);
+  assert.equal(await client.send(ApiKey.AddOffsetsToTxn, 3, { transactionalId: 'ce-load', producerId: p.producerId, producerEpoch: p.epoch, groupId: 'ce-load-group' }).then((r: any) => r.errorCode), E.NONE);
+  // As after a restart: the producer's first write to a partition it added arrives before the load ends.
+  const coordinator = broker.broker.transactions;
+  coordinator.loading = true;
+  try {
+    const r = await produceNext(client, p, 'ce-load', 0, ['early'], 'ce-load');
+    assert.deepEqual([errorName(r.errorCode), r.errorMessage], ['NOT_ENOUGH_REPLICAS', 'Unable to verify the partition has been added to the transaction. Underlying error: COORDINATOR_LOAD_IN_PROGRESS']);
+    const v = await client.send(ApiKey.AddPartitionsToTxn, 4, { transactions: [{ transactionalId: 'ce-load', producerId: p.producerId, producerEpoch: p.epoch, verifyOnly: true, topics: [{ name: 'ce-load', partitions: [0] }] }] });
+    eq(v.resultsByTransaction[0].topicResults[0].resultsByPartition[0].partitionErrorCode, E.COORDINATOR_LOAD_IN_PROGRESS, 'verifyOnly');
+    eq(await txnOffsetCommit('ce-load', p, 'ce-load-group', 1n), E.COORDINATOR_LOAD_IN_PROGRESS, 'TxnOffsetCommit v3');
+    eq(await txnOffsetCommit('ce-load', p, 'ce-load-group', 1n, 1), E.COORDINATOR_NOT_AVAILABLE, 'TxnOffsetCommit v1');
+  } finally {
+    coordinator.loading = false;
+  }
+  eq((await produceNext(client, p, 'ce-load', 0, ['later'], 'ce-load')).errorCode, E.NONE, 'the retry, once loaded');
+  eq(await txnOffsetCommit('ce-load', p, 'ce-load-group', 1n), E.NONE, 'TxnOffsetCommit, once loaded');
+  assert.equal(await endTxn(client, 'ce-load', p, true), E.NONE);
+});

@@ -186,6 +186,8 @@ export class TransactionCoordinator {
    */
   verify(transactionalId: string | null, producerId: bigint, epoch: number, topic: string, partition: number): number {
     if (transactionalId === null || transactionalId === '') return ErrorCode.INVALID_REQUEST;
+    // Until __transaction_state is read back no id is known: retriable, not an unknown mapping.
+    if (this.loading) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
     const meta = this.txns.get(transactionalId);
     if (!meta || meta.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
     if (meta.epoch !== epoch) return ErrorCode.PRODUCER_FENCED;
