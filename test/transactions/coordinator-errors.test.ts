@@ -261,3 +261,34 @@ test('while __transaction_state loads, verification is retriable: NOT_ENOUGH_REP
   eq(await txnOffsetCommit('ce-load', p, 'ce-load-group', 1n), E.NONE, 'TxnOffsetCommit, once loaded');
   assert.equal(await endTxn(client, 'ce-load', p, true), E.NONE);
 });
+
+test('EndTxn while the markers of a commit are being written: a retry of the commit is CONCURRENT_TRANSACTIONS, an abort INVALID_TXN_STATE (Kafka)', async () => {
+  const p = await initProducer(client, 'ce-marking');
+  assert.deepEqual(await addPartitions(client, 'ce-marking', p, 'ce', [1]), [E.NONE]);
+  eq((await produceNext(client, p, 'ce', 1, ['m'], 'ce-marking')).errorCode, E.NONE, 'produce');
+  // Hold the markers: the transaction stays in PrepareCommit.
+  const markers = broker.broker.markers;
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  markers.writeMarker = async function (...args) {
+    await held;
+    return Object.getPrototypeOf(this).writeMarker.apply(this, args);
+  };
+  const other = await RawClient.connect(broker.port);
+  try {
+    const committing = endTxn(other, 'ce-marking', p, true);
+    for (let i = 0; i < 100 && (await describeTransaction(client, 'ce-marking')).transactionState !== 'PrepareCommit'; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal((await describeTransaction(client, 'ce-marking')).transactionState, 'PrepareCommit');
+    eq(await endTxn(client, 'ce-marking', p, false), E.INVALID_TXN_STATE, 'abort during PrepareCommit');
+    eq(await endTxn(client, 'ce-marking', p, true), E.CONCURRENT_TRANSACTIONS, 'commit again during PrepareCommit');
+    assert.deepEqual(await addPartitions(client, 'ce-marking', p, 'ce', [0]), [E.CONCURRENT_TRANSACTIONS], 'AddPartitionsToTxn during PrepareCommit');
+    eq((await initProducerId(client, 'ce-marking')).errorCode, E.CONCURRENT_TRANSACTIONS, 'InitProducerId during PrepareCommit');
+    release();
+    eq(await committing, E.NONE, 'the commit');
+  } finally {
+    delete (markers as { writeMarker?: unknown }).writeMarker;
+    release();
+    other.close();
+  }
+  assert.equal((await describeTransaction(client, 'ce-marking')).transactionState, 'CompleteCommit');
+});

@@ -224,26 +224,26 @@ export class TransactionCoordinator {
     return ErrorCode.NONE;
   }
 
-  /** Writes the markers of a prepared transaction, retrying failed partitions, then records its completion. */
+  /**
+   * Writes the markers of a prepared transaction, retrying failed partitions, then records its
+   * completion. No transition is pending meanwhile (as in Kafka, whose markers are sent from
+   * PrepareCommit/PrepareAbort): every request is answered by that state, so an EndTxn asking the
+   * other outcome gets INVALID_TXN_STATE and only a retry of the same one CONCURRENT_TRANSACTIONS.
+   */
   private async writeMarkers(meta: TxnMeta, commit: boolean): Promise<void> {
-    meta.pending = true;
-    try {
-      for (let attempt = 0; meta.partitions.size > 0; attempt++) {
-        for (const key of [...meta.partitions]) {
-          const { topic, partition } = splitKey(key);
-          const error = await this.markers.writeMarker(topic, partition, meta.producerId, meta.epoch, COORDINATOR_EPOCH, commit);
-          // A partition that no longer exists, or refuses the epoch, has nothing left to mark.
-          if (error === ErrorCode.NONE || error === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION || error === ErrorCode.INVALID_PRODUCER_EPOCH || error === ErrorCode.TRANSACTION_COORDINATOR_FENCED) {
-            // A deleted partition is expected (a topic deleted under an open transaction): Kafka says so at info.
-            if (error === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) this.log.info({ transactionalId: meta.transactionalId, topic, partition, error }, 'transaction marker not written');
-            else if (error !== ErrorCode.NONE) this.log.warn({ transactionalId: meta.transactionalId, topic, partition, error }, 'transaction marker not written');
-            meta.partitions.delete(key);
-          }
+    for (let attempt = 0; meta.partitions.size > 0; attempt++) {
+      for (const key of [...meta.partitions]) {
+        const { topic, partition } = splitKey(key);
+        const error = await this.markers.writeMarker(topic, partition, meta.producerId, meta.epoch, COORDINATOR_EPOCH, commit);
+        // A partition that no longer exists, or refuses the epoch, has nothing left to mark.
+        if (error === ErrorCode.NONE || error === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION || error === ErrorCode.INVALID_PRODUCER_EPOCH || error === ErrorCode.TRANSACTION_COORDINATOR_FENCED) {
+          // A deleted partition is expected (a topic deleted under an open transaction): Kafka says so at info.
+          if (error === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) this.log.info({ transactionalId: meta.transactionalId, topic, partition, error }, 'transaction marker not written');
+          else if (error !== ErrorCode.NONE) this.log.warn({ transactionalId: meta.transactionalId, topic, partition, error }, 'transaction marker not written');
+          meta.partitions.delete(key);
         }
-        if (meta.partitions.size > 0) await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2000)));
       }
-    } finally {
-      meta.pending = false;
+      if (meta.partitions.size > 0) await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2000)));
     }
     for (let attempt = 0; ; attempt++) {
       const error = await this.transition(meta, { state: commit ? 'CompleteCommit' : 'CompleteAbort', partitions: new Set() });
