@@ -292,3 +292,35 @@ test('EndTxn while the markers of a commit are being written: a retry of the com
   }
   assert.equal((await describeTransaction(client, 'ce-marking')).transactionState, 'CompleteCommit');
 });
+
+test('a producer starting while its transactional id is being expired is told CONCURRENT_TRANSACTIONS, then gets a new producer id (Kafka)', async () => {
+  const b = await startBroker({ port: 0, logger: 'silent', config: { 'transactional.id.expiration.ms': 1 } });
+  const c = await RawClient.connect(b.port);
+  const store = b.broker.transactionTopic;
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  try {
+    await createTopics(c, [{ name: 'exp', partitions: 1 }]);
+    const old = await initProducer(c, 'exp-txn');
+    await new Promise((r) => setTimeout(r, 10));
+    // Hold the tombstone: the id is being removed.
+    store.append = async function (...args) {
+      if (args[1].value === null) await held;
+      return Object.getPrototypeOf(this).append.apply(this, args);
+    };
+    const expiring = b.broker.transactions.expire();
+    eq((await initProducerId(c, 'exp-txn')).errorCode, E.CONCURRENT_TRANSACTIONS, 'InitProducerId while the id is being expired');
+    release();
+    assert.equal(await expiring, 1);
+    eq((await describeTransaction(c, 'exp-txn')).errorCode, E.TRANSACTIONAL_ID_NOT_FOUND, 'expired');
+    const fresh = await initProducer(c, 'exp-txn');
+    assert.notEqual(fresh.producerId, old.producerId, 'a new producer id');
+    assert.equal(fresh.epoch, 0);
+    assert.deepEqual(await addPartitions(c, 'exp-txn', fresh, 'exp', [0]), [E.NONE], 'the new producer is known');
+  } finally {
+    release();
+    delete (store as { append?: unknown }).append;
+    c.close();
+    await b.stop();
+  }
+});

@@ -348,12 +348,18 @@ export class TransactionCoordinator {
     let n = 0;
     for (const meta of [...this.txns.values()]) {
       if (['Empty', 'CompleteCommit', 'CompleteAbort'].includes(meta.state) && !meta.pending && meta.lastUpdateTimestamp <= horizon) {
+        // Pending while the tombstone is written (Kafka's prepareDead): a producer starting with
+        // this id meanwhile is told CONCURRENT_TRANSACTIONS and retries, rather than being handed
+        // an epoch that the removal then forgets.
+        meta.pending = true;
         try {
           await this.store.append(meta.transactionalId, { transactionalId: meta.transactionalId, value: null });
           this.txns.delete(meta.transactionalId);
           n++;
         } catch (err) {
           this.log.warn({ err, transactionalId: meta.transactionalId }, 'could not expire transactional id');
+        } finally {
+          meta.pending = false;
         }
       }
     }
