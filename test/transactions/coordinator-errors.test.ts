@@ -324,3 +324,34 @@ test('a producer starting while its transactional id is being expired is told CO
     await b.stop();
   }
 });
+
+test('two producers starting at once with a new transactional id: one gets it, the other CONCURRENT_TRANSACTIONS (Kafka)', async () => {
+  const ids = (broker.broker.transactions as unknown as { ids: { next(): Promise<bigint> } }).ids;
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let waiting = 0;
+  ids.next = async function () {
+    waiting++;
+    await held;
+    return Object.getPrototypeOf(this).next.apply(this);
+  };
+  const other = await RawClient.connect(broker.port);
+  try {
+    // Both wait for a producer id, as while a block of ids is reserved.
+    const a = initProducerId(client, 'ce-twins');
+    const b = initProducerId(other, 'ce-twins');
+    for (let i = 0; i < 100 && waiting < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(waiting, 2);
+    release();
+    const answers = await Promise.all([a, b]);
+    const won = answers.filter((r) => r.errorCode === E.NONE);
+    assert.equal(won.length, 1, `answers: ${answers.map((r) => errorName(r.errorCode))}`);
+    eq(answers.find((r) => r.errorCode !== E.NONE)!.errorCode, E.CONCURRENT_TRANSACTIONS, 'the other');
+    const d = await describeTransaction(client, 'ce-twins');
+    assert.deepEqual([d.producerId, d.producerEpoch], [won[0].producerId, won[0].producerEpoch], 'the coordinator knows the producer that won');
+  } finally {
+    release();
+    delete (ids as { next?: unknown }).next;
+    other.close();
+  }
+});

@@ -105,8 +105,11 @@ export class TransactionCoordinator {
     if (this.loading) return fail(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
     let meta = this.txns.get(transactionalId);
     if (!meta) {
-      meta = {
-        transactionalId, producerId: await this.ids.next(), lastProducerId: -1n, epoch: -1, lastEpoch: -1, timeoutMs, state: 'Empty',
+      const producerId = await this.ids.next();
+      // Another InitProducerId for this id may have created it while the id was reserved: use
+      // that one (Kafka's putTransactionStateIfNotExists), so the two are ordered and one fenced.
+      meta = this.txns.get(transactionalId) ?? {
+        transactionalId, producerId, lastProducerId: -1n, epoch: -1, lastEpoch: -1, timeoutMs, state: 'Empty',
         partitions: new Set(), startTimestamp: -1, lastUpdateTimestamp: this.now(), pending: false,
       };
       this.txns.set(transactionalId, meta);
