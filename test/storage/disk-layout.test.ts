@@ -1,6 +1,6 @@
 /** The disk engine writes Kafka's layout and formats; segments roll where Kafka rolls them. */
 import assert from 'node:assert/strict';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readBaseOffset } from '../../protocol/records/index.js';
@@ -26,6 +26,50 @@ describe('disk engine layout', () => {
     // Damaged: the refusal names the file (it said only "meta.properties: no cluster.id").
     await writeFile(join(dir, 'meta.properties'), text.replace(/^cluster\.id=.*$/m, ''));
     await assert.rejects(diskStorage(dir).open(), (e: Error) => e.name === 'StorageRefusedError' && e.message.includes(join(dir, 'meta.properties')) && /no cluster\.id/.test(e.message));
+  });
+
+  it('refuses an Apache Kafka log directory before touching anything in it', async (t) => {
+    const dir = await tempDir(t);
+    // What a KRaft broker leaves: its identity, an flock file, its metadata log, a partition, checkpoints.
+    const files: Record<string, string> = {
+      'meta.properties': '#\n#Thu Nov 26 10:00:00 UTC 2026\ncluster.id=MkU3OEVBNTcwNTJENDM2Qg\ndirectory.id=4Zvr1E0kR1mWn5lgmhYtWw\nnode.id=1\nversion=1\n',
+      '.lock': '',
+      'recovery-point-offset-checkpoint': '0\n1\norders 0 3\n',
+      'replication-offset-checkpoint': '0\n1\norders 0 3\n',
+      '__cluster_metadata-0/00000000000000000000.log': 'x',
+      'orders-0/partition.metadata': 'version: 0\ntopic_id: 8YkQmUhORjSIXk8nFRwnvA\n',
+      'orders-0/00000000000000000000.log': 'y',
+    };
+    const write = async (all: Record<string, string>) => {
+      for (const [name, text] of Object.entries(all)) {
+        await mkdir(join(dir, name, '..'), { recursive: true });
+        await writeFile(join(dir, name), text);
+      }
+    };
+    const listing = async () => (await readdir(dir, { recursive: true })).sort();
+    await write(files);
+    const before = await listing();
+    for (const marker of ['replication-offset-checkpoint', '__cluster_metadata-0']) {
+      await assert.rejects(diskStorage(dir).open(), (e: Error) => e.name === 'StorageRefusedError' && e.message.startsWith(`${dir} is an Apache Kafka log directory (it holds `) && /Give Samsa a directory of its own/.test(e.message));
+      assert.deepEqual(await listing(), before, 'nothing renamed, added or removed');
+      assert.equal(await readFile(join(dir, '.lock'), 'utf8'), '', 'Kafka\'s lock file untouched');
+      await rm(join(dir, marker), { recursive: true });
+      before.splice(0, before.length, ...(await listing()));
+    }
+    // A directory kafka-storage.sh has only formatted is Kafka's too.
+    const formatted = await tempDir(t);
+    await writeFile(join(formatted, 'bootstrap.checkpoint'), 'z');
+    await assert.rejects(diskStorage(formatted).open(), /holds bootstrap\.checkpoint/);
+    // Samsa's own directory, whatever else it holds, opens.
+    const own = await tempDir(t);
+    const s = diskStorage(own);
+    await s.open();
+    await s.saveTopics([topicRecord('a', 1)]);
+    await s.close();
+    await writeFile(join(own, 'replication-offset-checkpoint'), '0\n0\n');
+    const again = diskStorage(own);
+    assert.deepEqual((await again.open()).topics.map((x) => x.name), ['a']);
+    await again.close();
   });
 
   it('persists the topic table atomically', async (t) => {

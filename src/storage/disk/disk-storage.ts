@@ -46,6 +46,7 @@ import { RecoveryPoints } from './recovery-points.js';
 import type { Segment } from './segment.js';
 import { TailCacheBudget } from './tail-cache-budget.js';
 import { lockDataDir } from './dir-lock.js';
+import { refuseKafkaLogDir } from './kafka-log-dir.js';
 
 /** Makes the name of a directory set aside unique: a random UUID in letters and digits only. */
 const uniqueDirId = () => randomUuid().replace(/[^A-Za-z0-9]/g, '');
@@ -263,6 +264,8 @@ export class DiskStorage implements Storage {
       if (e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS') e.message = `the data directory ${this.dataDir} cannot be made (${e.code}): fix the permissions of its parent or choose another directory`;
       throw e;
     });
+    // Before the lock: Samsa's would replace a running Kafka broker's.
+    await refuseKafkaLogDir(this.dataDir);
     this.lock = await lockDataDir(this.dataDir, () => this.lockLost()).catch((e: NodeJS.ErrnoException) => {
       // Node's own text names a scratch file of the lock, not the directory and what to do.
       if (e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS') e.message = `the data directory ${this.dataDir} is not writable (${e.code}): fix its permissions or choose another directory`;
