@@ -30,6 +30,7 @@ import { clusterAdminHandlers } from './api/cluster-admin.js';
 import { saslHandlers } from './api/sasl.js';
 import { ClientQuotas } from './quotas/quota-manager.js';
 import { configHandlers } from './api/configs.js';
+import { ClientMetricsSubscriptions } from './cluster/client-metrics.js';
 import { DynamicBrokerConfigs, applyLogConfigs } from './cluster/dynamic-configs.js';
 import { brokerConfigDef, invalidConnectionLimits, invalidStaticConfigs, likelyBrokerConfig } from './cluster/broker-configs.js';
 import { invalidLogDefaults, logConfigFor } from './cluster/topic-configs.js';
@@ -85,6 +86,7 @@ export class Broker implements BrokerState {
   readonly quotas: ClientQuotas;
   readonly fetchSessions: FetchSessionCache;
   readonly dynamicConfigs: DynamicBrokerConfigs;
+  readonly clientMetrics: ClientMetricsSubscriptions;
   readonly nodeId: number;
   clusterId = '';
   /** The address clients of the first listener are told to use (the bound port when the configured one was 0). */
@@ -170,6 +172,7 @@ export class Broker implements BrokerState {
       applyLogConfigs(this.topics.all(), config);
       this.server.limitsChanged();
     });
+    this.clientMetrics = new ClientMetricsSubscriptions(this.storage, log);
     this.markers = new PartitionMarkerWriter(
       this.topics,
       {
@@ -241,6 +244,7 @@ export class Broker implements BrokerState {
       await this.topics.load(state.topics);
       this.keptTopics = state.topics.length > 0;
       await this.quotas.load();
+      await this.clientMetrics.load();
       for (const listener of this.config.listeners) {
         const bound = await this.server.listen(listener.name, listener.host, listener.port).catch((e: NodeJS.ErrnoException) => {
           // Node names the host alone ("getaddrinfo ENOTFOUND kafka"): a container's name, say, in a

@@ -1,6 +1,7 @@
 /**
  * DescribeConfigs (v0–4), AlterConfigs (v0–2) and IncrementalAlterConfigs (v0–1) on topics,
- * this broker, the cluster-wide broker defaults and the broker's logger, answered as a Kafka 3.9
+ * this broker, the cluster-wide broker defaults, the broker's logger and client metrics
+ * subscriptions (with ListClientMetricsResources), answered as a Kafka 3.9
  * KRaft broker does (its ConfigHelper, ConfigAdminManager and the controller's validation).
  * Changes are persisted before they are answered and apply at once to the running partitions.
  */
@@ -9,10 +10,12 @@ import { ApiKey } from '../../protocol/generated/index.js';
 import type {
   AlterConfigsRequest, AlterConfigsResponse, DescribeConfigsRequest, DescribeConfigsRequestDescribeConfigsResource, DescribeConfigsResponse,
   DescribeConfigsResponseDescribeConfigsResourceResult, DescribeConfigsResponseDescribeConfigsResult, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+  ListClientMetricsResourcesRequest, ListClientMetricsResourcesResponse,
 } from '../../protocol/generated/index.js';
 import type { Encodable } from '../../protocol/primitives/types.js';
 import { ROOT_LOGGER, applyLoggerChanges, loggerChangeError, loggerLevel } from '../cluster/broker-logger.js';
 import { invalidConnectionLimits } from '../cluster/broker-configs.js';
+import { applyClientMetricsOps, clientMetricsError } from '../cluster/client-metrics.js';
 import { type AlterableConfig, type Altered, type ApiError, AlterOp, applyBrokerOps, applyTopicOps, preprocessError } from '../cluster/config-changes.js';
 import { type ConfigEntry, describeBrokerConfigs, describeTopicConfigs } from '../cluster/config-describe.js';
 import { CONFIG_TYPE_ID, ConfigSource, ResourceType } from '../cluster/config-schema.js';
@@ -62,9 +65,12 @@ function describeResource(broker: BrokerState, r: DescribeConfigsRequestDescribe
         isSensitive: false, synonyms: [], type: null, doc: null,
       }];
     }
-    case ResourceType.CLIENT_METRICS:
-      // No client metrics subscriptions exist here.
-      return r.resourceName === '' ? invalidRequest('Client metrics subscription name must not be empty') : [];
+    case ResourceType.CLIENT_METRICS: {
+      if (r.resourceName === '') return invalidRequest('Client metrics subscription name must not be empty');
+      return Object.entries(broker.clientMetrics.configs(r.resourceName)).map(([name, value]) => ({
+        name, value, readOnly: false, source: ConfigSource.CLIENT_METRICS_CONFIG, isSensitive: false, synonyms: [], type: null, doc: null,
+      }));
+    }
     default:
       return invalidRequest(`Unexpected resource type ${r.resourceType} for resource ${r.resourceName}`);
   }
@@ -90,7 +96,9 @@ function handleDescribe(ctx: RequestContext<DescribeConfigsRequest>): Encodable<
     const base = { resourceType: r.resourceType, resourceName: r.resourceName };
     if (!Array.isArray(described)) return { ...base, ...described, configs: [] };
     const keys = r.configurationKeys;
-    const wanted = keys === null || keys.length === 0 ? described : described.filter((e) => keys.includes(e.name));
+    // Kafka's ConfigHelper answers a subscription's configs whatever keys were asked for.
+    const all = keys === null || keys.length === 0 || r.resourceType === ResourceType.CLIENT_METRICS;
+    const wanted = all ? described : described.filter((e) => keys.includes(e.name));
     const configs = wanted.map((e): Encodable<DescribeConfigsResponseDescribeConfigsResourceResult> => {
       const c: Encodable<DescribeConfigsResponseDescribeConfigsResourceResult> = { name: e.name, value: e.value, readOnly: e.readOnly, isSensitive: e.isSensitive };
       // Kafka 3.9 leaves v0's isDefault false; we answer with what the field means.
@@ -119,7 +127,11 @@ interface Resource {
 }
 
 /** What to do once every resource is checked: a topic's new overrides or a broker level's new dynamic configs. */
-type Change = { kind: 'topic'; topic: Topic; configs: Record<string, string> } | { kind: 'broker'; level: DynamicLevel; configs: Record<string, string> } | { kind: 'logger'; ops: readonly AlterableConfig[] };
+type Change =
+  | { kind: 'topic'; topic: Topic; configs: Record<string, string> }
+  | { kind: 'broker'; level: DynamicLevel; configs: Record<string, string> }
+  | { kind: 'logger'; ops: readonly AlterableConfig[] }
+  | { kind: 'clientMetrics'; name: string; configs: Record<string, string> };
 
 type Checked = { error: ApiError } | { change: Change };
 
@@ -158,6 +170,14 @@ function checkBroker(broker: BrokerState, name: string, next: (current: Record<s
   return { change: { kind: 'broker', level, configs: altered.configs } };
 }
 
+/** The controller's checks of a client metrics subscription's complete new configs. */
+function checkClientMetrics(broker: BrokerState, name: string, next: (current: Record<string, string>) => Altered): Checked {
+  const altered = next({ ...broker.clientMetrics.configs(name) });
+  if (!altered.ok) return { error: altered.error };
+  const error = clientMetricsError(name, altered.configs);
+  return error ? { error } : { change: { kind: 'clientMetrics', name, configs: altered.configs } };
+}
+
 function checkResource(broker: BrokerState, r: Resource, incremental: boolean): Checked {
   const pre = preprocessError(r.configs);
   if (pre) return { error: pre };
@@ -166,6 +186,8 @@ function checkResource(broker: BrokerState, r: Resource, incremental: boolean): 
       return checkTopic(broker, r.resourceName, incremental ? (current) => applyTopicOps(current, r.configs) : () => ({ ok: true, configs: setOf(r.configs) }));
     case ResourceType.BROKER:
       return checkBroker(broker, r.resourceName, incremental ? (current) => applyBrokerOps(current, r.configs) : () => ({ ok: true, configs: setOf(r.configs) }));
+    case ResourceType.CLIENT_METRICS:
+      return checkClientMetrics(broker, r.resourceName, incremental ? (current) => applyClientMetricsOps(current, r.configs) : () => ({ ok: true, configs: setOf(r.configs) }));
     case ResourceType.BROKER_LOGGER: {
       if (!incremental) break;
       const id = parseId(r.resourceName);
@@ -192,6 +214,9 @@ async function apply(broker: BrokerState, change: Change): Promise<ApiError> {
         break;
       case 'logger':
         applyLoggerChanges(broker.log, change.ops);
+        break;
+      case 'clientMetrics':
+        await broker.clientMetrics.replace(change.name, change.configs);
         break;
     }
     return NONE;
@@ -231,8 +256,14 @@ function handleIncrementalAlter(ctx: RequestContext<IncrementalAlterConfigsReque
   return alter(ctx.broker, body.resources, body.validateOnly, true);
 }
 
+/** ListClientMetricsResources (v0): the subscriptions that have configs (kafka-client-metrics.sh --list). */
+function handleListClientMetrics(ctx: RequestContext<ListClientMetricsResourcesRequest>): Encodable<ListClientMetricsResourcesResponse> {
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, clientMetricsResources: ctx.broker.clientMetrics.names().map((name) => ({ name })) };
+}
+
 export const configHandlers: ApiHandler[] = [
   { apiKey: ApiKey.DescribeConfigs, minVersion: 0, maxVersion: 4, handle: handleDescribe },
   { apiKey: ApiKey.AlterConfigs, minVersion: 0, maxVersion: 2, handle: handleAlter },
   { apiKey: ApiKey.IncrementalAlterConfigs, minVersion: 0, maxVersion: 1, handle: handleIncrementalAlter },
+  { apiKey: ApiKey.ListClientMetricsResources, minVersion: 0, maxVersion: 0, handle: handleListClientMetrics },
 ];

@@ -8,6 +8,7 @@ import type { OffsetsTopicStore } from '../coordinator/groups/group-store.js';
 import type { OffsetManager } from '../coordinator/groups/offset-manager.js';
 import type { MarkerWriter, TransactionCoordinator } from '../coordinator/txn/transaction-coordinator.js';
 import type { TransactionTopicStore } from '../coordinator/txn/transaction-log.js';
+import type { ClientMetricsSubscriptions } from '../cluster/client-metrics.js';
 import type { DynamicBrokerConfigs } from '../cluster/dynamic-configs.js';
 import type { Connection } from '../server/connection.js';
 import type { ClientQuotas } from '../quotas/quota-manager.js';
@@ -27,6 +28,8 @@ export interface BrokerState {
   readonly markers: MarkerWriter;
   /** Dynamic broker configs (AlterConfigs on the broker resource), persisted through the storage engine. */
   readonly dynamicConfigs: DynamicBrokerConfigs;
+  /** Client metrics subscriptions (CLIENT_METRICS config resources), persisted through the storage engine. */
+  readonly clientMetrics: ClientMetricsSubscriptions;
   /** Client quotas: their configuration and the rates measured against them. */
   readonly quotas: ClientQuotas;
   /** Incremental fetch sessions (KIP-227). */

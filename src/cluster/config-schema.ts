@@ -20,6 +20,7 @@ export enum ConfigSource {
   STATIC_BROKER_CONFIG = 4,
   DEFAULT_CONFIG = 5,
   DYNAMIC_BROKER_LOGGER_CONFIG = 6,
+  CLIENT_METRICS_CONFIG = 7,
 }
 
 /** Config resource types (ConfigResource.Type). */
