@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Broker, VERSION } from '../broker.js';
-import { BROKER_DEFAULTS, BrokerConfig, ConfigError, type Properties, clientListener, overrideListener, parseProperties } from '../config.js';
+import { BROKER_DEFAULTS, BrokerConfig, ConfigError, type Properties, clientListener, formatListeners, overrideListener, parseListeners, parseProperties } from '../config.js';
 import { LOG_LEVELS, type Logger, createLogger } from '../logger.js';
 import { flushStdoutLog } from '../stdout-sink.js';
 import { StorageRefusedError } from '../storage/storage.js';
@@ -29,6 +29,7 @@ export function propertiesFromArgs(args: StartArgs): Properties {
   if (args['node-id'] !== undefined && !/^-?\d+$/.test(args['node-id'])) throw new ConfigError(`--node-id expects an integer, not "${args['node-id']}"`);
   if (args.config) Object.assign(props, parseProperties(readConfigFile(args.config)));
   if (args.host !== undefined || port !== undefined) overrideListener(props, args.host, port);
+  const advertisedInConfig = props['advertised.listeners'];
   if (args['advertised-listener']) props['advertised.listeners'] = args['advertised-listener'];
   if (args['data-dir']) props['log.dirs'] = args['data-dir'];
   if (args.storage) props['samsa.storage'] = args.storage;
@@ -38,11 +39,14 @@ export function propertiesFromArgs(args: StartArgs): Properties {
     if (i <= 0) throw new ConfigError(`--set expects key=value, got "${kv}"`);
     props[kv.slice(0, i).trim()] = kv.slice(i + 1).trim();
   }
-  // --advertised-listener host:port names the served listener's address, whatever that listener
-  // is called (known only now: --set may have named the listeners).
+  // --advertised-listener host:port names the first client listener's address, whatever that
+  // listener is called (known only now: --set may have named the listeners); the config's
+  // addresses for the other listeners stay.
   const advertised = args['advertised-listener'];
   if (advertised && props['advertised.listeners'] === advertised && !advertised.includes('://')) {
-    props['advertised.listeners'] = `${clientListener({ ...BROKER_DEFAULTS, ...props }).name}://${advertised}`;
+    const name = clientListener({ ...BROKER_DEFAULTS, ...props }).name;
+    const others = advertisedInConfig ? parseListeners(advertisedInConfig).filter((l) => l.name !== name) : [];
+    props['advertised.listeners'] = [`${name}://${advertised}`, ...others.map((l) => formatListeners([l]))].join(',');
   }
   return props;
 }
@@ -175,7 +179,7 @@ void cli.yargs(cli.hideBin(process.argv))
       y
         .option('port', { alias: 'p', type: 'string', requiresArg: true, coerce: lastValue, describe: 'TCP port to listen on (default 9092; 0 picks a free one)' })
         .option('host', { type: 'string', requiresArg: true, coerce: lastValue, describe: 'Address to bind (default localhost; 0.0.0.0 for every interface)' })
-        .option('advertised-listener', { type: 'string', requiresArg: true, coerce: lastValue, describe: 'host:port clients are told to connect to, when it differs from the bound address (Kafka advertised.listeners)' })
+        .option('advertised-listener', { type: 'string', requiresArg: true, coerce: lastValue, describe: 'host:port clients are told to connect to, when it differs from the bound address (the first listener\'s entry of Kafka advertised.listeners; NAME://host:port,… sets them all)' })
         .option('data-dir', { alias: 'd', type: 'string', requiresArg: true, coerce: lastValue, describe: 'Directory for the log and metadata (Kafka log.dirs; default ./data)' })
         .option('storage', { choices: ['disk', 'memory'], requiresArg: true, coerce: lastValue, describe: 'disk: durable segment files in --data-dir (default); memory: nothing survives a restart' })
         .option('node-id', { type: 'string', requiresArg: true, coerce: lastValue, describe: 'This broker\'s id in Metadata responses (Kafka node.id; default 1)' })

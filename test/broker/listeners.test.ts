@@ -5,12 +5,14 @@
  * together, as Kafka's broker-wide ones do.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type AddressInfo, createServer } from 'node:net';
 import { test } from 'node:test';
 import { ApiKey } from '../../protocol/generated/index.js';
 import { BrokerConfig, startBroker } from '../../src/index.js';
 import { kafka, waitFor } from '../support/kafkajs.js';
-import { run, startBrokerProcess } from '../support/processes.js';
+import { run, startBrokerProcess, tempDir } from '../support/processes.js';
 import { RawClient } from '../support/raw-client.js';
 
 const DOCKER_STYLE = {
@@ -144,5 +146,17 @@ test('the start-up line names every listener with the address its clients are gi
     assert.ok(!b.logs.some((l) => l.includes('serves only the first')));
   } finally {
     await b.stop();
+  }
+  // --advertised-listener host:port gives the first listener's address; the config file's others stay.
+  const dir = tempDir();
+  const file = join(dir.path, 'server.properties');
+  writeFileSync(file, Object.entries({ ...DOCKER_STYLE, 'advertised.listeners': 'PLAINTEXT://kafka:29092,PLAINTEXT_HOST://host.example:9092' }).map(([k, v]) => `${k}=${v}`).join('\n'));
+  const c = await startBrokerProcess(['--storage', 'memory', '-c', file, '--advertised-listener', 'broker.example:4321']);
+  try {
+    const line = JSON.parse(c.logs.find((l) => l.includes('"listening"'))!) as { listeners: string[] };
+    assert.deepEqual(line.listeners.map((l) => l.replace(/^\S+ /, '')), ['(PLAINTEXT, advertised as broker.example:4321)', '(PLAINTEXT_HOST, advertised as host.example:9092)']);
+  } finally {
+    dir.remove();
+    await c.stop();
   }
 });
