@@ -9,7 +9,7 @@ import { ErrorCode } from '../../protocol/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
 import type { DeleteRecordsRequest, DeleteRecordsResponse, DeleteRecordsResponseDeleteRecordsTopicResult } from '../../protocol/generated/index.js';
 import type { Encodable } from '../../protocol/primitives/types.js';
-import { OffsetOutOfRangeError, PolicyViolationError } from '../storage/storage.js';
+import { OffsetOutOfRangeError, PolicyViolationError, storageFailureLevel } from '../storage/storage.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
 
 interface PartitionResult {
@@ -30,7 +30,7 @@ async function deleteOne(broker: BrokerState, topicName: string, partitionIndex:
   } catch (err) {
     if (err instanceof OffsetOutOfRangeError) return fail(ErrorCode.OFFSET_OUT_OF_RANGE);
     if (err instanceof PolicyViolationError) return fail(ErrorCode.POLICY_VIOLATION);
-    broker.log.error({ err, topic: topicName, partition: partitionIndex }, 'DeleteRecords failed');
+    broker.log[storageFailureLevel(err)]({ err, topic: topicName, partition: partitionIndex }, 'DeleteRecords failed');
     return fail(ErrorCode.KAFKA_STORAGE_ERROR);
   }
 }

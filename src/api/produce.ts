@@ -18,7 +18,7 @@ import { verificationError } from '../coordinator/txn/transaction-coordinator.js
 import { produceSettings } from '../cluster/produce-settings.js';
 import { checkRecords, needsRecompression, recompress, recordsMaxTimestamp } from './produce-records.js';
 import { mapInSlices } from './slices.js';
-import type { AppendResult, PartitionLog } from '../storage/storage.js';
+import { type AppendResult, type PartitionLog, storageFailureLevel } from '../storage/storage.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
 
 type PartitionResponse = Encodable<ProduceResponsePartitionProduceResponse>;
@@ -209,7 +209,7 @@ function produceOne(broker: BrokerState, ctx: RequestContext<ProduceRequest>, to
       index, errorCode: ErrorCode.NONE, baseOffset: r.baseOffset, logAppendTimeMs: logAppendTime ?? -1n, logStartOffset: r.logStartOffset, recordErrors: [], errorMessage: null,
     }),
     (err: unknown): PartitionResponse => {
-      broker.log.error({ err, topic: topicName, partition: index }, 'append failed');
+      broker.log[storageFailureLevel(err)]({ err, topic: topicName, partition: index }, 'append failed');
       return failed(index, ErrorCode.KAFKA_STORAGE_ERROR);
     },
   );

@@ -104,6 +104,20 @@ export class StorageRefusedError extends Error {
   override readonly name: string = 'StorageRefusedError';
 }
 
+/**
+ * A partition that takes no more appends: a write or fsync failed (a full disk, say), which was
+ * logged once when it happened, as Kafka reports a failed log directory once; or it is closed.
+ * Callers answer KAFKA_STORAGE_ERROR (or their API's equivalent) and need not log it again.
+ */
+export class LogOfflineError extends Error {
+  override readonly name: string = 'LogOfflineError';
+}
+
+/** The level at which to log a failed storage operation: an offline partition's refusals were reported when it went offline. */
+export function storageFailureLevel(err: unknown): 'debug' | 'error' {
+  return err instanceof LogOfflineError ? 'debug' : 'error';
+}
+
 /** A read met a batch whose bytes cannot be a batch (Kafka's CorruptRecordException: CORRUPT_MESSAGE). */
 export class CorruptLogError extends Error {
   override readonly name: string = 'CorruptLogError';

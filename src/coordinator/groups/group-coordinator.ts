@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../../../protocol/error-codes.js';
 import type { Logger } from '../../logger.js';
+import { storageFailureLevel } from '../../storage/storage.js';
 import { ClassicGroup, type JoinResult, Member, type Protocol, type SyncResult, joinError, syncError } from './classic-group.js';
 import type { GroupStore } from './group-store.js';
 import type { GroupValue } from './offsets-topic.js';
@@ -412,7 +413,7 @@ export class GroupCoordinator {
         this.log.info({ group: group.groupId, generation }, 'group is stable');
       },
       (err: unknown) => {
-        this.log.error({ err, group: group.groupId }, 'could not store the group assignment');
+        this.log[storageFailureLevel(err)]({ err, group: group.groupId }, 'could not store the group assignment');
         if (group.state !== 'CompletingRebalance' || group.generationId !== generation) return;
         this.failPendingSyncs(group, ErrorCode.NOT_COORDINATOR);
         this.maybePrepareRebalance(group, 'the assignment could not be stored');
@@ -573,7 +574,7 @@ export class GroupCoordinator {
   }
 
   private persist(group: ClassicGroup): void {
-    this.store.append(group.groupId, [this.groupRecord(group)]).catch((err: unknown) => this.log.error({ err, group: group.groupId }, 'could not store group metadata'));
+    this.store.append(group.groupId, [this.groupRecord(group)]).catch((err: unknown) => this.log[storageFailureLevel(err)]({ err, group: group.groupId }, 'could not store group metadata'));
   }
 
   /** Rebuilds a group from its last GroupMetadata record (members must heartbeat to stay). */

@@ -5,6 +5,7 @@
  */
 import { ErrorCode } from '../../../protocol/error-codes.js';
 import type { Logger } from '../../logger.js';
+import { storageFailureLevel } from '../../storage/storage.js';
 import { ClassicGroup, type CommittedOffset, offsetKey } from './classic-group.js';
 import type { GroupCoordinator } from './group-coordinator.js';
 import type { GroupStore } from './group-store.js';
@@ -117,7 +118,7 @@ export class OffsetManager {
       await this.store.append(group.groupId, values.map((v) => ({ kind: 'offset', group: group.groupId, topic: v.topic, partition: v.partition, value: v })));
     } catch (err) {
       this.commitEnded(group);
-      this.log.error({ err, group: group.groupId }, 'could not store committed offsets');
+      this.log[storageFailureLevel(err)]({ err, group: group.groupId }, 'could not store committed offsets');
       return errors.map((e) => (e === ErrorCode.NONE ? ErrorCode.NOT_COORDINATOR : e));
     }
     // A topic deleted since this commit began has its tombstone after this record in the log.
@@ -166,7 +167,7 @@ export class OffsetManager {
     try {
       await this.store.append(groupId, records);
     } catch (err) {
-      this.log.error({ err, group: groupId }, 'could not write the deletion of a group');
+      this.log[storageFailureLevel(err)]({ err, group: groupId }, 'could not write the deletion of a group');
     }
     return ErrorCode.NONE;
   }
@@ -188,7 +189,7 @@ export class OffsetManager {
     try {
       await this.store.append(groupId, records);
     } catch (err) {
-      this.log.error({ err, group: groupId }, 'could not write offset deletions');
+      this.log[storageFailureLevel(err)]({ err, group: groupId }, 'could not write offset deletions');
       return { errorCode: ErrorCode.NOT_COORDINATOR, partitions: [] };
     }
     for (const p of doomed) {

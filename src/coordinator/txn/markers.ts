@@ -8,6 +8,7 @@ import { ErrorCode } from '../../../protocol/error-codes.js';
 import { buildControlBatch } from '../../../protocol/records/index.js';
 import type { TopicRegistry } from '../../cluster/topics.js';
 import type { Logger } from '../../logger.js';
+import { storageFailureLevel } from '../../storage/storage.js';
 import { OFFSETS_TOPIC } from '../groups/offsets-topic.js';
 import type { MarkerWriter } from './transaction-coordinator.js';
 
@@ -37,7 +38,7 @@ export class PartitionMarkerWriter implements MarkerWriter {
       await log.append(batch, { leaderEpoch: topic.leaderEpoch(partition) });
       producers.markersVisible(log.highWatermark);
     } catch (err) {
-      this.log.error({ err, topic: topicName, partition }, 'could not write a transaction marker');
+      this.log[storageFailureLevel(err)]({ err, topic: topicName, partition }, 'could not write a transaction marker');
       return ErrorCode.KAFKA_STORAGE_ERROR;
     }
     if (topicName === OFFSETS_TOPIC) this.groups.onTransactionCompleted(partition, producerId, commit);

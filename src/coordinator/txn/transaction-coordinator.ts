@@ -7,6 +7,7 @@
  */
 import { ErrorCode } from '../../../protocol/error-codes.js';
 import type { Logger } from '../../logger.js';
+import { storageFailureLevel } from '../../storage/storage.js';
 import type { TxnRecord, TxnStore } from './transaction-log.js';
 
 export type TxnState = 'Empty' | 'Ongoing' | 'PrepareCommit' | 'PrepareAbort' | 'CompleteCommit' | 'CompleteAbort' | 'Dead' | 'PrepareEpochFence';
@@ -294,7 +295,7 @@ export class TransactionCoordinator {
     try {
       await this.store.append(meta.transactionalId, this.record(next));
     } catch (err) {
-      this.log.error({ err, transactionalId: meta.transactionalId }, 'could not store transaction state');
+      this.log[storageFailureLevel(err)]({ err, transactionalId: meta.transactionalId }, 'could not store transaction state');
       return ErrorCode.NOT_COORDINATOR;
     } finally {
       meta.pending = false;

@@ -30,6 +30,7 @@ import {
 import { BatchArena, ENTRY_OVERHEAD, type ArenaEntry } from '../batch-arena.js';
 import { LeaderEpochCache, UNDEFINED_EPOCH, epochsFromBatches, type EpochEndOffset } from '../leader-epoch.js';
 import {
+  LogOfflineError,
   OffsetOutOfRangeError,
   PolicyViolationError,
   policyDeletes,
@@ -54,11 +55,8 @@ import type { Segment } from './segment.js';
 
 export type { PartitionServices, PartitionStats } from './partition-services.js';
 
-export class PartitionFailedError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'PartitionFailedError';
-  }
+export class PartitionFailedError extends LogOfflineError {
+  override readonly name: string = 'PartitionFailedError';
 }
 
 /** A batch larger than segment.bytes can never be stored (Kafka: RecordBatchTooLargeException). */
