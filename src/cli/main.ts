@@ -177,8 +177,8 @@ void cli.yargs(cli.hideBin(process.argv))
     'Run a broker (the default command)',
     (y) =>
       y
-        .option('port', { alias: 'p', type: 'string', requiresArg: true, coerce: lastValue, describe: 'TCP port to listen on (default 9092; 0 picks a free one)' })
-        .option('host', { type: 'string', requiresArg: true, coerce: lastValue, describe: 'Address to bind (default localhost; 0.0.0.0 for every interface)' })
+        .option('port', { alias: 'p', type: 'string', requiresArg: true, coerce: lastValue, describe: 'TCP port to listen on (default 9092; 0 picks a free one); of the first listener when the config names several' })
+        .option('host', { type: 'string', requiresArg: true, coerce: lastValue, describe: 'Address to bind (default localhost; 0.0.0.0 for every interface); of the first listener when the config names several' })
         .option('advertised-listener', { type: 'string', requiresArg: true, coerce: lastValue, describe: 'host:port clients are told to connect to, when it differs from the bound address (the first listener\'s entry of Kafka advertised.listeners; NAME://host:port,… sets them all)' })
         .option('data-dir', { alias: 'd', type: 'string', requiresArg: true, coerce: lastValue, describe: 'Directory for the log and metadata (Kafka log.dirs; default ./data)' })
         .option('storage', { choices: ['disk', 'memory'], requiresArg: true, coerce: lastValue, describe: 'disk: durable segment files in --data-dir (default); memory: nothing survives a restart' })
