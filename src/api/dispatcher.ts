@@ -3,6 +3,8 @@ import type { DecodedRequest } from '../../protocol/frames.js';
 import type { Connection, Reply, RequestDispatcher } from '../server/connection.js';
 import { type ApiHandler, type BrokerState, type RequestContext, VersionedBody } from './context.js';
 import { RequestQuota } from '../quotas/request-quota.js';
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { errorResponse } from './error-responses.js';
 
 /** A response body carrying the throttle time of a violated quota (the larger, if it has one of its own). */
 function withThrottle(body: unknown, throttleMs: number): unknown {
@@ -48,17 +50,37 @@ export class Dispatcher implements RequestDispatcher {
       for (const f of sent.splice(0)) f();
     };
     const ctx: RequestContext = { broker: this.broker, header, apiVersion: header.requestApiVersion, body: request.body, connection, advertised: this.broker.advertisedOn(connection.listener), quota, afterSent };
-    const handled = h.handle(ctx);
+    let handled: unknown;
+    try {
+      handled = h.handle(ctx);
+    } catch (e) {
+      handled = Promise.reject(e);
+    }
     handlingNanos = Number(process.hrtime.bigint() - started);
     quota.handlerReturned();
-    return Promise.resolve(handled).then((result) => {
-      if (result === null) {
-        onSent();
-        return null;
-      }
-      const throttleMs = quota.finish();
-      if (result instanceof VersionedBody) return { body: result.body, version: result.version, onSent };
-      return { body: withThrottle(result, throttleMs), onSent };
-    });
+    return Promise.resolve(handled).then(
+      (result) => {
+        if (result === null) {
+          onSent();
+          return null;
+        }
+        const throttleMs = quota.finish();
+        if (result instanceof VersionedBody) return { body: result.body, version: result.version, onSent };
+        return { body: withThrottle(result, throttleMs), onSent };
+      },
+      (err: unknown) => {
+        // As Kafka's KafkaApis: the API's error response, UNKNOWN_SERVER_ERROR for everything asked
+        // about; with none to give (an acks=0 produce) the connection closes (the rejection).
+        let body: object | null = null;
+        try {
+          body = errorResponse(header.requestApiKey, header.requestApiVersion, request.body, ErrorCode.UNKNOWN_SERVER_ERROR);
+        } catch {
+          // a request this builder cannot read: close, as with none
+        }
+        if (body === null) throw err;
+        this.broker.log.error({ err, apiKey: header.requestApiKey, apiVersion: header.requestApiVersion, clientId: header.clientId }, `${request.api.name} failed: answered UNKNOWN_SERVER_ERROR`);
+        return { body: withThrottle(body, quota.finish()), onSent, lenient: true };
+      },
+    );
   }
 }

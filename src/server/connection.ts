@@ -19,6 +19,8 @@ export interface Reply {
   version?: number;
   /** Runs once the response is written to the socket, or once it never will be. */
   onSent?: () => void;
+  /** An error response: fields its version does not have are left out rather than refused. */
+  lenient?: boolean;
 }
 
 export interface RequestDispatcher {
@@ -227,7 +229,7 @@ export class Connection {
           const h = request.header;
           const encode = () => encodeResponse(h.requestApiKey, h.requestApiVersion, h.correlationId, reply.body, reply.version ?? h.requestApiVersion);
           try {
-            slot.chunks = encode();
+            slot.chunks = reply.lenient ? encodeLeniently(encode) : encode();
           } catch (err) {
             // A value this version cannot carry is a broker bug; log it, and answer without that value.
             this.log.error({ err, apiKey: h.requestApiKey, apiVersion: h.requestApiVersion, clientId: h.clientId }, `${request.api.name} response does not fit its version`);
