@@ -77,7 +77,10 @@ export class Dispatcher implements RequestDispatcher {
         } catch {
           // a request this builder cannot read: close, as with none
         }
-        if (body === null) throw err;
+        if (body === null) {
+          onSent(); // never will be: what the handler holds until then goes back now
+          throw err;
+        }
         this.broker.log.error({ err, apiKey: header.requestApiKey, apiVersion: header.requestApiVersion, clientId: header.clientId }, `${request.api.name} failed: answered UNKNOWN_SERVER_ERROR`);
         return { body: withThrottle(body, quota.finish()), onSent, lenient: true };
       },
