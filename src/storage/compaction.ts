@@ -363,13 +363,14 @@ export async function cleanBatch(batch: Buffer, ctx: CleanContext): Promise<Clea
 }
 
 /**
- * Kafka's Cleaner.shouldRetainRecord, except that a record without a key is kept (the broker
- * refuses keyless records on compacted topics; Kafka's cleaner drops any it finds).
+ * Kafka's Cleaner.shouldRetainRecord. A record without a key is dropped, as Kafka's cleaner drops
+ * it (an invalid message): appends to a compacted topic refuse them, but a topic switched to
+ * compact from delete still holds those written before.
  */
 function retainRecord(r: RawRecord, baseOffset: number, latestOffset: number, map: OffsetMap, hasHorizon: boolean, horizon: bigint, now: bigint): boolean {
   const offset = baseOffset + r.offsetDelta;
   if (offset > latestOffset) return true;
-  if (r.key === null) return true;
+  if (r.key === null) return false;
   const found = map.get(r.key);
   if (found >= 0 && offset < found) return false;
   return !r.tombstone || !hasHorizon || now < horizon;

@@ -63,7 +63,7 @@ async function appendVersions(log: PartitionLog, n: number, keys = 10, timestamp
 function expectCompacted(all: VisibleRecord[], cleanUpTo: bigint): VisibleRecord[] {
   const last = new Map<string | null, bigint>();
   for (const r of all) if (r.offset < cleanUpTo) last.set(r.key, r.offset);
-  return all.filter((r) => r.offset >= cleanUpTo || last.get(r.key) === r.offset || r.key === null);
+  return all.filter((r) => r.offset >= cleanUpTo || (r.key !== null && last.get(r.key) === r.offset));
 }
 
 const byOffset = (log: PartitionLog): Promise<VisibleRecord[]> => visibleRecords(log);
@@ -241,6 +241,23 @@ for (const engine of ENGINES) {
       assert.ok(r);
       assert.equal(r.firstDirtyOffset, 15n, 'cleaning starts at the log start');
       assert.deepEqual((await byOffset(log)).filter((v) => v.offset < 60n), expectCompacted(all.filter((v) => v.offset >= 15n), 60n));
+    });
+
+    it('drops records without a key when cleaning a topic switched from delete to compact, as Kafka\'s cleaner does', async (t) => {
+      const config: Partial<LogConfig> = { ...COMPACTED, cleanupPolicy: 'delete' };
+      const { storage, log, clock } = await open(t, engine, config);
+      t.after(() => storage.close());
+      await log.append(keyedBatch([{ key: null, value: 'a' }, rec(1, 1), { key: null, value: 'b' }]), { leaderEpoch: 0 });
+      await log.append(keyedBatch([{ key: null, value: 'c' }]), { leaderEpoch: 0 });
+      await appendRolling(log, config, keyedBatch([{ key: null, value: 'd' }])); // the active segment starts at 4
+      log.setConfig(logConfig(COMPACTED));
+      const r = await log.compact(clock.now);
+      assert.ok(r);
+      assert.equal(r.cleanedUpTo, 4n);
+      assert.deepEqual(await byOffset(log), [
+        { offset: 1n, key: 'k01', value: 'v00001' },
+        { offset: 4n, key: null, value: 'd' },
+      ], 'keyless records of the cleaned segments are gone; the active segment is untouched');
     });
   });
 }
