@@ -314,6 +314,7 @@ export class Broker implements BrokerState {
           const log = topic.partitions[i];
           try {
             const r = await log.compact(Date.now(), topic.producers[i].lastStableOffset(log));
+            if (r && r.abortMarkersRemoved.length > 0) topic.producers[i].abortMarkersRemoved(r.abortMarkersRemoved);
             if (r && r.bytesFreed > 0) this.log.info({ topic: topic.name, partition: i, freed: r.bytesFreed, retained: r.recordsRetained }, 'compacted');
           } catch (err) {
             this.log.error({ err, topic: topic.name, partition: i }, 'compaction failed');

@@ -305,6 +305,11 @@ export interface CleanOutcome {
   verbatim: boolean;
   recordsRead: number;
   recordsRetained: number;
+  /**
+   * The batch was an ABORT marker and its record goes (the batch dropped, or kept as a bare
+   * header): the transaction it ended must no longer be reported to read_committed fetches.
+   */
+  abortMarkerRemoved: boolean;
 }
 
 /** Kafka's filterTo (with the LogCleaner's RecordFilter) for one magic-2 batch. */
@@ -320,6 +325,7 @@ export async function cleanBatch(batch: Buffer, ctx: CleanContext): Promise<Clea
   const now = BigInt(ctx.now);
   const discardRecords = control ? canDiscard && hasHorizon && horizon <= now : canDiscard;
   const markerForEmptyTxn = canDiscard && control;
+  const abortMarkerRemoved = control && discardRecords && controlTypeOf(batch) === ControlRecordType.ABORT;
 
   let retention: 'delete' | 'retain-empty' | 'delete-empty';
   if (producerId >= 0n && ctx.keepsProducerState(batch)) retention = 'retain-empty';
@@ -327,7 +333,7 @@ export async function cleanBatch(batch: Buffer, ctx: CleanContext): Promise<Clea
   else if (discardRecords) retention = 'delete';
   else retention = 'delete-empty';
   const count = readRecordCount(batch);
-  if (retention === 'delete') return { out: null, verbatim: false, recordsRead: count, recordsRetained: 0 };
+  if (retention === 'delete') return { out: null, verbatim: false, recordsRead: count, recordsRetained: 0, abortMarkerRemoved };
 
   const data = count > 0 ? await recordData(batch) : Buffer.alloc(0);
   const baseTimestamp = readBaseTimestamp(batch);
@@ -349,17 +355,17 @@ export async function cleanBatch(batch: Buffer, ctx: CleanContext): Promise<Clea
   }
   if (retained.length > 0) {
     const needHorizon = (tombstones || markerForEmptyTxn) && !hasHorizon;
-    if (retained.length === read && !needHorizon) return { out: batch.subarray(0, readBatchSize(batch)), verbatim: true, recordsRead: read, recordsRetained: read };
+    if (retained.length === read && !needHorizon) return { out: batch.subarray(0, readBatchSize(batch)), verbatim: true, recordsRead: read, recordsRetained: read, abortMarkerRemoved };
     let newHorizon: bigint | null = hasHorizon ? horizon : null;
     if (needHorizon) {
       const h = now + BigInt(Math.max(0, ctx.deleteRetentionMs));
       newHorizon = h > LONG_MAX ? LONG_MAX : h;
     }
     const out = await rebuildBatch(batch, data, retained, baseTimestamp, newHorizon);
-    return { out, verbatim: false, recordsRead: read, recordsRetained: retained.length };
+    return { out, verbatim: false, recordsRead: read, recordsRetained: retained.length, abortMarkerRemoved };
   }
-  if (retention === 'retain-empty') return { out: emptyBatchHeader(batch), verbatim: false, recordsRead: read, recordsRetained: 0 };
-  return { out: null, verbatim: false, recordsRead: read, recordsRetained: 0 };
+  if (retention === 'retain-empty') return { out: emptyBatchHeader(batch), verbatim: false, recordsRead: read, recordsRetained: 0, abortMarkerRemoved };
+  return { out: null, verbatim: false, recordsRead: read, recordsRetained: 0, abortMarkerRemoved };
 }
 
 /**

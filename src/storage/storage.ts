@@ -94,6 +94,18 @@ export interface CompactionResult {
   bytesFreed: number;
   recordsRead: number;
   recordsRetained: number;
+  /**
+   * ABORT markers the cleaning removed (by producer id and offset), in replacements made by this
+   * call or by an earlier one that failed before it could tell: the aborted transactions they
+   * ended are no longer in the log, and read_committed fetches must stop reporting them (Kafka
+   * rebuilds a cleaned segment's .txnindex with only the aborted transactions it still holds).
+   */
+  abortMarkersRemoved: AbortMarker[];
+}
+
+export interface AbortMarker {
+  producerId: bigint;
+  offset: bigint;
 }
 
 /**

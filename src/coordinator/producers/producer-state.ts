@@ -227,6 +227,22 @@ export class ProducerStateManager {
   }
 
   /**
+   * The log cleaner removed these ABORT markers: their transactions are no longer reported. A
+   * read_committed client told of an aborted transaction skips its producer's transactional
+   * batches until it meets the ABORT marker, so with the marker gone it would drop that
+   * producer's later, committed, transactions too (Kafka's cleaned .txnindex leaves them out).
+   */
+  abortMarkersRemoved(markers: readonly { producerId: bigint; offset: bigint }[]): void {
+    const gone = new Set(markers.map((m) => `${m.producerId}@${m.offset}`));
+    const before = this.aborted.length;
+    for (let i = this.aborted.length - 1; i >= 0; i--) {
+      const a = this.aborted[i]!;
+      if (gone.has(`${a.producerId}@${a.lastOffset}`)) this.aborted.splice(i, 1);
+    }
+    if (this.aborted.length !== before) this.changes++;
+  }
+
+  /**
    * The state as a snapshot (our own JSON format: Kafka's producer snapshot has no room for the
    * aborted transactions, which Kafka keeps in .txnindex files instead).
    */

@@ -25,6 +25,7 @@ import {
   readBatchSize,
   readLastOffsetDelta,
   readMaxTimestamp,
+  readProducerId,
 } from '../../../protocol/records/index.js';
 import {
   cleanBatch,
@@ -39,7 +40,7 @@ import {
   TxnTracker,
   type CleanContext,
 } from '../compaction.js';
-import { policyCompacts, type CompactionResult, type LogConfig } from '../storage.js';
+import { policyCompacts, type AbortMarker, type CompactionResult, type LogConfig } from '../storage.js';
 import { readAt, unlinkIfExists, writeAllAt } from './fs-util.js';
 import type { StorageLogger } from './logger.js';
 import { CLEANED_SUFFIX } from './names.js';
@@ -100,11 +101,17 @@ const CHUNK = 1024 * 1024;
 /** Longest stretch of record work between two turns of the event loop. */
 const SLICE_MS = 4;
 
+const emptyResult = (): CompactionResult => ({
+  firstDirtyOffset: 0n, cleanedUpTo: 0n, complete: false, segmentsCleaned: 0, bytesRead: 0, bytesWritten: 0, bytesFreed: 0, recordsRead: 0, recordsRetained: 0, abortMarkersRemoved: [],
+});
+
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const WRITE_BUFFER = 1024 * 1024;
 
 export class LogCleaner {
   private round: Round | null = null;
+  /** ABORT markers removed by swapped-in segments and not yet told in a result. */
+  private abortMarkersRemoved: AbortMarker[] = [];
 
   constructor(
     private readonly host: CleanerHost,
@@ -116,14 +123,28 @@ export class LogCleaner {
     this.round = null;
   }
 
+  /**
+   * One call; its result also tells the ABORT markers removed by replacements not told yet (a call
+   * that failed after some, say), even when this call cleaned nothing.
+   */
   async run(now: number, lastStableOffset: bigint): Promise<CompactionResult | null> {
+    let result = await this.runOnce(now, lastStableOffset);
+    if (this.abortMarkersRemoved.length > 0) {
+      result ??= { ...emptyResult(), complete: true };
+      result.abortMarkersRemoved = this.abortMarkersRemoved;
+      this.abortMarkersRemoved = [];
+    }
+    return result;
+  }
+
+  private async runOnce(now: number, lastStableOffset: bigint): Promise<CompactionResult | null> {
     const host = this.host;
     const cfg = host.config;
     if (!policyCompacts(cfg.cleanupPolicy)) {
       this.round = null;
       return null;
     }
-    const result: CompactionResult = { firstDirtyOffset: 0n, cleanedUpTo: 0n, complete: false, segmentsCleaned: 0, bytesRead: 0, bytesWritten: 0, bytesFreed: 0, recordsRead: 0, recordsRetained: 0 };
+    const result = emptyResult();
     try {
       if (this.round === null) {
         const round = await this.startRound(now, result, lastStableOffset);
@@ -247,6 +268,7 @@ export class LogCleaner {
     let written = 0;
     let changed = group.length > 1;
     let bytesIn = 0;
+    const abortMarkersRemoved: AbortMarker[] = [];
     const flush = async (): Promise<void> => {
       if (pendingBytes === 0) return;
       await writeAllAt(fh!, pending, written);
@@ -264,6 +286,7 @@ export class LogCleaner {
           result.recordsRead += o.recordsRead;
           result.recordsRetained += o.recordsRetained;
           if (!o.verbatim) changed = true;
+          if (o.abortMarkerRemoved) abortMarkersRemoved.push({ producerId: readProducerId(batch), offset: readBaseOffset(batch) + BigInt(readLastOffsetDelta(batch)) });
           if (o.out === null) return true;
           const out = o.out; // a view of the chunk just read, or a new buffer: both stay as they are
           const baseOffset = readBaseOffset(out);
@@ -315,6 +338,7 @@ export class LogCleaner {
         await this.discard(cleaned);
         throw new Aborted('segments changed while cleaning');
       }
+      this.abortMarkersRemoved.push(...abortMarkersRemoved);
       result.segmentsCleaned += group.length;
       result.bytesWritten += written;
       result.bytesFreed += bytesIn - written;

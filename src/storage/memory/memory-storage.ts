@@ -10,6 +10,7 @@ import { randomUuid } from '../../../protocol/primitives/uuid.js';
 import {
   readLastOffsetDelta,
   readMaxTimestamp,
+  readProducerId,
   setBaseOffset,
   setLogAppendTime,
   setPartitionLeaderEpoch,
@@ -344,7 +345,9 @@ export class MemoryPartitionLog implements PartitionLog {
     const whole = new ProducerSummary();
     for (let i = 0; i < this.arena.count; i++) whole.add(this.arena.view(this.arena.at(i)));
     const txnIndex = new TxnIndex(whole.markers);
-    const result: CompactionResult = { firstDirtyOffset: plan.firstDirtyOffset, cleanedUpTo: 0n, complete: true, segmentsCleaned: 0, bytesRead: 0, bytesWritten: 0, bytesFreed: 0, recordsRead: 0, recordsRetained: 0 };
+    const result: CompactionResult = {
+      firstDirtyOffset: plan.firstDirtyOffset, cleanedUpTo: 0n, complete: true, segmentsCleaned: 0, bytesRead: 0, bytesWritten: 0, bytesFreed: 0, recordsRead: 0, recordsRetained: 0, abortMarkersRemoved: [],
+    };
 
     const map = new OffsetMap(this.options.cleanerDedupeBufferBytes ?? 32 * 1024 * 1024);
     const dirty = segmentsIn(segs, plan.firstDirtyOffset, plan.firstUncleanableOffset);
@@ -387,6 +390,7 @@ export class MemoryPartitionLog implements PartitionLog {
         const o = await cleanBatch(batch, ctx);
         result.recordsRead += o.recordsRead;
         result.recordsRetained += o.recordsRetained;
+        if (o.abortMarkerRemoved) result.abortMarkersRemoved.push({ producerId: readProducerId(batch), offset: e.lastOffset });
         if (o.out === null) continue;
         const out = o.verbatim ? Buffer.from(o.out) : o.out;
         if (seg.bytes === 0) seg.firstBatchTimestamp = readMaxTimestamp(out);

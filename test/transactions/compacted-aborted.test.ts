@@ -1,0 +1,101 @@
+/**
+ * Aborted transactions on a compacted topic, as Kafka's cleaner leaves them: once the cleaner has
+ * removed an aborted transaction's data and then, past delete.retention.ms, its ABORT marker,
+ * Fetch no longer reports the transaction (Kafka rebuilds each cleaned segment's .txnindex with
+ * only the aborted transactions whose marker it keeps). A read_committed client that was told of
+ * it would drop every later transactional batch of that producer, waiting for a marker that is gone.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { ApiKey } from '../../protocol/generated/index.js';
+import { buildRecordBatch } from '../../protocol/records/index.js';
+import { startBroker } from '../../src/index.js';
+import { tempDir } from '../support/processes.js';
+import { RawClient } from '../support/raw-client.js';
+import {
+  addPartitions, endTxn, errorName, fetchOnce, initProducer, kcatRead, produceBatch, READ_COMMITTED, READ_UNCOMMITTED, readPartition, stableOffsets,
+  type RawProducer,
+} from './support.js';
+
+const TOPIC = 'compacted-aborted';
+
+for (const engine of ['memory', 'disk'] as const) {
+  test(`${engine}: a compacted topic's aborted transaction whose data and marker the cleaner removed is no longer reported to read_committed fetches`, { timeout: 60_000 }, async () => {
+    const dir = engine === 'disk' ? tempDir() : null;
+    // The cleaner timer does not tick during the test: each pass is asked for.
+    const start = () => startBroker({ port: 0, logger: 'warn', ...(dir ? { dataDir: dir.path } : {}), config: { 'log.cleaner.backoff.ms': 3_600_000 } });
+    let broker = await start();
+    let client = await RawClient.connect(broker.port);
+    try {
+      const created = await client.send(ApiKey.CreateTopics, 5, {
+        timeoutMs: 5000, validateOnly: false,
+        topics: [{
+          name: TOPIC, numPartitions: 1, replicationFactor: 1, assignments: [],
+          // One batch per segment, tombstones and markers removable as soon as a cleaning has marked them.
+          configs: Object.entries({ 'cleanup.policy': 'compact', 'segment.bytes': '100', 'delete.retention.ms': '0', 'min.cleanable.dirty.ratio': '0' }).map(([name, value]) => ({ name, value })),
+        }],
+      });
+      assert.equal(created.topics[0].errorCode, ErrorCode.NONE, created.topics[0].errorMessage);
+
+      const txnId = 'compacted-aborted-txn';
+      const p: RawProducer = await initProducer(client, txnId);
+      let seq = 0;
+      const write = async (key: string, value: string, transactional: boolean): Promise<void> => {
+        const batch = buildRecordBatch({
+          baseOffset: 0n, producerId: transactional ? p.producerId : -1n, producerEpoch: transactional ? p.epoch : -1, baseSequence: transactional ? seq : -1, transactional,
+          records: [{ key: Buffer.from(key), value: Buffer.from(value), headers: [] }],
+        });
+        const r = await produceBatch(client, TOPIC, 0, batch, transactional ? txnId : null);
+        assert.equal(r.errorCode, ErrorCode.NONE, `${key}=${value}: ${errorName(r.errorCode)}`);
+        if (transactional) seq++;
+      };
+      const transaction = async (key: string, value: string, commit: boolean): Promise<void> => {
+        assert.deepEqual(await addPartitions(client, txnId, p, TOPIC, [0]), [ErrorCode.NONE]);
+        await write(key, value, true);
+        assert.equal(await endTxn(client, txnId, p, commit), ErrorCode.NONE);
+        for (let i = 0; i < 100; i++) {
+          const { hw, lso } = await stableOffsets(client, TOPIC, 0);
+          if (lso === hw) return;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        assert.fail('the transaction marker was not written');
+      };
+
+      await transaction('a', 'aborted', false); // 0, ABORT at 1
+      await transaction('b', 'committed', true); // 2, COMMIT at 3
+      await write('c', 'plain-0', false); // 4
+      const aborted = (await fetchOnce(client, TOPIC, 0, 0n, READ_COMMITTED)).abortedTransactions;
+      assert.deepEqual(aborted.map((a: { firstOffset: bigint }) => a.firstOffset), [0n], 'reported while its data is in the log');
+
+      // Pass 1 removes the aborted data, keeping the marker; pass 2 marks the marker with its delete
+      // horizon; pass 3 removes it. Each pass needs new dirty data.
+      for (let pass = 1; pass <= 3; pass++) {
+        await write('c', `plain-${pass}`, false);
+        await new Promise((r) => setTimeout(r, 5));
+        await broker.broker.compactLogs();
+      }
+      const raw = await readPartition(client, TOPIC, 0, READ_UNCOMMITTED);
+      assert.ok(!raw.records.some((r) => r.offset <= 1), `the aborted data and its marker are gone: ${JSON.stringify(raw.records.map((r) => r.offset))}`);
+      assert.ok(raw.records.some((r) => r.value === 'committed'), 'the committed record stays');
+
+      const rc = await readPartition(client, TOPIC, 0, READ_COMMITTED);
+      assert.deepEqual(rc.abortedTransactions, [], 'no aborted transaction is left to report');
+      const seen = (await kcatRead(broker.bootstrap, TOPIC, 'read_committed')).map((m) => m.value);
+      assert.ok(seen.includes('committed'), `librdkafka read_committed sees the committed record: ${JSON.stringify(seen)}`);
+
+      if (dir) {
+        // The producer state the next start loads (its snapshot) no longer has it either.
+        client.close();
+        await broker.stop();
+        broker = await start();
+        client = await RawClient.connect(broker.port);
+        assert.deepEqual((await readPartition(client, TOPIC, 0, READ_COMMITTED)).abortedTransactions, [], 'not reported after a restart');
+      }
+    } finally {
+      client.close();
+      await broker.stop();
+      dir?.remove();
+    }
+  });
+}
