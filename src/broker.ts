@@ -300,31 +300,42 @@ export class Broker implements BrokerState {
   private compacting = false;
 
   /**
-   * One cleaner pass over every compacted partition, never past an open transaction; then, as
-   * Kafka's cleaner thread does, the retention of those partitions (compact,delete by retention.ms
-   * and retention.bytes, any of them below its log start offset).
+   * Cleaner passes over every compacted partition, never past an open transaction, each followed,
+   * as in Kafka's cleaner thread, by the retention of those partitions (compact,delete by
+   * retention.ms and retention.bytes, any of them below its log start offset). Like that thread,
+   * which backs off only when it found nothing to clean, passes go on while one did some cleaning:
+   * a storage cleaner call is bounded, and a round longer than that waiting log.cleaner.backoff.ms
+   * between calls fell behind any partition written faster than a few MB/s.
    */
   async compactLogs(): Promise<void> {
     if (this.compacting) return;
     this.compacting = true;
     try {
-      const compacted = this.topics.all().filter((t) => this.compacts(t));
-      for (const topic of compacted) {
-        for (let i = 0; i < topic.partitions.length; i++) {
-          const log = topic.partitions[i];
-          try {
-            const r = await log.compact(Date.now(), topic.producers[i].lastStableOffset(log));
-            if (r && r.abortMarkersRemoved.length > 0) topic.producers[i].abortMarkersRemoved(r.abortMarkersRemoved);
-            if (r && r.bytesFreed > 0) this.log.info({ topic: topic.name, partition: i, freed: r.bytesFreed, retained: r.recordsRetained }, 'compacted');
-          } catch (err) {
-            this.log.error({ err, topic: topic.name, partition: i }, 'compaction failed');
-          }
-        }
-      }
-      await this.retainEach(compacted);
+      while ((await this.compactionPass()) && !this.shuttingDown);
     } finally {
       this.compacting = false;
     }
+  }
+
+  /** One pass; whether it cleaned anything. */
+  private async compactionPass(): Promise<boolean> {
+    let cleaned = false;
+    const compacted = this.topics.all().filter((t) => this.compacts(t));
+    for (const topic of compacted) {
+      for (let i = 0; i < topic.partitions.length; i++) {
+        const log = topic.partitions[i];
+        try {
+          const r = await log.compact(Date.now(), topic.producers[i].lastStableOffset(log));
+          if (r) cleaned = true;
+          if (r && r.abortMarkersRemoved.length > 0) topic.producers[i].abortMarkersRemoved(r.abortMarkersRemoved);
+          if (r && r.bytesFreed > 0) this.log.info({ topic: topic.name, partition: i, freed: r.bytesFreed, retained: r.recordsRetained }, 'compacted');
+        } catch (err) {
+          this.log.error({ err, topic: topic.name, partition: i }, 'compaction failed');
+        }
+      }
+    }
+    await this.retainEach(compacted);
+    return cleaned;
   }
 
   private compacts(topic: Topic): boolean {

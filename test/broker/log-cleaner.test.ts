@@ -1,0 +1,48 @@
+/**
+ * The broker's log cleaner pacing, as Kafka's cleaner thread: it backs off log.cleaner.backoff.ms
+ * only when it found nothing to clean. A cleaning round longer than one bounded call of the
+ * storage's cleaner goes on at once, not a backoff later.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { ApiKey } from '../../protocol/generated/index.js';
+import { buildRecordBatch } from '../../protocol/records/index.js';
+import { Broker, BrokerConfig, propertiesFrom } from '../../src/index.js';
+import { tempDir } from '../support/processes.js';
+import { RawClient } from '../support/raw-client.js';
+import { diskStorage } from '../storage/helpers.js';
+import { readPartition, READ_UNCOMMITTED } from '../transactions/support.js';
+
+test('a cleaning round longer than one bounded call goes on without waiting for log.cleaner.backoff.ms', { timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  // Each call of the storage's cleaner reads about 2 KB; the timer would not tick during the test.
+  const config = new BrokerConfig(propertiesFrom({ port: 0, dataDir: dir.path, config: { 'log.cleaner.backoff.ms': 3_600_000 } }));
+  const broker = new Broker(config, undefined, diskStorage(dir.path, { cleanerBytesPerPass: 2_000 }));
+  await broker.start();
+  const client = await RawClient.connect(broker.advertised.port);
+  try {
+    const created = await client.send(ApiKey.CreateTopics, 5, {
+      timeoutMs: 5000, validateOnly: false,
+      topics: [{ name: 'paced', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'segment.bytes', value: '1000' }] }],
+    });
+    assert.equal(created.topics[0].errorCode, ErrorCode.NONE, created.topics[0].errorMessage);
+    // 200 batches of one record over 4 keys: about 20 KB in 20 segments.
+    for (let i = 0; i < 200; i++) {
+      const batch = buildRecordBatch({ baseOffset: 0n, records: [{ key: Buffer.from(`k${i % 4}`), value: Buffer.from(`v${i}-${'x'.repeat(50)}`), headers: [] }] });
+      const r = await client.send(ApiKey.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'paced', partitionData: [{ index: 0, records: batch }] }] });
+      assert.equal(r.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
+    }
+    const activeBase = (await broker.topics.get('paced')!.partitions[0]!.segmentTimes()).at(-1)!.baseOffset;
+    assert.ok(activeBase > 150n, `several segments rolled (active segment at ${activeBase})`);
+
+    await broker.compactLogs();
+    const records = (await readPartition(client, 'paced', 0, READ_UNCOMMITTED)).records;
+    const cleaned = records.filter((r) => BigInt(r.offset) < activeBase);
+    assert.deepEqual(cleaned.map((r) => r.key).sort(), ['k0', 'k1', 'k2', 'k3'], 'one record per key is left below the active segment');
+  } finally {
+    client.close();
+    await broker.stop();
+    dir.remove();
+  }
+});
