@@ -424,6 +424,7 @@ export class Broker implements BrokerState {
       for (const log of topic.partitions) {
         try {
           const freed = await log.enforceRetention(now);
+          topic.producers[log.partition]?.logStartMoved(log.logStartOffset);
           if (freed > 0) this.log.info({ topic: topic.name, partition: log.partition, freed, logStartOffset: String(log.logStartOffset) }, 'retention deleted old data');
         } catch (err) {
           this.log.error({ err, topic: topic.name, partition: log.partition }, 'retention failed');

@@ -26,6 +26,7 @@ async function deleteOne(broker: BrokerState, topicName: string, partitionIndex:
   if (topic.isInternal) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION);
   try {
     const lowWatermark = await log.deleteRecordsBefore(offset);
+    topic.producers[partitionIndex]?.logStartMoved(lowWatermark);
     return { partitionIndex, lowWatermark, errorCode: ErrorCode.NONE };
   } catch (err) {
     if (err instanceof OffsetOutOfRangeError) return fail(ErrorCode.OFFSET_OUT_OF_RANGE);

@@ -219,11 +219,18 @@ export class ProducerStateManager {
       .map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset }));
   }
 
-  /** The log now starts at `offset`: forget aborted transactions wholly before it. */
+  /**
+   * The log now starts at `offset`: forget aborted transactions wholly before it, as Kafka's
+   * .txnindex files go with their segments (no fetch can ask for them; kept, they would grow
+   * memory, every snapshot and every read_committed fetch's search for as long as the broker runs).
+   */
   logStartMoved(offset: bigint): void {
     let drop = 0;
     while (drop < this.aborted.length && this.aborted[drop].lastOffset < offset) drop++;
-    if (drop > 0) this.aborted.splice(0, drop);
+    if (drop > 0) {
+      this.aborted.splice(0, drop);
+      this.changes++;
+    }
   }
 
   /**

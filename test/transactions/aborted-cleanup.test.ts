@@ -1,5 +1,5 @@
 /**
- * Aborted transactions on a compacted topic, as Kafka's cleaner leaves them: once the cleaner has
+ * Aborted transactions leaving the log. On a compacted topic, as Kafka's cleaner leaves them: once the cleaner has
  * removed an aborted transaction's data and then, past delete.retention.ms, its ABORT marker,
  * Fetch no longer reports the transaction (Kafka rebuilds each cleaned segment's .txnindex with
  * only the aborted transactions whose marker it keeps). A read_committed client that was told of
@@ -99,3 +99,33 @@ for (const engine of ['memory', 'disk'] as const) {
     }
   });
 }
+
+test('aborted transactions below a new log start offset (DeleteRecords, retention) are forgotten', { timeout: 60_000 }, async () => {
+  const broker = await startBroker({ port: 0, logger: 'warn' });
+  const client = await RawClient.connect(broker.port);
+  try {
+    const topic = 'aborted-log-start';
+    const created = await client.send(ApiKey.CreateTopics, 5, {
+      timeoutMs: 5000, validateOnly: false, topics: [{ name: topic, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+    });
+    assert.equal(created.topics[0].errorCode, ErrorCode.NONE);
+    const txnId = 'aborted-log-start-txn';
+    const p = await initProducer(client, txnId);
+    for (let i = 0; i < 2; i++) {
+      assert.deepEqual(await addPartitions(client, txnId, p, topic, [0]), [ErrorCode.NONE]);
+      const batch = buildRecordBatch({ baseOffset: 0n, producerId: p.producerId, producerEpoch: p.epoch, baseSequence: i, transactional: true, records: [{ value: Buffer.from(`t${i}`), headers: [] }] });
+      assert.equal((await produceBatch(client, topic, 0, batch, txnId)).errorCode, ErrorCode.NONE);
+      assert.equal(await endTxn(client, txnId, p, false), ErrorCode.NONE); // data at 2i, ABORT marker at 2i + 1
+    }
+    const state = broker.broker.topics.get(topic)!.producers[0]!;
+    for (let i = 0; i < 100 && state.aborted.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(state.aborted.map((a) => a.lastOffset), [1n, 3n]);
+    const deleted = await client.send(ApiKey.DeleteRecords, 2, { topics: [{ name: topic, partitions: [{ partitionIndex: 0, offset: 2n }] }], timeoutMs: 5000 });
+    assert.equal(deleted.topics[0].partitions[0].errorCode, ErrorCode.NONE);
+    assert.deepEqual(state.aborted.map((a) => a.lastOffset), [3n], 'the transaction wholly below the new log start is forgotten');
+    assert.deepEqual((await fetchOnce(client, topic, 0, 2n, READ_COMMITTED)).abortedTransactions.map((a: { firstOffset: bigint }) => a.firstOffset), [2n]);
+  } finally {
+    client.close();
+    await broker.stop();
+  }
+});
