@@ -327,7 +327,11 @@ export class Broker implements BrokerState {
         try {
           const r = await log.compact(Date.now(), topic.producers[i].lastStableOffset(log));
           if (r) cleaned = true;
-          if (r && r.abortMarkersRemoved.length > 0) topic.producers[i].abortMarkersRemoved(r.abortMarkersRemoved);
+          if (r && r.abortMarkersRemoved.length > 0) {
+            topic.producers[i].abortMarkersRemoved(r.abortMarkersRemoved);
+            // At once, not at the next periodic snapshot: a start from the older one would report them again.
+            await this.topics.snapshotPartition(topic, i);
+          }
           if (r && r.bytesFreed > 0) this.log.info({ topic: topic.name, partition: i, freed: r.bytesFreed, retained: r.recordsRetained }, 'compacted');
         } catch (err) {
           this.log.error({ err, topic: topic.name, partition: i }, 'compaction failed');

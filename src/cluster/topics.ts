@@ -365,7 +365,8 @@ export class TopicRegistry {
     for (let i = from; i < topic.partitions.length; i++) topic.partitions[i]!.onRoll(() => void this.snapshotPartition(topic, i));
   }
 
-  private snapshotPartition(topic: Topic, i: number): Promise<void> {
+  /** Snapshots one partition's producer state now (after a roll, or a change the next start must not miss). */
+  snapshotPartition(topic: Topic, i: number): Promise<void> {
     const log = topic.partitions[i]!;
     const state = topic.producers[i]!;
     const run = (this.snapshotting.get(state) ?? Promise.resolve()).then(async () => {

@@ -6,6 +6,8 @@
  * it would drop every later transactional batch of that producer, waiting for a marker that is gone.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
@@ -85,7 +87,12 @@ for (const engine of ['memory', 'disk'] as const) {
       assert.ok(seen.includes('committed'), `librdkafka read_committed sees the committed record: ${JSON.stringify(seen)}`);
 
       if (dir) {
-        // The producer state the next start loads (its snapshot) no longer has it either.
+        // The producer state a start after a crash would load (the newest snapshot) no longer has it.
+        const partDir = join(dir.path, `${TOPIC}-0`);
+        const newest = readdirSync(partDir).filter((n) => n.endsWith('.producer-state')).sort().at(-1)!;
+        const snapshot = JSON.parse(readFileSync(join(partDir, newest), 'utf8').replace(/^[^\n]*\n/, '')) as { aborted: unknown[] };
+        assert.deepEqual(snapshot.aborted, [], `${newest} reports no aborted transaction`);
+        // Nor does the state after a clean restart.
         client.close();
         await broker.stop();
         broker = await start();
