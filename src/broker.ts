@@ -326,7 +326,9 @@ export class Broker implements BrokerState {
         const log = topic.partitions[i];
         try {
           const r = await log.compact(Date.now(), topic.producers[i].lastStableOffset(log));
-          if (r) cleaned = true;
+          // Progress, so the loop ends: a call reads on in its round, or completes one (the
+          // checkpoint moves past the round's end, so the next plan starts further on).
+          if (r && (r.bytesRead > 0 || r.complete)) cleaned = true;
           if (r && r.abortMarkersRemoved.length > 0) {
             topic.producers[i].abortMarkersRemoved(r.abortMarkersRemoved);
             // At once, not at the next periodic snapshot: a start from the older one would report them again.
