@@ -61,10 +61,12 @@ function packageVersion(): string {
 }
 
 function createStorage(config: BrokerConfig, log: Logger): Storage {
-  if (config.storage === 'memory') return new MemoryStorage();
+  // The cleaner keeps an emptied batch of a producer not yet expired (Kafka's ProducerStateManager rule).
+  const producerIdExpirationMs = config.number('producer.id.expiration.ms');
+  if (config.storage === 'memory') return new MemoryStorage({ producerIdExpirationMs });
   const dirs = config.logDirs;
   if (dirs.length > 1) log.warn({ used: config.dataDir, ignored: dirs.slice(1) }, 'log.dirs names several directories: Samsa keeps everything in the first');
-  return new DiskStorage({ dataDir: config.dataDir, nodeId: config.nodeId, logger: log, directWrites: config.bool('samsa.log.direct.writes') });
+  return new DiskStorage({ dataDir: config.dataDir, nodeId: config.nodeId, logger: log, directWrites: config.bool('samsa.log.direct.writes'), producerIdExpirationMs });
 }
 
 /** What a native library that cannot be loaded costs, and how to get it back. */

@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
-import { buildRecordBatch } from '../../protocol/records/index.js';
-import { Broker, BrokerConfig, propertiesFrom } from '../../src/index.js';
+import { buildRecordBatch, iterateBatches, readProducerId } from '../../protocol/records/index.js';
+import { Broker, BrokerConfig, propertiesFrom, startBroker } from '../../src/index.js';
 import { tempDir } from '../support/processes.js';
 import { RawClient } from '../support/raw-client.js';
 import { diskStorage } from '../storage/helpers.js';
-import { readPartition, READ_UNCOMMITTED } from '../transactions/support.js';
+import { fetchOnce, readPartition, READ_UNCOMMITTED } from '../transactions/support.js';
 
 test('a cleaning round longer than one bounded call goes on without waiting for log.cleaner.backoff.ms', { timeout: 60_000 }, async () => {
   const dir = tempDir();
@@ -46,3 +46,42 @@ test('a cleaning round longer than one bounded call goes on without waiting for 
     dir.remove();
   }
 });
+
+test('the cleaner drops the emptied batches of producers idle past producer.id.expiration.ms, the broker setting', { timeout: 60_000 }, async () => {
+  for (const engine of ['disk', 'memory'] as const) {
+    const dir = tempDir();
+    // One hour: a producer last seen two hours ago has expired (under the default, a day, it has not).
+    const b = await startBroker({ port: 0, storage: engine, ...(engine === 'disk' ? { dataDir: dir.path } : {}), logger: 'silent', config: { 'producer.id.expiration.ms': 3_600_000 } });
+    const client = await RawClient.connect(b.port);
+    try {
+      const created = await client.send(ApiKey.CreateTopics, 5, {
+        timeoutMs: 5000, validateOnly: false,
+        topics: [{ name: 'idle-producer', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'segment.bytes', value: '1000' }] }],
+      });
+      assert.equal(created.topics[0].errorCode, ErrorCode.NONE, created.topics[0].errorMessage);
+      const produce = async (batch: Buffer) => {
+        const r = await client.send(ApiKey.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'idle-producer', partitionData: [{ index: 0, records: batch }] }] });
+        assert.equal(r.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
+      };
+      const twoHoursAgo = BigInt(Date.now() - 2 * 3_600_000);
+      await produce(buildRecordBatch({ baseOffset: 0n, producerId: 77n, producerEpoch: 0, baseSequence: 0, records: [{ key: 'k', value: 'idempotent', timestamp: twoHoursAgo }] }));
+      // Its record superseded, and enough after it to roll a few segments.
+      for (let i = 0; i < 40; i++) await produce(buildRecordBatch({ baseOffset: 0n, records: [{ key: i % 2 === 0 ? 'k' : `f${i}`, value: `v${i}-${'x'.repeat(40)}` }] }));
+      await b.broker.compactLogs();
+      const left = (await readPartition(client, 'idle-producer', 0, READ_UNCOMMITTED)).records;
+      assert.ok(left.length < 41, `${engine}: the cleaner ran (${left.length} records left)`);
+      const batches = await batchesOf(client, 'idle-producer');
+      assert.deepEqual(batches.filter((p) => p === 77n), [], `${engine}: no batch of producer 77 is kept, not even an empty one`);
+    } finally {
+      client.close();
+      await b.stop();
+      dir.remove();
+    }
+  }
+});
+
+/** The producer id of every batch of partition 0, from the log start. */
+async function batchesOf(client: RawClient, topic: string): Promise<bigint[]> {
+  const p = await fetchOnce(client, topic, 0, 0n, READ_UNCOMMITTED);
+  return [...iterateBatches(p.records as Buffer)].map((x) => readProducerId(x.buf));
+}
