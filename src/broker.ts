@@ -111,6 +111,7 @@ export class Broker implements BrokerState {
   private started = false;
   /** Settles once __transaction_state is read back (the producer-id floor counts its ids). */
   private transactionsLoaded: Promise<void> = Promise.resolve();
+  private offsetsLoaded: Promise<void> = Promise.resolve();
 
   readonly log: Logger;
   /** Stops logging native libraries that fail to load. */
@@ -268,7 +269,7 @@ export class Broker implements BrokerState {
     }
     ({ bound: this.bound, advertised: this.advertised } = this.listening[0]!);
     // Groups and offsets load in the background; until then group APIs answer COORDINATOR_LOAD_IN_PROGRESS.
-    this.offsets.load().catch((err: unknown) => {
+    this.offsetsLoaded = this.offsets.load().catch((err: unknown) => {
       this.log.error({ err }, 'could not load __consumer_offsets; starting with no groups');
       this.groups.loading = false;
     });
@@ -291,6 +292,15 @@ export class Broker implements BrokerState {
       this.retentionTimer.unref();
     }, Math.min(this.config.number('log.initial.task.delay.ms'), MAX_TIMER_MS));
     this.retentionTimer.unref();
+  }
+
+  /**
+   * Settles once groups, committed offsets and transactions are read back after start(); until then
+   * their APIs answer COORDINATOR_LOAD_IN_PROGRESS, as Kafka's do while it loads them.
+   */
+  async coordinatorsLoaded(): Promise<void> {
+    await this.starting;
+    await Promise.all([this.offsetsLoaded, this.transactionsLoaded]);
   }
 
   private every(intervalConfig: string, task: () => unknown): void {

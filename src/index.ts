@@ -64,6 +64,9 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const log = typeof options.logger === 'object' ? options.logger : createLogger({ level: options.logger ?? (process.env.SAMSA_LOG_LEVEL || 'warn'), pretty: false, stream: 'stderr' });
   const broker = new Broker(config, log);
   await broker.start();
+  // A test's first request after a restart on the same dataDir would otherwise meet a coordinator
+  // still loading: kafkajs's admin.fetchOffsets, for one, does not retry COORDINATOR_LOAD_IN_PROGRESS.
+  await broker.coordinatorsLoaded();
   const { host, port } = broker.advertised;
   // An IPv6 address in brackets, as Kafka's Utils.formatAddress writes it.
   const bootstrap = `${host.includes(':') ? `[${host}]` : host}:${port}`;

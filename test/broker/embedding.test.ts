@@ -122,3 +122,33 @@ test('TypeScript checks code that uses samsa, through require (CommonJS) and imp
   }
 });
 
+
+test('a broker restarted on the same dataDir answers for its groups as soon as startBroker resolves', async () => {
+  // kafkajs's admin.fetchOffsets does not retry COORDINATOR_LOAD_IN_PROGRESS: a test that restarts
+  // and reads its committed offsets at once failed whenever the load had not finished.
+  const dir = tempDir();
+  const groups = Array.from({ length: 200 }, (_, i) => `g${i}`);
+  const fetchAll = (c: RawClient) => Promise.all(groups.map((groupId) => c.send(ApiKey.OffsetFetch, 7, { groupId, topics: [{ name: 'kept', partitionIndexes: [0] }], requireStable: false })));
+  try {
+    let broker = await startBroker({ port: 0, dataDir: dir.path, logger: 'silent' });
+    let c = await RawClient.connect(broker.port);
+    await c.send(ApiKey.CreateTopics, 5, { timeoutMs: 5000, validateOnly: false, topics: [{ name: 'kept', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }] });
+    const commits = await Promise.all(groups.map((groupId) => c.send(ApiKey.OffsetCommit, 8, { groupId, generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null, topics: [{ name: 'kept', partitions: [{ partitionIndex: 0, committedOffset: 0n, committedLeaderEpoch: -1, committedMetadata: null }] }] })));
+    assert.deepEqual(new Set(commits.map((r) => r.topics[0].partitions[0].errorCode)), new Set([0]));
+    c.close();
+    await broker.stop();
+
+    broker = await startBroker({ port: 0, dataDir: dir.path, logger: 'silent' });
+    c = await RawClient.connect(broker.port);
+    try {
+      const fetched = await fetchAll(c);
+      assert.deepEqual(new Set(fetched.map((r) => r.errorCode)), new Set([0]), 'not COORDINATOR_LOAD_IN_PROGRESS (14)');
+      assert.deepEqual(new Set(fetched.map((r) => r.topics[0].partitions[0].committedOffset)), new Set([0n]));
+    } finally {
+      c.close();
+      await broker.stop();
+    }
+  } finally {
+    dir.remove();
+  }
+});
