@@ -85,6 +85,8 @@ export class Connection {
   private drainWaiters: (() => void)[] = [];
   /** Set while a quota throttles the client: no request is read or dispatched until it fires. */
   private throttleTimer: NodeJS.Timeout | null = null;
+  /** Destroys a socket close() ended if the client has not closed its side within a second. */
+  private destroyTimer: NodeJS.Timeout | null = null;
   private throttledUntil = 0;
   /** Negotiated per connection, e.g. the SASL handshake version (later issues). */
   readonly state: Record<string, unknown> = {};
@@ -319,13 +321,17 @@ export class Connection {
     this.socket.end();
     // Keep reading (and dropping) so the client's own close is seen and the socket can finish.
     this.socket.resume();
-    setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.destroyTimer = setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 
   private onClosed(): void {
     this.closed = true;
     if (this.throttleTimer !== null) clearTimeout(this.throttleTimer);
     this.throttleTimer = null;
+    // Left running, it held the connection, and through it the broker, for that second after a
+    // stop(): Jest's --detectLeaks reported every test file that stopped a broker as leaking.
+    if (this.destroyTimer !== null) clearTimeout(this.destroyTimer);
+    this.destroyTimer = null;
     this.slots.length = 0;
     const waiters = this.drainWaiters;
     this.drainWaiters = [];

@@ -4,6 +4,8 @@ import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { ApiKey } from '../../protocol/generated/index.js';
 import { startBroker } from '../../src/index.js';
 import { ROOT, run, tempDir } from '../support/processes.js';
@@ -151,4 +153,27 @@ test('a broker restarted on the same dataDir answers for its groups as soon as s
   } finally {
     dir.remove();
   }
+});
+
+test('a stopped broker can be garbage-collected as soon as its clients have gone', async () => {
+  // Jest's --detectLeaks checks each test file's globals are collected when it ends: a timer a
+  // connection left for a second after stop() kept the broker, and every such file was "leaking".
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  let collected = false;
+  const registry = new FinalizationRegistry(() => (collected = true));
+  await (async () => {
+    const broker = await startBroker({ port: 0, logger: 'silent' });
+    registry.register(broker.broker, 'broker');
+    const c = await RawClient.connect(broker.port);
+    assert.equal((await c.send(ApiKey.ApiVersions, 3, { clientSoftwareName: 'samsa-test', clientSoftwareVersion: '1.0' })).errorCode, 0);
+    const closed = new Promise((resolve) => c.socket.once('close', resolve));
+    await broker.stop(); // with the client still connected: it closes its side when the broker does
+    await closed;
+  })();
+  for (let i = 0; i < 20 && !collected; i++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.ok(collected, 'nothing holds a stopped broker (the 1 s destroy timer did, past these 200 ms)');
 });
