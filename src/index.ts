@@ -61,15 +61,22 @@ export function propertiesFrom(options: StartBrokerOptions): Properties {
 
 export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
   const config = new BrokerConfig(propertiesFrom(options));
-  const log = typeof options.logger === 'object' ? options.logger : createLogger({ level: options.logger ?? (process.env.SAMSA_LOG_LEVEL || 'warn'), pretty: false, stream: 'stderr' });
+  // null is "not given", as with ?? below (it was taken for a logger, and the first line logged threw).
+  const log = typeof options.logger === 'object' && options.logger !== null ? options.logger : createLogger({ level: options.logger ?? (process.env.SAMSA_LOG_LEVEL || 'warn'), pretty: false, stream: 'stderr' });
   const broker = new Broker(config, log);
   await broker.start();
-  // A test's first request after a restart on the same dataDir would otherwise meet a coordinator
-  // still loading: kafkajs's admin.fetchOffsets, for one, does not retry COORDINATOR_LOAD_IN_PROGRESS.
-  await broker.coordinatorsLoaded();
-  const { host, port } = broker.advertised;
-  // An IPv6 address in brackets, as Kafka's Utils.formatAddress writes it.
-  const bootstrap = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log.info({ version: VERSION, bootstrap }, 'embedded broker started');
-  return { bootstrap, host, port, broker, stop: () => broker.stop() };
+  try {
+    // A test's first request after a restart on the same dataDir would otherwise meet a coordinator
+    // still loading: kafkajs's admin.fetchOffsets, for one, does not retry COORDINATOR_LOAD_IN_PROGRESS.
+    await broker.coordinatorsLoaded();
+    const { host, port } = broker.advertised;
+    // An IPv6 address in brackets, as Kafka's Utils.formatAddress writes it.
+    const bootstrap = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    log.info({ version: VERSION, bootstrap }, 'embedded broker started');
+    return { bootstrap, host, port, broker, stop: () => broker.stop() };
+  } catch (e) {
+    // The caller gets no handle to stop it with: a broker left listening kept the process from exiting.
+    await broker.stop().catch(() => {});
+    throw e;
+  }
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { pino } from 'pino';
 import { ApiKey } from '../../protocol/generated/index.js';
 import { startBroker } from '../../src/index.js';
 import { ROOT, run, tempDir } from '../support/processes.js';
@@ -176,4 +177,32 @@ test('a stopped broker can be garbage-collected as soon as its clients have gone
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   assert.ok(collected, 'nothing holds a stopped broker (the 1 s destroy timer did, past these 200 ms)');
+});
+
+test('a startBroker that fails once the broker is listening stops it: nothing is left that keeps the process alive', async () => {
+  // The caller of a rejected startBroker has no stop(); a listener left open hung the test run at exit.
+  let bootstrap = '';
+  const logger = pino({ level: 'info' }, { write: () => {} });
+  logger.info = ((obj: { bootstrap?: string }, msg?: string) => {
+    if (msg === 'embedded broker started') {
+      bootstrap = obj.bootstrap ?? '';
+      throw new Error('the logger failed');
+    }
+  }) as typeof logger.info;
+  await assert.rejects(startBroker({ port: 0, logger }), /the logger failed/);
+  const port = Number(bootstrap.split(':')[1]);
+  assert.ok(port > 0);
+  await assert.rejects(RawClient.connect(port), { code: 'ECONNREFUSED' }, 'no broker left listening');
+});
+
+test('logger: null is the default logger, as if not given', async () => {
+  // (It was taken for a logger object: startBroker failed on its first line logged.)
+  const broker = await startBroker({ port: 0, logger: null as unknown as string });
+  const c = await RawClient.connect(broker.port);
+  try {
+    assert.equal((await c.send(ApiKey.ApiVersions, 3, { clientSoftwareName: 'samsa-test', clientSoftwareVersion: '1.0' })).errorCode, 0);
+  } finally {
+    c.close();
+    await broker.stop();
+  }
 });
