@@ -22,8 +22,11 @@ export interface StartBrokerOptions {
   /** The disk engine's directory (giving one chooses the disk engine); default ./data. */
   dataDir?: string;
   nodeId?: number;
-  /** Any Kafka broker setting by its server.properties name, e.g. { 'num.partitions': 3 }. */
-  config?: Record<string, string | number | boolean>;
+  /**
+   * Any Kafka broker setting by its server.properties name, e.g. { 'num.partitions': 3 }; one whose
+   * value is undefined or null is not set (`{ 'log.dirs': process.env.DATA_DIR }`, say).
+   */
+  config?: Record<string, string | number | boolean | undefined | null>;
   /**
    * A pino logger, or a level name for a new one writing JSON lines to stderr; default 'warn'
    * (SAMSA_LOG_LEVEL when set), so that a setting misspelt or a codec missing is said. 'silent'
@@ -48,7 +51,8 @@ export interface RunningBroker {
  */
 export function propertiesFrom(options: StartBrokerOptions): Properties {
   const props: Properties = {};
-  for (const [k, v] of Object.entries(options.config ?? {})) props[k] = String(v);
+  // (String(undefined) made 'log.dirs': undefined a disk broker writing to ./undefined.)
+  for (const [k, v] of Object.entries(options.config ?? {})) if (v !== undefined && v !== null) props[k] = String(v);
   if (!('listeners' in props)) props['listeners'] = formatListeners([{ name: 'PLAINTEXT', host: options.host ?? '127.0.0.1', port: options.port ?? 0 }]);
   else if (options.host !== undefined || options.port !== undefined) overrideListener(props, options.host, options.port);
   if (options.advertisedListener) props['advertised.listeners'] = options.advertisedListener;

@@ -206,3 +206,18 @@ test('logger: null is the default logger, as if not given', async () => {
     await broker.stop();
   }
 });
+
+test('a config entry whose value is undefined or null is not set', async () => {
+  // { 'log.dirs': process.env.DATA_DIR } with the variable unset gave a disk broker writing to ./undefined.
+  const broker = await startBroker({ port: 0, logger: 'silent', config: { 'log.dirs': undefined, 'num.partitions': null, 'auto.create.topics.enable': undefined } });
+  const c = await RawClient.connect(broker.port);
+  try {
+    assert.equal(broker.broker.config.get('samsa.storage'), 'memory');
+    const created = await c.send(ApiKey.CreateTopics, 5, { timeoutMs: 5000, validateOnly: false, topics: [{ name: 'defaults', numPartitions: -1, replicationFactor: -1, assignments: [], configs: [] }] });
+    assert.deepEqual([created.topics[0].errorCode, created.topics[0].numPartitions], [0, 1], 'num.partitions at its default');
+  } finally {
+    c.close();
+    await broker.stop();
+  }
+  assert.ok(!existsSync('undefined') && !existsSync('null'));
+});
