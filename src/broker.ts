@@ -282,7 +282,14 @@ export class Broker implements BrokerState {
     this.every('transaction.abort.timed.out.transaction.cleanup.interval.ms', () => this.transactions.abortTimedOut());
     this.every('transaction.remove.expired.transaction.cleanup.interval.ms', () => void this.transactions.expire());
     this.every('producer.id.expiration.check.interval.ms', () => this.expireProducers());
-    if (this.config.bool('log.cleaner.enable')) this.every('log.cleaner.backoff.ms', () => void this.compactLogs());
+    if (this.config.bool('log.cleaner.enable')) {
+      // Kafka's cleaner thread looks for a log to clean as soon as it starts, then backs off
+      // log.cleaner.backoff.ms whenever it finds none.
+      const first = setTimeout(() => void this.compactLogs(), 0);
+      first.unref();
+      this.timers.push(first);
+      this.every('log.cleaner.backoff.ms', () => void this.compactLogs());
+    }
     this.every('samsa.producer.snapshot.interval.ms', () => void this.topics.snapshotProducers());
     // Kafka's LogManager: the first retention pass log.initial.task.delay.ms after start, then
     // one every log.retention.check.interval.ms.

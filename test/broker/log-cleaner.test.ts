@@ -85,3 +85,40 @@ async function batchesOf(client: RawClient, topic: string): Promise<bigint[]> {
   const p = await fetchOnce(client, topic, 0, 0n, READ_UNCOMMITTED);
   return [...iterateBatches(p.records as Buffer)].map((x) => readProducerId(x.buf));
 }
+
+test('the cleaner looks for a log to clean as soon as the broker starts, as Kafka\'s cleaner thread does, not a backoff later', { timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  const options = { port: 0, dataDir: dir.path, logger: 'silent', config: { 'log.cleaner.backoff.ms': 3_600_000 } } as const;
+  let b = await startBroker(options);
+  let client = await RawClient.connect(b.port);
+  try {
+    const created = await client.send(ApiKey.CreateTopics, 5, {
+      timeoutMs: 5000, validateOnly: false,
+      topics: [{ name: 'due', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'segment.bytes', value: '1000' }] }],
+    });
+    assert.equal(created.topics[0].errorCode, ErrorCode.NONE, created.topics[0].errorMessage);
+    for (let i = 0; i < 60; i++) {
+      const batch = buildRecordBatch({ baseOffset: 0n, records: [{ key: `k${i % 3}`, value: `v${i}-${'x'.repeat(40)}` }] });
+      const r = await client.send(ApiKey.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'due', partitionData: [{ index: 0, records: batch }] }] });
+      assert.equal(r.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
+    }
+    // The first pass ran at the first start, before these records: nothing was cleaned since.
+    assert.equal((await readPartition(client, 'due', 0, READ_UNCOMMITTED)).records.length, 60);
+    client.close();
+    await b.stop();
+
+    b = await startBroker(options);
+    client = await RawClient.connect(b.port);
+    const activeBase = (await b.broker.topics.get('due')!.partitions[0]!.segmentTimes()).at(-1)!.baseOffset;
+    let below = 60;
+    for (let waited = 0; waited < 10_000 && below > 3; waited += 100) {
+      await new Promise((r) => setTimeout(r, 100));
+      below = (await readPartition(client, 'due', 0, READ_UNCOMMITTED)).records.filter((r) => BigInt(r.offset) < activeBase).length;
+    }
+    assert.ok(below <= 3, `cleaned without waiting log.cleaner.backoff.ms (${below} records left below the active segment)`);
+  } finally {
+    client.close();
+    await b.stop();
+    dir.remove();
+  }
+});
