@@ -238,9 +238,10 @@ export interface PartitionAnswer {
  * error or a diverging epoch, or whose high watermark or log start offset changed since it was
  * last sent; the session keeps what was sent (an error, a high watermark of -1 to send it again
  * once the error is gone). A partition that returned records moves to the end of the session,
- * so that the next fetches read the others first.
+ * so that the next fetches read the others first. With `update` false nothing changes (Kafka sizes
+ * the answer so before it knows whether a quota throttles it).
  */
-export function selectChanged(session: FetchSession, answers: { key: string; data: PartitionAnswer }[]): boolean[] {
+export function selectChanged(session: FetchSession, answers: { key: string; data: PartitionAnswer }[], update = true): boolean[] {
   return answers.map(({ key, data }) => {
     const cached = session.partitions.get(key);
     if (!cached) return true;
@@ -248,17 +249,17 @@ export function selectChanged(session: FetchSession, answers: { key: string; dat
     let respond = hasRecords || data.preferredReadReplica !== -1 || (data.divergingEpoch !== undefined && data.divergingEpoch.epoch >= 0);
     if (cached.highWatermark !== data.highWatermark) {
       respond = true;
-      cached.highWatermark = data.highWatermark;
+      if (update) cached.highWatermark = data.highWatermark;
     }
     if (cached.localLogStartOffset !== data.logStartOffset) {
       respond = true;
-      cached.localLogStartOffset = data.logStartOffset;
+      if (update) cached.localLogStartOffset = data.logStartOffset;
     }
     if (data.errorCode !== ErrorCode.NONE) {
       respond = true;
-      cached.highWatermark = -1n;
+      if (update) cached.highWatermark = -1n;
     }
-    if (hasRecords) {
+    if (hasRecords && update) {
       session.partitions.delete(key);
       session.partitions.set(key, cached);
     }

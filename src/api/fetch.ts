@@ -4,6 +4,7 @@
  * shutdown. Fetch sessions (KIP-227) are kept as Kafka keeps them (fetch-sessions.ts).
  */
 import { ErrorCode } from '../../protocol/error-codes.js';
+import { encodeResponse } from '../../protocol/frames.js';
 import { ApiKey } from '../../protocol/generated/index.js';
 import type { FetchRequest, FetchRequestFetchTopic, FetchResponse, FetchResponsePartitionData } from '../../protocol/generated/index.js';
 import type { Encodable } from '../../protocol/primitives/types.js';
@@ -105,9 +106,9 @@ class FetchOperation {
    * returns its own maximum are read at once, up to MAX_CONCURRENT_READS (each read may wait on
    * its own file); a result is kept when the in-order read would have had the same limits, and
    * read again otherwise (only when a first batch larger than the limits was returned before it).
-   * `bytes` is what the response holds; `readable`, what Kafka would count towards MinBytes.
+   * `readable` is what Kafka would count towards MinBytes.
    */
-  async read(releases: (() => void)[]): Promise<{ partitions: PartitionData[]; bytes: number; readable: number; answerNow: boolean }> {
+  async read(releases: (() => void)[]): Promise<{ partitions: PartitionData[]; readable: number; answerNow: boolean }> {
     // v0–2 treat sizes as hard limits; v3+ always return the first batch of the first non-empty partition (KIP-74).
     let minOne = this.version >= 3;
     // v0–2 carry no maxBytes: theirs is fetch.max.bytes (or a quota's), a hard limit as in Kafka.
@@ -127,7 +128,6 @@ class FetchOperation {
       for (const release of held[i]) release();
       held[i] = [];
     };
-    let bytes = 0;
     let readable = 0;
     let answerNow = false;
     const partitions: PartitionData[] = [];
@@ -156,7 +156,6 @@ class FetchOperation {
         if (size > 0) {
           minOne = false;
           remaining = Math.max(0, remaining - size);
-          bytes += size;
         }
         readable += read.readable;
         // A partition the broker does not know is answered without ending the long poll of the
@@ -171,7 +170,7 @@ class FetchOperation {
       for (let j = i; j < early.length; j++) early[j].then(() => giveBack(j), () => giveBack(j));
       throw e;
     }
-    return { partitions, bytes, readable, answerNow };
+    return { partitions, readable, answerNow };
   }
 
   /** `readableWanted`: how much of what is readable past the records returned matters (ReadOptions). */
@@ -306,18 +305,43 @@ class FetchOperation {
     return this.response(partitions, order.filter((_, k) => keep[k]), session.id);
   }
 
+  /**
+   * What Kafka's consumer_byte_rate counts (FetchContext.getResponseSize): the whole answer, size
+   * prefix and header included, as the context would send it (an incremental one only what
+   * changed, nothing on a stale epoch), before its records are refused or converted, without
+   * node endpoints. Changes no session.
+   */
+  responseSize(context: FetchContext, partitions: PartitionData[]): number {
+    let order = this.order();
+    if (context.kind === 'incremental') {
+      const { session } = context;
+      const keep = session.epoch !== context.expectedEpoch ? [] : selectChanged(session, order.map((i) => ({ key: session.key(this.targets[i]!), data: partitions[i]! as PartitionAnswer })), false);
+      order = order.filter((_, k) => keep[k]);
+    }
+    const body = { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses: this.grouped(order, (i) => partitions[i]!), nodeEndpoints: [] };
+    let size = 0;
+    for (const chunk of encodeResponse(ApiKey.Fetch, this.version, 0, body)) size += chunk.length;
+    return size;
+  }
+
   /** The partitions `order` lists, consecutive partitions of a topic under one entry, as Kafka's FetchResponse lays them out. */
-  private response(partitions: PartitionData[], order: number[], sessionId: number): Encodable<FetchResponse> {
+  private grouped(order: number[], data: (i: number) => PartitionData): { topic: string; topicId: string; partitions: PartitionData[] }[] {
     const responses: { topic: string; topicId: string; partitions: PartitionData[] }[] = [];
     for (const i of order) {
       const t = this.targets[i]!;
       let last = responses[responses.length - 1];
       if (!last || last.topic !== t.name || last.topicId !== t.topicId) responses.push((last = { topic: t.name, topicId: t.topicId, partitions: [] }));
-      const data = partitions[i]!;
-      last.partitions.push(
-        this.zstdRefused(t) ? this.refused(data, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE) : this.conversionRefused(t) ? this.refused(data, ErrorCode.UNSUPPORTED_VERSION) : data,
-      );
+      last.partitions.push(data(i));
     }
+    return responses;
+  }
+
+  private response(partitions: PartitionData[], order: number[], sessionId: number): Encodable<FetchResponse> {
+    const responses = this.grouped(order, (i) => {
+      const t = this.targets[i]!;
+      const data = partitions[i]!;
+      return this.zstdRefused(t) ? this.refused(data, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE) : this.conversionRefused(t) ? this.refused(data, ErrorCode.UNSUPPORTED_VERSION) : data;
+    });
     const namesLeader = responses.some((r) => r.partitions.some((p) => p.currentLeader !== undefined));
     const nodeEndpoints = namesLeader ? [{ nodeId: this.broker.nodeId, host: this.advertised.host, port: this.advertised.port, rack: null }] : [];
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId, responses, nodeEndpoints };
@@ -393,11 +417,11 @@ async function handle(ctx: RequestContext<FetchRequest>): Promise<Encodable<Fetc
       for (const release of releases) release();
       throw e;
     }
-    const { partitions, bytes, readable, answerNow } = result;
+    const { partitions, readable, answerNow } = result;
     const left = deadline - Date.now();
     if (readable >= body.minBytes || answerNow || left <= 0 || broker.shuttingDown || op.logs.length === 0) {
       // A violated quota (bytes or request time) gets an empty answer with the throttle time, as in Kafka.
-      const throttleTimeMs = ctx.quota.fetched(bytes);
+      const throttleTimeMs = ctx.quota.fetched(broker.quotas.fetch.quotasEnabled ? op.responseSize(context, partitions) : 0);
       if (throttleTimeMs > 0) {
         for (const release of releases) release();
         // An incremental fetch keeps its session (Kafka's IncrementalFetchContext.getThrottledResponse); no session opens.

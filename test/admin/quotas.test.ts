@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ErrorCode } from '../../protocol/error-codes.js';
-import { encodeRequest } from '../../protocol/frames.js';
+import { encodeRequest, encodeResponse } from '../../protocol/frames.js';
 import { ApiKey } from '../../protocol/generated/index.js';
 import { buildRecordBatch } from '../../protocol/records/index.js';
 import { type RunningBroker, startBroker } from '../../src/index.js';
@@ -104,6 +104,32 @@ test('request_percentage throttles any request, capped at one window', { timeout
   await new Promise((r) => setTimeout(r, 1100));
   assert.equal((await after.send(ApiKey.Metadata, 9, { topics: null, allowAutoTopicCreation: false }, 'busy')).throttleTimeMs, 0);
   after.close();
+});
+
+test('consumer_byte_rate counts the whole Fetch response, as Kafka\'s getResponseSize: empty polls add up too', { timeout: 30_000 }, async () => {
+  const quota = 100;
+  await createTopic(admin, 'q-empty');
+  await setQuota(admin, [['client-id', 'idle-poller']], { consumer_byte_rate: quota });
+  const client = await RawClient.connect(broker.port);
+  const body = {
+    replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+    topics: [{ topic: 'q-empty', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
+    forgottenTopicsData: [], rackId: '',
+  };
+  let counted = 0;
+  let throttle = 0;
+  for (let i = 0; i < 100 && throttle === 0; i++) {
+    const r = await client.send(ApiKey.Fetch, 12, body, 'idle-poller');
+    throttle = r.throttleTimeMs;
+    // A throttled fetch comes back without partitions.
+    assert.equal(throttle > 0 ? r.responses.length : r.responses[0].partitions[0].records?.length ?? 0, 0);
+    // The frame as sent: size prefix, header and body.
+    if (throttle === 0) counted += encodeResponse(ApiKey.Fetch, 12, 0, r).reduce((n, b) => n + b.length, 0);
+  }
+  assert.ok(throttle > 0, 'empty fetches are counted against the quota');
+  // Ten windows' allowance (1000 B), then throttled by the next response.
+  assert.ok(counted > quota * 10 - 100 && counted <= quota * 11, `throttled after ${counted} B of responses`);
+  client.close();
 });
 
 test('a kafkajs producer and consumer held to their byte rates move data at about the quota', { timeout: 90_000 }, async () => {
