@@ -396,8 +396,11 @@ function waitForAppend(broker: BrokerState, logs: PartitionLog[], timeoutMs: num
 
 async function handle(ctx: RequestContext<FetchRequest>): Promise<Encodable<FetchResponse>> {
   const { broker, apiVersion } = ctx;
+  // Kafka answers a follower's fetch (replica id >= 0) exempt from the client quotas: nothing recorded, never throttled.
+  const follower = isFromFollower(apiVersion, ctx.body);
+  if (follower) ctx.quota.exempt();
   // fetch.max.bytes and a consumer byte-rate quota (Kafka: getMaxValueInQuotaWindow) cap what one fetch returns.
-  const maxBytes = Math.min(ctx.body.maxBytes, broker.config.number('fetch.max.bytes'), Math.floor(ctx.quota.fetchMaxBytes()));
+  const maxBytes = Math.min(ctx.body.maxBytes, broker.config.number('fetch.max.bytes'), follower ? Infinity : Math.floor(ctx.quota.fetchMaxBytes()));
   // As in Kafka's KafkaApis, MinBytes never asks for more than MaxBytes allows.
   const body = maxBytes < ctx.body.maxBytes || ctx.body.minBytes > maxBytes ? { ...ctx.body, maxBytes, minBytes: Math.min(ctx.body.minBytes, maxBytes) } : ctx.body;
   const requested = requestedPartitions(broker, apiVersion, body);
@@ -421,7 +424,7 @@ async function handle(ctx: RequestContext<FetchRequest>): Promise<Encodable<Fetc
     const left = deadline - Date.now();
     if (readable >= body.minBytes || answerNow || left <= 0 || broker.shuttingDown || op.logs.length === 0) {
       // A violated quota (bytes or request time) gets an empty answer with the throttle time, as in Kafka.
-      const throttleTimeMs = ctx.quota.fetched(broker.quotas.fetch.quotasEnabled ? op.responseSize(context, partitions) : 0);
+      const throttleTimeMs = follower ? 0 : ctx.quota.fetched(broker.quotas.fetch.quotasEnabled ? op.responseSize(context, partitions) : 0);
       if (throttleTimeMs > 0) {
         for (const release of releases) release();
         // An incremental fetch keeps its session (Kafka's IncrementalFetchContext.getThrottledResponse); no session opens.

@@ -103,6 +103,11 @@ export class RequestQuota {
     return (this.mutation ??= this.quotas.mutation.newQuotaFor(this.user, this.clientId, strict, () => this.quotas.now()));
   }
 
+  /** The request is exempt from every client quota (Kafka's sendResponseExemptThrottle): nothing is recorded for it. */
+  exempt(): void {
+    this.settled = true;
+  }
+
   /** Any other request answered: its throttle time, the larger of the request and mutation quotas' (0 when settled by the handler or exempt). */
   finish(): number {
     return this.settled ? 0 : this.settle(Math.max(this.requestThrottleMs(), this.mutation?.throttleTimeMs() ?? 0));

@@ -132,6 +132,20 @@ test('consumer_byte_rate counts the whole Fetch response, as Kafka\'s getRespons
   client.close();
 });
 
+test('a follower\'s Fetch (replica id >= 0) is exempt from the client quotas, as in Kafka', { timeout: 30_000 }, async () => {
+  await setQuota(admin, [['client-id', 'replica-like']], { request_percentage: 0.0001, consumer_byte_rate: 1 });
+  const client = await RawClient.connect(broker.port);
+  const fetch = (replicaId: number) => client.send(ApiKey.Fetch, 12, {
+    replicaId, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+    topics: [{ topic: 'q-empty', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
+    forgottenTopicsData: [], rackId: '',
+  }, 'replica-like');
+  for (let i = 0; i < 30; i++) assert.equal((await fetch(1)).throttleTimeMs, 0, `follower fetch ${i} throttled`);
+  // The same client id fetching as a consumer is held to its quotas.
+  assert.ok((await fetch(-1)).throttleTimeMs > 0);
+  client.close();
+});
+
 test('a kafkajs producer and consumer held to their byte rates move data at about the quota', { timeout: 90_000 }, async () => {
   // Three 1 s samples: the rate settles within seconds instead of Kafka's default ten.
   const b = await startBroker({ port: 0, config: { 'quota.window.num': 3, 'group.initial.rebalance.delay.ms': 0 } });
