@@ -7,7 +7,7 @@ import { ZERO_UUID, randomUuid } from '../../protocol/primitives/uuid.js';
 import { effectiveTopicConfigs } from '../cluster/config-describe.js';
 import { validateTopicConfigs } from '../cluster/topic-configs.js';
 import { type Topic, invalidTopicName } from '../cluster/topics.js';
-import { THROTTLING_QUOTA_EXCEEDED_MESSAGE } from '../quotas/quota-manager.js';
+import { type MutationQuota, THROTTLING_QUOTA_EXCEEDED_MESSAGE } from '../quotas/quota-manager.js';
 import { CLUSTER_METADATA_TOPIC } from '../storage/storage.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
 import { manualAssignmentError } from './create-partitions.js';
@@ -38,9 +38,13 @@ const MAX_RECORDS_PER_REQUEST = 10_000;
 
 const failed = (errorCode: number, errorMessage: string): CreateOutcome => ({ errorCode, errorMessage, numPartitions: -1, replicationFactor: -1, configs: {} });
 
-/** Validates a topic creation the way Kafka's controller does and, unless validateOnly, starts it. */
-export function createTopic(broker: BrokerState, spec: TopicSpec, validateOnly: boolean): CreateOutcome {
-  const outcome = checkTopic(broker, spec);
+/**
+ * Validates a topic creation the way Kafka's controller does, takes its partitions from `quota`
+ * once every other check passed, and, unless validateOnly, starts it.
+ */
+export function createTopic(broker: BrokerState, spec: TopicSpec, validateOnly: boolean, quota?: MutationQuota): CreateOutcome {
+  const checked = checkTopic(broker, spec);
+  const outcome = checked.errorCode === ErrorCode.NONE && quota && !quota.record(checked.numPartitions) ? failed(ErrorCode.THROTTLING_QUOTA_EXCEEDED, THROTTLING_QUOTA_EXCEEDED_MESSAGE) : checked;
   if (outcome.errorCode === ErrorCode.NONE && !validateOnly) outcome.created = broker.topics.create(spec.name, outcome.numPartitions, outcome.configs);
   return outcome;
 }

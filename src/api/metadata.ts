@@ -7,6 +7,7 @@ import { ZERO_UUID } from '../../protocol/primitives/uuid.js';
 import { INTERNAL_TOPICS, type Topic, invalidTopicName } from '../cluster/topics.js';
 import { OFFSETS_TOPIC } from '../coordinator/groups/offsets-topic.js';
 import { TRANSACTION_TOPIC } from '../coordinator/txn/transaction-log.js';
+import type { MutationQuota } from '../quotas/quota-manager.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_AUTHORIZED_OPERATIONS, TOPIC_AUTHORIZED_OPERATIONS } from './cluster-info.js';
 import type { ApiHandler, BrokerState, RequestContext } from './context.js';
 import { createTopic } from './create-topics.js';
@@ -35,15 +36,21 @@ function errorTopic(errorCode: number, name: string | null, topicId = ZERO_UUID)
  * Starts creating a topic a Metadata request named (Kafka's AutoTopicCreationManager): the
  * coordinators' topics with their own settings (partitions, compaction), others with the defaults.
  * Returns the error to answer with: LEADER_NOT_AVAILABLE while it is being created.
+ *
+ * Kafka's broker forwards the creation to the controller as the client (an envelope with its
+ * principal and client id, at the latest CreateTopics version), so the client's
+ * controller_mutation_rate applies strictly: past it the topic is not created, and the client,
+ * told only that the topic is unknown, asks again. The Metadata answer carries no throttle for it.
  */
-function autoCreate(broker: BrokerState, name: string): number {
+function autoCreate(broker: BrokerState, name: string, quota: () => MutationQuota): number {
   const internal = name === OFFSETS_TOPIC ? broker.offsetsTopic : name === TRANSACTION_TOPIC ? broker.transactionTopic : null;
   if (internal !== null) {
     internal.ensureTopic().catch((err: unknown) => broker.log.warn({ err, topic: name }, 'auto-creation failed'));
     return ErrorCode.LEADER_NOT_AVAILABLE;
   }
-  const result = createTopic(broker, { name, numPartitions: -1, replicationFactor: -1, assignments: [], configs: [] }, false);
+  const result = createTopic(broker, { name, numPartitions: -1, replicationFactor: -1, assignments: [], configs: [] }, false, quota());
   if (result.errorCode === ErrorCode.NONE || result.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS) return ErrorCode.LEADER_NOT_AVAILABLE;
+  if (result.errorCode === ErrorCode.THROTTLING_QUOTA_EXCEEDED) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
   broker.log.warn({ topic: name, error: result.errorMessage }, 'auto-creation refused');
   return result.errorCode;
 }
@@ -58,6 +65,9 @@ function handle(ctx: RequestContext<MetadataRequest>): Encodable<MetadataRespons
     topics = registry.all().map((t) => topicMetadata(broker, t));
   } else {
     const mayCreate = broker.config.bool('auto.create.topics.enable') && (apiVersion < 4 || body.allowAutoTopicCreation);
+    // One CreateTopics for the request's creations, as Kafka's: one share of the mutation quota, kept out of this answer's throttle.
+    let shared: MutationQuota | undefined;
+    const mutationQuota = () => (shared ??= broker.quotas.mutation.newQuotaFor(ctx.quota.user, ctx.quota.clientId, true, broker.quotas.now));
     const ids = [...new Set(body.topics!.map((t) => t.topicId).filter((id) => id !== ZERO_UUID))];
     if (apiVersion < 12 && (ids.length > 0 || body.topics!.some((t) => t.name === null))) {
       // Kafka refuses the whole request (ids, and topics without a name, are for v12 on) with
@@ -86,7 +96,7 @@ function handle(ctx: RequestContext<MetadataRequest>): Encodable<MetadataRespons
         if (!mayCreate) return errorTopic(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name);
         if (registry.isCreating(name)) return errorTopic(ErrorCode.LEADER_NOT_AVAILABLE, name);
         // As in Kafka, the topic exists for the client from its next metadata request on.
-        return errorTopic(autoCreate(broker, name), name);
+        return errorTopic(autoCreate(broker, name, mutationQuota), name);
       });
     }
   }

@@ -272,3 +272,27 @@ test('controller_mutation_rate (KIP-599): a token bucket of partitions; strict v
     await own.stop();
   }
 });
+
+test('topics a Metadata request auto-creates take the client\'s controller_mutation_rate strictly, as Kafka\'s forwarded CreateTopics does', { timeout: 30_000 }, async () => {
+  // A bucket of one second at 10 partitions/s; every auto-created topic has 4 partitions.
+  const own = await startBroker({ port: 0, config: { 'controller.quota.window.num': 1, 'num.partitions': 4 } });
+  const client = await RawClient.connect(own.port);
+  try {
+    await setQuota(client, [['client-id', 'auto-maker']], { controller_mutation_rate: 10 });
+    const names = ['at-1', 'at-2', 'at-3', 'at-4'];
+    const r = await client.send(ApiKey.Metadata, 9, { topics: names.map((name) => ({ name })), allowAutoTopicCreation: true, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false }, 'auto-maker');
+    // 10 → 6 → 2 → -2 tokens (the strict quota checks before it records), then refused: not created, so unknown.
+    assert.deepEqual(r.topics.map((t: { name: string; errorCode: number }) => [t.name, t.errorCode]), [
+      ['at-1', ErrorCode.LEADER_NOT_AVAILABLE], ['at-2', ErrorCode.LEADER_NOT_AVAILABLE], ['at-3', ErrorCode.LEADER_NOT_AVAILABLE], ['at-4', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION],
+    ]);
+    assert.equal(r.throttleTimeMs, 0, 'the Metadata answer carries no mutation throttle');
+    // The same bucket holds the client's CreateTopics back.
+    const created = await client.send(ApiKey.CreateTopics, 6, { topics: [{ name: 'at-5', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false }, 'auto-maker');
+    assert.equal(created.topics[0].errorCode, ErrorCode.THROTTLING_QUOTA_EXCEEDED);
+    const all = await client.send(ApiKey.Metadata, 9, { topics: null, allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false }, 'other');
+    assert.deepEqual(all.topics.map((t: { name: string }) => t.name).sort(), ['at-1', 'at-2', 'at-3']);
+  } finally {
+    client.close();
+    await own.stop();
+  }
+});
