@@ -22,16 +22,11 @@ test('a cleaning round longer than one bounded call goes on without waiting for 
   await broker.start();
   const client = await RawClient.connect(broker.advertised.port);
   try {
-    const created = await client.send(ApiKey.CreateTopics, 5, {
-      timeoutMs: 5000, validateOnly: false,
-      topics: [{ name: 'paced', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'segment.bytes', value: '1000' }] }],
-    });
-    assert.equal(created.topics[0].errorCode, ErrorCode.NONE, created.topics[0].errorMessage);
+    await createCompacted(client, 'paced');
     // 200 batches of one record over 4 keys: about 20 KB in 20 segments.
     for (let i = 0; i < 200; i++) {
       const batch = buildRecordBatch({ baseOffset: 0n, records: [{ key: Buffer.from(`k${i % 4}`), value: Buffer.from(`v${i}-${'x'.repeat(50)}`), headers: [] }] });
-      const r = await client.send(ApiKey.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'paced', partitionData: [{ index: 0, records: batch }] }] });
-      assert.equal(r.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
+      await produce(client, 'paced', batch);
     }
     const activeBase = (await broker.topics.get('paced')!.partitions[0]!.segmentTimes()).at(-1)!.baseOffset;
     assert.ok(activeBase > 150n, `several segments rolled (active segment at ${activeBase})`);
@@ -54,19 +49,11 @@ test('the cleaner drops the emptied batches of producers idle past producer.id.e
     const b = await startBroker({ port: 0, storage: engine, ...(engine === 'disk' ? { dataDir: dir.path } : {}), logger: 'silent', config: { 'producer.id.expiration.ms': 3_600_000 } });
     const client = await RawClient.connect(b.port);
     try {
-      const created = await client.send(ApiKey.CreateTopics, 5, {
-        timeoutMs: 5000, validateOnly: false,
-        topics: [{ name: 'idle-producer', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'segment.bytes', value: '1000' }] }],
-      });
-      assert.equal(created.topics[0].errorCode, ErrorCode.NONE, created.topics[0].errorMessage);
-      const produce = async (batch: Buffer) => {
-        const r = await client.send(ApiKey.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'idle-producer', partitionData: [{ index: 0, records: batch }] }] });
-        assert.equal(r.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
-      };
+      await createCompacted(client, 'idle-producer');
       const twoHoursAgo = BigInt(Date.now() - 2 * 3_600_000);
-      await produce(buildRecordBatch({ baseOffset: 0n, producerId: 77n, producerEpoch: 0, baseSequence: 0, records: [{ key: 'k', value: 'idempotent', timestamp: twoHoursAgo }] }));
+      await produce(client, 'idle-producer', buildRecordBatch({ baseOffset: 0n, producerId: 77n, producerEpoch: 0, baseSequence: 0, records: [{ key: 'k', value: 'idempotent', timestamp: twoHoursAgo }] }));
       // Its record superseded, and enough after it to roll a few segments.
-      for (let i = 0; i < 40; i++) await produce(buildRecordBatch({ baseOffset: 0n, records: [{ key: i % 2 === 0 ? 'k' : `f${i}`, value: `v${i}-${'x'.repeat(40)}` }] }));
+      for (let i = 0; i < 40; i++) await produce(client, 'idle-producer', buildRecordBatch({ baseOffset: 0n, records: [{ key: i % 2 === 0 ? 'k' : `f${i}`, value: `v${i}-${'x'.repeat(40)}` }] }));
       await b.broker.compactLogs();
       const left = (await readPartition(client, 'idle-producer', 0, READ_UNCOMMITTED)).records;
       assert.ok(left.length < 41, `${engine}: the cleaner ran (${left.length} records left)`);
@@ -92,15 +79,10 @@ test('the cleaner looks for a log to clean as soon as the broker starts, as Kafk
   let b = await startBroker(options);
   let client = await RawClient.connect(b.port);
   try {
-    const created = await client.send(ApiKey.CreateTopics, 5, {
-      timeoutMs: 5000, validateOnly: false,
-      topics: [{ name: 'due', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'segment.bytes', value: '1000' }] }],
-    });
-    assert.equal(created.topics[0].errorCode, ErrorCode.NONE, created.topics[0].errorMessage);
+    await createCompacted(client, 'due');
     for (let i = 0; i < 60; i++) {
       const batch = buildRecordBatch({ baseOffset: 0n, records: [{ key: `k${i % 3}`, value: `v${i}-${'x'.repeat(40)}` }] });
-      const r = await client.send(ApiKey.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'due', partitionData: [{ index: 0, records: batch }] }] });
-      assert.equal(r.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
+      await produce(client, 'due', batch);
     }
     // The first pass ran at the first start, before these records: nothing was cleaned since.
     assert.equal((await readPartition(client, 'due', 0, READ_UNCOMMITTED)).records.length, 60);
@@ -122,3 +104,17 @@ test('the cleaner looks for a log to clean as soon as the broker starts, as Kafk
     dir.remove();
   }
 });
+
+/** A one-partition compacted topic whose segments roll every kilobyte or so. */
+async function createCompacted(client: RawClient, name: string): Promise<void> {
+  const created = await client.send(ApiKey.CreateTopics, 5, {
+    timeoutMs: 5000, validateOnly: false,
+    topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'segment.bytes', value: '1000' }] }],
+  });
+  assert.equal(created.topics[0].errorCode, ErrorCode.NONE, created.topics[0].errorMessage);
+}
+
+async function produce(client: RawClient, topic: string, batch: Buffer): Promise<void> {
+  const r = await client.send(ApiKey.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: 0, records: batch }] }] });
+  assert.equal(r.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
+}
