@@ -4,7 +4,7 @@ import type { BrokerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { type ProducerExpiry, ProducerStateManager } from '../coordinator/producers/producer-state.js';
 import { type SkippedDamage, type SnapshotMark, loadProducerState, snapshotProducerState } from '../coordinator/producers/rebuild.js';
-import type { LogConfig, PartitionLog, Storage, TopicRecord } from '../storage/storage.js';
+import { policyCompacts, type LogConfig, type PartitionLog, type Storage, type TopicRecord } from '../storage/storage.js';
 import { logConfigFor } from './topic-configs.js';
 
 /** Partitions opened at once. */
@@ -112,7 +112,7 @@ export class TopicRegistry {
     const opened = await this.openEach(
       records.flatMap((record) => Array.from({ length: record.partitions }, (_, partition) => ({ record, partition }))),
       // Producer state comes back from the log itself (batch headers and markers).
-      async (log) => loadProducerState(log, this.producerExpiry(), this.damageSkipped(log)),
+      async (log) => loadProducerState(log, this.producerExpiry(), this.damageSkipped(log), this.compacts(log.topic)),
     );
     // Partitions whose history went past this start's epoch took higher ones: the next start goes past those.
     const highest = opened.reduce((max, o) => Math.max(max, o.log.latestLeaderEpoch), this.startEpoch);
@@ -150,6 +150,12 @@ export class TopicRegistry {
     return (from, to, err) =>
       this.log.error({ topic: log.topic, partition: log.partition, from: String(from), resumedAt: to === null ? null : String(to), err },
         'damaged batch in the log: the producer-state replay skipped to the next segment (producers that wrote there may be refused as out of sequence)');
+  }
+
+  /** Whether a topic being loaded has cleanup.policy compact (its log cleaner may have removed markers). */
+  private compacts(topic: string): boolean {
+    const record = this.records.get(topic);
+    return record !== undefined && policyCompacts(logConfigFor(record.configs, this.config).cleanupPolicy);
   }
 
   /** Producers idle for longer than producer.id.expiration.ms are not brought back from a snapshot. */

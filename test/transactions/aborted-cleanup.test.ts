@@ -6,7 +6,7 @@
  * it would drop every later transactional batch of that producer, waiting for a marker that is gone.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ErrorCode } from '../../protocol/error-codes.js';
@@ -134,5 +134,81 @@ test('aborted transactions below a new log start offset (DeleteRecords, retentio
   } finally {
     client.close();
     await broker.stop();
+  }
+});
+
+test('a crash right after the cleaner removed an ABORT marker, before the producer state was snapshotted again, does not bring the transaction back', { timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  const topic = 'compacted-aborted-crash';
+  const partDir = join(dir.path, `${topic}-0`);
+  const start = () => startBroker({ port: 0, logger: 'warn', dataDir: dir.path, config: { 'log.cleaner.backoff.ms': 3_600_000 } });
+  let broker = await start();
+  let client = await RawClient.connect(broker.port);
+  try {
+    const created = await client.send(ApiKey.CreateTopics, 5, {
+      timeoutMs: 5000, validateOnly: false,
+      topics: [{
+        name: topic, numPartitions: 1, replicationFactor: 1, assignments: [],
+        configs: Object.entries({ 'cleanup.policy': 'compact', 'segment.bytes': '100', 'delete.retention.ms': '0', 'min.cleanable.dirty.ratio': '0' }).map(([name, value]) => ({ name, value })),
+      }],
+    });
+    assert.equal(created.topics[0].errorCode, ErrorCode.NONE, created.topics[0].errorMessage);
+    const txnId = 'compacted-aborted-crash-txn';
+    const p: RawProducer = await initProducer(client, txnId);
+    let seq = 0;
+    const write = async (key: string, value: string, transactional: boolean): Promise<void> => {
+      const batch = buildRecordBatch({
+        baseOffset: 0n, producerId: transactional ? p.producerId : -1n, producerEpoch: transactional ? p.epoch : -1, baseSequence: transactional ? seq : -1, transactional,
+        records: [{ key: Buffer.from(key), value: Buffer.from(value), headers: [] }],
+      });
+      assert.equal((await produceBatch(client, topic, 0, batch, transactional ? txnId : null)).errorCode, ErrorCode.NONE);
+      if (transactional) seq++;
+    };
+    const transaction = async (key: string, value: string, commit: boolean): Promise<void> => {
+      assert.deepEqual(await addPartitions(client, txnId, p, topic, [0]), [ErrorCode.NONE]);
+      await write(key, value, true);
+      assert.equal(await endTxn(client, txnId, p, commit), ErrorCode.NONE);
+      for (let i = 0; i < 100; i++) {
+        const { hw, lso } = await stableOffsets(client, topic, 0);
+        if (lso === hw) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.fail('the transaction marker was not written');
+    };
+    const snapshots = () => new Map(readdirSync(partDir).filter((n) => n.endsWith('.producer-state')).map((n) => [n, readFileSync(join(partDir, n))]));
+
+    await transaction('a', 'aborted', false); // 0, ABORT at 1
+    await transaction('b', 'committed', true); // 2, COMMIT at 3
+    await write('c', 'plain-0', false); // 4
+    // Passes 1 and 2: the aborted data goes, the marker gets its delete horizon.
+    let before = snapshots();
+    for (let pass = 1; pass <= 3; pass++) {
+      await write('c', `plain-${pass}`, false);
+      await new Promise((r) => setTimeout(r, 50)); // the roll's snapshot is written
+      before = snapshots();
+      await broker.broker.compactLogs();
+    }
+    const raw = await readPartition(client, topic, 0, READ_UNCOMMITTED);
+    assert.ok(!raw.records.some((r) => r.offset <= 1), `pass 3 removed the ABORT marker: ${JSON.stringify(raw.records.map((r) => r.offset))}`);
+    const stale = [...before.values()].map((d) => d.toString('utf8')).filter((s) => s.includes('"aborted":[{'));
+    assert.ok(stale.length > 0, 'before pass 3 the snapshots report the aborted transaction');
+
+    // A kill right after pass 3 swapped its segment in, before the broker snapshotted the producer
+    // state without the transaction: the segment files as they are, the snapshots as they were.
+    client.close();
+    await broker.stop();
+    for (const name of snapshots().keys()) if (!before.has(name)) rmSync(join(partDir, name));
+    for (const [name, data] of before) writeFileSync(join(partDir, name), data);
+    broker = await start();
+    client = await RawClient.connect(broker.port);
+
+    const rc = await readPartition(client, topic, 0, READ_COMMITTED);
+    assert.deepEqual(rc.abortedTransactions, [], 'the transaction whose marker is gone is not reported');
+    const seen = (await kcatRead(broker.bootstrap, topic, 'read_committed')).map((m) => m.value);
+    assert.ok(seen.includes('committed'), `librdkafka read_committed sees the committed record: ${JSON.stringify(seen)}`);
+  } finally {
+    client.close();
+    await broker.stop();
+    dir.remove();
   }
 });

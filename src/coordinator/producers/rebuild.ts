@@ -32,8 +32,11 @@ export function replayBatch(state: ProducerStateManager, batch: Buffer, baseOffs
 /** Told of a stretch of the log the replay skipped: a damaged batch ended its segment (`to`: where the replay went on, null: nowhere). */
 export type SkippedDamage = (from: bigint, to: bigint | null, err: Error) => void;
 
-export async function loadProducerState(log: PartitionLog, expiry: ProducerExpiry, skipped?: SkippedDamage): Promise<{ state: ProducerStateManager; mark: SnapshotMark | null }> {
+export async function loadProducerState(
+  log: PartitionLog, expiry: ProducerExpiry, skipped?: SkippedDamage, compacted = false,
+): Promise<{ state: ProducerStateManager; mark: SnapshotMark | null }> {
   const { state, snapshotOffset } = await loadOrReplay(log, expiry, skipped);
+  if (compacted && snapshotOffset !== null) await forgetCleanedAbortMarkers(log, state, snapshotOffset);
   // Markers replayed are all in the log already: none holds the last stable offset back.
   state.markersVisible(log.highWatermark);
   const end = log.logEndOffset;
@@ -52,6 +55,38 @@ async function loadOrReplay(log: PartitionLog, expiry: ProducerExpiry, skipped?:
     if (state !== null) return { state: await rebuildProducerState(log, snapshot.offset, state, skipped), snapshotOffset: snapshot.offset };
   }
   return { state: await rebuildProducerState(log, undefined, undefined, skipped), snapshotOffset: null };
+}
+
+/**
+ * The aborted transactions a snapshot of a compacted log reports whose ABORT marker is no longer in
+ * the log: the cleaner removed it (after the transaction's data) and the broker was killed before
+ * it snapshotted the state without them. Kafka keeps aborted transactions in each segment's
+ * .txnindex, which the cleaner swaps in with the segment, so they go together; a read_committed
+ * client told of one would drop every later transactional batch of that producer, waiting for a
+ * marker that is gone.
+ */
+async function forgetCleanedAbortMarkers(log: PartitionLog, state: ProducerStateManager, snapshotOffset: bigint): Promise<void> {
+  const gone: { producerId: bigint; offset: bigint }[] = [];
+  for (const a of state.aborted) {
+    // Later markers were replayed from the log; earlier ones went with the log start.
+    if (a.lastOffset >= snapshotOffset || a.lastOffset < log.logStartOffset) continue;
+    let present = false;
+    try {
+      const { records } = await log.read(a.lastOffset, 256, { maxOffset: log.logEndOffset, minOneBatch: true });
+      for (const b of iterateBatches(records)) {
+        const last = b.baseOffset + BigInt(readLastOffsetDelta(b.buf));
+        if (last < a.lastOffset) continue;
+        present = b.baseOffset <= a.lastOffset && b.magic === 2 && isControl(readAttributes(b.buf)) && readProducerId(b.buf) === a.producerId
+          && readControlRecord(b.buf).type === ControlRecordType.ABORT;
+        break;
+      }
+    } catch (e) {
+      if (!(e instanceof CorruptLogError)) throw e;
+      present = true; // cannot tell: keep reporting it
+    }
+    if (!present) gone.push({ producerId: a.producerId, offset: a.lastOffset });
+  }
+  if (gone.length > 0) state.abortMarkersRemoved(gone);
 }
 
 /** What the last snapshot of a partition covered. */
