@@ -4,7 +4,7 @@
  * (Kafka's partitionFor), and everything read back at start in log order.
  */
 import {
-  ControlRecordType, buildRecordBatch, isControl, isTransactional, iterateBatches, readAttributes, readControlRecord, readProducerId, readRecords,
+  ControlRecordType, buildRecordBatch, isControl, isTransactional, iterateBatches, readAttributes, readControlRecord, readLastOffsetDelta, readProducerId, readRecordCount, readRecords,
 } from '../../protocol/records/index.js';
 import type { Topic, TopicRegistry } from '../cluster/topics.js';
 import { partitionFor } from './groups/offsets-topic.js';
@@ -94,9 +94,12 @@ export class InternalTopic {
           const attributes = readAttributes(b.buf);
           const producerId = isTransactional(attributes) ? readProducerId(b.buf) : null;
           if (isControl(attributes)) {
-            const info = readControlRecord(b.buf);
-            if (info.offset >= offset && producerId !== null && info.marker) yield { kind: 'marker', producerId, commit: info.type === ControlRecordType.COMMIT };
-            offset = b.baseOffset + 1n;
+            // A marker the log cleaner emptied (a bare header) ends nothing any more (Kafka's loaders skip it).
+            if (readRecordCount(b.buf) > 0) {
+              const info = readControlRecord(b.buf);
+              if (info.offset >= offset && producerId !== null && info.marker) yield { kind: 'marker', producerId, commit: info.type === ControlRecordType.COMMIT };
+            }
+            offset = b.baseOffset + BigInt(readLastOffsetDelta(b.buf)) + 1n;
             continue;
           }
           for (const r of readRecords(b.buf)) {

@@ -11,12 +11,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
-import { buildRecordBatch } from '../../protocol/records/index.js';
+import { buildRecordBatch, isControl, iterateBatches, readAttributes, readRecordCount } from '../../protocol/records/index.js';
 import { startBroker } from '../../src/index.js';
 import { tempDir } from '../support/processes.js';
 import { RawClient } from '../support/raw-client.js';
 import {
-  addPartitions, endTxn, errorName, fetchOnce, initProducer, kcatRead, produceBatch, READ_COMMITTED, READ_UNCOMMITTED, readPartition, stableOffsets,
+  addPartitions, createTopics, endTxn, errorName, fetchOnce, initProducer, kcatRead, produceBatch, READ_COMMITTED, READ_UNCOMMITTED, readPartition, stableOffsets,
   type RawProducer,
 } from './support.js';
 
@@ -206,6 +206,112 @@ test('a crash right after the cleaner removed an ABORT marker, before the produc
     assert.deepEqual(rc.abortedTransactions, [], 'the transaction whose marker is gone is not reported');
     const seen = (await kcatRead(broker.bootstrap, topic, 'read_committed')).map((m) => m.value);
     assert.ok(seen.includes('committed'), `librdkafka read_committed sees the committed record: ${JSON.stringify(seen)}`);
+  } finally {
+    client.close();
+    await broker.stop();
+    dir.remove();
+  }
+});
+
+/** The batches of a partition directory's segment files: base offset, control or not, record count. */
+function storedBatches(partDir: string): { offset: bigint; control: boolean; records: number }[] {
+  const out: { offset: bigint; control: boolean; records: number }[] = [];
+  for (const name of readdirSync(partDir).filter((n) => n.endsWith('.log')).sort()) {
+    const data = readFileSync(join(partDir, name));
+    for (const b of iterateBatches(data)) out.push({ offset: b.baseOffset, control: isControl(readAttributes(b.buf)), records: readRecordCount(b.buf) });
+  }
+  return out;
+}
+
+test('a marker the cleaner kept as a bare header (a transaction with no data on the partition) is passed over when the producer state is replayed at start', { timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  const topic = 'compacted-empty-marker';
+  const partDir = join(dir.path, `${topic}-0`);
+  const start = () => startBroker({ port: 0, logger: 'warn', dataDir: dir.path, config: { 'log.cleaner.backoff.ms': 3_600_000 } });
+  let broker = await start();
+  let client = await RawClient.connect(broker.port);
+  try {
+    const created = await client.send(ApiKey.CreateTopics, 5, {
+      timeoutMs: 5000, validateOnly: false,
+      topics: [{
+        name: topic, numPartitions: 1, replicationFactor: 1, assignments: [],
+        configs: Object.entries({ 'cleanup.policy': 'compact', 'segment.bytes': '100', 'delete.retention.ms': '0', 'min.cleanable.dirty.ratio': '0' }).map(([name, value]) => ({ name, value })),
+      }],
+    });
+    assert.equal(created.topics[0].errorCode, ErrorCode.NONE, created.topics[0].errorMessage);
+    const txnId = 'compacted-empty-marker-txn';
+    const p: RawProducer = await initProducer(client, txnId);
+    // The partition joins the transaction, which is aborted before anything is written to it: an ABORT marker alone at 0.
+    assert.deepEqual(await addPartitions(client, txnId, p, topic, [0]), [ErrorCode.NONE]);
+    assert.equal(await endTxn(client, txnId, p, false), ErrorCode.NONE);
+    for (let pass = 0; pass <= 3; pass++) {
+      const batch = buildRecordBatch({ baseOffset: 0n, records: [{ key: Buffer.from('c'), value: Buffer.from(`plain-${pass}`), headers: [] }] });
+      assert.equal((await produceBatch(client, topic, 0, batch)).errorCode, ErrorCode.NONE);
+      await new Promise((r) => setTimeout(r, 5));
+      await broker.broker.compactLogs();
+    }
+    // The marker's producer has no data here, so Kafka's cleaner keeps its last batch (the marker) as an empty header.
+    assert.deepEqual(storedBatches(partDir)[0], { offset: 0n, control: true, records: 0 }, 'the marker is a bare header');
+
+    // A start without a producer snapshot (a crash that left none usable) replays the whole log.
+    client.close();
+    await broker.stop();
+    for (const name of readdirSync(partDir).filter((n) => n.endsWith('.producer-state'))) rmSync(join(partDir, name));
+    broker = await start();
+    client = await RawClient.connect(broker.port);
+    const rc = await readPartition(client, topic, 0, READ_COMMITTED);
+    assert.equal(rc.records.at(-1)?.value, 'plain-3', `the latest value is read: ${JSON.stringify(rc.records.map((r) => r.value))}`);
+    assert.equal(rc.lastStableOffset, rc.highWatermark);
+  } finally {
+    client.close();
+    await broker.stop();
+    dir.remove();
+  }
+});
+
+test('an ABORT marker the cleaner kept as a bare header in __consumer_offsets does not stop the groups and offsets loading at the next start', { timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  const partDir = join(dir.path, '__consumer_offsets-0');
+  const start = () => startBroker({
+    port: 0, logger: 'warn', dataDir: dir.path,
+    config: {
+      'log.cleaner.backoff.ms': 3_600_000, 'offsets.topic.num.partitions': 1, 'offsets.topic.segment.bytes': 150,
+      'log.cleaner.delete.retention.ms': 0, 'log.cleaner.min.cleanable.ratio': 0,
+    },
+  });
+  let broker = await start();
+  let client = await RawClient.connect(broker.port);
+  try {
+    await createTopics(client, [{ name: 'offsets-of', partitions: 1 }]);
+    const commit = async (offset: bigint): Promise<void> => {
+      const r = await client.send(ApiKey.OffsetCommit, 2, {
+        groupId: 'plain-group', generationIdOrMemberEpoch: -1, memberId: '', retentionTimeMs: -1n,
+        topics: [{ name: 'offsets-of', partitions: [{ partitionIndex: 0, committedOffset: offset, committedMetadata: '' }] }],
+      });
+      assert.equal(r.topics[0].partitions[0].errorCode, ErrorCode.NONE);
+    };
+    const fetched = async (): Promise<bigint> =>
+      (await client.send(ApiKey.OffsetFetch, 1, { groupId: 'plain-group', topics: [{ name: 'offsets-of', partitionIndexes: [0] }] })).topics[0].partitions[0].committedOffset;
+    await commit(1n);
+    // A transaction adds the group's offsets partition and is aborted before committing any offset: an ABORT marker with no data.
+    const txnId = 'offsets-empty-marker-txn';
+    const p: RawProducer = await initProducer(client, txnId);
+    const added = await client.send(ApiKey.AddOffsetsToTxn, 3, { transactionalId: txnId, producerId: p.producerId, producerEpoch: p.epoch, groupId: 'txn-group' });
+    assert.equal(added.errorCode, ErrorCode.NONE);
+    assert.equal(await endTxn(client, txnId, p, false), ErrorCode.NONE);
+    for (let pass = 2; pass <= 5; pass++) {
+      await commit(BigInt(pass));
+      await new Promise((r) => setTimeout(r, 5));
+      await broker.broker.compactLogs();
+    }
+    assert.ok(storedBatches(partDir).some((b) => b.control && b.records === 0), `a bare marker header: ${JSON.stringify(storedBatches(partDir), (_, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+    assert.equal(await fetched(), 5n);
+
+    client.close();
+    await broker.stop();
+    broker = await start(); // settles once groups and offsets are loaded
+    client = await RawClient.connect(broker.port);
+    assert.equal(await fetched(), 5n, 'the committed offset is back');
   } finally {
     client.close();
     await broker.stop();

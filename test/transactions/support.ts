@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { ApiKey } from '../../protocol/generated/index.js';
 import {
-  buildRecordBatch, isControl, isTransactional, iterateBatches, readAttributes, readBaseSequence, readControlRecord, readProducerEpoch, readProducerId,
-  readRecords,
+  buildRecordBatch, isControl, isTransactional, iterateBatches, readAttributes, readBaseSequence, readControlRecord, readLastOffsetDelta, readProducerEpoch, readProducerId,
+  readRecordCount, readRecords,
 } from '../../protocol/records/index.js';
 import { ROOT, run } from '../support/processes.js';
 import { RawClient } from '../support/raw-client.js';
@@ -85,10 +85,14 @@ export async function readPartition(client: RawClient, topic: string, partition:
     for (const b of iterateBatches(last.records as Buffer)) {
       const attributes = readAttributes(b.buf);
       const header = { producerId: readProducerId(b.buf), epoch: readProducerEpoch(b.buf), baseSequence: readBaseSequence(b.buf), transactional: isTransactional(attributes) };
+      // A batch the log cleaner emptied (a bare header, markers too) holds no record: only its offsets are passed.
+      const next = b.baseOffset + BigInt(readLastOffsetDelta(b.buf)) + 1n;
       if (isControl(attributes)) {
-        const c = readControlRecord(b.buf);
-        if (c.offset >= offset) records.push({ offset: Number(c.offset), key: null, value: null, ...header, control: c.type === 1 ? 'COMMIT' : 'ABORT' });
-        offset = c.offset + 1n > offset ? c.offset + 1n : offset;
+        if (readRecordCount(b.buf) > 0) {
+          const c = readControlRecord(b.buf);
+          if (c.offset >= offset) records.push({ offset: Number(c.offset), key: null, value: null, ...header, control: c.type === 1 ? 'COMMIT' : 'ABORT' });
+        }
+        if (next > offset) offset = next;
         continue;
       }
       for (const r of readRecords(b.buf)) {
@@ -96,6 +100,7 @@ export async function readPartition(client: RawClient, topic: string, partition:
         records.push({ offset: Number(r.offset), key: r.key?.toString() ?? null, value: r.value?.toString() ?? null, ...header, control: null });
         offset = r.offset + 1n;
       }
+      if (next > offset) offset = next;
     }
     if (offset >= bound || offset === before) break;
   }

@@ -1,7 +1,7 @@
 /** Rebuilds a partition's producer state from its log, reading batch headers (and markers) only. */
 import {
   ControlRecordType, isControl, isTransactional, iterateBatches, readAttributes, readBaseSequence, readControlRecord,
-  readLastOffsetDelta, readMaxTimestamp, readProducerEpoch, readProducerId,
+  readLastOffsetDelta, readMaxTimestamp, readProducerEpoch, readProducerId, readRecordCount,
 } from '../../../protocol/records/index.js';
 import { CorruptLogError, type PartitionLog } from '../../storage/storage.js';
 import { type ProducerExpiry, ProducerStateManager } from './producer-state.js';
@@ -16,6 +16,9 @@ export function replayBatch(state: ProducerStateManager, batch: Buffer, baseOffs
   const epoch = readProducerEpoch(batch);
   const maxTimestamp = readMaxTimestamp(batch);
   if (isControl(attributes)) {
+    // A marker the log cleaner emptied (kept as a bare header): its transaction is gone from the
+    // log, nothing to replay (Kafka's ProducerAppendInfo.append).
+    if (readRecordCount(batch) <= 0) return;
     const info = readControlRecord(batch);
     if (info.marker) state.markerAppended(producerId, epoch, info.marker.coordinatorEpoch, info.type === ControlRecordType.COMMIT, info.offset, maxTimestamp);
     return;
@@ -77,7 +80,7 @@ async function forgetCleanedAbortMarkers(log: PartitionLog, state: ProducerState
         const last = b.baseOffset + BigInt(readLastOffsetDelta(b.buf));
         if (last < a.lastOffset) continue;
         present = b.baseOffset <= a.lastOffset && b.magic === 2 && isControl(readAttributes(b.buf)) && readProducerId(b.buf) === a.producerId
-          && readControlRecord(b.buf).type === ControlRecordType.ABORT;
+          && readRecordCount(b.buf) > 0 && readControlRecord(b.buf).type === ControlRecordType.ABORT;
         break;
       }
     } catch (e) {
