@@ -54,9 +54,14 @@ export interface BrokerProcess {
 }
 
 /** Starts `samsa` (or another build of it: `cli`) as a real process and waits for its "listening" log line. */
-export function startBrokerProcess(args: string[], options: { timeoutMs?: number; cli?: string; nodeArgs?: string[] } = {}): Promise<BrokerProcess> {
+export function startBrokerProcess(args: string[], options: { timeoutMs?: number; cli?: string; nodeArgs?: string[]; maxOpenFiles?: number } = {}): Promise<BrokerProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.cli ?? CLI, '--log-level', 'info', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [process.execPath, ...(options.nodeArgs ?? []), options.cli ?? CLI, '--log-level', 'info', ...args];
+    // A descriptor limit goes through the shell's ulimit (soft and hard: node raises its soft limit to the hard one), then exec: same pid.
+    const child =
+      options.maxOpenFiles === undefined
+        ? spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn('/bin/sh', ['-c', `ulimit -n ${options.maxOpenFiles} && exec "$@"`, 'sh', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
     const logs: string[] = [];
     let partial = '';
     let started = false;

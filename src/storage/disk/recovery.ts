@@ -166,6 +166,9 @@ async function loadSegments(o: LoadOptions, bases: bigint[], segments: Segment[]
     seg.active = true;
     await seg.openWriter();
     await seg.persistIndexes();
+    // The files exist now; as after a clean start, the descriptors open at the first append, so
+    // that thousands of partitions created and never written hold none.
+    await seg.closeWriter();
   }
   const active = segments[segments.length - 1]!;
   let logStartOffset = segments[0]!.baseOffset;
@@ -317,11 +320,18 @@ async function recoverActive(seg: Segment, o: LoadOptions): Promise<{ truncated:
   // write descriptors open at the first append, so a partition left alone holds none.
   const reader = o.clean ? openForReading(seg.logPath) : null;
   if (reader === null) await seg.openWriter();
+  let recovered: { truncated: number; unsynced: boolean };
   try {
-    return await recoverActiveWith(seg, o, reader ?? seg.logFh!, idxData, timData);
+    recovered = await recoverActiveWith(seg, o, reader ?? seg.logFh!, idxData, timData);
   } finally {
     reader?.close();
   }
+  // Checked (and cut, indexes written): the write descriptors open again at the first append, as
+  // after a clean start. Kept open, every partition of a data dir recovered after a crash held
+  // three, and a broker with thousands of partitions ran out of them before it could listen.
+  // (An fsync still owed goes through the descriptors opened then: it flushes the file, not the descriptor.)
+  await seg.closeWriter();
+  return recovered;
 }
 
 async function recoverActiveWith(seg: Segment, o: LoadOptions, fh: PositionalReader, idxData: Buffer | null, timData: Buffer | null): Promise<{ truncated: number; unsynced: boolean }> {

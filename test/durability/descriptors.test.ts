@@ -1,0 +1,60 @@
+/**
+ * File descriptors of partitions nobody writes to: a partition holds its log's write descriptors
+ * from its first append on, not from its creation nor from its recovery after a crash. A broker
+ * with more partitions than its descriptor limit allows three each for must still create them,
+ * and start again after a SIGKILL.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import kafkajs from 'kafkajs';
+import { type BrokerProcess, startBrokerProcess, tempDir } from '../support/processes.js';
+import { byPartition, kcatReadAll } from '../support/kcat.js';
+
+const { Kafka, logLevel } = kafkajs;
+
+/** Three descriptors (log, index, time index) for each of PARTITIONS would be far past the limit. */
+const MAX_OPEN_FILES = 256;
+const PARTITIONS = 120;
+
+async function produceTo(bootstrap: string, partitions: number[], value: string): Promise<void> {
+  const kafka = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic: 'many', acks: -1, messages: partitions.map((p) => ({ partition: p, value: `${value}-${p}` })) });
+  await producer.disconnect();
+}
+
+test('partitions created or recovered after a SIGKILL hold no descriptors until written', async () => {
+  const dir = tempDir();
+  let broker: BrokerProcess | undefined;
+  try {
+    const args = ['--port', '0', '--data-dir', dir.path];
+    broker = await startBrokerProcess(args, { maxOpenFiles: MAX_OPEN_FILES });
+    const kafka = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'many', numPartitions: PARTITIONS }] });
+    const created = await admin.fetchTopicMetadata({ topics: ['many'] });
+    await admin.disconnect();
+    assert.equal(created.topics[0]!.partitions.length, PARTITIONS);
+    assert.ok(created.topics[0]!.partitions.every((p) => p.partitionErrorCode === 0 && p.leader >= 0));
+
+    const first = Array.from({ length: 20 }, (_, i) => i);
+    await produceTo(broker.bootstrap, first, 'before');
+    await broker.kill();
+
+    // Recovery checks every partition's active segment; it must not keep them all open.
+    broker = await startBrokerProcess(args, { maxOpenFiles: MAX_OPEN_FILES });
+    const second = Array.from({ length: 20 }, (_, i) => PARTITIONS - 1 - i);
+    await produceTo(broker.bootstrap, second, 'after');
+
+    const read = byPartition(await kcatReadAll(broker.bootstrap, 'many'));
+    for (const p of first) assert.deepEqual(read.get(p)?.map((c) => [c.offset, c.value]), [[0, `before-${p}`]], `partition ${p}`);
+    for (const p of second) assert.deepEqual(read.get(p)?.map((c) => [c.offset, c.value]), [[0, `after-${p}`]], `partition ${p}`);
+    assert.equal(read.size, first.length + second.length);
+    assert.deepEqual(broker.logs.filter((l) => /EMFILE/.test(l)), []);
+  } finally {
+    await broker?.stop();
+    dir.remove();
+  }
+});
