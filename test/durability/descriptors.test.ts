@@ -1,8 +1,9 @@
 /**
- * File descriptors of partitions nobody writes to: a partition holds its log's write descriptors
- * from its first append on, not from its creation nor from its recovery after a crash. A broker
- * with more partitions than its descriptor limit allows three each for must still create them,
- * and start again after a SIGKILL.
+ * File descriptors per partition: a partition holds its log's write descriptor from its first
+ * append on, not from its creation nor from its recovery after a crash, and only that one (Kafka
+ * keeps a channel per segment and closes index files once mapped). A broker with more partitions
+ * than its descriptor limit allows three each for must still create them, write to every one, and
+ * start again after a SIGKILL.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -16,11 +17,11 @@ const { Kafka, logLevel } = kafkajs;
 const MAX_OPEN_FILES = 256;
 const PARTITIONS = 120;
 
-async function produceTo(bootstrap: string, partitions: number[], value: string): Promise<void> {
+async function produceTo(bootstrap: string, partitions: number[], value: string, topic = 'many'): Promise<void> {
   const kafka = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
   const producer = kafka.producer();
   await producer.connect();
-  await producer.send({ topic: 'many', acks: -1, messages: partitions.map((p) => ({ partition: p, value: `${value}-${p}` })) });
+  await producer.send({ topic, acks: -1, messages: partitions.map((p) => ({ partition: p, value: `${value}-${p}` })) });
   await producer.disconnect();
 }
 
@@ -60,6 +61,36 @@ test('partitions created or recovered after a SIGKILL hold no descriptors until 
     assert.deepEqual(broker.logs.filter((l) => /did not stop cleanly/.test(l)), []);
     const again = byPartition(await kcatReadAll(broker.bootstrap, 'many'));
     assert.deepEqual(again, read);
+  } finally {
+    await broker?.stop();
+    dir.remove();
+  }
+});
+
+test('a partition written to holds one descriptor, its log\'s: more partitions than a third of the limit all take writes', async () => {
+  const dir = tempDir();
+  let broker: BrokerProcess | undefined;
+  try {
+    const args = ['--port', '0', '--data-dir', dir.path];
+    broker = await startBrokerProcess(args, { maxOpenFiles: MAX_OPEN_FILES });
+    const kafka = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'written', numPartitions: PARTITIONS }] });
+    await admin.disconnect();
+    const all = Array.from({ length: PARTITIONS }, (_, i) => i);
+    // Appends and the index writes of each (once a second) while every partition holds its log open.
+    await produceTo(broker.bootstrap, all, 'one', 'written');
+    await new Promise((r) => setTimeout(r, 1100));
+    await produceTo(broker.bootstrap, all, 'two', 'written');
+    const read = byPartition(await kcatReadAll(broker.bootstrap, 'written'));
+    for (const p of all) assert.deepEqual(read.get(p)?.map((c) => [c.offset, c.value]), [[0, `one-${p}`], [1, `two-${p}`]], `partition ${p}`);
+    assert.equal(await broker.stop(), 0);
+    assert.deepEqual(broker.logs.filter((l) => /EMFILE|not marking the shutdown clean|failed/.test(l)), []);
+    // The indexes written with them are there after a clean stop: nothing to rebuild.
+    broker = await startBrokerProcess(args, { maxOpenFiles: MAX_OPEN_FILES });
+    assert.deepEqual(broker.logs.filter((l) => /did not stop cleanly|rebuilding/.test(l)), []);
+    assert.deepEqual(byPartition(await kcatReadAll(broker.bootstrap, 'written')), read);
   } finally {
     await broker?.stop();
     dir.remove();

@@ -39,6 +39,25 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * fdatasync of a file through a descriptor opened for the purpose: it flushes the file, whichever
+ * descriptor wrote it. A file no longer there has nothing to flush.
+ */
+export async function datasyncFile(path: string): Promise<void> {
+  let fh: FileHandle;
+  try {
+    fh = await fsp.open(path, 'r+');
+  } catch (e) {
+    if (isNotFound(e)) return;
+    throw e;
+  }
+  try {
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Replaces `path` atomically: write a temp file, fsync it, rename over, fsync the directory. */
 export async function atomicWrite(path: string, data: string | Buffer): Promise<void> {
   const tmp = path + TEMP_SUFFIX;

@@ -207,31 +207,30 @@ export class PartitionWriter {
     const seg = new Segment(dir, baseOffset, this.services.now());
     seg.resetDerivedState(0, 0);
     seg.summary = policyCompacts(this.host.config.cleanupPolicy) ? new ProducerSummary() : null;
-    await seg.openWriter();
     try {
       // Files of an earlier, unreadable incarnation at this offset would be wrong: start empty.
-      for (const fh of [seg.logFh!, seg.indexFh!, seg.timeIndexFh!]) await fh.truncate(0);
+      await seg.truncateFiles();
       // The new file's name is durable before anything written to it can be fsynced and acknowledged.
       await fsyncDir(dir);
     } catch (e) {
       await seg.closeWriter();
       throw e;
     }
-    // Only now, the new segment ready, does the old one give up its descriptors (to its fsync).
+    // Only now, the new segment ready, does the old one give up its descriptor (to its fsync).
     const descriptors = old.detachWriter();
     old.active = false;
     seg.active = true;
     this.unsyncedWrites = false;
     this.services.indexesUsed(old);
     this.host.rolled(seg);
-    this.rolledFlushes = this.rolledFlushes.then(() => this.flushRolled(descriptors, baseOffset));
+    this.rolledFlushes = this.rolledFlushes.then(() => this.flushRolled(old, descriptors, baseOffset));
     stats.rolls++;
     this.services.logger.info({ partition: this.host.name, baseOffset: String(baseOffset) }, 'rolled segment');
     return seg;
   }
 
-  /** fsyncs and closes a rolled segment's descriptors, then moves the recovery point past it. */
-  private async flushRolled(descriptors: FileHandle[], nextBase: bigint): Promise<void> {
+  /** fsyncs a rolled segment (its log through the descriptor it wrote with, then closed; its indexes), then moves the recovery point past it. */
+  private async flushRolled(seg: Segment, descriptors: FileHandle[], nextBase: bigint): Promise<void> {
     const { stats, topic, partition } = this.host;
     try {
       // After a failed one, the recovery point stays below that segment for good.
@@ -241,6 +240,8 @@ export class PartitionWriter {
         await fh.datasync();
         stats.syncs++;
       }
+      await seg.syncIndexes();
+      stats.syncs += 2;
     } catch (e) {
       this.rolledFailure = e;
       this.host.fail(e);

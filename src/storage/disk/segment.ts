@@ -2,14 +2,15 @@
  * One segment of a partition log: `<base>.log` with its `<base>.index` and `<base>.timeindex`.
  * The in-memory state mirrors Kafka's LogSegment: size, next offset, largest timestamp and the
  * batch holding it, bytes since the last index entry, and the timestamp used for time-based rolls.
- * Only the active segment keeps file descriptors open (for writing); reads go through the shared
- * FileHandleCache. Indexes of older segments are loaded on demand.
+ * Only the active segment keeps a file descriptor open, its log's (for writing), as Kafka keeps a
+ * channel per segment and closes index files once mapped: index files are opened to be written or
+ * fsynced. Reads go through the shared FileHandleCache. Indexes of older segments are loaded on demand.
  */
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DirectWriter, type DirectWrites } from './direct-writer.js';
-import { OPEN_RW_CREATE, writeAllAt } from './fs-util.js';
+import { OPEN_RW_CREATE, datasyncFile, statOrNull, writeAllAt } from './fs-util.js';
 import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName, TIME_INDEX_SUFFIX } from './names.js';
 import { OFFSET_INDEX_ENTRY_SIZE, OffsetIndex } from './offset-index.js';
 import type { ProducerSummary } from '../compaction.js';
@@ -58,13 +59,11 @@ export class Segment {
   indexLoad: Promise<void> | null = null;
 
   /**
-   * The last segment of its log, the one appends go to. Its write descriptors open at the first
-   * write (a partition left alone since start holds none), its indexes stay loaded.
+   * The last segment of its log, the one appends go to. Its log's write descriptor opens at the
+   * first write (a partition left alone since start holds none), its indexes stay loaded.
    */
   active = false;
   logFh: FileHandle | null = null;
-  indexFh: FileHandle | null = null;
-  timeIndexFh: FileHandle | null = null;
   /** An openWriter() in progress. */
   private opening: Promise<void> | null = null;
   /** Direct appends to the log, opened at the first append (undefined until then); null when they are off. */
@@ -169,7 +168,7 @@ export class Segment {
     return this.maxTimestamp >= 0n ? Number(this.maxTimestamp) : this.mtimeMs;
   }
 
-  /** Opens the three files for appending (created when missing, never truncated), unless open. */
+  /** Opens the log for appending (the three files created when missing, never truncated), unless open. */
   async openWriter(): Promise<void> {
     if (this.logFh) return;
     this.opening ??= this.openFiles().finally(() => (this.opening = null));
@@ -177,14 +176,24 @@ export class Segment {
   }
 
   private async openFiles(): Promise<void> {
-    const opened: FileHandle[] = [];
+    const log = await fsp.open(this.logPath, OPEN_RW_CREATE, 0o644);
     try {
-      for (const path of this.paths) opened.push(await fsp.open(path, OPEN_RW_CREATE, 0o644));
+      // The index files exist from the start, as Kafka creates a segment's files together (only
+      // those missing are opened: thousands of partitions first written at once would otherwise
+      // want three descriptors each for that moment).
+      for (const path of [this.indexPath, this.timeIndexPath]) if ((await statOrNull(path)) === null) await (await fsp.open(path, OPEN_RW_CREATE, 0o644)).close();
     } catch (e) {
-      await Promise.all(opened.map((fh) => fh.close().catch(() => undefined)));
+      await log.close().catch(() => undefined);
       throw e;
     }
-    [this.logFh, this.indexFh, this.timeIndexFh] = opened as [FileHandle, FileHandle, FileHandle];
+    this.logFh = log;
+  }
+
+  /** Empties the three files (a new segment where files of an earlier, unreadable incarnation may lie). */
+  async truncateFiles(): Promise<void> {
+    await this.openWriter();
+    await this.logFh!.truncate(0);
+    for (const path of [this.indexPath, this.timeIndexPath]) await fsp.truncate(path, 0);
   }
 
   /**
@@ -219,14 +228,21 @@ export class Segment {
     }
   }
 
-  /** Writes index entries not yet on disk; returns the number of write calls. */
+  /** Writes index entries not yet on disk (of a segment being written); returns the number of write calls. */
   async persistIndexes(): Promise<number> {
     if (!this.offsetIndex?.hasChanges() && !this.timeIndex?.hasChanges()) return 0;
     if (this.active) await this.openWriter();
-    if (!this.indexFh || !this.timeIndexFh) return 0;
+    if (!this.logFh) return 0;
     let writes = 0;
-    if (this.offsetIndex) writes += await this.offsetIndex.persist(this.indexFh);
-    if (this.timeIndex) writes += await this.timeIndex.persist(this.timeIndexFh);
+    for (const [index, path] of [[this.offsetIndex, this.indexPath], [this.timeIndex, this.timeIndexPath]] as const) {
+      if (!index?.hasChanges()) continue;
+      const fh = await fsp.open(path, OPEN_RW_CREATE, 0o644);
+      try {
+        writes += await index.persist(fh);
+      } finally {
+        await fh.close();
+      }
+    }
     return writes;
   }
 
@@ -236,9 +252,14 @@ export class Segment {
     if (!this.logFh) return 0;
     await this.logFh.datasync();
     if (!indexes) return 1;
-    await this.indexFh!.datasync();
-    await this.timeIndexFh!.datasync();
+    await this.syncIndexes();
     return 3;
+  }
+
+  /** fdatasync of the index files (by path: written through descriptors since closed). */
+  async syncIndexes(): Promise<void> {
+    await datasyncFile(this.indexPath);
+    await datasyncFile(this.timeIndexPath);
   }
 
   /** Closes the write descriptors (errors ignored: used on shutdown and failure paths too). */
@@ -250,13 +271,10 @@ export class Segment {
     await Promise.all(this.detachWriter().map((fh) => fh.close().catch(() => undefined)));
   }
 
-  /**
-   * The write descriptors (log, index, time index), handed over to the caller. Direct writes must
-   * have ended (endDirectWrites).
-   */
+  /** The log's write descriptor, handed over to the caller. Direct writes must have ended (endDirectWrites). */
   detachWriter(): FileHandle[] {
-    const fhs = [this.logFh, this.indexFh, this.timeIndexFh].filter((fh): fh is FileHandle => fh !== null);
-    this.logFh = this.indexFh = this.timeIndexFh = null;
+    const fhs = this.logFh === null ? [] : [this.logFh];
+    this.logFh = null;
     return fhs;
   }
 
