@@ -17,6 +17,17 @@ const { Kafka, logLevel } = kafkajs;
 const MAX_OPEN_FILES = 256;
 const PARTITIONS = 120;
 
+/** Creates `topic` with PARTITIONS partitions, each with its leader. */
+async function createTopic(bootstrap: string, topic: string): Promise<void> {
+  const admin = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }] });
+  const created = await admin.fetchTopicMetadata({ topics: [topic] });
+  await admin.disconnect();
+  assert.equal(created.topics[0]!.partitions.length, PARTITIONS);
+  assert.ok(created.topics[0]!.partitions.every((p) => p.partitionErrorCode === 0 && p.leader >= 0));
+}
+
 async function produceTo(bootstrap: string, partitions: number[], value: string, topic = 'many'): Promise<void> {
   const kafka = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
   const producer = kafka.producer();
@@ -31,14 +42,7 @@ test('partitions created or recovered after a SIGKILL hold no descriptors until 
   try {
     const args = ['--port', '0', '--data-dir', dir.path];
     broker = await startBrokerProcess(args, { maxOpenFiles: MAX_OPEN_FILES });
-    const kafka = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: 'many', numPartitions: PARTITIONS }] });
-    const created = await admin.fetchTopicMetadata({ topics: ['many'] });
-    await admin.disconnect();
-    assert.equal(created.topics[0]!.partitions.length, PARTITIONS);
-    assert.ok(created.topics[0]!.partitions.every((p) => p.partitionErrorCode === 0 && p.leader >= 0));
+    await createTopic(broker.bootstrap, 'many');
 
     const first = Array.from({ length: 20 }, (_, i) => i);
     await produceTo(broker.bootstrap, first, 'before');
@@ -73,11 +77,7 @@ test('a partition written to holds one descriptor, its log\'s: more partitions t
   try {
     const args = ['--port', '0', '--data-dir', dir.path];
     broker = await startBrokerProcess(args, { maxOpenFiles: MAX_OPEN_FILES });
-    const kafka = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: 'written', numPartitions: PARTITIONS }] });
-    await admin.disconnect();
+    await createTopic(broker.bootstrap, 'written');
     const all = Array.from({ length: PARTITIONS }, (_, i) => i);
     // Appends and the index writes of each (once a second) while every partition holds its log open.
     await produceTo(broker.bootstrap, all, 'one', 'written');

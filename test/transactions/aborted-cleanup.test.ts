@@ -22,47 +22,60 @@ import {
 
 const TOPIC = 'compacted-aborted';
 
+/** A broker (on `dir`, else in memory) whose log cleaner runs only when a test asks (compactLogs). */
+const startWithIdleCleaner = (dir?: string) => startBroker({ port: 0, logger: 'warn', ...(dir ? { dataDir: dir } : {}), config: { 'log.cleaner.backoff.ms': 3_600_000 } });
+
+/** A compacted topic of one partition where every batch gets a segment of its own and anything cleanable is cleaned. */
+async function createCompacted(client: RawClient, topic: string): Promise<void> {
+  const created = await client.send(ApiKey.CreateTopics, 5, {
+    timeoutMs: 5000, validateOnly: false,
+    topics: [{
+      name: topic, numPartitions: 1, replicationFactor: 1, assignments: [],
+      configs: Object.entries({ 'cleanup.policy': 'compact', 'segment.bytes': '100', 'delete.retention.ms': '0', 'min.cleanable.dirty.ratio': '0' }).map(([name, value]) => ({ name, value })),
+    }],
+  });
+  assert.equal(created.topics[0].errorCode, ErrorCode.NONE, created.topics[0].errorMessage);
+}
+
+/**
+ * Writes of one key and value to partition 0 of `topic`: plain, or as a whole transaction of
+ * `txnId` committed or aborted (resolving once its marker is written).
+ */
+async function keyedWrites(client: RawClient, topic: string, txnId: string) {
+  const p: RawProducer = await initProducer(client, txnId);
+  let seq = 0;
+  const write = async (key: string, value: string, transactional: boolean): Promise<void> => {
+    const batch = buildRecordBatch({
+      baseOffset: 0n, producerId: transactional ? p.producerId : -1n, producerEpoch: transactional ? p.epoch : -1, baseSequence: transactional ? seq : -1, transactional,
+      records: [{ key: Buffer.from(key), value: Buffer.from(value), headers: [] }],
+    });
+    const r = await produceBatch(client, topic, 0, batch, transactional ? txnId : null);
+    assert.equal(r.errorCode, ErrorCode.NONE, `${key}=${value}: ${errorName(r.errorCode)}`);
+    if (transactional) seq++;
+  };
+  const transaction = async (key: string, value: string, commit: boolean): Promise<void> => {
+    assert.deepEqual(await addPartitions(client, txnId, p, topic, [0]), [ErrorCode.NONE]);
+    await write(key, value, true);
+    assert.equal(await endTxn(client, txnId, p, commit), ErrorCode.NONE);
+    for (let i = 0; i < 100; i++) {
+      const { hw, lso } = await stableOffsets(client, topic, 0);
+      if (lso === hw) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.fail('the transaction marker was not written');
+  };
+  return { write, transaction };
+}
+
 for (const engine of ['memory', 'disk'] as const) {
   test(`${engine}: a compacted topic's aborted transaction whose data and marker the cleaner removed is no longer reported to read_committed fetches`, { timeout: 60_000 }, async () => {
     const dir = engine === 'disk' ? tempDir() : null;
-    // The cleaner timer does not tick during the test: each pass is asked for.
-    const start = () => startBroker({ port: 0, logger: 'warn', ...(dir ? { dataDir: dir.path } : {}), config: { 'log.cleaner.backoff.ms': 3_600_000 } });
+    const start = () => startWithIdleCleaner(dir?.path);
     let broker = await start();
     let client = await RawClient.connect(broker.port);
     try {
-      const created = await client.send(ApiKey.CreateTopics, 5, {
-        timeoutMs: 5000, validateOnly: false,
-        topics: [{
-          name: TOPIC, numPartitions: 1, replicationFactor: 1, assignments: [],
-          // One batch per segment, tombstones and markers removable as soon as a cleaning has marked them.
-          configs: Object.entries({ 'cleanup.policy': 'compact', 'segment.bytes': '100', 'delete.retention.ms': '0', 'min.cleanable.dirty.ratio': '0' }).map(([name, value]) => ({ name, value })),
-        }],
-      });
-      assert.equal(created.topics[0].errorCode, ErrorCode.NONE, created.topics[0].errorMessage);
-
-      const txnId = 'compacted-aborted-txn';
-      const p: RawProducer = await initProducer(client, txnId);
-      let seq = 0;
-      const write = async (key: string, value: string, transactional: boolean): Promise<void> => {
-        const batch = buildRecordBatch({
-          baseOffset: 0n, producerId: transactional ? p.producerId : -1n, producerEpoch: transactional ? p.epoch : -1, baseSequence: transactional ? seq : -1, transactional,
-          records: [{ key: Buffer.from(key), value: Buffer.from(value), headers: [] }],
-        });
-        const r = await produceBatch(client, TOPIC, 0, batch, transactional ? txnId : null);
-        assert.equal(r.errorCode, ErrorCode.NONE, `${key}=${value}: ${errorName(r.errorCode)}`);
-        if (transactional) seq++;
-      };
-      const transaction = async (key: string, value: string, commit: boolean): Promise<void> => {
-        assert.deepEqual(await addPartitions(client, txnId, p, TOPIC, [0]), [ErrorCode.NONE]);
-        await write(key, value, true);
-        assert.equal(await endTxn(client, txnId, p, commit), ErrorCode.NONE);
-        for (let i = 0; i < 100; i++) {
-          const { hw, lso } = await stableOffsets(client, TOPIC, 0);
-          if (lso === hw) return;
-          await new Promise((r) => setTimeout(r, 20));
-        }
-        assert.fail('the transaction marker was not written');
-      };
+      await createCompacted(client, TOPIC);
+      const { write, transaction } = await keyedWrites(client, TOPIC, 'compacted-aborted-txn');
 
       await transaction('a', 'aborted', false); // 0, ABORT at 1
       await transaction('b', 'committed', true); // 2, COMMIT at 3
@@ -141,40 +154,12 @@ test('a crash right after the cleaner removed an ABORT marker, before the produc
   const dir = tempDir();
   const topic = 'compacted-aborted-crash';
   const partDir = join(dir.path, `${topic}-0`);
-  const start = () => startBroker({ port: 0, logger: 'warn', dataDir: dir.path, config: { 'log.cleaner.backoff.ms': 3_600_000 } });
+  const start = () => startWithIdleCleaner(dir.path);
   let broker = await start();
   let client = await RawClient.connect(broker.port);
   try {
-    const created = await client.send(ApiKey.CreateTopics, 5, {
-      timeoutMs: 5000, validateOnly: false,
-      topics: [{
-        name: topic, numPartitions: 1, replicationFactor: 1, assignments: [],
-        configs: Object.entries({ 'cleanup.policy': 'compact', 'segment.bytes': '100', 'delete.retention.ms': '0', 'min.cleanable.dirty.ratio': '0' }).map(([name, value]) => ({ name, value })),
-      }],
-    });
-    assert.equal(created.topics[0].errorCode, ErrorCode.NONE, created.topics[0].errorMessage);
-    const txnId = 'compacted-aborted-crash-txn';
-    const p: RawProducer = await initProducer(client, txnId);
-    let seq = 0;
-    const write = async (key: string, value: string, transactional: boolean): Promise<void> => {
-      const batch = buildRecordBatch({
-        baseOffset: 0n, producerId: transactional ? p.producerId : -1n, producerEpoch: transactional ? p.epoch : -1, baseSequence: transactional ? seq : -1, transactional,
-        records: [{ key: Buffer.from(key), value: Buffer.from(value), headers: [] }],
-      });
-      assert.equal((await produceBatch(client, topic, 0, batch, transactional ? txnId : null)).errorCode, ErrorCode.NONE);
-      if (transactional) seq++;
-    };
-    const transaction = async (key: string, value: string, commit: boolean): Promise<void> => {
-      assert.deepEqual(await addPartitions(client, txnId, p, topic, [0]), [ErrorCode.NONE]);
-      await write(key, value, true);
-      assert.equal(await endTxn(client, txnId, p, commit), ErrorCode.NONE);
-      for (let i = 0; i < 100; i++) {
-        const { hw, lso } = await stableOffsets(client, topic, 0);
-        if (lso === hw) return;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      assert.fail('the transaction marker was not written');
-    };
+    await createCompacted(client, topic);
+    const { write, transaction } = await keyedWrites(client, topic, 'compacted-aborted-crash-txn');
     const snapshots = () => new Map(readdirSync(partDir).filter((n) => n.endsWith('.producer-state')).map((n) => [n, readFileSync(join(partDir, n))]));
 
     await transaction('a', 'aborted', false); // 0, ABORT at 1
@@ -227,18 +212,11 @@ test('a marker the cleaner kept as a bare header (a transaction with no data on 
   const dir = tempDir();
   const topic = 'compacted-empty-marker';
   const partDir = join(dir.path, `${topic}-0`);
-  const start = () => startBroker({ port: 0, logger: 'warn', dataDir: dir.path, config: { 'log.cleaner.backoff.ms': 3_600_000 } });
+  const start = () => startWithIdleCleaner(dir.path);
   let broker = await start();
   let client = await RawClient.connect(broker.port);
   try {
-    const created = await client.send(ApiKey.CreateTopics, 5, {
-      timeoutMs: 5000, validateOnly: false,
-      topics: [{
-        name: topic, numPartitions: 1, replicationFactor: 1, assignments: [],
-        configs: Object.entries({ 'cleanup.policy': 'compact', 'segment.bytes': '100', 'delete.retention.ms': '0', 'min.cleanable.dirty.ratio': '0' }).map(([name, value]) => ({ name, value })),
-      }],
-    });
-    assert.equal(created.topics[0].errorCode, ErrorCode.NONE, created.topics[0].errorMessage);
+    await createCompacted(client, topic);
     const txnId = 'compacted-empty-marker-txn';
     const p: RawProducer = await initProducer(client, txnId);
     // The partition joins the transaction, which is aborted before anything is written to it: an ABORT marker alone at 0.
