@@ -5,6 +5,7 @@ import type { DeleteTopicsRequest, DeleteTopicsResponse, DeleteTopicsResponseDel
 import type { Encodable } from '../../protocol/primitives/types.js';
 import { ZERO_UUID } from '../../protocol/primitives/uuid.js';
 import type { Topic } from '../cluster/topics.js';
+import { OFFSETS_TOPIC } from '../coordinator/groups/offsets-topic.js';
 import { THROTTLING_QUOTA_EXCEEDED_MESSAGE } from '../quotas/quota-manager.js';
 import type { ApiHandler, RequestContext } from './context.js';
 
@@ -80,8 +81,9 @@ async function handle(ctx: RequestContext<DeleteTopicsRequest>): Promise<Encodab
       continue;
     }
     deletions.push(
-      // The topic leaves the registry and its offsets leave the groups in the same turn.
-      Promise.all([broker.topics.delete(topic), broker.offsets.forgetTopic(topic.name)]).then(() => undefined, (err: unknown) => {
+      // The topic leaves the registry and its offsets leave the groups in the same turn. Deleting
+      // __consumer_offsets itself unloads every group, as Kafka's coordinator resigning it does.
+      Promise.all([broker.topics.delete(topic), topic.name === OFFSETS_TOPIC ? broker.groups.unloadAll() : broker.offsets.forgetTopic(topic.name)]).then(() => undefined, (err: unknown) => {
         broker.log.error({ err, topic: topic.name }, 'topic deletion failed');
         result.errorCode = ErrorCode.UNKNOWN_SERVER_ERROR;
         result.errorMessage = String(err);

@@ -616,6 +616,26 @@ export class GroupCoordinator {
     this.groups.delete(groupId);
   }
 
+  /**
+   * __consumer_offsets was deleted: as Kafka's coordinator resigning the topic's partitions
+   * (BrokerMetadataPublisher.updateCoordinator → onResignation), every group is unloaded with its
+   * offsets, members waiting in a join or sync are answered NOT_COORDINATOR, and the topic is made
+   * again, empty, at its next use. Returns how many groups went.
+   */
+  unloadAll(): number {
+    const n = this.groups.size;
+    for (const id of [...this.groups.keys()]) {
+      for (const m of this.groups.get(id)!.members.values()) {
+        m.awaitingJoin?.(joinError(ErrorCode.NOT_COORDINATOR, m.memberId));
+        m.awaitingSync?.(syncError(ErrorCode.NOT_COORDINATOR));
+        m.awaitingJoin = null;
+        m.awaitingSync = null;
+      }
+      this.removeGroup(id);
+    }
+    return n;
+  }
+
   close(): void {
     this.closed = true;
     for (const id of [...this.groups.keys()]) {
