@@ -625,12 +625,7 @@ export class GroupCoordinator {
   unloadAll(): number {
     const n = this.groups.size;
     for (const id of [...this.groups.keys()]) {
-      for (const m of this.groups.get(id)!.members.values()) {
-        m.awaitingJoin?.(joinError(ErrorCode.NOT_COORDINATOR, m.memberId));
-        m.awaitingSync?.(syncError(ErrorCode.NOT_COORDINATOR));
-        m.awaitingJoin = null;
-        m.awaitingSync = null;
-      }
+      this.resign(this.groups.get(id)!);
       this.removeGroup(id);
     }
     return n;
@@ -638,16 +633,20 @@ export class GroupCoordinator {
 
   close(): void {
     this.closed = true;
-    for (const id of [...this.groups.keys()]) {
-      const group = this.groups.get(id)!;
-      for (const m of group.members.values()) {
-        m.awaitingJoin?.(joinError(ErrorCode.NOT_COORDINATOR, m.memberId));
-        m.awaitingSync?.(syncError(ErrorCode.NOT_COORDINATOR));
-        if (m.sessionTimer) clearTimeout(m.sessionTimer);
-      }
-      for (const t of group.pendingMembers.values()) clearTimeout(t);
-      this.clearTimer(group, 'joinTimer');
-      this.clearTimer(group, 'syncTimer');
+    for (const group of this.groups.values()) this.resign(group);
+  }
+
+  /** This broker stops coordinating the group: members waiting in a join or sync are answered NOT_COORDINATOR, its timers stop. */
+  private resign(group: ClassicGroup): void {
+    for (const m of group.members.values()) {
+      m.awaitingJoin?.(joinError(ErrorCode.NOT_COORDINATOR, m.memberId));
+      m.awaitingSync?.(syncError(ErrorCode.NOT_COORDINATOR));
+      m.awaitingJoin = null;
+      m.awaitingSync = null;
+      if (m.sessionTimer) clearTimeout(m.sessionTimer);
     }
+    for (const t of group.pendingMembers.values()) clearTimeout(t);
+    this.clearTimer(group, 'joinTimer');
+    this.clearTimer(group, 'syncTimer');
   }
 }
