@@ -181,7 +181,9 @@ export class Segment {
       // The index files exist from the start, as Kafka creates a segment's files together (only
       // those missing are opened: thousands of partitions first written at once would otherwise
       // want three descriptors each for that moment).
-      for (const path of [this.indexPath, this.timeIndexPath]) if ((await statOrNull(path)) === null) await (await fsp.open(path, OPEN_RW_CREATE, 0o644)).close();
+      for (const path of [this.indexPath, this.timeIndexPath]) {
+        if ((await statOrNull(path)) === null) await (await fsp.open(path, OPEN_RW_CREATE, 0o644)).close();
+      }
     } catch (e) {
       await log.close().catch(() => undefined);
       throw e;
